@@ -1,0 +1,224 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import path from "node:path";
+import { getPrivateKey } from "@probot/get-private-key";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { poolsFileSchema, type Pool } from "./pools.js";
+import { parseDuration } from "./units.js";
+
+export type Role = "webhook" | "worker";
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+export interface DockerTarget {
+  /** How the engine is named in logs, metrics and capacity accounting. */
+  name: string;
+  socketPath?: string;
+  host?: string;
+  port?: number;
+  protocol?: "http" | "https";
+}
+
+export interface Config {
+  mode: "run";
+  github: { appId: number; privateKey: string; webhookSecret: string; baseUrl: string; webUrl: string };
+  http: { host: string; port: number };
+  logLevel: LogLevel;
+  /** Undefined: start an embedded redis-server under dataDir. */
+  redisUrl: string | undefined;
+  docker: DockerTarget;
+  poolsFile: string;
+  pools: Pool[];
+  adminToken: string | undefined;
+  roles: ReadonlySet<Role>;
+  /** How long a runner container may keep running after GitHub reported its job completed. */
+  stopGraceMs: number;
+  dataDir: string;
+  /** Namespace of every Redis key, so several runnerhub installations can share one Redis. */
+  redisPrefix: string;
+}
+
+/** Not yet registered as a GitHub App: serve Probot's manifest setup page. */
+export interface SetupConfig {
+  mode: "setup";
+  http: { host: string; port: number };
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const blankToUndefined = (value: unknown) => (value === "" ? undefined : value);
+const optionalString = z.preprocess(blankToUndefined, z.string().optional());
+
+const envSchema = z.object({
+  APP_ID: z.preprocess(blankToUndefined, z.coerce.number().int().positive().optional()),
+  WEBHOOK_SECRET: optionalString,
+  GHE_HOST: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "a host name with an optional port, without protocol or path")
+      .optional(),
+  ),
+  GHE_PROTOCOL: z.preprocess(blankToUndefined, z.enum(["http", "https"]).default("https")),
+  PORT: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
+  HOST: z.preprocess(blankToUndefined, z.string().default("0.0.0.0")),
+  LOG_LEVEL: z.preprocess(
+    blankToUndefined,
+    z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  ),
+  REDIS_URL: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
+      .optional(),
+  ),
+  DOCKER_HOST: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^(unix|tcp|http|https):\/\//, "must be unix:///path/docker.sock or tcp://host:port")
+      .default("unix:///var/run/docker.sock"),
+  ),
+  RUNNERHUB_ENGINE_NAME: optionalString,
+  RUNNERHUB_CONFIG: z.preprocess(blankToUndefined, z.string().default("runnerhub.yml")),
+  ADMIN_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
+  RUNNERHUB_ROLES: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .default("all")
+      .transform((text, ctx): Role[] => {
+        const parts = text.split(",").map((part) => part.trim());
+        if (parts.length === 1 && parts[0] === "all") return ["webhook", "worker"];
+        const roles = parts.filter((part): part is Role => part === "webhook" || part === "worker");
+        if (roles.length !== parts.length || roles.length === 0) {
+          ctx.addIssue({ code: "custom", message: `"${text}" is not a role list; use all, webhook, worker or webhook,worker` });
+          return z.NEVER;
+        }
+        return roles;
+      }),
+  ),
+  RUNNERHUB_STOP_GRACE: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .default("30s")
+      .transform((text, ctx) => {
+        const ms = parseDuration(text);
+        if (ms === undefined) {
+          ctx.addIssue({ code: "custom", message: `"${text}" is not a duration; use e.g. 30s` });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  ),
+  RUNNERHUB_DATA_DIR: z.preprocess(blankToUndefined, z.string().default(".data")),
+  RUNNERHUB_REDIS_PREFIX: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/, "use 1-40 letters, digits, dashes or underscores")
+      .default("runnerhub"),
+  ),
+});
+
+function formatPath(segments: readonly PropertyKey[]): string {
+  return segments.reduce<string>(
+    (out, segment) => (typeof segment === "number" ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment)),
+    "",
+  );
+}
+
+function problemsOf(error: z.ZodError, prefix = ""): string[] {
+  return error.issues.map((issue) => `${prefix}${formatPath(issue.path) || "(top level)"}: ${issue.message}`);
+}
+
+export function parseDockerHost(dockerHost: string, name: string | undefined): DockerTarget {
+  const url = new URL(dockerHost);
+  if (url.protocol === "unix:") {
+    return { name: name ?? "local", socketPath: url.pathname };
+  }
+  const protocol = url.protocol === "https:" ? "https" : "http";
+  const port = url.port ? Number(url.port) : protocol === "https" ? 2376 : 2375;
+  return { name: name ?? `${url.hostname}:${port}`, host: url.hostname, port, protocol };
+}
+
+/** Reads and validates the pools file; every problem names the file and the field. */
+export function loadPools(file: string): Pool[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(error);
+    throw new ConfigError(file, [
+      `RUNNERHUB_CONFIG: ${reason}; create the pools file (see runnerhub.example.yml) or point RUNNERHUB_CONFIG at it`,
+    ]);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(file, [`not valid YAML: ${(error as Error).message}`]);
+  }
+  const parsed = poolsFileSchema.safeParse(document);
+  if (!parsed.success) throw new ConfigError(file, problemsOf(parsed.error, "pools"));
+  return parsed.data;
+}
+
+/** The one place that reads the environment. */
+export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError("the environment", problemsOf(parsed.error));
+  const vars = parsed.data;
+  const http = { host: vars.HOST, port: vars.PORT };
+
+  let privateKey: string | null;
+  try {
+    privateKey = getPrivateKey({ env: { PRIVATE_KEY: env.PRIVATE_KEY, PRIVATE_KEY_PATH: env.PRIVATE_KEY_PATH }, cwd });
+  } catch (error) {
+    throw new ConfigError("the environment", [`PRIVATE_KEY / PRIVATE_KEY_PATH: ${(error as Error).message.replace(/^\[[^\]]+\] /, "")}`]);
+  }
+  if (vars.APP_ID === undefined || !privateKey) {
+    return { mode: "setup", http, logLevel: vars.LOG_LEVEL };
+  }
+  if (!vars.WEBHOOK_SECRET) {
+    throw new ConfigError("the environment", [
+      "WEBHOOK_SECRET: required once APP_ID is set; copy it from the GitHub App's settings",
+    ]);
+  }
+
+  const poolsFile = path.resolve(cwd, vars.RUNNERHUB_CONFIG);
+  return {
+    mode: "run",
+    github: {
+      appId: vars.APP_ID,
+      privateKey,
+      webhookSecret: vars.WEBHOOK_SECRET,
+      baseUrl: vars.GHE_HOST ? `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}/api/v3` : "https://api.github.com",
+      webUrl: vars.GHE_HOST ? `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}` : "https://github.com",
+    },
+    http,
+    logLevel: vars.LOG_LEVEL,
+    redisUrl: vars.REDIS_URL,
+    docker: parseDockerHost(vars.DOCKER_HOST, vars.RUNNERHUB_ENGINE_NAME ?? hostname()),
+    poolsFile,
+    pools: loadPools(poolsFile),
+    adminToken: vars.ADMIN_TOKEN,
+    roles: new Set(vars.RUNNERHUB_ROLES),
+    stopGraceMs: vars.RUNNERHUB_STOP_GRACE,
+    dataDir: path.resolve(cwd, vars.RUNNERHUB_DATA_DIR),
+    redisPrefix: vars.RUNNERHUB_REDIS_PREFIX,
+  };
+}

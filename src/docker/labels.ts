@@ -1,0 +1,10 @@
+/** Container labels runnerhub sets; only containers with MANAGED=true are ever touched. */
+export const LABELS = {
+  managed: "com.github.runnerhub.managed",
+  pool: "com.github.runnerhub.pool",
+  runnerName: "com.github.runnerhub.runner-name",
+  runnerId: "com.github.runnerhub.runner-id",
+  jobId: "com.github.runnerhub.job-id",
+  owner: "com.github.runnerhub.owner",
+  installationId: "com.github.runnerhub.installation-id",
+} as const;

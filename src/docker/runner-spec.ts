@@ -1,0 +1,61 @@
+import type Docker from "dockerode";
+import type { Pool } from "../config/pools.js";
+import { LABELS } from "./labels.js";
+
+/** Enough for a runner to manage its own work folder; everything else is dropped. */
+const MINIMAL_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"];
+
+export interface RunnerIdentity {
+  name: string;
+  pool: Pool;
+  /** Known up front with JIT configs; token-registered runners get theirs when they start. */
+  runnerId: number | undefined;
+  jobId: number;
+  owner: string;
+  installationId: number;
+  /** Registration variables: ACTIONS_RUNNER_INPUT_JITCONFIG, or the RUNNER_TOKEN family. */
+  registrationEnv: Record<string, string>;
+}
+
+export function runnerContainerSpec(runner: RunnerIdentity): Docker.ContainerCreateOptions {
+  const { pool } = runner;
+  const env = { ...pool.env, ...runner.registrationEnv };
+  const hostConfig: Docker.HostConfig = {
+    NetworkMode: pool.network,
+    RestartPolicy: { Name: "no" },
+    CapDrop: ["ALL"],
+    CapAdd: MINIMAL_CAPABILITIES,
+    SecurityOpt: ["no-new-privileges"],
+  };
+  if (pool.resources.memory !== undefined) {
+    hostConfig.Memory = pool.resources.memory;
+    hostConfig.MemorySwap = pool.resources.memory;
+  }
+  if (pool.resources.cpus !== undefined) hostConfig.NanoCpus = Math.round(pool.resources.cpus * 1e9);
+  if (pool.resources.pids !== undefined) hostConfig.PidsLimit = pool.resources.pids;
+  if (pool.dockerInDocker) {
+    // Docker-in-Docker needs a privileged container; the pool option is the explicit opt-in.
+    hostConfig.Privileged = true;
+    hostConfig.CapDrop = [];
+    hostConfig.CapAdd = [];
+    hostConfig.SecurityOpt = [];
+  }
+  if (pool.gpus) hostConfig.DeviceRequests = [{ Driver: "", Count: -1, Capabilities: [["gpu"]] }];
+
+  return {
+    name: runner.name,
+    Image: pool.image,
+    Cmd: pool.command,
+    Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+    Labels: {
+      [LABELS.managed]: "true",
+      [LABELS.pool]: pool.name,
+      [LABELS.runnerName]: runner.name,
+      [LABELS.runnerId]: runner.runnerId === undefined ? "" : String(runner.runnerId),
+      [LABELS.jobId]: String(runner.jobId),
+      [LABELS.owner]: runner.owner,
+      [LABELS.installationId]: String(runner.installationId),
+    },
+    HostConfig: hostConfig,
+  };
+}

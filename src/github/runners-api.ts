@@ -1,0 +1,134 @@
+import type { ProbotOctokit } from "probot";
+
+export type RunnerScope = { kind: "org"; org: string } | { kind: "repo"; owner: string; repo: string };
+
+/** Where a runner registers: the installation whose token we use and the org or repo. */
+export interface RunnerTarget {
+  installationId: number;
+  scope: RunnerScope;
+}
+
+export interface GitHubRunner {
+  id: number;
+  name: string;
+  online: boolean;
+  busy: boolean;
+  labels: string[];
+}
+
+export type JobStatus = "queued" | "waiting" | "in_progress" | "completed" | "pending" | "requested" | "unknown";
+
+/** The GitHub calls runnerhub makes; one small surface so tests and fakes stay honest. */
+export interface RunnersApi {
+  generateJitConfig(
+    target: RunnerTarget,
+    runner: { name: string; runnerGroupId: number; labels: string[] },
+  ): Promise<{ runnerId: number; encodedJitConfig: string }>;
+  createRegistrationToken(target: RunnerTarget): Promise<string>;
+  runnerGroupId(target: RunnerTarget, groupName: string): Promise<number>;
+  listRunners(target: RunnerTarget): Promise<GitHubRunner[]>;
+  /** false when GitHub no longer knows the runner. */
+  deleteRunner(target: RunnerTarget, runnerId: number): Promise<boolean>;
+  jobStatus(installationId: number, owner: string, repo: string, jobId: number): Promise<JobStatus>;
+}
+
+/** Repositories have no runner groups: their runners always join the default group. */
+const DEFAULT_RUNNER_GROUP_ID = 1;
+
+type InstallationOctokit = InstanceType<typeof ProbotOctokit>;
+
+export function describeScope(scope: RunnerScope): string {
+  return scope.kind === "org" ? scope.org : `${scope.owner}/${scope.repo}`;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return typeof error === "object" && error !== null && "status" in error && typeof error.status === "number"
+    ? error.status
+    : undefined;
+}
+
+/**
+ * RunnersApi over installation-authenticated Octokit clients (Probot's, which bring the retry and
+ * throttling plugins and cache installation tokens).
+ */
+export function createRunnersApi(auth: (installationId: number) => Promise<InstallationOctokit>): RunnersApi {
+  const groupIds = new Map<string, number>();
+
+  return {
+    async generateJitConfig({ installationId, scope }, runner) {
+      const octokit = await auth(installationId);
+      const body = { name: runner.name, runner_group_id: runner.runnerGroupId, labels: runner.labels };
+      const { data } =
+        scope.kind === "org"
+          ? await octokit.rest.actions.generateRunnerJitconfigForOrg({ org: scope.org, ...body })
+          : await octokit.rest.actions.generateRunnerJitconfigForRepo({ owner: scope.owner, repo: scope.repo, ...body });
+      return { runnerId: data.runner.id, encodedJitConfig: data.encoded_jit_config };
+    },
+
+    async createRegistrationToken({ installationId, scope }) {
+      const octokit = await auth(installationId);
+      const { data } =
+        scope.kind === "org"
+          ? await octokit.rest.actions.createRegistrationTokenForOrg({ org: scope.org })
+          : await octokit.rest.actions.createRegistrationTokenForRepo({ owner: scope.owner, repo: scope.repo });
+      return data.token;
+    },
+
+    async runnerGroupId({ installationId, scope }, groupName) {
+      if (scope.kind === "repo") return DEFAULT_RUNNER_GROUP_ID;
+      const key = `${installationId}/${scope.org}/${groupName.toLowerCase()}`;
+      const cached = groupIds.get(key);
+      if (cached !== undefined) return cached;
+      const octokit = await auth(installationId);
+      const groups = await octokit.paginate("GET /orgs/{org}/actions/runner-groups", { org: scope.org, per_page: 100 });
+      for (const group of groups) groupIds.set(`${installationId}/${scope.org}/${group.name.toLowerCase()}`, group.id);
+      const id = groupIds.get(key);
+      if (id === undefined) {
+        throw new Error(
+          `runner group "${groupName}" does not exist in organization ${scope.org}; create it or fix the pool's runnerGroup`,
+        );
+      }
+      return id;
+    },
+
+    async listRunners({ installationId, scope }) {
+      const octokit = await auth(installationId);
+      const runners =
+        scope.kind === "org"
+          ? await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForOrg, { org: scope.org, per_page: 100 })
+          : await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForRepo, {
+              owner: scope.owner,
+              repo: scope.repo,
+              per_page: 100,
+            });
+      return runners.map((runner) => ({
+        id: runner.id,
+        name: runner.name,
+        online: runner.status === "online",
+        busy: runner.busy,
+        labels: runner.labels.map((label) => label.name),
+      }));
+    },
+
+    async deleteRunner({ installationId, scope }, runnerId) {
+      const octokit = await auth(installationId);
+      try {
+        if (scope.kind === "org") {
+          await octokit.rest.actions.deleteSelfHostedRunnerFromOrg({ org: scope.org, runner_id: runnerId });
+        } else {
+          await octokit.rest.actions.deleteSelfHostedRunnerFromRepo({ owner: scope.owner, repo: scope.repo, runner_id: runnerId });
+        }
+        return true;
+      } catch (error) {
+        if (statusOf(error) === 404) return false;
+        throw error;
+      }
+    },
+
+    async jobStatus(installationId, owner, repo, jobId) {
+      const octokit = await auth(installationId);
+      const { data } = await octokit.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: jobId });
+      return data.status;
+    },
+  };
+}

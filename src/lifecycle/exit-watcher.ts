@@ -1,0 +1,118 @@
+import type { Logger } from "pino";
+import type { ContainerEngine, ManagedContainer } from "../docker/engine.js";
+import { LABELS } from "../docker/labels.js";
+import type { RunnersApi } from "../github/runners-api.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { RunnerStore } from "../state/runner-store.js";
+import { exitReason } from "./exit-reason.js";
+
+export interface ExitWatcherDeps {
+  engine: ContainerEngine;
+  runners: RunnerStore;
+  github: RunnersApi;
+  metrics: Metrics;
+  log: Logger;
+  now: () => number;
+  /** Waits before re-opening a broken event stream; injected so tests need not wait. */
+  reconnectDelayMs: (attempt: number) => number;
+}
+
+export interface ExitWatcher {
+  /** Resolves once the event stream is open and containers that exited earlier are handled. */
+  ready: Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Cleans up after runner containers that end: removes the container, withdraws a registration
+ * GitHub still holds, and retires the runner record with the reason.
+ */
+export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
+  const { engine, log } = deps;
+  let closeStream: (() => void) | undefined;
+  let stopped = false;
+  let lastEventNano: number | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  const inFlight = new Map<string, Promise<void>>();
+
+  async function cleanUp(containerId: string, labels: Record<string, string>): Promise<void> {
+    const runnerName = labels[LABELS.runnerName] ?? "";
+    const exit = await engine.exitOf(containerId);
+    const reason = exitReason(exit);
+    const record = runnerName ? await deps.runners.get(runnerName) : undefined;
+    // Already handled: events can repeat after a stream resumes from the last second seen.
+    if (!exit && !record) return;
+    // A runner that finished its job was already removed by GitHub; any other still holds a registration.
+    const registrationLeft = record?.runnerId !== undefined && (reason !== "completed" || record.state !== "busy");
+    if (record && record.runnerId !== undefined && registrationLeft) {
+      const deleted = await deps.github.deleteRunner(record, record.runnerId).catch((error: unknown) => {
+        log.warn({ err: error, runnerName }, "could not delete runner registration; the reconciler will retry");
+        return false;
+      });
+      if (deleted) log.info({ runnerName, runnerId: record.runnerId }, "runner registration deleted");
+    }
+    await engine.remove(containerId);
+    await deps.runners.retire(runnerName, {
+      exitedAt: deps.now(),
+      exitCode: exit?.exitCode,
+      oomKilled: exit?.oomKilled ?? false,
+      reason,
+    });
+    const pool = labels[LABELS.pool] ?? "unknown";
+    deps.metrics.runnerExits.inc({ pool, reason });
+    const fields = { runnerName, pool, containerId, exitCode: exit?.exitCode, oomKilled: exit?.oomKilled ?? false, reason };
+    if (reason === "completed") log.info(fields, "runner exited; container removed");
+    else log.warn(fields, "runner ended abnormally; container removed");
+  }
+
+  function handle(containerId: string, labels: Record<string, string>): Promise<void> {
+    const running = inFlight.get(containerId);
+    if (running) return running;
+    const work = cleanUp(containerId, labels)
+      .catch((error: unknown) => log.error({ err: error, containerId }, "runner cleanup failed"))
+      .finally(() => inFlight.delete(containerId));
+    inFlight.set(containerId, work);
+    return work;
+  }
+
+  async function sweep(containers: ManagedContainer[]): Promise<void> {
+    await Promise.all(containers.filter((c) => !c.running).map((c) => handle(c.id, c.labels)));
+  }
+
+  async function connect(attempt: number): Promise<void> {
+    closeStream = await engine.watch(
+      lastEventNano,
+      (event) => {
+        lastEventNano = event.timeNano;
+        if (event.action === "die") void handle(event.containerId, event.labels);
+      },
+      (error) => {
+        if (stopped) return;
+        log.warn({ err: error, engine: engine.name }, "docker event stream ended; reconnecting");
+        scheduleReconnect(0);
+      },
+    );
+    // Containers that ended while no stream was open produced events nobody saw.
+    await sweep(await engine.listManaged());
+    if (attempt > 0) log.info({ engine: engine.name, attempt }, "docker event stream re-opened");
+  }
+
+  function scheduleReconnect(attempt: number): void {
+    retryTimer = setTimeout(() => {
+      if (stopped) return;
+      connect(attempt + 1).catch((error: unknown) => {
+        log.warn({ err: error, engine: engine.name, attempt: attempt + 1 }, "docker engine unreachable; will retry");
+        scheduleReconnect(attempt + 1);
+      });
+    }, deps.reconnectDelayMs(attempt));
+  }
+
+  return {
+    ready: connect(0),
+    stop() {
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      closeStream?.();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { ConfigError, loadConfig } from "./config/load.js";
+import { serveSetupPage } from "./config/setup-mode.js";
+import { createLogger } from "./observability/logger.js";
+import { startRuntime } from "./runtime.js";
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  if (config.mode === "setup") {
+    await serveSetupPage(config, process.env);
+    return;
+  }
+  const log = createLogger(config.logLevel);
+  const runtime = await startRuntime(config, log);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    runtime.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  // Startup problems are for a human reading a terminal: the message says what to fix.
+  const message = error instanceof ConfigError ? error.message : `runnerhub failed to start: ${(error as Error).message}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+});

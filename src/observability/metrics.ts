@@ -1,0 +1,55 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** One registry per process, passed down; nothing registers on prom-client's global. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "runnerhub_process_" });
+  return {
+    registry,
+    webhooks: new Counter({
+      name: "runnerhub_webhooks_total",
+      help: "workflow_job webhooks received, by action and outcome",
+      labelNames: ["action", "outcome"] as const,
+      registers: [registry],
+    }),
+    jobsIgnored: new Counter({
+      name: "runnerhub_jobs_ignored_total",
+      help: "Queued jobs no pool serves, by reason",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    runnersCreated: new Counter({
+      name: "runnerhub_runners_created_total",
+      help: "Runner containers created, by pool",
+      labelNames: ["pool"] as const,
+      registers: [registry],
+    }),
+    provisionFailures: new Counter({
+      name: "runnerhub_provision_failures_total",
+      help: "Provisioning attempts that failed, by pool",
+      labelNames: ["pool"] as const,
+      registers: [registry],
+    }),
+    runnerExits: new Counter({
+      name: "runnerhub_runner_exits_total",
+      help: "Runner containers that exited, by pool and reason",
+      labelNames: ["pool", "reason"] as const,
+      registers: [registry],
+    }),
+    provisionSeconds: new Histogram({
+      name: "runnerhub_provision_seconds",
+      help: "From the queued webhook to a started runner container",
+      labelNames: ["pool"] as const,
+      buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    runners: new Gauge({
+      name: "runnerhub_runners",
+      help: "Runner records, by pool and state",
+      labelNames: ["pool", "state"] as const,
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,123 @@
+import type { Logger } from "pino";
+import type { Pool } from "../config/pools.js";
+import type { ContainerEngine } from "../docker/engine.js";
+import { runnerContainerSpec } from "../docker/runner-spec.js";
+import { describeScope, type RunnerTarget, type RunnersApi } from "../github/runners-api.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { ProvisionRequest } from "../queue/jobs.js";
+import type { RunnerStore } from "../state/runner-store.js";
+
+export interface ProvisionDeps {
+  github: RunnersApi;
+  engine: ContainerEngine;
+  runners: RunnerStore;
+  pools: () => readonly Pool[];
+  /** GitHub's web address (https://github.com or the GHES host), for token-style runner images. */
+  githubWebUrl: string;
+  /** Demand older than this is checked against GitHub before a runner is made for it. */
+  recheckAfterMs: number;
+  metrics: Metrics;
+  log: Logger;
+  now: () => number;
+  randomSuffix: () => string;
+}
+
+export type ProvisionOutcome =
+  | { kind: "started"; runnerName: string; containerId: string }
+  | { kind: "skipped"; reason: "pool-removed" | "job-no-longer-queued" };
+
+const STILL_WAITING = new Set(["queued", "waiting", "pending", "requested"]);
+
+async function registrationEnv(
+  pool: Pool,
+  target: RunnerTarget,
+  runner: { name: string; labels: string[] },
+  deps: ProvisionDeps,
+): Promise<{ runnerId: number | undefined; env: Record<string, string> }> {
+  if (pool.registration === "jit") {
+    const runnerGroupId = await deps.github.runnerGroupId(target, pool.runnerGroup);
+    const jit = await deps.github.generateJitConfig(target, { name: runner.name, runnerGroupId, labels: runner.labels });
+    return { runnerId: jit.runnerId, env: { ACTIONS_RUNNER_INPUT_JITCONFIG: jit.encodedJitConfig } };
+  }
+  const token = await deps.github.createRegistrationToken(target);
+  const { scope } = target;
+  return {
+    runnerId: undefined,
+    env: {
+      RUNNER_TOKEN: token,
+      RUNNER_SCOPE: scope.kind,
+      ...(scope.kind === "org"
+        ? { ORG_NAME: scope.org }
+        : { REPO_URL: `${deps.githubWebUrl}/${scope.owner}/${scope.repo}` }),
+      RUNNER_NAME: runner.name,
+      LABELS: runner.labels.join(","),
+      RUNNER_GROUP: pool.runnerGroup,
+      EPHEMERAL: "true",
+      DISABLE_AUTO_UPDATE: "true",
+    },
+  };
+}
+
+/** Turns one unit of demand into a registered runner in a started container. */
+export async function provisionRunner(request: ProvisionRequest, deps: ProvisionDeps): Promise<ProvisionOutcome> {
+  const log = deps.log.child({ jobId: request.jobId, pool: request.pool, scope: describeScope(request.scope) });
+  const pool = deps.pools().find((candidate) => candidate.name === request.pool);
+  if (!pool) {
+    log.warn("pool no longer configured; demand dropped");
+    return { kind: "skipped", reason: "pool-removed" };
+  }
+
+  // A fresh webhook is almost surely still queued; only older demand costs a GitHub call to check.
+  if (deps.now() - request.queuedAt > deps.recheckAfterMs) {
+    const status = await deps.github.jobStatus(request.installationId, request.owner, request.repo, request.jobId);
+    if (!STILL_WAITING.has(status)) {
+      log.info({ status }, "job no longer queued; no runner needed");
+      return { kind: "skipped", reason: "job-no-longer-queued" };
+    }
+  }
+
+  const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
+  const name = `${pool.name}-${deps.randomSuffix()}`;
+  const registration = await registrationEnv(pool, target, { name, labels: pool.labels }, deps);
+  const record = {
+    name,
+    pool: pool.name,
+    engine: deps.engine.name,
+    installationId: request.installationId,
+    scope: request.scope,
+    jobId: request.jobId,
+    runnerId: registration.runnerId,
+    containerId: undefined,
+    state: "starting" as const,
+    busyJobId: undefined,
+    createdAt: deps.now(),
+    completedAt: undefined,
+  };
+  await deps.runners.put(record);
+
+  let containerId: string;
+  try {
+    containerId = await deps.engine.startContainer(
+      runnerContainerSpec({
+        name,
+        pool,
+        runnerId: registration.runnerId,
+        jobId: request.jobId,
+        owner: request.owner,
+        installationId: request.installationId,
+        registrationEnv: registration.env,
+      }),
+    );
+  } catch (error) {
+    deps.metrics.provisionFailures.inc({ pool: pool.name });
+    log.error({ err: error, runnerName: name }, "runner container failed to start; registration withdrawn");
+    if (registration.runnerId !== undefined) await deps.github.deleteRunner(target, registration.runnerId);
+    await deps.runners.retire(name, { exitedAt: deps.now(), exitCode: undefined, oomKilled: false, reason: "start-failed" });
+    throw error;
+  }
+  await deps.runners.update(name, { containerId });
+  deps.metrics.runnersCreated.inc({ pool: pool.name });
+  deps.metrics.provisionSeconds.observe({ pool: pool.name }, Math.max(0, deps.now() - request.queuedAt) / 1000);
+  log.info({ runnerName: name, runnerId: registration.runnerId, containerId }, "runner started");
+  return { kind: "started", runnerName: name, containerId };
+}

@@ -1,0 +1,32 @@
+import type { RunnerScope } from "../github/runners-api.js";
+
+export const PROVISION_QUEUE = "provision";
+export const RUNNER_OPS_QUEUE_PREFIX = "runner-ops";
+
+/** Demand for one runner, from a queued workflow_job. */
+export interface ProvisionRequest {
+  jobId: number;
+  runId: number;
+  owner: string;
+  repo: string;
+  installationId: number;
+  scope: RunnerScope;
+  labels: string[];
+  pool: string;
+  /** When GitHub queued the job (ms since epoch). */
+  queuedAt: number;
+}
+
+export interface StopRunnerRequest {
+  runnerName: string;
+}
+
+/** BullMQ job ids cannot be integers or contain ":"; this one is stable per GitHub job. */
+export function provisionJobId(jobId: number): string {
+  return `job-${jobId}`;
+}
+
+/** Engine-bound work (stopping a container) goes to the queue of the engine that runs it. */
+export function runnerOpsQueueName(engine: string): string {
+  return `${RUNNER_OPS_QUEUE_PREFIX}-${engine.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
+}

@@ -1,0 +1,139 @@
+import { randomBytes } from "node:crypto";
+import type { Worker } from "bullmq";
+import { createNodeMiddleware, Probot } from "probot";
+import type { Logger } from "pino";
+import type { Config } from "./config/load.js";
+import { connectDocker, createContainerEngine, type ContainerEngine } from "./docker/engine.js";
+import { createRunnersApi } from "./github/runners-api.js";
+import { healthHandler, metricsHandler, type Check } from "./http/health.js";
+import { createHttpServer, listen, type Handler } from "./http/server.js";
+import { intakeApp } from "./intake/app.js";
+import { watchRunnerExits, type ExitWatcher } from "./lifecycle/exit-watcher.js";
+import { createMetrics } from "./observability/metrics.js";
+import { startProvisionWorker, startRunnerOpsWorker } from "./provisioning/workers.js";
+import { createQueues } from "./queue/queues.js";
+import { connectRedis, startEmbeddedRedis } from "./state/redis.js";
+import { RunnerStore } from "./state/runner-store.js";
+
+export const WEBHOOK_PATH = "/api/github/webhooks";
+/** Demand younger than this is trusted to be still queued (saves a GitHub call per runner). */
+const RECHECK_AFTER_MS = 10_000;
+const PROVISION_CONCURRENCY = 10;
+
+export interface Runtime {
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function reachableEngine(config: Config): Promise<ContainerEngine> {
+  const engine = createContainerEngine(config.docker.name, connectDocker(config.docker));
+  try {
+    await engine.ping();
+  } catch (error) {
+    const where = config.docker.socketPath ?? `${config.docker.host}:${config.docker.port}`;
+    throw new Error(
+      `Docker engine at ${where} is not reachable (${(error as Error).message}); start Docker or fix DOCKER_HOST`,
+      { cause: error },
+    );
+  }
+  return engine;
+}
+
+/** Starts every role the config asks for; stop() undoes it in reverse order. */
+export async function startRuntime(config: Config, log: Logger): Promise<Runtime> {
+  const metrics = createMetrics();
+  const now = () => Date.now();
+  const engine = config.roles.has("worker") ? await reachableEngine(config) : undefined;
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl) : await startEmbeddedRedis(config.dataDir, log);
+  log.info({ redis: redis.describe, roles: [...config.roles], pools: config.pools.map((p) => p.name) }, "starting");
+
+  const runners = new RunnerStore(redis.client, config.redisPrefix);
+  const queues = createQueues(redis.client, config.redisPrefix);
+  const probot = new Probot({
+    appId: config.github.appId,
+    privateKey: config.github.privateKey,
+    secret: config.github.webhookSecret,
+    baseUrl: config.github.baseUrl,
+    log: log.child({ name: "probot" }),
+  });
+  const github = createRunnersApi((installationId) => probot.auth(installationId));
+  const pools = () => config.pools;
+
+  const checks: Record<string, Check> = { redis: () => redis.client.ping() };
+  if (engine) checks.docker = () => engine.ping();
+  const handlers: Handler[] = [healthHandler(checks), metricsHandler(metrics.registry)];
+
+  if (config.roles.has("webhook")) {
+    const intake = intakeApp({
+      pools,
+      provisionQueue: queues.provision,
+      runnerOpsQueue: (name) => queues.runnerOps(name),
+      runners,
+      stopGraceMs: config.stopGraceMs,
+      metrics,
+      log,
+      now,
+    });
+    const webhooks = await createNodeMiddleware(intake, { probot, webhooksPath: WEBHOOK_PATH });
+    handlers.unshift(async (req, res) => {
+      // Probot's manifest flow registers the app's root URL as its webhook URL; accept both.
+      if (req.method === "POST" && req.url === "/" && req.headers["x-github-event"]) req.url = WEBHOOK_PATH;
+      return (await webhooks(req, res)) === true;
+    });
+  }
+
+  const workers: Worker[] = [];
+  let watcher: ExitWatcher | undefined;
+  if (engine) {
+    const workerOptions = {
+      connection: redis.client,
+      prefix: config.redisPrefix,
+      concurrency: PROVISION_CONCURRENCY,
+      log,
+    };
+    watcher = watchRunnerExits({
+      engine,
+      runners,
+      github,
+      metrics,
+      log,
+      now,
+      reconnectDelayMs: (attempt) => Math.min(500 * 2 ** attempt, 30_000),
+    });
+    await watcher.ready;
+    workers.push(
+      startProvisionWorker(
+        {
+          github,
+          engine,
+          runners,
+          pools,
+          githubWebUrl: config.github.webUrl,
+          recheckAfterMs: RECHECK_AFTER_MS,
+          metrics,
+          log,
+          now,
+          randomSuffix: () => randomBytes(4).toString("hex"),
+        },
+        workerOptions,
+      ),
+      startRunnerOpsWorker({ engine, runners, log }, workerOptions),
+    );
+  }
+
+  const server = createHttpServer(handlers, log);
+  const port = await listen(server, config.http.host, config.http.port);
+  log.info({ host: config.http.host, port, webhookPath: WEBHOOK_PATH }, "listening");
+
+  return {
+    port,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      watcher?.stop();
+      await Promise.all(workers.map((worker) => worker.close()));
+      await queues.close();
+      await redis.close();
+    },
+  };
+}
