@@ -1,0 +1,183 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { generateKeyPairSync } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, loadPools, parseDockerHost } from "../../../src/config/load.js";
+
+const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+
+function writePools(text: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-config-"));
+  const file = path.join(dir, "pools.yml");
+  writeFileSync(file, text);
+  return file;
+}
+
+const VALID = `
+- name: linux
+  labels: [self-hosted, linux, x64]
+  image: ghcr.io/actions/actions-runner:latest
+  maxRunners: 10
+  minIdle: 1
+  runnerGroup: Default
+  resources: { memory: 2g, cpus: 1.5, pids: 512 }
+  network: bridge
+  idleTimeout: 90s
+  maxLifetime: 6h
+`;
+
+function problemsOf(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadPools", () => {
+  it("parses sizes, durations and defaults", () => {
+    const [pool] = loadPools(writePools(VALID));
+    expect(pool).toMatchObject({
+      name: "linux",
+      maxRunners: 10,
+      minIdle: 1,
+      registration: "jit",
+      command: ["/home/runner/run.sh"],
+      resources: { memory: 2 * 1024 ** 3, cpus: 1.5, pids: 512 },
+      idleTimeout: 90_000,
+      maxLifetime: 6 * 3600_000,
+    });
+  });
+
+  it("accepts a mapping with a pools list", () => {
+    const file = writePools(`pools:\n${VALID.replace(/^/gm, "  ")}`);
+    expect(loadPools(file).map((pool) => pool.name)).toEqual(["linux"]);
+  });
+
+  it("names the file and the field of every problem", () => {
+    const file = writePools(`
+- name: linux
+  labels: [linux]
+  image: runner
+  maxRunners: -1
+  resources: { memory: lots }
+  idleTimeout: soon
+  surprise: true
+`);
+    let caught: unknown;
+    try {
+      loadPools(file);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const message = (caught as Error).message;
+    expect(message).toContain(file);
+    expect(message).toMatch(/pools\[0\]\.maxRunners/);
+    expect(message).toMatch(/pools\[0\]\.resources\.memory: "lots" is not a size/);
+    expect(message).toMatch(/pools\[0\]\.idleTimeout: "soon" is not a duration/);
+    expect(message).toMatch(/surprise/);
+  });
+
+  it("requires self-hosted among a pool's labels and minIdle within maxRunners", () => {
+    const problems = problemsOf(() =>
+      loadPools(writePools(`- { name: a, labels: [linux], image: x, maxRunners: 1, minIdle: 2 }`)),
+    );
+    expect(problems).toContain('pools[0].labels: must include "self-hosted"');
+    expect(problems).toContain("pools[0].minIdle: must not exceed maxRunners (1)");
+  });
+
+  it("refuses duplicate pool names", () => {
+    const problems = problemsOf(() =>
+      loadPools(
+        writePools(`
+- { name: a, labels: [self-hosted], image: x, maxRunners: 1 }
+- { name: a, labels: [self-hosted, big], image: x, maxRunners: 1 }
+`),
+      ),
+    );
+    expect(problems).toEqual(['pools[1].name: duplicate pool name "a"']);
+  });
+
+  it("explains a missing file and broken YAML", () => {
+    expect(problemsOf(() => loadPools("/nonexistent/pools.yml"))[0]).toMatch(/RUNNERHUB_CONFIG: file not found/);
+    expect(problemsOf(() => loadPools(writePools("- name: [unclosed")))[0]).toMatch(/not valid YAML/);
+  });
+});
+
+describe("loadConfig", () => {
+  const base = () => ({
+    APP_ID: "123",
+    PRIVATE_KEY: privateKey,
+    WEBHOOK_SECRET: "s3cret-value",
+    RUNNERHUB_CONFIG: writePools(VALID),
+  });
+
+  it("serves the setup page while the app is not registered", () => {
+    expect(loadConfig({}, tmpdir())).toMatchObject({ mode: "setup", http: { port: 3000 } });
+    expect(loadConfig({ PORT: "4000" }, tmpdir())).toMatchObject({ mode: "setup", http: { port: 4000 } });
+  });
+
+  it("builds a typed config from the environment", () => {
+    const config = loadConfig(
+      { ...base(), GHE_HOST: "127.0.0.1:8080", GHE_PROTOCOL: "http", DOCKER_HOST: "unix:///tmp/d.sock", RUNNERHUB_ROLES: "worker" },
+      tmpdir(),
+    );
+    if (config.mode !== "run") throw new Error("expected run mode");
+    expect(config.github.baseUrl).toBe("http://127.0.0.1:8080/api/v3");
+    expect(config.github.webUrl).toBe("http://127.0.0.1:8080");
+    expect(config.docker.socketPath).toBe("/tmp/d.sock");
+    expect([...config.roles]).toEqual(["worker"]);
+    expect(config.stopGraceMs).toBe(30_000);
+    expect(config.pools).toHaveLength(1);
+  });
+
+  it("defaults to github.com, all roles and the local Docker socket", () => {
+    const config = loadConfig(base(), tmpdir());
+    if (config.mode !== "run") throw new Error("expected run mode");
+    expect(config.github.baseUrl).toBe("https://api.github.com");
+    expect([...config.roles].sort()).toEqual(["webhook", "worker"]);
+    expect(config.docker.socketPath).toBe("/var/run/docker.sock");
+    expect(config.redisUrl).toBeUndefined();
+  });
+
+  it("names each bad variable", () => {
+    const problems = problemsOf(() =>
+      loadConfig({ ...base(), PORT: "http", REDIS_URL: "localhost:6379", RUNNERHUB_ROLES: "web", ADMIN_TOKEN: "short" }, tmpdir()),
+    );
+    for (const name of ["PORT", "REDIS_URL", "ADMIN_TOKEN", "RUNNERHUB_ROLES"]) {
+      expect(problems.some((problem) => problem.startsWith(`${name}: `)), name).toBe(true);
+    }
+  });
+
+  it("requires the webhook secret once the app is registered", () => {
+    const { WEBHOOK_SECRET: _unused, ...env } = base();
+    expect(problemsOf(() => loadConfig(env, tmpdir()))[0]).toMatch(/^WEBHOOK_SECRET: required/);
+  });
+
+  it("never puts the private key into an error", () => {
+    let message = "";
+    try {
+      loadConfig({ ...base(), PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY----- not really" }, tmpdir());
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/PRIVATE_KEY/);
+    expect(message).not.toContain("not really");
+  });
+});
+
+describe("parseDockerHost", () => {
+  it("reads unix sockets and tcp addresses", () => {
+    expect(parseDockerHost("unix:///var/run/docker.sock", "here")).toEqual({ name: "here", socketPath: "/var/run/docker.sock" });
+    expect(parseDockerHost("tcp://127.0.0.1:2375", undefined)).toEqual({
+      name: "127.0.0.1:2375",
+      host: "127.0.0.1",
+      port: 2375,
+      protocol: "http",
+    });
+  });
+});

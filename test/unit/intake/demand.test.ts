@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { demandFor, type WorkflowJobEvent } from "../../../src/intake/demand.js";
+import { pool } from "../support/pools.js";
+
+const pools = [pool({ name: "linux", labels: ["self-hosted", "linux"] })];
+const NOW = Date.parse("2026-11-29T10:00:05Z");
+
+function event(overrides: Partial<WorkflowJobEvent> = {}, labels = ["self-hosted", "linux"]): WorkflowJobEvent {
+  return {
+    workflow_job: { id: 55, run_id: 5, labels, created_at: "2026-11-29T10:00:00Z", runner_name: null },
+    repository: { name: "app", owner: { login: "acme" } },
+    organization: { login: "acme" },
+    installation: { id: 7 },
+    ...overrides,
+  };
+}
+
+describe("demandFor", () => {
+  it("asks for an org runner when the job belongs to an organization", () => {
+    expect(demandFor(event(), pools, NOW)).toEqual({
+      kind: "provision",
+      request: {
+        jobId: 55,
+        runId: 5,
+        owner: "acme",
+        repo: "app",
+        installationId: 7,
+        scope: { kind: "org", org: "acme" },
+        labels: ["self-hosted", "linux"],
+        pool: "linux",
+        queuedAt: Date.parse("2026-11-29T10:00:00Z"),
+      },
+    });
+  });
+
+  it("asks for a repo runner for a user's repository", () => {
+    const demand = demandFor(event({ organization: undefined }), pools, NOW);
+    expect(demand.kind === "provision" && demand.request.scope).toEqual({ kind: "repo", owner: "acme", repo: "app" });
+  });
+
+  it("ignores unmatched labels and events without an installation", () => {
+    expect(demandFor(event({}, ["self-hosted", "windows"]), pools, NOW)).toEqual({ kind: "ignore", reason: "no-matching-pool" });
+    expect(demandFor(event({ installation: null }), pools, NOW)).toEqual({ kind: "ignore", reason: "no-installation" });
+  });
+
+  it("never dates demand in the future, whatever GitHub's clock says", () => {
+    const demand = demandFor(event({ workflow_job: { ...event().workflow_job, created_at: "2030-01-01T00:00:00Z" } }), pools, NOW);
+    expect(demand.kind === "provision" && demand.request.queuedAt).toBe(NOW);
+  });
+});
