@@ -1,0 +1,132 @@
+import nock from "nock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
+import { watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-watcher.js";
+import type { RunnerRecord } from "../../../src/state/runner-store.js";
+import { waitFor } from "../../sim/github-simulator.js";
+import { GITHUB_API, serviceContext, testPool, type ServiceContext } from "../support/context.js";
+
+let ctx: ServiceContext;
+let watcher: ExitWatcher | undefined;
+
+beforeAll(async () => {
+  ctx = await serviceContext();
+  nock.disableNetConnect();
+  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+});
+
+afterEach(() => {
+  watcher?.stop();
+  watcher = undefined;
+  nock.cleanAll();
+});
+
+afterAll(async () => {
+  nock.enableNetConnect();
+  await ctx.close();
+});
+
+function startWatcher(): ExitWatcher {
+  watcher = watchRunnerExits({
+    engine: ctx.engine,
+    runners: ctx.runners,
+    github: ctx.newGitHub(),
+    metrics: ctx.metrics,
+    log: ctx.log,
+    now: () => Date.now(),
+    reconnectDelayMs: () => 100,
+  });
+  return watcher;
+}
+
+let seq = 0;
+/** A runner as the provisioner leaves it: a record plus a started, labeled container. */
+async function startRunner(command: string[], state: RunnerRecord["state"] = "starting") {
+  const name = `linux-exit${process.pid}-${++seq}`;
+  const runnerId = 700 + seq;
+  const pool = testPool({ command });
+  const containerId = await ctx.engine.startContainer(
+    runnerContainerSpec({ name, pool, runnerId, jobId: 9000 + seq, owner: "acme", installationId: 7, registrationEnv: {} }),
+  );
+  await ctx.runners.put({
+    name,
+    pool: pool.name,
+    engine: ctx.engine.name,
+    installationId: 7,
+    scope: { kind: "org", org: "acme" },
+    jobId: 9000 + seq,
+    runnerId,
+    containerId,
+    state,
+    busyJobId: state === "busy" ? 9000 + seq : undefined,
+    createdAt: Date.now(),
+    completedAt: undefined,
+  });
+  return { name, runnerId, containerId };
+}
+
+function githubDelete(runnerId: number, status = 204) {
+  return nock(GITHUB_API)
+    .post("/app/installations/7/access_tokens")
+    .reply(201, { token: "ghs_t", expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    .delete(`/orgs/acme/actions/runners/${runnerId}`)
+    .reply(status);
+}
+
+async function containerGone(containerId: string): Promise<boolean> {
+  return ctx.docker
+    .getContainer(containerId)
+    .inspect()
+    .then(
+      () => false,
+      (error: { statusCode?: number }) => error.statusCode === 404,
+    );
+}
+
+describe("runner exit watcher (real Docker events)", () => {
+  it("cleans a runner killed with docker kill: container removed, registration deleted, reason kept", async () => {
+    await startWatcher().ready;
+    const runner = await startRunner(["sleep", "300"]);
+    const github = githubDelete(runner.runnerId);
+
+    await ctx.docker.getContainer(runner.containerId).kill();
+
+    await waitFor(() => containerGone(runner.containerId), { timeoutMs: 15_000, what: "the killed container to be removed" });
+    const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 5_000, what: "the exit record" });
+    expect(exit).toMatchObject({ reason: "crashed", exitCode: 137, oomKilled: false });
+    expect(await ctx.runners.get(runner.name)).toBeUndefined();
+    await waitFor(() => github.isDone(), { timeoutMs: 5_000, what: "the registration to be deleted" });
+  });
+
+  it("removes a runner that finished its job without calling GitHub", async () => {
+    await startWatcher().ready;
+    const runner = await startRunner(["true"], "busy");
+    const unexpected = nock(GITHUB_API).post(/.*/).reply(500).delete(/.*/).reply(500);
+
+    await waitFor(() => containerGone(runner.containerId), { timeoutMs: 15_000, what: "the finished container to be removed" });
+    expect(await ctx.runners.exitOf(runner.name)).toMatchObject({ reason: "completed", exitCode: 0 });
+    expect(unexpected.pendingMocks()).toHaveLength(2);
+  });
+
+  it("cleans, on start, runners that exited while nobody watched", async () => {
+    const runner = await startRunner(["sh", "-c", "exit 3"]);
+    await waitFor(async () => !(await ctx.engine.isRunning(runner.containerId)), { timeoutMs: 10_000, what: "the runner to exit" });
+    const github = githubDelete(runner.runnerId, 404);
+
+    await startWatcher().ready;
+
+    expect(await containerGone(runner.containerId)).toBe(true);
+    expect(await ctx.runners.exitOf(runner.name)).toMatchObject({ reason: "crashed", exitCode: 3 });
+    expect(github.isDone()).toBe(true);
+  });
+
+  it("records an OOM kill", async () => {
+    await startWatcher().ready;
+    // 64 MiB limit from the test pool; the shell grows a string until the kernel kills it.
+    const runner = await startRunner(["sh", "-c", 'x=a; while true; do x="$x$x"; done']);
+    githubDelete(runner.runnerId);
+    const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 30_000, what: "the OOM exit record" });
+    expect(exit).toMatchObject({ reason: "oom-killed", oomKilled: true });
+    expect(await containerGone(runner.containerId)).toBe(true);
+  });
+});

@@ -1,0 +1,149 @@
+import { QueueEvents } from "bullmq";
+import nock from "nock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { LABELS } from "../../../src/docker/labels.js";
+import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
+import { startProvisionWorker } from "../../../src/provisioning/workers.js";
+import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
+import { createQueues } from "../../../src/queue/queues.js";
+import { GITHUB_API, serviceContext, testPool, type ServiceContext } from "../support/context.js";
+
+let ctx: ServiceContext;
+
+beforeAll(async () => {
+  ctx = await serviceContext();
+  nock.disableNetConnect();
+  // Docker (unix socket, seen as localhost) and Redis stay real; only GitHub is played by nock.
+  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+});
+
+afterEach(() => {
+  nock.cleanAll();
+});
+
+afterAll(async () => {
+  nock.enableNetConnect();
+  await ctx.close();
+});
+
+function request(jobId: number, fields: Partial<ProvisionRequest> = {}): ProvisionRequest {
+  return {
+    jobId,
+    runId: 1,
+    owner: "acme",
+    repo: "app",
+    installationId: 7,
+    scope: { kind: "org", org: "acme" },
+    labels: ["self-hosted", "linux"],
+    pool: "linux",
+    queuedAt: Date.now(),
+    ...fields,
+  };
+}
+
+function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
+  let counter = 0;
+  return {
+    github: ctx.newGitHub(),
+    engine: ctx.engine,
+    runners: ctx.runners,
+    pools: () => [testPool({ command: ["sleep", "300"] })],
+    githubWebUrl: "https://github.com",
+    recheckAfterMs: 10_000,
+    metrics: ctx.metrics,
+    log: ctx.log,
+    now: () => Date.now(),
+    randomSuffix: () => `${process.pid}x${++counter}x${Math.floor(Math.random() * 1e6)}`,
+    ...fields,
+  };
+}
+
+function githubForJit(runnerId: number) {
+  const jitBodies: unknown[] = [];
+  const scope = nock(GITHUB_API)
+    .post("/app/installations/7/access_tokens")
+    .reply(201, { token: "ghs_installation_token", expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    .get("/orgs/acme/actions/runner-groups")
+    .query(true)
+    .reply(200, { total_count: 1, runner_groups: [{ id: 3, name: "Default", default: true }] })
+    .post("/orgs/acme/actions/runners/generate-jitconfig", (body) => {
+      jitBodies.push(body);
+      return true;
+    })
+    .reply(201, (_uri, body) => ({
+      runner: { id: runnerId, name: (body as { name: string }).name, os: "linux", status: "offline", busy: false, labels: [] },
+      encoded_jit_config: "c2VjcmV0LWppdC1jb25maWc=",
+    }));
+  return { scope, jitBodies };
+}
+
+describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on nock)", () => {
+  it("turns a queued demand into a labeled, limited runner container and a runner record", async () => {
+    const { scope, jitBodies } = githubForJit(501);
+    const queues = createQueues(ctx.redis, ctx.prefix);
+    const events = new QueueEvents(queues.provision.name, { connection: ctx.redis.duplicate(), prefix: ctx.prefix });
+    await events.waitUntilReady();
+    const worker = startProvisionWorker(deps(), { connection: ctx.redis, prefix: ctx.prefix, concurrency: 2, log: ctx.log });
+    try {
+      const job = await queues.provision.add("provision", request(1001), { jobId: provisionJobId(1001) });
+      const outcome = await job.waitUntilFinished(events, 30_000);
+      expect(outcome).toMatchObject({ kind: "started" });
+      scope.done();
+
+      expect(jitBodies).toEqual([{ name: outcome.runnerName, runner_group_id: 3, labels: ["self-hosted", "linux"] }]);
+      const info = await ctx.docker.getContainer(outcome.containerId).inspect();
+      expect(info.State.Running).toBe(true);
+      expect(info.Config.Labels).toMatchObject({
+        [LABELS.managed]: "true",
+        [LABELS.pool]: "linux",
+        [LABELS.runnerName]: outcome.runnerName,
+        [LABELS.runnerId]: "501",
+        [LABELS.jobId]: "1001",
+        [LABELS.owner]: "acme",
+        [LABELS.installationId]: "7",
+      });
+      expect(info.Config.Env).toContain("ACTIONS_RUNNER_INPUT_JITCONFIG=c2VjcmV0LWppdC1jb25maWc=");
+      expect(info.HostConfig).toMatchObject({ NetworkMode: "none", Memory: 64 * 1024 ** 2, PidsLimit: 64, CapDrop: ["ALL"] });
+
+      const record = await ctx.runners.get(outcome.runnerName);
+      expect(record).toMatchObject({ pool: "linux", runnerId: 501, containerId: outcome.containerId, state: "starting", jobId: 1001 });
+    } finally {
+      await worker.close();
+      await events.close();
+      await queues.close();
+    }
+  });
+
+  it("adds one queue entry for a redelivered job", async () => {
+    const queues = createQueues(ctx.redis, ctx.prefix);
+    try {
+      await queues.provision.add("provision", request(2002), { jobId: provisionJobId(2002) });
+      await queues.provision.add("provision", request(2002), { jobId: provisionJobId(2002) });
+      expect(await queues.provision.getJobCounts("waiting")).toEqual({ waiting: 1 });
+    } finally {
+      await queues.provision.obliterate({ force: true });
+      await queues.close();
+    }
+  });
+
+  it("withdraws the registration and keeps no record when the container cannot start", async () => {
+    const { scope } = githubForJit(502);
+    const deleted = nock(GITHUB_API).delete("/orgs/acme/actions/runners/502").reply(204);
+    const broken = deps({ pools: () => [testPool({ image: "runnerhub-no-such-image:missing" })] });
+    await expect(provisionRunner(request(3003), broken)).rejects.toThrow(/no such image|not found/i);
+    scope.done();
+    deleted.done();
+    expect(await ctx.runners.list()).not.toContainEqual(expect.objectContaining({ jobId: 3003 }));
+  });
+
+  it("checks stale demand with GitHub and skips a job that is no longer queued", async () => {
+    const github = nock(GITHUB_API)
+      .post("/app/installations/7/access_tokens")
+      .reply(201, { token: "ghs_t", expires_at: new Date(Date.now() + 3600_000).toISOString() })
+      .get("/repos/acme/app/actions/jobs/4004")
+      .reply(200, { id: 4004, status: "completed", conclusion: "cancelled" });
+    const outcome = await provisionRunner(request(4004, { queuedAt: Date.now() - 60_000 }), deps());
+    expect(outcome).toEqual({ kind: "skipped", reason: "job-no-longer-queued" });
+    github.done();
+  });
+});

@@ -1,0 +1,75 @@
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { Probot } from "probot";
+import { pino } from "pino";
+import { inject } from "vitest";
+import { parseDockerHost } from "../../../src/config/load.js";
+import { poolSchema, type Pool } from "../../../src/config/pools.js";
+import { connectDocker, createContainerEngine, type ContainerEngine } from "../../../src/docker/engine.js";
+import { LABELS } from "../../../src/docker/labels.js";
+import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-api.js";
+import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
+import { RunnerStore } from "../../../src/state/runner-store.js";
+import type Dockerode from "dockerode";
+
+export const GITHUB_API = "https://api.github.com";
+
+export const testPrivateKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  .privateKey.export({ type: "pkcs1", format: "pem" })
+  .toString();
+
+export function testPool(fields: Record<string, unknown> = {}): Pool {
+  return poolSchema.parse({
+    name: "linux",
+    labels: ["self-hosted", "linux"],
+    image: inject("stubImage"),
+    maxRunners: 5,
+    network: "none",
+    resources: { memory: "64m", pids: 64 },
+    ...fields,
+  });
+}
+
+export interface ServiceContext {
+  redis: Redis;
+  prefix: string;
+  docker: Dockerode;
+  engine: ContainerEngine;
+  runners: RunnerStore;
+  /** A GitHub client with empty caches (installation tokens, runner group ids). */
+  newGitHub(): RunnersApi;
+  metrics: Metrics;
+  log: ReturnType<typeof pino>;
+  /** Removes every managed container of this engine and closes connections. */
+  close(): Promise<void>;
+}
+
+/** Real Redis and Docker from the global setup; GitHub at api.github.com, for nock to play. */
+export async function serviceContext(): Promise<ServiceContext> {
+  const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const prefix = `t${randomBytes(4).toString("hex")}`;
+  const docker = connectDocker(parseDockerHost(inject("dockerHost"), "test"));
+  const engine = createContainerEngine("test-engine", docker);
+  return {
+    redis,
+    prefix,
+    docker,
+    engine,
+    runners: new RunnerStore(redis, prefix),
+    newGitHub() {
+      const probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "s", baseUrl: GITHUB_API, log: pino({ level: "silent" }) });
+      return createRunnersApi((id) => probot.auth(id));
+    },
+    metrics: createMetrics(),
+    log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    async close() {
+      await removeManagedContainers(docker);
+      await redis.quit();
+    },
+  };
+}
+
+export async function removeManagedContainers(docker: Dockerode): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`] } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+}
