@@ -3,7 +3,7 @@ import type { ApplicationFunction } from "probot";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import type { Metrics } from "../observability/metrics.js";
-import { provisionJobId, type ProvisionRequest, type StopRunnerRequest, runnerOpsQueueName } from "../queue/jobs.js";
+import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 

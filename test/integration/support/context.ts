@@ -1,13 +1,13 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { Probot } from "probot";
-import { pino } from "pino";
 import { inject } from "vitest";
 import { parseDockerHost } from "../../../src/config/load.js";
 import { poolSchema, type Pool } from "../../../src/config/pools.js";
 import { connectDocker, createContainerEngine, type ContainerEngine } from "../../../src/docker/engine.js";
 import { LABELS } from "../../../src/docker/labels.js";
 import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-api.js";
+import { createLogger, type Logger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { RunnerStore } from "../../../src/state/runner-store.js";
 import type Dockerode from "dockerode";
@@ -39,7 +39,7 @@ export interface ServiceContext {
   /** A GitHub client with empty caches (installation tokens, runner group ids). */
   newGitHub(): RunnersApi;
   metrics: Metrics;
-  log: ReturnType<typeof pino>;
+  log: Logger;
   /** Removes every managed container of this engine and closes connections. */
   close(): Promise<void>;
 }
@@ -57,11 +57,11 @@ export async function serviceContext(): Promise<ServiceContext> {
     engine,
     runners: new RunnerStore(redis, prefix),
     newGitHub() {
-      const probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "s", baseUrl: GITHUB_API, log: pino({ level: "silent" }) });
+      const probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "s", baseUrl: GITHUB_API, log: createLogger("silent") });
       return createRunnersApi((id) => probot.auth(id));
     },
     metrics: createMetrics(),
-    log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    log: createLogger(process.env.TEST_LOG_LEVEL ?? "silent"),
     async close() {
       await removeManagedContainers(docker);
       await redis.quit();

@@ -1,0 +1,95 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type Dockerode from "dockerode";
+import { Redis } from "ioredis";
+import { inject } from "vitest";
+import { stringify } from "yaml";
+import { LABELS } from "../../../src/docker/labels.js";
+import { GitHubSimulator } from "../../sim/github-simulator.js";
+import { freePort, startApp, type AppProcess } from "../../support/app-process.js";
+import { dockerClient } from "../../support/docker-engine.js";
+import { removeManagedContainers, testPrivateKey } from "../../integration/support/context.js";
+
+export const WEBHOOK_SECRET = "e2e-webhook-secret";
+
+export interface Stack {
+  sim: GitHubSimulator;
+  app: AppProcess;
+  docker: Dockerode;
+  redis: Redis;
+  prefix: string;
+  /** Runner containers of this engine (managed label), running or not. */
+  containers(filter?: Record<string, string>): Promise<Dockerode.ContainerInfo[]>;
+  stop(): Promise<void>;
+}
+
+/** The stub image on the host network, so the stub runner reaches the simulator on 127.0.0.1. */
+export function stubPool(fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: "linux",
+    labels: ["self-hosted", "linux", "x64"],
+    image: inject("stubImage"),
+    maxRunners: 10,
+    network: "host",
+    resources: { memory: "64m", pids: 128 },
+    ...fields,
+  };
+}
+
+/** The built app as a child process, against the simulator, the shared Redis and Docker. */
+export async function startStack(options: { pools?: Record<string, unknown>[]; env?: Record<string, string> } = {}): Promise<Stack> {
+  const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });
+  const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-e2e-"));
+  const poolsFile = path.join(dir, "pools.yml");
+  writeFileSync(poolsFile, stringify(options.pools ?? [stubPool()]));
+  const prefix = `e2e${randomBytes(4).toString("hex")}`;
+  const port = await freePort();
+  const docker = dockerClient(inject("dockerHost"));
+  const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  let app: AppProcess;
+  try {
+    app = await startApp({
+      env: {
+        APP_ID: "1",
+        PRIVATE_KEY: testPrivateKey,
+        WEBHOOK_SECRET,
+        GHE_HOST: sim.host,
+        GHE_PROTOCOL: "http",
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        LOG_LEVEL: "info",
+        REDIS_URL: inject("redisUrl"),
+        RUNNERHUB_REDIS_PREFIX: prefix,
+        DOCKER_HOST: inject("dockerHost"),
+        RUNNERHUB_ENGINE_NAME: "e2e",
+        RUNNERHUB_CONFIG: poolsFile,
+        RUNNERHUB_STOP_GRACE: "5s",
+        ...options.env,
+      },
+    });
+  } catch (error) {
+    await sim.stop();
+    redis.disconnect();
+    throw error;
+  }
+  sim.setWebhookUrl(`${app.url}/api/github/webhooks`);
+  return {
+    sim,
+    app,
+    docker,
+    redis,
+    prefix,
+    containers(filter = {}) {
+      const labels = [`${LABELS.managed}=true`, ...Object.entries(filter).map(([key, value]) => `${key}=${value}`)];
+      return docker.listContainers({ all: true, filters: { label: labels } });
+    },
+    async stop() {
+      await app.stop();
+      await sim.stop();
+      await removeManagedContainers(docker);
+      await redis.quit();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+#!/bin/sh
+# Plays a GitHub Actions runner against test/sim/github-simulator.ts. The JIT config the app passes
+# in ACTIONS_RUNNER_INPUT_JITCONFIG is, for the simulator, base64 of "<simulator url> <runner id>".
+# Exit codes: 0 job done or registration gone, 2 bad config, 3 simulator unreachable, or the
+# code a "crash" job asks for.
+
+log() {
+  echo "stub-runner: $*" >&2
+}
+
+# The shell is PID 1 in the container and would ignore SIGTERM without a trap.
+trap 'log "terminated"; exit 143' TERM INT
+
+if [ -z "${ACTIONS_RUNNER_INPUT_JITCONFIG:-}" ]; then
+  log "ACTIONS_RUNNER_INPUT_JITCONFIG is not set"
+  exit 2
+fi
+config=$(printf '%s' "$ACTIONS_RUNNER_INPUT_JITCONFIG" | base64 -d 2>/dev/null)
+# The real runner drops the secret from its environment as well.
+unset ACTIONS_RUNNER_INPUT_JITCONFIG
+url=${config% *}
+id=${config##* }
+case "$url" in
+  http://*) ;;
+  *)
+    log "ACTIONS_RUNNER_INPUT_JITCONFIG does not decode to '<url> <runner id>'"
+    exit 2
+    ;;
+esac
+case "$id" in
+  '' | *[!0-9]*)
+    log "ACTIONS_RUNNER_INPUT_JITCONFIG does not decode to '<url> <runner id>'"
+    exit 2
+    ;;
+esac
+
+# Sleeps in the background so the TERM trap runs at once instead of after the sleep.
+pause() {
+  sleep "$1" &
+  wait $!
+}
+
+# Prints the simulator's answer; on an HTTP error busybox wget prints its error line instead
+# (stderr is folded in on purpose: "404" in it means the registration is gone).
+call() {
+  wget -q -O - --post-data= "$url/_sim/runners/$id/$1" 2>&1
+}
+
+failures=0
+while :; do
+  answer=$(call poll)
+  case "$answer" in
+    wait)
+      failures=0
+      pause 0.2
+      ;;
+    "run "* | oom | "crash "* | hang)
+      break
+      ;;
+    *404*)
+      log "registration $id is gone"
+      exit 0
+      ;;
+    *)
+      failures=$((failures + 1))
+      if [ "$failures" -ge 150 ]; then
+        log "cannot reach the simulator: $answer"
+        exit 3
+      fi
+      pause 0.2
+      ;;
+  esac
+done
+
+log "runner $id got: $answer"
+case "$answer" in
+  "run "*)
+    pause "${answer#run }"
+    call complete >/dev/null
+    exit 0
+    ;;
+  oom)
+    # Doubling a shell variable in PID 1 itself: the kernel's OOM killer then ends the container
+    # (a child process being killed would leave the container running).
+    hog=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+    while :; do
+      hog="$hog$hog"
+    done
+    ;;
+  "crash "*)
+    exit "${answer#crash }"
+    ;;
+  hang)
+    while :; do
+      pause 3600
+    done
+    ;;
+esac
