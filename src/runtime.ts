@@ -10,6 +10,9 @@ import { createHttpServer, listen, type Handler } from "./http/server.js";
 import { intakeApp } from "./intake/app.js";
 import { watchRunnerExits, type ExitWatcher } from "./lifecycle/exit-watcher.js";
 import { createMetrics } from "./observability/metrics.js";
+import { Capacity } from "./pools/capacity.js";
+import { PoolOverrides } from "./pools/overrides.js";
+import { createSlotKeeper } from "./provisioning/slots.js";
 import { startProvisionWorker, startRunnerOpsWorker } from "./provisioning/workers.js";
 import { createQueues } from "./queue/queues.js";
 import { connectRedis, startEmbeddedRedis } from "./state/redis.js";
@@ -49,6 +52,9 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
 
   const runners = new RunnerStore(redis.client, config.redisPrefix);
   const queues = createQueues(redis.client, config.redisPrefix);
+  const overrides = new PoolOverrides(redis.client, config.redisPrefix);
+  const capacity = new Capacity(redis.client, config.redisPrefix, overrides.key);
+  const slots = createSlotKeeper(capacity, queues.provision, log);
   const probot = new Probot({
     appId: config.github.appId,
     privateKey: config.github.privateKey,
@@ -94,6 +100,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     watcher = watchRunnerExits({
       engine,
       runners,
+      slots,
       github,
       metrics,
       log,
@@ -108,6 +115,9 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
           engine,
           runners,
           pools,
+          capacity,
+          slots,
+          engineCapacity: config.docker.capacity,
           githubWebUrl: config.github.webUrl,
           recheckAfterMs: RECHECK_AFTER_MS,
           metrics,

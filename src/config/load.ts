@@ -13,6 +13,8 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" |
 export interface DockerTarget {
   /** How the engine is named in logs, metrics and capacity accounting. */
   name: string;
+  /** Most runner containers this engine may hold at once; undefined for no limit. */
+  capacity?: number;
   socketPath?: string;
   host?: string;
   port?: number;
@@ -92,6 +94,7 @@ const envSchema = z.object({
       .default("unix:///var/run/docker.sock"),
   ),
   RUNNERHUB_ENGINE_NAME: optionalString,
+  RUNNERHUB_ENGINE_CAPACITY: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).optional()),
   RUNNERHUB_CONFIG: z.preprocess(blankToUndefined, z.string().default("runnerhub.yml")),
   ADMIN_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
   RUNNERHUB_ROLES: z.preprocess(
@@ -212,7 +215,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     http,
     logLevel: vars.LOG_LEVEL,
     redisUrl: vars.REDIS_URL,
-    docker: parseDockerHost(vars.DOCKER_HOST, vars.RUNNERHUB_ENGINE_NAME ?? hostname()),
+    docker: { ...parseDockerHost(vars.DOCKER_HOST, vars.RUNNERHUB_ENGINE_NAME ?? hostname()), capacity: vars.RUNNERHUB_ENGINE_CAPACITY },
     poolsFile,
     pools: loadPools(poolsFile),
     adminToken: vars.ADMIN_TOKEN,

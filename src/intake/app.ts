@@ -63,7 +63,7 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
       // An ephemeral runner exits by itself after its job; the delayed stop only catches one that hangs.
       await deps
         .runnerOpsQueue(record.engine)
-        .add("stop", { runnerName: record.name }, { jobId: `stop-${record.name}`, delay: deps.stopGraceMs });
+        .add("stop", { runnerName: record.name, reason: "job-completed" }, { jobId: `stop-${record.name}`, delay: deps.stopGraceMs });
       log.info({ runnerName: record.name, jobId: job.id, graceMs: deps.stopGraceMs }, "job completed; stop scheduled");
     });
   };

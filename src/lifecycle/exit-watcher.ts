@@ -3,12 +3,14 @@ import type { ContainerEngine, ManagedContainer } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
 import type { RunnersApi } from "../github/runners-api.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { SlotKeeper } from "../provisioning/slots.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { exitReason } from "./exit-reason.js";
 
 export interface ExitWatcherDeps {
   engine: ContainerEngine;
   runners: RunnerStore;
+  slots: SlotKeeper;
   github: RunnersApi;
   metrics: Metrics;
   log: Logger;
@@ -38,12 +40,14 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
   async function cleanUp(containerId: string, labels: Record<string, string>): Promise<void> {
     const runnerName = labels[LABELS.runnerName] ?? "";
     const exit = await engine.exitOf(containerId);
-    const reason = exitReason(exit);
+    const observed = exitReason(exit);
     const record = runnerName ? await deps.runners.get(runnerName) : undefined;
     // Already handled: events can repeat after a stream resumes from the last second seen.
     if (!exit && !record) return;
     // A runner that finished its job was already removed by GitHub; any other still holds a registration.
-    const registrationLeft = record?.runnerId !== undefined && (reason !== "completed" || record.state !== "busy");
+    // An OOM kill is worth knowing even when runnerhub was stopping the runner anyway.
+    const reason = record?.retiring && observed !== "oom-killed" ? record.retiring : observed;
+    const registrationLeft = record?.runnerId !== undefined && (observed !== "completed" || record.state !== "busy");
     if (record && record.runnerId !== undefined && registrationLeft) {
       const deleted = await deps.github.deleteRunner(record, record.runnerId).catch((error: unknown) => {
         log.warn({ err: error, runnerName }, "could not delete runner registration; the reconciler will retry");
@@ -59,9 +63,10 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
       reason,
     });
     const pool = labels[LABELS.pool] ?? "unknown";
+    await deps.slots.release(pool, engine.name, runnerName);
     deps.metrics.runnerExits.inc({ pool, reason });
     const fields = { runnerName, pool, containerId, exitCode: exit?.exitCode, oomKilled: exit?.oomKilled ?? false, reason };
-    if (reason === "completed") log.info(fields, "runner exited; container removed");
+    if (observed === "completed" || record?.retiring) log.info(fields, "runner exited; container removed");
     else log.warn(fields, "runner ended abnormally; container removed");
   }
 

@@ -4,14 +4,20 @@ import type { ContainerEngine } from "../docker/engine.js";
 import { runnerContainerSpec } from "../docker/runner-spec.js";
 import { describeScope, type RunnerTarget, type RunnersApi } from "../github/runners-api.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { Capacity } from "../pools/capacity.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { RunnerStore } from "../state/runner-store.js";
+import type { SlotKeeper } from "./slots.js";
 
 export interface ProvisionDeps {
   github: RunnersApi;
   engine: ContainerEngine;
   runners: RunnerStore;
   pools: () => readonly Pool[];
+  capacity: Capacity;
+  slots: SlotKeeper;
+  /** Most runner containers this engine may hold; undefined for no limit. */
+  engineCapacity: number | undefined;
   /** GitHub's web address (https://github.com or the GHES host), for token-style runner images. */
   githubWebUrl: string;
   /** Demand older than this is checked against GitHub before a runner is made for it. */
@@ -24,7 +30,11 @@ export interface ProvisionDeps {
 
 export type ProvisionOutcome =
   | { kind: "started"; runnerName: string; containerId: string }
-  | { kind: "skipped"; reason: "pool-removed" | "job-no-longer-queued" };
+  | { kind: "skipped"; reason: "pool-removed" | "job-no-longer-queued" }
+  | { kind: "waiting"; reason: "pool-full" | "engine-full" };
+
+/** A slot reserved but not confirmed within this time is reclaimed (its worker presumably died). */
+export const RESERVATION_LEASE_MS = 120_000;
 
 const STILL_WAITING = new Set(["queued", "waiting", "pending", "requested"]);
 
@@ -76,48 +86,72 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     }
   }
 
-  const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
   const name = `${pool.name}-${deps.randomSuffix()}`;
-  const registration = await registrationEnv(pool, target, { name, labels: pool.labels }, deps);
-  const record = {
+  const reservation = await deps.capacity.reserve({
+    pool: pool.name,
+    fileMaxRunners: pool.maxRunners,
+    engine: deps.engine.name,
+    engineCapacity: deps.engineCapacity,
+    runner: name,
+    leaseMs: RESERVATION_LEASE_MS,
+    now: deps.now(),
+  });
+  if (reservation !== "ok") {
+    log.info({ reason: reservation }, "no capacity; demand waits for a slot");
+    return { kind: "waiting", reason: reservation };
+  }
+
+  const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
+  // The record exists before GitHub knows the runner, so the reconciler never mistakes a
+  // registration in the making for an orphan.
+  await deps.runners.put({
     name,
     pool: pool.name,
     engine: deps.engine.name,
     installationId: request.installationId,
     scope: request.scope,
     jobId: request.jobId,
-    runnerId: registration.runnerId,
+    runnerId: undefined,
     containerId: undefined,
-    state: "starting" as const,
+    state: "starting",
     busyJobId: undefined,
     createdAt: deps.now(),
     completedAt: undefined,
-  };
-  await deps.runners.put(record);
+  });
 
+  let runnerId: number | undefined;
   let containerId: string;
   try {
+    const registration = await registrationEnv(pool, target, { name, labels: pool.labels }, deps);
+    runnerId = registration.runnerId;
+    if (runnerId !== undefined) await deps.runners.update(name, { runnerId });
     containerId = await deps.engine.startContainer(
       runnerContainerSpec({
         name,
         pool,
-        runnerId: registration.runnerId,
+        runnerId,
         jobId: request.jobId,
         owner: request.owner,
         installationId: request.installationId,
         registrationEnv: registration.env,
       }),
     );
+    await deps.capacity.confirm(pool.name, deps.engine.name, name);
   } catch (error) {
     deps.metrics.provisionFailures.inc({ pool: pool.name });
-    log.error({ err: error, runnerName: name }, "runner container failed to start; registration withdrawn");
-    if (registration.runnerId !== undefined) await deps.github.deleteRunner(target, registration.runnerId);
+    log.error({ err: error, runnerName: name, runnerId }, "runner failed to start; registration withdrawn, slot freed");
+    if (runnerId !== undefined) {
+      await deps.github.deleteRunner(target, runnerId).catch((cleanupError: unknown) =>
+        log.warn({ err: cleanupError, runnerId }, "could not withdraw the registration; the reconciler will"),
+      );
+    }
     await deps.runners.retire(name, { exitedAt: deps.now(), exitCode: undefined, oomKilled: false, reason: "start-failed" });
+    await deps.slots.release(pool.name, deps.engine.name, name);
     throw error;
   }
   await deps.runners.update(name, { containerId });
   deps.metrics.runnersCreated.inc({ pool: pool.name });
   deps.metrics.provisionSeconds.observe({ pool: pool.name }, Math.max(0, deps.now() - request.queuedAt) / 1000);
-  log.info({ runnerName: name, runnerId: registration.runnerId, containerId }, "runner started");
+  log.info({ runnerName: name, runnerId, containerId }, "runner started");
   return { kind: "started", runnerName: name, containerId };
 }

@@ -1,4 +1,4 @@
-import { Worker, type ConnectionOptions } from "bullmq";
+import { DelayedError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import type { Logger } from "pino";
 import type { ContainerEngine } from "../docker/engine.js";
 import { PROVISION_QUEUE, runnerOpsQueueName, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
@@ -12,9 +12,30 @@ export interface WorkerOptions {
   log: Logger;
 }
 
+/**
+ * Demand over a ceiling is parked as a delayed entry and woken by the release of a slot; the
+ * delay is only the safety net for a wake-up that never comes (a process killed mid-release).
+ */
+export const PARK_FALLBACK_MS = 30_000;
+
+async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undefined, deps: ProvisionDeps) {
+  const outcome = await provisionRunner(job.data, deps);
+  if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
+  const pool = job.data.pool;
+  const engine = deps.engine.name;
+  await deps.capacity.park(outcome.reason === "pool-full" ? "pool" : "engine", outcome.reason === "pool-full" ? pool : engine, job.id, job.data.queuedAt);
+  await job.moveToDelayed(deps.now() + PARK_FALLBACK_MS, token);
+  // A slot freed between the failed reservation and parking woke nobody; look once more.
+  const fileMaxRunners = deps.pools().find((candidate) => candidate.name === pool)?.maxRunners ?? 0;
+  if (await deps.capacity.hasRoom({ pool, fileMaxRunners, engine, engineCapacity: deps.engineCapacity, now: deps.now() })) {
+    await deps.slots.wake(pool, engine);
+  }
+  throw new DelayedError();
+}
+
 /** The provisioner: takes demand from the shared queue and starts runners on this engine. */
 export function startProvisionWorker(deps: ProvisionDeps, options: WorkerOptions): Worker<ProvisionRequest> {
-  const worker = new Worker<ProvisionRequest>(PROVISION_QUEUE, (job) => provisionRunner(job.data, deps), {
+  const worker = new Worker<ProvisionRequest>(PROVISION_QUEUE, (job, token) => provisionOrPark(job, token, deps), {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
@@ -25,7 +46,10 @@ export function startProvisionWorker(deps: ProvisionDeps, options: WorkerOptions
   return worker;
 }
 
-/** Stops runners on this engine whose job completed but whose container did not exit by itself. */
+/**
+ * Stops runner containers on this engine: after their job completed (if the runner did not exit
+ * by itself), when drained through the admin API, or when the reconciler retires them.
+ */
 export function startRunnerOpsWorker(
   deps: { engine: ContainerEngine; runners: RunnerStore; log: Logger },
   options: WorkerOptions,
@@ -35,7 +59,8 @@ export function startRunnerOpsWorker(
     async (job) => {
       const record = await deps.runners.get(job.data.runnerName);
       if (!record?.containerId || !(await deps.engine.isRunning(record.containerId))) return;
-      deps.log.warn({ runnerName: record.name, containerId: record.containerId }, "runner still running after its job; stopping it");
+      await deps.runners.update(record.name, { retiring: job.data.reason });
+      deps.log.info({ runnerName: record.name, containerId: record.containerId, reason: job.data.reason }, "stopping runner");
       await deps.engine.stop(record.containerId, 10);
     },
     { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },

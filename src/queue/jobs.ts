@@ -19,6 +19,8 @@ export interface ProvisionRequest {
 
 export interface StopRunnerRequest {
   runnerName: string;
+  /** Recorded on the runner as the reason it went away. */
+  reason: string;
 }
 
 /** BullMQ job ids cannot be integers or contain ":"; this one is stable per GitHub job. */

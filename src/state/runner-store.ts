@@ -19,6 +19,8 @@ export interface RunnerRecord {
   createdAt: number;
   /** When GitHub reported the runner's job completed. */
   completedAt: number | undefined;
+  /** Why runnerhub is taking this runner down (drained, idle, max lifetime), once it decided to. */
+  retiring?: string;
 }
 
 export interface RunnerExitRecord extends RunnerRecord {

@@ -951,6 +951,33 @@ export class GitHubSimulator {
     return { page: items.slice((page - 1) * perPage, page * perPage), headers };
   }
 
+  /**
+   * GitHub pages webhook deliveries by cursor, not page number: the `rel="next"` link carries a
+   * `cursor` naming the last delivery shown, so deliveries recorded meanwhile do not shift pages.
+   */
+  private cursorPaginate(
+    newestFirst: SimDelivery[],
+    ctx: RouteContext,
+  ): { page: SimDelivery[]; headers: Record<string, string> } {
+    const perPage = Math.min(Math.max(parseIntParam(ctx.query.get("per_page"), DEFAULT_PER_PAGE), 1), MAX_PER_PAGE);
+    const cursor = ctx.query.get("cursor");
+    let start = 0;
+    if (cursor !== null) {
+      const match = /^v1_(\d+)$/.exec(cursor);
+      if (!match) throw new HttpError(400, "Invalid cursor");
+      const after = Number(match[1]);
+      const index = newestFirst.findIndex((d) => d.id < after);
+      start = index === -1 ? newestFirst.length : index;
+    }
+    const page = newestFirst.slice(start, start + perPage);
+    const last = page.at(-1);
+    if (!last || start + perPage >= newestFirst.length) return { page, headers: {} };
+    const q = new URLSearchParams(ctx.query);
+    q.set("per_page", String(perPage));
+    q.set("cursor", `v1_${last.id}`);
+    return { page, headers: { link: `<${this.url}${API_PREFIX}${ctx.path}?${q.toString()}>; rel="next"` } };
+  }
+
   private buildRoutes(): Route[] {
     return [
       route("POST", "/app/installations/(?<id>\\d+)/access_tokens", "jwt", (ctx) => {
@@ -1027,7 +1054,7 @@ export class GitHubSimulator {
       }),
       route("GET", "/app/hook/deliveries", "jwt", (ctx) => {
         const newestFirst = [...this.deliveryLog].reverse();
-        const { page, headers } = this.paginate(newestFirst, ctx);
+        const { page, headers } = this.cursorPaginate(newestFirst, ctx);
         return { status: 200, headers, json: page.map((d) => this.deliveryJson(d)) };
       }),
       route("GET", "/app/hook/deliveries/(?<id>\\d+)", "jwt", (ctx) => {

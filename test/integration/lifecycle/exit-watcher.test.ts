@@ -30,6 +30,7 @@ function startWatcher(): ExitWatcher {
   watcher = watchRunnerExits({
     engine: ctx.engine,
     runners: ctx.runners,
+    slots: ctx.slots,
     github: ctx.newGitHub(),
     metrics: ctx.metrics,
     log: ctx.log,

@@ -5,7 +5,6 @@ import { LABELS } from "../../../src/docker/labels.js";
 import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
 import { startProvisionWorker } from "../../../src/provisioning/workers.js";
 import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
-import { createQueues } from "../../../src/queue/queues.js";
 import { GITHUB_API, serviceContext, testPool, type ServiceContext } from "../support/context.js";
 
 let ctx: ServiceContext;
@@ -48,6 +47,9 @@ function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
     engine: ctx.engine,
     runners: ctx.runners,
     pools: () => [testPool({ command: ["sleep", "300"] })],
+    capacity: ctx.capacity,
+    slots: ctx.slots,
+    engineCapacity: undefined,
     githubWebUrl: "https://github.com",
     recheckAfterMs: 10_000,
     metrics: ctx.metrics,
@@ -80,7 +82,7 @@ function githubForJit(runnerId: number) {
 describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on nock)", () => {
   it("turns a queued demand into a labeled, limited runner container and a runner record", async () => {
     const { scope, jitBodies } = githubForJit(501);
-    const queues = createQueues(ctx.redis, ctx.prefix);
+    const queues = ctx.queues;
     const events = new QueueEvents(queues.provision.name, { connection: ctx.redis.duplicate(), prefix: ctx.prefix });
     await events.waitUntilReady();
     const worker = startProvisionWorker(deps(), { connection: ctx.redis, prefix: ctx.prefix, concurrency: 2, log: ctx.log });
@@ -110,20 +112,15 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
     } finally {
       await worker.close();
       await events.close();
-      await queues.close();
     }
   });
 
   it("adds one queue entry for a redelivered job", async () => {
-    const queues = createQueues(ctx.redis, ctx.prefix);
-    try {
-      await queues.provision.add("provision", request(2002), { jobId: provisionJobId(2002) });
-      await queues.provision.add("provision", request(2002), { jobId: provisionJobId(2002) });
-      expect(await queues.provision.getJobCounts("waiting")).toEqual({ waiting: 1 });
-    } finally {
-      await queues.provision.obliterate({ force: true });
-      await queues.close();
-    }
+    const { provision } = ctx.queues;
+    await provision.add("provision", request(2002), { jobId: provisionJobId(2002) });
+    await provision.add("provision", request(2002), { jobId: provisionJobId(2002) });
+    expect(await provision.getJobCounts("waiting")).toEqual({ waiting: 1 });
+    await provision.obliterate({ force: true });
   });
 
   it("withdraws the registration and keeps no record when the container cannot start", async () => {

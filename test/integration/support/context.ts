@@ -10,6 +10,10 @@ import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-a
 import { createLogger, type Logger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { RunnerStore } from "../../../src/state/runner-store.js";
+import { Capacity } from "../../../src/pools/capacity.js";
+import { PoolOverrides } from "../../../src/pools/overrides.js";
+import { createSlotKeeper, type SlotKeeper } from "../../../src/provisioning/slots.js";
+import { createQueues, type Queues } from "../../../src/queue/queues.js";
 import type Dockerode from "dockerode";
 
 export const GITHUB_API = "https://api.github.com";
@@ -36,6 +40,10 @@ export interface ServiceContext {
   docker: Dockerode;
   engine: ContainerEngine;
   runners: RunnerStore;
+  queues: Queues;
+  overrides: PoolOverrides;
+  capacity: Capacity;
+  slots: SlotKeeper;
   /** A GitHub client with empty caches (installation tokens, runner group ids). */
   newGitHub(): RunnersApi;
   metrics: Metrics;
@@ -50,20 +58,29 @@ export async function serviceContext(): Promise<ServiceContext> {
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const docker = connectDocker(parseDockerHost(inject("dockerHost"), "test"));
   const engine = createContainerEngine("test-engine", docker);
+  const log = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
+  const queues = createQueues(redis, prefix);
+  const overrides = new PoolOverrides(redis, prefix);
+  const capacity = new Capacity(redis, prefix, overrides.key);
   return {
     redis,
     prefix,
     docker,
     engine,
     runners: new RunnerStore(redis, prefix),
+    queues,
+    overrides,
+    capacity,
+    slots: createSlotKeeper(capacity, queues.provision, log),
     newGitHub() {
       const probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "s", baseUrl: GITHUB_API, log: createLogger("silent") });
       return createRunnersApi((id) => probot.auth(id));
     },
     metrics: createMetrics(),
-    log: createLogger(process.env.TEST_LOG_LEVEL ?? "silent"),
+    log,
     async close() {
       await removeManagedContainers(docker);
+      await queues.close();
       await redis.quit();
     },
   };

@@ -1,0 +1,273 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { ProbotOctokit } from "probot";
+
+/** One attempt to deliver a webhook, as GitHub's deliveries API lists it. */
+export interface HookDelivery {
+  id: number;
+  /** The `X-GitHub-Delivery` of the event: the same for every attempt of one event. */
+  guid: string;
+  /** Epoch ms. */
+  deliveredAt: number;
+  redelivery: boolean;
+  /** 0 when GitHub could not reach the app at all. */
+  statusCode: number;
+  event: string;
+  action: string | null;
+}
+
+export interface DeliveriesApi {
+  /** Attempts delivered at or after `sinceMs`, newest first. */
+  listDeliveries(sinceMs: number): Promise<HookDelivery[]>;
+  /** Asks GitHub to send that attempt's event again (same guid, same payload). */
+  redeliver(id: number): Promise<void>;
+}
+
+export interface DeliveryRecoveryDeps extends DeliveriesApi {
+  redis: Redis;
+  prefix: string;
+  log: Logger;
+  now: () => number;
+  /**
+   * Events older than this are left alone; also the lifetime of what Redis remembers about an
+   * event. GitHub keeps deliveries for a few days and a job stays queued for at most 24 h, so a
+   * value of a few hours to a day is what makes sense.
+   */
+  maxAgeMs: number;
+  /** Redeliveries requested per event before giving up on it; default 3. */
+  maxRedeliveries?: number;
+}
+
+export interface DeliveryRecoveryResult {
+  /** Delivery attempts listed by GitHub within maxAgeMs. */
+  examined: number;
+  /** Events GitHub accepted to redeliver in this pass. */
+  redelivered: number;
+  /** Redelivery requests GitHub refused or that did not reach it; retried on the next pass. */
+  failed: number;
+  /** Events given up in this pass: every one of their maxRedeliveries redeliveries failed too. */
+  abandoned: number;
+}
+
+export interface DeliveryRecovery {
+  run(): Promise<DeliveryRecoveryResult>;
+}
+
+const RECOVERED_EVENT = "workflow_job";
+const DEFAULT_MAX_REDELIVERIES = 3;
+const DEFAULT_PER_PAGE = 100;
+
+function answered(delivery: HookDelivery): boolean {
+  return delivery.statusCode >= 200 && delivery.statusCode < 300;
+}
+
+/** Later delivery first; GitHub's timestamps have 1 s resolution, so ids break ties. */
+function newer(a: HookDelivery, b: HookDelivery): HookDelivery {
+  if (a.deliveredAt !== b.deliveredAt) return a.deliveredAt > b.deliveredAt ? a : b;
+  return a.id > b.id ? a : b;
+}
+
+function older(a: HookDelivery, b: HookDelivery): HookDelivery {
+  return newer(a, b) === a ? b : a;
+}
+
+/**
+ * The `workflow_job` events the app never answered with a 2xx, as the attempt to redeliver for
+ * each (its most recent one), oldest event first so a job's queued comes before its completed.
+ *
+ * An event counts from its original attempt. An event whose original attempt is not in the list
+ * is skipped: its history reaches beyond what was listed, so an earlier attempt may have been
+ * answered.
+ */
+export function pickRedeliveries(
+  deliveries: HookDelivery[],
+  alreadyRedelivered: ReadonlySet<string>,
+  now: number,
+  maxAgeMs: number,
+): HookDelivery[] {
+  const attemptsByGuid = new Map<string, HookDelivery[]>();
+  for (const delivery of deliveries) {
+    if (delivery.event !== RECOVERED_EVENT || alreadyRedelivered.has(delivery.guid)) continue;
+    const attempts = attemptsByGuid.get(delivery.guid);
+    if (attempts) attempts.push(delivery);
+    else attemptsByGuid.set(delivery.guid, [delivery]);
+  }
+
+  const picks: { original: HookDelivery; latest: HookDelivery }[] = [];
+  for (const attempts of attemptsByGuid.values()) {
+    if (attempts.some(answered)) continue;
+    const originals = attempts.filter((attempt) => !attempt.redelivery);
+    if (originals.length === 0) continue;
+    const original = originals.reduce(older);
+    if (now - original.deliveredAt >= maxAgeMs) continue;
+    picks.push({ original, latest: attempts.reduce(newer) });
+  }
+  picks.sort((a, b) => a.original.deliveredAt - b.original.deliveredAt || a.original.id - b.original.id);
+  return picks.map((pick) => pick.latest);
+}
+
+// Compare-and-increment: of several processes that read the same count, only one redelivers.
+const CLAIM_SCRIPT = `
+local current = tonumber(redis.call("GET", KEYS[1]) or "0")
+if current ~= tonumber(ARGV[1]) then return 0 end
+redis.call("SET", KEYS[1], current + 1, "PX", ARGV[2])
+return 1
+`;
+
+// Undoes a claim whose redelivery request failed, unless another process has claimed since.
+const RELEASE_SCRIPT = `
+local current = tonumber(redis.call("GET", KEYS[1]) or "0")
+if current ~= tonumber(ARGV[1]) then return 0 end
+if current <= 1 then redis.call("DEL", KEYS[1]) else redis.call("DECR", KEYS[1]) end
+return 1
+`;
+
+/**
+ * Redelivers the `workflow_job` webhooks GitHub could not deliver (app down, timeout, error
+ * answer), since GitHub never retries them by itself.
+ *
+ * Retry policy: Redis keeps, per event guid, how many redeliveries were requested (a counter that
+ * expires maxAgeMs after the last request, so memory stays bounded). A redelivery can fail too
+ * (the app is still down); GitHub then lists one more failed attempt for the guid. An event is
+ * redelivered again only when every redelivery requested so far shows up in the list as a failed
+ * attempt, so a redelivery still on its way is never doubled, and at most maxRedeliveries times
+ * in all; after that it is abandoned with one warning. A redelivery request that fails is logged
+ * and its count given back, so the next pass tries again. listDeliveries failing rejects run().
+ */
+export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryRecovery {
+  const { redis, log } = deps;
+  const maxRedeliveries = deps.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES;
+  const ttlMs = String(Math.max(1, Math.ceil(deps.maxAgeMs)));
+  const countKey = (guid: string) => `${deps.prefix}:delivery-redeliveries:${guid}`;
+  const abandonedKey = (guid: string) => `${deps.prefix}:delivery-abandoned:${guid}`;
+
+  async function requestedCounts(guids: string[]): Promise<Map<string, number>> {
+    if (guids.length === 0) return new Map();
+    const values = await redis.mget(guids.map(countKey));
+    return new Map(guids.map((guid, index) => [guid, Number(values[index] ?? 0)]));
+  }
+
+  /** True only the first time, so an abandoned event is reported once across processes. */
+  async function markAbandoned(guid: string): Promise<boolean> {
+    return (await redis.set(abandonedKey(guid), "1", "PX", ttlMs, "NX")) === "OK";
+  }
+
+  return {
+    async run() {
+      const now = deps.now();
+      const deliveries = await deps.listDeliveries(now - deps.maxAgeMs);
+      const candidates = pickRedeliveries(deliveries, new Set(), now, deps.maxAgeMs);
+      const requested = await requestedCounts(candidates.map((candidate) => candidate.guid));
+      const seenRedeliveries = new Map<string, number>();
+      for (const delivery of deliveries) {
+        if (delivery.redelivery) seenRedeliveries.set(delivery.guid, (seenRedeliveries.get(delivery.guid) ?? 0) + 1);
+      }
+
+      const held = new Set<string>();
+      let abandoned = 0;
+      for (const candidate of candidates) {
+        const count = requested.get(candidate.guid) ?? 0;
+        const seen = seenRedeliveries.get(candidate.guid) ?? 0;
+        if (count >= maxRedeliveries) {
+          held.add(candidate.guid);
+          if (seen >= count && (await markAbandoned(candidate.guid))) {
+            abandoned += 1;
+            log.warn(
+              { guid: candidate.guid, event: candidate.event, action: candidate.action, redeliveries: count },
+              "webhook delivery abandoned: every redelivery failed",
+            );
+          }
+        } else if (seen < count) {
+          held.add(candidate.guid);
+          log.debug({ guid: candidate.guid, redeliveries: count, seenRedeliveries: seen }, "redelivery still pending");
+        }
+      }
+
+      let redelivered = 0;
+      let failed = 0;
+      for (const delivery of candidates.filter((candidate) => !held.has(candidate.guid))) {
+        const count = requested.get(delivery.guid) ?? 0;
+        const fields = { guid: delivery.guid, deliveryId: delivery.id, event: delivery.event, action: delivery.action };
+        const claimed = await redis.eval(CLAIM_SCRIPT, 1, countKey(delivery.guid), String(count), ttlMs);
+        if (claimed !== 1) {
+          log.debug(fields, "redelivery claimed by another process");
+          continue;
+        }
+        try {
+          await deps.redeliver(delivery.id);
+          redelivered += 1;
+          log.info({ ...fields, redelivery: count + 1, statusCode: delivery.statusCode }, "webhook redelivery requested");
+        } catch (error) {
+          failed += 1;
+          await redis.eval(RELEASE_SCRIPT, 1, countKey(delivery.guid), String(count + 1));
+          log.warn({ ...fields, err: error }, "webhook redelivery request failed; the next pass retries");
+        }
+      }
+
+      const result = { examined: deliveries.length, redelivered, failed, abandoned };
+      if (redelivered + failed + abandoned > 0) log.info(result, "delivery recovery pass done");
+      else log.debug(result, "delivery recovery pass done");
+      return result;
+    },
+  };
+}
+
+export type AppOctokit = InstanceType<typeof ProbotOctokit>;
+
+interface DeliveryItem {
+  id: number;
+  guid: string;
+  delivered_at: string;
+  redelivery: boolean;
+  status_code: number;
+  event: string;
+  action: string | null;
+}
+
+function toHookDelivery(item: DeliveryItem): HookDelivery {
+  const deliveredAt = Date.parse(item.delivered_at);
+  return {
+    id: item.id,
+    guid: item.guid,
+    // An unreadable time counts as ancient, so such an attempt is never taken for a recent event.
+    deliveredAt: Number.isFinite(deliveredAt) ? deliveredAt : 0,
+    redelivery: item.redelivery,
+    statusCode: item.status_code,
+    event: item.event,
+    action: item.action,
+  };
+}
+
+/**
+ * listDeliveries / redeliver over GitHub's app webhook deliveries API. Those endpoints take the
+ * app's JWT, not an installation token: pass `() => probot.auth()` (no installation id).
+ */
+export function githubDeliveriesApi(
+  appOctokit: () => Promise<AppOctokit>,
+  options: { perPage?: number } = {},
+): DeliveriesApi {
+  const perPage = options.perPage ?? DEFAULT_PER_PAGE;
+  return {
+    async listDeliveries(sinceMs) {
+      const octokit = await appOctokit();
+      const found: HookDelivery[] = [];
+      const pages = octokit.paginate.iterator(octokit.rest.apps.listWebhookDeliveries, { per_page: perPage });
+      for await (const { data } of pages) {
+        let reachedOlder = false;
+        for (const item of data) {
+          const delivery = toHookDelivery(item);
+          if (delivery.deliveredAt < sinceMs) reachedOlder = true;
+          else found.push(delivery);
+        }
+        // The list is newest first: once a page reaches past sinceMs, later pages hold only older ones.
+        if (reachedOlder) break;
+      }
+      return found;
+    },
+
+    async redeliver(id) {
+      const octokit = await appOctokit();
+      await octokit.rest.apps.redeliverWebhookDelivery({ delivery_id: id });
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import type { Redis } from "ioredis";
+
+export type Reservation = "ok" | "pool-full" | "engine-full";
+
+export interface ReserveRequest {
+  pool: string;
+  /** The pool file's maxRunners; a run-time override in Redis takes precedence. */
+  fileMaxRunners: number;
+  engine: string;
+  /** Most runner containers this engine may hold; undefined for no limit. */
+  engineCapacity: number | undefined;
+  runner: string;
+  /** A reservation not confirmed within this time is presumed to belong to a crashed worker. */
+  leaseMs: number;
+  now: number;
+}
+
+// Slots are sorted sets of runner names scored by lease expiry: a reservation holds a lease until
+// its container has started, then +inf until the container is gone. Pruning expired leases and
+// counting happen inside one script, so no two processes can take the last slot.
+const RESERVE_SCRIPT = `
+local poolSlots, engineSlots, overrides = KEYS[1], KEYS[2], KEYS[3]
+local pool, fileMax, capacity, runner, now, leaseUntil = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+redis.call("ZREMRANGEBYSCORE", poolSlots, "-inf", "(" .. now)
+redis.call("ZREMRANGEBYSCORE", engineSlots, "-inf", "(" .. now)
+if redis.call("ZSCORE", poolSlots, runner) then return "ok" end
+local max = fileMax
+local override = redis.call("HGET", overrides, pool)
+if override then
+  local decoded = cjson.decode(override)
+  if type(decoded.maxRunners) == "number" then max = decoded.maxRunners end
+end
+if redis.call("ZCARD", poolSlots) >= max then return "pool-full" end
+if capacity >= 0 and redis.call("ZCARD", engineSlots) >= capacity then return "engine-full" end
+if ARGV[7] == "check" then return "ok" end
+redis.call("ZADD", poolSlots, leaseUntil, runner)
+redis.call("ZADD", engineSlots, leaseUntil, runner)
+return "ok"
+`;
+
+const POP_OLDEST_SCRIPT = `
+local popped = redis.call("ZPOPMIN", KEYS[1])
+if #popped == 0 then return false end
+return popped[1]
+`;
+
+/**
+ * Hard per-pool and per-engine ceilings on runner containers, shared by every worker process
+ * through Redis; and the parking lot of demand that waits for a slot.
+ */
+export class Capacity {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly overridesKey: string,
+  ) {}
+
+  private poolKey(pool: string) {
+    return `${this.prefix}:slots:pool:${pool}`;
+  }
+
+  private engineKey(engine: string) {
+    return `${this.prefix}:slots:engine:${engine}`;
+  }
+
+  private parkedKey(kind: "pool" | "engine", name: string) {
+    return `${this.prefix}:parked:${kind}:${name}`;
+  }
+
+  async reserve(request: ReserveRequest): Promise<Reservation> {
+    return this.run(request, "reserve");
+  }
+
+  /** Whether a reservation would succeed now, without taking it. */
+  async hasRoom(request: Omit<ReserveRequest, "runner" | "leaseMs">): Promise<boolean> {
+    return (await this.run({ ...request, runner: "", leaseMs: 0 }, "check")) === "ok";
+  }
+
+  private async run(request: ReserveRequest, mode: "reserve" | "check"): Promise<Reservation> {
+    return (await this.redis.eval(
+      RESERVE_SCRIPT,
+      3,
+      this.poolKey(request.pool),
+      this.engineKey(request.engine),
+      this.overridesKey,
+      request.pool,
+      request.fileMaxRunners,
+      request.engineCapacity ?? -1,
+      request.runner,
+      request.now,
+      request.now + request.leaseMs,
+      mode,
+    )) as Reservation;
+  }
+
+  /** The container is running: the slot is held until release, whatever the lease said. */
+  async confirm(pool: string, engine: string, runner: string): Promise<void> {
+    await this.redis.multi().zadd(this.poolKey(pool), "+inf", runner).zadd(this.engineKey(engine), "+inf", runner).exec();
+  }
+
+  async release(pool: string, engine: string, runner: string): Promise<void> {
+    await this.redis.multi().zrem(this.poolKey(pool), runner).zrem(this.engineKey(engine), runner).exec();
+  }
+
+  /** Runners holding a slot of the pool (reserved or running), expired leases excluded. */
+  async holders(pool: string, now: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.poolKey(pool), now, "+inf");
+  }
+
+  async engineHolders(engine: string, now: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.engineKey(engine), now, "+inf");
+  }
+
+  /** Remembers a queue entry that waits for a slot, oldest demand first. */
+  async park(kind: "pool" | "engine", name: string, queueJobId: string, queuedAt: number): Promise<void> {
+    await this.redis.zadd(this.parkedKey(kind, name), queuedAt, queueJobId);
+  }
+
+  /** Takes the oldest waiting entry, if any. */
+  async popParked(kind: "pool" | "engine", name: string): Promise<string | undefined> {
+    const id = (await this.redis.eval(POP_OLDEST_SCRIPT, 1, this.parkedKey(kind, name))) as string | null;
+    return id ?? undefined;
+  }
+
+  async parkedCount(kind: "pool" | "engine", name: string): Promise<number> {
+    return this.redis.zcard(this.parkedKey(kind, name));
+  }
+}
