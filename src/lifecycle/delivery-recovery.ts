@@ -185,7 +185,7 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
 
       let redelivered = 0;
       let failed = 0;
-      for (const delivery of candidates.filter((candidate) => !held.has(candidate.guid))) {
+      for (const delivery of pickRedeliveries(deliveries, held, now, deps.maxAgeMs)) {
         const count = requested.get(delivery.guid) ?? 0;
         const fields = { guid: delivery.guid, deliveryId: delivery.id, event: delivery.event, action: delivery.action };
         const claimed = await redis.eval(CLAIM_SCRIPT, 1, countKey(delivery.guid), String(count), ttlMs);
@@ -196,7 +196,7 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
         try {
           await deps.redeliver(delivery.id);
           redelivered += 1;
-          log.info({ ...fields, redelivery: count + 1, statusCode: delivery.statusCode }, "webhook redelivery requested");
+          log.info({ ...fields, redeliveries: count + 1, lastStatusCode: delivery.statusCode }, "webhook redelivery requested");
         } catch (error) {
           failed += 1;
           await redis.eval(RELEASE_SCRIPT, 1, countKey(delivery.guid), String(count + 1));

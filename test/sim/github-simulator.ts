@@ -994,6 +994,12 @@ export class GitHubSimulator {
           },
         };
       }),
+      // Every owner is installed as installation 1 unless a test queued jobs for another.
+      route("GET", `/${SCOPE}/installation`, "jwt", (ctx) => {
+        const owner = ctx.params["org"] ?? ctx.params["owner"];
+        const job = [...this.jobsById.values()].find((candidate) => candidate.owner === owner);
+        return { status: 200, json: { id: job?.installationId ?? 1, app_id: APP_ID, account: { login: owner } } };
+      }),
       route("POST", `/${SCOPE}/actions/runners/generate-jitconfig`, "token", (ctx) => this.generateJitConfig(ctx)),
       route("POST", `/${SCOPE}/actions/runners/(?:registration|remove)-token`, "token", () => ({
         status: 201,
