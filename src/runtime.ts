@@ -8,7 +8,10 @@ import { createRunnersApi } from "./github/runners-api.js";
 import { healthHandler, metricsHandler, type Check } from "./http/health.js";
 import { createHttpServer, listen, type Handler } from "./http/server.js";
 import { intakeApp } from "./intake/app.js";
+import { createDeliveryRecovery, githubDeliveriesApi } from "./lifecycle/delivery-recovery.js";
 import { watchRunnerExits, type ExitWatcher } from "./lifecycle/exit-watcher.js";
+import { createReconciler } from "./lifecycle/reconciler.js";
+import { startSchedules } from "./lifecycle/schedules.js";
 import { createMetrics } from "./observability/metrics.js";
 import { Capacity } from "./pools/capacity.js";
 import { PoolOverrides } from "./pools/overrides.js";
@@ -16,12 +19,15 @@ import { createSlotKeeper } from "./provisioning/slots.js";
 import { startProvisionWorker, startRunnerOpsWorker } from "./provisioning/workers.js";
 import { createQueues } from "./queue/queues.js";
 import { connectRedis, startEmbeddedRedis } from "./state/redis.js";
+import { DemandLedger } from "./state/demand-ledger.js";
 import { RunnerStore } from "./state/runner-store.js";
 
 export const WEBHOOK_PATH = "/api/github/webhooks";
 /** Demand younger than this is trusted to be still queued (saves a GitHub call per runner). */
 const RECHECK_AFTER_MS = 10_000;
 const PROVISION_CONCURRENCY = 10;
+/** GitHub keeps webhook deliveries for three days; older failures are not worth redelivering. */
+const RECOVERY_MAX_AGE_MS = 3 * 24 * 3600_000;
 
 export interface Runtime {
   port: number;
@@ -51,6 +57,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   log.info({ redis: redis.describe, roles: [...config.roles], pools: config.pools.map((p) => p.name) }, "starting");
 
   const runners = new RunnerStore(redis.client, config.redisPrefix);
+  const ledger = new DemandLedger(redis.client, config.redisPrefix);
   const queues = createQueues(redis.client, config.redisPrefix);
   const overrides = new PoolOverrides(redis.client, config.redisPrefix);
   const capacity = new Capacity(redis.client, config.redisPrefix, overrides.key);
@@ -75,6 +82,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       provisionQueue: queues.provision,
       runnerOpsQueue: (name) => queues.runnerOps(name),
       runners,
+      ledger,
       stopGraceMs: config.stopGraceMs,
       metrics,
       log,
@@ -90,6 +98,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
 
   const workers: Worker[] = [];
   let watcher: ExitWatcher | undefined;
+  let reconcile: Parameters<typeof startSchedules>[0]["reconcile"];
   if (engine) {
     const workerOptions = {
       connection: redis.client,
@@ -114,6 +123,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
           github,
           engine,
           runners,
+          ledger,
           pools,
           capacity,
           slots,
@@ -129,7 +139,41 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       ),
       startRunnerOpsWorker({ engine, runners, log }, workerOptions),
     );
+    const reconciler = createReconciler({
+      engine,
+      runners,
+      ledger,
+      capacity,
+      slots,
+      overrides,
+      pools,
+      github,
+      provisionQueue: queues.provision,
+      cleanUpExited: watcher.cleanUp,
+      redis: redis.client,
+      prefix: config.redisPrefix,
+      bootstrapTimeoutMs: config.bootstrapTimeoutMs,
+      log,
+      now,
+    });
+    reconcile = { engine: engine.name, everyMs: config.reconcileIntervalMs, reconciler };
   }
+
+  const recovery = createDeliveryRecovery({
+    ...githubDeliveriesApi(() => probot.auth()),
+    redis: redis.client,
+    prefix: config.redisPrefix,
+    log,
+    now,
+    maxAgeMs: RECOVERY_MAX_AGE_MS,
+  });
+  const schedules = await startSchedules({
+    connection: redis.client,
+    prefix: config.redisPrefix,
+    log,
+    recovery: { everyMs: config.recoveryIntervalMs, run: () => recovery.run() },
+    reconcile,
+  });
 
   const server = createHttpServer(handlers, log);
   const port = await listen(server, config.http.host, config.http.port);
@@ -141,6 +185,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       watcher?.stop();
+      await schedules.close();
       await Promise.all(workers.map((worker) => worker.close()));
       await queues.close();
       await redis.close();

@@ -35,6 +35,11 @@ export interface Config {
   roles: ReadonlySet<Role>;
   /** How long a runner container may keep running after GitHub reported its job completed. */
   stopGraceMs: number;
+  reconcileIntervalMs: number;
+  /** How long a new runner may take to register and come online before it counts as broken. */
+  bootstrapTimeoutMs: number;
+  /** How often failed webhook deliveries are looked for and redelivered. */
+  recoveryIntervalMs: number;
   dataDir: string;
   /** Namespace of every Redis key, so several runnerhub installations can share one Redis. */
   redisPrefix: string;
@@ -61,6 +66,23 @@ type Env = Record<string, string | undefined>;
 
 const blankToUndefined = (value: unknown) => (value === "" ? undefined : value);
 const optionalString = z.preprocess(blankToUndefined, z.string().optional());
+
+function envDuration(fallback: string) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((text, ctx) => {
+        const ms = parseDuration(text);
+        if (ms === undefined || ms <= 0) {
+          ctx.addIssue({ code: "custom", message: `"${text}" is not a duration; use e.g. ${fallback}` });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  );
+}
 
 const envSchema = z.object({
   APP_ID: z.preprocess(blankToUndefined, z.coerce.number().int().positive().optional()),
@@ -113,20 +135,10 @@ const envSchema = z.object({
         return roles;
       }),
   ),
-  RUNNERHUB_STOP_GRACE: z.preprocess(
-    blankToUndefined,
-    z
-      .string()
-      .default("30s")
-      .transform((text, ctx) => {
-        const ms = parseDuration(text);
-        if (ms === undefined) {
-          ctx.addIssue({ code: "custom", message: `"${text}" is not a duration; use e.g. 30s` });
-          return z.NEVER;
-        }
-        return ms;
-      }),
-  ),
+  RUNNERHUB_STOP_GRACE: envDuration("30s"),
+  RUNNERHUB_RECONCILE_INTERVAL: envDuration("30s"),
+  RUNNERHUB_BOOTSTRAP_TIMEOUT: envDuration("5m"),
+  RUNNERHUB_RECOVERY_INTERVAL: envDuration("1m"),
   RUNNERHUB_DATA_DIR: z.preprocess(blankToUndefined, z.string().default(".data")),
   RUNNERHUB_REDIS_PREFIX: z.preprocess(
     blankToUndefined,
@@ -221,6 +233,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     adminToken: vars.ADMIN_TOKEN,
     roles: new Set(vars.RUNNERHUB_ROLES),
     stopGraceMs: vars.RUNNERHUB_STOP_GRACE,
+    reconcileIntervalMs: vars.RUNNERHUB_RECONCILE_INTERVAL,
+    bootstrapTimeoutMs: vars.RUNNERHUB_BOOTSTRAP_TIMEOUT,
+    recoveryIntervalMs: vars.RUNNERHUB_RECOVERY_INTERVAL,
     dataDir: path.resolve(cwd, vars.RUNNERHUB_DATA_DIR),
     redisPrefix: vars.RUNNERHUB_REDIS_PREFIX,
   };

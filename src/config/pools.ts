@@ -35,6 +35,11 @@ export const poolSchema = z
     command: z.array(z.string()).min(1).default(["/home/runner/run.sh"]),
     maxRunners: z.int().min(0).max(10_000),
     minIdle: z.int().min(0).default(0),
+    /** Where warm (minIdle) runners register: an organization, or owner/repo for repo runners. */
+    warmScope: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9-]*(\/[A-Za-z0-9._-]+)?$/, "use an organization login or owner/repo")
+      .optional(),
     runnerGroup: z.string().min(1).default("Default"),
     registration: z.enum(["jit", "token"]).default("jit"),
     resources: z
@@ -54,6 +59,13 @@ export const poolSchema = z
   .superRefine((pool, ctx) => {
     if (!pool.labels.some((l) => l.toLowerCase() === "self-hosted")) {
       ctx.addIssue({ code: "custom", path: ["labels"], message: 'must include "self-hosted"' });
+    }
+    if (pool.minIdle > 0 && !pool.warmScope) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["warmScope"],
+        message: "required when minIdle > 0: the organization (or owner/repo) warm runners register with",
+      });
     }
     if (pool.minIdle > pool.maxRunners) {
       ctx.addIssue({ code: "custom", path: ["minIdle"], message: `must not exceed maxRunners (${pool.maxRunners})` });

@@ -30,6 +30,8 @@ export interface RunnersApi {
   /** false when GitHub no longer knows the runner. */
   deleteRunner(target: RunnerTarget, runnerId: number): Promise<boolean>;
   jobStatus(installationId: number, owner: string, repo: string, jobId: number): Promise<JobStatus>;
+  /** The installation of this app on an organization or repository (app JWT). */
+  installationFor(scope: RunnerScope): Promise<number>;
 }
 
 /** Repositories have no runner groups: their runners always join the default group. */
@@ -51,7 +53,7 @@ function statusOf(error: unknown): number | undefined {
  * RunnersApi over installation-authenticated Octokit clients (Probot's, which bring the retry and
  * throttling plugins and cache installation tokens).
  */
-export function createRunnersApi(auth: (installationId: number) => Promise<InstallationOctokit>): RunnersApi {
+export function createRunnersApi(auth: (installationId?: number) => Promise<InstallationOctokit>): RunnersApi {
   const groupIds = new Map<string, number>();
 
   return {
@@ -123,6 +125,15 @@ export function createRunnersApi(auth: (installationId: number) => Promise<Insta
         if (statusOf(error) === 404) return false;
         throw error;
       }
+    },
+
+    async installationFor(scope) {
+      const octokit = await auth();
+      const { data } =
+        scope.kind === "org"
+          ? await octokit.rest.apps.getOrgInstallation({ org: scope.org })
+          : await octokit.rest.apps.getRepoInstallation({ owner: scope.owner, repo: scope.repo });
+      return data.id;
     },
 
     async jobStatus(installationId, owner, repo, jobId) {

@@ -4,6 +4,8 @@ import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import type { Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
+import { matchPool } from "../pools/match.js";
+import type { DemandLedger } from "../state/demand-ledger.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 
@@ -12,6 +14,7 @@ export interface IntakeDeps {
   provisionQueue: Queue<ProvisionRequest>;
   runnerOpsQueue: (engine: string) => Queue<StopRunnerRequest>;
   runners: RunnerStore;
+  ledger: DemandLedger;
   stopGraceMs: number;
   metrics: Metrics;
   log: Logger;
@@ -25,6 +28,12 @@ export interface IntakeDeps {
 export function intakeApp(deps: IntakeDeps): ApplicationFunction {
   const { log, metrics } = deps;
 
+  /** The job no longer waits for a runner: taken by one, or finished without one. */
+  async function settle(job: WorkflowJobEvent["workflow_job"]): Promise<void> {
+    const match = matchPool(job.labels, deps.pools());
+    if (match.kind === "matched") await deps.ledger.settled(match.pool.name, job.id);
+  }
+
   return (app) => {
     app.on("workflow_job.queued", async (context) => {
       const event = context.payload as WorkflowJobEvent;
@@ -37,6 +46,10 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
         return;
       }
       const { request } = demand;
+      await deps.ledger.queued(request.pool, request.jobId, request.queuedAt, {
+        installationId: request.installationId,
+        scope: request.scope,
+      });
       // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id.
       const job = await deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.jobId) });
       metrics.webhooks.inc({ action: "queued", outcome: "enqueued" });
@@ -45,6 +58,7 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
 
     app.on("workflow_job.in_progress", async (context) => {
       const { workflow_job: job } = context.payload as WorkflowJobEvent;
+      await settle(job);
       if (!job.runner_name) return;
       const record = await deps.runners.update(job.runner_name, { state: "busy", busyJobId: job.id });
       metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
@@ -53,8 +67,11 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
 
     app.on("workflow_job.completed", async (context) => {
       const { workflow_job: job } = context.payload as WorkflowJobEvent;
+      await settle(job);
       if (!job.runner_name) {
+        // Cancelled before any runner took it: the reconciler retires the runner made for it.
         metrics.webhooks.inc({ action: "completed", outcome: "no-runner" });
+        log.info({ jobId: job.id }, "job ended without a runner");
         return;
       }
       const record = await deps.runners.update(job.runner_name, { completedAt: deps.now() });

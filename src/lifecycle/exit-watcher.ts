@@ -22,6 +22,8 @@ export interface ExitWatcherDeps {
 export interface ExitWatcher {
   /** Resolves once the event stream is open and containers that exited earlier are handled. */
   ready: Promise<void>;
+  /** Cleans up after one ended container (the reconciler's entry for exits nobody saw). */
+  cleanUp(containerId: string, labels: Record<string, string>): Promise<void>;
   stop(): void;
 }
 
@@ -114,6 +116,7 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
 
   return {
     ready: connect(0),
+    cleanUp: handle,
     stop() {
       stopped = true;
       if (retryTimer) clearTimeout(retryTimer);

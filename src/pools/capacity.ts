@@ -107,8 +107,14 @@ export class Capacity {
     return this.redis.zrangebyscore(this.poolKey(pool), now, "+inf");
   }
 
-  async engineHolders(engine: string, now: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.engineKey(engine), now, "+inf");
+  /** Runners whose container started and who hold their slot until released. */
+  async confirmedHolders(kind: "pool" | "engine", name: string): Promise<string[]> {
+    return this.redis.zrangebyscore(kind === "pool" ? this.poolKey(name) : this.engineKey(name), "+inf", "+inf");
+  }
+
+  /** Frees one slot of one pool or engine, for repairs where the other side is unknown. */
+  async releaseFrom(kind: "pool" | "engine", name: string, runner: string): Promise<void> {
+    await this.redis.zrem(kind === "pool" ? this.poolKey(name) : this.engineKey(name), runner);
   }
 
   /** Remembers a queue entry that waits for a slot, oldest demand first. */

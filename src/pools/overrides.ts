@@ -30,9 +30,14 @@ export function effectivePool(pool: Pool, override: PoolOverride | undefined): P
 /** Problems of an override against the pool it changes, as field-level messages. */
 export function overrideProblems(pool: Pool, override: PoolOverride): { field: string; message: string }[] {
   const next = effectivePool(pool, override);
-  return next.minIdle > next.maxRunners
-    ? [{ field: "minIdle", message: `must not exceed maxRunners (${next.maxRunners})` }]
-    : [];
+  const problems: { field: string; message: string }[] = [];
+  if (next.minIdle > next.maxRunners) {
+    problems.push({ field: "minIdle", message: `must not exceed maxRunners (${next.maxRunners})` });
+  }
+  if (next.minIdle > 0 && !pool.warmScope) {
+    problems.push({ field: "minIdle", message: `pool "${pool.name}" has no warmScope in the pools file, so it cannot keep warm runners` });
+  }
+  return problems;
 }
 
 /**

@@ -6,6 +6,7 @@ import { describeScope, type RunnerTarget, type RunnersApi } from "../github/run
 import type { Metrics } from "../observability/metrics.js";
 import type { Capacity } from "../pools/capacity.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
+import type { DemandLedger } from "../state/demand-ledger.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import type { SlotKeeper } from "./slots.js";
 
@@ -13,6 +14,7 @@ export interface ProvisionDeps {
   github: RunnersApi;
   engine: ContainerEngine;
   runners: RunnerStore;
+  ledger: DemandLedger;
   pools: () => readonly Pool[];
   capacity: Capacity;
   slots: SlotKeeper;
@@ -77,8 +79,14 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     return { kind: "skipped", reason: "pool-removed" };
   }
 
+  const forJob = request.jobId > 0;
+  // The ledger knows from webhooks when a job was taken or cancelled; that costs no GitHub call.
+  if (forJob && !(await deps.ledger.isQueued(pool.name, request.jobId))) {
+    log.info("job no longer waits for a runner");
+    return { kind: "skipped", reason: "job-no-longer-queued" };
+  }
   // A fresh webhook is almost surely still queued; only older demand costs a GitHub call to check.
-  if (deps.now() - request.queuedAt > deps.recheckAfterMs) {
+  if (forJob && deps.now() - request.queuedAt > deps.recheckAfterMs) {
     const status = await deps.github.jobStatus(request.installationId, request.owner, request.repo, request.jobId);
     if (!STILL_WAITING.has(status)) {
       log.info({ status }, "job no longer queued; no runner needed");

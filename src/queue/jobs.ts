@@ -3,8 +3,9 @@ import type { RunnerScope } from "../github/runners-api.js";
 export const PROVISION_QUEUE = "provision";
 export const RUNNER_OPS_QUEUE_PREFIX = "runner-ops";
 
-/** Demand for one runner, from a queued workflow_job. */
+/** Demand for one runner: from a queued workflow_job, or a warm runner the pool keeps ready. */
 export interface ProvisionRequest {
+  /** 0 for warm demand, which answers to no particular job. */
   jobId: number;
   runId: number;
   owner: string;
@@ -28,7 +29,18 @@ export function provisionJobId(jobId: number): string {
   return `job-${jobId}`;
 }
 
+export const MAINTENANCE_QUEUE = "maintenance";
+
+function engineSuffix(engine: string): string {
+  return engine.replace(/[^A-Za-z0-9_.-]/g, "_");
+}
+
 /** Engine-bound work (stopping a container) goes to the queue of the engine that runs it. */
 export function runnerOpsQueueName(engine: string): string {
-  return `${RUNNER_OPS_QUEUE_PREFIX}-${engine.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
+  return `${RUNNER_OPS_QUEUE_PREFIX}-${engineSuffix(engine)}`;
+}
+
+/** Each engine's reconcile passes, one at a time, by a process bound to that engine. */
+export function reconcileQueueName(engine: string): string {
+  return `reconcile-${engineSuffix(engine)}`;
 }

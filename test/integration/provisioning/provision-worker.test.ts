@@ -25,6 +25,13 @@ afterAll(async () => {
   await ctx.close();
 });
 
+/** Demand as the intake leaves it: in the ledger (GitHub said queued) and described for the queue. */
+async function queued(jobId: number, fields: Partial<ProvisionRequest> = {}): Promise<ProvisionRequest> {
+  const demand = request(jobId, fields);
+  await ctx.ledger.queued(demand.pool, jobId, demand.queuedAt, { installationId: demand.installationId, scope: demand.scope });
+  return demand;
+}
+
 function request(jobId: number, fields: Partial<ProvisionRequest> = {}): ProvisionRequest {
   return {
     jobId,
@@ -46,6 +53,7 @@ function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
     github: ctx.newGitHub(),
     engine: ctx.engine,
     runners: ctx.runners,
+    ledger: ctx.ledger,
     pools: () => [testPool({ command: ["sleep", "300"] })],
     capacity: ctx.capacity,
     slots: ctx.slots,
@@ -87,7 +95,7 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
     await events.waitUntilReady();
     const worker = startProvisionWorker(deps(), { connection: ctx.redis, prefix: ctx.prefix, concurrency: 2, log: ctx.log });
     try {
-      const job = await queues.provision.add("provision", request(1001), { jobId: provisionJobId(1001) });
+      const job = await queues.provision.add("provision", await queued(1001), { jobId: provisionJobId(1001) });
       const outcome = await job.waitUntilFinished(events, 30_000);
       expect(outcome).toMatchObject({ kind: "started" });
       scope.done();
@@ -127,7 +135,7 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
     const { scope } = githubForJit(502);
     const deleted = nock(GITHUB_API).delete("/orgs/acme/actions/runners/502").reply(204);
     const broken = deps({ pools: () => [testPool({ image: "runnerhub-no-such-image:missing" })] });
-    await expect(provisionRunner(request(3003), broken)).rejects.toThrow(/no such image|not found/i);
+    await expect(provisionRunner(await queued(3003), broken)).rejects.toThrow(/no such image|not found/i);
     scope.done();
     deleted.done();
     expect(await ctx.runners.list()).not.toContainEqual(expect.objectContaining({ jobId: 3003 }));
@@ -139,8 +147,16 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
       .reply(201, { token: "ghs_t", expires_at: new Date(Date.now() + 3600_000).toISOString() })
       .get("/repos/acme/app/actions/jobs/4004")
       .reply(200, { id: 4004, status: "completed", conclusion: "cancelled" });
-    const outcome = await provisionRunner(request(4004, { queuedAt: Date.now() - 60_000 }), deps());
+    const outcome = await provisionRunner(await queued(4004, { queuedAt: Date.now() - 60_000 }), deps());
     expect(outcome).toEqual({ kind: "skipped", reason: "job-no-longer-queued" });
     github.done();
+  });
+
+  it("skips, without asking GitHub, a job the webhooks already settled", async () => {
+    const unexpected = nock(GITHUB_API).post(/.*/).reply(500).get(/.*/).reply(500);
+    const demand = await queued(5005);
+    await ctx.ledger.settled(demand.pool, 5005);
+    expect(await provisionRunner(demand, deps())).toEqual({ kind: "skipped", reason: "job-no-longer-queued" });
+    expect(unexpected.pendingMocks()).toHaveLength(2);
   });
 });

@@ -10,6 +10,7 @@ import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-a
 import { createLogger, type Logger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { RunnerStore } from "../../../src/state/runner-store.js";
+import { DemandLedger } from "../../../src/state/demand-ledger.js";
 import { Capacity } from "../../../src/pools/capacity.js";
 import { PoolOverrides } from "../../../src/pools/overrides.js";
 import { createSlotKeeper, type SlotKeeper } from "../../../src/provisioning/slots.js";
@@ -41,6 +42,7 @@ export interface ServiceContext {
   engine: ContainerEngine;
   runners: RunnerStore;
   queues: Queues;
+  ledger: DemandLedger;
   overrides: PoolOverrides;
   capacity: Capacity;
   slots: SlotKeeper;
@@ -69,6 +71,7 @@ export async function serviceContext(): Promise<ServiceContext> {
     engine,
     runners: new RunnerStore(redis, prefix),
     queues,
+    ledger: new DemandLedger(redis, prefix),
     overrides,
     capacity,
     slots: createSlotKeeper(capacity, queues.provision, log),

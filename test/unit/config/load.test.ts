@@ -20,6 +20,7 @@ const VALID = `
   image: ghcr.io/actions/actions-runner:latest
   maxRunners: 10
   minIdle: 1
+  warmScope: acme
   runnerGroup: Default
   resources: { memory: 2g, cpus: 1.5, pids: 512 }
   network: bridge

@@ -1,0 +1,199 @@
+import type { Pool } from "../config/pools.js";
+import type { ManagedContainer } from "../docker/engine.js";
+import { LABELS } from "../docker/labels.js";
+import { describeScope, type GitHubRunner, type RunnerScope, type RunnerTarget } from "../github/runners-api.js";
+import type { RunnerRecord, RunnerState } from "../state/runner-store.js";
+
+/** Everything one reconcile pass looks at, read once at its start. */
+export interface ReconcileSnapshot {
+  now: number;
+  /** The engine this pass acts on; other engines' runners are only counted. */
+  engine: string;
+  /** A runner gets this long to register and come online before it counts as broken. */
+  bootstrapTimeoutMs: number;
+  /** Effective pools (run-time overrides applied). */
+  pools: readonly Pool[];
+  /** Managed containers on this engine. */
+  containers: readonly ManagedContainer[];
+  /** Runner records of every engine. */
+  records: readonly RunnerRecord[];
+  /** Registrations per listed target (key: targetKey); a target missing here was not listed. */
+  registrations: ReadonlyMap<string, readonly GitHubRunner[]>;
+  /** Jobs still waiting for a runner, per pool. */
+  waitingJobs: ReadonlyMap<string, readonly number[]>;
+  /** Runners holding a confirmed capacity slot, per pool, and of this engine. */
+  slotHolders: { pools: ReadonlyMap<string, readonly string[]>; engine: readonly string[] };
+}
+
+export type ReconcileAction =
+  | { kind: "clean-exited"; containerId: string; labels: Record<string, string> }
+  | { kind: "stop"; runnerName: string; containerId: string; reason: "max-lifetime" | "no-registration" | "no-record" }
+  | { kind: "retire"; runnerName: string; containerId: string; runnerId: number; target: RunnerTarget; reason: "idle-timeout" | "surplus" }
+  | { kind: "delete-registration"; runnerName: string; runnerId: number; target: RunnerTarget }
+  | { kind: "forget-record"; runnerName: string; pool: string }
+  | { kind: "release-slot"; runnerName: string; slot: { kind: "pool" | "engine"; name: string } }
+  | { kind: "mark"; runnerName: string; state: RunnerState }
+  | { kind: "warm"; pool: string; count: number };
+
+export function targetKey(target: RunnerTarget): string {
+  return `${target.installationId}:${describeScope(target.scope)}`;
+}
+
+/** Parses a pool's warmScope ("org" or "owner/repo"). */
+export function parseScope(text: string): RunnerScope {
+  const [owner, repo] = text.split("/");
+  return repo ? { kind: "repo", owner: owner ?? "", repo } : { kind: "org", org: owner ?? "" };
+}
+
+/** Runner names runnerhub gives: `<pool>-<8 hex digits>`. */
+function poolOfRunnerName(name: string, pools: readonly Pool[]): Pool | undefined {
+  const match = /^(.+)-[0-9a-f]{8}$/.exec(name);
+  return match ? pools.find((pool) => pool.name === match[1]) : undefined;
+}
+
+function stateFrom(registration: GitHubRunner): RunnerState {
+  if (registration.busy) return "busy";
+  return registration.online ? "idle" : "starting";
+}
+
+/**
+ * Desired versus actual for one engine, like a Kubernetes controller: what to remove, retire,
+ * forget or create so that containers, GitHub registrations, records and capacity agree again.
+ * Pure: the adapter gathers the snapshot and carries out the actions.
+ */
+export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
+  const actions: ReconcileAction[] = [];
+  const poolsByName = new Map(snap.pools.map((pool) => [pool.name, pool]));
+  const recordsByName = new Map(snap.records.map((record) => [record.name, record]));
+  const containersByName = new Map(snap.containers.map((container) => [container.name, container]));
+  const registrationsByName = new Map<string, { registration: GitHubRunner; target: RunnerTarget }>();
+  const listedTargets = new Set(snap.registrations.keys());
+  for (const [key, registrations] of snap.registrations) {
+    const [installationId, scope] = [Number(key.split(":")[0]), key.slice(key.indexOf(":") + 1)];
+    const target: RunnerTarget = { installationId, scope: parseScope(scope) };
+    for (const registration of registrations) registrationsByName.set(registration.name, { registration, target });
+  }
+  const inTheMaking = (record: RunnerRecord) =>
+    record.containerId === undefined && snap.now - record.createdAt < snap.bootstrapTimeoutMs;
+  /** What each runner is doing, as far as this pass can tell. */
+  const states = new Map<string, RunnerState>();
+  const leaving = new Set<string>();
+
+  for (const container of snap.containers) {
+    if (!container.running) {
+      actions.push({ kind: "clean-exited", containerId: container.id, labels: container.labels });
+      leaving.add(container.name);
+      continue;
+    }
+    const record = recordsByName.get(container.name);
+    const pool = poolsByName.get(container.labels[LABELS.pool] ?? "");
+    const age = snap.now - container.createdAt;
+    const found = registrationsByName.get(container.name);
+    if (pool && age > pool.maxLifetime) {
+      actions.push({ kind: "stop", runnerName: container.name, containerId: container.id, reason: "max-lifetime" });
+      leaving.add(container.name);
+      continue;
+    }
+    if (!record) {
+      if (!found && age > snap.bootstrapTimeoutMs) {
+        actions.push({ kind: "stop", runnerName: container.name, containerId: container.id, reason: "no-record" });
+        leaving.add(container.name);
+      }
+      continue;
+    }
+    if (record.retiring) {
+      leaving.add(record.name);
+      continue;
+    }
+    const listed = listedTargets.has(targetKey(record));
+    if (!found) {
+      // Without a registration a runner can take no job; once its job is done GitHub removes it,
+      // and a busy runner's container then exits by itself (or the completed-job stop catches it).
+      if (listed && record.state !== "busy" && age > snap.bootstrapTimeoutMs) {
+        actions.push({ kind: "stop", runnerName: record.name, containerId: container.id, reason: "no-registration" });
+        leaving.add(record.name);
+      } else {
+        states.set(record.name, record.state);
+      }
+      continue;
+    }
+    const observed = stateFrom(found.registration);
+    // GitHub's busy flag may lag the in_progress webhook; never step back from busy.
+    const state = record.state === "busy" ? "busy" : observed;
+    states.set(record.name, state);
+    if (state !== record.state) actions.push({ kind: "mark", runnerName: record.name, state });
+  }
+
+  for (const record of snap.records) {
+    if (record.engine !== snap.engine || containersByName.has(record.name) || inTheMaking(record)) continue;
+    actions.push({ kind: "forget-record", runnerName: record.name, pool: record.pool });
+    leaving.add(record.name);
+  }
+
+  for (const [name, { registration, target }] of registrationsByName) {
+    if (containersByName.has(name) || registration.busy || !poolOfRunnerName(name, snap.pools)) continue;
+    const record = recordsByName.get(name);
+    if (record && (record.engine !== snap.engine || inTheMaking(record))) continue;
+    actions.push({ kind: "delete-registration", runnerName: name, runnerId: registration.id, target });
+  }
+
+  // A slot whose runner has neither a record nor a container here leaked (e.g. Redis lost a write).
+  const leaked = (holder: string) => !recordsByName.has(holder) && !containersByName.has(holder);
+  for (const [pool, holders] of snap.slotHolders.pools) {
+    for (const holder of holders.filter(leaked)) {
+      actions.push({ kind: "release-slot", runnerName: holder, slot: { kind: "pool", name: pool } });
+    }
+  }
+  for (const holder of snap.slotHolders.engine.filter(leaked)) {
+    actions.push({ kind: "release-slot", runnerName: holder, slot: { kind: "engine", name: snap.engine } });
+  }
+
+  for (const pool of snap.pools) actions.push(...planPoolSize(pool, snap, states, leaving));
+  return actions;
+}
+
+/** Retire idle runners the pool does not need; ask for warm ones it lacks. */
+function planPoolSize(
+  pool: Pool,
+  snap: ReconcileSnapshot,
+  states: ReadonlyMap<string, RunnerState>,
+  leaving: ReadonlySet<string>,
+): ReconcileAction[] {
+  const actions: ReconcileAction[] = [];
+  const waiting = new Set(snap.waitingJobs.get(pool.name) ?? []);
+  const members = snap.records.filter((record) => record.pool === pool.name && !leaving.has(record.name) && !record.retiring);
+  const stateOf = (record: RunnerRecord) => states.get(record.name) ?? record.state;
+  const idle = members.filter((record) => stateOf(record) === "idle");
+  const starting = members.filter((record) => stateOf(record) === "starting");
+  // Runners are fungible: waiting jobs claim idle or starting runners first, then minIdle.
+  const needed = waiting.size + pool.minIdle;
+  let surplus = Math.min(idle.length, idle.length + starting.length - needed);
+
+  const candidates = idle
+    .filter((record) => record.engine === snap.engine && record.containerId !== undefined && record.runnerId !== undefined)
+    .map((record) => ({ record, orphaned: record.jobId > 0 && !waiting.has(record.jobId) }))
+    // Runners whose job went elsewhere (cancelled, or taken by another runner) go first, oldest first.
+    .sort((a, b) => Number(b.orphaned) - Number(a.orphaned) || a.record.createdAt - b.record.createdAt);
+  for (const { record, orphaned } of candidates) {
+    if (surplus <= 0) break;
+    const idleLong = snap.now - record.createdAt > pool.idleTimeout;
+    if (!orphaned && !idleLong) continue;
+    actions.push({
+      kind: "retire",
+      runnerName: record.name,
+      containerId: record.containerId ?? "",
+      runnerId: record.runnerId ?? 0,
+      target: { installationId: record.installationId, scope: record.scope },
+      reason: orphaned ? "surplus" : "idle-timeout",
+    });
+    surplus--;
+  }
+
+  if (pool.minIdle > 0 && pool.warmScope) {
+    const spare = Math.max(0, idle.length + starting.length - waiting.size);
+    const room = pool.maxRunners - members.length;
+    const count = Math.min(pool.minIdle - spare, room);
+    if (count > 0) actions.push({ kind: "warm", pool: pool.name, count });
+  }
+  return actions;
+}

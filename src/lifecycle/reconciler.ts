@@ -1,0 +1,230 @@
+import { randomUUID } from "node:crypto";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Pool } from "../config/pools.js";
+import type { ContainerEngine } from "../docker/engine.js";
+import { describeScope, type GitHubRunner, type RunnerTarget, type RunnersApi } from "../github/runners-api.js";
+import type { Capacity } from "../pools/capacity.js";
+import type { PoolOverrides } from "../pools/overrides.js";
+import type { SlotKeeper } from "../provisioning/slots.js";
+import type { ProvisionRequest } from "../queue/jobs.js";
+import type { DemandLedger } from "../state/demand-ledger.js";
+import type { RunnerStore } from "../state/runner-store.js";
+import { parseScope, planReconcile, targetKey, type ReconcileAction, type ReconcileSnapshot } from "./reconcile-plan.js";
+
+export interface ReconcilerDeps {
+  engine: ContainerEngine;
+  runners: RunnerStore;
+  ledger: DemandLedger;
+  capacity: Capacity;
+  slots: SlotKeeper;
+  overrides: PoolOverrides;
+  pools: () => readonly Pool[];
+  github: RunnersApi;
+  provisionQueue: Queue<ProvisionRequest>;
+  /** The exit watcher's cleanup, for containers that exited without an event seen. */
+  cleanUpExited(containerId: string, labels: Record<string, string>): Promise<void>;
+  redis: Redis;
+  prefix: string;
+  bootstrapTimeoutMs: number;
+  log: Logger;
+  now: () => number;
+}
+
+export type ReconcileSummary = { skipped: true } | { skipped: false; actions: Record<string, number>; failed: number };
+
+/** A pass holds this lock so two processes never reconcile one engine at once. */
+const LOCK_MS = 5 * 60_000;
+
+const RELEASE_LOCK_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`;
+
+function statusOf(error: unknown): number | undefined {
+  return typeof error === "object" && error !== null && "status" in error && typeof error.status === "number"
+    ? error.status
+    : undefined;
+}
+
+/**
+ * The level-triggered half of runnerhub: one pass reads Docker, GitHub (one paginated runner list
+ * per scope) and Redis, plans with planReconcile, and carries the plan out.
+ */
+export function createReconciler(deps: ReconcilerDeps) {
+  const { log } = deps;
+  const installations = new Map<string, number>();
+
+  async function warmTarget(pool: Pool, known: readonly RunnerTarget[]): Promise<RunnerTarget | undefined> {
+    if (!pool.warmScope) return undefined;
+    const scope = parseScope(pool.warmScope);
+    const seen = known.find((target) => describeScope(target.scope) === describeScope(scope));
+    if (seen) return seen;
+    let installationId = installations.get(pool.warmScope);
+    if (installationId === undefined) {
+      installationId = await deps.github.installationFor(scope);
+      installations.set(pool.warmScope, installationId);
+    }
+    return { installationId, scope };
+  }
+
+  async function snapshot(pools: Pool[]): Promise<{ snap: ReconcileSnapshot; warmTargets: Map<string, RunnerTarget> }> {
+    const now = deps.now();
+    const [containers, records, known] = await Promise.all([
+      deps.engine.listManaged(),
+      deps.runners.list(),
+      deps.ledger.targets(),
+    ]);
+    const warmTargets = new Map<string, RunnerTarget>();
+    for (const pool of pools) {
+      const target = await warmTarget(pool, known).catch((error: unknown) => {
+        log.warn({ err: error, pool: pool.name, warmScope: pool.warmScope }, "cannot resolve the installation for warm runners");
+        return undefined;
+      });
+      if (target) warmTargets.set(pool.name, target);
+    }
+    const targets = new Map<string, RunnerTarget>();
+    for (const target of [...known, ...records, ...warmTargets.values()]) {
+      targets.set(targetKey(target), { installationId: target.installationId, scope: target.scope });
+    }
+    const registrations = new Map<string, GitHubRunner[]>();
+    await Promise.all(
+      [...targets].map(async ([key, target]) => {
+        try {
+          registrations.set(key, await deps.github.listRunners(target));
+        } catch (error) {
+          // An unlisted scope is left alone this pass: no runner is judged on missing data.
+          log.warn({ err: error, scope: describeScope(target.scope) }, "cannot list runners; scope skipped this pass");
+        }
+      }),
+    );
+    const waitingJobs = new Map<string, number[]>();
+    const poolHolders = new Map<string, string[]>();
+    for (const pool of pools) {
+      waitingJobs.set(pool.name, await deps.ledger.waitingJobs(pool.name, now));
+      poolHolders.set(pool.name, await deps.capacity.confirmedHolders("pool", pool.name));
+    }
+    const engineHolders = await deps.capacity.confirmedHolders("engine", deps.engine.name);
+    return {
+      snap: {
+        now,
+        engine: deps.engine.name,
+        bootstrapTimeoutMs: deps.bootstrapTimeoutMs,
+        pools,
+        containers,
+        records,
+        registrations,
+        waitingJobs,
+        slotHolders: { pools: poolHolders, engine: engineHolders },
+      },
+      warmTargets,
+    };
+  }
+
+  async function stopContainer(runnerName: string, containerId: string, reason: string): Promise<void> {
+    await deps.runners.update(runnerName, { retiring: reason });
+    await deps.engine.stop(containerId, 10);
+  }
+
+  async function carryOut(action: ReconcileAction, pools: Pool[], warmTargets: Map<string, RunnerTarget>): Promise<void> {
+    switch (action.kind) {
+      case "clean-exited":
+        return deps.cleanUpExited(action.containerId, action.labels);
+      case "stop":
+        log.info({ runnerName: action.runnerName, reason: action.reason }, "stopping runner");
+        return stopContainer(action.runnerName, action.containerId, action.reason);
+      case "retire":
+        try {
+          // Deleting the registration first is what makes retiring safe: GitHub refuses to delete
+          // a runner that has just taken a job, and then the runner stays.
+          await deps.github.deleteRunner(action.target, action.runnerId);
+        } catch (error) {
+          if (statusOf(error) !== 422) throw error;
+          log.info({ runnerName: action.runnerName }, "runner took a job while being retired; kept");
+          await deps.runners.update(action.runnerName, { state: "busy" });
+          return;
+        }
+        log.info({ runnerName: action.runnerName, reason: action.reason }, "retiring idle runner");
+        return stopContainer(action.runnerName, action.containerId, action.reason);
+      case "delete-registration":
+        try {
+          await deps.github.deleteRunner(action.target, action.runnerId);
+          log.info({ runnerName: action.runnerName, runnerId: action.runnerId }, "orphan registration deleted");
+        } catch (error) {
+          if (statusOf(error) !== 422) throw error;
+        }
+        return;
+      case "forget-record":
+        log.warn({ runnerName: action.runnerName }, "runner record without a container; forgotten");
+        await deps.runners.retire(action.runnerName, { exitedAt: deps.now(), exitCode: undefined, oomKilled: false, reason: "no-container" });
+        return deps.slots.release(action.pool, deps.engine.name, action.runnerName);
+      case "release-slot":
+        log.warn({ runnerName: action.runnerName, slot: action.slot }, "leaked capacity slot released");
+        await deps.capacity.releaseFrom(action.slot.kind, action.slot.name, action.runnerName);
+        await deps.slots.wake(action.slot.kind === "pool" ? action.slot.name : "", deps.engine.name);
+        return;
+      case "mark":
+        await deps.runners.update(action.runnerName, { state: action.state });
+        return;
+      case "warm": {
+        const pool = pools.find((candidate) => candidate.name === action.pool);
+        const target = warmTargets.get(action.pool);
+        if (!pool || !target) return;
+        const owner = target.scope.kind === "org" ? target.scope.org : target.scope.owner;
+        const repo = target.scope.kind === "repo" ? target.scope.repo : "";
+        for (let slot = 1; slot <= action.count; slot++) {
+          // Fixed ids per slot make concurrent passes (several engines) ask for each warm runner once.
+          await deps.provisionQueue.add(
+            "provision",
+            { jobId: 0, runId: 0, owner, repo, installationId: target.installationId, scope: target.scope, labels: pool.labels, pool: pool.name, queuedAt: deps.now() },
+            { jobId: `warm-${pool.name}-${slot}`, removeOnComplete: true, removeOnFail: true },
+          );
+        }
+        log.info({ pool: pool.name, count: action.count }, "warm runners requested");
+        return;
+      }
+    }
+  }
+
+  /** Failed provisioning for a job that still waits would strand it: try again. */
+  async function retryStrandedDemand(): Promise<number> {
+    let retried = 0;
+    for (const job of await deps.provisionQueue.getJobs(["failed"], 0, 99)) {
+      if (job.data.jobId > 0 && (await deps.ledger.isQueued(job.data.pool, job.data.jobId))) {
+        await job.retry();
+        retried++;
+      }
+    }
+    return retried;
+  }
+
+  return {
+    async runOnce(): Promise<ReconcileSummary> {
+      const lockKey = `${deps.prefix}:lock:reconcile:${deps.engine.name}`;
+      const token = randomUUID();
+      if ((await deps.redis.set(lockKey, token, "PX", LOCK_MS, "NX")) !== "OK") return { skipped: true };
+      try {
+        const pools = await deps.overrides.effective(deps.pools());
+        const { snap, warmTargets } = await snapshot(pools);
+        const plan = planReconcile(snap);
+        const actions: Record<string, number> = {};
+        let failed = 0;
+        for (const action of plan) {
+          try {
+            await carryOut(action, pools, warmTargets);
+            actions[action.kind] = (actions[action.kind] ?? 0) + 1;
+          } catch (error) {
+            failed++;
+            log.error({ err: error, action: action.kind, runnerName: "runnerName" in action ? action.runnerName : undefined }, "reconcile action failed");
+          }
+        }
+        const retried = await retryStrandedDemand();
+        if (retried > 0) actions["retry-provision"] = retried;
+        if (plan.length > 0 || retried > 0) log.info({ engine: deps.engine.name, actions, failed }, "reconcile pass");
+        return { skipped: false, actions, failed };
+      } finally {
+        await deps.redis.eval(RELEASE_LOCK_SCRIPT, 1, lockKey, token);
+      }
+    },
+  };
+}
+
+export type Reconciler = ReturnType<typeof createReconciler>;
