@@ -1,0 +1,170 @@
+import { describe, expect, it } from "vitest";
+import type { ManagedContainer } from "../../../src/docker/engine.js";
+import { LABELS } from "../../../src/docker/labels.js";
+import type { GitHubRunner } from "../../../src/github/runners-api.js";
+import { planReconcile, type ReconcileSnapshot } from "../../../src/lifecycle/reconcile-plan.js";
+import type { RunnerRecord } from "../../../src/state/runner-store.js";
+import { pool } from "../support/pools.js";
+
+const NOW = 10_000_000;
+const MIN = 60_000;
+const TARGET = { installationId: 7, scope: { kind: "org" as const, org: "acme" } };
+const KEY = "7:acme";
+const linux = pool({ name: "linux", labels: ["self-hosted", "linux"], idleTimeout: "10m", maxLifetime: "6h" });
+
+function record(name: string, fields: Partial<RunnerRecord> = {}): RunnerRecord {
+  return {
+    name,
+    pool: "linux",
+    engine: "here",
+    ...TARGET,
+    jobId: 1,
+    runnerId: Number.parseInt(name.slice(-8), 16),
+    containerId: `c-${name}`,
+    state: "idle",
+    busyJobId: undefined,
+    createdAt: NOW - 2 * MIN,
+    completedAt: undefined,
+    ...fields,
+  };
+}
+
+function container(name: string, fields: Partial<ManagedContainer> = {}): ManagedContainer {
+  return {
+    id: `c-${name}`,
+    name,
+    running: true,
+    labels: { [LABELS.managed]: "true", [LABELS.pool]: "linux", [LABELS.runnerName]: name },
+    createdAt: NOW - 2 * MIN,
+    ...fields,
+  };
+}
+
+function registration(name: string, fields: Partial<GitHubRunner> = {}): GitHubRunner {
+  return { id: Number.parseInt(name.slice(-8), 16), name, online: true, busy: false, labels: ["self-hosted", "linux"], ...fields };
+}
+
+function snapshot(fields: Partial<ReconcileSnapshot> = {}): ReconcileSnapshot {
+  return {
+    now: NOW,
+    engine: "here",
+    bootstrapTimeoutMs: MIN,
+    pools: [linux],
+    containers: [],
+    records: [],
+    registrations: new Map([[KEY, []]]),
+    waitingJobs: new Map([["linux", [1]]]),
+    slotHolders: { pools: new Map(), engine: [] },
+    ...fields,
+  };
+}
+
+const kinds = (snap: ReconcileSnapshot) => planReconcile(snap).map((action) => `${action.kind}:${"runnerName" in action ? action.runnerName : ""}`);
+
+describe("planReconcile", () => {
+  it("leaves a healthy runner alone", () => {
+    const name = "linux-0000000a";
+    expect(planReconcile(snapshot({ containers: [container(name)], records: [record(name)], registrations: new Map([[KEY, [registration(name)]]]) }))).toEqual([]);
+  });
+
+  it("stops a container that never registered once the bootstrap timeout passed", () => {
+    const name = "linux-0000000b";
+    const snap = snapshot({ containers: [container(name)], records: [record(name, { state: "starting" })] });
+    expect(planReconcile(snap)).toEqual([{ kind: "stop", runnerName: name, containerId: `c-${name}`, reason: "no-registration" }]);
+    const young = snapshot({ containers: [container(name, { createdAt: NOW - 1000 })], records: [record(name, { state: "starting" })] });
+    expect(planReconcile(young)).toEqual([]);
+  });
+
+  it("judges no runner on a scope it could not list", () => {
+    const name = "linux-0000000c";
+    expect(planReconcile(snapshot({ containers: [container(name)], records: [record(name)], registrations: new Map() }))).toEqual([]);
+  });
+
+  it("deletes a registration runnerhub made that has no container", () => {
+    const snap = snapshot({ registrations: new Map([[KEY, [registration("linux-0000000d"), registration("someone-elses"), registration("linux-0000000e", { busy: true })]]]) });
+    expect(planReconcile(snap)).toEqual([{ kind: "delete-registration", runnerName: "linux-0000000d", runnerId: 13, target: TARGET }]);
+  });
+
+  it("keeps a registration whose container is still being created, or lives on another engine", () => {
+    const making = record("linux-0000000f", { containerId: undefined, createdAt: NOW - 1000 });
+    const elsewhere = record("linux-00000010", { engine: "there" });
+    const snap = snapshot({
+      records: [making, elsewhere],
+      registrations: new Map([[KEY, [registration(making.name), registration(elsewhere.name)]]]),
+    });
+    expect(kinds(snap)).toEqual([]);
+  });
+
+  it("forgets a record whose container is gone, and frees its slot", () => {
+    expect(planReconcile(snapshot({ records: [record("linux-00000011")] }))).toEqual([{ kind: "forget-record", runnerName: "linux-00000011", pool: "linux" }]);
+  });
+
+  it("retires idle runners beyond waiting jobs and minIdle after the idle timeout, never a busy one", () => {
+    const old = NOW - 11 * MIN;
+    const names = ["linux-00000012", "linux-00000013", "linux-00000014"];
+    const snap = snapshot({
+      containers: names.map((name) => container(name, { createdAt: old })),
+      records: [record(names[0]!, { createdAt: old, jobId: 1 }), record(names[1]!, { createdAt: old, jobId: 1 }), record(names[2]!, { createdAt: old, state: "busy" })],
+      registrations: new Map([[KEY, [registration(names[0]!), registration(names[1]!), registration(names[2]!, { busy: true })]]]),
+      waitingJobs: new Map([["linux", [1]]]),
+    });
+    expect(kinds(snap)).toEqual([`retire:${names[0]}`]);
+  });
+
+  it("retires at once the idle runner whose job was cancelled or taken elsewhere", () => {
+    const name = "linux-00000015";
+    const snap = snapshot({
+      containers: [container(name)],
+      records: [record(name, { jobId: 99 })],
+      registrations: new Map([[KEY, [registration(name)]]]),
+      waitingJobs: new Map([["linux", []]]),
+    });
+    expect(planReconcile(snap)).toEqual([
+      { kind: "retire", runnerName: name, containerId: `c-${name}`, runnerId: 0x15, target: TARGET, reason: "surplus" },
+    ]);
+  });
+
+  it("stops a runner past its max lifetime, even a busy one", () => {
+    const name = "linux-00000016";
+    const snap = snapshot({
+      containers: [container(name, { createdAt: NOW - 7 * 3600_000 })],
+      records: [record(name, { state: "busy" })],
+      registrations: new Map([[KEY, [registration(name, { busy: true })]]]),
+    });
+    expect(planReconcile(snap)).toEqual([{ kind: "stop", runnerName: name, containerId: `c-${name}`, reason: "max-lifetime" }]);
+  });
+
+  it("cleans containers that exited, and marks runners GitHub reports online", () => {
+    const exited = container("linux-00000017", { running: false });
+    const coming = "linux-00000018";
+    const snap = snapshot({
+      containers: [exited, container(coming)],
+      records: [record(exited.name), record(coming, { state: "starting" })],
+      registrations: new Map([[KEY, [registration(exited.name), registration(coming)]]]),
+    });
+    expect(kinds(snap)).toEqual([`clean-exited:`, `mark:${coming}`]);
+  });
+
+  it("asks for warm runners up to minIdle within maxRunners", () => {
+    const warm = pool({ name: "linux", labels: ["self-hosted", "linux"], minIdle: 3, maxRunners: 4, warmScope: "acme" });
+    const name = "linux-00000019";
+    const snap = snapshot({
+      pools: [warm],
+      containers: [container(name)],
+      records: [record(name, { jobId: 0 })],
+      registrations: new Map([[KEY, [registration(name)]]]),
+      waitingJobs: new Map([["linux", []]]),
+    });
+    expect(planReconcile(snap)).toEqual([{ kind: "warm", pool: "linux", count: 2 }]);
+    const full = { ...snap, records: [record(name, { jobId: 0 }), record("linux-0000001a", { state: "busy" }), record("linux-0000001b", { state: "busy" }), record("linux-0000001c", { state: "busy" })] };
+    expect(planReconcile({ ...full, containers: full.records.map((r) => container(r.name)) }).filter((a) => a.kind === "warm")).toEqual([]);
+  });
+
+  it("releases capacity slots held by runners nobody knows", () => {
+    const snap = snapshot({ slotHolders: { pools: new Map([["linux", ["linux-ghost"]]]), engine: ["linux-ghost"] } });
+    expect(planReconcile(snap)).toEqual([
+      { kind: "release-slot", runnerName: "linux-ghost", slot: { kind: "pool", name: "linux" } },
+      { kind: "release-slot", runnerName: "linux-ghost", slot: { kind: "engine", name: "here" } },
+    ]);
+  });
+});
