@@ -50,6 +50,8 @@ export interface ServiceContext {
   newGitHub(): RunnersApi;
   metrics: Metrics;
   log: Logger;
+  /** Deletes every Redis key of this context's prefix. */
+  flushPrefix(): Promise<void>;
   /** Removes every managed container of this engine and closes connections. */
   close(): Promise<void>;
 }
@@ -81,6 +83,10 @@ export async function serviceContext(): Promise<ServiceContext> {
     },
     metrics: createMetrics(),
     log,
+    async flushPrefix() {
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    },
     async close() {
       await removeManagedContainers(docker);
       await queues.close();

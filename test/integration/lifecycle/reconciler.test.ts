@@ -1,0 +1,200 @@
+import { Probot } from "probot";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Pool } from "../../../src/config/pools.js";
+import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
+import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-api.js";
+import { watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-watcher.js";
+import { createReconciler } from "../../../src/lifecycle/reconciler.js";
+import { createLogger } from "../../../src/observability/logger.js";
+import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
+import { startProvisionWorker } from "../../../src/provisioning/workers.js";
+import type { ProvisionRequest } from "../../../src/queue/jobs.js";
+import { GitHubSimulator, waitFor } from "../../sim/github-simulator.js";
+import { removeManagedContainers, serviceContext, testPool, testPrivateKey, type ServiceContext } from "../support/context.js";
+
+let ctx: ServiceContext;
+let sim: GitHubSimulator;
+let github: RunnersApi;
+let watcher: ExitWatcher;
+let pools: Pool[];
+
+const TARGET = { installationId: 1, scope: { kind: "org" as const, org: "acme" } };
+const OLD = 60 * 60_000;
+
+beforeAll(async () => {
+  ctx = await serviceContext();
+  sim = await GitHubSimulator.start({ webhookSecret: "unused" });
+  const probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "unused", baseUrl: `${sim.url}/api/v3`, log: createLogger("silent") });
+  github = createRunnersApi((id) => probot.auth(id));
+  watcher = watchRunnerExits({ engine: ctx.engine, runners: ctx.runners, slots: ctx.slots, github, metrics: ctx.metrics, log: ctx.log, now: Date.now, reconnectDelayMs: () => 100 });
+  await watcher.ready;
+});
+
+beforeEach(() => {
+  // The stub runner reaches the simulator over loopback, hence the host network.
+  pools = [testPool({ network: "host", idleTimeout: "10m" })];
+});
+
+afterEach(async () => {
+  // Runners are fungible: one left over would take the next test's job.
+  await removeManagedContainers(ctx.docker);
+  for (const runner of sim.runners()) await github.deleteRunner(TARGET, runner.id).catch(() => undefined);
+  await ctx.queues.provision.obliterate({ force: true });
+  await ctx.flushPrefix();
+});
+
+afterAll(async () => {
+  watcher.stop();
+  await ctx.close();
+  await sim.stop();
+});
+
+function reconciler(bootstrapTimeoutMs = 60_000) {
+  return createReconciler({
+    engine: ctx.engine,
+    runners: ctx.runners,
+    ledger: ctx.ledger,
+    capacity: ctx.capacity,
+    slots: ctx.slots,
+    overrides: ctx.overrides,
+    pools: () => pools,
+    github,
+    provisionQueue: ctx.queues.provision,
+    cleanUpExited: watcher.cleanUp,
+    redis: ctx.redis,
+    prefix: ctx.prefix,
+    bootstrapTimeoutMs,
+    log: ctx.log,
+    now: Date.now,
+  });
+}
+
+let suffix = 0;
+function provisionDeps(): ProvisionDeps {
+  return {
+    github,
+    engine: ctx.engine,
+    runners: ctx.runners,
+    ledger: ctx.ledger,
+    pools: () => pools,
+    capacity: ctx.capacity,
+    slots: ctx.slots,
+    engineCapacity: undefined,
+    githubWebUrl: sim.url,
+    recheckAfterMs: 60_000,
+    metrics: ctx.metrics,
+    log: ctx.log,
+    now: Date.now,
+    randomSuffix: () => (0x10000000 + process.pid * 1000 + ++suffix).toString(16).slice(-8).padStart(8, "0"),
+  };
+}
+
+function demand(jobId: number): ProvisionRequest {
+  return { jobId, runId: 1, owner: "acme", repo: "app", ...TARGET, labels: ["self-hosted", "linux"], pool: "linux", queuedAt: Date.now() };
+}
+
+/** A runner made the way the provisioner makes it, for a job the ledger says is queued. */
+async function runnerFor(jobId: number): Promise<string> {
+  if (jobId > 0) await ctx.ledger.queued("linux", jobId, Date.now(), TARGET);
+  else await ctx.ledger.queued("linux", 1, Date.now(), TARGET).then(() => ctx.ledger.settled("linux", 1));
+  const outcome = await provisionRunner(demand(jobId), provisionDeps());
+  if (outcome.kind !== "started") throw new Error(`runner not started: ${JSON.stringify(outcome)}`);
+  return outcome.runnerName;
+}
+
+const registration = (name: string) => sim.runners().find((runner) => runner.name === name);
+const online = (name: string) => waitFor(() => registration(name)?.online === true, { timeoutMs: 15_000, what: `${name} online` });
+const containerOf = async (name: string) => (await ctx.engine.listManaged()).find((container) => container.name === name);
+const gone = (name: string) => waitFor(async () => !(await containerOf(name)), { timeoutMs: 20_000, what: `${name}'s container removed` });
+
+describe("reconciler (GitHub simulator, real Docker and Redis): each case converges in one pass", () => {
+  it("removes a container that never registered", async () => {
+    await ctx.ledger.queued("linux", 1, Date.now(), TARGET);
+    const name = "linux-0badc0de";
+    const containerId = await ctx.engine.startContainer(
+      runnerContainerSpec({ name, pool: testPool({ command: ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"] }), runnerId: 424242, jobId: 1, owner: "acme", installationId: 1, registrationEnv: {} }),
+    );
+    await ctx.runners.put({ name, pool: "linux", engine: ctx.engine.name, ...TARGET, jobId: 1, runnerId: 424242, containerId, state: "starting", busyJobId: undefined, createdAt: Date.now() - OLD, completedAt: undefined });
+
+    expect(await reconciler(0).runOnce()).toMatchObject({ actions: { stop: 1 } });
+    await gone(name);
+    expect(await ctx.runners.exitOf(name)).toMatchObject({ reason: "no-registration" });
+  });
+
+  it("deletes a registration runnerhub made whose container is gone", async () => {
+    await ctx.ledger.queued("linux", 1, Date.now(), TARGET);
+    const { runnerId } = await github.generateJitConfig(TARGET, { name: "linux-deadbeef", runnerGroupId: 1, labels: ["self-hosted", "linux"] });
+    expect(registration("linux-deadbeef")?.id).toBe(runnerId);
+
+    expect(await reconciler().runOnce()).toMatchObject({ actions: { "delete-registration": 1 } });
+    expect(registration("linux-deadbeef")).toBeUndefined();
+  });
+
+  it("retires a runner idle past the pool's idle timeout", async () => {
+    pools = [testPool({ network: "host", idleTimeout: "1ms" })];
+    const name = await runnerFor(0);
+    await online(name);
+
+    expect(await reconciler().runOnce()).toMatchObject({ actions: { mark: 1, retire: 1 } });
+    expect(registration(name)).toBeUndefined();
+    await gone(name);
+    expect(await ctx.runners.exitOf(name)).toMatchObject({ reason: "idle-timeout" });
+  });
+
+  it("retires the runner of a job cancelled before it was picked up, and keeps one whose job still waits", async () => {
+    const cancelled = await runnerFor(7001);
+    const waiting = await runnerFor(7002);
+    await Promise.all([online(cancelled), online(waiting)]);
+    // What the intake does with the completed webhook of a job no runner took.
+    await ctx.ledger.settled("linux", 7001);
+
+    expect(await reconciler().runOnce()).toMatchObject({ actions: { retire: 1 } });
+    await gone(cancelled);
+    expect(registration(cancelled)).toBeUndefined();
+    expect(await containerOf(waiting)).toMatchObject({ running: true });
+    expect(registration(waiting)?.online).toBe(true);
+  });
+
+  it("never removes a busy runner, whatever its idle timeout says", async () => {
+    pools = [testPool({ network: "host", idleTimeout: "1ms" })];
+    const job = await sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "linux"], behavior: { kind: "hang" } });
+    const name = await runnerFor(job.id);
+    await waitFor(() => sim.getJob(job.id)?.status === "in_progress", { timeoutMs: 15_000, what: "the job to be taken" });
+    await ctx.ledger.settled("linux", job.id);
+
+    const summary = await reconciler().runOnce();
+    expect(summary).toMatchObject({ skipped: false, failed: 0 });
+    expect(summary.skipped === false && summary.actions.retire).toBeUndefined();
+    expect(await containerOf(name)).toMatchObject({ running: true });
+    expect(registration(name)?.busy).toBe(true);
+    expect(await ctx.runners.get(name)).toMatchObject({ state: "busy" });
+    await sim.loseRunner(registration(name)?.id ?? 0);
+  });
+
+  it("refills minIdle warm runners within maxRunners", async () => {
+    pools = [testPool({ network: "host", minIdle: 2, maxRunners: 3, warmScope: "acme" })];
+    expect(await reconciler().runOnce()).toMatchObject({ actions: { warm: 1 } });
+    const entries = await ctx.queues.provision.getJobs(["waiting"]);
+    expect(entries.map((entry) => entry.id).sort()).toEqual(["warm-linux-1", "warm-linux-2"]);
+    expect(entries[0]?.data).toMatchObject({ jobId: 0, pool: "linux", installationId: 1, scope: { kind: "org", org: "acme" } });
+
+    const worker = startProvisionWorker(provisionDeps(), { connection: ctx.redis, prefix: ctx.prefix, concurrency: 2, log: ctx.log });
+    try {
+      const names = await waitFor(async () => {
+        const warm = (await ctx.runners.list()).filter((record) => record.jobId === 0 && record.containerId);
+        return warm.length === 2 && warm.map((record) => record.name);
+      }, { timeoutMs: 20_000, what: "two warm runners" });
+      await Promise.all(names.map(online));
+      expect(await reconciler().runOnce()).toMatchObject({ actions: { mark: 2 } });
+      expect(await ctx.queues.provision.getJobs(["waiting"])).toHaveLength(0);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("lets one pass at a time run per engine", async () => {
+    const first = reconciler();
+    const [a, b] = await Promise.all([first.runOnce(), reconciler().runOnce()]);
+    expect([a.skipped, b.skipped].sort()).toEqual([false, true]);
+  });
+});
