@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { createAdminHandler } from "./admin/handler.js";
 import type { Worker } from "bullmq";
 import { createNodeMiddleware, Probot } from "probot";
 import type { Logger } from "pino";
 import type { Config } from "./config/load.js";
 import { connectDocker, createContainerEngine, type ContainerEngine } from "./docker/engine.js";
+import { createRunnerhubOctokit } from "./github/octokit.js";
 import { createRunnersApi } from "./github/runners-api.js";
 import { healthHandler, metricsHandler, type Check } from "./http/health.js";
 import { createHttpServer, listen, type Handler } from "./http/server.js";
@@ -68,13 +70,18 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     secret: config.github.webhookSecret,
     baseUrl: config.github.baseUrl,
     log: log.child({ name: "probot" }),
+    Octokit: createRunnerhubOctokit(),
   });
   const github = createRunnersApi((installationId) => probot.auth(installationId));
   const pools = () => config.pools;
 
   const checks: Record<string, Check> = { redis: () => redis.client.ping() };
   if (engine) checks.docker = () => engine.ping();
-  const handlers: Handler[] = [healthHandler(checks), metricsHandler(metrics.registry)];
+  const handlers: Handler[] = [
+    healthHandler(checks),
+    metricsHandler(metrics.registry),
+    await createAdminHandler({ adminToken: config.adminToken, pools: config.pools, overrides, runners, capacity, queues, github, log, now }),
+  ];
 
   if (config.roles.has("webhook")) {
     const intake = intakeApp({

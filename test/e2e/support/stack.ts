@@ -20,6 +20,8 @@ export interface Stack {
   docker: Dockerode;
   redis: Redis;
   prefix: string;
+  /** Starts one more runnerhub process on the same Redis, Docker and simulator (e.g. a second worker). */
+  addProcess(env: Record<string, string>): Promise<AppProcess>;
   /** Runner containers of this engine (managed label), running or not. */
   containers(filter?: Record<string, string>): Promise<Dockerode.ContainerInfo[]>;
   stop(): Promise<void>;
@@ -48,17 +50,13 @@ export async function startStack(options: { pools?: Record<string, unknown>[]; e
   const port = await freePort();
   const docker = dockerClient(inject("dockerHost"));
   const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
-  let app: AppProcess;
-  try {
-    app = await startApp({
-      env: {
+  const baseEnv: Record<string, string> = {
         APP_ID: "1",
         PRIVATE_KEY: testPrivateKey,
         WEBHOOK_SECRET,
         GHE_HOST: sim.host,
         GHE_PROTOCOL: "http",
         HOST: "127.0.0.1",
-        PORT: String(port),
         LOG_LEVEL: "info",
         REDIS_URL: inject("redisUrl"),
         RUNNERHUB_REDIS_PREFIX: prefix,
@@ -67,8 +65,11 @@ export async function startStack(options: { pools?: Record<string, unknown>[]; e
         RUNNERHUB_CONFIG: poolsFile,
         RUNNERHUB_STOP_GRACE: "5s",
         ...options.env,
-      },
-    });
+      };
+  const extra: AppProcess[] = [];
+  let app: AppProcess;
+  try {
+    app = await startApp({ env: { ...baseEnv, PORT: String(port) } });
   } catch (error) {
     await sim.stop();
     redis.disconnect();
@@ -81,12 +82,17 @@ export async function startStack(options: { pools?: Record<string, unknown>[]; e
     docker,
     redis,
     prefix,
+    async addProcess(env) {
+      const process = await startApp({ env: { ...baseEnv, PORT: String(await freePort()), ...env } });
+      extra.push(process);
+      return process;
+    },
     containers(filter = {}) {
       const labels = [`${LABELS.managed}=true`, ...Object.entries(filter).map(([key, value]) => `${key}=${value}`)];
       return docker.listContainers({ all: true, filters: { label: labels } });
     },
     async stop() {
-      await app.stop();
+      await Promise.all([app, ...extra].map((process) => process.stop()));
       await sim.stop();
       await removeManagedContainers(docker);
       await redis.quit();

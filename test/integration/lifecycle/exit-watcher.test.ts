@@ -1,6 +1,9 @@
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createContainerEngine } from "../../../src/docker/engine.js";
 import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
+import { buildStubImage, STUB_IMAGE_TAG } from "../../sim/stub-image.js";
+import { DockerEngine } from "../../support/docker-engine.js";
 import { watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-watcher.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { waitFor } from "../../sim/github-simulator.js";
@@ -129,5 +132,61 @@ describe("runner exit watcher (real Docker events)", () => {
     const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 30_000, what: "the OOM exit record" });
     expect(exit).toMatchObject({ reason: "oom-killed", oomKilled: true });
     expect(await containerGone(runner.containerId)).toBe(true);
+  });
+});
+
+describe("runner exit watcher across a Docker engine restart", () => {
+  it("reconnects and cleans a runner that died while the engine was down", async () => {
+    const engineProcess = await DockerEngine.start();
+    const docker = engineProcess.client();
+    try {
+      await buildStubImage(docker, STUB_IMAGE_TAG);
+      const engine = createContainerEngine("restarting", docker);
+      const restartWatcher = watchRunnerExits({
+        engine,
+        runners: ctx.runners,
+        slots: ctx.slots,
+        github: ctx.newGitHub(),
+        metrics: ctx.metrics,
+        log: ctx.log,
+        now: () => Date.now(),
+        reconnectDelayMs: () => 200,
+      });
+      try {
+        await restartWatcher.ready;
+        const name = `linux-restart${process.pid}`;
+        const pool = testPool({ command: ["sh", "-c", "trap 'exit 143' TERM; sleep 300 & wait"] });
+        const containerId = await engine.startContainer(
+          runnerContainerSpec({ name, pool, runnerId: undefined, jobId: 1, owner: "acme", installationId: 7, registrationEnv: {} }),
+        );
+        await ctx.runners.put({
+          name,
+          pool: pool.name,
+          engine: engine.name,
+          installationId: 7,
+          scope: { kind: "org", org: "acme" },
+          jobId: 1,
+          runnerId: undefined,
+          containerId,
+          state: "busy",
+          busyJobId: 1,
+          createdAt: Date.now(),
+          completedAt: undefined,
+        });
+
+        // dockerd kills its containers on shutdown: the runner dies while nobody can watch.
+        await engineProcess.stop();
+        await engineProcess.restart();
+
+        const exit = await waitFor(() => ctx.runners.exitOf(name), { timeoutMs: 30_000, what: "the runner to be cleaned after the restart" });
+        expect(exit.reason).toBe("crashed");
+        const left = await docker.listContainers({ all: true, filters: { name: [name] } });
+        expect(left).toHaveLength(0);
+      } finally {
+        restartWatcher.stop();
+      }
+    } finally {
+      await engineProcess.destroy();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { parseDockerHost } from "../../../src/config/load.js";
 import { poolSchema, type Pool } from "../../../src/config/pools.js";
 import { connectDocker, createContainerEngine, type ContainerEngine } from "../../../src/docker/engine.js";
 import { LABELS } from "../../../src/docker/labels.js";
+import { createRunnerhubOctokit } from "../../../src/github/octokit.js";
 import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-api.js";
 import { createLogger, type Logger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
@@ -78,7 +79,7 @@ export async function serviceContext(): Promise<ServiceContext> {
     capacity,
     slots: createSlotKeeper(capacity, queues.provision, log),
     newGitHub() {
-      const probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "s", baseUrl: GITHUB_API, log: createLogger("silent") });
+      const probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "s", baseUrl: GITHUB_API, log: createLogger("silent"), Octokit: createRunnerhubOctokit() });
       return createRunnersApi((id) => probot.auth(id));
     },
     metrics: createMetrics(),

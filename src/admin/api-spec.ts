@@ -1,0 +1,250 @@
+import { z } from "zod";
+import { poolOverrideSchema } from "../pools/overrides.js";
+import type { Method } from "./routing.js";
+import {
+  DEFAULT_PER_PAGE,
+  drainResponseSchema,
+  errorSchema,
+  JOB_STATES,
+  jobsPageSchema,
+  jobViewSchema,
+  MAX_PER_PAGE,
+  poolsResponseSchema,
+  poolViewSchema,
+  queueCountsSchema,
+  runnersResponseSchema,
+} from "./schemas.js";
+
+/**
+ * Every admin route, described once: the handler binds an implementation to each key (the
+ * compiler insists on one for every entry) and the OpenAPI document is generated from it.
+ */
+
+export const DASHBOARD_PATH = "/admin/queues";
+/** The admin API's own version: it changes when a route or shape changes, not with each release. */
+export const API_VERSION = "1.0.0";
+
+const SCHEMAS = {
+  Error: errorSchema,
+  PoolList: poolsResponseSchema,
+  Pool: poolViewSchema,
+  PoolOverride: poolOverrideSchema,
+  RunnerList: runnersResponseSchema,
+  Drain: drainResponseSchema,
+  QueueCounts: queueCountsSchema,
+  JobPage: jobsPageSchema,
+  Job: jobViewSchema,
+} satisfies Record<string, z.ZodType>;
+
+type SchemaName = keyof typeof SCHEMAS;
+
+interface ParameterDoc {
+  name: string;
+  in: "path" | "query";
+  description: string;
+  required?: boolean;
+  schema: Record<string, unknown>;
+}
+
+interface ResponseDoc {
+  description: string;
+  schema?: SchemaName;
+}
+
+export interface RouteDoc {
+  method: Method;
+  template: string;
+  summary: string;
+  parameters?: ParameterDoc[];
+  body?: SchemaName;
+  responses: Record<number, ResponseDoc>;
+}
+
+const pathParam = (name: string, description: string): ParameterDoc => ({
+  name,
+  in: "path",
+  description,
+  required: true,
+  schema: { type: "string" },
+});
+
+const notFound = (what: string): ResponseDoc => ({ description: `No such ${what}`, schema: "Error" });
+const invalid: ResponseDoc = { description: "Invalid request; `details` names each field", schema: "Error" };
+
+export const ROUTE_DOCS = {
+  "GET /admin/pools": {
+    method: "GET",
+    template: "/admin/pools",
+    summary: "Pools with their effective limits (run-time overrides applied) and runner counts",
+    responses: { 200: { description: "The pools, in the order of the pools file", schema: "PoolList" } },
+  },
+  "PATCH /admin/pools/{name}": {
+    method: "PATCH",
+    template: "/admin/pools/{name}",
+    summary: "Change a pool's limits at run time; the new maxRunners binds the next reservation in every process",
+    parameters: [pathParam("name", "Pool name")],
+    body: "PoolOverride",
+    responses: {
+      200: { description: "The pool as GET /admin/pools shows it", schema: "Pool" },
+      400: invalid,
+      404: notFound("pool"),
+      413: { description: "Request body too large", schema: "Error" },
+    },
+  },
+  "GET /admin/runners": {
+    method: "GET",
+    template: "/admin/runners",
+    summary: "Live runners (starting, idle, busy)",
+    parameters: [{ name: "pool", in: "query", description: "Only runners of this pool", schema: { type: "string" } }],
+    responses: { 200: { description: "Runner records, by pool then age", schema: "RunnerList" }, 400: invalid },
+  },
+  "DELETE /admin/runners/{name}": {
+    method: "DELETE",
+    template: "/admin/runners/{name}",
+    summary:
+      "Drain a runner: delete its GitHub registration (so it takes no new job), then stop its container. A busy runner is refused unless force=true (its job then fails).",
+    parameters: [
+      pathParam("name", "Runner name"),
+      { name: "force", in: "query", description: "Stop even a busy runner", schema: { type: "string", enum: ["true", "false"] } },
+    ],
+    responses: {
+      202: { description: "Registration deleted (when known) and stop enqueued on the engine's runner-ops queue", schema: "Drain" },
+      400: invalid,
+      404: notFound("runner"),
+      409: { description: "The runner is busy (or GitHub says it turned busy); retry with force=true", schema: "Error" },
+      502: { description: "GitHub did not answer the registration delete as expected", schema: "Error" },
+    },
+  },
+  "GET /admin/queue": {
+    method: "GET",
+    template: "/admin/queue",
+    summary: "Provision-queue entries per state",
+    responses: { 200: { description: "Counts per state", schema: "QueueCounts" } },
+  },
+  "GET /admin/queue/jobs": {
+    method: "GET",
+    template: "/admin/queue/jobs",
+    summary: "Provision-queue entries in one state, newest first, a page at a time",
+    parameters: [
+      { name: "state", in: "query", required: true, description: "Queue state", schema: { type: "string", enum: [...JOB_STATES] } },
+      { name: "page", in: "query", description: "1-based page", schema: { type: "integer", minimum: 1, default: 1 } },
+      {
+        name: "perPage",
+        in: "query",
+        description: "Entries per page",
+        schema: { type: "integer", minimum: 1, maximum: MAX_PER_PAGE, default: DEFAULT_PER_PAGE },
+      },
+    ],
+    responses: { 200: { description: "One page of entries", schema: "JobPage" }, 400: invalid },
+  },
+  "GET /admin/queue/jobs/{id}": {
+    method: "GET",
+    template: "/admin/queue/jobs/{id}",
+    summary: "One provision-queue entry",
+    parameters: [pathParam("id", "Queue entry id (job-<GitHub job id>)")],
+    responses: { 200: { description: "The entry", schema: "Job" }, 404: notFound("queue entry") },
+  },
+  "POST /admin/queue/jobs/{id}/retry": {
+    method: "POST",
+    template: "/admin/queue/jobs/{id}/retry",
+    summary: "Retry a failed provision-queue entry",
+    parameters: [pathParam("id", "Queue entry id")],
+    responses: {
+      200: { description: "The entry, waiting again", schema: "Job" },
+      404: notFound("queue entry"),
+      409: { description: "The entry is not failed", schema: "Error" },
+    },
+  },
+  "DELETE /admin/queue/jobs/{id}": {
+    method: "DELETE",
+    template: "/admin/queue/jobs/{id}",
+    summary: "Remove a provision-queue entry that no worker is running",
+    parameters: [pathParam("id", "Queue entry id")],
+    responses: {
+      204: { description: "Removed" },
+      404: notFound("queue entry"),
+      409: { description: "A worker is running the entry", schema: "Error" },
+    },
+  },
+  "GET /admin/openapi.json": {
+    method: "GET",
+    template: "/admin/openapi.json",
+    summary: "This description",
+    responses: { 200: { description: "OpenAPI 3.1 document" } },
+  },
+} as const satisfies Record<string, RouteDoc>;
+
+export type RouteKey = keyof typeof ROUTE_DOCS;
+
+/** Answers every operation can give, whatever it does. */
+const COMMON_RESPONSES: Record<number, ResponseDoc> = {
+  401: { description: "Missing or wrong admin token (header WWW-Authenticate: Bearer)", schema: "Error" },
+  500: { description: "Internal error", schema: "Error" },
+  503: { description: "The admin API is disabled: ADMIN_TOKEN is not set", schema: "Error" },
+};
+
+function jsonSchemaOf(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" });
+  return rest;
+}
+
+function responsesOf(responses: Record<number, ResponseDoc>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries({ ...responses, ...COMMON_RESPONSES }).map(([status, doc]) => [
+      status,
+      doc.schema
+        ? { description: doc.description, content: { "application/json": { schema: { $ref: `#/components/schemas/${doc.schema}` } } } }
+        : { description: doc.description },
+    ]),
+  );
+}
+
+function operationOf(doc: RouteDoc): Record<string, unknown> {
+  return {
+    summary: doc.summary,
+    operationId: `${doc.method.toLowerCase()}${doc.template.replace(/[^A-Za-z0-9]+(.)?/g, (_match, next: string | undefined) => (next ?? "").toUpperCase())}`,
+    ...(doc.parameters ? { parameters: doc.parameters } : {}),
+    ...(doc.body
+      ? { requestBody: { required: true, content: { "application/json": { schema: { $ref: `#/components/schemas/${doc.body}` } } } } }
+      : {}),
+    responses: responsesOf(doc.responses),
+  };
+}
+
+/** The OpenAPI 3.1 document of the admin API, the dashboard included. */
+export function openApiDocument(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const docs: RouteDoc[] = Object.values(ROUTE_DOCS);
+  for (const doc of docs) {
+    paths[doc.template] = { ...paths[doc.template], [doc.method.toLowerCase()]: operationOf(doc) };
+  }
+  paths[DASHBOARD_PATH] = {
+    get: {
+      summary: "Bull Board dashboard of the provision and runner-ops queues (its assets and API live under /admin/queues/)",
+      description: "Also accepts HTTP Basic with the admin token as password, so a browser can open it.",
+      operationId: "getAdminQueues",
+      responses: {
+        200: { description: "The dashboard", content: { "text/html": { schema: { type: "string" } } } },
+        ...responsesOf({}),
+      },
+    },
+  };
+  const schemas = Object.fromEntries(
+    Object.entries(SCHEMAS).map(([name, schema]) => [name, jsonSchemaOf(schema, name === "PoolOverride" ? "input" : "output")]),
+  );
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "runnerhub admin API",
+      version: API_VERSION,
+      description: "Pools and their run-time limits, runners, and the provision queue. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`.",
+    },
+    servers: [{ url: "/" }],
+    security: [{ adminToken: [] }],
+    components: {
+      securitySchemes: { adminToken: { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN the server was started with" } },
+      schemas,
+    },
+    paths,
+  };
+}

@@ -1,0 +1,319 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Job } from "bullmq";
+import type { Logger } from "pino";
+import type { Pool } from "../config/pools.js";
+import type { RunnersApi } from "../github/runners-api.js";
+import { pathOf, sendJson, type Handler } from "../http/server.js";
+import type { Capacity } from "../pools/capacity.js";
+import { overrideProblems, poolOverrideSchema, type PoolOverrides } from "../pools/overrides.js";
+import type { ProvisionRequest } from "../queue/jobs.js";
+import type { Queues } from "../queue/queues.js";
+import type { RunnerStore } from "../state/runner-store.js";
+import { DASHBOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./api-spec.js";
+import { checkToken, MIN_ADMIN_TOKEN_LENGTH, presentedToken, tokenDigest } from "./auth.js";
+import { createDashboard } from "./dashboard.js";
+import { matchRoute, type Method } from "./routing.js";
+import { drainQuerySchema, JOB_STATES, jobsQuerySchema, runnersQuerySchema, type ErrorBody, type FieldProblem, type PoolView } from "./schemas.js";
+import { fieldProblems, jobView, pageCount, pageRange, poolCounts, poolView, runnerView, selectRunners, slotsToWake } from "./views.js";
+
+export interface AdminDeps {
+  /** Undefined (or shorter than 16 characters): every /admin route answers 503. */
+  adminToken: string | undefined;
+  /** The pools as the file declares them. */
+  pools: readonly Pool[];
+  overrides: PoolOverrides;
+  runners: RunnerStore;
+  capacity: Capacity;
+  queues: Queues;
+  github: RunnersApi;
+  log: Logger;
+  now: () => number;
+}
+
+export const ADMIN_DISABLED_MESSAGE = "admin API disabled: set ADMIN_TOKEN (at least 16 characters) to enable it";
+const ADMIN_PREFIX = "/admin";
+const REALM = 'realm="runnerhub admin"';
+const BODY_LIMIT_BYTES = 64 * 1024;
+const OVERRIDE_FIELDS = Object.keys(poolOverrideSchema.shape);
+/** Provision-queue states of demand that no worker runs yet (parked entries are delayed ones). */
+const NOT_YET_RUNNING = ["waiting", "prioritized", "delayed"] as const;
+
+interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+interface RouteContext {
+  req: IncomingMessage;
+  query: Record<string, string>;
+  params: Record<string, string>;
+}
+
+type RouteImpl = (ctx: RouteContext) => Promise<Reply>;
+
+const error = (status: number, message: string, details?: FieldProblem[]): Reply => {
+  const body: ErrorBody = details && details.length > 0 ? { error: message, details } : { error: message };
+  return { status, body };
+};
+
+function statusOf(failure: unknown): number | undefined {
+  return typeof failure === "object" && failure !== null && "status" in failure && typeof failure.status === "number"
+    ? failure.status
+    : undefined;
+}
+
+/** BullMQ's getJobs yields undefined for an entry removed between listing and loading. */
+function present<T>(jobs: readonly (T | undefined)[]): T[] {
+  return jobs.filter((job): job is T => job !== undefined && job !== null);
+}
+
+type BodyResult = { ok: true; value: unknown } | { ok: false; reply: Reply };
+
+async function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
+  const tooLarge = error(413, `request body exceeds ${BODY_LIMIT_BYTES} bytes`);
+  if (Number(req.headers["content-length"] ?? 0) > BODY_LIMIT_BYTES) return { ok: false, reply: tooLarge };
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // Reads to the end even past the limit: leaving the body unread would break the connection before the answer.
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= BODY_LIMIT_BYTES) chunks.push(chunk);
+  }
+  if (size > BODY_LIMIT_BYTES) return { ok: false, reply: tooLarge };
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") {
+    return { ok: false, reply: error(400, "request body is empty; send a JSON object", [{ field: "body", message: "required" }]) };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (failure) {
+    return {
+      ok: false,
+      reply: error(400, "request body is not valid JSON", [{ field: "body", message: (failure as Error).message }]),
+    };
+  }
+}
+
+function send(res: ServerResponse, reply: Reply): true {
+  res.setHeader("cache-control", "no-store");
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+  if (reply.body === undefined) {
+    res.writeHead(reply.status).end();
+    return true;
+  }
+  return sendJson(res, reply.status, reply.body);
+}
+
+/**
+ * The admin API under /admin (bearer ADMIN_TOKEN): pools and their run-time limits, runners and
+ * draining, provision-queue inspection, the OpenAPI description and the Bull Board dashboard.
+ */
+export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
+  const log = deps.log.child({ component: "admin" });
+  const token = deps.adminToken !== undefined && deps.adminToken.length >= MIN_ADMIN_TOKEN_LENGTH ? deps.adminToken : undefined;
+  if (deps.adminToken !== undefined && token === undefined) {
+    log.warn({ minLength: MIN_ADMIN_TOKEN_LENGTH }, "ADMIN_TOKEN is too short; the admin API stays disabled");
+  }
+  const expectedDigest = token === undefined ? undefined : tokenDigest(token);
+  const provision = deps.queues.provision;
+  const dashboard = createDashboard(deps.queues, async () => [...new Set((await deps.runners.list()).map((record) => record.engine))]);
+  const openapi = openApiDocument();
+
+  async function waitingPools(): Promise<string[]> {
+    const jobs = await provision.getJobs([...NOT_YET_RUNNING]);
+    return present<Job<ProvisionRequest>>(jobs).map((job) => job.data.pool);
+  }
+
+  async function poolViews(selected: readonly Pool[]): Promise<PoolView[]> {
+    const [overrides, records, waiting] = await Promise.all([deps.overrides.all(), deps.runners.list(), waitingPools()]);
+    const now = deps.now();
+    return Promise.all(
+      selected.map(async (pool) => {
+        const [holders, parked] = await Promise.all([deps.capacity.holders(pool.name, now), deps.capacity.parkedCount("pool", pool.name)]);
+        const counts = poolCounts(pool.name, { runners: records, waitingPools: waiting, slotsHeld: holders.length, parked });
+        return poolView(pool, overrides[pool.name], counts);
+      }),
+    );
+  }
+
+  /** A raised limit frees room that parked demand would otherwise only notice at its fallback delay. */
+  async function wakeParked(pool: Pool, maxRunners: number): Promise<number> {
+    const now = deps.now();
+    const [holders, parked] = await Promise.all([deps.capacity.holders(pool.name, now), deps.capacity.parkedCount("pool", pool.name)]);
+    let woken = 0;
+    for (let budget = slotsToWake(maxRunners, holders.length, parked); budget > 0; budget--) {
+      const id = await deps.capacity.popParked("pool", pool.name);
+      if (!id) break;
+      const job = await provision.getJob(id);
+      if (job && (await job.isDelayed())) {
+        await job.promote();
+        woken += 1;
+      }
+    }
+    return woken;
+  }
+
+  async function loadJob(id: string): Promise<{ job: Job<ProvisionRequest>; state: string } | undefined> {
+    const job = await provision.getJob(id);
+    if (!job) return undefined;
+    return { job, state: await job.getState() };
+  }
+
+  const noJob = (id: string) => error(404, `no provision-queue entry with id "${id}"`);
+
+  const routes: Record<RouteKey, RouteImpl> = {
+    async "GET /admin/pools"() {
+      return { status: 200, body: { pools: await poolViews(deps.pools) } };
+    },
+
+    async "PATCH /admin/pools/{name}"({ req, params }) {
+      const name = params.name ?? "";
+      const pool = deps.pools.find((candidate) => candidate.name === name);
+      if (!pool) return error(404, `no pool named "${name}"; pools: ${deps.pools.map((p) => p.name).join(", ")}`);
+      const body = await readJsonBody(req);
+      if (!body.ok) return body.reply;
+      const parsed = poolOverrideSchema.safeParse(body.value);
+      if (!parsed.success) return error(400, "invalid pool change", fieldProblems(parsed.error.issues, "body", OVERRIDE_FIELDS));
+      const current = (await deps.overrides.all())[pool.name] ?? {};
+      const problems = overrideProblems(pool, { ...current, ...parsed.data });
+      if (problems.length > 0) return error(400, "invalid pool change", problems);
+      const override = await deps.overrides.merge(pool.name, parsed.data);
+      const woken = await wakeParked(pool, override.maxRunners ?? pool.maxRunners);
+      log.info({ pool: pool.name, change: parsed.data, override, woken }, "pool limits changed");
+      const [view] = await poolViews([pool]);
+      return { status: 200, body: view };
+    },
+
+    async "GET /admin/runners"({ query }) {
+      const parsed = runnersQuerySchema.safeParse(query);
+      if (!parsed.success) return error(400, "invalid query", fieldProblems(parsed.error.issues, "query"));
+      return { status: 200, body: { runners: selectRunners(await deps.runners.list(), parsed.data.pool) } };
+    },
+
+    async "DELETE /admin/runners/{name}"({ query, params }) {
+      const parsed = drainQuerySchema.safeParse(query);
+      if (!parsed.success) return error(400, "invalid query", fieldProblems(parsed.error.issues, "query"));
+      const force = parsed.data.force;
+      const name = params.name ?? "";
+      const record = await deps.runners.get(name);
+      if (!record) return error(404, `no live runner named "${name}"`);
+      if (record.state === "busy" && !force) {
+        return error(409, `runner "${name}" is busy on job ${record.busyJobId ?? record.jobId}; draining it now fails that job (add ?force=true to do it anyway)`);
+      }
+      let registrationDeleted = false;
+      if (record.runnerId !== undefined) {
+        try {
+          registrationDeleted = await deps.github.deleteRunner({ installationId: record.installationId, scope: record.scope }, record.runnerId);
+        } catch (failure) {
+          const status = statusOf(failure);
+          if (status !== 422) {
+            log.warn({ runnerName: name, runnerId: record.runnerId, status, message: (failure as Error).message }, "GitHub did not delete a drained runner's registration");
+            return error(502, `GitHub answered ${status ?? "with an error"} when asked to delete the registration of runner "${name}"; the runner keeps running`);
+          }
+          if (!force) {
+            return error(409, `GitHub refused to delete runner "${name}": it has just taken a job (add ?force=true to stop it anyway)`);
+          }
+          log.warn({ runnerName: name, runnerId: record.runnerId }, "GitHub refused to delete a busy runner's registration; stopping it anyway (forced)");
+        }
+      }
+      const reason = force ? "drained-forced" : "drained";
+      const queue = deps.queues.runnerOps(record.engine);
+      const stop = await queue.add("stop", { runnerName: record.name, reason });
+      log.info({ runnerName: name, pool: record.pool, engine: record.engine, reason, registrationDeleted }, "runner drained");
+      return {
+        status: 202,
+        body: { runner: runnerView(record), stop: { queue: queue.name, jobId: stop.id ?? "", reason }, registrationDeleted },
+      };
+    },
+
+    async "GET /admin/queue"() {
+      const counts = await provision.getJobCounts(...JOB_STATES);
+      return {
+        status: 200,
+        body: { queue: provision.name, counts: Object.fromEntries(JOB_STATES.map((state) => [state, counts[state] ?? 0])) },
+      };
+    },
+
+    async "GET /admin/queue/jobs"({ query }) {
+      const parsed = jobsQuerySchema.safeParse(query);
+      if (!parsed.success) return error(400, "invalid query", fieldProblems(parsed.error.issues, "query"));
+      const { state, page, perPage } = parsed.data;
+      const { start, end } = pageRange(page, perPage);
+      const [total, jobs] = await Promise.all([provision.getJobCountByTypes(state), provision.getJobs([state], start, end)]);
+      return {
+        status: 200,
+        body: {
+          state,
+          page,
+          perPage,
+          total,
+          pages: pageCount(total, perPage),
+          jobs: present<Job<ProvisionRequest>>(jobs).map((job) => jobView(job, state)),
+        },
+      };
+    },
+
+    async "GET /admin/queue/jobs/{id}"({ params }) {
+      const id = params.id ?? "";
+      const found = await loadJob(id);
+      return found ? { status: 200, body: jobView(found.job, found.state) } : noJob(id);
+    },
+
+    async "POST /admin/queue/jobs/{id}/retry"({ params }) {
+      const id = params.id ?? "";
+      const found = await loadJob(id);
+      if (!found) return noJob(id);
+      if (found.state !== "failed") return error(409, `entry "${id}" is ${found.state}; only failed entries can be retried`);
+      await found.job.retry("failed");
+      const retried = await loadJob(id);
+      log.info({ queueJobId: id }, "failed provision entry retried");
+      return retried ? { status: 200, body: jobView(retried.job, retried.state) } : noJob(id);
+    },
+
+    async "DELETE /admin/queue/jobs/{id}"({ params }) {
+      const id = params.id ?? "";
+      const found = await loadJob(id);
+      if (!found) return noJob(id);
+      if (found.state === "active") return error(409, `entry "${id}" is being provisioned by a worker; it cannot be removed now`);
+      await found.job.remove();
+      log.info({ queueJobId: id, state: found.state }, "provision entry removed");
+      return { status: 204 };
+    },
+
+    async "GET /admin/openapi.json"() {
+      return { status: 200, body: openapi };
+    },
+  };
+
+  const table = (Object.keys(ROUTE_DOCS) as RouteKey[]).map((key) => ({ key, method: ROUTE_DOCS[key].method as Method, template: ROUTE_DOCS[key].template }));
+
+  return async (req, res) => {
+    const path = pathOf(req);
+    if (path !== ADMIN_PREFIX && !path.startsWith(`${ADMIN_PREFIX}/`)) return false;
+    if (expectedDigest === undefined) return send(res, error(503, ADMIN_DISABLED_MESSAGE));
+
+    const onDashboard = path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`);
+    const auth = checkToken(presentedToken(req.headers.authorization, onDashboard), expectedDigest);
+    if (auth !== "ok") {
+      log.warn({ method: req.method, path, reason: auth, remoteAddress: req.socket.remoteAddress }, "admin request refused");
+      const bearer = auth === "wrong" ? `Bearer ${REALM}, error="invalid_token"` : `Bearer ${REALM}`;
+      res.setHeader("www-authenticate", onDashboard ? [bearer, `Basic ${REALM}, charset="UTF-8"`] : bearer);
+      return send(res, error(401, auth === "missing" ? "admin token required: send Authorization: Bearer <ADMIN_TOKEN>" : "wrong admin token"));
+    }
+
+    if (onDashboard) {
+      return (await dashboard.handle(req, res)) || send(res, error(404, `no dashboard page ${path}`));
+    }
+
+    const method = req.method ?? "GET";
+    const match = matchRoute(table, method, path);
+    if (match.kind === "not-found") return send(res, error(404, `no admin route ${method} ${path}`));
+    if (match.kind === "method-not-allowed") {
+      return send(res, { ...error(405, `${method} is not allowed on ${path}`), headers: { allow: match.allow.join(", ") } });
+    }
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const reply = await routes[match.route.key]({ req, query: Object.fromEntries(url.searchParams), params: match.params });
+    return send(res, reply);
+  };
+}

@@ -1,0 +1,132 @@
+import { z } from "zod";
+import { poolOverrideSchema } from "../pools/overrides.js";
+
+/**
+ * The admin API's shapes in one place: request validation uses them, responses are typed by
+ * them, and the OpenAPI description is generated from them, so the three cannot drift apart.
+ */
+
+export const JOB_STATES = ["waiting", "delayed", "active", "completed", "failed"] as const;
+export type JobListState = (typeof JOB_STATES)[number];
+
+export const MAX_PER_PAGE = 200;
+export const DEFAULT_PER_PAGE = 50;
+
+const wholeNumber = (max: number) =>
+  z
+    .string()
+    .regex(/^[1-9][0-9]{0,8}$/, "must be a whole number from 1")
+    .transform(Number)
+    .pipe(z.number().max(max, `must be at most ${max}`));
+
+export const jobsQuerySchema = z.object({
+  state: z.enum(JOB_STATES, `must be one of ${JOB_STATES.join(", ")}`),
+  page: wholeNumber(1_000_000).default(1),
+  perPage: wholeNumber(MAX_PER_PAGE).default(DEFAULT_PER_PAGE),
+});
+
+export const runnersQuerySchema = z.object({
+  pool: z.string().min(1, "must not be empty").optional(),
+});
+
+export const drainQuerySchema = z.object({
+  force: z
+    .enum(["true", "false"], "must be true or false")
+    .default("false")
+    .transform((text) => text === "true"),
+});
+
+export const errorSchema = z.object({
+  error: z.string(),
+  details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+});
+export type ErrorBody = z.output<typeof errorSchema>;
+export type FieldProblem = NonNullable<ErrorBody["details"]>[number];
+
+export const poolCountsSchema = z.object({
+  starting: z.int().min(0),
+  idle: z.int().min(0),
+  busy: z.int().min(0),
+  /** Provision-queue entries for the pool that no worker is running: waiting, delayed or parked. */
+  waiting: z.int().min(0),
+  /** Runners holding one of the pool's maxRunners slots (reserved or running). */
+  slotsHeld: z.int().min(0),
+  /** Entries parked until a slot of the pool frees. */
+  parked: z.int().min(0),
+});
+export type PoolCounts = z.output<typeof poolCountsSchema>;
+
+export const poolViewSchema = z.object({
+  name: z.string(),
+  labels: z.array(z.string()),
+  image: z.string(),
+  limits: z.object({
+    maxRunners: z.int(),
+    minIdle: z.int(),
+    idleTimeoutMs: z.int(),
+    maxLifetimeMs: z.int(),
+  }),
+  overrides: poolOverrideSchema,
+  counts: poolCountsSchema,
+});
+export type PoolView = z.output<typeof poolViewSchema>;
+
+export const poolsResponseSchema = z.object({ pools: z.array(poolViewSchema) });
+
+export const runnerViewSchema = z.object({
+  name: z.string(),
+  pool: z.string(),
+  engine: z.string(),
+  state: z.enum(["starting", "idle", "busy"]),
+  installationId: z.int(),
+  scope: z.union([
+    z.object({ kind: z.literal("org"), org: z.string() }),
+    z.object({ kind: z.literal("repo"), owner: z.string(), repo: z.string() }),
+  ]),
+  jobId: z.int(),
+  runnerId: z.int().nullable(),
+  containerId: z.string().nullable(),
+  busyJobId: z.int().nullable(),
+  createdAt: z.int(),
+  completedAt: z.int().nullable(),
+  retiring: z.string().nullable(),
+});
+export type RunnerView = z.output<typeof runnerViewSchema>;
+
+export const runnersResponseSchema = z.object({ runners: z.array(runnerViewSchema) });
+
+export const drainResponseSchema = z.object({
+  runner: runnerViewSchema,
+  stop: z.object({ queue: z.string(), jobId: z.string(), reason: z.enum(["drained", "drained-forced"]) }),
+  /** Whether GitHub's registration was deleted before the stop (false: unknown id or already gone). */
+  registrationDeleted: z.boolean(),
+});
+
+export const jobViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  attemptsMade: z.int(),
+  failedReason: z.string().nullable(),
+  timestamp: z.int(),
+  processedOn: z.int().nullable(),
+  finishedOn: z.int().nullable(),
+});
+export type JobView = z.output<typeof jobViewSchema>;
+
+export const jobsPageSchema = z.object({
+  state: z.enum(JOB_STATES),
+  page: z.int(),
+  perPage: z.int(),
+  total: z.int(),
+  pages: z.int(),
+  jobs: z.array(jobViewSchema),
+});
+
+const count = z.int().min(0);
+
+export const queueCountsSchema = z.object({
+  queue: z.string(),
+  counts: z.object({ waiting: count, delayed: count, active: count, completed: count, failed: count }),
+});

@@ -1,0 +1,138 @@
+import type { z } from "zod";
+import type { Pool } from "../config/pools.js";
+import { effectivePool, type PoolOverride } from "../pools/overrides.js";
+import type { RunnerRecord } from "../state/runner-store.js";
+import type { FieldProblem, JobView, PoolCounts, PoolView, RunnerView } from "./schemas.js";
+
+/** What the admin API shows is computed here from snapshots, without I/O, so it is unit-tested. */
+
+export interface PoolSnapshot {
+  runners: readonly Pick<RunnerRecord, "pool" | "state">[];
+  /** The pool of every provision-queue entry that no worker is running yet. */
+  waitingPools: readonly string[];
+  slotsHeld: number;
+  parked: number;
+}
+
+export function poolCounts(pool: string, snapshot: PoolSnapshot): PoolCounts {
+  const counts: PoolCounts = { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: snapshot.slotsHeld, parked: snapshot.parked };
+  for (const runner of snapshot.runners) {
+    if (runner.pool === pool) counts[runner.state] += 1;
+  }
+  counts.waiting = snapshot.waitingPools.filter((name) => name === pool).length;
+  return counts;
+}
+
+export function poolView(pool: Pool, override: PoolOverride | undefined, counts: PoolCounts): PoolView {
+  const effective = effectivePool(pool, override);
+  return {
+    name: pool.name,
+    labels: [...pool.labels],
+    image: pool.image,
+    limits: {
+      maxRunners: effective.maxRunners,
+      minIdle: effective.minIdle,
+      idleTimeoutMs: effective.idleTimeout,
+      maxLifetimeMs: effective.maxLifetime,
+    },
+    overrides: override ?? {},
+    counts,
+  };
+}
+
+/** Copies the fields the API documents, one by one, so a field added to the record later (maybe a secret) stays private. */
+export function runnerView(record: RunnerRecord): RunnerView {
+  return {
+    name: record.name,
+    pool: record.pool,
+    engine: record.engine,
+    state: record.state,
+    installationId: record.installationId,
+    scope: record.scope.kind === "org" ? { kind: "org", org: record.scope.org } : { kind: "repo", owner: record.scope.owner, repo: record.scope.repo },
+    jobId: record.jobId,
+    runnerId: record.runnerId ?? null,
+    containerId: record.containerId ?? null,
+    busyJobId: record.busyJobId ?? null,
+    createdAt: record.createdAt,
+    completedAt: record.completedAt ?? null,
+    retiring: record.retiring ?? null,
+  };
+}
+
+/** Runners of the pool (all when undefined), by pool then oldest first. */
+export function selectRunners(records: readonly RunnerRecord[], pool: string | undefined): RunnerView[] {
+  return records
+    .filter((record) => pool === undefined || record.pool === pool)
+    .sort((a, b) => a.pool.localeCompare(b.pool) || a.createdAt - b.createdAt || a.name.localeCompare(b.name))
+    .map(runnerView);
+}
+
+/** The fields of a BullMQ job the API shows. */
+export interface JobFields {
+  id?: string | undefined;
+  name: string;
+  data: unknown;
+  attemptsMade: number;
+  failedReason?: string | undefined;
+  timestamp: number;
+  processedOn?: number | undefined;
+  finishedOn?: number | undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function jobView(job: JobFields, state: string): JobView {
+  return {
+    id: job.id ?? "",
+    name: job.name,
+    state,
+    data: isRecord(job.data) ? job.data : { value: job.data },
+    attemptsMade: job.attemptsMade,
+    failedReason: job.failedReason ? job.failedReason : null,
+    timestamp: job.timestamp,
+    processedOn: job.processedOn ?? null,
+    finishedOn: job.finishedOn ?? null,
+  };
+}
+
+/** The zero-based, inclusive index range of a 1-based page, as BullMQ's getJobs takes it. */
+export function pageRange(page: number, perPage: number): { start: number; end: number } {
+  const start = (page - 1) * perPage;
+  return { start, end: start + perPage - 1 };
+}
+
+export function pageCount(total: number, perPage: number): number {
+  return Math.ceil(total / perPage);
+}
+
+function fieldName(path: readonly PropertyKey[], root: string): string {
+  if (path.length === 0) return root;
+  return path.reduce<string>(
+    (out, segment) => (typeof segment === "number" ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment)),
+    "",
+  );
+}
+
+/**
+ * Zod issues as `{field, message}` pairs, one per field; unknown keys are named each on their
+ * own, with the fields that are allowed, so a typo is obvious.
+ */
+export function fieldProblems(issues: readonly z.core.$ZodIssue[], root: string, allowed?: readonly string[]): FieldProblem[] {
+  return issues.flatMap((issue): FieldProblem[] => {
+    if (issue.code === "unrecognized_keys") {
+      const hint = allowed ? `unknown field; allowed: ${allowed.join(", ")}` : "unknown field";
+      return issue.keys.map((key) => ({ field: fieldName([...issue.path, key], root), message: hint }));
+    }
+    if (issue.code === "invalid_type" && issue.path.length === 0 && issue.expected === "object") {
+      return [{ field: root, message: "must be a JSON object" }];
+    }
+    return [{ field: fieldName(issue.path, root), message: issue.message }];
+  });
+}
+
+/** How many parked entries to wake after a limit change: as many as there is room for, at most all. */
+export function slotsToWake(maxRunners: number, slotsHeld: number, parked: number): number {
+  return Math.max(0, Math.min(parked, maxRunners - slotsHeld));
+}

@@ -1,0 +1,95 @@
+import type { ErrorBody, JobView, PoolView, RunnerView } from "../admin/schemas.js";
+
+/** Everything the CLI prints is built here, without I/O, so it is unit-tested. */
+
+/** Left-aligned columns two spaces apart; no trailing blanks. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    headers
+      .map((_header, column) => (column === headers.length - 1 ? (cells[column] ?? "") : (cells[column] ?? "").padEnd(widths[column] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join("\n") + "\n";
+}
+
+/** A compact age: 42s, 5m, 3h, 2d. */
+export function formatAge(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
+const OVERRIDDEN = "*";
+
+export function formatPools(pools: readonly PoolView[]): string {
+  if (pools.length === 0) return "no pools\n";
+  const mark = (value: number, overridden: boolean) => `${value}${overridden ? OVERRIDDEN : ""}`;
+  const rows = pools.map((pool) => [
+    pool.name,
+    mark(pool.limits.maxRunners, pool.overrides.maxRunners !== undefined),
+    mark(pool.limits.minIdle, pool.overrides.minIdle !== undefined),
+    String(pool.counts.starting),
+    String(pool.counts.idle),
+    String(pool.counts.busy),
+    String(pool.counts.waiting),
+    pool.labels.join(","),
+  ]);
+  const table = formatTable(["NAME", "MAX", "MIN-IDLE", "STARTING", "IDLE", "BUSY", "WAITING", "LABELS"], rows);
+  const anyOverride = pools.some((pool) => Object.keys(pool.overrides).length > 0);
+  return anyOverride ? `${table}${OVERRIDDEN} set at run time (runnerhub pools set), not from the pools file\n` : table;
+}
+
+export function formatRunners(runners: readonly RunnerView[], now: number): string {
+  if (runners.length === 0) return "no runners\n";
+  const rows = runners.map((runner) => [
+    runner.name,
+    runner.pool,
+    runner.retiring ? `${runner.state} (retiring: ${runner.retiring})` : runner.state,
+    String(runner.busyJobId ?? runner.jobId),
+    runner.engine,
+    formatAge(now - runner.createdAt),
+  ]);
+  return formatTable(["NAME", "POOL", "STATE", "JOB", "ENGINE", "AGE"], rows);
+}
+
+export function formatQueueCounts(queue: string, counts: Readonly<Record<string, number>>): string {
+  return `queue ${queue}\n` + formatTable(["STATE", "ENTRIES"], Object.entries(counts).map(([state, count]) => [state, String(count)]));
+}
+
+function field(data: Record<string, unknown>, name: string): string {
+  const value = data[name];
+  return typeof value === "string" || typeof value === "number" ? String(value) : "";
+}
+
+export function formatJobs(page: { state: string; page: number; pages: number; total: number; jobs: readonly JobView[] }, now: number): string {
+  if (page.total === 0) return `no ${page.state} entries\n`;
+  const rows = page.jobs.map((job) => {
+    const repo = job.data.owner !== undefined ? `${field(job.data, "owner")}/${field(job.data, "repo")}` : "";
+    return [
+      job.id,
+      job.state,
+      field(job.data, "pool"),
+      repo,
+      field(job.data, "jobId"),
+      String(job.attemptsMade),
+      formatAge(now - job.timestamp),
+      job.failedReason ?? "",
+    ];
+  });
+  const table = formatTable(["ID", "STATE", "POOL", "REPO", "JOB", "ATTEMPTS", "AGE", "REASON"], rows);
+  return `${table}page ${page.page} of ${Math.max(page.pages, 1)} (${page.total} ${page.state} entries)\n`;
+}
+
+export function formatDrain(drain: { runner: { name: string }; stop: { reason: string }; registrationDeleted: boolean }): string {
+  const registration = drain.registrationDeleted ? "GitHub registration deleted, " : "";
+  return `runner ${drain.runner.name} is draining: ${registration}stop queued (${drain.stop.reason})\n`;
+}
+
+/** `error: …` plus one indented line per field the server named. */
+export function formatError(body: ErrorBody): string {
+  const details = (body.details ?? []).map((detail) => `  ${detail.field}: ${detail.message}\n`).join("");
+  return `error: ${body.error}\n${details}`;
+}

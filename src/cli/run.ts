@@ -1,0 +1,145 @@
+import type { z } from "zod";
+import {
+  drainResponseSchema,
+  errorSchema,
+  jobsPageSchema,
+  jobViewSchema,
+  poolsResponseSchema,
+  poolViewSchema,
+  queueCountsSchema,
+  runnersResponseSchema,
+} from "../admin/schemas.js";
+import { parseInvocation, USAGE, type Command, type Invocation } from "./args.js";
+import { formatDrain, formatError, formatJobs, formatPools, formatQueueCounts, formatRunners } from "./format.js";
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  fetch: typeof fetch;
+  now(): number;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+interface ApiCall {
+  method: "GET" | "PATCH" | "DELETE" | "POST";
+  path: string;
+  body?: unknown;
+}
+
+/** What a command asks of the API, and how its answer is shown. */
+interface Plan<S extends z.ZodType> {
+  call: ApiCall;
+  schema: S;
+  render(body: z.output<S>, now: number): string;
+}
+
+function plan<S extends z.ZodType>(call: ApiCall, schema: S, render: (body: z.output<S>, now: number) => string): Plan<S> {
+  return { call, schema, render };
+}
+
+const segment = encodeURIComponent;
+
+function planOf(command: Exclude<Command, { kind: "help" }>): Plan<z.ZodType> {
+  switch (command.kind) {
+    case "pools-ls":
+      return plan({ method: "GET", path: "/admin/pools" }, poolsResponseSchema, (body) => formatPools(body.pools));
+    case "pools-set":
+      return plan({ method: "PATCH", path: `/admin/pools/${segment(command.name)}`, body: command.change }, poolViewSchema, (pool) => formatPools([pool]));
+    case "runners-ls": {
+      const query = command.pool === undefined ? "" : `?pool=${segment(command.pool)}`;
+      return plan({ method: "GET", path: `/admin/runners${query}` }, runnersResponseSchema, (body, now) => formatRunners(body.runners, now));
+    }
+    case "runners-rm": {
+      const query = command.force ? "?force=true" : "";
+      return plan({ method: "DELETE", path: `/admin/runners/${segment(command.name)}${query}` }, drainResponseSchema, formatDrain);
+    }
+    case "queue-ls": {
+      if (command.state === undefined) {
+        return plan({ method: "GET", path: "/admin/queue" }, queueCountsSchema, (body) => formatQueueCounts(body.queue, body.counts));
+      }
+      const query = new URLSearchParams({ state: command.state });
+      if (command.page !== undefined) query.set("page", String(command.page));
+      if (command.perPage !== undefined) query.set("perPage", String(command.perPage));
+      return plan({ method: "GET", path: `/admin/queue/jobs?${query.toString()}` }, jobsPageSchema, formatJobs);
+    }
+    case "queue-retry":
+      return plan(
+        { method: "POST", path: `/admin/queue/jobs/${segment(command.id)}/retry` },
+        jobViewSchema,
+        (job) => `entry ${job.id} is ${job.state} again\n`,
+      );
+  }
+}
+
+type Outcome = { ok: true; status: number; body: unknown } | { ok: false; message: string };
+
+async function callApi(invocation: Invocation, call: ApiCall, io: CliIo): Promise<Outcome> {
+  const url = `${invocation.url.replace(/\/+$/, "")}${call.path}`;
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (invocation.token) headers.authorization = `Bearer ${invocation.token}`;
+  if (call.body !== undefined) headers["content-type"] = "application/json";
+  let response: Response;
+  try {
+    response = await io.fetch(url, {
+      method: call.method,
+      headers,
+      body: call.body === undefined ? undefined : JSON.stringify(call.body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (failure) {
+    const cause = (failure as Error).cause;
+    const reason = cause instanceof Error ? cause.message : (failure as Error).message;
+    return { ok: false, message: `cannot reach runnerhub at ${invocation.url}: ${reason}` };
+  }
+  const text = await response.text();
+  if (text === "") return { ok: true, status: response.status, body: undefined };
+  try {
+    return { ok: true, status: response.status, body: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, message: `${call.method} ${call.path} answered HTTP ${response.status} without JSON; is ${invocation.url} a runnerhub server?` };
+  }
+}
+
+/** Runs one command line; returns the exit code (0 done, 1 failed, 2 usage). */
+export async function runCli(argv: readonly string[], env: { url?: string | undefined; token?: string | undefined }, io: CliIo): Promise<number> {
+  const parsed = parseInvocation(argv, env);
+  if (!parsed.ok) {
+    io.stderr(`runnerhub: ${parsed.message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const { invocation } = parsed;
+  const { command } = invocation;
+  if (command.kind === "help") {
+    io.stdout(USAGE);
+    return EXIT_OK;
+  }
+
+  const { call, schema, render } = planOf(command);
+  const outcome = await callApi(invocation, call, io);
+  if (!outcome.ok) {
+    io.stderr(formatError({ error: outcome.message }));
+    return EXIT_FAILED;
+  }
+  if (outcome.status >= 400) {
+    const problem = errorSchema.safeParse(outcome.body);
+    io.stderr(formatError(problem.success ? problem.data : { error: `HTTP ${outcome.status} from ${call.method} ${call.path}` }));
+    if (outcome.status === 401 && !invocation.token) io.stderr("  (set ADMIN_TOKEN or pass --token)\n");
+    return EXIT_FAILED;
+  }
+  if (invocation.json) {
+    io.stdout(`${JSON.stringify(outcome.body, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  const body = schema.safeParse(outcome.body);
+  if (!body.success) {
+    io.stderr(formatError({ error: `unexpected answer from ${call.method} ${call.path}; is the server a matching runnerhub version?` }));
+    return EXIT_FAILED;
+  }
+  io.stdout(render(body.data, io.now()));
+  return EXIT_OK;
+}

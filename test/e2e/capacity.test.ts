@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LABELS } from "../../src/docker/labels.js";
+import { waitFor } from "../sim/github-simulator.js";
+import { startStack, stubPool, type Stack } from "./support/stack.js";
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ pools: [stubPool({ name: "small", maxRunners: 5 })] });
+  // A second worker process on the same Redis and engine competes for the same five slots.
+  await stack.addProcess({ RUNNERHUB_ROLES: "worker" });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** Follows Docker's own start/die events for the pool, so no sample between polls is missed. */
+async function watchRunning(pool: string) {
+  const stream = (await stack.docker.getEvents({
+    filters: { type: ["container"], event: ["start", "die"], label: [`${LABELS.managed}=true`, `${LABELS.pool}=${pool}`] },
+  })) as NodeJS.ReadableStream & { destroy(): void };
+  const state = { running: 0, max: 0, starts: 0 };
+  let buffered = "";
+  stream.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString("utf8");
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const line of lines.filter(Boolean)) {
+      const event = JSON.parse(line) as { Action: string };
+      if (event.Action === "start") {
+        state.running++;
+        state.starts++;
+      } else state.running--;
+      state.max = Math.max(state.max, state.running);
+    }
+  });
+  return { state, stop: () => stream.destroy() };
+}
+
+describe("hard maxRunners ceiling across two worker processes", () => {
+  it("never runs more than 5 containers for 50 jobs queued at once, and every job gets a runner", async () => {
+    const watch = await watchRunning("small");
+    try {
+      const jobs = await Promise.all(
+        Array.from({ length: 50 }, () =>
+                    // Long enough that, without the ceiling, registrations would outpace exits many times over.
+          stack.sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "linux"], behavior: { kind: "run", seconds: 3 } }),
+        ),
+      );
+      await waitFor(() => jobs.every((job) => stack.sim.getJob(job.id)?.conclusion === "success"), {
+        timeoutMs: 240_000,
+        intervalMs: 250,
+        what: "all 50 jobs to complete",
+      });
+      await waitFor(() => watch.state.running === 0, { timeoutMs: 30_000, what: "the last runner to exit" });
+      expect(watch.state.max).toBeLessThanOrEqual(5);
+      expect(watch.state.max).toBeGreaterThan(1);
+      expect(watch.state.starts).toBeGreaterThanOrEqual(50);
+      // Both processes provisioned: the ceiling held across them, not inside one.
+      const provisioners = stack.app.logs().filter((line) => line.includes('"runner started"')).length;
+      expect(provisioners).toBeGreaterThan(0);
+      expect(provisioners).toBeLessThan(watch.state.starts);
+    } finally {
+      watch.stop();
+    }
+  });
+});

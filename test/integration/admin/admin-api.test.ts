@@ -1,0 +1,521 @@
+import type { Server } from "node:http";
+import { Worker, type Job } from "bullmq";
+import nock from "nock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { z } from "zod";
+import { DASHBOARD_PATH, ROUTE_DOCS } from "../../../src/admin/api-spec.js";
+import { ADMIN_DISABLED_MESSAGE, createAdminHandler } from "../../../src/admin/handler.js";
+import { compileTemplate } from "../../../src/admin/routing.js";
+import {
+  drainResponseSchema,
+  errorSchema,
+  jobsPageSchema,
+  jobViewSchema,
+  poolsResponseSchema,
+  poolViewSchema,
+  queueCountsSchema,
+  runnersResponseSchema,
+} from "../../../src/admin/schemas.js";
+import { createHttpServer, listen } from "../../../src/http/server.js";
+import { createLogger } from "../../../src/observability/logger.js";
+import { PROVISION_QUEUE, provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../../../src/queue/jobs.js";
+import type { RunnerRecord } from "../../../src/state/runner-store.js";
+import { waitFor } from "../../sim/github-simulator.js";
+import { GITHUB_API, serviceContext, testPool, type ServiceContext } from "../support/context.js";
+
+const TOKEN = "admin-token-for-integration-0123";
+const ENGINE = "admin-engine";
+
+let ctx: ServiceContext;
+let server: Server;
+let disabledServer: Server;
+let base: string;
+let disabledBase: string;
+const logLines: string[] = [];
+
+const pools = () => [
+  testPool({ name: "linux", maxRunners: 5, warmScope: "acme" }),
+  testPool({ name: "gpu", labels: ["self-hosted", "linux", "gpu"], maxRunners: 2 }),
+];
+
+interface Call {
+  method: string;
+  path: string;
+  status: number;
+}
+const calls: Call[] = [];
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: unknown;
+}
+
+async function call(
+  method: string,
+  path: string,
+  options: { token?: string | null; body?: string | object; basic?: string; on?: string } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  const token = options.token === undefined ? TOKEN : options.token;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (options.basic !== undefined) headers.authorization = `Basic ${Buffer.from(`admin:${options.basic}`).toString("base64")}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    headers["content-type"] = "application/json";
+  }
+  const response = await fetch(`${options.on ?? base}${path}`, { method, headers, body });
+  const text = await response.text();
+  calls.push({ method, path: new URL(path, "http://x").pathname, status: response.status });
+  let json: unknown;
+  try {
+    json = text === "" ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+function expectShape<S extends z.ZodType>(answer: Answer, status: number, schema: S): z.output<S> {
+  expect(answer.status, answer.text).toBe(status);
+  return schema.parse(answer.json);
+}
+
+function expectError(answer: Answer, status: number, fields: string[] = []): z.output<typeof errorSchema> {
+  const body = expectShape(answer, status, errorSchema);
+  for (const field of fields) expect(body.details?.map((d) => d.field), answer.text).toContain(field);
+  return body;
+}
+
+/** One concrete path per documented route (parameters filled with placeholders). */
+const concretePaths = [
+  ...Object.values(ROUTE_DOCS).map((route) => ({ method: route.method as string, path: route.template.replace(/\{[^}]+\}/g, "x") })),
+  { method: "GET", path: DASHBOARD_PATH },
+  { method: "GET", path: `${DASHBOARD_PATH}/api/queues` },
+];
+
+let seq = 0;
+async function putRunner(fields: Partial<RunnerRecord> = {}): Promise<RunnerRecord> {
+  seq += 1;
+  const record: RunnerRecord = {
+    name: `adm-${process.pid}-${seq}`,
+    pool: "linux",
+    engine: ENGINE,
+    installationId: 7,
+    scope: { kind: "org", org: "acme" },
+    jobId: 5000 + seq,
+    runnerId: 900 + seq,
+    containerId: undefined,
+    state: "idle",
+    busyJobId: undefined,
+    createdAt: Date.now(),
+    completedAt: undefined,
+    ...fields,
+  };
+  await ctx.runners.put(record);
+  return record;
+}
+
+function request(jobId: number, fields: Partial<ProvisionRequest> = {}): ProvisionRequest {
+  return {
+    jobId,
+    runId: 1,
+    owner: "acme",
+    repo: "app",
+    installationId: 7,
+    scope: { kind: "org", org: "acme" },
+    labels: ["self-hosted", "linux"],
+    pool: "linux",
+    queuedAt: Date.now(),
+    ...fields,
+  };
+}
+
+async function stopEntries(): Promise<StopRunnerRequest[]> {
+  const jobs = await ctx.queues.runnerOps(ENGINE).getJobs(["waiting", "delayed"]);
+  return jobs.map((job) => job.data);
+}
+
+function githubDelete(runnerId: number, status: number) {
+  return nock(GITHUB_API)
+    .post("/app/installations/7/access_tokens")
+    .optionally()
+    .reply(201, { token: "ghs_t", expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    .delete(`/orgs/acme/actions/runners/${runnerId}`)
+    .reply(status, status >= 400 ? { message: "Bad request - Runner is currently running a job" } : undefined);
+}
+
+beforeAll(async () => {
+  ctx = await serviceContext();
+  nock.disableNetConnect();
+  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+  const log = createLogger("debug", { write: (line: string) => void logLines.push(line) });
+  const deps = {
+    pools: pools(),
+    overrides: ctx.overrides,
+    runners: ctx.runners,
+    capacity: ctx.capacity,
+    queues: ctx.queues,
+    github: ctx.newGitHub(),
+    log,
+    now: () => Date.now(),
+  };
+  server = createHttpServer([await createAdminHandler({ ...deps, adminToken: TOKEN })], log);
+  base = `http://127.0.0.1:${await listen(server, "127.0.0.1", 0)}`;
+  disabledServer = createHttpServer([await createAdminHandler({ ...deps, adminToken: undefined })], log);
+  disabledBase = `http://127.0.0.1:${await listen(disabledServer, "127.0.0.1", 0)}`;
+});
+
+afterEach(() => {
+  nock.cleanAll();
+});
+
+afterAll(async () => {
+  nock.enableNetConnect();
+  for (const open of [server, disabledServer]) {
+    if (!open) continue;
+    await new Promise<void>((resolve) => open.close(() => resolve()));
+    open.closeAllConnections();
+  }
+  await ctx?.close();
+});
+
+describe("access", () => {
+  it("answers 503 on every route when ADMIN_TOKEN is not set", async () => {
+    for (const { method, path } of concretePaths) {
+      const answer = await call(method, path, { on: disabledBase });
+      expect(expectError(answer, 503).error, `${method} ${path}`).toBe(ADMIN_DISABLED_MESSAGE);
+    }
+  });
+
+  it("refuses every route without a token and with a wrong one (401, WWW-Authenticate: Bearer)", async () => {
+    for (const { method, path } of concretePaths) {
+      for (const token of [null, "wrong", `${TOKEN.slice(0, -1)}X`, `${TOKEN}${TOKEN}`]) {
+        const answer = await call(method, path, { token });
+        expectError(answer, 401);
+        expect(answer.headers.get("www-authenticate"), `${method} ${path}`).toMatch(/^Bearer /);
+        expect(answer.text).not.toContain(TOKEN);
+      }
+    }
+  });
+
+  it("does not accept HTTP Basic outside the dashboard", async () => {
+    expectError(await call("GET", "/admin/pools", { basic: TOKEN }), 401);
+  });
+
+  it("leaves other paths to the next handler", async () => {
+    const answer = await call("GET", "/adminx");
+    expect(answer.status).toBe(404);
+    expect(answer.json).toEqual({ error: "not found", path: "/adminx" });
+  });
+
+  it("answers 404 for unknown admin routes and 405 with Allow for a wrong method", async () => {
+    expectError(await call("GET", "/admin/nothing"), 404);
+    const answer = await call("PUT", "/admin/pools/linux");
+    expectError(answer, 405);
+    expect(answer.headers.get("allow")).toBe("PATCH");
+  });
+});
+
+describe("pools", () => {
+  it("shows each pool's effective limits and its runner and queue counts", async () => {
+    await putRunner({ state: "starting" });
+    await putRunner({ state: "idle" });
+    await putRunner({ state: "busy", busyJobId: 1 });
+    await putRunner({ pool: "gpu", state: "busy", busyJobId: 2 });
+    await ctx.queues.provision.add("provision", request(101), { jobId: provisionJobId(101) });
+    await ctx.queues.provision.add("provision", request(102), { jobId: provisionJobId(102) });
+    await ctx.queues.provision.add("provision", request(103, { pool: "gpu" }), { jobId: provisionJobId(103), delay: 60_000 });
+    const now = Date.now();
+    await ctx.capacity.reserve({ pool: "gpu", fileMaxRunners: 2, engine: ENGINE, engineCapacity: undefined, runner: "held-1", leaseMs: 600_000, now });
+    await ctx.capacity.park("pool", "gpu", provisionJobId(103), now);
+
+    const { pools: shown } = expectShape(await call("GET", "/admin/pools"), 200, poolsResponseSchema);
+    expect(shown.map((pool) => pool.name)).toEqual(["linux", "gpu"]);
+    const [linux, gpu] = shown;
+    expect(linux).toMatchObject({
+      labels: ["self-hosted", "linux"],
+      image: pools()[0]?.image,
+      limits: { maxRunners: 5, minIdle: 0, idleTimeoutMs: 600_000, maxLifetimeMs: 21_600_000 },
+      overrides: {},
+      counts: { starting: 1, idle: 1, busy: 1, waiting: 2, slotsHeld: 0, parked: 0 },
+    });
+    expect(gpu?.counts).toEqual({ starting: 0, idle: 0, busy: 1, waiting: 1, slotsHeld: 1, parked: 1 });
+  });
+
+  it("applies a PATCH at once: in GET, in the overrides every process reads, and in the next reservation", async () => {
+    const patched = expectShape(await call("PATCH", "/admin/pools/linux", { body: { maxRunners: 1, idleTimeout: "90s" } }), 200, poolViewSchema);
+    expect(patched.limits).toMatchObject({ maxRunners: 1, idleTimeoutMs: 90_000 });
+    expect(patched.overrides).toEqual({ maxRunners: 1, idleTimeout: "90s" });
+
+    const { pools: shown } = expectShape(await call("GET", "/admin/pools"), 200, poolsResponseSchema);
+    expect(shown[0]).toEqual(patched);
+    const effective = await ctx.overrides.effective(pools());
+    expect(effective[0]).toMatchObject({ name: "linux", maxRunners: 1, idleTimeout: 90_000 });
+
+    const reserve = (runner: string) =>
+      ctx.capacity.reserve({ pool: "linux", fileMaxRunners: 5, engine: ENGINE, engineCapacity: undefined, runner, leaseMs: 600_000, now: Date.now() });
+    expect(await reserve("first")).toBe("ok");
+    expect(await reserve("second")).toBe("pool-full");
+
+    const merged = expectShape(await call("PATCH", "/admin/pools/linux", { body: { minIdle: 1 } }), 200, poolViewSchema);
+    expect(merged.overrides).toEqual({ maxRunners: 1, idleTimeout: "90s", minIdle: 1 });
+    expect(logLines.some((line) => line.includes('"pool limits changed"'))).toBe(true);
+  });
+
+  it("wakes parked demand when a raised limit makes room", async () => {
+    await ctx.capacity.reserve({ pool: "gpu", fileMaxRunners: 2, engine: ENGINE, engineCapacity: undefined, runner: "held-2", leaseMs: 600_000, now: Date.now() });
+    expect(await (await ctx.queues.provision.getJob(provisionJobId(103)))?.getState()).toBe("delayed");
+    const patched = expectShape(await call("PATCH", "/admin/pools/gpu", { body: { maxRunners: 3 } }), 200, poolViewSchema);
+    expect(patched.counts).toMatchObject({ slotsHeld: 2, parked: 0 });
+    expect(await (await ctx.queues.provision.getJob(provisionJobId(103)))?.getState()).toBe("waiting");
+  });
+
+  it("refuses invalid changes with 400 naming each field, and changes nothing", async () => {
+    const before = await ctx.overrides.all();
+    expectError(await call("PATCH", "/admin/pools/linux", { body: { maxRunners: "ten", colour: "red" } }), 400, ["maxRunners", "colour"]);
+    expectError(await call("PATCH", "/admin/pools/linux", { body: { maxRunners: -1 } }), 400, ["maxRunners"]);
+    expectError(await call("PATCH", "/admin/pools/linux", { body: { maxLifetime: "forever" } }), 400, ["maxLifetime"]);
+    const tooMany = expectError(await call("PATCH", "/admin/pools/linux", { body: { minIdle: 4 } }), 400, ["minIdle"]);
+    expect(tooMany.details?.[0]?.message).toContain("must not exceed maxRunners (1)");
+    expectError(await call("PATCH", "/admin/pools/gpu", { body: { minIdle: 1 } }), 400, ["minIdle"]);
+    expectError(await call("PATCH", "/admin/pools/linux", { body: "{not json" }), 400, ["body"]);
+    expectError(await call("PATCH", "/admin/pools/linux", { body: "[1]" }), 400, ["body"]);
+    expectError(await call("PATCH", "/admin/pools/linux", { body: "" }), 400, ["body"]);
+    expectError(await call("PATCH", "/admin/pools/linux", { body: { image: "x".repeat(70_000) } }), 413);
+    expect(await ctx.overrides.all()).toEqual(before);
+  });
+
+  it("answers 404 for an unknown pool", async () => {
+    expect(expectError(await call("PATCH", "/admin/pools/nope", { body: { maxRunners: 1 } }), 404).error).toContain('no pool named "nope"');
+  });
+});
+
+describe("runners", () => {
+  it("lists live runners, optionally of one pool", async () => {
+    const all = expectShape(await call("GET", "/admin/runners"), 200, runnersResponseSchema).runners;
+    expect(all.length).toBeGreaterThanOrEqual(4);
+    const gpu = expectShape(await call("GET", "/admin/runners?pool=gpu"), 200, runnersResponseSchema).runners;
+    expect(gpu.map((runner) => runner.pool)).toEqual(["gpu"]);
+    expect(gpu[0]).toMatchObject({ state: "busy", busyJobId: 2, engine: ENGINE, containerId: null });
+    expectError(await call("GET", "/admin/runners?pool="), 400, ["pool"]);
+  });
+
+  it("answers 404 for an unknown runner", async () => {
+    expectError(await call("DELETE", "/admin/runners/ghost"), 404);
+  });
+
+  it("refuses to drain a busy runner without force, and drains it with force", async () => {
+    const busy = await putRunner({ state: "busy", busyJobId: 77 });
+    const refused = expectError(await call("DELETE", `/admin/runners/${busy.name}`), 409);
+    expect(refused.error).toContain("busy on job 77");
+    expect((await stopEntries()).filter((entry) => entry.runnerName === busy.name)).toEqual([]);
+
+    const github = githubDelete(busy.runnerId ?? 0, 422);
+    const drained = expectShape(await call("DELETE", `/admin/runners/${busy.name}?force=true`), 202, drainResponseSchema);
+    expect(github.isDone()).toBe(true);
+    expect(drained).toMatchObject({ runner: { name: busy.name }, stop: { reason: "drained-forced", queue: `runner-ops-${ENGINE}` }, registrationDeleted: false });
+    expect(await stopEntries()).toContainEqual({ runnerName: busy.name, reason: "drained-forced" });
+  });
+
+  it("drains an idle runner: GitHub registration first, then a stop on the engine's queue", async () => {
+    const idle = await putRunner();
+    const github = githubDelete(idle.runnerId ?? 0, 204);
+    const drained = expectShape(await call("DELETE", `/admin/runners/${idle.name}`), 202, drainResponseSchema);
+    expect(github.isDone()).toBe(true);
+    expect(drained).toMatchObject({ stop: { reason: "drained" }, registrationDeleted: true });
+    expect(await stopEntries()).toContainEqual({ runnerName: idle.name, reason: "drained" });
+  });
+
+  it("drains a runner GitHub never registered without asking GitHub", async () => {
+    const starting = await putRunner({ state: "starting", runnerId: undefined });
+    expectShape(await call("DELETE", `/admin/runners/${starting.name}`), 202, drainResponseSchema);
+    expect(await stopEntries()).toContainEqual({ runnerName: starting.name, reason: "drained" });
+  });
+
+  it("answers 409 when GitHub says the runner just turned busy, and 502 when GitHub refuses otherwise", async () => {
+    const racing = await putRunner();
+    githubDelete(racing.runnerId ?? 0, 422);
+    expect(expectError(await call("DELETE", `/admin/runners/${racing.name}`), 409).error).toContain("just taken a job");
+    githubDelete(racing.runnerId ?? 0, 403);
+    expectError(await call("DELETE", `/admin/runners/${racing.name}`), 502);
+    expect((await stopEntries()).filter((entry) => entry.runnerName === racing.name)).toEqual([]);
+  });
+
+  it("refuses a force value that is not true or false", async () => {
+    expectError(await call("DELETE", "/admin/runners/x?force=yes"), 400, ["force"]);
+  });
+});
+
+describe("provision queue inspection", () => {
+  let worker: Worker<ProvisionRequest> | undefined;
+  let release: () => void = () => undefined;
+  const hold = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+
+  afterAll(async () => {
+    release();
+    await worker?.close();
+  });
+
+  const stateOf = async (id: string) => (await ctx.queues.provision.getJob(id))?.getState();
+  const add = (jobId: number, repo: string, options: { delay?: number } = {}) =>
+    ctx.queues.provision.add("provision", request(jobId, { repo }), { jobId: provisionJobId(jobId), attempts: 1, ...options });
+
+  it("shows counts, pages and single entries of real BullMQ jobs", async () => {
+    await ctx.queues.provision.obliterate({ force: true });
+    worker = new Worker<ProvisionRequest>(
+      PROVISION_QUEUE,
+      async (job: Job<ProvisionRequest>) => {
+        if (job.data.repo === "fails") throw new Error("boom: no runner for you");
+        if (job.data.repo === "hangs") await hold;
+      },
+      { connection: ctx.redis, prefix: ctx.prefix, concurrency: 1 },
+    );
+    await add(201, "fails");
+    await waitFor(async () => (await stateOf("job-201")) === "failed", { timeoutMs: 10_000, what: "job-201 failed" });
+    await add(202, "works");
+    await waitFor(async () => (await stateOf("job-202")) === "completed", { timeoutMs: 10_000, what: "job-202 completed" });
+    await add(203, "hangs");
+    await waitFor(async () => (await stateOf("job-203")) === "active", { timeoutMs: 10_000, what: "job-203 active" });
+    await add(204, "waits");
+    for (const id of [205, 206, 207]) await add(id, "later", { delay: 600_000 });
+
+    const counts = expectShape(await call("GET", "/admin/queue"), 200, queueCountsSchema);
+    expect(counts).toEqual({ queue: "provision", counts: { waiting: 1, delayed: 3, active: 1, completed: 1, failed: 1 } });
+
+    const failed = expectShape(await call("GET", "/admin/queue/jobs?state=failed"), 200, jobsPageSchema);
+    expect(failed).toMatchObject({ state: "failed", page: 1, perPage: 50, total: 1, pages: 1 });
+    expect(failed.jobs[0]).toMatchObject({
+      id: "job-201",
+      name: "provision",
+      state: "failed",
+      attemptsMade: 1,
+      failedReason: "boom: no runner for you",
+      data: { jobId: 201, repo: "fails", pool: "linux" },
+    });
+    expect(failed.jobs[0]?.processedOn).toEqual(expect.any(Number));
+    expect(failed.jobs[0]?.finishedOn).toEqual(expect.any(Number));
+
+    const page1 = expectShape(await call("GET", "/admin/queue/jobs?state=delayed&perPage=2"), 200, jobsPageSchema);
+    const page2 = expectShape(await call("GET", "/admin/queue/jobs?state=delayed&perPage=2&page=2"), 200, jobsPageSchema);
+    expect(page1).toMatchObject({ total: 3, pages: 2, perPage: 2 });
+    expect(page1.jobs).toHaveLength(2);
+    expect(page2.jobs).toHaveLength(1);
+    expect(new Set([...page1.jobs, ...page2.jobs].map((job) => job.id))).toEqual(new Set(["job-205", "job-206", "job-207"]));
+    const beyond = expectShape(await call("GET", "/admin/queue/jobs?state=delayed&perPage=2&page=9"), 200, jobsPageSchema);
+    expect(beyond.jobs).toEqual([]);
+
+    const active = expectShape(await call("GET", "/admin/queue/jobs/job-203"), 200, jobViewSchema);
+    expect(active).toMatchObject({ id: "job-203", state: "active", failedReason: null, finishedOn: null });
+    expectError(await call("GET", "/admin/queue/jobs/job-999"), 404);
+  });
+
+  it("refuses bad listing queries naming the field", async () => {
+    expectError(await call("GET", "/admin/queue/jobs"), 400, ["state"]);
+    expectError(await call("GET", "/admin/queue/jobs?state=sleeping"), 400, ["state"]);
+    expectError(await call("GET", "/admin/queue/jobs?state=failed&perPage=0"), 400, ["perPage"]);
+    expectError(await call("GET", "/admin/queue/jobs?state=failed&perPage=500"), 400, ["perPage"]);
+    expectError(await call("GET", "/admin/queue/jobs?state=failed&page=one"), 400, ["page"]);
+  });
+
+  it("retries only failed entries", async () => {
+    expect(expectError(await call("POST", "/admin/queue/jobs/job-202/retry"), 409).error).toContain("completed");
+    const retried = expectShape(await call("POST", "/admin/queue/jobs/job-201/retry"), 200, jobViewSchema);
+    expect(retried).toMatchObject({ id: "job-201", state: "waiting", failedReason: null });
+    expect(await stateOf("job-201")).toBe("waiting");
+    expectError(await call("POST", "/admin/queue/jobs/job-999/retry"), 404);
+  });
+
+  it("removes entries no worker runs, never an active one", async () => {
+    expect(expectError(await call("DELETE", "/admin/queue/jobs/job-203"), 409).error).toContain("being provisioned");
+    const removed = await call("DELETE", "/admin/queue/jobs/job-205");
+    expect(removed.status).toBe(204);
+    expect(removed.text).toBe("");
+    expect(await ctx.queues.provision.getJob("job-205")).toBeUndefined();
+    expectError(await call("GET", "/admin/queue/jobs/job-205"), 404);
+    expectError(await call("DELETE", "/admin/queue/jobs/job-205"), 404);
+  });
+});
+
+describe("Bull Board dashboard", () => {
+  it("is refused without the token and offers Basic to browsers", async () => {
+    const answer = await call("GET", DASHBOARD_PATH, { token: null });
+    expectError(answer, 401);
+    expect(answer.headers.get("www-authenticate")).toMatch(/^Bearer .*Basic /);
+  });
+
+  it("serves the UI, its assets and its API with the token", async () => {
+    const page = await call("GET", DASHBOARD_PATH);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(page.text).toContain('<base href="/admin/queues/"');
+    expect(page.text).toContain("<title>runnerhub</title>");
+    expect(page.headers.get("x-powered-by")).toBeNull();
+
+    const script = /src="(static\/js\/main\.[^"]+\.js)"/.exec(page.text)?.[1];
+    expect(script).toBeDefined();
+    const asset = await call("GET", `${DASHBOARD_PATH}/${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get("content-type")).toContain("javascript");
+
+    expect((await call("GET", `${DASHBOARD_PATH}/`, { basic: TOKEN })).status).toBe(200);
+
+    const api = await call("GET", `${DASHBOARD_PATH}/api/queues`);
+    expect(api.status).toBe(200);
+    const names = (api.json as { queues: { name: string }[] }).queues.map((queue) => queue.name);
+    expect(names).toEqual(expect.arrayContaining(["provision", `runner-ops-${ENGINE}`]));
+    expectError(await call("GET", `${DASHBOARD_PATH}/no/such/page`), 404);
+  });
+});
+
+describe("the OpenAPI description", () => {
+  type Operation = { responses: Record<string, unknown> };
+  let spec: { openapi: string; paths: Record<string, Record<string, Operation>> };
+
+  beforeAll(async () => {
+    const answer = await call("GET", "/admin/openapi.json");
+    expect(answer.status).toBe(200);
+    spec = answer.json as typeof spec;
+  });
+
+  function operationFor(method: string, path: string): Operation | undefined {
+    for (const [template, operations] of Object.entries(spec.paths)) {
+      if (compileTemplate(template).pattern.test(path)) return operations[method.toLowerCase()];
+    }
+    return undefined;
+  }
+
+  it("describes every route the handler serves", () => {
+    expect(spec.openapi).toBe("3.1.0");
+    for (const route of Object.values(ROUTE_DOCS)) {
+      expect(spec.paths[route.template]?.[route.method.toLowerCase()], `${route.method} ${route.template}`).toBeDefined();
+    }
+    expect(spec.paths[DASHBOARD_PATH]?.get).toBeDefined();
+  });
+
+  it("documents the status of every answer these tests received, and every route was exercised", () => {
+    const exercised = new Set<string>();
+    for (const { method, path, status } of calls) {
+      if (status === 404 && !operationFor(method, path)) continue;
+      if (status === 405) continue;
+      if (path.startsWith(`${DASHBOARD_PATH}/`)) continue;
+      const operation = operationFor(method, path);
+      expect(operation, `${method} ${path}`).toBeDefined();
+      expect(Object.keys(operation?.responses ?? {}), `${method} ${path} answered ${status}`).toContain(String(status));
+      for (const [template] of Object.entries(spec.paths)) {
+        if (compileTemplate(template).pattern.test(path)) exercised.add(`${method} ${template}`);
+      }
+    }
+    const documented = Object.entries(spec.paths).flatMap(([template, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${template}`));
+    expect([...exercised].sort()).toEqual(documented.sort());
+  });
+
+  it("never logged the admin token", () => {
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.filter((line) => line.includes(TOKEN))).toEqual([]);
+  });
+});

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { checkToken, presentedToken, tokenDigest } from "../../../src/admin/auth.js";
+
+const TOKEN = "0123456789abcdef-admin";
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+describe("presentedToken", () => {
+  it("takes a bearer token, whatever the scheme's case", () => {
+    expect(presentedToken(`Bearer ${TOKEN}`, false)).toBe(TOKEN);
+    expect(presentedToken(`bearer ${TOKEN}`, false)).toBe(TOKEN);
+  });
+
+  it("takes HTTP Basic's password only where allowed", () => {
+    expect(presentedToken(basic("admin", TOKEN), true)).toBe(TOKEN);
+    expect(presentedToken(basic("", "pa:ss"), true)).toBe("pa:ss");
+    expect(presentedToken(basic("admin", TOKEN), false)).toBeUndefined();
+  });
+
+  it("finds nothing in a missing or malformed header", () => {
+    expect(presentedToken(undefined, true)).toBeUndefined();
+    expect(presentedToken("Bearer", true)).toBeUndefined();
+    expect(presentedToken(TOKEN, true)).toBeUndefined();
+    expect(presentedToken(`Token ${TOKEN}`, true)).toBeUndefined();
+  });
+});
+
+describe("checkToken", () => {
+  const expected = tokenDigest(TOKEN);
+
+  it("accepts the token and tells a missing one from a wrong one", () => {
+    expect(checkToken(TOKEN, expected)).toBe("ok");
+    expect(checkToken(undefined, expected)).toBe("missing");
+    expect(checkToken("", expected)).toBe("missing");
+    expect(checkToken(`${TOKEN}x`, expected)).toBe("wrong");
+    expect(checkToken("short", expected)).toBe("wrong");
+  });
+});

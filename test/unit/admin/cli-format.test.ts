@@ -1,0 +1,140 @@
+import { describe, expect, it } from "vitest";
+import type { JobView, PoolView, RunnerView } from "../../../src/admin/schemas.js";
+import { formatAge, formatDrain, formatError, formatJobs, formatPools, formatQueueCounts, formatRunners, formatTable } from "../../../src/cli/format.js";
+
+const NOW = 1_000_000_000;
+
+function poolView(fields: Partial<PoolView> & { name: string }): PoolView {
+  return {
+    labels: ["self-hosted", "linux"],
+    image: "runner:1",
+    limits: { maxRunners: 5, minIdle: 0, idleTimeoutMs: 600_000, maxLifetimeMs: 21_600_000 },
+    overrides: {},
+    counts: { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: 0, parked: 0 },
+    ...fields,
+  };
+}
+
+describe("formatTable", () => {
+  it("aligns columns two spaces apart without trailing blanks", () => {
+    expect(formatTable(["A", "LONGER", "C"], [["xxxx", "y", ""], ["z", "", "end"]])).toBe(
+      ["A     LONGER  C", "xxxx  y", "z             end", ""].join("\n"),
+    );
+  });
+});
+
+describe("formatAge", () => {
+  it("picks the largest whole unit", () => {
+    expect(formatAge(-5)).toBe("0s");
+    expect(formatAge(59_999)).toBe("59s");
+    expect(formatAge(60_000)).toBe("1m");
+    expect(formatAge(2 * 3600_000 + 5)).toBe("2h");
+    expect(formatAge(3 * 86_400_000)).toBe("3d");
+  });
+});
+
+describe("formatPools", () => {
+  it("shows limits and counts, marking run-time overrides", () => {
+    const text = formatPools([
+      poolView({ name: "linux", counts: { starting: 1, idle: 2, busy: 3, waiting: 4, slotsHeld: 6, parked: 0 } }),
+      poolView({
+        name: "gpu",
+        labels: ["self-hosted", "gpu"],
+        limits: { maxRunners: 2, minIdle: 0, idleTimeoutMs: 1, maxLifetimeMs: 1 },
+        overrides: { maxRunners: 2 },
+      }),
+    ]);
+    expect(text).toBe(
+      [
+        "NAME   MAX  MIN-IDLE  STARTING  IDLE  BUSY  WAITING  LABELS",
+        "linux  5    0         1         2     3     4        self-hosted,linux",
+        "gpu    2*   0         0         0     0     0        self-hosted,gpu",
+        "* set at run time (runnerhub pools set), not from the pools file",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("says so when there is nothing", () => {
+    expect(formatPools([])).toBe("no pools\n");
+  });
+});
+
+describe("formatRunners", () => {
+  const runner = (fields: Partial<RunnerView>): RunnerView => ({
+    name: "linux-a1",
+    pool: "linux",
+    engine: "host1",
+    state: "idle",
+    installationId: 7,
+    scope: { kind: "org", org: "acme" },
+    jobId: 11,
+    runnerId: 3,
+    containerId: "c",
+    busyJobId: null,
+    createdAt: NOW - 90_000,
+    completedAt: null,
+    retiring: null,
+    ...fields,
+  });
+
+  it("shows the job a runner works on, its engine, age and why it is going away", () => {
+    expect(formatRunners([runner({}), runner({ name: "linux-b2", state: "busy", busyJobId: 12, retiring: "drained" })], NOW)).toBe(
+      [
+        "NAME      POOL   STATE                     JOB  ENGINE  AGE",
+        "linux-a1  linux  idle                      11   host1   1m",
+        "linux-b2  linux  busy (retiring: drained)  12   host1   1m",
+        "",
+      ].join("\n"),
+    );
+    expect(formatRunners([], NOW)).toBe("no runners\n");
+  });
+});
+
+describe("queue formatting", () => {
+  const job: JobView = {
+    id: "job-7",
+    name: "provision",
+    state: "failed",
+    data: { pool: "linux", owner: "acme", repo: "app", jobId: 7 },
+    attemptsMade: 8,
+    failedReason: "boom",
+    timestamp: NOW - 7200_000,
+    processedOn: NOW,
+    finishedOn: NOW,
+  };
+
+  it("lists counts per state", () => {
+    expect(formatQueueCounts("provision", { waiting: 2, failed: 10 })).toBe(["queue provision", "STATE    ENTRIES", "waiting  2", "failed   10", ""].join("\n"));
+  });
+
+  it("lists entries with the page they are on", () => {
+    expect(formatJobs({ state: "failed", page: 2, pages: 3, total: 101, jobs: [job] }, NOW)).toBe(
+      [
+        "ID     STATE   POOL   REPO      JOB  ATTEMPTS  AGE  REASON",
+        "job-7  failed  linux  acme/app  7    8         2h   boom",
+        "page 2 of 3 (101 failed entries)",
+        "",
+      ].join("\n"),
+    );
+    expect(formatJobs({ state: "delayed", page: 1, pages: 0, total: 0, jobs: [] }, NOW)).toBe("no delayed entries\n");
+  });
+});
+
+describe("messages", () => {
+  it("reports a drain", () => {
+    expect(formatDrain({ runner: { name: "r1" }, stop: { reason: "drained" }, registrationDeleted: true })).toBe(
+      "runner r1 is draining: GitHub registration deleted, stop queued (drained)\n",
+    );
+    expect(formatDrain({ runner: { name: "r1" }, stop: { reason: "drained-forced" }, registrationDeleted: false })).toBe(
+      "runner r1 is draining: stop queued (drained-forced)\n",
+    );
+  });
+
+  it("prints an API error with one line per field", () => {
+    expect(formatError({ error: "invalid pool change", details: [{ field: "maxRunners", message: "too big" }] })).toBe(
+      "error: invalid pool change\n  maxRunners: too big\n",
+    );
+    expect(formatError({ error: "nope" })).toBe("error: nope\n");
+  });
+});

@@ -1,0 +1,149 @@
+import { describe, expect, it } from "vitest";
+import { poolOverrideSchema } from "../../../src/pools/overrides.js";
+import { poolViewSchema, runnerViewSchema } from "../../../src/admin/schemas.js";
+import { fieldProblems, jobView, pageCount, pageRange, poolCounts, poolView, runnerView, selectRunners, slotsToWake } from "../../../src/admin/views.js";
+import type { RunnerRecord } from "../../../src/state/runner-store.js";
+import { pool } from "../support/pools.js";
+
+function record(fields: Partial<RunnerRecord> & { name: string }): RunnerRecord {
+  return {
+    pool: "linux",
+    engine: "local",
+    installationId: 7,
+    scope: { kind: "org", org: "acme" },
+    jobId: 1,
+    runnerId: undefined,
+    containerId: undefined,
+    state: "idle",
+    busyJobId: undefined,
+    createdAt: 1000,
+    completedAt: undefined,
+    ...fields,
+  };
+}
+
+describe("poolCounts", () => {
+  it("counts the pool's runners per state and its not-yet-running queue entries", () => {
+    const counts = poolCounts("linux", {
+      runners: [
+        { pool: "linux", state: "starting" },
+        { pool: "linux", state: "busy" },
+        { pool: "linux", state: "busy" },
+        { pool: "gpu", state: "idle" },
+      ],
+      waitingPools: ["linux", "gpu", "linux"],
+      slotsHeld: 3,
+      parked: 1,
+    });
+    expect(counts).toEqual({ starting: 1, idle: 0, busy: 2, waiting: 2, slotsHeld: 3, parked: 1 });
+  });
+
+  it("is all zero for a pool nothing belongs to", () => {
+    expect(poolCounts("none", { runners: [{ pool: "linux", state: "idle" }], waitingPools: ["linux"], slotsHeld: 0, parked: 0 })).toEqual({
+      starting: 0,
+      idle: 0,
+      busy: 0,
+      waiting: 0,
+      slotsHeld: 0,
+      parked: 0,
+    });
+  });
+});
+
+describe("poolView", () => {
+  const linux = pool({ name: "linux", labels: ["self-hosted", "linux"], maxRunners: 5, minIdle: 1, warmScope: "acme", idleTimeout: "10m", maxLifetime: "6h" });
+  const counts = { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: 0, parked: 0 };
+
+  it("shows the file's limits in milliseconds when nothing is overridden", () => {
+    const view = poolView(linux, undefined, counts);
+    expect(view.limits).toEqual({ maxRunners: 5, minIdle: 1, idleTimeoutMs: 600_000, maxLifetimeMs: 21_600_000 });
+    expect(view.overrides).toEqual({});
+    expect(poolViewSchema.parse(view)).toEqual(view);
+  });
+
+  it("applies overrides and shows them", () => {
+    const view = poolView(linux, { maxRunners: 2, idleTimeout: "90s" }, counts);
+    expect(view.limits).toEqual({ maxRunners: 2, minIdle: 1, idleTimeoutMs: 90_000, maxLifetimeMs: 21_600_000 });
+    expect(view.overrides).toEqual({ maxRunners: 2, idleTimeout: "90s" });
+  });
+});
+
+describe("runnerView", () => {
+  it("shows absent fields as null and copies only documented fields", () => {
+    const withExtra = { ...record({ name: "r1" }), secretThing: "s3cr3t" } as RunnerRecord;
+    const view = runnerView(withExtra);
+    expect(view).toMatchObject({ name: "r1", runnerId: null, containerId: null, busyJobId: null, completedAt: null, retiring: null });
+    expect(JSON.stringify(view)).not.toContain("s3cr3t");
+    expect(runnerViewSchema.parse(view)).toEqual(view);
+  });
+
+  it("filters by pool and sorts by pool, then age", () => {
+    const records = [
+      record({ name: "b", pool: "linux", createdAt: 3 }),
+      record({ name: "a", pool: "linux", createdAt: 5 }),
+      record({ name: "g", pool: "gpu", createdAt: 9 }),
+    ];
+    expect(selectRunners(records, undefined).map((r) => r.name)).toEqual(["g", "b", "a"]);
+    expect(selectRunners(records, "linux").map((r) => r.name)).toEqual(["b", "a"]);
+    expect(selectRunners(records, "nope")).toEqual([]);
+  });
+});
+
+describe("jobView", () => {
+  it("maps a BullMQ job, with missing times and an empty failure as null", () => {
+    const view = jobView({ id: "job-1", name: "provision", data: { pool: "linux" }, attemptsMade: 0, failedReason: "", timestamp: 5 }, "waiting");
+    expect(view).toEqual({
+      id: "job-1",
+      name: "provision",
+      state: "waiting",
+      data: { pool: "linux" },
+      attemptsMade: 0,
+      failedReason: null,
+      timestamp: 5,
+      processedOn: null,
+      finishedOn: null,
+    });
+  });
+});
+
+describe("paging", () => {
+  it("turns 1-based pages into BullMQ's inclusive index ranges", () => {
+    expect(pageRange(1, 50)).toEqual({ start: 0, end: 49 });
+    expect(pageRange(3, 10)).toEqual({ start: 20, end: 29 });
+  });
+
+  it("counts pages, rounding up", () => {
+    expect(pageCount(0, 50)).toBe(0);
+    expect(pageCount(50, 50)).toBe(1);
+    expect(pageCount(51, 50)).toBe(2);
+  });
+});
+
+describe("slotsToWake", () => {
+  it("wakes as many parked entries as the new limit has room for", () => {
+    expect(slotsToWake(5, 2, 10)).toBe(3);
+    expect(slotsToWake(5, 2, 1)).toBe(1);
+    expect(slotsToWake(2, 4, 3)).toBe(0);
+  });
+});
+
+describe("fieldProblems", () => {
+  it("names each bad field and each unknown key, with the allowed ones", () => {
+    const result = poolOverrideSchema.safeParse({ maxRunners: "x", idleTimeout: "soon", colour: 1 });
+    expect(result.success).toBe(false);
+    const problems = fieldProblems(result.error?.issues ?? [], "body", ["maxRunners", "minIdle"]);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        { field: "maxRunners", message: expect.stringContaining("expected number") },
+        { field: "idleTimeout", message: expect.stringContaining("not a duration") },
+        { field: "colour", message: "unknown field; allowed: maxRunners, minIdle" },
+      ]),
+    );
+    expect(problems).toHaveLength(3);
+  });
+
+  it("says the body must be an object when it is not one", () => {
+    const result = poolOverrideSchema.safeParse([1]);
+    expect(fieldProblems(result.error?.issues ?? [], "body")).toEqual([{ field: "body", message: "must be a JSON object" }]);
+  });
+});
