@@ -30,7 +30,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // Startup problems are for a human reading a terminal: the message says what to fix.
-  const message = error instanceof ConfigError ? error.message : `runnerhub failed to start: ${(error as Error).message}`;
+  const message =
+    error instanceof ConfigError ? error.message : `runnerhub failed to start: ${(error as Error).message}`;
   process.stderr.write(`${message}\n`);
   process.exit(1);
 });

@@ -80,7 +80,17 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   const handlers: Handler[] = [
     healthHandler(checks),
     metricsHandler(metrics.registry),
-    await createAdminHandler({ adminToken: config.adminToken, pools: config.pools, overrides, runners, capacity, queues, github, log, now }),
+    await createAdminHandler({
+      adminToken: config.adminToken,
+      pools: config.pools,
+      overrides,
+      runners,
+      capacity,
+      queues,
+      github,
+      log,
+      now,
+    }),
   ];
 
   if (config.roles.has("webhook")) {

@@ -105,13 +105,24 @@ export const ROUTE_DOCS = {
       "Drain a runner: delete its GitHub registration (so it takes no new job), then stop its container. A busy runner is refused unless force=true (its job then fails).",
     parameters: [
       pathParam("name", "Runner name"),
-      { name: "force", in: "query", description: "Stop even a busy runner", schema: { type: "string", enum: ["true", "false"] } },
+      {
+        name: "force",
+        in: "query",
+        description: "Stop even a busy runner",
+        schema: { type: "string", enum: ["true", "false"] },
+      },
     ],
     responses: {
-      202: { description: "Registration deleted (when known) and stop enqueued on the engine's runner-ops queue", schema: "Drain" },
+      202: {
+        description: "Registration deleted (when known) and stop enqueued on the engine's runner-ops queue",
+        schema: "Drain",
+      },
       400: invalid,
       404: notFound("runner"),
-      409: { description: "The runner is busy (or GitHub says it turned busy); retry with force=true", schema: "Error" },
+      409: {
+        description: "The runner is busy (or GitHub says it turned busy); retry with force=true",
+        schema: "Error",
+      },
       502: { description: "GitHub did not answer the registration delete as expected", schema: "Error" },
     },
   },
@@ -126,7 +137,13 @@ export const ROUTE_DOCS = {
     template: "/admin/queue/jobs",
     summary: "Provision-queue entries in one state, newest first, a page at a time",
     parameters: [
-      { name: "state", in: "query", required: true, description: "Queue state", schema: { type: "string", enum: [...JOB_STATES] } },
+      {
+        name: "state",
+        in: "query",
+        required: true,
+        description: "Queue state",
+        schema: { type: "string", enum: [...JOB_STATES] },
+      },
       { name: "page", in: "query", description: "1-based page", schema: { type: "integer", minimum: 1, default: 1 } },
       {
         name: "perPage",
@@ -193,7 +210,10 @@ function responsesOf(responses: Record<number, ResponseDoc>): Record<string, unk
     Object.entries({ ...responses, ...COMMON_RESPONSES }).map(([status, doc]) => [
       status,
       doc.schema
-        ? { description: doc.description, content: { "application/json": { schema: { $ref: `#/components/schemas/${doc.schema}` } } } }
+        ? {
+            description: doc.description,
+            content: { "application/json": { schema: { $ref: `#/components/schemas/${doc.schema}` } } },
+          }
         : { description: doc.description },
     ]),
   );
@@ -205,7 +225,12 @@ function operationOf(doc: RouteDoc): Record<string, unknown> {
     operationId: `${doc.method.toLowerCase()}${doc.template.replace(/[^A-Za-z0-9]+(.)?/g, (_match, next: string | undefined) => (next ?? "").toUpperCase())}`,
     ...(doc.parameters ? { parameters: doc.parameters } : {}),
     ...(doc.body
-      ? { requestBody: { required: true, content: { "application/json": { schema: { $ref: `#/components/schemas/${doc.body}` } } } } }
+      ? {
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: { $ref: `#/components/schemas/${doc.body}` } } },
+          },
+        }
       : {}),
     responses: responsesOf(doc.responses),
   };
@@ -220,7 +245,8 @@ export function openApiDocument(): Record<string, unknown> {
   }
   paths[DASHBOARD_PATH] = {
     get: {
-      summary: "Bull Board dashboard of the provision and runner-ops queues (its assets and API live under /admin/queues/)",
+      summary:
+        "Bull Board dashboard of the provision and runner-ops queues (its assets and API live under /admin/queues/)",
       description: "Also accepts HTTP Basic with the admin token as password, so a browser can open it.",
       operationId: "getAdminQueues",
       responses: {
@@ -230,19 +256,25 @@ export function openApiDocument(): Record<string, unknown> {
     },
   };
   const schemas = Object.fromEntries(
-    Object.entries(SCHEMAS).map(([name, schema]) => [name, jsonSchemaOf(schema, name === "PoolOverride" ? "input" : "output")]),
+    Object.entries(SCHEMAS).map(([name, schema]) => [
+      name,
+      jsonSchemaOf(schema, name === "PoolOverride" ? "input" : "output"),
+    ]),
   );
   return {
     openapi: "3.1.0",
     info: {
       title: "runnerhub admin API",
       version: API_VERSION,
-      description: "Pools and their run-time limits, runners, and the provision queue. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`.",
+      description:
+        "Pools and their run-time limits, runners, and the provision queue. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`.",
     },
     servers: [{ url: "/" }],
     security: [{ adminToken: [] }],
     components: {
-      securitySchemes: { adminToken: { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN the server was started with" } },
+      securitySchemes: {
+        adminToken: { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN the server was started with" },
+      },
       schemas,
     },
     paths,

@@ -13,8 +13,26 @@ import { DASHBOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./ap
 import { checkToken, MIN_ADMIN_TOKEN_LENGTH, presentedToken, tokenDigest } from "./auth.js";
 import { createDashboard } from "./dashboard.js";
 import { matchRoute, type Method } from "./routing.js";
-import { drainQuerySchema, JOB_STATES, jobsQuerySchema, runnersQuerySchema, type ErrorBody, type FieldProblem, type PoolView } from "./schemas.js";
-import { fieldProblems, jobView, pageCount, pageRange, poolCounts, poolView, runnerView, selectRunners, slotsToWake } from "./views.js";
+import {
+  drainQuerySchema,
+  JOB_STATES,
+  jobsQuerySchema,
+  runnersQuerySchema,
+  type ErrorBody,
+  type FieldProblem,
+  type PoolView,
+} from "./schemas.js";
+import {
+  fieldProblems,
+  jobView,
+  pageCount,
+  pageRange,
+  poolCounts,
+  poolView,
+  runnerView,
+  selectRunners,
+  slotsToWake,
+} from "./views.js";
 
 export interface AdminDeps {
   /** Undefined (or shorter than 16 characters): every /admin route answers 503. */
@@ -83,7 +101,10 @@ async function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
   if (size > BODY_LIMIT_BYTES) return { ok: false, reply: tooLarge };
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") {
-    return { ok: false, reply: error(400, "request body is empty; send a JSON object", [{ field: "body", message: "required" }]) };
+    return {
+      ok: false,
+      reply: error(400, "request body is empty; send a JSON object", [{ field: "body", message: "required" }]),
+    };
   }
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
@@ -111,13 +132,16 @@ function send(res: ServerResponse, reply: Reply): true {
  */
 export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
   const log = deps.log.child({ component: "admin" });
-  const token = deps.adminToken !== undefined && deps.adminToken.length >= MIN_ADMIN_TOKEN_LENGTH ? deps.adminToken : undefined;
+  const token =
+    deps.adminToken !== undefined && deps.adminToken.length >= MIN_ADMIN_TOKEN_LENGTH ? deps.adminToken : undefined;
   if (deps.adminToken !== undefined && token === undefined) {
     log.warn({ minLength: MIN_ADMIN_TOKEN_LENGTH }, "ADMIN_TOKEN is too short; the admin API stays disabled");
   }
   const expectedDigest = token === undefined ? undefined : tokenDigest(token);
   const provision = deps.queues.provision;
-  const dashboard = createDashboard(deps.queues, async () => [...new Set((await deps.runners.list()).map((record) => record.engine))]);
+  const dashboard = createDashboard(deps.queues, async () => [
+    ...new Set((await deps.runners.list()).map((record) => record.engine)),
+  ]);
   const openapi = openApiDocument();
 
   async function waitingPools(): Promise<string[]> {
@@ -126,12 +150,24 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
   }
 
   async function poolViews(selected: readonly Pool[]): Promise<PoolView[]> {
-    const [overrides, records, waiting] = await Promise.all([deps.overrides.all(), deps.runners.list(), waitingPools()]);
+    const [overrides, records, waiting] = await Promise.all([
+      deps.overrides.all(),
+      deps.runners.list(),
+      waitingPools(),
+    ]);
     const now = deps.now();
     return Promise.all(
       selected.map(async (pool) => {
-        const [holders, parked] = await Promise.all([deps.capacity.holders(pool.name, now), deps.capacity.parkedCount("pool", pool.name)]);
-        const counts = poolCounts(pool.name, { runners: records, waitingPools: waiting, slotsHeld: holders.length, parked });
+        const [holders, parked] = await Promise.all([
+          deps.capacity.holders(pool.name, now),
+          deps.capacity.parkedCount("pool", pool.name),
+        ]);
+        const counts = poolCounts(pool.name, {
+          runners: records,
+          waitingPools: waiting,
+          slotsHeld: holders.length,
+          parked,
+        });
         return poolView(pool, overrides[pool.name], counts);
       }),
     );
@@ -140,7 +176,10 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
   /** A raised limit frees room that parked demand would otherwise only notice at its fallback delay. */
   async function wakeParked(pool: Pool, maxRunners: number): Promise<number> {
     const now = deps.now();
-    const [holders, parked] = await Promise.all([deps.capacity.holders(pool.name, now), deps.capacity.parkedCount("pool", pool.name)]);
+    const [holders, parked] = await Promise.all([
+      deps.capacity.holders(pool.name, now),
+      deps.capacity.parkedCount("pool", pool.name),
+    ]);
     let woken = 0;
     for (let budget = slotsToWake(maxRunners, holders.length, parked); budget > 0; budget--) {
       const id = await deps.capacity.popParked("pool", pool.name);
@@ -174,7 +213,8 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
       const body = await readJsonBody(req);
       if (!body.ok) return body.reply;
       const parsed = poolOverrideSchema.safeParse(body.value);
-      if (!parsed.success) return error(400, "invalid pool change", fieldProblems(parsed.error.issues, "body", OVERRIDE_FIELDS));
+      if (!parsed.success)
+        return error(400, "invalid pool change", fieldProblems(parsed.error.issues, "body", OVERRIDE_FIELDS));
       const current = (await deps.overrides.all())[pool.name] ?? {};
       const problems = overrideProblems(pool, { ...current, ...parsed.data });
       if (problems.length > 0) return error(400, "invalid pool change", problems);
@@ -199,31 +239,56 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
       const record = await deps.runners.get(name);
       if (!record) return error(404, `no live runner named "${name}"`);
       if (record.state === "busy" && !force) {
-        return error(409, `runner "${name}" is busy on job ${record.busyJobId ?? record.jobId}; draining it now fails that job (add ?force=true to do it anyway)`);
+        return error(
+          409,
+          `runner "${name}" is busy on job ${record.busyJobId ?? record.jobId}; draining it now fails that job (add ?force=true to do it anyway)`,
+        );
       }
       let registrationDeleted = false;
       if (record.runnerId !== undefined) {
         try {
-          registrationDeleted = await deps.github.deleteRunner({ installationId: record.installationId, scope: record.scope }, record.runnerId);
+          registrationDeleted = await deps.github.deleteRunner(
+            { installationId: record.installationId, scope: record.scope },
+            record.runnerId,
+          );
         } catch (failure) {
           const status = statusOf(failure);
           if (status !== 422) {
-            log.warn({ runnerName: name, runnerId: record.runnerId, status, message: (failure as Error).message }, "GitHub did not delete a drained runner's registration");
-            return error(502, `GitHub answered ${status ?? "with an error"} when asked to delete the registration of runner "${name}"; the runner keeps running`);
+            log.warn(
+              { runnerName: name, runnerId: record.runnerId, status, message: (failure as Error).message },
+              "GitHub did not delete a drained runner's registration",
+            );
+            return error(
+              502,
+              `GitHub answered ${status ?? "with an error"} when asked to delete the registration of runner "${name}"; the runner keeps running`,
+            );
           }
           if (!force) {
-            return error(409, `GitHub refused to delete runner "${name}": it has just taken a job (add ?force=true to stop it anyway)`);
+            return error(
+              409,
+              `GitHub refused to delete runner "${name}": it has just taken a job (add ?force=true to stop it anyway)`,
+            );
           }
-          log.warn({ runnerName: name, runnerId: record.runnerId }, "GitHub refused to delete a busy runner's registration; stopping it anyway (forced)");
+          log.warn(
+            { runnerName: name, runnerId: record.runnerId },
+            "GitHub refused to delete a busy runner's registration; stopping it anyway (forced)",
+          );
         }
       }
       const reason = force ? "drained-forced" : "drained";
       const queue = deps.queues.runnerOps(record.engine);
       const stop = await queue.add("stop", { runnerName: record.name, reason });
-      log.info({ runnerName: name, pool: record.pool, engine: record.engine, reason, registrationDeleted }, "runner drained");
+      log.info(
+        { runnerName: name, pool: record.pool, engine: record.engine, reason, registrationDeleted },
+        "runner drained",
+      );
       return {
         status: 202,
-        body: { runner: runnerView(record), stop: { queue: queue.name, jobId: stop.id ?? "", reason }, registrationDeleted },
+        body: {
+          runner: runnerView(record),
+          stop: { queue: queue.name, jobId: stop.id ?? "", reason },
+          registrationDeleted,
+        },
       };
     },
 
@@ -231,7 +296,10 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
       const counts = await provision.getJobCounts(...JOB_STATES);
       return {
         status: 200,
-        body: { queue: provision.name, counts: Object.fromEntries(JOB_STATES.map((state) => [state, counts[state] ?? 0])) },
+        body: {
+          queue: provision.name,
+          counts: Object.fromEntries(JOB_STATES.map((state) => [state, counts[state] ?? 0])),
+        },
       };
     },
 
@@ -240,7 +308,10 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
       if (!parsed.success) return error(400, "invalid query", fieldProblems(parsed.error.issues, "query"));
       const { state, page, perPage } = parsed.data;
       const { start, end } = pageRange(page, perPage);
-      const [total, jobs] = await Promise.all([provision.getJobCountByTypes(state), provision.getJobs([state], start, end)]);
+      const [total, jobs] = await Promise.all([
+        provision.getJobCountByTypes(state),
+        provision.getJobs([state], start, end),
+      ]);
       return {
         status: 200,
         body: {
@@ -264,7 +335,8 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
       const id = params.id ?? "";
       const found = await loadJob(id);
       if (!found) return noJob(id);
-      if (found.state !== "failed") return error(409, `entry "${id}" is ${found.state}; only failed entries can be retried`);
+      if (found.state !== "failed")
+        return error(409, `entry "${id}" is ${found.state}; only failed entries can be retried`);
       await found.job.retry("failed");
       const retried = await loadJob(id);
       log.info({ queueJobId: id }, "failed provision entry retried");
@@ -275,7 +347,8 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
       const id = params.id ?? "";
       const found = await loadJob(id);
       if (!found) return noJob(id);
-      if (found.state === "active") return error(409, `entry "${id}" is being provisioned by a worker; it cannot be removed now`);
+      if (found.state === "active")
+        return error(409, `entry "${id}" is being provisioned by a worker; it cannot be removed now`);
       await found.job.remove();
       log.info({ queueJobId: id, state: found.state }, "provision entry removed");
       return { status: 204 };
@@ -286,7 +359,11 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
     },
   };
 
-  const table = (Object.keys(ROUTE_DOCS) as RouteKey[]).map((key) => ({ key, method: ROUTE_DOCS[key].method as Method, template: ROUTE_DOCS[key].template }));
+  const table = (Object.keys(ROUTE_DOCS) as RouteKey[]).map((key) => ({
+    key,
+    method: ROUTE_DOCS[key].method as Method,
+    template: ROUTE_DOCS[key].template,
+  }));
 
   return async (req, res) => {
     const path = pathOf(req);
@@ -296,10 +373,19 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
     const onDashboard = path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`);
     const auth = checkToken(presentedToken(req.headers.authorization, onDashboard), expectedDigest);
     if (auth !== "ok") {
-      log.warn({ method: req.method, path, reason: auth, remoteAddress: req.socket.remoteAddress }, "admin request refused");
+      log.warn(
+        { method: req.method, path, reason: auth, remoteAddress: req.socket.remoteAddress },
+        "admin request refused",
+      );
       const bearer = auth === "wrong" ? `Bearer ${REALM}, error="invalid_token"` : `Bearer ${REALM}`;
       res.setHeader("www-authenticate", onDashboard ? [bearer, `Basic ${REALM}, charset="UTF-8"`] : bearer);
-      return send(res, error(401, auth === "missing" ? "admin token required: send Authorization: Bearer <ADMIN_TOKEN>" : "wrong admin token"));
+      return send(
+        res,
+        error(
+          401,
+          auth === "missing" ? "admin token required: send Authorization: Bearer <ADMIN_TOKEN>" : "wrong admin token",
+        ),
+      );
     }
 
     if (onDashboard) {
@@ -310,10 +396,17 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
     const match = matchRoute(table, method, path);
     if (match.kind === "not-found") return send(res, error(404, `no admin route ${method} ${path}`));
     if (match.kind === "method-not-allowed") {
-      return send(res, { ...error(405, `${method} is not allowed on ${path}`), headers: { allow: match.allow.join(", ") } });
+      return send(res, {
+        ...error(405, `${method} is not allowed on ${path}`),
+        headers: { allow: match.allow.join(", ") },
+      });
     }
     const url = new URL(req.url ?? "/", "http://localhost");
-    const reply = await routes[match.route.key]({ req, query: Object.fromEntries(url.searchParams), params: match.params });
+    const reply = await routes[match.route.key]({
+      req,
+      query: Object.fromEntries(url.searchParams),
+      params: match.params,
+    });
     return send(res, reply);
   };
 }

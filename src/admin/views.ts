@@ -15,7 +15,14 @@ export interface PoolSnapshot {
 }
 
 export function poolCounts(pool: string, snapshot: PoolSnapshot): PoolCounts {
-  const counts: PoolCounts = { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: snapshot.slotsHeld, parked: snapshot.parked };
+  const counts: PoolCounts = {
+    starting: 0,
+    idle: 0,
+    busy: 0,
+    waiting: 0,
+    slotsHeld: snapshot.slotsHeld,
+    parked: snapshot.parked,
+  };
   for (const runner of snapshot.runners) {
     if (runner.pool === pool) counts[runner.state] += 1;
   }
@@ -48,7 +55,10 @@ export function runnerView(record: RunnerRecord): RunnerView {
     engine: record.engine,
     state: record.state,
     installationId: record.installationId,
-    scope: record.scope.kind === "org" ? { kind: "org", org: record.scope.org } : { kind: "repo", owner: record.scope.owner, repo: record.scope.repo },
+    scope:
+      record.scope.kind === "org"
+        ? { kind: "org", org: record.scope.org }
+        : { kind: "repo", owner: record.scope.owner, repo: record.scope.repo },
     jobId: record.jobId,
     runnerId: record.runnerId ?? null,
     containerId: record.containerId ?? null,
@@ -110,7 +120,8 @@ export function pageCount(total: number, perPage: number): number {
 function fieldName(path: readonly PropertyKey[], root: string): string {
   if (path.length === 0) return root;
   return path.reduce<string>(
-    (out, segment) => (typeof segment === "number" ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment)),
+    (out, segment) =>
+      typeof segment === "number" ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment),
     "",
   );
 }
@@ -119,7 +130,11 @@ function fieldName(path: readonly PropertyKey[], root: string): string {
  * Zod issues as `{field, message}` pairs, one per field; unknown keys are named each on their
  * own, with the fields that are allowed, so a typo is obvious.
  */
-export function fieldProblems(issues: readonly z.core.$ZodIssue[], root: string, allowed?: readonly string[]): FieldProblem[] {
+export function fieldProblems(
+  issues: readonly z.core.$ZodIssue[],
+  root: string,
+  allowed?: readonly string[],
+): FieldProblem[] {
   return issues.flatMap((issue): FieldProblem[] => {
     if (issue.code === "unrecognized_keys") {
       const hint = allowed ? `unknown field; allowed: ${allowed.join(", ")}` : "unknown field";

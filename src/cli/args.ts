@@ -83,7 +83,8 @@ class UsageError extends Error {}
 function wholeNumber(values: Values, name: OptionName, min: number): number | undefined {
   const text = values[name];
   if (typeof text !== "string") return undefined;
-  if (!/^[0-9]+$/.test(text) || Number(text) < min) throw new UsageError(`--${name}: expected a whole number from ${min}, got "${text}"`);
+  if (!/^[0-9]+$/.test(text) || Number(text) < min)
+    throw new UsageError(`--${name}: expected a whole number from ${min}, got "${text}"`);
   return Number(text);
 }
 
@@ -107,10 +108,15 @@ function commandOf(words: readonly string[], values: Values): Command {
       .filter((command) => command.startsWith(`${group} `))
       .map((command) => command.slice(group.length + 1));
     if (actions.length === 0) throw new UsageError(`unknown command "${group}"`);
-    throw new UsageError(action === undefined ? `"${group}" needs one of: ${actions.join(", ")}` : `unknown command "${group} ${action}"; "${group}" takes ${actions.join(", ")}`);
+    throw new UsageError(
+      action === undefined
+        ? `"${group}" needs one of: ${actions.join(", ")}`
+        : `unknown command "${group} ${action}"; "${group}" takes ${actions.join(", ")}`,
+    );
   }
   for (const name of Object.keys(values) as OptionName[]) {
-    if (!GLOBAL_OPTIONS.includes(name) && !allowed.includes(name)) throw new UsageError(`option --${name} does not apply to "${key}"`);
+    if (!GLOBAL_OPTIONS.includes(name) && !allowed.includes(name))
+      throw new UsageError(`option --${name} does not apply to "${key}"`);
   }
   switch (key) {
     case "pools ls":
@@ -127,7 +133,8 @@ function commandOf(words: readonly string[], values: Values): Command {
       if (minIdle !== undefined) change.minIdle = minIdle;
       if (idleTimeout !== undefined) change.idleTimeout = idleTimeout;
       if (maxLifetime !== undefined) change.maxLifetime = maxLifetime;
-      if (Object.keys(change).length === 0) throw new UsageError("pools set: give at least one of --max, --min-idle, --idle-timeout, --max-lifetime");
+      if (Object.keys(change).length === 0)
+        throw new UsageError("pools set: give at least one of --max, --min-idle, --idle-timeout, --max-lifetime");
       return { kind: "pools-set", name: args[0] ?? "", change };
     }
     case "runners ls":
@@ -144,7 +151,8 @@ function commandOf(words: readonly string[], values: Values): Command {
       }
       const page = wholeNumber(values, "page", 1);
       const perPage = wholeNumber(values, "per-page", 1);
-      if (state === undefined && (page !== undefined || perPage !== undefined)) throw new UsageError("--page and --per-page need a STATE");
+      if (state === undefined && (page !== undefined || perPage !== undefined))
+        throw new UsageError("--page and --per-page need a STATE");
       return { kind: "queue-ls", state: state as JobListState | undefined, page, perPage };
     }
     default:
@@ -154,7 +162,10 @@ function commandOf(words: readonly string[], values: Values): Command {
 }
 
 /** Turns the command line into what to do; defaults come from the environment, read by the entry. */
-export function parseInvocation(argv: readonly string[], defaults: { url?: string | undefined; token?: string | undefined }): ParseResult {
+export function parseInvocation(
+  argv: readonly string[],
+  defaults: { url?: string | undefined; token?: string | undefined },
+): ParseResult {
   try {
     let parsed;
     try {
@@ -164,7 +175,8 @@ export function parseInvocation(argv: readonly string[], defaults: { url?: strin
     }
     const values = parsed.values as Values;
     const url = text(values, "url") ?? (defaults.url || DEFAULT_URL);
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new UsageError(`--url: "${url}" is not an http(s) URL`);
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      throw new UsageError(`--url: "${url}" is not an http(s) URL`);
     const token = text(values, "token") ?? (defaults.token || undefined);
     const json = values.json === true;
     if (values.help === true) return { ok: true, invocation: { command: { kind: "help" }, url, token, json } };

@@ -4,10 +4,14 @@ import type { ErrorBody, JobView, PoolView, RunnerView } from "../admin/schemas.
 
 /** Left-aligned columns two spaces apart; no trailing blanks. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)));
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
   const line = (cells: readonly string[]) =>
     headers
-      .map((_header, column) => (column === headers.length - 1 ? (cells[column] ?? "") : (cells[column] ?? "").padEnd(widths[column] ?? 0)))
+      .map((_header, column) =>
+        column === headers.length - 1 ? (cells[column] ?? "") : (cells[column] ?? "").padEnd(widths[column] ?? 0),
+      )
       .join("  ")
       .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n") + "\n";
@@ -56,7 +60,13 @@ export function formatRunners(runners: readonly RunnerView[], now: number): stri
 }
 
 export function formatQueueCounts(queue: string, counts: Readonly<Record<string, number>>): string {
-  return `queue ${queue}\n` + formatTable(["STATE", "ENTRIES"], Object.entries(counts).map(([state, count]) => [state, String(count)]));
+  return (
+    `queue ${queue}\n` +
+    formatTable(
+      ["STATE", "ENTRIES"],
+      Object.entries(counts).map(([state, count]) => [state, String(count)]),
+    )
+  );
 }
 
 function field(data: Record<string, unknown>, name: string): string {
@@ -64,7 +74,10 @@ function field(data: Record<string, unknown>, name: string): string {
   return typeof value === "string" || typeof value === "number" ? String(value) : "";
 }
 
-export function formatJobs(page: { state: string; page: number; pages: number; total: number; jobs: readonly JobView[] }, now: number): string {
+export function formatJobs(
+  page: { state: string; page: number; pages: number; total: number; jobs: readonly JobView[] },
+  now: number,
+): string {
   if (page.total === 0) return `no ${page.state} entries\n`;
   const rows = page.jobs.map((job) => {
     const repo = job.data.owner !== undefined ? `${field(job.data, "owner")}/${field(job.data, "repo")}` : "";
@@ -83,7 +96,11 @@ export function formatJobs(page: { state: string; page: number; pages: number; t
   return `${table}page ${page.page} of ${Math.max(page.pages, 1)} (${page.total} ${page.state} entries)\n`;
 }
 
-export function formatDrain(drain: { runner: { name: string }; stop: { reason: string }; registrationDeleted: boolean }): string {
+export function formatDrain(drain: {
+  runner: { name: string };
+  stop: { reason: string };
+  registrationDeleted: boolean;
+}): string {
   const registration = drain.registrationDeleted ? "GitHub registration deleted, " : "";
   return `runner ${drain.runner.name} is draining: ${registration}stop queued (${drain.stop.reason})\n`;
 }

@@ -38,7 +38,11 @@ interface Plan<S extends z.ZodType> {
   render(body: z.output<S>, now: number): string;
 }
 
-function plan<S extends z.ZodType>(call: ApiCall, schema: S, render: (body: z.output<S>, now: number) => string): Plan<S> {
+function plan<S extends z.ZodType>(
+  call: ApiCall,
+  schema: S,
+  render: (body: z.output<S>, now: number) => string,
+): Plan<S> {
   return { call, schema, render };
 }
 
@@ -49,18 +53,30 @@ function planOf(command: Exclude<Command, { kind: "help" }>): Plan<z.ZodType> {
     case "pools-ls":
       return plan({ method: "GET", path: "/admin/pools" }, poolsResponseSchema, (body) => formatPools(body.pools));
     case "pools-set":
-      return plan({ method: "PATCH", path: `/admin/pools/${segment(command.name)}`, body: command.change }, poolViewSchema, (pool) => formatPools([pool]));
+      return plan(
+        { method: "PATCH", path: `/admin/pools/${segment(command.name)}`, body: command.change },
+        poolViewSchema,
+        (pool) => formatPools([pool]),
+      );
     case "runners-ls": {
       const query = command.pool === undefined ? "" : `?pool=${segment(command.pool)}`;
-      return plan({ method: "GET", path: `/admin/runners${query}` }, runnersResponseSchema, (body, now) => formatRunners(body.runners, now));
+      return plan({ method: "GET", path: `/admin/runners${query}` }, runnersResponseSchema, (body, now) =>
+        formatRunners(body.runners, now),
+      );
     }
     case "runners-rm": {
       const query = command.force ? "?force=true" : "";
-      return plan({ method: "DELETE", path: `/admin/runners/${segment(command.name)}${query}` }, drainResponseSchema, formatDrain);
+      return plan(
+        { method: "DELETE", path: `/admin/runners/${segment(command.name)}${query}` },
+        drainResponseSchema,
+        formatDrain,
+      );
     }
     case "queue-ls": {
       if (command.state === undefined) {
-        return plan({ method: "GET", path: "/admin/queue" }, queueCountsSchema, (body) => formatQueueCounts(body.queue, body.counts));
+        return plan({ method: "GET", path: "/admin/queue" }, queueCountsSchema, (body) =>
+          formatQueueCounts(body.queue, body.counts),
+        );
       }
       const query = new URLSearchParams({ state: command.state });
       if (command.page !== undefined) query.set("page", String(command.page));
@@ -101,12 +117,19 @@ async function callApi(invocation: Invocation, call: ApiCall, io: CliIo): Promis
   try {
     return { ok: true, status: response.status, body: JSON.parse(text) as unknown };
   } catch {
-    return { ok: false, message: `${call.method} ${call.path} answered HTTP ${response.status} without JSON; is ${invocation.url} a runnerhub server?` };
+    return {
+      ok: false,
+      message: `${call.method} ${call.path} answered HTTP ${response.status} without JSON; is ${invocation.url} a runnerhub server?`,
+    };
   }
 }
 
 /** Runs one command line; returns the exit code (0 done, 1 failed, 2 usage). */
-export async function runCli(argv: readonly string[], env: { url?: string | undefined; token?: string | undefined }, io: CliIo): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  env: { url?: string | undefined; token?: string | undefined },
+  io: CliIo,
+): Promise<number> {
   const parsed = parseInvocation(argv, env);
   if (!parsed.ok) {
     io.stderr(`runnerhub: ${parsed.message}\n\n${USAGE}`);
@@ -127,7 +150,11 @@ export async function runCli(argv: readonly string[], env: { url?: string | unde
   }
   if (outcome.status >= 400) {
     const problem = errorSchema.safeParse(outcome.body);
-    io.stderr(formatError(problem.success ? problem.data : { error: `HTTP ${outcome.status} from ${call.method} ${call.path}` }));
+    io.stderr(
+      formatError(
+        problem.success ? problem.data : { error: `HTTP ${outcome.status} from ${call.method} ${call.path}` },
+      ),
+    );
     if (outcome.status === 401 && !invocation.token) io.stderr("  (set ADMIN_TOKEN or pass --token)\n");
     return EXIT_FAILED;
   }
@@ -137,7 +164,11 @@ export async function runCli(argv: readonly string[], env: { url?: string | unde
   }
   const body = schema.safeParse(outcome.body);
   if (!body.success) {
-    io.stderr(formatError({ error: `unexpected answer from ${call.method} ${call.path}; is the server a matching runnerhub version?` }));
+    io.stderr(
+      formatError({
+        error: `unexpected answer from ${call.method} ${call.path}; is the server a matching runnerhub version?`,
+      }),
+    );
     return EXIT_FAILED;
   }
   io.stdout(render(body.data, io.now()));

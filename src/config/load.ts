@@ -129,7 +129,10 @@ const envSchema = z.object({
         if (parts.length === 1 && parts[0] === "all") return ["webhook", "worker"];
         const roles = parts.filter((part): part is Role => part === "webhook" || part === "worker");
         if (roles.length !== parts.length || roles.length === 0) {
-          ctx.addIssue({ code: "custom", message: `"${text}" is not a role list; use all, webhook, worker or webhook,worker` });
+          ctx.addIssue({
+            code: "custom",
+            message: `"${text}" is not a role list; use all, webhook, worker or webhook,worker`,
+          });
           return z.NEVER;
         }
         return roles;
@@ -151,7 +154,8 @@ const envSchema = z.object({
 
 function formatPath(segments: readonly PropertyKey[]): string {
   return segments.reduce<string>(
-    (out, segment) => (typeof segment === "number" ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment)),
+    (out, segment) =>
+      typeof segment === "number" ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment),
     "",
   );
 }
@@ -203,7 +207,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
   try {
     privateKey = getPrivateKey({ env: { PRIVATE_KEY: env.PRIVATE_KEY, PRIVATE_KEY_PATH: env.PRIVATE_KEY_PATH }, cwd });
   } catch (error) {
-    throw new ConfigError("the environment", [`PRIVATE_KEY / PRIVATE_KEY_PATH: ${(error as Error).message.replace(/^\[[^\]]+\] /, "")}`]);
+    throw new ConfigError("the environment", [
+      `PRIVATE_KEY / PRIVATE_KEY_PATH: ${(error as Error).message.replace(/^\[[^\]]+\] /, "")}`,
+    ]);
   }
   if (vars.APP_ID === undefined || !privateKey) {
     return { mode: "setup", http, logLevel: vars.LOG_LEVEL };
@@ -227,7 +233,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     http,
     logLevel: vars.LOG_LEVEL,
     redisUrl: vars.REDIS_URL,
-    docker: { ...parseDockerHost(vars.DOCKER_HOST, vars.RUNNERHUB_ENGINE_NAME ?? hostname()), capacity: vars.RUNNERHUB_ENGINE_CAPACITY },
+    docker: {
+      ...parseDockerHost(vars.DOCKER_HOST, vars.RUNNERHUB_ENGINE_NAME ?? hostname()),
+      capacity: vars.RUNNERHUB_ENGINE_CAPACITY,
+    },
     poolsFile,
     pools: loadPools(poolsFile),
     adminToken: vars.ADMIN_TOKEN,

@@ -29,7 +29,10 @@ export const poolSchema = z
   .strictObject({
     name: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, "use 1-40 lowercase letters, digits and dashes, starting with a letter or digit"),
+      .regex(
+        /^[a-z0-9][a-z0-9-]{0,39}$/,
+        "use 1-40 lowercase letters, digits and dashes, starting with a letter or digit",
+      ),
     labels: z.array(label).min(1).max(100),
     image: z.string().min(1),
     command: z.array(z.string()).min(1).default(["/home/runner/run.sh"]),
@@ -52,7 +55,9 @@ export const poolSchema = z
     network: z.string().min(1).default("bridge"),
     idleTimeout: duration.prefault("10m"),
     maxLifetime: duration.prefault("6h"),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "not an environment variable name"), z.string()).default({}),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "not an environment variable name"), z.string())
+      .default({}),
     dockerInDocker: z.boolean().default(false),
     gpus: z.boolean().default(false),
   })
@@ -75,7 +80,8 @@ export const poolSchema = z
 /** The file is a list of pools; a mapping with a `pools` list is accepted too. */
 export const poolsFileSchema = z
   .preprocess(
-    (file) => (file !== null && typeof file === "object" && !Array.isArray(file) && "pools" in file ? file.pools : file),
+    (file) =>
+      file !== null && typeof file === "object" && !Array.isArray(file) && "pools" in file ? file.pools : file,
     z.array(poolSchema).min(1, "declare at least one pool"),
   )
   .superRefine((pools, ctx) => {

@@ -63,7 +63,11 @@ export function createRunnersApi(auth: (installationId?: number) => Promise<Inst
       const { data } =
         scope.kind === "org"
           ? await octokit.rest.actions.generateRunnerJitconfigForOrg({ org: scope.org, ...body })
-          : await octokit.rest.actions.generateRunnerJitconfigForRepo({ owner: scope.owner, repo: scope.repo, ...body });
+          : await octokit.rest.actions.generateRunnerJitconfigForRepo({
+              owner: scope.owner,
+              repo: scope.repo,
+              ...body,
+            });
       return { runnerId: data.runner.id, encodedJitConfig: data.encoded_jit_config };
     },
 
@@ -118,7 +122,11 @@ export function createRunnersApi(auth: (installationId?: number) => Promise<Inst
         if (scope.kind === "org") {
           await octokit.rest.actions.deleteSelfHostedRunnerFromOrg({ org: scope.org, runner_id: runnerId });
         } else {
-          await octokit.rest.actions.deleteSelfHostedRunnerFromRepo({ owner: scope.owner, repo: scope.repo, runner_id: runnerId });
+          await octokit.rest.actions.deleteSelfHostedRunnerFromRepo({
+            owner: scope.owner,
+            repo: scope.repo,
+            runner_id: runnerId,
+          });
         }
         return true;
       } catch (error) {

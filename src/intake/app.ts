@@ -37,7 +37,11 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
   return (app) => {
     app.on("workflow_job.queued", async (context) => {
       const event = context.payload as WorkflowJobEvent;
-      const jobLog = log.child({ deliveryId: context.id, jobId: event.workflow_job.id, labels: event.workflow_job.labels });
+      const jobLog = log.child({
+        deliveryId: context.id,
+        jobId: event.workflow_job.id,
+        labels: event.workflow_job.labels,
+      });
       const demand = demandFor(event, deps.pools(), deps.now());
       if (demand.kind === "ignore") {
         metrics.jobsIgnored.inc({ reason: demand.reason });
@@ -80,7 +84,11 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
       // An ephemeral runner exits by itself after its job; the delayed stop only catches one that hangs.
       await deps
         .runnerOpsQueue(record.engine)
-        .add("stop", { runnerName: record.name, reason: "job-completed" }, { jobId: `stop-${record.name}`, delay: deps.stopGraceMs });
+        .add(
+          "stop",
+          { runnerName: record.name, reason: "job-completed" },
+          { jobId: `stop-${record.name}`, delay: deps.stopGraceMs },
+        );
       log.info({ runnerName: record.name, jobId: job.id, graceMs: deps.stopGraceMs }, "job completed; stop scheduled");
     });
   };

@@ -196,7 +196,10 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
         try {
           await deps.redeliver(delivery.id);
           redelivered += 1;
-          log.info({ ...fields, redeliveries: count + 1, lastStatusCode: delivery.statusCode }, "webhook redelivery requested");
+          log.info(
+            { ...fields, redeliveries: count + 1, lastStatusCode: delivery.statusCode },
+            "webhook redelivery requested",
+          );
         } catch (error) {
           failed += 1;
           await redis.eval(RELEASE_SCRIPT, 1, countKey(delivery.guid), String(count + 1));

@@ -67,7 +67,14 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
     const pool = labels[LABELS.pool] ?? "unknown";
     await deps.slots.release(pool, engine.name, runnerName);
     deps.metrics.runnerExits.inc({ pool, reason });
-    const fields = { runnerName, pool, containerId, exitCode: exit?.exitCode, oomKilled: exit?.oomKilled ?? false, reason };
+    const fields = {
+      runnerName,
+      pool,
+      containerId,
+      exitCode: exit?.exitCode,
+      oomKilled: exit?.oomKilled ?? false,
+      reason,
+    };
     if (observed === "completed" || record?.retiring) log.info(fields, "runner exited; container removed");
     else log.warn(fields, "runner ended abnormally; container removed");
   }

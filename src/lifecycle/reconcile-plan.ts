@@ -28,7 +28,14 @@ export interface ReconcileSnapshot {
 export type ReconcileAction =
   | { kind: "clean-exited"; containerId: string; labels: Record<string, string> }
   | { kind: "stop"; runnerName: string; containerId: string; reason: "max-lifetime" | "no-registration" | "no-record" }
-  | { kind: "retire"; runnerName: string; containerId: string; runnerId: number; target: RunnerTarget; reason: "idle-timeout" | "surplus" }
+  | {
+      kind: "retire";
+      runnerName: string;
+      containerId: string;
+      runnerId: number;
+      target: RunnerTarget;
+      reason: "idle-timeout" | "surplus";
+    }
   | { kind: "delete-registration"; runnerName: string; runnerId: number; target: RunnerTarget }
   | { kind: "forget-record"; runnerName: string; pool: string }
   | { kind: "release-slot"; runnerName: string; slot: { kind: "pool" | "engine"; name: string } }
@@ -161,7 +168,9 @@ function planPoolSize(
 ): ReconcileAction[] {
   const actions: ReconcileAction[] = [];
   const waiting = new Set(snap.waitingJobs.get(pool.name) ?? []);
-  const members = snap.records.filter((record) => record.pool === pool.name && !leaving.has(record.name) && !record.retiring);
+  const members = snap.records.filter(
+    (record) => record.pool === pool.name && !leaving.has(record.name) && !record.retiring,
+  );
   const stateOf = (record: RunnerRecord) => states.get(record.name) ?? record.state;
   const idle = members.filter((record) => stateOf(record) === "idle");
   const starting = members.filter((record) => stateOf(record) === "starting");
@@ -170,7 +179,9 @@ function planPoolSize(
   let surplus = Math.min(idle.length, idle.length + starting.length - needed);
 
   const candidates = idle
-    .filter((record) => record.engine === snap.engine && record.containerId !== undefined && record.runnerId !== undefined)
+    .filter(
+      (record) => record.engine === snap.engine && record.containerId !== undefined && record.runnerId !== undefined,
+    )
     .map((record) => ({ record, orphaned: record.jobId > 0 && !waiting.has(record.jobId) }))
     // Runners whose job went elsewhere (cancelled, or taken by another runner) go first, oldest first.
     .sort((a, b) => Number(b.orphaned) - Number(a.orphaned) || a.record.createdAt - b.record.createdAt);

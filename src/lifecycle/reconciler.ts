@@ -11,7 +11,13 @@ import type { SlotKeeper } from "../provisioning/slots.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { RunnerStore } from "../state/runner-store.js";
-import { parseScope, planReconcile, targetKey, type ReconcileAction, type ReconcileSnapshot } from "./reconcile-plan.js";
+import {
+  parseScope,
+  planReconcile,
+  targetKey,
+  type ReconcileAction,
+  type ReconcileSnapshot,
+} from "./reconcile-plan.js";
 
 export interface ReconcilerDeps {
   engine: ContainerEngine;
@@ -76,7 +82,10 @@ export function createReconciler(deps: ReconcilerDeps) {
     const warmTargets = new Map<string, RunnerTarget>();
     for (const pool of pools) {
       const target = await warmTarget(pool, known).catch((error: unknown) => {
-        log.warn({ err: error, pool: pool.name, warmScope: pool.warmScope }, "cannot resolve the installation for warm runners");
+        log.warn(
+          { err: error, pool: pool.name, warmScope: pool.warmScope },
+          "cannot resolve the installation for warm runners",
+        );
         return undefined;
       });
       if (target) warmTargets.set(pool.name, target);
@@ -124,7 +133,11 @@ export function createReconciler(deps: ReconcilerDeps) {
     await deps.engine.stop(containerId, 10);
   }
 
-  async function carryOut(action: ReconcileAction, pools: Pool[], warmTargets: Map<string, RunnerTarget>): Promise<void> {
+  async function carryOut(
+    action: ReconcileAction,
+    pools: Pool[],
+    warmTargets: Map<string, RunnerTarget>,
+  ): Promise<void> {
     switch (action.kind) {
       case "clean-exited":
         return deps.cleanUpExited(action.containerId, action.labels);
@@ -154,7 +167,12 @@ export function createReconciler(deps: ReconcilerDeps) {
         return;
       case "forget-record":
         log.warn({ runnerName: action.runnerName }, "runner record without a container; forgotten");
-        await deps.runners.retire(action.runnerName, { exitedAt: deps.now(), exitCode: undefined, oomKilled: false, reason: "no-container" });
+        await deps.runners.retire(action.runnerName, {
+          exitedAt: deps.now(),
+          exitCode: undefined,
+          oomKilled: false,
+          reason: "no-container",
+        });
         return deps.slots.release(action.pool, deps.engine.name, action.runnerName);
       case "release-slot":
         log.warn({ runnerName: action.runnerName, slot: action.slot }, "leaked capacity slot released");
@@ -174,7 +192,17 @@ export function createReconciler(deps: ReconcilerDeps) {
           // Fixed ids per slot make concurrent passes (several engines) ask for each warm runner once.
           await deps.provisionQueue.add(
             "provision",
-            { jobId: 0, runId: 0, owner, repo, installationId: target.installationId, scope: target.scope, labels: pool.labels, pool: pool.name, queuedAt: deps.now() },
+            {
+              jobId: 0,
+              runId: 0,
+              owner,
+              repo,
+              installationId: target.installationId,
+              scope: target.scope,
+              labels: pool.labels,
+              pool: pool.name,
+              queuedAt: deps.now(),
+            },
             { jobId: `warm-${pool.name}-${slot}`, removeOnComplete: true, removeOnFail: true },
           );
         }
@@ -213,7 +241,10 @@ export function createReconciler(deps: ReconcilerDeps) {
             actions[action.kind] = (actions[action.kind] ?? 0) + 1;
           } catch (error) {
             failed++;
-            log.error({ err: error, action: action.kind, runnerName: "runnerName" in action ? action.runnerName : undefined }, "reconcile action failed");
+            log.error(
+              { err: error, action: action.kind, runnerName: "runnerName" in action ? action.runnerName : undefined },
+              "reconcile action failed",
+            );
           }
         }
         const retried = await retryStrandedDemand();

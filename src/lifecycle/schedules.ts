@@ -19,16 +19,21 @@ interface Periodic {
  * one, and each run goes to exactly one worker. A run also starts at once, so state left by a
  * crash or a webhook outage is repaired at start-up rather than one interval later.
  */
-export async function startSchedules(
-  options: {
-    connection: ConnectionOptions;
-    prefix: string;
-    log: Logger;
-    recovery: { everyMs: number; run: () => Promise<unknown> };
-    reconcile?: { engine: string; everyMs: number; reconciler: Reconciler };
-  },
-): Promise<Schedules> {
-  const periodic: Periodic[] = [{ queue: MAINTENANCE_QUEUE, name: "recover-deliveries", everyMs: options.recovery.everyMs, run: options.recovery.run }];
+export async function startSchedules(options: {
+  connection: ConnectionOptions;
+  prefix: string;
+  log: Logger;
+  recovery: { everyMs: number; run: () => Promise<unknown> };
+  reconcile?: { engine: string; everyMs: number; reconciler: Reconciler };
+}): Promise<Schedules> {
+  const periodic: Periodic[] = [
+    {
+      queue: MAINTENANCE_QUEUE,
+      name: "recover-deliveries",
+      everyMs: options.recovery.everyMs,
+      run: options.recovery.run,
+    },
+  ];
   if (options.reconcile) {
     const { reconciler, engine, everyMs } = options.reconcile;
     periodic.push({ queue: reconcileQueueName(engine), name: "reconcile", everyMs, run: () => reconciler.runOnce() });
@@ -49,7 +54,9 @@ export async function startSchedules(
       prefix: options.prefix,
       concurrency: 1,
     });
-    worker.on("failed", (job, error) => options.log.warn({ err: error, task: task.name, queueJobId: job?.id }, "periodic task failed"));
+    worker.on("failed", (job, error) =>
+      options.log.warn({ err: error, task: task.name, queueJobId: job?.id }, "periodic task failed"),
+    );
     workers.push(worker);
   }
   return {

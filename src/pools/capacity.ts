@@ -95,7 +95,11 @@ export class Capacity {
 
   /** The container is running: the slot is held until release, whatever the lease said. */
   async confirm(pool: string, engine: string, runner: string): Promise<void> {
-    await this.redis.multi().zadd(this.poolKey(pool), "+inf", runner).zadd(this.engineKey(engine), "+inf", runner).exec();
+    await this.redis
+      .multi()
+      .zadd(this.poolKey(pool), "+inf", runner)
+      .zadd(this.engineKey(engine), "+inf", runner)
+      .exec();
   }
 
   async release(pool: string, engine: string, runner: string): Promise<void> {

@@ -1,8 +1,7 @@
 import type { Pool } from "../config/pools.js";
 
 export type MatchResult =
-  | { kind: "matched"; pool: Pool }
-  | { kind: "ignored"; reason: "not-self-hosted" | "no-matching-pool" };
+  { kind: "matched"; pool: Pool } | { kind: "ignored"; reason: "not-self-hosted" | "no-matching-pool" };
 
 /**
  * A pool serves a job when it carries every label the job asks for (case-insensitive), and the

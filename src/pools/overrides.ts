@@ -3,7 +3,9 @@ import { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import { parseDuration } from "../config/units.js";
 
-const durationText = z.string().refine((text) => (parseDuration(text) ?? 0) > 0, "not a duration; use e.g. 90s, 10m or 6h");
+const durationText = z
+  .string()
+  .refine((text) => (parseDuration(text) ?? 0) > 0, "not a duration; use e.g. 90s, 10m or 6h");
 
 /** Fields an operator may change at run time (PATCH /admin/pools/{name}); all optional. */
 export const poolOverrideSchema = z.strictObject({
@@ -35,7 +37,10 @@ export function overrideProblems(pool: Pool, override: PoolOverride): { field: s
     problems.push({ field: "minIdle", message: `must not exceed maxRunners (${next.maxRunners})` });
   }
   if (next.minIdle > 0 && !pool.warmScope) {
-    problems.push({ field: "minIdle", message: `pool "${pool.name}" has no warmScope in the pools file, so it cannot keep warm runners` });
+    problems.push({
+      field: "minIdle",
+      message: `pool "${pool.name}" has no warmScope in the pools file, so it cannot keep warm runners`,
+    });
   }
   return problems;
 }

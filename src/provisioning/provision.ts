@@ -48,7 +48,11 @@ async function registrationEnv(
 ): Promise<{ runnerId: number | undefined; env: Record<string, string> }> {
   if (pool.registration === "jit") {
     const runnerGroupId = await deps.github.runnerGroupId(target, pool.runnerGroup);
-    const jit = await deps.github.generateJitConfig(target, { name: runner.name, runnerGroupId, labels: runner.labels });
+    const jit = await deps.github.generateJitConfig(target, {
+      name: runner.name,
+      runnerGroupId,
+      labels: runner.labels,
+    });
     return { runnerId: jit.runnerId, env: { ACTIONS_RUNNER_INPUT_JITCONFIG: jit.encodedJitConfig } };
   }
   const token = await deps.github.createRegistrationToken(target);
@@ -149,11 +153,18 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     deps.metrics.provisionFailures.inc({ pool: pool.name });
     log.error({ err: error, runnerName: name, runnerId }, "runner failed to start; registration withdrawn, slot freed");
     if (runnerId !== undefined) {
-      await deps.github.deleteRunner(target, runnerId).catch((cleanupError: unknown) =>
-        log.warn({ err: cleanupError, runnerId }, "could not withdraw the registration; the reconciler will"),
-      );
+      await deps.github
+        .deleteRunner(target, runnerId)
+        .catch((cleanupError: unknown) =>
+          log.warn({ err: cleanupError, runnerId }, "could not withdraw the registration; the reconciler will"),
+        );
     }
-    await deps.runners.retire(name, { exitedAt: deps.now(), exitCode: undefined, oomKilled: false, reason: "start-failed" });
+    await deps.runners.retire(name, {
+      exitedAt: deps.now(),
+      exitCode: undefined,
+      oomKilled: false,
+      reason: "start-failed",
+    });
     await deps.slots.release(pool.name, deps.engine.name, name);
     throw error;
   }

@@ -23,11 +23,18 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
   if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
   const pool = job.data.pool;
   const engine = deps.engine.name;
-  await deps.capacity.park(outcome.reason === "pool-full" ? "pool" : "engine", outcome.reason === "pool-full" ? pool : engine, job.id, job.data.queuedAt);
+  await deps.capacity.park(
+    outcome.reason === "pool-full" ? "pool" : "engine",
+    outcome.reason === "pool-full" ? pool : engine,
+    job.id,
+    job.data.queuedAt,
+  );
   await job.moveToDelayed(deps.now() + PARK_FALLBACK_MS, token);
   // A slot freed between the failed reservation and parking woke nobody; look once more.
   const fileMaxRunners = deps.pools().find((candidate) => candidate.name === pool)?.maxRunners ?? 0;
-  if (await deps.capacity.hasRoom({ pool, fileMaxRunners, engine, engineCapacity: deps.engineCapacity, now: deps.now() })) {
+  if (
+    await deps.capacity.hasRoom({ pool, fileMaxRunners, engine, engineCapacity: deps.engineCapacity, now: deps.now() })
+  ) {
     await deps.slots.wake(pool, engine);
   }
   throw new DelayedError();
@@ -60,7 +67,10 @@ export function startRunnerOpsWorker(
       const record = await deps.runners.get(job.data.runnerName);
       if (!record?.containerId || !(await deps.engine.isRunning(record.containerId))) return;
       await deps.runners.update(record.name, { retiring: job.data.reason });
-      deps.log.info({ runnerName: record.name, containerId: record.containerId, reason: job.data.reason }, "stopping runner");
+      deps.log.info(
+        { runnerName: record.name, containerId: record.containerId, reason: job.data.reason },
+        "stopping runner",
+      );
       await deps.engine.stop(record.containerId, 10);
     },
     { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },

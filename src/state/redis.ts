@@ -22,10 +22,9 @@ async function connected(client: Redis, where: string): Promise<void> {
     await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new Error(
-      `Redis at ${where} is not reachable (${(error as Error).message}); start Redis or fix REDIS_URL`,
-      { cause: error },
-    );
+    throw new Error(`Redis at ${where} is not reachable (${(error as Error).message}); start Redis or fix REDIS_URL`, {
+      cause: error,
+    });
   }
 }
 
@@ -60,11 +59,26 @@ export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<
   mkdirSync(dir, { recursive: true });
   const socket = path.join(dir, "redis.sock");
   if (socket.length > 100) {
-    throw new Error(`the data folder path is too long for a unix socket (${socket}); set RUNNERHUB_DATA_DIR to a shorter path or set REDIS_URL`);
+    throw new Error(
+      `the data folder path is too long for a unix socket (${socket}); set RUNNERHUB_DATA_DIR to a shorter path or set REDIS_URL`,
+    );
   }
   const child: ChildProcess = spawn(
     "redis-server",
-    ["--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--dir", dir, "--appendonly", "yes", "--save", ""],
+    [
+      "--port",
+      "0",
+      "--unixsocket",
+      socket,
+      "--unixsocketperm",
+      "700",
+      "--dir",
+      dir,
+      "--appendonly",
+      "yes",
+      "--save",
+      "",
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const output: string[] = [];

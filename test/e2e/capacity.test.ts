@@ -18,7 +18,11 @@ afterAll(async () => {
 /** Follows Docker's own start/die events for the pool, so no sample between polls is missed. */
 async function watchRunning(pool: string) {
   const stream = (await stack.docker.getEvents({
-    filters: { type: ["container"], event: ["start", "die"], label: [`${LABELS.managed}=true`, `${LABELS.pool}=${pool}`] },
+    filters: {
+      type: ["container"],
+      event: ["start", "die"],
+      label: [`${LABELS.managed}=true`, `${LABELS.pool}=${pool}`],
+    },
   })) as NodeJS.ReadableStream & { destroy(): void };
   const state = { running: 0, max: 0, starts: 0 };
   let buffered = "";
@@ -44,8 +48,13 @@ describe("hard maxRunners ceiling across two worker processes", () => {
     try {
       const jobs = await Promise.all(
         Array.from({ length: 50 }, () =>
-                    // Long enough that, without the ceiling, registrations would outpace exits many times over.
-          stack.sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "linux"], behavior: { kind: "run", seconds: 3 } }),
+          // Long enough that, without the ceiling, registrations would outpace exits many times over.
+          stack.sim.queueJob({
+            owner: "acme",
+            repo: "app",
+            labels: ["self-hosted", "linux"],
+            behavior: { kind: "run", seconds: 3 },
+          }),
         ),
       );
       await waitFor(() => jobs.every((job) => stack.sim.getJob(job.id)?.conclusion === "success"), {

@@ -27,10 +27,15 @@ interface Run {
 /** The built CLI as a child process; the server URL and token come from its environment unless given. */
 function cli(args: string[], env: Record<string, string> = { RUNNERHUB_URL: url, ADMIN_TOKEN: TOKEN }): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -53,7 +58,10 @@ beforeAll(async () => {
   ctx = await serviceContext();
   const handler = await createAdminHandler({
     adminToken: TOKEN,
-    pools: [testPool({ name: "linux", maxRunners: 4, warmScope: "acme" }), testPool({ name: "gpu", labels: ["self-hosted", "gpu"], maxRunners: 1 })],
+    pools: [
+      testPool({ name: "linux", maxRunners: 4, warmScope: "acme" }),
+      testPool({ name: "gpu", labels: ["self-hosted", "gpu"], maxRunners: 1 }),
+    ],
     overrides: ctx.overrides,
     runners: ctx.runners,
     capacity: ctx.capacity,
@@ -64,10 +72,43 @@ beforeAll(async () => {
   });
   server = createHttpServer([handler], ctx.log);
   url = `http://127.0.0.1:${await listen(server, "127.0.0.1", 0)}`;
-  const base = { engine: ENGINE, installationId: 7, scope: { kind: "org", org: "acme" } as const, containerId: undefined, completedAt: undefined };
-  await ctx.runners.put({ ...base, name: "linux-aaa", pool: "linux", jobId: 11, runnerId: undefined, state: "idle", busyJobId: undefined, createdAt: Date.now() - 120_000 });
-  await ctx.runners.put({ ...base, name: "linux-bbb", pool: "linux", jobId: 12, runnerId: undefined, state: "busy", busyJobId: 13, createdAt: Date.now() });
-  await ctx.runners.put({ ...base, name: "gpu-ccc", pool: "gpu", jobId: 14, runnerId: undefined, state: "starting", busyJobId: undefined, createdAt: Date.now() });
+  const base = {
+    engine: ENGINE,
+    installationId: 7,
+    scope: { kind: "org", org: "acme" } as const,
+    containerId: undefined,
+    completedAt: undefined,
+  };
+  await ctx.runners.put({
+    ...base,
+    name: "linux-aaa",
+    pool: "linux",
+    jobId: 11,
+    runnerId: undefined,
+    state: "idle",
+    busyJobId: undefined,
+    createdAt: Date.now() - 120_000,
+  });
+  await ctx.runners.put({
+    ...base,
+    name: "linux-bbb",
+    pool: "linux",
+    jobId: 12,
+    runnerId: undefined,
+    state: "busy",
+    busyJobId: 13,
+    createdAt: Date.now(),
+  });
+  await ctx.runners.put({
+    ...base,
+    name: "gpu-ccc",
+    pool: "gpu",
+    jobId: 14,
+    runnerId: undefined,
+    state: "starting",
+    busyJobId: undefined,
+    createdAt: Date.now(),
+  });
 });
 
 afterAll(async () => {
@@ -98,7 +139,9 @@ describe("the runnerhub CLI against the admin API", () => {
 
     const json = await cli(["pools", "ls", "--json"]);
     expect(json.code).toBe(0);
-    const body = JSON.parse(json.stdout) as { pools: { name: string; limits: { maxRunners: number }; overrides: object }[] };
+    const body = JSON.parse(json.stdout) as {
+      pools: { name: string; limits: { maxRunners: number }; overrides: object }[];
+    };
     expect(body.pools[0]).toMatchObject({ name: "linux", limits: { maxRunners: 2 }, overrides: { maxRunners: 2 } });
   });
 

@@ -15,7 +15,8 @@ afterAll(async () => {
 /** GitHub calls the app makes for runners, as opposed to periodic ones (reconcile lists, deliveries). */
 function perRunnerCalls() {
   return stack.sim.requests.filter(
-    (r) => !/\/actions\/runners$/.test(r.path) && !r.path.includes("/app/hook/deliveries") && !r.path.startsWith("/_sim"),
+    (r) =>
+      !/\/actions\/runners$/.test(r.path) && !r.path.includes("/app/hook/deliveries") && !r.path.startsWith("/_sim"),
   );
 }
 
@@ -24,7 +25,15 @@ describe("jobs whose queued webhook was lost still get runners", () => {
     const jobs: SimJob[] = [];
     for (let i = 0; i < 10; i++) {
       // Every fifth queued webhook never reaches runnerhub, as if it was down.
-      jobs.push(await stack.sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "linux"], behavior: { kind: "run", seconds: 1 }, deliver: i % 5 !== 4 }));
+      jobs.push(
+        await stack.sim.queueJob({
+          owner: "acme",
+          repo: "app",
+          labels: ["self-hosted", "linux"],
+          behavior: { kind: "run", seconds: 1 },
+          deliver: i % 5 !== 4,
+        }),
+      );
     }
     const lost = stack.sim.deliveries().filter((d) => d.action === "queued" && d.statusCode === 502);
     expect(lost).toHaveLength(2);
@@ -43,6 +52,9 @@ describe("jobs whose queued webhook was lost still get runners", () => {
     expect(jit).toHaveLength(10);
     // JIT config per runner, plus the installation token and the runner-group lookup, both cached.
     expect(calls.length / jit.length).toBeLessThanOrEqual(2);
-    await waitFor(async () => (await stack.containers()).length === 0, { timeoutMs: 20_000, what: "every runner container to be gone" });
+    await waitFor(async () => (await stack.containers()).length === 0, {
+      timeoutMs: 20_000,
+      what: "every runner container to be gone",
+    });
   });
 });

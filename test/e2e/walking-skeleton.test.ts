@@ -17,7 +17,8 @@ type Payload = { workflow_job: { id: number } };
 const payloadOf = (delivery: { body: string }) => JSON.parse(delivery.body) as Payload;
 const deliveriesFor = (jobId: number) => stack.sim.deliveries().filter((d) => payloadOf(d).workflow_job?.id === jobId);
 
-const jitRequests = () => stack.sim.requests.filter((r) => r.method === "POST" && r.path.endsWith("/generate-jitconfig"));
+const jitRequests = () =>
+  stack.sim.requests.filter((r) => r.method === "POST" && r.path.endsWith("/generate-jitconfig"));
 
 describe("a queued job gets a runner container, end to end", () => {
   it("answers /healthz and /readyz with Redis and Docker reachable", async () => {
@@ -27,7 +28,12 @@ describe("a queued job gets a runner container, end to end", () => {
   });
 
   it("runs the job in a fresh labeled container that is gone afterwards", async () => {
-    const job = await stack.sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "linux"], behavior: { kind: "run", seconds: 1 } });
+    const job = await stack.sim.queueJob({
+      owner: "acme",
+      repo: "app",
+      labels: ["self-hosted", "linux"],
+      behavior: { kind: "run", seconds: 1 },
+    });
 
     const [container] = await waitFor(
       async () => {
@@ -72,14 +78,24 @@ describe("a queued job gets a runner container, end to end", () => {
 
   it("makes one runner for a webhook delivered twice", async () => {
     const before = jitRequests().length;
-    const job = await stack.sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "linux"], behavior: { kind: "hang" } });
+    const job = await stack.sim.queueJob({
+      owner: "acme",
+      repo: "app",
+      labels: ["self-hosted", "linux"],
+      behavior: { kind: "hang" },
+    });
     const first = deliveriesFor(job.id).find((d) => d.action === "queued");
     if (!first) throw new Error("the simulator recorded no queued delivery");
     for (let i = 0; i < 2; i++) {
-      expect((await stack.sim.sendWebhook("workflow_job", payloadOf(first), { deliveryId: first.guid })).status).toBe(200);
+      expect((await stack.sim.sendWebhook("workflow_job", payloadOf(first), { deliveryId: first.guid })).status).toBe(
+        200,
+      );
     }
 
-    await waitFor(() => stack.sim.getJob(job.id)?.status === "in_progress", { timeoutMs: 20_000, what: "the job to be taken" });
+    await waitFor(() => stack.sim.getJob(job.id)?.status === "in_progress", {
+      timeoutMs: 20_000,
+      what: "the job to be taken",
+    });
     // The provision entry for this job is finished once the job runs, so nothing more can come of it.
     const entry = await stack.redis.hget(`${stack.prefix}:provision:job-${job.id}`, "finishedOn");
     expect(entry).not.toBeNull();

@@ -28,7 +28,10 @@ class Receiver {
   static async start(): Promise<Receiver> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const receiver = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/github/webhooks`);
+    const receiver = new Receiver(
+      server,
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/github/webhooks`,
+    );
     server.on("request", (req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -219,7 +222,9 @@ describe("GitHubSimulator API", () => {
 
     const byName = await api("GET", "/orgs/acme/actions/runners?name=rh-4");
     expect(field(byName.json, "total_count")).toBe(1);
-    expect(field(byName.json, "runners")).toMatchObject([{ name: "rh-4", status: "offline", busy: false, ephemeral: true }]);
+    expect(field(byName.json, "runners")).toMatchObject([
+      { name: "rh-4", status: "offline", busy: false, ephemeral: true },
+    ]);
 
     const octokit = new Octokit({ baseUrl: `${sim.url}/api/v3`, auth: token });
     const all = await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForOrg, { org: "acme", per_page: 2 });
@@ -232,7 +237,10 @@ describe("GitHubSimulator API", () => {
     await sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "gpu"] });
     expect((await runnerCall(busy.id, "poll")).text).toBe("run 1");
 
-    expect((await api("GET", `/orgs/acme/actions/runners/${idle.id}`)).json).toMatchObject({ name: "idle", busy: false });
+    expect((await api("GET", `/orgs/acme/actions/runners/${idle.id}`)).json).toMatchObject({
+      name: "idle",
+      busy: false,
+    });
     expect((await api("GET", `/orgs/other/actions/runners/${idle.id}`)).status).toBe(404);
     expect((await api("GET", "/orgs/acme/actions/runners/99999")).status).toBe(404);
     const refused = await api("DELETE", `/orgs/acme/actions/runners/${busy.id}`);
@@ -293,7 +301,12 @@ describe("GitHubSimulator webhooks and jobs", () => {
     expect([...hosts]).toEqual([sim.url, `git://${sim.host}`]);
 
     const fetched = await api("GET", `/repos/acme/app/actions/jobs/${job.id}`);
-    expect(fetched.json).toMatchObject({ id: job.id, status: "queued", runner_id: null, labels: ["self-hosted", "linux"] });
+    expect(fetched.json).toMatchObject({
+      id: job.id,
+      status: "queued",
+      runner_id: null,
+      labels: ["self-hosted", "linux"],
+    });
     expect((await api("GET", `/repos/acme/other/actions/jobs/${job.id}`)).status).toBe(404);
   });
 
@@ -312,17 +325,30 @@ describe("GitHubSimulator webhooks and jobs", () => {
   });
 
   it("assigns a matching job on poll, sends in_progress, then completed on complete", async () => {
-    const job = await sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "GPU"], behavior: { kind: "run", seconds: 3 } });
+    const job = await sim.queueJob({
+      owner: "acme",
+      repo: "app",
+      labels: ["self-hosted", "GPU"],
+      behavior: { kind: "run", seconds: 3 },
+    });
     const plain = await jitRunner("/orgs/acme", "plain", ["self-hosted", "linux"]);
     const gpu = await jitRunner("/orgs/acme", "gpu", ["self-hosted", "linux", "gpu"]);
 
     expect(await runnerCall(plain.id, "poll")).toEqual({ status: 200, text: "wait" });
     expect(sim.runners().find((r) => r.id === plain.id)).toMatchObject({ online: true, busy: false, jobId: null });
     expect(await runnerCall(gpu.id, "poll")).toEqual({ status: 200, text: "run 3" });
-    expect(sim.getJob(job.id)).toMatchObject({ status: "in_progress", runnerId: gpu.id, runnerName: "gpu", runnerGroupName: "Default" });
+    expect(sim.getJob(job.id)).toMatchObject({
+      status: "in_progress",
+      runnerId: gpu.id,
+      runnerName: "gpu",
+      runnerGroupName: "Default",
+    });
     expect(sim.runners().find((r) => r.id === gpu.id)).toMatchObject({ online: true, busy: true, jobId: job.id });
 
-    const started = await sim.waitFor(() => receiver.ofAction("in_progress")[0], { timeoutMs: 5000, what: "in_progress webhook" });
+    const started = await sim.waitFor(() => receiver.ofAction("in_progress")[0], {
+      timeoutMs: 5000,
+      what: "in_progress webhook",
+    });
     expect(started.signatureValid).toBe(true);
     expect(started.payload["workflow_job"]).toMatchObject({
       id: job.id,
@@ -338,15 +364,31 @@ describe("GitHubSimulator webhooks and jobs", () => {
     expect(await runnerCall(gpu.id, "complete")).toEqual({ status: 200, text: "ok" });
     expect(sim.getJob(job.id)).toMatchObject({ status: "completed", conclusion: "success" });
     expect(sim.runners().map((r) => r.id)).toEqual([plain.id]);
-    const done = await sim.waitFor(() => receiver.ofAction("completed")[0], { timeoutMs: 5000, what: "completed webhook" });
-    expect(done.payload["workflow_job"]).toMatchObject({ status: "completed", conclusion: "success", runner_id: gpu.id, runner_name: "gpu" });
+    const done = await sim.waitFor(() => receiver.ofAction("completed")[0], {
+      timeoutMs: 5000,
+      what: "completed webhook",
+    });
+    expect(done.payload["workflow_job"]).toMatchObject({
+      status: "completed",
+      conclusion: "success",
+      runner_id: gpu.id,
+      runner_name: "gpu",
+    });
     expect(await runnerCall(gpu.id, "poll")).toEqual({ status: 404, text: "gone" });
-    expect((await api("GET", `/repos/acme/app/actions/jobs/${job.id}`)).json).toMatchObject({ status: "completed", conclusion: "success" });
+    expect((await api("GET", `/repos/acme/app/actions/jobs/${job.id}`)).json).toMatchObject({
+      status: "completed",
+      conclusion: "success",
+    });
   });
 
   it("answers each job behaviour and hands out the oldest matching job first", async () => {
     const first = await sim.queueJob({ owner: "acme", repo: "app", labels: ["x"], behavior: { kind: "oom" } });
-    const second = await sim.queueJob({ owner: "acme", repo: "app", labels: ["x"], behavior: { kind: "crash", exitCode: 3 } });
+    const second = await sim.queueJob({
+      owner: "acme",
+      repo: "app",
+      labels: ["x"],
+      behavior: { kind: "crash", exitCode: 3 },
+    });
     await sim.queueJob({ owner: "acme", repo: "app", labels: ["x"], behavior: { kind: "hang" } });
     const answers: string[] = [];
     for (const name of ["a", "b", "c"]) {
@@ -378,7 +420,11 @@ describe("GitHubSimulator webhooks and jobs", () => {
     await sim.cancelJob(job.id);
     expect(sim.getJob(job.id)).toMatchObject({ status: "completed", conclusion: "cancelled" });
     const [hook] = receiver.ofAction("completed");
-    expect(hook?.payload["workflow_job"]).toMatchObject({ conclusion: "cancelled", runner_id: null, runner_name: null });
+    expect(hook?.payload["workflow_job"]).toMatchObject({
+      conclusion: "cancelled",
+      runner_id: null,
+      runner_name: null,
+    });
   });
 
   it("fails the job of a lost runner and removes its registration", async () => {
@@ -407,7 +453,9 @@ describe("GitHubSimulator webhooks and jobs", () => {
       repository_id: sim.getJob(job.id)?.repositoryId,
     });
 
-    const attempt = await api("POST", `/app/hook/deliveries/${String(failed?.["id"])}/attempts`, { auth: `Bearer ${JWT}` });
+    const attempt = await api("POST", `/app/hook/deliveries/${String(failed?.["id"])}/attempts`, {
+      auth: `Bearer ${JWT}`,
+    });
     expect(attempt.status).toBe(202);
     const hook = await sim.waitFor(() => receiver.received[0], { timeoutMs: 5000, what: "redelivered webhook" });
     expect(hook.signatureValid).toBe(true);

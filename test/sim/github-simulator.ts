@@ -19,10 +19,7 @@ import type { AddressInfo } from "node:net";
 import type { WebhookDefinition } from "@octokit/webhooks-examples";
 
 export type JobBehavior =
-  | { kind: "run"; seconds: number }
-  | { kind: "oom" }
-  | { kind: "crash"; exitCode: number }
-  | { kind: "hang" };
+  { kind: "run"; seconds: number } | { kind: "oom" } | { kind: "crash"; exitCode: number } | { kind: "hang" };
 
 export type JobStatus = "queued" | "in_progress" | "completed";
 export type JobConclusion = "success" | "failure" | "cancelled" | null;
@@ -159,9 +156,7 @@ function loadTemplates(): Templates {
   // The package's entry point is a JSON file; require() loads it the same way under tsx, vitest and node.
   const require = createRequire(import.meta.url);
   const definitions = require("@octokit/webhooks-examples") as WebhookDefinition[];
-  const definition = definitions.find(
-    (d): d is WebhookDefinition<"workflow_job"> => d.name === "workflow_job",
-  );
+  const definition = definitions.find((d): d is WebhookDefinition<"workflow_job"> => d.name === "workflow_job");
   if (!definition) throw new Error("@octokit/webhooks-examples has no workflow_job examples");
   const base = definition.examples.find(
     (e) => e.action === "queued" && "installation" in e && e.repository.owner.type === "Organization",
@@ -229,7 +224,10 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() >= deadline) {
-      const cause = lastError === undefined ? "" : `; last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+      const cause =
+        lastError === undefined
+          ? ""
+          : `; last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
       throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${cause}`);
     }
     await sleep(interval);
@@ -501,10 +499,7 @@ export class GitHubSimulator {
     return this.deliveryLog.map((d) => ({ ...d }));
   }
 
-  waitFor<T>(
-    probe: () => T | undefined | false | Promise<T | undefined | false>,
-    opts: WaitForOptions,
-  ): Promise<T> {
+  waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, opts: WaitForOptions): Promise<T> {
     return waitFor(probe, opts);
   }
 
@@ -757,7 +752,12 @@ export class GitHubSimulator {
     const outcome = await new Promise<{ statusCode: number; status: string; responseBody: string }>((resolve) => {
       const req = httpRequest(
         target,
-        { method: "POST", headers: this.webhookHeaders(event, guid, body, secret), agent: false, timeout: WEBHOOK_TIMEOUT_MS },
+        {
+          method: "POST",
+          headers: this.webhookHeaders(event, guid, body, secret),
+          agent: false,
+          timeout: WEBHOOK_TIMEOUT_MS,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -1016,7 +1016,11 @@ export class GitHubSimulator {
           .filter((r) => name === undefined || r.name.toLowerCase() === name)
           .sort((a, b) => a.id - b.id);
         const { page, headers } = this.paginate(all, ctx);
-        return { status: 200, headers, json: { total_count: all.length, runners: page.map((r) => this.runnerJson(r)) } };
+        return {
+          status: 200,
+          headers,
+          json: { total_count: all.length, runners: page.map((r) => this.runnerJson(r)) },
+        };
       }),
       route("GET", `/${SCOPE}/actions/runners/(?<id>\\d+)`, "token", (ctx) => ({
         status: 200,
@@ -1070,7 +1074,10 @@ export class GitHubSimulator {
           json: {
             ...this.deliveryJson(d),
             url: this.webhookUrl?.toString() ?? "",
-            request: { headers: this.webhookHeaders(d.event, d.guid, d.body, this.secret), payload: JSON.parse(d.body) as unknown },
+            request: {
+              headers: this.webhookHeaders(d.event, d.guid, d.body, this.secret),
+              payload: JSON.parse(d.body) as unknown,
+            },
             response: { headers: {}, payload: d.responseBody },
           },
         };

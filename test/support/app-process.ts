@@ -156,7 +156,9 @@ class ManagedApp implements AppProcess {
       };
       const onExit = (code: number | null): void => {
         cleanup();
-        reject(new Error(`app exited (code ${String(code)}) before logging ${String(re)}; last lines:\n${this.tail()}`));
+        reject(
+          new Error(`app exited (code ${String(code)}) before logging ${String(re)}; last lines:\n${this.tail()}`),
+        );
       };
       const timer = setTimeout(() => {
         cleanup();

@@ -28,7 +28,11 @@ async function checkExternalRedis(url: string): Promise<void> {
     socketError = err;
   });
   try {
-    await withDeadline(client.connect().then(() => client.ping()), EXTERNAL_CHECK_MS, `Redis at ${url}`);
+    await withDeadline(
+      client.connect().then(() => client.ping()),
+      EXTERNAL_CHECK_MS,
+      `Redis at ${url}`,
+    );
   } catch (err) {
     throw socketError ?? err;
   } finally {

@@ -95,7 +95,12 @@ export class RedisServer {
     const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
     const output: string[] = [];
     const keep = (chunk: Buffer): void => {
-      output.push(...chunk.toString("utf8").split("\n").filter((line) => line.trim() !== ""));
+      output.push(
+        ...chunk
+          .toString("utf8")
+          .split("\n")
+          .filter((line) => line.trim() !== ""),
+      );
       output.splice(0, Math.max(0, output.length - OUTPUT_TAIL_LINES));
     };
     child.stdout?.on("data", keep);

@@ -41,7 +41,9 @@ export function stubPool(fields: Record<string, unknown> = {}): Record<string, u
 }
 
 /** The built app as a child process, against the simulator, the shared Redis and Docker. */
-export async function startStack(options: { pools?: Record<string, unknown>[]; env?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(
+  options: { pools?: Record<string, unknown>[]; env?: Record<string, string> } = {},
+): Promise<Stack> {
   const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });
   const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-e2e-"));
   const poolsFile = path.join(dir, "pools.yml");
@@ -51,21 +53,21 @@ export async function startStack(options: { pools?: Record<string, unknown>[]; e
   const docker = dockerClient(inject("dockerHost"));
   const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
   const baseEnv: Record<string, string> = {
-        APP_ID: "1",
-        PRIVATE_KEY: testPrivateKey,
-        WEBHOOK_SECRET,
-        GHE_HOST: sim.host,
-        GHE_PROTOCOL: "http",
-        HOST: "127.0.0.1",
-        LOG_LEVEL: "info",
-        REDIS_URL: inject("redisUrl"),
-        RUNNERHUB_REDIS_PREFIX: prefix,
-        DOCKER_HOST: inject("dockerHost"),
-        RUNNERHUB_ENGINE_NAME: "e2e",
-        RUNNERHUB_CONFIG: poolsFile,
-        RUNNERHUB_STOP_GRACE: "5s",
-        ...options.env,
-      };
+    APP_ID: "1",
+    PRIVATE_KEY: testPrivateKey,
+    WEBHOOK_SECRET,
+    GHE_HOST: sim.host,
+    GHE_PROTOCOL: "http",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "info",
+    REDIS_URL: inject("redisUrl"),
+    RUNNERHUB_REDIS_PREFIX: prefix,
+    DOCKER_HOST: inject("dockerHost"),
+    RUNNERHUB_ENGINE_NAME: "e2e",
+    RUNNERHUB_CONFIG: poolsFile,
+    RUNNERHUB_STOP_GRACE: "5s",
+    ...options.env,
+  };
   const extra: AppProcess[] = [];
   let app: AppProcess;
   try {

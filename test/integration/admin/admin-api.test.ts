@@ -18,7 +18,12 @@ import {
 } from "../../../src/admin/schemas.js";
 import { createHttpServer, listen } from "../../../src/http/server.js";
 import { createLogger } from "../../../src/observability/logger.js";
-import { PROVISION_QUEUE, provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../../../src/queue/jobs.js";
+import {
+  PROVISION_QUEUE,
+  provisionJobId,
+  type ProvisionRequest,
+  type StopRunnerRequest,
+} from "../../../src/queue/jobs.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { waitFor } from "../../sim/github-simulator.js";
 import { GITHUB_API, serviceContext, testPool, type ServiceContext } from "../support/context.js";
@@ -60,7 +65,8 @@ async function call(
   const headers: Record<string, string> = {};
   const token = options.token === undefined ? TOKEN : options.token;
   if (token !== null) headers.authorization = `Bearer ${token}`;
-  if (options.basic !== undefined) headers.authorization = `Basic ${Buffer.from(`admin:${options.basic}`).toString("base64")}`;
+  if (options.basic !== undefined)
+    headers.authorization = `Basic ${Buffer.from(`admin:${options.basic}`).toString("base64")}`;
   let body: string | undefined;
   if (options.body !== undefined) {
     body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
@@ -85,13 +91,20 @@ function expectShape<S extends z.ZodType>(answer: Answer, status: number, schema
 
 function expectError(answer: Answer, status: number, fields: string[] = []): z.output<typeof errorSchema> {
   const body = expectShape(answer, status, errorSchema);
-  for (const field of fields) expect(body.details?.map((d) => d.field), answer.text).toContain(field);
+  for (const field of fields)
+    expect(
+      body.details?.map((d) => d.field),
+      answer.text,
+    ).toContain(field);
   return body;
 }
 
 /** One concrete path per documented route (parameters filled with placeholders). */
 const concretePaths = [
-  ...Object.values(ROUTE_DOCS).map((route) => ({ method: route.method as string, path: route.template.replace(/\{[^}]+\}/g, "x") })),
+  ...Object.values(ROUTE_DOCS).map((route) => ({
+    method: route.method as string,
+    path: route.template.replace(/\{[^}]+\}/g, "x"),
+  })),
   { method: "GET", path: DASHBOARD_PATH },
   { method: "GET", path: `${DASHBOARD_PATH}/api/queues` },
 ];
@@ -227,9 +240,20 @@ describe("pools", () => {
     await putRunner({ pool: "gpu", state: "busy", busyJobId: 2 });
     await ctx.queues.provision.add("provision", request(101), { jobId: provisionJobId(101) });
     await ctx.queues.provision.add("provision", request(102), { jobId: provisionJobId(102) });
-    await ctx.queues.provision.add("provision", request(103, { pool: "gpu" }), { jobId: provisionJobId(103), delay: 60_000 });
+    await ctx.queues.provision.add("provision", request(103, { pool: "gpu" }), {
+      jobId: provisionJobId(103),
+      delay: 60_000,
+    });
     const now = Date.now();
-    await ctx.capacity.reserve({ pool: "gpu", fileMaxRunners: 2, engine: ENGINE, engineCapacity: undefined, runner: "held-1", leaseMs: 600_000, now });
+    await ctx.capacity.reserve({
+      pool: "gpu",
+      fileMaxRunners: 2,
+      engine: ENGINE,
+      engineCapacity: undefined,
+      runner: "held-1",
+      leaseMs: 600_000,
+      now,
+    });
     await ctx.capacity.park("pool", "gpu", provisionJobId(103), now);
 
     const { pools: shown } = expectShape(await call("GET", "/admin/pools"), 200, poolsResponseSchema);
@@ -246,7 +270,11 @@ describe("pools", () => {
   });
 
   it("applies a PATCH at once: in GET, in the overrides every process reads, and in the next reservation", async () => {
-    const patched = expectShape(await call("PATCH", "/admin/pools/linux", { body: { maxRunners: 1, idleTimeout: "90s" } }), 200, poolViewSchema);
+    const patched = expectShape(
+      await call("PATCH", "/admin/pools/linux", { body: { maxRunners: 1, idleTimeout: "90s" } }),
+      200,
+      poolViewSchema,
+    );
     expect(patched.limits).toMatchObject({ maxRunners: 1, idleTimeoutMs: 90_000 });
     expect(patched.overrides).toEqual({ maxRunners: 1, idleTimeout: "90s" });
 
@@ -256,26 +284,53 @@ describe("pools", () => {
     expect(effective[0]).toMatchObject({ name: "linux", maxRunners: 1, idleTimeout: 90_000 });
 
     const reserve = (runner: string) =>
-      ctx.capacity.reserve({ pool: "linux", fileMaxRunners: 5, engine: ENGINE, engineCapacity: undefined, runner, leaseMs: 600_000, now: Date.now() });
+      ctx.capacity.reserve({
+        pool: "linux",
+        fileMaxRunners: 5,
+        engine: ENGINE,
+        engineCapacity: undefined,
+        runner,
+        leaseMs: 600_000,
+        now: Date.now(),
+      });
     expect(await reserve("first")).toBe("ok");
     expect(await reserve("second")).toBe("pool-full");
 
-    const merged = expectShape(await call("PATCH", "/admin/pools/linux", { body: { minIdle: 1 } }), 200, poolViewSchema);
+    const merged = expectShape(
+      await call("PATCH", "/admin/pools/linux", { body: { minIdle: 1 } }),
+      200,
+      poolViewSchema,
+    );
     expect(merged.overrides).toEqual({ maxRunners: 1, idleTimeout: "90s", minIdle: 1 });
     expect(logLines.some((line) => line.includes('"pool limits changed"'))).toBe(true);
   });
 
   it("wakes parked demand when a raised limit makes room", async () => {
-    await ctx.capacity.reserve({ pool: "gpu", fileMaxRunners: 2, engine: ENGINE, engineCapacity: undefined, runner: "held-2", leaseMs: 600_000, now: Date.now() });
+    await ctx.capacity.reserve({
+      pool: "gpu",
+      fileMaxRunners: 2,
+      engine: ENGINE,
+      engineCapacity: undefined,
+      runner: "held-2",
+      leaseMs: 600_000,
+      now: Date.now(),
+    });
     expect(await (await ctx.queues.provision.getJob(provisionJobId(103)))?.getState()).toBe("delayed");
-    const patched = expectShape(await call("PATCH", "/admin/pools/gpu", { body: { maxRunners: 3 } }), 200, poolViewSchema);
+    const patched = expectShape(
+      await call("PATCH", "/admin/pools/gpu", { body: { maxRunners: 3 } }),
+      200,
+      poolViewSchema,
+    );
     expect(patched.counts).toMatchObject({ slotsHeld: 2, parked: 0 });
     expect(await (await ctx.queues.provision.getJob(provisionJobId(103)))?.getState()).toBe("waiting");
   });
 
   it("refuses invalid changes with 400 naming each field, and changes nothing", async () => {
     const before = await ctx.overrides.all();
-    expectError(await call("PATCH", "/admin/pools/linux", { body: { maxRunners: "ten", colour: "red" } }), 400, ["maxRunners", "colour"]);
+    expectError(await call("PATCH", "/admin/pools/linux", { body: { maxRunners: "ten", colour: "red" } }), 400, [
+      "maxRunners",
+      "colour",
+    ]);
     expectError(await call("PATCH", "/admin/pools/linux", { body: { maxRunners: -1 } }), 400, ["maxRunners"]);
     expectError(await call("PATCH", "/admin/pools/linux", { body: { maxLifetime: "forever" } }), 400, ["maxLifetime"]);
     const tooMany = expectError(await call("PATCH", "/admin/pools/linux", { body: { minIdle: 4 } }), 400, ["minIdle"]);
@@ -289,7 +344,9 @@ describe("pools", () => {
   });
 
   it("answers 404 for an unknown pool", async () => {
-    expect(expectError(await call("PATCH", "/admin/pools/nope", { body: { maxRunners: 1 } }), 404).error).toContain('no pool named "nope"');
+    expect(expectError(await call("PATCH", "/admin/pools/nope", { body: { maxRunners: 1 } }), 404).error).toContain(
+      'no pool named "nope"',
+    );
   });
 });
 
@@ -314,9 +371,17 @@ describe("runners", () => {
     expect((await stopEntries()).filter((entry) => entry.runnerName === busy.name)).toEqual([]);
 
     const github = githubDelete(busy.runnerId ?? 0, 422);
-    const drained = expectShape(await call("DELETE", `/admin/runners/${busy.name}?force=true`), 202, drainResponseSchema);
+    const drained = expectShape(
+      await call("DELETE", `/admin/runners/${busy.name}?force=true`),
+      202,
+      drainResponseSchema,
+    );
     expect(github.isDone()).toBe(true);
-    expect(drained).toMatchObject({ runner: { name: busy.name }, stop: { reason: "drained-forced", queue: `runner-ops-${ENGINE}` }, registrationDeleted: false });
+    expect(drained).toMatchObject({
+      runner: { name: busy.name },
+      stop: { reason: "drained-forced", queue: `runner-ops-${ENGINE}` },
+      registrationDeleted: false,
+    });
     expect(await stopEntries()).toContainEqual({ runnerName: busy.name, reason: "drained-forced" });
   });
 
@@ -363,7 +428,11 @@ describe("provision queue inspection", () => {
 
   const stateOf = async (id: string) => (await ctx.queues.provision.getJob(id))?.getState();
   const add = (jobId: number, repo: string, options: { delay?: number } = {}) =>
-    ctx.queues.provision.add("provision", request(jobId, { repo }), { jobId: provisionJobId(jobId), attempts: 1, ...options });
+    ctx.queues.provision.add("provision", request(jobId, { repo }), {
+      jobId: provisionJobId(jobId),
+      attempts: 1,
+      ...options,
+    });
 
   it("shows counts, pages and single entries of real BullMQ jobs", async () => {
     await ctx.queues.provision.obliterate({ force: true });
@@ -378,14 +447,20 @@ describe("provision queue inspection", () => {
     await add(201, "fails");
     await waitFor(async () => (await stateOf("job-201")) === "failed", { timeoutMs: 10_000, what: "job-201 failed" });
     await add(202, "works");
-    await waitFor(async () => (await stateOf("job-202")) === "completed", { timeoutMs: 10_000, what: "job-202 completed" });
+    await waitFor(async () => (await stateOf("job-202")) === "completed", {
+      timeoutMs: 10_000,
+      what: "job-202 completed",
+    });
     await add(203, "hangs");
     await waitFor(async () => (await stateOf("job-203")) === "active", { timeoutMs: 10_000, what: "job-203 active" });
     await add(204, "waits");
     for (const id of [205, 206, 207]) await add(id, "later", { delay: 600_000 });
 
     const counts = expectShape(await call("GET", "/admin/queue"), 200, queueCountsSchema);
-    expect(counts).toEqual({ queue: "provision", counts: { waiting: 1, delayed: 3, active: 1, completed: 1, failed: 1 } });
+    expect(counts).toEqual({
+      queue: "provision",
+      counts: { waiting: 1, delayed: 3, active: 1, completed: 1, failed: 1 },
+    });
 
     const failed = expectShape(await call("GET", "/admin/queue/jobs?state=failed"), 200, jobsPageSchema);
     expect(failed).toMatchObject({ state: "failed", page: 1, perPage: 50, total: 1, pages: 1 });
@@ -401,12 +476,22 @@ describe("provision queue inspection", () => {
     expect(failed.jobs[0]?.finishedOn).toEqual(expect.any(Number));
 
     const page1 = expectShape(await call("GET", "/admin/queue/jobs?state=delayed&perPage=2"), 200, jobsPageSchema);
-    const page2 = expectShape(await call("GET", "/admin/queue/jobs?state=delayed&perPage=2&page=2"), 200, jobsPageSchema);
+    const page2 = expectShape(
+      await call("GET", "/admin/queue/jobs?state=delayed&perPage=2&page=2"),
+      200,
+      jobsPageSchema,
+    );
     expect(page1).toMatchObject({ total: 3, pages: 2, perPage: 2 });
     expect(page1.jobs).toHaveLength(2);
     expect(page2.jobs).toHaveLength(1);
-    expect(new Set([...page1.jobs, ...page2.jobs].map((job) => job.id))).toEqual(new Set(["job-205", "job-206", "job-207"]));
-    const beyond = expectShape(await call("GET", "/admin/queue/jobs?state=delayed&perPage=2&page=9"), 200, jobsPageSchema);
+    expect(new Set([...page1.jobs, ...page2.jobs].map((job) => job.id))).toEqual(
+      new Set(["job-205", "job-206", "job-207"]),
+    );
+    const beyond = expectShape(
+      await call("GET", "/admin/queue/jobs?state=delayed&perPage=2&page=9"),
+      200,
+      jobsPageSchema,
+    );
     expect(beyond.jobs).toEqual([]);
 
     const active = expectShape(await call("GET", "/admin/queue/jobs/job-203"), 200, jobViewSchema);
@@ -492,7 +577,10 @@ describe("the OpenAPI description", () => {
   it("describes every route the handler serves", () => {
     expect(spec.openapi).toBe("3.1.0");
     for (const route of Object.values(ROUTE_DOCS)) {
-      expect(spec.paths[route.template]?.[route.method.toLowerCase()], `${route.method} ${route.template}`).toBeDefined();
+      expect(
+        spec.paths[route.template]?.[route.method.toLowerCase()],
+        `${route.method} ${route.template}`,
+      ).toBeDefined();
     }
     expect(spec.paths[DASHBOARD_PATH]?.get).toBeDefined();
   });
@@ -510,7 +598,9 @@ describe("the OpenAPI description", () => {
         if (compileTemplate(template).pattern.test(path)) exercised.add(`${method} ${template}`);
       }
     }
-    const documented = Object.entries(spec.paths).flatMap(([template, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${template}`));
+    const documented = Object.entries(spec.paths).flatMap(([template, operations]) =>
+      Object.keys(operations).map((m) => `${m.toUpperCase()} ${template}`),
+    );
     expect([...exercised].sort()).toEqual(documented.sort());
   });
 

@@ -39,7 +39,10 @@ class Receiver {
   static async start(): Promise<Receiver> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const receiver = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/github/webhooks`);
+    const receiver = new Receiver(
+      server,
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/github/webhooks`,
+    );
     server.on("request", (req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -137,7 +140,9 @@ describe("delivery recovery against the GitHub simulator", () => {
     const lostIndexes = new Set([1, 2, 4, 5, 7, 8]);
     const jobs = [];
     for (let i = 0; i < 10; i += 1) {
-      jobs.push(await sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted"], deliver: !lostIndexes.has(i) }));
+      jobs.push(
+        await sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted"], deliver: !lostIndexes.has(i) }),
+      );
     }
     const originals = sim.deliveries();
     const lost = originals.filter((d) => d.statusCode !== 200);
@@ -155,7 +160,12 @@ describe("delivery recovery against the GitHub simulator", () => {
     expect(redelivered.map((r) => r.jobId)).toEqual(jobs.filter((_, i) => lostIndexes.has(i)).map((j) => j.id));
     expect(redelivered.every((r) => r.action === "queued")).toBe(true);
     for (const d of originals) expect(receiver.timesReceived(d.guid)).toBe(1);
-    expect(sim.deliveries().slice(10).every((d) => d.redelivery && d.statusCode === 200)).toBe(true);
+    expect(
+      sim
+        .deliveries()
+        .slice(10)
+        .every((d) => d.redelivery && d.statusCode === 200),
+    ).toBe(true);
 
     const second = await recovery().run();
     expect(second).toEqual({ examined: 16, redelivered: 0, failed: 0, abandoned: 0 });

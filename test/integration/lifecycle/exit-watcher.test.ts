@@ -50,7 +50,15 @@ async function startRunner(command: string[], state: RunnerRecord["state"] = "st
   const runnerId = 700 + seq;
   const pool = testPool({ command });
   const containerId = await ctx.engine.startContainer(
-    runnerContainerSpec({ name, pool, runnerId, jobId: 9000 + seq, owner: "acme", installationId: 7, registrationEnv: {} }),
+    runnerContainerSpec({
+      name,
+      pool,
+      runnerId,
+      jobId: 9000 + seq,
+      owner: "acme",
+      installationId: 7,
+      registrationEnv: {},
+    }),
   );
   await ctx.runners.put({
     name,
@@ -95,7 +103,10 @@ describe("runner exit watcher (real Docker events)", () => {
 
     await ctx.docker.getContainer(runner.containerId).kill();
 
-    await waitFor(() => containerGone(runner.containerId), { timeoutMs: 15_000, what: "the killed container to be removed" });
+    await waitFor(() => containerGone(runner.containerId), {
+      timeoutMs: 15_000,
+      what: "the killed container to be removed",
+    });
     const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 5_000, what: "the exit record" });
     expect(exit).toMatchObject({ reason: "crashed", exitCode: 137, oomKilled: false });
     expect(await ctx.runners.get(runner.name)).toBeUndefined();
@@ -107,14 +118,20 @@ describe("runner exit watcher (real Docker events)", () => {
     const runner = await startRunner(["true"], "busy");
     const unexpected = nock(GITHUB_API).post(/.*/).reply(500).delete(/.*/).reply(500);
 
-    await waitFor(() => containerGone(runner.containerId), { timeoutMs: 15_000, what: "the finished container to be removed" });
+    await waitFor(() => containerGone(runner.containerId), {
+      timeoutMs: 15_000,
+      what: "the finished container to be removed",
+    });
     expect(await ctx.runners.exitOf(runner.name)).toMatchObject({ reason: "completed", exitCode: 0 });
     expect(unexpected.pendingMocks()).toHaveLength(2);
   });
 
   it("cleans, on start, runners that exited while nobody watched", async () => {
     const runner = await startRunner(["sh", "-c", "exit 3"]);
-    await waitFor(async () => !(await ctx.engine.isRunning(runner.containerId)), { timeoutMs: 10_000, what: "the runner to exit" });
+    await waitFor(async () => !(await ctx.engine.isRunning(runner.containerId)), {
+      timeoutMs: 10_000,
+      what: "the runner to exit",
+    });
     const github = githubDelete(runner.runnerId, 404);
 
     await startWatcher().ready;
@@ -129,7 +146,10 @@ describe("runner exit watcher (real Docker events)", () => {
     // 64 MiB limit from the test pool; the shell grows a string until the kernel kills it.
     const runner = await startRunner(["sh", "-c", 'x=a; while true; do x="$x$x"; done']);
     githubDelete(runner.runnerId);
-    const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 30_000, what: "the OOM exit record" });
+    const exit = await waitFor(() => ctx.runners.exitOf(runner.name), {
+      timeoutMs: 30_000,
+      what: "the OOM exit record",
+    });
     expect(exit).toMatchObject({ reason: "oom-killed", oomKilled: true });
     expect(await containerGone(runner.containerId)).toBe(true);
   });
@@ -157,7 +177,15 @@ describe("runner exit watcher across a Docker engine restart", () => {
         const name = `linux-restart${process.pid}`;
         const pool = testPool({ command: ["sh", "-c", "trap 'exit 143' TERM; sleep 300 & wait"] });
         const containerId = await engine.startContainer(
-          runnerContainerSpec({ name, pool, runnerId: undefined, jobId: 1, owner: "acme", installationId: 7, registrationEnv: {} }),
+          runnerContainerSpec({
+            name,
+            pool,
+            runnerId: undefined,
+            jobId: 1,
+            owner: "acme",
+            installationId: 7,
+            registrationEnv: {},
+          }),
         );
         await ctx.runners.put({
           name,
@@ -178,7 +206,10 @@ describe("runner exit watcher across a Docker engine restart", () => {
         await engineProcess.stop();
         await engineProcess.restart();
 
-        const exit = await waitFor(() => ctx.runners.exitOf(name), { timeoutMs: 30_000, what: "the runner to be cleaned after the restart" });
+        const exit = await waitFor(() => ctx.runners.exitOf(name), {
+          timeoutMs: 30_000,
+          what: "the runner to be cleaned after the restart",
+        });
         expect(exit.reason).toBe("crashed");
         const left = await docker.listContainers({ all: true, filters: { name: [name] } });
         expect(left).toHaveLength(0);

@@ -10,7 +10,13 @@ import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/p
 import { startProvisionWorker } from "../../../src/provisioning/workers.js";
 import type { ProvisionRequest } from "../../../src/queue/jobs.js";
 import { GitHubSimulator, waitFor } from "../../sim/github-simulator.js";
-import { removeManagedContainers, serviceContext, testPool, testPrivateKey, type ServiceContext } from "../support/context.js";
+import {
+  removeManagedContainers,
+  serviceContext,
+  testPool,
+  testPrivateKey,
+  type ServiceContext,
+} from "../support/context.js";
 
 let ctx: ServiceContext;
 let sim: GitHubSimulator;
@@ -24,9 +30,24 @@ const OLD = 60 * 60_000;
 beforeAll(async () => {
   ctx = await serviceContext();
   sim = await GitHubSimulator.start({ webhookSecret: "unused" });
-  const probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "unused", baseUrl: `${sim.url}/api/v3`, log: createLogger("silent") });
+  const probot = new Probot({
+    appId: 1,
+    privateKey: testPrivateKey,
+    secret: "unused",
+    baseUrl: `${sim.url}/api/v3`,
+    log: createLogger("silent"),
+  });
   github = createRunnersApi((id) => probot.auth(id));
-  watcher = watchRunnerExits({ engine: ctx.engine, runners: ctx.runners, slots: ctx.slots, github, metrics: ctx.metrics, log: ctx.log, now: Date.now, reconnectDelayMs: () => 100 });
+  watcher = watchRunnerExits({
+    engine: ctx.engine,
+    runners: ctx.runners,
+    slots: ctx.slots,
+    github,
+    metrics: ctx.metrics,
+    log: ctx.log,
+    now: Date.now,
+    reconnectDelayMs: () => 100,
+  });
   await watcher.ready;
 });
 
@@ -90,7 +111,16 @@ function provisionDeps(): ProvisionDeps {
 }
 
 function demand(jobId: number): ProvisionRequest {
-  return { jobId, runId: 1, owner: "acme", repo: "app", ...TARGET, labels: ["self-hosted", "linux"], pool: "linux", queuedAt: Date.now() };
+  return {
+    jobId,
+    runId: 1,
+    owner: "acme",
+    repo: "app",
+    ...TARGET,
+    labels: ["self-hosted", "linux"],
+    pool: "linux",
+    queuedAt: Date.now(),
+  };
 }
 
 /** A runner made the way the provisioner makes it, for a job the ledger says is queued. */
@@ -103,18 +133,41 @@ async function runnerFor(jobId: number): Promise<string> {
 }
 
 const registration = (name: string) => sim.runners().find((runner) => runner.name === name);
-const online = (name: string) => waitFor(() => registration(name)?.online === true, { timeoutMs: 15_000, what: `${name} online` });
-const containerOf = async (name: string) => (await ctx.engine.listManaged()).find((container) => container.name === name);
-const gone = (name: string) => waitFor(async () => !(await containerOf(name)), { timeoutMs: 20_000, what: `${name}'s container removed` });
+const online = (name: string) =>
+  waitFor(() => registration(name)?.online === true, { timeoutMs: 15_000, what: `${name} online` });
+const containerOf = async (name: string) =>
+  (await ctx.engine.listManaged()).find((container) => container.name === name);
+const gone = (name: string) =>
+  waitFor(async () => !(await containerOf(name)), { timeoutMs: 20_000, what: `${name}'s container removed` });
 
 describe("reconciler (GitHub simulator, real Docker and Redis): each case converges in one pass", () => {
   it("removes a container that never registered", async () => {
     await ctx.ledger.queued("linux", 1, Date.now(), TARGET);
     const name = "linux-0badc0de";
     const containerId = await ctx.engine.startContainer(
-      runnerContainerSpec({ name, pool: testPool({ command: ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"] }), runnerId: 424242, jobId: 1, owner: "acme", installationId: 1, registrationEnv: {} }),
+      runnerContainerSpec({
+        name,
+        pool: testPool({ command: ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"] }),
+        runnerId: 424242,
+        jobId: 1,
+        owner: "acme",
+        installationId: 1,
+        registrationEnv: {},
+      }),
     );
-    await ctx.runners.put({ name, pool: "linux", engine: ctx.engine.name, ...TARGET, jobId: 1, runnerId: 424242, containerId, state: "starting", busyJobId: undefined, createdAt: Date.now() - OLD, completedAt: undefined });
+    await ctx.runners.put({
+      name,
+      pool: "linux",
+      engine: ctx.engine.name,
+      ...TARGET,
+      jobId: 1,
+      runnerId: 424242,
+      containerId,
+      state: "starting",
+      busyJobId: undefined,
+      createdAt: Date.now() - OLD,
+      completedAt: undefined,
+    });
 
     expect(await reconciler(0).runOnce()).toMatchObject({ actions: { stop: 1 } });
     await gone(name);
@@ -123,7 +176,11 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
 
   it("deletes a registration runnerhub made whose container is gone", async () => {
     await ctx.ledger.queued("linux", 1, Date.now(), TARGET);
-    const { runnerId } = await github.generateJitConfig(TARGET, { name: "linux-deadbeef", runnerGroupId: 1, labels: ["self-hosted", "linux"] });
+    const { runnerId } = await github.generateJitConfig(TARGET, {
+      name: "linux-deadbeef",
+      runnerGroupId: 1,
+      labels: ["self-hosted", "linux"],
+    });
     expect(registration("linux-deadbeef")?.id).toBe(runnerId);
 
     expect(await reconciler().runOnce()).toMatchObject({ actions: { "delete-registration": 1 } });
@@ -157,9 +214,17 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
 
   it("never removes a busy runner, whatever its idle timeout says", async () => {
     pools = [testPool({ network: "host", idleTimeout: "1ms" })];
-    const job = await sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "linux"], behavior: { kind: "hang" } });
+    const job = await sim.queueJob({
+      owner: "acme",
+      repo: "app",
+      labels: ["self-hosted", "linux"],
+      behavior: { kind: "hang" },
+    });
     const name = await runnerFor(job.id);
-    await waitFor(() => sim.getJob(job.id)?.status === "in_progress", { timeoutMs: 15_000, what: "the job to be taken" });
+    await waitFor(() => sim.getJob(job.id)?.status === "in_progress", {
+      timeoutMs: 15_000,
+      what: "the job to be taken",
+    });
     await ctx.ledger.settled("linux", job.id);
 
     const summary = await reconciler().runOnce();
@@ -176,14 +241,27 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
     expect(await reconciler().runOnce()).toMatchObject({ actions: { warm: 1 } });
     const entries = await ctx.queues.provision.getJobs(["waiting"]);
     expect(entries.map((entry) => entry.id).sort()).toEqual(["warm-linux-1", "warm-linux-2"]);
-    expect(entries[0]?.data).toMatchObject({ jobId: 0, pool: "linux", installationId: 1, scope: { kind: "org", org: "acme" } });
+    expect(entries[0]?.data).toMatchObject({
+      jobId: 0,
+      pool: "linux",
+      installationId: 1,
+      scope: { kind: "org", org: "acme" },
+    });
 
-    const worker = startProvisionWorker(provisionDeps(), { connection: ctx.redis, prefix: ctx.prefix, concurrency: 2, log: ctx.log });
+    const worker = startProvisionWorker(provisionDeps(), {
+      connection: ctx.redis,
+      prefix: ctx.prefix,
+      concurrency: 2,
+      log: ctx.log,
+    });
     try {
-      const names = await waitFor(async () => {
-        const warm = (await ctx.runners.list()).filter((record) => record.jobId === 0 && record.containerId);
-        return warm.length === 2 && warm.map((record) => record.name);
-      }, { timeoutMs: 20_000, what: "two warm runners" });
+      const names = await waitFor(
+        async () => {
+          const warm = (await ctx.runners.list()).filter((record) => record.jobId === 0 && record.containerId);
+          return warm.length === 2 && warm.map((record) => record.name);
+        },
+        { timeoutMs: 20_000, what: "two warm runners" },
+      );
       await Promise.all(names.map(online));
       expect(await reconciler().runOnce()).toMatchObject({ actions: { mark: 2 } });
       expect(await ctx.queues.provision.getJobs(["waiting"])).toHaveLength(0);

@@ -28,7 +28,10 @@ afterAll(async () => {
 /** Demand as the intake leaves it: in the ledger (GitHub said queued) and described for the queue. */
 async function queued(jobId: number, fields: Partial<ProvisionRequest> = {}): Promise<ProvisionRequest> {
   const demand = request(jobId, fields);
-  await ctx.ledger.queued(demand.pool, jobId, demand.queuedAt, { installationId: demand.installationId, scope: demand.scope });
+  await ctx.ledger.queued(demand.pool, jobId, demand.queuedAt, {
+    installationId: demand.installationId,
+    scope: demand.scope,
+  });
   return demand;
 }
 
@@ -81,7 +84,14 @@ function githubForJit(runnerId: number) {
       return true;
     })
     .reply(201, (_uri, body) => ({
-      runner: { id: runnerId, name: (body as { name: string }).name, os: "linux", status: "offline", busy: false, labels: [] },
+      runner: {
+        id: runnerId,
+        name: (body as { name: string }).name,
+        os: "linux",
+        status: "offline",
+        busy: false,
+        labels: [],
+      },
       encoded_jit_config: "c2VjcmV0LWppdC1jb25maWc=",
     }));
   return { scope, jitBodies };
@@ -93,7 +103,12 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
     const queues = ctx.queues;
     const events = new QueueEvents(queues.provision.name, { connection: ctx.redis.duplicate(), prefix: ctx.prefix });
     await events.waitUntilReady();
-    const worker = startProvisionWorker(deps(), { connection: ctx.redis, prefix: ctx.prefix, concurrency: 2, log: ctx.log });
+    const worker = startProvisionWorker(deps(), {
+      connection: ctx.redis,
+      prefix: ctx.prefix,
+      concurrency: 2,
+      log: ctx.log,
+    });
     try {
       const job = await queues.provision.add("provision", await queued(1001), { jobId: provisionJobId(1001) });
       const outcome = await job.waitUntilFinished(events, 30_000);
@@ -113,10 +128,21 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
         [LABELS.installationId]: "7",
       });
       expect(info.Config.Env).toContain("ACTIONS_RUNNER_INPUT_JITCONFIG=c2VjcmV0LWppdC1jb25maWc=");
-      expect(info.HostConfig).toMatchObject({ NetworkMode: "none", Memory: 64 * 1024 ** 2, PidsLimit: 64, CapDrop: ["ALL"] });
+      expect(info.HostConfig).toMatchObject({
+        NetworkMode: "none",
+        Memory: 64 * 1024 ** 2,
+        PidsLimit: 64,
+        CapDrop: ["ALL"],
+      });
 
       const record = await ctx.runners.get(outcome.runnerName);
-      expect(record).toMatchObject({ pool: "linux", runnerId: 501, containerId: outcome.containerId, state: "starting", jobId: 1001 });
+      expect(record).toMatchObject({
+        pool: "linux",
+        runnerId: 501,
+        containerId: outcome.containerId,
+        state: "starting",
+        jobId: 1001,
+      });
     } finally {
       await worker.close();
       await events.close();

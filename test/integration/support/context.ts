@@ -79,7 +79,14 @@ export async function serviceContext(): Promise<ServiceContext> {
     capacity,
     slots: createSlotKeeper(capacity, queues.provision, log),
     newGitHub() {
-      const probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "s", baseUrl: GITHUB_API, log: createLogger("silent"), Octokit: createRunnerhubOctokit() });
+      const probot = new Probot({
+        appId: 1,
+        privateKey: testPrivateKey,
+        secret: "s",
+        baseUrl: GITHUB_API,
+        log: createLogger("silent"),
+        Octokit: createRunnerhubOctokit(),
+      });
       return createRunnersApi((id) => probot.auth(id));
     },
     metrics: createMetrics(),
@@ -98,5 +105,12 @@ export async function serviceContext(): Promise<ServiceContext> {
 
 export async function removeManagedContainers(docker: Dockerode): Promise<void> {
   const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`] } });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }

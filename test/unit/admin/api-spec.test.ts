@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { DASHBOARD_PATH, openApiDocument, ROUTE_DOCS } from "../../../src/admin/api-spec.js";
 
 type Operation = { responses: Record<string, unknown>; requestBody?: unknown; operationId: string };
-const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> }; security: unknown };
+const doc = openApiDocument() as {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown> };
+  security: unknown;
+};
 
 describe("the OpenAPI document", () => {
   it("is OpenAPI 3.1 with bearer security", () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_URL, parseInvocation, type ParseResult } from "../../../src/cli/args.js";
 
-const parse = (line: string, defaults: { url?: string; token?: string } = {}) => parseInvocation(line.split(" ").filter(Boolean), defaults);
+const parse = (line: string, defaults: { url?: string; token?: string } = {}) =>
+  parseInvocation(line.split(" ").filter(Boolean), defaults);
 
 function command(result: ParseResult) {
   if (!result.ok) throw new Error(`usage error: ${result.message}`);
@@ -16,7 +17,11 @@ function usageError(result: ParseResult): string {
 describe("parseInvocation", () => {
   it("reads every command", () => {
     expect(command(parse("pools ls"))).toEqual({ kind: "pools-ls" });
-    expect(command(parse("pools set linux --max 3 --min-idle 1"))).toEqual({ kind: "pools-set", name: "linux", change: { maxRunners: 3, minIdle: 1 } });
+    expect(command(parse("pools set linux --max 3 --min-idle 1"))).toEqual({
+      kind: "pools-set",
+      name: "linux",
+      change: { maxRunners: 3, minIdle: 1 },
+    });
     expect(command(parse("pools set linux --idle-timeout 90s --max-lifetime 2h"))).toEqual({
       kind: "pools-set",
       name: "linux",
@@ -26,20 +31,35 @@ describe("parseInvocation", () => {
     expect(command(parse("runners ls --pool gpu"))).toEqual({ kind: "runners-ls", pool: "gpu" });
     expect(command(parse("runners rm r1"))).toEqual({ kind: "runners-rm", name: "r1", force: false });
     expect(command(parse("runners rm r1 --force"))).toEqual({ kind: "runners-rm", name: "r1", force: true });
-    expect(command(parse("queue ls"))).toEqual({ kind: "queue-ls", state: undefined, page: undefined, perPage: undefined });
-    expect(command(parse("queue ls failed --page 2 --per-page 10"))).toEqual({ kind: "queue-ls", state: "failed", page: 2, perPage: 10 });
+    expect(command(parse("queue ls"))).toEqual({
+      kind: "queue-ls",
+      state: undefined,
+      page: undefined,
+      perPage: undefined,
+    });
+    expect(command(parse("queue ls failed --page 2 --per-page 10"))).toEqual({
+      kind: "queue-ls",
+      state: "failed",
+      page: 2,
+      perPage: 10,
+    });
     expect(command(parse("queue retry job-7"))).toEqual({ kind: "queue-retry", id: "job-7" });
     expect(command(parse("--help"))).toEqual({ kind: "help" });
     expect(command(parse("pools ls -h"))).toEqual({ kind: "help" });
   });
 
   it("takes --url and --token over the environment's defaults, and the built-in URL last", () => {
-    const flags = parse("pools ls --url http://127.0.0.1:9/ --token t0k --json", { url: "http://127.0.0.1:8", token: "env" });
+    const flags = parse("pools ls --url http://127.0.0.1:9/ --token t0k --json", {
+      url: "http://127.0.0.1:8",
+      token: "env",
+    });
     expect(flags).toMatchObject({ ok: true, invocation: { url: "http://127.0.0.1:9/", token: "t0k", json: true } });
     expect(parse("pools ls", { url: "http://127.0.0.1:8", token: "env" })).toMatchObject({
       invocation: { url: "http://127.0.0.1:8", token: "env", json: false },
     });
-    expect(parse("pools ls", { url: "", token: "" })).toMatchObject({ invocation: { url: DEFAULT_URL, token: undefined } });
+    expect(parse("pools ls", { url: "", token: "" })).toMatchObject({
+      invocation: { url: DEFAULT_URL, token: undefined },
+    });
   });
 
   it("says what is wrong with a command line", () => {

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { JobView, PoolView, RunnerView } from "../../../src/admin/schemas.js";
-import { formatAge, formatDrain, formatError, formatJobs, formatPools, formatQueueCounts, formatRunners, formatTable } from "../../../src/cli/format.js";
+import {
+  formatAge,
+  formatDrain,
+  formatError,
+  formatJobs,
+  formatPools,
+  formatQueueCounts,
+  formatRunners,
+  formatTable,
+} from "../../../src/cli/format.js";
 
 const NOW = 1_000_000_000;
 
@@ -17,9 +26,15 @@ function poolView(fields: Partial<PoolView> & { name: string }): PoolView {
 
 describe("formatTable", () => {
   it("aligns columns two spaces apart without trailing blanks", () => {
-    expect(formatTable(["A", "LONGER", "C"], [["xxxx", "y", ""], ["z", "", "end"]])).toBe(
-      ["A     LONGER  C", "xxxx  y", "z             end", ""].join("\n"),
-    );
+    expect(
+      formatTable(
+        ["A", "LONGER", "C"],
+        [
+          ["xxxx", "y", ""],
+          ["z", "", "end"],
+        ],
+      ),
+    ).toBe(["A     LONGER  C", "xxxx  y", "z             end", ""].join("\n"));
   });
 });
 
@@ -79,7 +94,9 @@ describe("formatRunners", () => {
   });
 
   it("shows the job a runner works on, its engine, age and why it is going away", () => {
-    expect(formatRunners([runner({}), runner({ name: "linux-b2", state: "busy", busyJobId: 12, retiring: "drained" })], NOW)).toBe(
+    expect(
+      formatRunners([runner({}), runner({ name: "linux-b2", state: "busy", busyJobId: 12, retiring: "drained" })], NOW),
+    ).toBe(
       [
         "NAME      POOL   STATE                     JOB  ENGINE  AGE",
         "linux-a1  linux  idle                      11   host1   1m",
@@ -105,7 +122,9 @@ describe("queue formatting", () => {
   };
 
   it("lists counts per state", () => {
-    expect(formatQueueCounts("provision", { waiting: 2, failed: 10 })).toBe(["queue provision", "STATE    ENTRIES", "waiting  2", "failed   10", ""].join("\n"));
+    expect(formatQueueCounts("provision", { waiting: 2, failed: 10 })).toBe(
+      ["queue provision", "STATE    ENTRIES", "waiting  2", "failed   10", ""].join("\n"),
+    );
   });
 
   it("lists entries with the page they are on", () => {
@@ -126,9 +145,9 @@ describe("messages", () => {
     expect(formatDrain({ runner: { name: "r1" }, stop: { reason: "drained" }, registrationDeleted: true })).toBe(
       "runner r1 is draining: GitHub registration deleted, stop queued (drained)\n",
     );
-    expect(formatDrain({ runner: { name: "r1" }, stop: { reason: "drained-forced" }, registrationDeleted: false })).toBe(
-      "runner r1 is draining: stop queued (drained-forced)\n",
-    );
+    expect(
+      formatDrain({ runner: { name: "r1" }, stop: { reason: "drained-forced" }, registrationDeleted: false }),
+    ).toBe("runner r1 is draining: stop queued (drained-forced)\n");
   });
 
   it("prints an API error with one line per field", () => {

@@ -9,7 +9,11 @@ interface Sent {
 }
 
 /** runCli with a fetch that answers from a table and records what it was asked. */
-async function run(argv: string[], answer: (sent: Sent) => Response | Promise<Response>, env: { url?: string; token?: string } = {}) {
+async function run(
+  argv: string[],
+  answer: (sent: Sent) => Response | Promise<Response>,
+  env: { url?: string; token?: string } = {},
+) {
   const out: string[] = [];
   const err: string[] = [];
   const sent: Sent[] = [];
@@ -23,16 +27,21 @@ async function run(argv: string[], answer: (sent: Sent) => Response | Promise<Re
     sent.push(request);
     return answer(request);
   };
-  const code = await runCli(argv, { url: "http://127.0.0.1:4000/", token: "env-token", ...env }, {
-    stdout: (text) => out.push(text),
-    stderr: (text) => err.push(text),
-    fetch: fetchStub as typeof fetch,
-    now: () => 0,
-  });
+  const code = await runCli(
+    argv,
+    { url: "http://127.0.0.1:4000/", token: "env-token", ...env },
+    {
+      stdout: (text) => out.push(text),
+      stderr: (text) => err.push(text),
+      fetch: fetchStub as typeof fetch,
+      now: () => 0,
+    },
+  );
   return { code, stdout: out.join(""), stderr: err.join(""), sent };
 }
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 describe("runCli", () => {
   it("sends the change with the token and prints the pool", async () => {
@@ -58,16 +67,25 @@ describe("runCli", () => {
   });
 
   it("prints the API's JSON with --json", async () => {
-    const result = await run(["queue", "ls", "--json"], () => json(200, { queue: "provision", counts: { waiting: 1 } }));
+    const result = await run(["queue", "ls", "--json"], () =>
+      json(200, { queue: "provision", counts: { waiting: 1 } }),
+    );
     expect(result.code).toBe(EXIT_OK);
     expect(JSON.parse(result.stdout)).toEqual({ queue: "provision", counts: { waiting: 1 } });
   });
 
   it("prints API errors with their fields and exits 1", async () => {
     const result = await run(["pools", "set", "linux", "--min-idle", "9"], () =>
-      json(400, { error: "invalid pool change", details: [{ field: "minIdle", message: "must not exceed maxRunners (3)" }] }),
+      json(400, {
+        error: "invalid pool change",
+        details: [{ field: "minIdle", message: "must not exceed maxRunners (3)" }],
+      }),
     );
-    expect(result).toMatchObject({ code: EXIT_FAILED, stdout: "", stderr: "error: invalid pool change\n  minIdle: must not exceed maxRunners (3)\n" });
+    expect(result).toMatchObject({
+      code: EXIT_FAILED,
+      stdout: "",
+      stderr: "error: invalid pool change\n  minIdle: must not exceed maxRunners (3)\n",
+    });
   });
 
   it("hints at the token when the server asks for one", async () => {
@@ -77,8 +95,13 @@ describe("runCli", () => {
   });
 
   it("says when the server cannot be reached or is not runnerhub", async () => {
-    const down = await run(["pools", "ls"], () => Promise.reject(new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:4000") })));
-    expect(down).toMatchObject({ code: EXIT_FAILED, stderr: "error: cannot reach runnerhub at http://127.0.0.1:4000/: connect ECONNREFUSED 127.0.0.1:4000\n" });
+    const down = await run(["pools", "ls"], () =>
+      Promise.reject(new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:4000") })),
+    );
+    expect(down).toMatchObject({
+      code: EXIT_FAILED,
+      stderr: "error: cannot reach runnerhub at http://127.0.0.1:4000/: connect ECONNREFUSED 127.0.0.1:4000\n",
+    });
     const html = await run(["pools", "ls"], () => new Response("<html>", { status: 200 }));
     expect(html.code).toBe(EXIT_FAILED);
     expect(html.stderr).toContain("without JSON");
@@ -95,7 +118,16 @@ describe("runCli", () => {
   });
 
   it("encodes names into the path and asks for force", async () => {
-    const result = await run(["runners", "rm", "a b", "--force"], () => json(202, { runner: { name: "a b" }, stop: { queue: "q", jobId: "1", reason: "drained-forced" }, registrationDeleted: false }));
-    expect(result.sent[0]).toMatchObject({ url: "http://127.0.0.1:4000/admin/runners/a%20b?force=true", method: "DELETE" });
+    const result = await run(["runners", "rm", "a b", "--force"], () =>
+      json(202, {
+        runner: { name: "a b" },
+        stop: { queue: "q", jobId: "1", reason: "drained-forced" },
+        registrationDeleted: false,
+      }),
+    );
+    expect(result.sent[0]).toMatchObject({
+      url: "http://127.0.0.1:4000/admin/runners/a%20b?force=true",
+      method: "DELETE",
+    });
   });
 });

@@ -25,7 +25,10 @@ describe("matchRoute", () => {
   });
 
   it("tells a known path with another method from an unknown path", () => {
-    expect(matchRoute(routes, "PUT", "/admin/queue/jobs/job-7")).toEqual({ kind: "method-not-allowed", allow: ["GET", "DELETE"] });
+    expect(matchRoute(routes, "PUT", "/admin/queue/jobs/job-7")).toEqual({
+      kind: "method-not-allowed",
+      allow: ["GET", "DELETE"],
+    });
     expect(matchRoute(routes, "GET", "/admin/queue/jobs/a/b")).toEqual({ kind: "not-found" });
   });
 

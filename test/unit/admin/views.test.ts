@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { poolOverrideSchema } from "../../../src/pools/overrides.js";
 import { poolViewSchema, runnerViewSchema } from "../../../src/admin/schemas.js";
-import { fieldProblems, jobView, pageCount, pageRange, poolCounts, poolView, runnerView, selectRunners, slotsToWake } from "../../../src/admin/views.js";
+import {
+  fieldProblems,
+  jobView,
+  pageCount,
+  pageRange,
+  poolCounts,
+  poolView,
+  runnerView,
+  selectRunners,
+  slotsToWake,
+} from "../../../src/admin/views.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { pool } from "../support/pools.js";
 
@@ -39,7 +49,14 @@ describe("poolCounts", () => {
   });
 
   it("is all zero for a pool nothing belongs to", () => {
-    expect(poolCounts("none", { runners: [{ pool: "linux", state: "idle" }], waitingPools: ["linux"], slotsHeld: 0, parked: 0 })).toEqual({
+    expect(
+      poolCounts("none", {
+        runners: [{ pool: "linux", state: "idle" }],
+        waitingPools: ["linux"],
+        slotsHeld: 0,
+        parked: 0,
+      }),
+    ).toEqual({
       starting: 0,
       idle: 0,
       busy: 0,
@@ -51,7 +68,15 @@ describe("poolCounts", () => {
 });
 
 describe("poolView", () => {
-  const linux = pool({ name: "linux", labels: ["self-hosted", "linux"], maxRunners: 5, minIdle: 1, warmScope: "acme", idleTimeout: "10m", maxLifetime: "6h" });
+  const linux = pool({
+    name: "linux",
+    labels: ["self-hosted", "linux"],
+    maxRunners: 5,
+    minIdle: 1,
+    warmScope: "acme",
+    idleTimeout: "10m",
+    maxLifetime: "6h",
+  });
   const counts = { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: 0, parked: 0 };
 
   it("shows the file's limits in milliseconds when nothing is overridden", () => {
@@ -72,7 +97,14 @@ describe("runnerView", () => {
   it("shows absent fields as null and copies only documented fields", () => {
     const withExtra = { ...record({ name: "r1" }), secretThing: "s3cr3t" } as RunnerRecord;
     const view = runnerView(withExtra);
-    expect(view).toMatchObject({ name: "r1", runnerId: null, containerId: null, busyJobId: null, completedAt: null, retiring: null });
+    expect(view).toMatchObject({
+      name: "r1",
+      runnerId: null,
+      containerId: null,
+      busyJobId: null,
+      completedAt: null,
+      retiring: null,
+    });
     expect(JSON.stringify(view)).not.toContain("s3cr3t");
     expect(runnerViewSchema.parse(view)).toEqual(view);
   });
@@ -91,7 +123,10 @@ describe("runnerView", () => {
 
 describe("jobView", () => {
   it("maps a BullMQ job, with missing times and an empty failure as null", () => {
-    const view = jobView({ id: "job-1", name: "provision", data: { pool: "linux" }, attemptsMade: 0, failedReason: "", timestamp: 5 }, "waiting");
+    const view = jobView(
+      { id: "job-1", name: "provision", data: { pool: "linux" }, attemptsMade: 0, failedReason: "", timestamp: 5 },
+      "waiting",
+    );
     expect(view).toEqual({
       id: "job-1",
       name: "provision",
@@ -144,6 +179,8 @@ describe("fieldProblems", () => {
 
   it("says the body must be an object when it is not one", () => {
     const result = poolOverrideSchema.safeParse([1]);
-    expect(fieldProblems(result.error?.issues ?? [], "body")).toEqual([{ field: "body", message: "must be a JSON object" }]);
+    expect(fieldProblems(result.error?.issues ?? [], "body")).toEqual([
+      { field: "body", message: "must be a JSON object" },
+    ]);
   });
 });

@@ -5,7 +5,9 @@ import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, loadPools, parseDockerHost } from "../../../src/config/load.js";
 
-const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  .privateKey.export({ type: "pkcs1", format: "pem" })
+  .toString();
 
 function writePools(text: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-config-"));
@@ -124,7 +126,13 @@ describe("loadConfig", () => {
 
   it("builds a typed config from the environment", () => {
     const config = loadConfig(
-      { ...base(), GHE_HOST: "127.0.0.1:8080", GHE_PROTOCOL: "http", DOCKER_HOST: "unix:///tmp/d.sock", RUNNERHUB_ROLES: "worker" },
+      {
+        ...base(),
+        GHE_HOST: "127.0.0.1:8080",
+        GHE_PROTOCOL: "http",
+        DOCKER_HOST: "unix:///tmp/d.sock",
+        RUNNERHUB_ROLES: "worker",
+      },
       tmpdir(),
     );
     if (config.mode !== "run") throw new Error("expected run mode");
@@ -147,10 +155,16 @@ describe("loadConfig", () => {
 
   it("names each bad variable", () => {
     const problems = problemsOf(() =>
-      loadConfig({ ...base(), PORT: "http", REDIS_URL: "localhost:6379", RUNNERHUB_ROLES: "web", ADMIN_TOKEN: "short" }, tmpdir()),
+      loadConfig(
+        { ...base(), PORT: "http", REDIS_URL: "localhost:6379", RUNNERHUB_ROLES: "web", ADMIN_TOKEN: "short" },
+        tmpdir(),
+      ),
     );
     for (const name of ["PORT", "REDIS_URL", "ADMIN_TOKEN", "RUNNERHUB_ROLES"]) {
-      expect(problems.some((problem) => problem.startsWith(`${name}: `)), name).toBe(true);
+      expect(
+        problems.some((problem) => problem.startsWith(`${name}: `)),
+        name,
+      ).toBe(true);
     }
   });
 
@@ -173,7 +187,10 @@ describe("loadConfig", () => {
 
 describe("parseDockerHost", () => {
   it("reads unix sockets and tcp addresses", () => {
-    expect(parseDockerHost("unix:///var/run/docker.sock", "here")).toEqual({ name: "here", socketPath: "/var/run/docker.sock" });
+    expect(parseDockerHost("unix:///var/run/docker.sock", "here")).toEqual({
+      name: "here",
+      socketPath: "/var/run/docker.sock",
+    });
     expect(parseDockerHost("tcp://127.0.0.1:2375", undefined)).toEqual({
       name: "127.0.0.1:2375",
       host: "127.0.0.1",

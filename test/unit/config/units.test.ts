@@ -24,5 +24,7 @@ describe("parseDuration", () => {
     ["1d", 86_400_000],
   ])("%s is %d ms", (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  it.each(["", "10", "5 minutes", "h", "-3s"])("%j is not a duration", (text) => expect(parseDuration(text)).toBeUndefined());
+  it.each(["", "10", "5 minutes", "h", "-3s"])("%j is not a duration", (text) =>
+    expect(parseDuration(text)).toBeUndefined(),
+  );
 });

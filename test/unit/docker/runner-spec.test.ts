@@ -62,7 +62,10 @@ describe("runnerContainerSpec", () => {
   });
 
   it("grants Docker-in-Docker and GPUs only when the pool asks", () => {
-    const dind = runnerContainerSpec({ ...base, pool: pool({ name: "d", labels: ["self-hosted"], dockerInDocker: true, gpus: true }) });
+    const dind = runnerContainerSpec({
+      ...base,
+      pool: pool({ name: "d", labels: ["self-hosted"], dockerInDocker: true, gpus: true }),
+    });
     expect(dind.HostConfig?.Privileged).toBe(true);
     expect(dind.HostConfig?.DeviceRequests).toEqual([{ Driver: "", Count: -1, Capabilities: [["gpu"]] }]);
   });

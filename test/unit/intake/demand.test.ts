@@ -39,12 +39,19 @@ describe("demandFor", () => {
   });
 
   it("ignores unmatched labels and events without an installation", () => {
-    expect(demandFor(event({}, ["self-hosted", "windows"]), pools, NOW)).toEqual({ kind: "ignore", reason: "no-matching-pool" });
+    expect(demandFor(event({}, ["self-hosted", "windows"]), pools, NOW)).toEqual({
+      kind: "ignore",
+      reason: "no-matching-pool",
+    });
     expect(demandFor(event({ installation: null }), pools, NOW)).toEqual({ kind: "ignore", reason: "no-installation" });
   });
 
   it("never dates demand in the future, whatever GitHub's clock says", () => {
-    const demand = demandFor(event({ workflow_job: { ...event().workflow_job, created_at: "2030-01-01T00:00:00Z" } }), pools, NOW);
+    const demand = demandFor(
+      event({ workflow_job: { ...event().workflow_job, created_at: "2030-01-01T00:00:00Z" } }),
+      pools,
+      NOW,
+    );
     expect(demand.kind === "provision" && demand.request.queuedAt).toBe(NOW);
   });
 });

@@ -101,7 +101,10 @@ describe("pickRedeliveries", () => {
   });
 
   it("does not change its input", () => {
-    const deliveries = [attempt({ id: 2, guid: "b", deliveredAt: NOW - 1_000 }), attempt({ id: 1, guid: "a", deliveredAt: NOW - 2_000 })];
+    const deliveries = [
+      attempt({ id: 2, guid: "b", deliveredAt: NOW - 1_000 }),
+      attempt({ id: 1, guid: "a", deliveredAt: NOW - 2_000 }),
+    ];
     const copy = structuredClone(deliveries);
     pickRedeliveries(deliveries, NOTHING, NOW, HOUR);
     expect(deliveries).toEqual(copy);

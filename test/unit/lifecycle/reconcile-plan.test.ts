@@ -41,7 +41,14 @@ function container(name: string, fields: Partial<ManagedContainer> = {}): Manage
 }
 
 function registration(name: string, fields: Partial<GitHubRunner> = {}): GitHubRunner {
-  return { id: Number.parseInt(name.slice(-8), 16), name, online: true, busy: false, labels: ["self-hosted", "linux"], ...fields };
+  return {
+    id: Number.parseInt(name.slice(-8), 16),
+    name,
+    online: true,
+    busy: false,
+    labels: ["self-hosted", "linux"],
+    ...fields,
+  };
 }
 
 function snapshot(fields: Partial<ReconcileSnapshot> = {}): ReconcileSnapshot {
@@ -59,30 +66,59 @@ function snapshot(fields: Partial<ReconcileSnapshot> = {}): ReconcileSnapshot {
   };
 }
 
-const kinds = (snap: ReconcileSnapshot) => planReconcile(snap).map((action) => `${action.kind}:${"runnerName" in action ? action.runnerName : ""}`);
+const kinds = (snap: ReconcileSnapshot) =>
+  planReconcile(snap).map((action) => `${action.kind}:${"runnerName" in action ? action.runnerName : ""}`);
 
 describe("planReconcile", () => {
   it("leaves a healthy runner alone", () => {
     const name = "linux-0000000a";
-    expect(planReconcile(snapshot({ containers: [container(name)], records: [record(name)], registrations: new Map([[KEY, [registration(name)]]]) }))).toEqual([]);
+    expect(
+      planReconcile(
+        snapshot({
+          containers: [container(name)],
+          records: [record(name)],
+          registrations: new Map([[KEY, [registration(name)]]]),
+        }),
+      ),
+    ).toEqual([]);
   });
 
   it("stops a container that never registered once the bootstrap timeout passed", () => {
     const name = "linux-0000000b";
     const snap = snapshot({ containers: [container(name)], records: [record(name, { state: "starting" })] });
-    expect(planReconcile(snap)).toEqual([{ kind: "stop", runnerName: name, containerId: `c-${name}`, reason: "no-registration" }]);
-    const young = snapshot({ containers: [container(name, { createdAt: NOW - 1000 })], records: [record(name, { state: "starting" })] });
+    expect(planReconcile(snap)).toEqual([
+      { kind: "stop", runnerName: name, containerId: `c-${name}`, reason: "no-registration" },
+    ]);
+    const young = snapshot({
+      containers: [container(name, { createdAt: NOW - 1000 })],
+      records: [record(name, { state: "starting" })],
+    });
     expect(planReconcile(young)).toEqual([]);
   });
 
   it("judges no runner on a scope it could not list", () => {
     const name = "linux-0000000c";
-    expect(planReconcile(snapshot({ containers: [container(name)], records: [record(name)], registrations: new Map() }))).toEqual([]);
+    expect(
+      planReconcile(snapshot({ containers: [container(name)], records: [record(name)], registrations: new Map() })),
+    ).toEqual([]);
   });
 
   it("deletes a registration runnerhub made that has no container", () => {
-    const snap = snapshot({ registrations: new Map([[KEY, [registration("linux-0000000d"), registration("someone-elses"), registration("linux-0000000e", { busy: true })]]]) });
-    expect(planReconcile(snap)).toEqual([{ kind: "delete-registration", runnerName: "linux-0000000d", runnerId: 13, target: TARGET }]);
+    const snap = snapshot({
+      registrations: new Map([
+        [
+          KEY,
+          [
+            registration("linux-0000000d"),
+            registration("someone-elses"),
+            registration("linux-0000000e", { busy: true }),
+          ],
+        ],
+      ]),
+    });
+    expect(planReconcile(snap)).toEqual([
+      { kind: "delete-registration", runnerName: "linux-0000000d", runnerId: 13, target: TARGET },
+    ]);
   });
 
   it("keeps a registration whose container is still being created, or lives on another engine", () => {
@@ -96,7 +132,9 @@ describe("planReconcile", () => {
   });
 
   it("forgets a record whose container is gone, and frees its slot", () => {
-    expect(planReconcile(snapshot({ records: [record("linux-00000011")] }))).toEqual([{ kind: "forget-record", runnerName: "linux-00000011", pool: "linux" }]);
+    expect(planReconcile(snapshot({ records: [record("linux-00000011")] }))).toEqual([
+      { kind: "forget-record", runnerName: "linux-00000011", pool: "linux" },
+    ]);
   });
 
   it("retires idle runners beyond waiting jobs and minIdle after the idle timeout, never a busy one", () => {
@@ -104,8 +142,14 @@ describe("planReconcile", () => {
     const names = ["linux-00000012", "linux-00000013", "linux-00000014"];
     const snap = snapshot({
       containers: names.map((name) => container(name, { createdAt: old })),
-      records: [record(names[0]!, { createdAt: old, jobId: 1 }), record(names[1]!, { createdAt: old, jobId: 1 }), record(names[2]!, { createdAt: old, state: "busy" })],
-      registrations: new Map([[KEY, [registration(names[0]!), registration(names[1]!), registration(names[2]!, { busy: true })]]]),
+      records: [
+        record(names[0]!, { createdAt: old, jobId: 1 }),
+        record(names[1]!, { createdAt: old, jobId: 1 }),
+        record(names[2]!, { createdAt: old, state: "busy" }),
+      ],
+      registrations: new Map([
+        [KEY, [registration(names[0]!), registration(names[1]!), registration(names[2]!, { busy: true })]],
+      ]),
       waitingJobs: new Map([["linux", [1]]]),
     });
     expect(kinds(snap)).toEqual([`retire:${names[0]}`]);
@@ -131,7 +175,9 @@ describe("planReconcile", () => {
       records: [record(name, { state: "busy" })],
       registrations: new Map([[KEY, [registration(name, { busy: true })]]]),
     });
-    expect(planReconcile(snap)).toEqual([{ kind: "stop", runnerName: name, containerId: `c-${name}`, reason: "max-lifetime" }]);
+    expect(planReconcile(snap)).toEqual([
+      { kind: "stop", runnerName: name, containerId: `c-${name}`, reason: "max-lifetime" },
+    ]);
   });
 
   it("cleans containers that exited, and marks runners GitHub reports online", () => {
@@ -146,7 +192,13 @@ describe("planReconcile", () => {
   });
 
   it("asks for warm runners up to minIdle within maxRunners", () => {
-    const warm = pool({ name: "linux", labels: ["self-hosted", "linux"], minIdle: 3, maxRunners: 4, warmScope: "acme" });
+    const warm = pool({
+      name: "linux",
+      labels: ["self-hosted", "linux"],
+      minIdle: 3,
+      maxRunners: 4,
+      warmScope: "acme",
+    });
     const name = "linux-00000019";
     const snap = snapshot({
       pools: [warm],
@@ -156,8 +208,20 @@ describe("planReconcile", () => {
       waitingJobs: new Map([["linux", []]]),
     });
     expect(planReconcile(snap)).toEqual([{ kind: "warm", pool: "linux", count: 2 }]);
-    const full = { ...snap, records: [record(name, { jobId: 0 }), record("linux-0000001a", { state: "busy" }), record("linux-0000001b", { state: "busy" }), record("linux-0000001c", { state: "busy" })] };
-    expect(planReconcile({ ...full, containers: full.records.map((r) => container(r.name)) }).filter((a) => a.kind === "warm")).toEqual([]);
+    const full = {
+      ...snap,
+      records: [
+        record(name, { jobId: 0 }),
+        record("linux-0000001a", { state: "busy" }),
+        record("linux-0000001b", { state: "busy" }),
+        record("linux-0000001c", { state: "busy" }),
+      ],
+    };
+    expect(
+      planReconcile({ ...full, containers: full.records.map((r) => container(r.name)) }).filter(
+        (a) => a.kind === "warm",
+      ),
+    ).toEqual([]);
   });
 
   it("releases capacity slots held by runners nobody knows", () => {
