@@ -86,6 +86,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       overrides,
       runners,
       capacity,
+      slots,
       queues,
       github,
       log,

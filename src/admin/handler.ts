@@ -6,6 +6,7 @@ import type { RunnersApi } from "../github/runners-api.js";
 import { pathOf, sendJson, type Handler } from "../http/server.js";
 import type { Capacity } from "../pools/capacity.js";
 import { overrideProblems, poolOverrideSchema, type PoolOverrides } from "../pools/overrides.js";
+import type { SlotKeeper } from "../provisioning/slots.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { Queues } from "../queue/queues.js";
 import type { RunnerStore } from "../state/runner-store.js";
@@ -42,6 +43,7 @@ export interface AdminDeps {
   overrides: PoolOverrides;
   runners: RunnerStore;
   capacity: Capacity;
+  slots: SlotKeeper;
   queues: Queues;
   github: RunnersApi;
   log: Logger;
@@ -182,13 +184,8 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
     ]);
     let woken = 0;
     for (let budget = slotsToWake(maxRunners, holders.length, parked); budget > 0; budget--) {
-      const id = await deps.capacity.popParked("pool", pool.name);
-      if (!id) break;
-      const job = await provision.getJob(id);
-      if (job && (await job.isDelayed())) {
-        await job.promote();
-        woken += 1;
-      }
+      if (!(await deps.slots.wakePool(pool.name))) break;
+      woken += 1;
     }
     return woken;
   }

@@ -2,10 +2,13 @@ import Docker from "dockerode";
 import type { DockerTarget } from "../config/load.js";
 import { LABELS } from "./labels.js";
 
+/** Docker's container states (`docker ps --format {{.State}}`). */
+export type ContainerState = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
+
 export interface ManagedContainer {
   id: string;
   name: string;
-  running: boolean;
+  state: ContainerState;
   labels: Record<string, string>;
   createdAt: number;
 }
@@ -14,6 +17,16 @@ export interface ContainerExit {
   exitCode: number;
   oomKilled: boolean;
   error: string | undefined;
+  /** Created but never started (its worker died in between, or start failed). */
+  neverStarted: boolean;
+}
+
+/** Where a container is in its life, as far as clean-up is concerned. */
+export type ContainerStatus = { kind: "alive" } | { kind: "ended"; exit: ContainerExit } | { kind: "missing" };
+
+/** A container in these states has ended and will not run again (no restart policy). */
+export function hasEnded(state: ContainerState): boolean {
+  return state === "exited" || state === "dead";
 }
 
 export interface ContainerEvent {
@@ -31,7 +44,7 @@ export interface ContainerEngine {
   /** Creates and starts a container; a container that fails to start is removed again. */
   startContainer(spec: Docker.ContainerCreateOptions): Promise<string>;
   listManaged(): Promise<ManagedContainer[]>;
-  exitOf(containerId: string): Promise<ContainerExit | undefined>;
+  status(containerId: string): Promise<ContainerStatus>;
   isRunning(containerId: string): Promise<boolean>;
   stop(containerId: string, graceSeconds: number): Promise<void>;
   remove(containerId: string): Promise<void>;
@@ -91,19 +104,25 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
       return containers.map((info) => ({
         id: info.Id,
         name: (info.Names[0] ?? "").replace(/^\//, ""),
-        running: info.State === "running",
+        state: info.State as ContainerState,
         labels: info.Labels,
         createdAt: info.Created * 1000,
       }));
     },
 
-    async exitOf(containerId) {
+    async status(containerId) {
       try {
         const { State } = await docker.getContainer(containerId).inspect();
-        if (State.Running) return undefined;
-        return { exitCode: State.ExitCode, oomKilled: State.OOMKilled, error: State.Error || undefined };
+        if (State.Running || State.Restarting || State.Paused) return { kind: "alive" };
+        const exit = {
+          exitCode: State.ExitCode,
+          oomKilled: State.OOMKilled,
+          error: State.Error || undefined,
+          neverStarted: State.Status === "created",
+        };
+        return { kind: "ended", exit };
       } catch (error) {
-        if (statusOf(error) === 404) return undefined;
+        if (statusOf(error) === 404) return { kind: "missing" };
         throw error;
       }
     },

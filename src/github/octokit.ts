@@ -8,7 +8,11 @@ import { ProbotOctokit } from "probot";
  * a burst of 50 queued jobs get their JIT configs three times faster.
  */
 export function createRunnerhubOctokit(): typeof ProbotOctokit {
-  return ProbotOctokit.defaults({
-    throttle: { write: new Bottleneck.Group({ id: "runnerhub-write", maxConcurrent: 3, minTime: 334 }) },
-  });
+  const write = new Bottleneck.Group({ id: "runnerhub-write", maxConcurrent: 3, minTime: 334 });
+  // A function, not an object: Probot passes throttle options of its own to every client, and an
+  // object default would be merged shallowly and lose the write limiter.
+  return ProbotOctokit.defaults((options: Record<string, unknown>) => ({
+    ...options,
+    throttle: { ...(options.throttle as object | undefined), write },
+  }));
 }

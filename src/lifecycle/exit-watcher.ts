@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { ContainerEngine, ManagedContainer } from "../docker/engine.js";
+import { hasEnded, type ContainerEngine, type ManagedContainer } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
 import type { RunnersApi } from "../github/runners-api.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -41,7 +41,10 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
 
   async function cleanUp(containerId: string, labels: Record<string, string>): Promise<void> {
     const runnerName = labels[LABELS.runnerName] ?? "";
-    const exit = await engine.exitOf(containerId);
+    const status = await engine.status(containerId);
+    // A list taken a moment ago may have caught a container between create and start.
+    if (status.kind === "alive") return;
+    const exit = status.kind === "ended" ? status.exit : undefined;
     const observed = exitReason(exit);
     const record = runnerName ? await deps.runners.get(runnerName) : undefined;
     // Already handled: events can repeat after a stream resumes from the last second seen.
@@ -90,7 +93,7 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
   }
 
   async function sweep(containers: ManagedContainer[]): Promise<void> {
-    await Promise.all(containers.filter((c) => !c.running).map((c) => handle(c.id, c.labels)));
+    await Promise.all(containers.filter((c) => hasEnded(c.state)).map((c) => handle(c.id, c.labels)));
   }
 
   async function connect(attempt: number): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Pool } from "../config/pools.js";
-import type { ManagedContainer } from "../docker/engine.js";
+import { hasEnded, type ManagedContainer } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
 import { describeScope, type GitHubRunner, type RunnerScope, type RunnerTarget } from "../github/runners-api.js";
 import type { RunnerRecord, RunnerState } from "../state/runner-store.js";
@@ -87,7 +87,8 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   const leaving = new Set<string>();
 
   for (const container of snap.containers) {
-    if (!container.running) {
+    const neverStarted = container.state === "created" && snap.now - container.createdAt > snap.bootstrapTimeoutMs;
+    if (hasEnded(container.state) || neverStarted) {
       actions.push({ kind: "clean-exited", containerId: container.id, labels: container.labels });
       leaving.add(container.name);
       continue;

@@ -11,6 +11,8 @@ export interface SlotKeeper {
   release(pool: string, engine: string, runner: string): Promise<void>;
   /** Wakes the oldest demand parked on this pool or engine. */
   wake(pool: string, engine: string): Promise<boolean>;
+  /** Wakes the oldest demand parked on this pool only (its limit was raised). */
+  wakePool(pool: string): Promise<boolean>;
 }
 
 export function createSlotKeeper(capacity: Capacity, queue: Queue<ProvisionRequest>, log: Logger): SlotKeeper {
@@ -36,6 +38,7 @@ export function createSlotKeeper(capacity: Capacity, queue: Queue<ProvisionReque
     async wake(pool, engine) {
       return (await wakeOne("pool", pool)) || (await wakeOne("engine", engine));
     },
+    wakePool: (pool) => wakeOne("pool", pool),
   };
   return keeper;
 }

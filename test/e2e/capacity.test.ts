@@ -58,9 +58,17 @@ describe("hard maxRunners ceiling across two worker processes", () => {
         ),
       );
       await waitFor(() => jobs.every((job) => stack.sim.getJob(job.id)?.conclusion === "success"), {
-        timeoutMs: 240_000,
+        timeoutMs: 200_000,
         intervalMs: 250,
         what: "all 50 jobs to complete",
+      }).catch((error: unknown) => {
+        const statuses = jobs.map((job) => stack.sim.getJob(job.id)?.status ?? "unknown");
+        const tally = [...new Set(statuses)].map(
+          (status) => `${status}=${statuses.filter((s) => s === status).length}`,
+        );
+        throw new Error(
+          `${(error as Error).message}; jobs: ${tally.join(" ")}; app log tail:\n${stack.app.logs().slice(-40).join("\n")}`,
+        );
       });
       await waitFor(() => watch.state.running === 0, { timeoutMs: 30_000, what: "the last runner to exit" });
       expect(watch.state.max).toBeLessThanOrEqual(5);
@@ -73,5 +81,5 @@ describe("hard maxRunners ceiling across two worker processes", () => {
     } finally {
       watch.stop();
     }
-  });
+  }, 240_000);
 });

@@ -65,6 +65,7 @@ beforeAll(async () => {
     overrides: ctx.overrides,
     runners: ctx.runners,
     capacity: ctx.capacity,
+    slots: ctx.slots,
     queues: ctx.queues,
     github: ctx.newGitHub(),
     log: ctx.log,

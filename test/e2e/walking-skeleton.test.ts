@@ -96,9 +96,14 @@ describe("a queued job gets a runner container, end to end", () => {
       timeoutMs: 20_000,
       what: "the job to be taken",
     });
-    // The provision entry for this job is finished once the job runs, so nothing more can come of it.
-    const entry = await stack.redis.hget(`${stack.prefix}:provision:job-${job.id}`, "finishedOn");
-    expect(entry).not.toBeNull();
+    // Once the provision entry for this job is finished, nothing more can come of it.
+    await waitFor(
+      async () => (await stack.redis.hget(`${stack.prefix}:provision:job-${job.id}`, "finishedOn")) !== null,
+      {
+        timeoutMs: 10_000,
+        what: "the provision entry to finish",
+      },
+    );
     expect(jitRequests().length - before).toBe(1);
     const containers = await stack.containers({ [LABELS.jobId]: String(job.id) });
     expect(containers).toHaveLength(1);

@@ -170,6 +170,7 @@ beforeAll(async () => {
     overrides: ctx.overrides,
     runners: ctx.runners,
     capacity: ctx.capacity,
+    slots: ctx.slots,
     queues: ctx.queues,
     github: ctx.newGitHub(),
     log,

@@ -1,6 +1,7 @@
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createContainerEngine } from "../../../src/docker/engine.js";
+import { LABELS } from "../../../src/docker/labels.js";
 import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
 import { buildStubImage, STUB_IMAGE_TAG } from "../../sim/stub-image.js";
 import { DockerEngine } from "../../support/docker-engine.js";
@@ -139,6 +140,19 @@ describe("runner exit watcher (real Docker events)", () => {
     expect(await containerGone(runner.containerId)).toBe(true);
     expect(await ctx.runners.exitOf(runner.name)).toMatchObject({ reason: "crashed", exitCode: 3 });
     expect(github.isDone()).toBe(true);
+  });
+
+  it("never removes a running container, even when asked to clean it (a stale list)", async () => {
+    const watching = startWatcher();
+    await watching.ready;
+    const runner = await startRunner(["sleep", "300"], "busy");
+    const unexpected = nock(GITHUB_API).post(/.*/).reply(500).delete(/.*/).reply(500);
+
+    await watching.cleanUp(runner.containerId, { [LABELS.runnerName]: runner.name, [LABELS.pool]: "linux" });
+
+    expect(await ctx.engine.isRunning(runner.containerId)).toBe(true);
+    expect(await ctx.runners.get(runner.name)).toMatchObject({ state: "busy" });
+    expect(unexpected.pendingMocks()).toHaveLength(2);
   });
 
   it("records an OOM kill", async () => {

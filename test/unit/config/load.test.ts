@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { generateKeyPairSync } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, loadPools, parseDockerHost } from "../../../src/config/load.js";
 
@@ -197,5 +198,12 @@ describe("parseDockerHost", () => {
       port: 2375,
       protocol: "http",
     });
+  });
+});
+
+describe("runnerhub.example.yml", () => {
+  it("is a valid pools file", () => {
+    const file = fileURLToPath(new URL("../../../runnerhub.example.yml", import.meta.url));
+    expect(loadPools(file).map((pool) => pool.name)).toEqual(["linux", "big-memory"]);
   });
 });

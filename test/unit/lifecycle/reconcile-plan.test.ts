@@ -33,7 +33,7 @@ function container(name: string, fields: Partial<ManagedContainer> = {}): Manage
   return {
     id: `c-${name}`,
     name,
-    running: true,
+    state: "running",
     labels: { [LABELS.managed]: "true", [LABELS.pool]: "linux", [LABELS.runnerName]: name },
     createdAt: NOW - 2 * MIN,
     ...fields,
@@ -181,7 +181,7 @@ describe("planReconcile", () => {
   });
 
   it("cleans containers that exited, and marks runners GitHub reports online", () => {
-    const exited = container("linux-00000017", { running: false });
+    const exited = container("linux-00000017", { state: "exited" });
     const coming = "linux-00000018";
     const snap = snapshot({
       containers: [exited, container(coming)],
@@ -189,6 +189,16 @@ describe("planReconcile", () => {
       registrations: new Map([[KEY, [registration(exited.name), registration(coming)]]]),
     });
     expect(kinds(snap)).toEqual([`clean-exited:`, `mark:${coming}`]);
+  });
+
+  it("cleans a container stuck in created past the bootstrap timeout, and keeps one being started", () => {
+    const stuck = container("linux-0000001d", { state: "created", createdAt: NOW - 2 * MIN });
+    const starting = container("linux-0000001e", { state: "created", createdAt: NOW - 1000 });
+    const snap = snapshot({
+      containers: [stuck, starting],
+      records: [record(stuck.name), record(starting.name, { state: "starting" })],
+    });
+    expect(kinds(snap)).toEqual(["clean-exited:"]);
   });
 
   it("asks for warm runners up to minIdle within maxRunners", () => {
