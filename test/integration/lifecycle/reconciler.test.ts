@@ -208,7 +208,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
     expect(await reconciler().runOnce()).toMatchObject({ actions: { retire: 1 } });
     await gone(cancelled);
     expect(registration(cancelled)).toBeUndefined();
-    expect(await containerOf(waiting)).toMatchObject({ running: true });
+    expect(await containerOf(waiting)).toMatchObject({ state: "running" });
     expect(registration(waiting)?.online).toBe(true);
   });
 
@@ -230,7 +230,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
     const summary = await reconciler().runOnce();
     expect(summary).toMatchObject({ skipped: false, failed: 0 });
     expect(summary.skipped === false && summary.actions.retire).toBeUndefined();
-    expect(await containerOf(name)).toMatchObject({ running: true });
+    expect(await containerOf(name)).toMatchObject({ state: "running" });
     expect(registration(name)?.busy).toBe(true);
     expect(await ctx.runners.get(name)).toMatchObject({ state: "busy" });
     await sim.loseRunner(registration(name)?.id ?? 0);
