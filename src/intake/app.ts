@@ -50,10 +50,7 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
         return;
       }
       const { request } = demand;
-      await deps.ledger.queued(request.pool, request.jobId, request.queuedAt, {
-        installationId: request.installationId,
-        scope: request.scope,
-      });
+      await deps.ledger.queued(request);
       // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id.
       const job = await deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.jobId) });
       metrics.webhooks.inc({ action: "queued", outcome: "enqueued" });

@@ -2,6 +2,8 @@ import type { Pool } from "../config/pools.js";
 import { hasEnded, type ManagedContainer } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
 import { describeScope, type GitHubRunner, type RunnerScope, type RunnerTarget } from "../github/runners-api.js";
+import { freeRunners, unservedJobs } from "../pools/supply.js";
+import type { ProvisionRequest } from "../queue/jobs.js";
 import type { RunnerRecord, RunnerState } from "../state/runner-store.js";
 
 /** Everything one reconcile pass looks at, read once at its start. */
@@ -19,8 +21,10 @@ export interface ReconcileSnapshot {
   records: readonly RunnerRecord[];
   /** Registrations per listed target (key: targetKey); a target missing here was not listed. */
   registrations: ReadonlyMap<string, readonly GitHubRunner[]>;
-  /** Jobs still waiting for a runner, per pool. */
-  waitingJobs: ReadonlyMap<string, readonly number[]>;
+  /** Jobs still waiting for a runner, per pool, oldest first. */
+  waitingJobs: ReadonlyMap<string, readonly ProvisionRequest[]>;
+  /** Provision-queue entries not yet turned into runners, per pool: runners on their way. */
+  pendingDemand: ReadonlyMap<string, number>;
   /** Runners holding a confirmed capacity slot, per pool, and of this engine. */
   slotHolders: { pools: ReadonlyMap<string, readonly string[]>; engine: readonly string[] };
 }
@@ -40,7 +44,8 @@ export type ReconcileAction =
   | { kind: "forget-record"; runnerName: string; pool: string }
   | { kind: "release-slot"; runnerName: string; slot: { kind: "pool" | "engine"; name: string } }
   | { kind: "mark"; runnerName: string; state: RunnerState }
-  | { kind: "warm"; pool: string; count: number };
+  | { kind: "warm"; pool: string; count: number }
+  | { kind: "provision"; pool: string; requests: ProvisionRequest[] };
 
 export function targetKey(target: RunnerTarget): string {
   return `${target.installationId}:${describeScope(target.scope)}`;
@@ -160,7 +165,7 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   return actions;
 }
 
-/** Retire idle runners the pool does not need; ask for warm ones it lacks. */
+/** Retire idle runners the pool does not need; ask for runners its waiting jobs and minIdle lack. */
 function planPoolSize(
   pool: Pool,
   snap: ReconcileSnapshot,
@@ -168,20 +173,25 @@ function planPoolSize(
   leaving: ReadonlySet<string>,
 ): ReconcileAction[] {
   const actions: ReconcileAction[] = [];
-  const waiting = new Set(snap.waitingJobs.get(pool.name) ?? []);
-  const members = snap.records.filter(
-    (record) => record.pool === pool.name && !leaving.has(record.name) && !record.retiring,
-  );
+  const waitingJobs = snap.waitingJobs.get(pool.name) ?? [];
+  const waiting = new Set(waitingJobs.map((request) => request.jobId));
+  const members = snap.records.filter((record) => record.pool === pool.name && !leaving.has(record.name));
   const stateOf = (record: RunnerRecord) => states.get(record.name) ?? record.state;
-  const idle = members.filter((record) => stateOf(record) === "idle");
-  const starting = members.filter((record) => stateOf(record) === "starting");
+  const free = freeRunners(pool.name, members, stateOf);
+  const idle = free.filter((record) => stateOf(record) === "idle");
+  const starting = free.length - idle.length;
   // Runners are fungible: waiting jobs claim idle or starting runners first, then minIdle.
   const needed = waiting.size + pool.minIdle;
-  let surplus = Math.min(idle.length, idle.length + starting.length - needed);
+  let surplus = Math.min(idle.length, free.length - needed);
 
   const candidates = idle
+    // Only runners of this engine whose registration this pass could see are judged.
     .filter(
-      (record) => record.engine === snap.engine && record.containerId !== undefined && record.runnerId !== undefined,
+      (record) =>
+        record.engine === snap.engine &&
+        record.containerId !== undefined &&
+        record.runnerId !== undefined &&
+        snap.registrations.has(targetKey(record)),
     )
     .map((record) => ({ record, orphaned: record.jobId > 0 && !waiting.has(record.jobId) }))
     // Runners whose job went elsewhere (cancelled, or taken by another runner) go first, oldest first.
@@ -201,10 +211,18 @@ function planPoolSize(
     surplus--;
   }
 
+  // Demand lost on the way (a runner that died before taking a job, provisioning that gave up)
+  // would leave a job waiting for ever; the oldest waiting jobs get a runner again.
+  const room = Math.max(0, pool.maxRunners - members.length);
+  const unserved = Math.min(
+    unservedJobs(waitingJobs.length, free.length + (snap.pendingDemand.get(pool.name) ?? 0)),
+    room,
+  );
+  if (unserved > 0) actions.push({ kind: "provision", pool: pool.name, requests: waitingJobs.slice(0, unserved) });
+
   if (pool.minIdle > 0 && pool.warmScope) {
-    const spare = Math.max(0, idle.length + starting.length - waiting.size);
-    const room = pool.maxRunners - members.length;
-    const count = Math.min(pool.minIdle - spare, room);
+    const spare = Math.max(0, free.length - waiting.size);
+    const count = Math.min(pool.minIdle - spare, room - unserved);
     if (count > 0) actions.push({ kind: "warm", pool: pool.name, count });
   }
   return actions;

@@ -105,11 +105,16 @@ export function createReconciler(deps: ReconcilerDeps) {
         }
       }),
     );
-    const waitingJobs = new Map<string, number[]>();
+    const waitingJobs = new Map<string, ProvisionRequest[]>();
     const poolHolders = new Map<string, string[]>();
     for (const pool of pools) {
-      waitingJobs.set(pool.name, await deps.ledger.waitingJobs(pool.name, now));
+      waitingJobs.set(pool.name, await deps.ledger.waiting(pool.name, now));
       poolHolders.set(pool.name, await deps.capacity.confirmedHolders("pool", pool.name));
+    }
+    const pendingDemand = new Map<string, number>();
+    for (const entry of await deps.provisionQueue.getJobs(["waiting", "prioritized", "delayed", "active"])) {
+      // getJobs yields undefined for an entry removed between listing and loading.
+      if (entry) pendingDemand.set(entry.data.pool, (pendingDemand.get(entry.data.pool) ?? 0) + 1);
     }
     const engineHolders = await deps.capacity.confirmedHolders("engine", deps.engine.name);
     return {
@@ -122,6 +127,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         records,
         registrations,
         waitingJobs,
+        pendingDemand,
         slotHolders: { pools: poolHolders, engine: engineHolders },
       },
       warmTargets,
@@ -182,6 +188,15 @@ export function createReconciler(deps: ReconcilerDeps) {
       case "mark":
         await deps.runners.update(action.runnerName, { state: action.state });
         return;
+      case "provision":
+        for (const request of action.requests) {
+          await deps.provisionQueue.add("provision", request, { jobId: `job-${request.jobId}-again-${deps.now()}` });
+        }
+        log.warn(
+          { pool: action.pool, jobIds: action.requests.map((request) => request.jobId) },
+          "jobs left without a runner; provisioning again",
+        );
+        return;
       case "warm": {
         const pool = pools.find((candidate) => candidate.name === action.pool);
         const target = warmTargets.get(action.pool);
@@ -212,18 +227,6 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
   }
 
-  /** Failed provisioning for a job that still waits would strand it: try again. */
-  async function retryStrandedDemand(): Promise<number> {
-    let retried = 0;
-    for (const job of await deps.provisionQueue.getJobs(["failed"], 0, 99)) {
-      if (job.data.jobId > 0 && (await deps.ledger.isQueued(job.data.pool, job.data.jobId))) {
-        await job.retry();
-        retried++;
-      }
-    }
-    return retried;
-  }
-
   return {
     async runOnce(): Promise<ReconcileSummary> {
       const lockKey = `${deps.prefix}:lock:reconcile:${deps.engine.name}`;
@@ -247,9 +250,7 @@ export function createReconciler(deps: ReconcilerDeps) {
             );
           }
         }
-        const retried = await retryStrandedDemand();
-        if (retried > 0) actions["retry-provision"] = retried;
-        if (plan.length > 0 || retried > 0) log.info({ engine: deps.engine.name, actions, failed }, "reconcile pass");
+        if (plan.length > 0) log.info({ engine: deps.engine.name, actions, failed }, "reconcile pass");
         return { skipped: false, actions, failed };
       } finally {
         await deps.redis.eval(RELEASE_LOCK_SCRIPT, 1, lockKey, token);

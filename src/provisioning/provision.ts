@@ -5,6 +5,7 @@ import { runnerContainerSpec } from "../docker/runner-spec.js";
 import { describeScope, type RunnerTarget, type RunnersApi } from "../github/runners-api.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Capacity } from "../pools/capacity.js";
+import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { RunnerStore } from "../state/runner-store.js";
@@ -32,7 +33,7 @@ export interface ProvisionDeps {
 
 export type ProvisionOutcome =
   | { kind: "started"; runnerName: string; containerId: string }
-  | { kind: "skipped"; reason: "pool-removed" | "job-no-longer-queued" }
+  | { kind: "skipped"; reason: "pool-removed" | "demand-met" }
   | { kind: "waiting"; reason: "pool-full" | "engine-full" };
 
 /** A slot reserved but not confirmed within this time is reclaimed (its worker presumably died). */
@@ -74,6 +75,26 @@ async function registrationEnv(
   };
 }
 
+/**
+ * Whether the pool still has a job no runner is coming for. The ledger knows from webhooks when
+ * jobs were taken or cancelled, at no GitHub cost; only demand older than recheckAfterMs is
+ * checked with GitHub too, in case the webhook that settled it was lost.
+ */
+async function stillNeeded(request: ProvisionRequest, pool: Pool, deps: ProvisionDeps, log: Logger): Promise<boolean> {
+  const [waiting, records] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.runners.list()]);
+  const free = freeRunners(pool.name, records).length;
+  if (unservedJobs(waiting, free) === 0) {
+    log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");
+    return false;
+  }
+  if (deps.now() - request.queuedAt <= deps.recheckAfterMs) return true;
+  const status = await deps.github.jobStatus(request.installationId, request.owner, request.repo, request.jobId);
+  if (STILL_WAITING.has(status)) return true;
+  await deps.ledger.settled(pool.name, request.jobId);
+  log.info({ status }, "job no longer queued at GitHub");
+  return unservedJobs(waiting - 1, free) > 0;
+}
+
 /** Turns one unit of demand into a registered runner in a started container. */
 export async function provisionRunner(request: ProvisionRequest, deps: ProvisionDeps): Promise<ProvisionOutcome> {
   const log = deps.log.child({ jobId: request.jobId, pool: request.pool, scope: describeScope(request.scope) });
@@ -83,19 +104,8 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     return { kind: "skipped", reason: "pool-removed" };
   }
 
-  const forJob = request.jobId > 0;
-  // The ledger knows from webhooks when a job was taken or cancelled; that costs no GitHub call.
-  if (forJob && !(await deps.ledger.isQueued(pool.name, request.jobId))) {
-    log.info("job no longer waits for a runner");
-    return { kind: "skipped", reason: "job-no-longer-queued" };
-  }
-  // A fresh webhook is almost surely still queued; only older demand costs a GitHub call to check.
-  if (forJob && deps.now() - request.queuedAt > deps.recheckAfterMs) {
-    const status = await deps.github.jobStatus(request.installationId, request.owner, request.repo, request.jobId);
-    if (!STILL_WAITING.has(status)) {
-      log.info({ status }, "job no longer queued; no runner needed");
-      return { kind: "skipped", reason: "job-no-longer-queued" };
-    }
+  if (request.jobId > 0 && !(await stillNeeded(request, pool, deps, log))) {
+    return { kind: "skipped", reason: "demand-met" };
   }
 
   const name = `${pool.name}-${deps.randomSuffix()}`;

@@ -1,14 +1,16 @@
 import type { Redis } from "ioredis";
 import type { RunnerTarget } from "../github/runners-api.js";
 import { describeScope } from "../github/runners-api.js";
+import type { ProvisionRequest } from "../queue/jobs.js";
 
 /** GitHub fails a job that no runner took within 24 hours; older entries are stale. */
 const QUEUED_JOB_MAX_AGE_MS = 24 * 3600_000;
 
 /**
- * What GitHub has told us through webhooks: which jobs of each pool still wait for a runner, and
- * which installations and scopes runnerhub serves. The reconciler weighs idle runners against the
- * first and lists registrations of the second.
+ * What GitHub has told us through webhooks: which jobs of each pool still wait for a runner (with
+ * the demand they stand for), and which installations and scopes runnerhub serves. Runners are
+ * fungible, so provisioning and the reconciler weigh a pool's waiting jobs against its runners
+ * rather than following one job to one runner.
  */
 export class DemandLedger {
   constructor(
@@ -20,32 +22,52 @@ export class DemandLedger {
     return `${this.prefix}:queued:${pool}`;
   }
 
+  private requestsKey(pool: string) {
+    return `${this.prefix}:queued-demand:${pool}`;
+  }
+
   private get targetsKey() {
     return `${this.prefix}:targets`;
   }
 
-  async queued(pool: string, jobId: number, queuedAt: number, target: RunnerTarget): Promise<void> {
+  async queued(request: ProvisionRequest): Promise<void> {
+    const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
     await this.redis
       .multi()
-      .zadd(this.queuedKey(pool), queuedAt, String(jobId))
+      .zadd(this.queuedKey(request.pool), request.queuedAt, String(request.jobId))
+      .hset(this.requestsKey(request.pool), String(request.jobId), JSON.stringify(request))
       .hset(this.targetsKey, `${target.installationId}:${describeScope(target.scope)}`, JSON.stringify(target))
       .exec();
   }
 
   /** The job was taken by a runner, or ended without one. */
   async settled(pool: string, jobId: number): Promise<void> {
-    await this.redis.zrem(this.queuedKey(pool), String(jobId));
+    await this.redis
+      .multi()
+      .zrem(this.queuedKey(pool), String(jobId))
+      .hdel(this.requestsKey(pool), String(jobId))
+      .exec();
   }
 
-  async isQueued(pool: string, jobId: number): Promise<boolean> {
-    return (await this.redis.zscore(this.queuedKey(pool), String(jobId))) !== null;
-  }
-
-  /** Job ids still waiting in the pool, dropping those too old to be real. */
-  async waitingJobs(pool: string, now: number): Promise<number[]> {
+  /** Jobs still waiting in the pool, oldest first, dropping those too old to be real. */
+  async waiting(pool: string, now: number): Promise<ProvisionRequest[]> {
     const key = this.queuedKey(pool);
-    await this.redis.zremrangebyscore(key, "-inf", `(${now - QUEUED_JOB_MAX_AGE_MS}`);
-    return (await this.redis.zrange(key, "0", "-1")).map(Number);
+    const stale = await this.redis.zrangebyscore(key, "-inf", `(${now - QUEUED_JOB_MAX_AGE_MS}`);
+    if (stale.length > 0) {
+      await this.redis
+        .multi()
+        .zrem(key, ...stale)
+        .hdel(this.requestsKey(pool), ...stale)
+        .exec();
+    }
+    const ids = await this.redis.zrange(key, "0", "-1");
+    if (ids.length === 0) return [];
+    const texts = await this.redis.hmget(this.requestsKey(pool), ...ids);
+    return texts.flatMap((text) => (text ? [JSON.parse(text) as ProvisionRequest] : []));
+  }
+
+  async waitingCount(pool: string): Promise<number> {
+    return this.redis.zcard(this.queuedKey(pool));
   }
 
   async targets(): Promise<RunnerTarget[]> {

@@ -125,8 +125,7 @@ function demand(jobId: number): ProvisionRequest {
 
 /** A runner made the way the provisioner makes it, for a job the ledger says is queued. */
 async function runnerFor(jobId: number): Promise<string> {
-  if (jobId > 0) await ctx.ledger.queued("linux", jobId, Date.now(), TARGET);
-  else await ctx.ledger.queued("linux", 1, Date.now(), TARGET).then(() => ctx.ledger.settled("linux", 1));
+  if (jobId > 0) await ctx.ledger.queued(demand(jobId));
   const outcome = await provisionRunner(demand(jobId), provisionDeps());
   if (outcome.kind !== "started") throw new Error(`runner not started: ${JSON.stringify(outcome)}`);
   return outcome.runnerName;
@@ -142,7 +141,7 @@ const gone = (name: string) =>
 
 describe("reconciler (GitHub simulator, real Docker and Redis): each case converges in one pass", () => {
   it("removes a container that never registered", async () => {
-    await ctx.ledger.queued("linux", 1, Date.now(), TARGET);
+    await ctx.ledger.queued(demand(1)).then(() => ctx.ledger.settled("linux", 1));
     const name = "linux-0badc0de";
     const containerId = await ctx.engine.startContainer(
       runnerContainerSpec({
@@ -175,7 +174,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
   });
 
   it("deletes a registration runnerhub made whose container is gone", async () => {
-    await ctx.ledger.queued("linux", 1, Date.now(), TARGET);
+    await ctx.ledger.queued(demand(1)).then(() => ctx.ledger.settled("linux", 1));
     const { runnerId } = await github.generateJitConfig(TARGET, {
       name: "linux-deadbeef",
       runnerGroupId: 1,

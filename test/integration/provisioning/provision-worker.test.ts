@@ -5,7 +5,13 @@ import { LABELS } from "../../../src/docker/labels.js";
 import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
 import { startProvisionWorker } from "../../../src/provisioning/workers.js";
 import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
-import { GITHUB_API, serviceContext, testPool, type ServiceContext } from "../support/context.js";
+import {
+  GITHUB_API,
+  removeManagedContainers,
+  serviceContext,
+  testPool,
+  type ServiceContext,
+} from "../support/context.js";
 
 let ctx: ServiceContext;
 
@@ -16,8 +22,10 @@ beforeAll(async () => {
   nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
 });
 
-afterEach(() => {
+afterEach(async () => {
   nock.cleanAll();
+  await removeManagedContainers(ctx.docker);
+  await ctx.flushPrefix();
 });
 
 afterAll(async () => {
@@ -28,10 +36,7 @@ afterAll(async () => {
 /** Demand as the intake leaves it: in the ledger (GitHub said queued) and described for the queue. */
 async function queued(jobId: number, fields: Partial<ProvisionRequest> = {}): Promise<ProvisionRequest> {
   const demand = request(jobId, fields);
-  await ctx.ledger.queued(demand.pool, jobId, demand.queuedAt, {
-    installationId: demand.installationId,
-    scope: demand.scope,
-  });
+  await ctx.ledger.queued(demand);
   return demand;
 }
 
@@ -174,15 +179,39 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
       .get("/repos/acme/app/actions/jobs/4004")
       .reply(200, { id: 4004, status: "completed", conclusion: "cancelled" });
     const outcome = await provisionRunner(await queued(4004, { queuedAt: Date.now() - 60_000 }), deps());
-    expect(outcome).toEqual({ kind: "skipped", reason: "job-no-longer-queued" });
+    expect(outcome).toEqual({ kind: "skipped", reason: "demand-met" });
     github.done();
   });
 
-  it("skips, without asking GitHub, a job the webhooks already settled", async () => {
+  it("makes no runner, without asking GitHub, while every waiting job of the pool has one coming", async () => {
     const unexpected = nock(GITHUB_API).post(/.*/).reply(500).get(/.*/).reply(500);
     const demand = await queued(5005);
-    await ctx.ledger.settled(demand.pool, 5005);
-    expect(await provisionRunner(demand, deps())).toEqual({ kind: "skipped", reason: "job-no-longer-queued" });
+    await ctx.runners.put({
+      name: "linux-0000beef",
+      pool: "linux",
+      engine: ctx.engine.name,
+      installationId: 7,
+      scope: { kind: "org", org: "acme" },
+      jobId: 5004,
+      runnerId: 48879,
+      containerId: undefined,
+      state: "starting",
+      busyJobId: undefined,
+      createdAt: Date.now(),
+      completedAt: undefined,
+    });
+    expect(await provisionRunner(demand, deps())).toEqual({ kind: "skipped", reason: "demand-met" });
     expect(unexpected.pendingMocks()).toHaveLength(2);
+  });
+
+  it("still makes a runner when its own job was taken by another runner but another job waits", async () => {
+    // Runners are fungible: the runner made for job A took job B, so B's demand must serve A.
+    const { scope } = githubForJit(503);
+    const forB = await queued(6002);
+    await queued(6001);
+    await ctx.ledger.settled("linux", 6002);
+    const outcome = await provisionRunner(forB, deps());
+    expect(outcome).toMatchObject({ kind: "started" });
+    scope.done();
   });
 });

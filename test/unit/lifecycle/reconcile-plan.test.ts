@@ -3,6 +3,7 @@ import type { ManagedContainer } from "../../../src/docker/engine.js";
 import { LABELS } from "../../../src/docker/labels.js";
 import type { GitHubRunner } from "../../../src/github/runners-api.js";
 import { planReconcile, type ReconcileSnapshot } from "../../../src/lifecycle/reconcile-plan.js";
+import type { ProvisionRequest } from "../../../src/queue/jobs.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { pool } from "../support/pools.js";
 
@@ -51,6 +52,20 @@ function registration(name: string, fields: Partial<GitHubRunner> = {}): GitHubR
   };
 }
 
+function waiting(...jobIds: number[]): Map<string, ProvisionRequest[]> {
+  const requests = jobIds.map((jobId) => ({
+    jobId,
+    runId: 1,
+    owner: "acme",
+    repo: "app",
+    ...TARGET,
+    labels: ["self-hosted", "linux"],
+    pool: "linux",
+    queuedAt: NOW - MIN,
+  }));
+  return new Map([["linux", requests]]);
+}
+
 function snapshot(fields: Partial<ReconcileSnapshot> = {}): ReconcileSnapshot {
   return {
     now: NOW,
@@ -60,7 +75,8 @@ function snapshot(fields: Partial<ReconcileSnapshot> = {}): ReconcileSnapshot {
     containers: [],
     records: [],
     registrations: new Map([[KEY, []]]),
-    waitingJobs: new Map([["linux", [1]]]),
+    waitingJobs: waiting(),
+    pendingDemand: new Map(),
     slotHolders: { pools: new Map(), engine: [] },
     ...fields,
   };
@@ -78,6 +94,7 @@ describe("planReconcile", () => {
           containers: [container(name)],
           records: [record(name)],
           registrations: new Map([[KEY, [registration(name)]]]),
+          waitingJobs: waiting(1),
         }),
       ),
     ).toEqual([]);
@@ -150,7 +167,7 @@ describe("planReconcile", () => {
       registrations: new Map([
         [KEY, [registration(names[0]!), registration(names[1]!), registration(names[2]!, { busy: true })]],
       ]),
-      waitingJobs: new Map([["linux", [1]]]),
+      waitingJobs: waiting(1),
     });
     expect(kinds(snap)).toEqual([`retire:${names[0]}`]);
   });
@@ -161,7 +178,7 @@ describe("planReconcile", () => {
       containers: [container(name)],
       records: [record(name, { jobId: 99 })],
       registrations: new Map([[KEY, [registration(name)]]]),
-      waitingJobs: new Map([["linux", []]]),
+      waitingJobs: waiting(),
     });
     expect(planReconcile(snap)).toEqual([
       { kind: "retire", runnerName: name, containerId: `c-${name}`, runnerId: 0x15, target: TARGET, reason: "surplus" },
@@ -187,6 +204,7 @@ describe("planReconcile", () => {
       containers: [exited, container(coming)],
       records: [record(exited.name), record(coming, { state: "starting" })],
       registrations: new Map([[KEY, [registration(exited.name), registration(coming)]]]),
+      waitingJobs: waiting(1),
     });
     expect(kinds(snap)).toEqual([`clean-exited:`, `mark:${coming}`]);
   });
@@ -215,7 +233,7 @@ describe("planReconcile", () => {
       containers: [container(name)],
       records: [record(name, { jobId: 0 })],
       registrations: new Map([[KEY, [registration(name)]]]),
-      waitingJobs: new Map([["linux", []]]),
+      waitingJobs: waiting(),
     });
     expect(planReconcile(snap)).toEqual([{ kind: "warm", pool: "linux", count: 2 }]);
     const full = {
@@ -232,6 +250,19 @@ describe("planReconcile", () => {
         (a) => a.kind === "warm",
       ),
     ).toEqual([]);
+  });
+
+  it("provisions again for the oldest waiting jobs no runner is coming for", () => {
+    const name = "linux-0000001f";
+    const snap = snapshot({
+      containers: [container(name, { state: "running" })],
+      records: [record(name, { state: "starting" })],
+      registrations: new Map([[KEY, [registration(name, { online: false })]]]),
+      waitingJobs: waiting(11, 12, 13, 14),
+      pendingDemand: new Map([["linux", 1]]),
+    });
+    const provision = planReconcile(snap).filter((action) => action.kind === "provision");
+    expect(provision).toEqual([{ kind: "provision", pool: "linux", requests: waiting(11, 12).get("linux") }]);
   });
 
   it("releases capacity slots held by runners nobody knows", () => {
