@@ -179,7 +179,6 @@ function planPoolSize(
   const stateOf = (record: RunnerRecord) => states.get(record.name) ?? record.state;
   const free = freeRunners(pool.name, members, stateOf);
   const idle = free.filter((record) => stateOf(record) === "idle");
-  const starting = free.length - idle.length;
   // Runners are fungible: waiting jobs claim idle or starting runners first, then minIdle.
   const needed = waiting.size + pool.minIdle;
   let surplus = Math.min(idle.length, free.length - needed);
