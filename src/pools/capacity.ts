@@ -12,29 +12,40 @@ export interface ReserveRequest {
   runner: string;
   /** A reservation not confirmed within this time is presumed to belong to a crashed worker. */
   leaseMs: number;
-  now: number;
 }
 
 // Slots are sorted sets of runner names scored by lease expiry: a reservation holds a lease until
 // its container has started, then +inf until the container is gone. Pruning expired leases and
-// counting happen inside one script, so no two processes can take the last slot.
-const RESERVE_SCRIPT = `
+// counting happen inside one script, so no two processes can take the last slot. Time is Redis'
+// own clock, so hosts with skewed clocks cannot prune each other's live leases.
+// Modes: "reserve" takes a lease; "check" only answers; "confirm" makes the slot permanent, and
+// takes it afresh (if there is room) when the lease ran out while the container was being made.
+const SLOT_SCRIPT = `
 local poolSlots, engineSlots, overrides = KEYS[1], KEYS[2], KEYS[3]
-local pool, fileMax, capacity, runner, now, leaseUntil = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+local pool, fileMax, capacity, runner, leaseMs, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 redis.call("ZREMRANGEBYSCORE", poolSlots, "-inf", "(" .. now)
 redis.call("ZREMRANGEBYSCORE", engineSlots, "-inf", "(" .. now)
-if redis.call("ZSCORE", poolSlots, runner) then return "ok" end
-local max = fileMax
-local override = redis.call("HGET", overrides, pool)
-if override then
-  local decoded = cjson.decode(override)
-  if type(decoded.maxRunners) == "number" then max = decoded.maxRunners end
+local held = redis.call("ZSCORE", poolSlots, runner)
+if not held then
+  local max = fileMax
+  local override = redis.call("HGET", overrides, pool)
+  if override then
+    local decoded = cjson.decode(override)
+    if type(decoded.maxRunners) == "number" then max = decoded.maxRunners end
+  end
+  if redis.call("ZCARD", poolSlots) >= max then return "pool-full" end
+  if capacity >= 0 and redis.call("ZCARD", engineSlots) >= capacity then return "engine-full" end
+  if mode == "check" then return "ok" end
 end
-if redis.call("ZCARD", poolSlots) >= max then return "pool-full" end
-if capacity >= 0 and redis.call("ZCARD", engineSlots) >= capacity then return "engine-full" end
-if ARGV[7] == "check" then return "ok" end
-redis.call("ZADD", poolSlots, leaseUntil, runner)
-redis.call("ZADD", engineSlots, leaseUntil, runner)
+if mode == "confirm" then
+  redis.call("ZADD", poolSlots, "+inf", runner)
+  redis.call("ZADD", engineSlots, "+inf", runner)
+elseif not held then
+  redis.call("ZADD", poolSlots, now + leaseMs, runner)
+  redis.call("ZADD", engineSlots, now + leaseMs, runner)
+end
 return "ok"
 `;
 
@@ -76,9 +87,17 @@ export class Capacity {
     return (await this.run({ ...request, runner: "", leaseMs: 0 }, "check")) === "ok";
   }
 
-  private async run(request: ReserveRequest, mode: "reserve" | "check"): Promise<Reservation> {
+  /**
+   * The container is running: the slot is held until release. Not "ok" when the lease ran out
+   * meanwhile and the slot went to someone else; the caller must then undo the runner.
+   */
+  async confirm(request: Omit<ReserveRequest, "leaseMs">): Promise<Reservation> {
+    return this.run({ ...request, leaseMs: 0 }, "confirm");
+  }
+
+  private async run(request: ReserveRequest, mode: "reserve" | "check" | "confirm"): Promise<Reservation> {
     return (await this.redis.eval(
-      RESERVE_SCRIPT,
+      SLOT_SCRIPT,
       3,
       this.poolKey(request.pool),
       this.engineKey(request.engine),
@@ -87,19 +106,9 @@ export class Capacity {
       request.fileMaxRunners,
       request.engineCapacity ?? -1,
       request.runner,
-      request.now,
-      request.now + request.leaseMs,
+      request.leaseMs,
       mode,
     )) as Reservation;
-  }
-
-  /** The container is running: the slot is held until release, whatever the lease said. */
-  async confirm(pool: string, engine: string, runner: string): Promise<void> {
-    await this.redis
-      .multi()
-      .zadd(this.poolKey(pool), "+inf", runner)
-      .zadd(this.engineKey(engine), "+inf", runner)
-      .exec();
   }
 
   async release(pool: string, engine: string, runner: string): Promise<void> {

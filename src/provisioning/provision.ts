@@ -116,7 +116,6 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     engineCapacity: deps.engineCapacity,
     runner: name,
     leaseMs: RESERVATION_LEASE_MS,
-    now: deps.now(),
   });
   if (reservation !== "ok") {
     log.info({ reason: reservation }, "no capacity; demand waits for a slot");
@@ -142,7 +141,7 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
   });
 
   let runnerId: number | undefined;
-  let containerId: string;
+  let containerId: string | undefined;
   try {
     const registration = await registrationEnv(pool, target, { name, labels: pool.labels }, deps);
     runnerId = registration.runnerId;
@@ -158,10 +157,20 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
         registrationEnv: registration.env,
       }),
     );
-    await deps.capacity.confirm(pool.name, deps.engine.name, name);
+    const confirmed = await deps.capacity.confirm({
+      pool: pool.name,
+      fileMaxRunners: pool.maxRunners,
+      engine: deps.engine.name,
+      engineCapacity: deps.engineCapacity,
+      runner: name,
+    });
+    if (confirmed !== "ok") {
+      throw new Error(`the reservation of ${name} expired while it was being made and the ${confirmed} slot is taken`);
+    }
   } catch (error) {
     deps.metrics.provisionFailures.inc({ pool: pool.name });
     log.error({ err: error, runnerName: name, runnerId }, "runner failed to start; registration withdrawn, slot freed");
+    if (containerId !== undefined) await deps.engine.remove(containerId);
     if (runnerId !== undefined) {
       await deps.github
         .deleteRunner(target, runnerId)

@@ -253,7 +253,6 @@ describe("pools", () => {
       engineCapacity: undefined,
       runner: "held-1",
       leaseMs: 600_000,
-      now,
     });
     await ctx.capacity.park("pool", "gpu", provisionJobId(103), now);
 
@@ -292,7 +291,6 @@ describe("pools", () => {
         engineCapacity: undefined,
         runner,
         leaseMs: 600_000,
-        now: Date.now(),
       });
     expect(await reserve("first")).toBe("ok");
     expect(await reserve("second")).toBe("pool-full");
@@ -314,7 +312,6 @@ describe("pools", () => {
       engineCapacity: undefined,
       runner: "held-2",
       leaseMs: 600_000,
-      now: Date.now(),
     });
     expect(await (await ctx.queues.provision.getJob(provisionJobId(103)))?.getState()).toBe("delayed");
     const patched = expectShape(
