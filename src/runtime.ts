@@ -11,16 +11,16 @@ import { healthHandler, metricsHandler, type Check } from "./http/health.js";
 import { createHttpServer, listen, type Handler } from "./http/server.js";
 import { intakeApp } from "./intake/app.js";
 import { createDeliveryRecovery, githubDeliveriesApi } from "./lifecycle/delivery-recovery.js";
-import { watchRunnerExits, type ExitWatcher } from "./lifecycle/exit-watcher.js";
+import { watchRunnerExits } from "./lifecycle/exit-watcher.js";
 import { createReconciler } from "./lifecycle/reconciler.js";
 import { startSchedules } from "./lifecycle/schedules.js";
-import { createMetrics } from "./observability/metrics.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { Capacity } from "./pools/capacity.js";
 import { PoolOverrides } from "./pools/overrides.js";
 import { createSlotKeeper } from "./provisioning/slots.js";
 import { startProvisionWorker, startRunnerOpsWorker } from "./provisioning/workers.js";
 import { createQueues } from "./queue/queues.js";
-import { connectRedis, startEmbeddedRedis } from "./state/redis.js";
+import { connectRedis, startEmbeddedRedis, type RedisHandle } from "./state/redis.js";
 import { DemandLedger } from "./state/demand-ledger.js";
 import { RunnerStore } from "./state/runner-store.js";
 
@@ -37,9 +37,11 @@ export interface Runtime {
 }
 
 async function reachableEngine(config: Config): Promise<ContainerEngine> {
-  const engine = createContainerEngine(config.docker.name, connectDocker(config.docker));
+  const docker = connectDocker(config.docker);
   try {
-    await engine.ping();
+    await docker.ping();
+    const name = config.docker.name ?? (await docker.info()).Name;
+    return createContainerEngine(name, docker);
   } catch (error) {
     const where = config.docker.socketPath ?? `${config.docker.host}:${config.docker.port}`;
     throw new Error(
@@ -47,7 +49,6 @@ async function reachableEngine(config: Config): Promise<ContainerEngine> {
       { cause: error },
     );
   }
-  return engine;
 }
 
 /** Starts every role the config asks for; stop() undoes it in reverse order. */
@@ -56,11 +57,39 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   const now = () => Date.now();
   const engine = config.roles.has("worker") ? await reachableEngine(config) : undefined;
   const redis = config.redisUrl ? await connectRedis(config.redisUrl) : await startEmbeddedRedis(config.dataDir, log);
+  // Whatever started is stopped in reverse order, on stop() and when start-up fails half-way
+  // (an embedded redis-server must never outlive the process that started it).
+  const teardown: (() => Promise<unknown>)[] = [() => redis.close()];
+  const undo = async () => {
+    for (const step of teardown.splice(0).reverse()) await step();
+  };
+  try {
+    return await startRoles({ config, log, engine, redis, metrics, now, teardown, undo });
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}
+
+interface Started {
+  config: Config;
+  log: Logger;
+  engine: ContainerEngine | undefined;
+  redis: RedisHandle;
+  metrics: Metrics;
+  now: () => number;
+  /** Steps that undo what startRoles starts, run by undo() in reverse. */
+  teardown: (() => Promise<unknown>)[];
+  undo: () => Promise<void>;
+}
+
+async function startRoles({ config, log, engine, redis, metrics, now, teardown, undo }: Started): Promise<Runtime> {
   log.info({ redis: redis.describe, roles: [...config.roles], pools: config.pools.map((p) => p.name) }, "starting");
 
   const runners = new RunnerStore(redis.client, config.redisPrefix);
   const ledger = new DemandLedger(redis.client, config.redisPrefix);
   const queues = createQueues(redis.client, config.redisPrefix);
+  teardown.push(() => queues.close());
   const overrides = new PoolOverrides(redis.client, config.redisPrefix);
   const capacity = new Capacity(redis.client, config.redisPrefix, overrides.key);
   const slots = createSlotKeeper(capacity, queues.provision, log);
@@ -115,7 +144,6 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   }
 
   const workers: Worker[] = [];
-  let watcher: ExitWatcher | undefined;
   let reconcile: Parameters<typeof startSchedules>[0]["reconcile"];
   if (engine) {
     const workerOptions = {
@@ -124,7 +152,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       concurrency: PROVISION_CONCURRENCY,
       log,
     };
-    watcher = watchRunnerExits({
+    const watcher = watchRunnerExits({
       engine,
       runners,
       slots,
@@ -134,6 +162,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       now,
       reconnectDelayMs: (attempt) => Math.min(500 * 2 ** attempt, 30_000),
     });
+    teardown.push(() => watcher.stop());
     await watcher.ready;
     workers.push(
       startProvisionWorker(
@@ -185,6 +214,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     now,
     maxAgeMs: RECOVERY_MAX_AGE_MS,
   });
+  teardown.push(() => Promise.all(workers.map((worker) => worker.close())));
   const schedules = await startSchedules({
     connection: redis.client,
     prefix: config.redisPrefix,
@@ -193,6 +223,8 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     reconcile,
   });
 
+  teardown.push(() => schedules.close());
+
   const server = createHttpServer(handlers, log);
   const port = await listen(server, config.http.host, config.http.port);
   log.info({ host: config.http.host, port, webhookPath: WEBHOOK_PATH }, "listening");
@@ -200,13 +232,10 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   return {
     port,
     async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      watcher?.stop();
-      await schedules.close();
-      await Promise.all(workers.map((worker) => worker.close()));
-      await queues.close();
-      await redis.close();
+      await closed;
+      await undo();
     },
   };
 }

@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import path from "node:path";
 import { getPrivateKey } from "@probot/get-private-key";
 import { parse as parseYaml } from "yaml";
@@ -11,8 +10,11 @@ export type Role = "webhook" | "worker";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 
 export interface DockerTarget {
-  /** How the engine is named in logs, metrics and capacity accounting. */
-  name: string;
+  /**
+   * How the engine is named in logs, metrics, capacity accounting and runner records; undefined:
+   * the Docker host's own name (`docker info`), which outlives the app's container and restarts.
+   */
+  name: string | undefined;
   /** Most runner containers this engine may hold at once; undefined for no limit. */
   capacity?: number;
   socketPath?: string;
@@ -167,11 +169,11 @@ function problemsOf(error: z.ZodError, prefix = ""): string[] {
 export function parseDockerHost(dockerHost: string, name: string | undefined): DockerTarget {
   const url = new URL(dockerHost);
   if (url.protocol === "unix:") {
-    return { name: name ?? "local", socketPath: url.pathname };
+    return { name, socketPath: url.pathname };
   }
   const protocol = url.protocol === "https:" ? "https" : "http";
   const port = url.port ? Number(url.port) : protocol === "https" ? 2376 : 2375;
-  return { name: name ?? `${url.hostname}:${port}`, host: url.hostname, port, protocol };
+  return { name, host: url.hostname, port, protocol };
 }
 
 /** Reads and validates the pools file; every problem names the file and the field. */
@@ -234,7 +236,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     logLevel: vars.LOG_LEVEL,
     redisUrl: vars.REDIS_URL,
     docker: {
-      ...parseDockerHost(vars.DOCKER_HOST, vars.RUNNERHUB_ENGINE_NAME ?? hostname()),
+      ...parseDockerHost(vars.DOCKER_HOST, vars.RUNNERHUB_ENGINE_NAME),
       capacity: vars.RUNNERHUB_ENGINE_CAPACITY,
     },
     poolsFile,

@@ -27,6 +27,8 @@ export interface RunnersApi {
   createRegistrationToken(target: RunnerTarget): Promise<string>;
   runnerGroupId(target: RunnerTarget, groupName: string): Promise<number>;
   listRunners(target: RunnerTarget): Promise<GitHubRunner[]>;
+  /** undefined when GitHub does not know the runner. */
+  getRunner(target: RunnerTarget, runnerId: number): Promise<GitHubRunner | undefined>;
   /** false when GitHub no longer knows the runner. */
   deleteRunner(target: RunnerTarget, runnerId: number): Promise<boolean>;
   jobStatus(installationId: number, owner: string, repo: string, jobId: number): Promise<JobStatus>;
@@ -38,6 +40,22 @@ export interface RunnersApi {
 const DEFAULT_RUNNER_GROUP_ID = 1;
 
 type InstallationOctokit = InstanceType<typeof ProbotOctokit>;
+
+function toGitHubRunner(runner: {
+  id: number;
+  name: string;
+  status: string;
+  busy: boolean;
+  labels: { name: string }[];
+}): GitHubRunner {
+  return {
+    id: runner.id,
+    name: runner.name,
+    online: runner.status === "online",
+    busy: runner.busy,
+    labels: runner.labels.map((label) => label.name),
+  };
+}
 
 export function describeScope(scope: RunnerScope): string {
   return scope.kind === "org" ? scope.org : `${scope.owner}/${scope.repo}`;
@@ -107,13 +125,25 @@ export function createRunnersApi(auth: (installationId?: number) => Promise<Inst
               repo: scope.repo,
               per_page: 100,
             });
-      return runners.map((runner) => ({
-        id: runner.id,
-        name: runner.name,
-        online: runner.status === "online",
-        busy: runner.busy,
-        labels: runner.labels.map((label) => label.name),
-      }));
+      return runners.map(toGitHubRunner);
+    },
+
+    async getRunner({ installationId, scope }, runnerId) {
+      const octokit = await auth(installationId);
+      try {
+        const { data } =
+          scope.kind === "org"
+            ? await octokit.rest.actions.getSelfHostedRunnerForOrg({ org: scope.org, runner_id: runnerId })
+            : await octokit.rest.actions.getSelfHostedRunnerForRepo({
+                owner: scope.owner,
+                repo: scope.repo,
+                runner_id: runnerId,
+              });
+        return toGitHubRunner(data);
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw error;
+      }
     },
 
     async deleteRunner({ installationId, scope }, runnerId) {

@@ -24,7 +24,8 @@ export interface ExitWatcher {
   ready: Promise<void>;
   /** Cleans up after one ended container (the reconciler's entry for exits nobody saw). */
   cleanUp(containerId: string, labels: Record<string, string>): Promise<void>;
-  stop(): void;
+  /** Closes the stream and waits for clean-ups under way. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -44,6 +45,8 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
     const status = await engine.status(containerId);
     // A list taken a moment ago may have caught a container between create and start.
     if (status.kind === "alive") return;
+    // Several processes may watch one engine; one of them cleans up after each container.
+    if (!(await deps.runners.claimCleanup(containerId))) return;
     const exit = status.kind === "ended" ? status.exit : undefined;
     const observed = exitReason(exit);
     const record = runnerName ? await deps.runners.get(runnerName) : undefined;
@@ -68,7 +71,7 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
       reason,
     });
     const pool = labels[LABELS.pool] ?? "unknown";
-    await deps.slots.release(pool, engine.name, runnerName);
+    await deps.slots.release(pool, record?.engine ?? engine.name, runnerName);
     deps.metrics.runnerExits.inc({ pool, reason });
     const fields = {
       runnerName,
@@ -97,7 +100,7 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
   }
 
   async function connect(attempt: number): Promise<void> {
-    closeStream = await engine.watch(
+    const close = await engine.watch(
       lastEventNano,
       (event) => {
         lastEventNano = event.timeNano;
@@ -109,6 +112,12 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
         scheduleReconnect(0);
       },
     );
+    // stop() may have come while the stream was being opened.
+    if (stopped) {
+      close();
+      return;
+    }
+    closeStream = close;
     // Containers that ended while no stream was open produced events nobody saw.
     await sweep(await engine.listManaged());
     if (attempt > 0) log.info({ engine: engine.name, attempt }, "docker event stream re-opened");
@@ -127,10 +136,11 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
   return {
     ready: connect(0),
     cleanUp: handle,
-    stop() {
+    async stop() {
       stopped = true;
       if (retryTimer) clearTimeout(retryTimer);
       closeStream?.();
+      await Promise.all(inFlight.values());
     },
   };
 }

@@ -43,7 +43,7 @@ export type ReconcileAction =
   | { kind: "delete-registration"; runnerName: string; runnerId: number; target: RunnerTarget }
   | { kind: "forget-record"; runnerName: string; pool: string }
   | { kind: "release-slot"; runnerName: string; slot: { kind: "pool" | "engine"; name: string } }
-  | { kind: "mark"; runnerName: string; state: RunnerState }
+  | { kind: "mark"; runnerName: string; state: RunnerState; runnerId: number }
   | { kind: "warm"; pool: string; count: number }
   | { kind: "provision"; pool: string; requests: ProvisionRequest[] };
 
@@ -134,7 +134,10 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
     // GitHub's busy flag may lag the in_progress webhook; never step back from busy.
     const state = record.state === "busy" ? "busy" : observed;
     states.set(record.name, state);
-    if (state !== record.state) actions.push({ kind: "mark", runnerName: record.name, state });
+    // Token-registered runners learn their GitHub id here, from the listing.
+    if (state !== record.state || record.runnerId === undefined) {
+      actions.push({ kind: "mark", runnerName: record.name, state, runnerId: found.registration.id });
+    }
   }
 
   for (const record of snap.records) {

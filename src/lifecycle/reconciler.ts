@@ -74,6 +74,11 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   async function snapshot(pools: Pool[]): Promise<{ snap: ReconcileSnapshot; warmTargets: Map<string, RunnerTarget> }> {
     const now = deps.now();
+    // Slot holders first: a runner provisioned while this pass lists GitHub then shows up in the
+    // records read next, so its confirmed slot is never mistaken for a leaked one.
+    const poolHolders = new Map<string, string[]>();
+    for (const pool of pools) poolHolders.set(pool.name, await deps.capacity.confirmedHolders("pool", pool.name));
+    const engineHolders = await deps.capacity.confirmedHolders("engine", deps.engine.name);
     const [containers, records, known] = await Promise.all([
       deps.engine.listManaged(),
       deps.runners.list(),
@@ -106,17 +111,12 @@ export function createReconciler(deps: ReconcilerDeps) {
       }),
     );
     const waitingJobs = new Map<string, ProvisionRequest[]>();
-    const poolHolders = new Map<string, string[]>();
-    for (const pool of pools) {
-      waitingJobs.set(pool.name, await deps.ledger.waiting(pool.name, now));
-      poolHolders.set(pool.name, await deps.capacity.confirmedHolders("pool", pool.name));
-    }
+    for (const pool of pools) waitingJobs.set(pool.name, await deps.ledger.waiting(pool.name, now));
     const pendingDemand = new Map<string, number>();
     for (const entry of await deps.provisionQueue.getJobs(["waiting", "prioritized", "delayed", "active"])) {
       // getJobs yields undefined for an entry removed between listing and loading.
       if (entry) pendingDemand.set(entry.data.pool, (pendingDemand.get(entry.data.pool) ?? 0) + 1);
     }
-    const engineHolders = await deps.capacity.confirmedHolders("engine", deps.engine.name);
     return {
       snap: {
         now,
@@ -147,9 +147,15 @@ export function createReconciler(deps: ReconcilerDeps) {
     switch (action.kind) {
       case "clean-exited":
         return deps.cleanUpExited(action.containerId, action.labels);
-      case "stop":
+      case "stop": {
+        if (action.reason === "no-registration") {
+          // A paginated list can skip a runner while others are deleted; ask for this one.
+          const record = await deps.runners.get(action.runnerName);
+          if (record?.runnerId !== undefined && (await deps.github.getRunner(record, record.runnerId))) return;
+        }
         log.info({ runnerName: action.runnerName, reason: action.reason }, "stopping runner");
         return stopContainer(action.runnerName, action.containerId, action.reason);
+      }
       case "retire":
         try {
           // Deleting the registration first is what makes retiring safe: GitHub refuses to delete
@@ -181,12 +187,22 @@ export function createReconciler(deps: ReconcilerDeps) {
         });
         return deps.slots.release(action.pool, deps.engine.name, action.runnerName);
       case "release-slot":
+        if (
+          (await deps.runners.get(action.runnerName)) ||
+          (await deps.engine.status(action.runnerName)).kind !== "missing"
+        ) {
+          return;
+        }
         log.warn({ runnerName: action.runnerName, slot: action.slot }, "leaked capacity slot released");
         await deps.capacity.releaseFrom(action.slot.kind, action.slot.name, action.runnerName);
         await deps.slots.wake(action.slot.kind === "pool" ? action.slot.name : "", deps.engine.name);
         return;
       case "mark":
-        await deps.runners.update(action.runnerName, { state: action.state });
+        await deps.runners.update(
+          action.runnerName,
+          { state: action.state, runnerId: action.runnerId },
+          { keepBusy: true },
+        );
         return;
       case "provision":
         for (const request of action.requests) {

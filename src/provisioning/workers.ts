@@ -32,9 +32,7 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
   await job.moveToDelayed(deps.now() + PARK_FALLBACK_MS, token);
   // A slot freed between the failed reservation and parking woke nobody; look once more.
   const fileMaxRunners = deps.pools().find((candidate) => candidate.name === pool)?.maxRunners ?? 0;
-  if (
-    await deps.capacity.hasRoom({ pool, fileMaxRunners, engine, engineCapacity: deps.engineCapacity })
-  ) {
+  if (await deps.capacity.hasRoom({ pool, fileMaxRunners, engine, engineCapacity: deps.engineCapacity })) {
     await deps.slots.wake(pool, engine);
   }
   throw new DelayedError();

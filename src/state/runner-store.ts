@@ -35,7 +35,9 @@ const MERGE_SCRIPT = `
 local text = redis.call("GET", KEYS[1])
 if not text then return false end
 local record = cjson.decode(text)
+local busy = record.state == "busy"
 for key, value in pairs(cjson.decode(ARGV[1])) do record[key] = value end
+if busy and ARGV[2] == "keep-busy" then record.state = "busy" end
 local merged = cjson.encode(record)
 redis.call("SET", KEYS[1], merged)
 return merged
@@ -72,9 +74,18 @@ export class RunnerStore {
     return text ? (JSON.parse(text) as RunnerRecord) : undefined;
   }
 
-  /** Merges a change into an existing record atomically; undefined when there is no such runner. */
-  async update(name: string, change: Partial<Omit<RunnerRecord, "name">>): Promise<RunnerRecord | undefined> {
-    const text = (await this.redis.eval(MERGE_SCRIPT, 1, this.key(name), JSON.stringify(change))) as string | null;
+  /**
+   * Merges a change into an existing record atomically; undefined when there is no such runner.
+   * keepBusy: a state read from an older snapshot never overwrites the busy state a webhook set.
+   */
+  async update(
+    name: string,
+    change: Partial<Omit<RunnerRecord, "name">>,
+    options: { keepBusy?: boolean } = {},
+  ): Promise<RunnerRecord | undefined> {
+    const mode = options.keepBusy ? "keep-busy" : "";
+    const text = (await this.redis.eval(MERGE_SCRIPT, 1, this.key(name), JSON.stringify(change), mode)) as
+      string | null;
     return text ? (JSON.parse(text) as RunnerRecord) : undefined;
   }
 
@@ -96,6 +107,11 @@ export class RunnerStore {
     const history: RunnerExitRecord = { ...record, ...exit };
     await multi.set(this.exitKey(name), JSON.stringify(history), "EX", EXIT_HISTORY_SECONDS).exec();
     return history;
+  }
+
+  /** True for the one caller that gets to clean up after this container (per minute). */
+  async claimCleanup(containerId: string): Promise<boolean> {
+    return (await this.redis.set(`${this.prefix}:cleanup:${containerId}`, "1", "PX", 60_000, "NX")) === "OK";
   }
 
   async exitOf(name: string): Promise<RunnerExitRecord | undefined> {

@@ -19,8 +19,8 @@ beforeAll(async () => {
   nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
 });
 
-afterEach(() => {
-  watcher?.stop();
+afterEach(async () => {
+  await watcher?.stop();
   watcher = undefined;
   nock.cleanAll();
 });
@@ -228,7 +228,7 @@ describe("runner exit watcher across a Docker engine restart", () => {
         const left = await docker.listContainers({ all: true, filters: { name: [name] } });
         expect(left).toHaveLength(0);
       } finally {
-        restartWatcher.stop();
+        await restartWatcher.stop();
       }
     } finally {
       await engineProcess.destroy();

@@ -65,7 +65,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  watcher.stop();
+  await watcher.stop();
   await ctx.close();
   await sim.stop();
 });

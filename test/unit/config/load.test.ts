@@ -193,7 +193,7 @@ describe("parseDockerHost", () => {
       socketPath: "/var/run/docker.sock",
     });
     expect(parseDockerHost("tcp://127.0.0.1:2375", undefined)).toEqual({
-      name: "127.0.0.1:2375",
+      name: undefined,
       host: "127.0.0.1",
       port: 2375,
       protocol: "http",
