@@ -14,7 +14,7 @@ import { createDeliveryRecovery, githubDeliveriesApi } from "./lifecycle/deliver
 import { watchRunnerExits } from "./lifecycle/exit-watcher.js";
 import { createReconciler } from "./lifecycle/reconciler.js";
 import { startSchedules } from "./lifecycle/schedules.js";
-import { createMetrics, type Metrics } from "./observability/metrics.js";
+import { createMetrics, registerRunnerGauge, type Metrics } from "./observability/metrics.js";
 import { Capacity } from "./pools/capacity.js";
 import { PoolOverrides } from "./pools/overrides.js";
 import { createSlotKeeper } from "./provisioning/slots.js";
@@ -28,8 +28,8 @@ export const WEBHOOK_PATH = "/api/github/webhooks";
 /** Demand younger than this is trusted to be still queued (saves a GitHub call per runner). */
 const RECHECK_AFTER_MS = 10_000;
 const PROVISION_CONCURRENCY = 10;
-/** GitHub keeps webhook deliveries for three days; older failures are not worth redelivering. */
-const RECOVERY_MAX_AGE_MS = 3 * 24 * 3600_000;
+/** GitHub fails a job no runner took within 24 hours; older deliveries are not worth redelivering. */
+const RECOVERY_MAX_AGE_MS = 24 * 3600_000;
 
 export interface Runtime {
   port: number;
@@ -87,6 +87,7 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
   log.info({ redis: redis.describe, roles: [...config.roles], pools: config.pools.map((p) => p.name) }, "starting");
 
   const runners = new RunnerStore(redis.client, config.redisPrefix);
+  registerRunnerGauge(metrics.registry, () => runners.list());
   const ledger = new DemandLedger(redis.client, config.redisPrefix);
   const queues = createQueues(redis.client, config.redisPrefix);
   teardown.push(() => queues.close());
@@ -219,6 +220,7 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
     connection: redis.client,
     prefix: config.redisPrefix,
     log,
+    now,
     recovery: { everyMs: config.recoveryIntervalMs, run: () => recovery.run() },
     reconcile,
   });

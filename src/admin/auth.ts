@@ -1,8 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 
-/** Shorter tokens are treated as no token at all: they are guessable. */
-export const MIN_ADMIN_TOKEN_LENGTH = 16;
-
 export type AuthResult = "ok" | "missing" | "wrong";
 
 /** Tokens are compared as SHA-256 digests: equal lengths, so the comparison leaks no length. */

@@ -11,7 +11,7 @@ import type { ProvisionRequest } from "../queue/jobs.js";
 import type { Queues } from "../queue/queues.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { DASHBOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./api-spec.js";
-import { checkToken, MIN_ADMIN_TOKEN_LENGTH, presentedToken, tokenDigest } from "./auth.js";
+import { checkToken, presentedToken, tokenDigest } from "./auth.js";
 import { createDashboard } from "./dashboard.js";
 import { matchRoute, type Method } from "./routing.js";
 import {
@@ -34,9 +34,10 @@ import {
   selectRunners,
   slotsToWake,
 } from "./views.js";
+import { httpStatusOf } from "../errors.js";
 
 export interface AdminDeps {
-  /** Undefined (or shorter than 16 characters): every /admin route answers 503. */
+  /** Undefined: every /admin route answers 503. */
   adminToken: string | undefined;
   /** The pools as the file declares them. */
   pools: readonly Pool[];
@@ -76,12 +77,6 @@ const error = (status: number, message: string, details?: FieldProblem[]): Reply
   const body: ErrorBody = details && details.length > 0 ? { error: message, details } : { error: message };
   return { status, body };
 };
-
-function statusOf(failure: unknown): number | undefined {
-  return typeof failure === "object" && failure !== null && "status" in failure && typeof failure.status === "number"
-    ? failure.status
-    : undefined;
-}
 
 /** BullMQ's getJobs yields undefined for an entry removed between listing and loading. */
 function present<T>(jobs: readonly (T | undefined)[]): T[] {
@@ -134,12 +129,8 @@ function send(res: ServerResponse, reply: Reply): true {
  */
 export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
   const log = deps.log.child({ component: "admin" });
-  const token =
-    deps.adminToken !== undefined && deps.adminToken.length >= MIN_ADMIN_TOKEN_LENGTH ? deps.adminToken : undefined;
-  if (deps.adminToken !== undefined && token === undefined) {
-    log.warn({ minLength: MIN_ADMIN_TOKEN_LENGTH }, "ADMIN_TOKEN is too short; the admin API stays disabled");
-  }
-  const expectedDigest = token === undefined ? undefined : tokenDigest(token);
+  // The config refuses a token shorter than 16 characters at start-up.
+  const expectedDigest = deps.adminToken === undefined ? undefined : tokenDigest(deps.adminToken);
   const provision = deps.queues.provision;
   const dashboard = createDashboard(deps.queues, async () => [
     ...new Set((await deps.runners.list()).map((record) => record.engine)),
@@ -249,7 +240,7 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
             record.runnerId,
           );
         } catch (failure) {
-          const status = statusOf(failure);
+          const status = httpStatusOf(failure);
           if (status !== 422) {
             log.warn(
               { runnerName: name, runnerId: record.runnerId, status, message: (failure as Error).message },

@@ -1,6 +1,7 @@
 import Docker from "dockerode";
 import type { DockerTarget } from "../config/load.js";
 import { LABELS } from "./labels.js";
+import { httpStatusOf } from "../errors.js";
 
 /** Docker's container states (`docker ps --format {{.State}}`). */
 export type ContainerState = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
@@ -56,17 +57,11 @@ export interface ContainerEngine {
   ): Promise<() => void>;
 }
 
-function statusOf(error: unknown): number | undefined {
-  return typeof error === "object" && error !== null && "statusCode" in error && typeof error.statusCode === "number"
-    ? error.statusCode
-    : undefined;
-}
-
 async function ignoreMissing(call: Promise<unknown>, alsoIgnore: number[] = []): Promise<void> {
   try {
     await call;
   } catch (error) {
-    const status = statusOf(error);
+    const status = httpStatusOf(error);
     if (status === 404 || (status !== undefined && alsoIgnore.includes(status))) return;
     throw error;
   }
@@ -122,7 +117,7 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
         };
         return { kind: "ended", exit };
       } catch (error) {
-        if (statusOf(error) === 404) return { kind: "missing" };
+        if (httpStatusOf(error) === 404) return { kind: "missing" };
         throw error;
       }
     },
@@ -131,7 +126,7 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
       try {
         return (await docker.getContainer(containerId).inspect()).State.Running;
       } catch (error) {
-        if (statusOf(error) === 404) return false;
+        if (httpStatusOf(error) === 404) return false;
         throw error;
       }
     },

@@ -1,4 +1,5 @@
 import type { ProbotOctokit } from "probot";
+import { httpStatusOf } from "../errors.js";
 
 export type RunnerScope = { kind: "org"; org: string } | { kind: "repo"; owner: string; repo: string };
 
@@ -59,12 +60,6 @@ function toGitHubRunner(runner: {
 
 export function describeScope(scope: RunnerScope): string {
   return scope.kind === "org" ? scope.org : `${scope.owner}/${scope.repo}`;
-}
-
-function statusOf(error: unknown): number | undefined {
-  return typeof error === "object" && error !== null && "status" in error && typeof error.status === "number"
-    ? error.status
-    : undefined;
 }
 
 /**
@@ -141,7 +136,7 @@ export function createRunnersApi(auth: (installationId?: number) => Promise<Inst
               });
         return toGitHubRunner(data);
       } catch (error) {
-        if (statusOf(error) === 404) return undefined;
+        if (httpStatusOf(error) === 404) return undefined;
         throw error;
       }
     },
@@ -160,7 +155,7 @@ export function createRunnersApi(auth: (installationId?: number) => Promise<Inst
         }
         return true;
       } catch (error) {
-        if (statusOf(error) === 404) return false;
+        if (httpStatusOf(error) === 404) return false;
         throw error;
       }
     },

@@ -8,7 +8,7 @@ import { describeScope, type GitHubRunner, type RunnerTarget, type RunnersApi } 
 import type { Capacity } from "../pools/capacity.js";
 import type { PoolOverrides } from "../pools/overrides.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
-import type { ProvisionRequest } from "../queue/jobs.js";
+import { reprovisionJobId, type ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import {
@@ -18,6 +18,7 @@ import {
   type ReconcileAction,
   type ReconcileSnapshot,
 } from "./reconcile-plan.js";
+import { httpStatusOf } from "../errors.js";
 
 export interface ReconcilerDeps {
   engine: ContainerEngine;
@@ -44,12 +45,6 @@ export type ReconcileSummary = { skipped: true } | { skipped: false; actions: Re
 const LOCK_MS = 5 * 60_000;
 
 const RELEASE_LOCK_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`;
-
-function statusOf(error: unknown): number | undefined {
-  return typeof error === "object" && error !== null && "status" in error && typeof error.status === "number"
-    ? error.status
-    : undefined;
-}
 
 /**
  * The level-triggered half of runnerhub: one pass reads Docker, GitHub (one paginated runner list
@@ -82,7 +77,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     const [containers, records, known] = await Promise.all([
       deps.engine.listManaged(),
       deps.runners.list(),
-      deps.ledger.targets(),
+      deps.ledger.targets(now),
     ]);
     const warmTargets = new Map<string, RunnerTarget>();
     for (const pool of pools) {
@@ -162,7 +157,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           // a runner that has just taken a job, and then the runner stays.
           await deps.github.deleteRunner(action.target, action.runnerId);
         } catch (error) {
-          if (statusOf(error) !== 422) throw error;
+          if (httpStatusOf(error) !== 422) throw error;
           log.info({ runnerName: action.runnerName }, "runner took a job while being retired; kept");
           await deps.runners.update(action.runnerName, { state: "busy" });
           return;
@@ -174,7 +169,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           await deps.github.deleteRunner(action.target, action.runnerId);
           log.info({ runnerName: action.runnerName, runnerId: action.runnerId }, "orphan registration deleted");
         } catch (error) {
-          if (statusOf(error) !== 422) throw error;
+          if (httpStatusOf(error) !== 422) throw error;
         }
         return;
       case "forget-record":
@@ -206,7 +201,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         return;
       case "provision":
         for (const request of action.requests) {
-          await deps.provisionQueue.add("provision", request, { jobId: `job-${request.jobId}-again-${deps.now()}` });
+          await deps.provisionQueue.add("provision", request, { jobId: reprovisionJobId(request.jobId, deps.now()) });
         }
         log.warn(
           { pool: action.pool, jobIds: action.requests.map((request) => request.jobId) },

@@ -23,6 +23,7 @@ export async function startSchedules(options: {
   connection: ConnectionOptions;
   prefix: string;
   log: Logger;
+  now: () => number;
   recovery: { everyMs: number; run: () => Promise<unknown> };
   reconcile?: { engine: string; everyMs: number; reconciler: Reconciler };
 }): Promise<Schedules> {
@@ -48,7 +49,7 @@ export async function startSchedules(options: {
     });
     queues.push(queue);
     await queue.upsertJobScheduler(task.name, { every: task.everyMs });
-    await queue.add(task.name, {}, { jobId: `${task.name}-start-${Date.now()}` });
+    await queue.add(task.name, {}, { jobId: `${task.name}-start-${options.now()}` });
     const worker = new Worker(task.queue, () => task.run(), {
       connection: options.connection,
       prefix: options.prefix,

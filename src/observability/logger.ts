@@ -21,6 +21,9 @@ export const REDACT_PATHS = [
   "authorization",
   "*.authorization",
   "*.headers.authorization",
+  "*.request.headers.authorization",
+  "err.request.headers.authorization",
+  "*.request.body",
   "*.headers.cookie",
   "*.headers['x-hub-signature-256']",
 ];

@@ -45,11 +45,22 @@ export function createMetrics() {
       buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
-    runners: new Gauge({
-      name: "runnerhub_runners",
-      help: "Runner records, by pool and state",
-      labelNames: ["pool", "state"] as const,
-      registers: [registry],
-    }),
   };
+}
+
+/** Live runners per pool and state, read from Redis when Prometheus scrapes. */
+export function registerRunnerGauge(
+  registry: Registry,
+  listRunners: () => Promise<readonly { pool: string; state: string }[]>,
+): void {
+  new Gauge({
+    name: "runnerhub_runners",
+    help: "Live runners, by pool and state",
+    labelNames: ["pool", "state"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const runner of await listRunners()) this.inc({ pool: runner.pool, state: runner.state });
+    },
+  });
 }

@@ -71,6 +71,8 @@ async function registrationEnv(
       RUNNER_GROUP: pool.runnerGroup,
       EPHEMERAL: "true",
       DISABLE_AUTO_UPDATE: "true",
+      // The registration token is good for an hour of registering runners: jobs must not read it.
+      UNSET_CONFIG_VARS: "true",
     },
   };
 }

@@ -17,19 +17,18 @@ export interface WorkerOptions {
  * delay is only the safety net for a wake-up that never comes (a process killed mid-release).
  */
 export const PARK_FALLBACK_MS = 30_000;
+const ENGINE_FULL_RETRY_MS = 2_000;
 
 async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undefined, deps: ProvisionDeps) {
   const outcome = await provisionRunner(job.data, deps);
   if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
   const pool = job.data.pool;
   const engine = deps.engine.name;
-  await deps.capacity.park(
-    outcome.reason === "pool-full" ? "pool" : "engine",
-    outcome.reason === "pool-full" ? pool : engine,
-    job.id,
-    job.data.queuedAt,
-  );
-  await job.moveToDelayed(deps.now() + PARK_FALLBACK_MS, token);
+  const poolFull = outcome.reason === "pool-full";
+  await deps.capacity.park(poolFull ? "pool" : "engine", poolFull ? pool : engine, job.id, job.data.queuedAt);
+  // A full engine is this engine's problem only: come back soon, when a worker of another
+  // engine may take the entry, instead of waiting for a slot here.
+  await job.moveToDelayed(deps.now() + (poolFull ? PARK_FALLBACK_MS : ENGINE_FULL_RETRY_MS), token);
   // A slot freed between the failed reservation and parking woke nobody; look once more.
   const fileMaxRunners = deps.pools().find((candidate) => candidate.name === pool)?.maxRunners ?? 0;
   if (await deps.capacity.hasRoom({ pool, fileMaxRunners, engine, engineCapacity: deps.engineCapacity })) {

@@ -35,6 +35,11 @@ function engineSuffix(engine: string): string {
   return engine.replace(/[^A-Za-z0-9_.-]/g, "_");
 }
 
+/** A further attempt for a job whose first entry is finished (the reconciler's re-provisioning). */
+export function reprovisionJobId(jobId: number, at: number): string {
+  return `job-${jobId}-again-${at}`;
+}
+
 /** Engine-bound work (stopping a container) goes to the queue of the engine that runs it. */
 export function runnerOpsQueueName(engine: string): string {
   return `${RUNNER_OPS_QUEUE_PREFIX}-${engineSuffix(engine)}`;

@@ -36,7 +36,11 @@ export class DemandLedger {
       .multi()
       .zadd(this.queuedKey(request.pool), request.queuedAt, String(request.jobId))
       .hset(this.requestsKey(request.pool), String(request.jobId), JSON.stringify(request))
-      .hset(this.targetsKey, `${target.installationId}:${describeScope(target.scope)}`, JSON.stringify(target))
+      .hset(
+        this.targetsKey,
+        `${target.installationId}:${describeScope(target.scope)}`,
+        JSON.stringify({ ...target, seenAt: request.queuedAt }),
+      )
       .exec();
   }
 
@@ -70,7 +74,18 @@ export class DemandLedger {
     return this.redis.zcard(this.queuedKey(pool));
   }
 
-  async targets(): Promise<RunnerTarget[]> {
-    return Object.values(await this.redis.hgetall(this.targetsKey)).map((text) => JSON.parse(text) as RunnerTarget);
+  /**
+   * Installations and scopes that queued a job in the last 24 hours: the reconciler lists their
+   * registrations. Older ones are dropped, so the GitHub calls per pass stay bounded.
+   */
+  async targets(now: number): Promise<RunnerTarget[]> {
+    const entries = Object.entries(await this.redis.hgetall(this.targetsKey)).map(
+      ([key, text]) => [key, JSON.parse(text) as RunnerTarget & { seenAt: number }] as const,
+    );
+    const stale = entries.filter(([, target]) => target.seenAt < now - QUEUED_JOB_MAX_AGE_MS).map(([key]) => key);
+    if (stale.length > 0) await this.redis.hdel(this.targetsKey, ...stale);
+    return entries
+      .filter(([key]) => !stale.includes(key))
+      .map(([, target]) => ({ installationId: target.installationId, scope: target.scope }));
   }
 }

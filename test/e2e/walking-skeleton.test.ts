@@ -76,6 +76,14 @@ describe("a queued job gets a runner container, end to end", () => {
     expect(stack.sim.runners().find((runner) => runner.name === runnerName)).toBeUndefined();
   });
 
+  it("exports Prometheus metrics of what happened", async () => {
+    const metrics = await (await fetch(`${stack.app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^runnerhub_runners_created_total\{pool="linux"\} [1-9]/m);
+    expect(metrics).toMatch(/^runnerhub_webhooks_total\{action="queued",outcome="enqueued"\} [1-9]/m);
+    expect(metrics).toMatch(/^runnerhub_runner_exits_total\{pool="linux",reason="completed"\} [1-9]/m);
+    expect(metrics).toContain("# TYPE runnerhub_runners gauge");
+  });
+
   it("makes one runner for a webhook delivered twice", async () => {
     const before = jitRequests().length;
     const job = await stack.sim.queueJob({
