@@ -61,7 +61,14 @@ describe("a queued job gets a runner container, end to end", () => {
       what: "the job to complete",
     });
     expect(done).toMatchObject({ conclusion: "success", runnerName });
-    const actions = deliveriesFor(job.id).map((d) => `${d.action}:${d.statusCode}`);
+    // The simulator records a delivery once the app has answered it.
+    const actions = await waitFor(
+      () => {
+        const seen = deliveriesFor(job.id).map((d) => `${d.action}:${d.statusCode}`);
+        return seen.length === 3 && seen;
+      },
+      { timeoutMs: 10_000, what: "three webhooks delivered" },
+    );
     expect(actions).toEqual(["queued:200", "in_progress:200", "completed:200"]);
 
     await waitFor(async () => (await stack.containers({ [LABELS.jobId]: String(job.id) })).length === 0, {
@@ -77,10 +84,16 @@ describe("a queued job gets a runner container, end to end", () => {
   });
 
   it("exports Prometheus metrics of what happened", async () => {
-    const metrics = await (await fetch(`${stack.app.url}/metrics`)).text();
+    const exits = /^runnerhub_runner_exits_total\{pool="linux",reason="completed"\} [1-9]/m;
+    const metrics = await waitFor(
+      async () => {
+        const text = await (await fetch(`${stack.app.url}/metrics`)).text();
+        return exits.test(text) && text;
+      },
+      { timeoutMs: 10_000, what: "the runner exit to be counted" },
+    );
     expect(metrics).toMatch(/^runnerhub_runners_created_total\{pool="linux"\} [1-9]/m);
     expect(metrics).toMatch(/^runnerhub_webhooks_total\{action="queued",outcome="enqueued"\} [1-9]/m);
-    expect(metrics).toMatch(/^runnerhub_runner_exits_total\{pool="linux",reason="completed"\} [1-9]/m);
     expect(metrics).toContain("# TYPE runnerhub_runners gauge");
   });
 
