@@ -144,7 +144,7 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
     async watch(since, onEvent, onEnd) {
       const stream = (await docker.getEvents({
         since: since === undefined ? undefined : Math.floor(since / 1e9),
-        filters: { type: ["container"], ...MANAGED_FILTER },
+        filters: { type: ["container"], event: ["die", "oom", "destroy", "health_status"], ...MANAGED_FILTER },
       })) as NodeJS.ReadableStream & { destroy(): void };
       let buffered = "";
       let ended = false;

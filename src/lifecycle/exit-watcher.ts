@@ -104,7 +104,14 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
       lastEventNano,
       (event) => {
         lastEventNano = event.timeNano;
-        if (event.action === "die") void handle(event.containerId, event.labels);
+        // die carries the exit status (and OOMKilled); destroy catches a container removed by
+        // hand (docker rm -f), whose runner record and slot would otherwise linger.
+        if (event.action === "die" || event.action === "destroy") void handle(event.containerId, event.labels);
+        else
+          log.info(
+            { containerId: event.containerId, event: event.action, runnerName: event.labels[LABELS.runnerName] },
+            "runner container event",
+          );
       },
       (error) => {
         if (stopped) return;

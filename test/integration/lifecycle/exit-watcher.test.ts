@@ -155,6 +155,33 @@ describe("runner exit watcher (real Docker events)", () => {
     expect(unexpected.pendingMocks()).toHaveLength(2);
   });
 
+  it("frees the slot and forgets the runner of a container removed by hand", async () => {
+    await startWatcher().ready;
+    const runner = await startRunner(["sleep", "300"], "busy");
+    await ctx.capacity.reserve({
+      pool: "linux",
+      fileMaxRunners: 5,
+      engine: ctx.engine.name,
+      engineCapacity: undefined,
+      runner: runner.name,
+      leaseMs: 60_000,
+    });
+    await ctx.capacity.confirm({
+      pool: "linux",
+      fileMaxRunners: 5,
+      engine: ctx.engine.name,
+      engineCapacity: undefined,
+      runner: runner.name,
+    });
+    githubDelete(runner.runnerId);
+
+    await ctx.docker.getContainer(runner.containerId).remove({ force: true });
+
+    await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 15_000, what: "the runner to be forgotten" });
+    expect(await ctx.runners.get(runner.name)).toBeUndefined();
+    expect(await ctx.capacity.confirmedHolders("pool", "linux")).not.toContain(runner.name);
+  });
+
   it("records an OOM kill", async () => {
     await startWatcher().ready;
     // 64 MiB limit from the test pool; the shell grows a string until the kernel kills it.
