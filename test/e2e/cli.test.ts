@@ -8,7 +8,7 @@ import { createAdminHandler } from "../../src/admin/handler.js";
 import { createHttpServer, listen } from "../../src/http/server.js";
 import { PROVISION_QUEUE, provisionJobId, type ProvisionRequest } from "../../src/queue/jobs.js";
 import { waitFor } from "../sim/github-simulator.js";
-import { serviceContext, testPool, type ServiceContext } from "../integration/support/context.js";
+import { type ServiceContext, provisionRequest, serviceContext, testPool } from "../integration/support/context.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const TOKEN = "cli-e2e-admin-token-0123456789";
@@ -37,20 +37,6 @@ function cli(args: string[], env: Record<string, string> = { RUNNERHUB_URL: url,
       },
     );
   });
-}
-
-function request(jobId: number): ProvisionRequest {
-  return {
-    jobId,
-    runId: 1,
-    owner: "acme",
-    repo: "app",
-    installationId: 7,
-    scope: { kind: "org", org: "acme" },
-    labels: ["self-hosted", "linux"],
-    pool: "linux",
-    queuedAt: Date.now(),
-  };
 }
 
 beforeAll(async () => {
@@ -192,7 +178,7 @@ describe("the runnerhub CLI against the admin API", () => {
       { connection: ctx.redis, prefix: ctx.prefix },
     );
     try {
-      await ctx.queues.provision.add("provision", request(301), { jobId: provisionJobId(301), attempts: 1 });
+      await ctx.queues.provision.add("provision", provisionRequest(301), { jobId: provisionJobId(301), attempts: 1 });
       await waitFor(async () => (await (await ctx.queues.provision.getJob("job-301"))?.getState()) === "failed", {
         timeoutMs: 10_000,
         what: "job-301 failed",

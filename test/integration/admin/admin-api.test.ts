@@ -26,7 +26,7 @@ import {
 } from "../../../src/queue/jobs.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { waitFor } from "../../sim/github-simulator.js";
-import { GITHUB_API, serviceContext, testPool, type ServiceContext } from "../support/context.js";
+import { GITHUB_API, type ServiceContext, provisionRequest, serviceContext, testPool } from "../support/context.js";
 
 const TOKEN = "admin-token-for-integration-0123";
 const ENGINE = "admin-engine";
@@ -131,21 +131,6 @@ async function putRunner(fields: Partial<RunnerRecord> = {}): Promise<RunnerReco
   return record;
 }
 
-function request(jobId: number, fields: Partial<ProvisionRequest> = {}): ProvisionRequest {
-  return {
-    jobId,
-    runId: 1,
-    owner: "acme",
-    repo: "app",
-    installationId: 7,
-    scope: { kind: "org", org: "acme" },
-    labels: ["self-hosted", "linux"],
-    pool: "linux",
-    queuedAt: Date.now(),
-    ...fields,
-  };
-}
-
 async function stopEntries(): Promise<StopRunnerRequest[]> {
   const jobs = await ctx.queues.runnerOps(ENGINE).getJobs(["waiting", "delayed"]);
   return jobs.map((job) => job.data);
@@ -239,9 +224,9 @@ describe("pools", () => {
     await putRunner({ state: "idle" });
     await putRunner({ state: "busy", busyJobId: 1 });
     await putRunner({ pool: "gpu", state: "busy", busyJobId: 2 });
-    await ctx.queues.provision.add("provision", request(101), { jobId: provisionJobId(101) });
-    await ctx.queues.provision.add("provision", request(102), { jobId: provisionJobId(102) });
-    await ctx.queues.provision.add("provision", request(103, { pool: "gpu" }), {
+    await ctx.queues.provision.add("provision", provisionRequest(101), { jobId: provisionJobId(101) });
+    await ctx.queues.provision.add("provision", provisionRequest(102), { jobId: provisionJobId(102) });
+    await ctx.queues.provision.add("provision", provisionRequest(103, { pool: "gpu" }), {
       jobId: provisionJobId(103),
       delay: 60_000,
     });
@@ -426,7 +411,7 @@ describe("provision queue inspection", () => {
 
   const stateOf = async (id: string) => (await ctx.queues.provision.getJob(id))?.getState();
   const add = (jobId: number, repo: string, options: { delay?: number } = {}) =>
-    ctx.queues.provision.add("provision", request(jobId, { repo }), {
+    ctx.queues.provision.add("provision", provisionRequest(jobId, { repo }), {
       jobId: provisionJobId(jobId),
       attempts: 1,
       ...options,

@@ -7,10 +7,11 @@ import { startProvisionWorker } from "../../../src/provisioning/workers.js";
 import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
 import {
   GITHUB_API,
+  type ServiceContext,
+  provisionRequest,
   removeManagedContainers,
   serviceContext,
   testPool,
-  type ServiceContext,
 } from "../support/context.js";
 
 let ctx: ServiceContext;
@@ -35,24 +36,9 @@ afterAll(async () => {
 
 /** Demand as the intake leaves it: in the ledger (GitHub said queued) and described for the queue. */
 async function queued(jobId: number, fields: Partial<ProvisionRequest> = {}): Promise<ProvisionRequest> {
-  const demand = request(jobId, fields);
+  const demand = provisionRequest(jobId, fields);
   await ctx.ledger.queued(demand);
   return demand;
-}
-
-function request(jobId: number, fields: Partial<ProvisionRequest> = {}): ProvisionRequest {
-  return {
-    jobId,
-    runId: 1,
-    owner: "acme",
-    repo: "app",
-    installationId: 7,
-    scope: { kind: "org", org: "acme" },
-    labels: ["self-hosted", "linux"],
-    pool: "linux",
-    queuedAt: Date.now(),
-    ...fields,
-  };
 }
 
 function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
@@ -156,8 +142,8 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
 
   it("adds one queue entry for a redelivered job", async () => {
     const { provision } = ctx.queues;
-    await provision.add("provision", request(2002), { jobId: provisionJobId(2002) });
-    await provision.add("provision", request(2002), { jobId: provisionJobId(2002) });
+    await provision.add("provision", provisionRequest(2002), { jobId: provisionJobId(2002) });
+    await provision.add("provision", provisionRequest(2002), { jobId: provisionJobId(2002) });
     expect(await provision.getJobCounts("waiting")).toEqual({ waiting: 1 });
     await provision.obliterate({ force: true });
   });

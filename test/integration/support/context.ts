@@ -16,6 +16,7 @@ import { Capacity } from "../../../src/pools/capacity.js";
 import { PoolOverrides } from "../../../src/pools/overrides.js";
 import { createSlotKeeper, type SlotKeeper } from "../../../src/provisioning/slots.js";
 import { createQueues, type Queues } from "../../../src/queue/queues.js";
+import type { ProvisionRequest } from "../../../src/queue/jobs.js";
 import type Dockerode from "dockerode";
 
 export const GITHUB_API = "https://api.github.com";
@@ -113,4 +114,20 @@ export async function removeManagedContainers(docker: Dockerode): Promise<void> 
         .catch(() => undefined),
     ),
   );
+}
+
+/** Demand for one runner of the test pool, as the intake would enqueue it. */
+export function provisionRequest(jobId: number, fields: Partial<ProvisionRequest> = {}): ProvisionRequest {
+  return {
+    jobId,
+    runId: 1,
+    owner: "acme",
+    repo: "app",
+    installationId: 7,
+    scope: { kind: "org", org: "acme" },
+    labels: ["self-hosted", "linux"],
+    pool: "linux",
+    queuedAt: Date.now(),
+    ...fields,
+  };
 }
