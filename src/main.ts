@@ -1,9 +1,10 @@
-import { ConfigError, loadConfig } from "./config/load.js";
+import { ConfigError, loadConfig, loadDotEnv } from "./config/load.js";
 import { serveSetupPage } from "./config/setup-mode.js";
 import { createLogger } from "./observability/logger.js";
 import { startRuntime } from "./runtime.js";
 
 async function main(): Promise<void> {
+  loadDotEnv();
   const config = loadConfig(process.env);
   if (config.mode === "setup") {
     await serveSetupPage(config, process.env);

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { getPrivateKey } from "@probot/get-private-key";
 import { parse as parseYaml } from "yaml";
@@ -196,6 +196,15 @@ export function loadPools(file: string): Pool[] {
   const parsed = poolsFileSchema.safeParse(document);
   if (!parsed.success) throw new ConfigError(file, problemsOf(parsed.error, "pools"));
   return parsed.data;
+}
+
+/**
+ * Adds the variables of `.env` (where Probot's setup flow writes APP_ID, PRIVATE_KEY and
+ * WEBHOOK_SECRET) to the environment; variables already set win.
+ */
+export function loadDotEnv(cwd = process.cwd()): void {
+  const file = path.join(cwd, ".env");
+  if (existsSync(file)) process.loadEnvFile(file);
 }
 
 /** The one place that reads the environment. */

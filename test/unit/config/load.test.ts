@@ -4,7 +4,7 @@ import path from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, loadPools, parseDockerHost } from "../../../src/config/load.js";
+import { ConfigError, loadConfig, loadDotEnv, loadPools, parseDockerHost } from "../../../src/config/load.js";
 
 const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
   .privateKey.export({ type: "pkcs1", format: "pem" })
@@ -205,5 +205,21 @@ describe("runnerhub.example.yml", () => {
   it("is a valid pools file", () => {
     const file = fileURLToPath(new URL("../../../runnerhub.example.yml", import.meta.url));
     expect(loadPools(file).map((pool) => pool.name)).toEqual(["linux", "big-memory"]);
+  });
+});
+
+describe("loadDotEnv", () => {
+  it("adds .env's variables without overriding the environment", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-dotenv-"));
+    writeFileSync(path.join(dir, ".env"), "RUNNERHUB_DOTENV_TEST_A=from-file\nRUNNERHUB_DOTENV_TEST_B=from-file\n");
+    process.env.RUNNERHUB_DOTENV_TEST_B = "from-env";
+    try {
+      loadDotEnv(dir);
+      expect(process.env.RUNNERHUB_DOTENV_TEST_A).toBe("from-file");
+      expect(process.env.RUNNERHUB_DOTENV_TEST_B).toBe("from-env");
+    } finally {
+      delete process.env.RUNNERHUB_DOTENV_TEST_A;
+      delete process.env.RUNNERHUB_DOTENV_TEST_B;
+    }
   });
 });
