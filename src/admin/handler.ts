@@ -234,23 +234,25 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
       }
       let registrationDeleted = false;
       if (record.runnerId !== undefined) {
+        let outcome: "deleted" | "missing" | "busy";
         try {
-          registrationDeleted = await deps.github.deleteRunner(
+          outcome = await deps.github.deleteRunner(
             { installationId: record.installationId, scope: record.scope },
             record.runnerId,
           );
         } catch (failure) {
           const status = httpStatusOf(failure);
-          if (status !== 422) {
-            log.warn(
-              { runnerName: name, runnerId: record.runnerId, status, message: (failure as Error).message },
-              "GitHub did not delete a drained runner's registration",
-            );
-            return error(
-              502,
-              `GitHub answered ${status ?? "with an error"} when asked to delete the registration of runner "${name}"; the runner keeps running`,
-            );
-          }
+          log.warn(
+            { runnerName: name, runnerId: record.runnerId, status, message: (failure as Error).message },
+            "GitHub did not delete a drained runner's registration",
+          );
+          return error(
+            502,
+            `GitHub answered ${status ?? "with an error"} when asked to delete the registration of runner "${name}"; the runner keeps running`,
+          );
+        }
+        registrationDeleted = outcome === "deleted";
+        if (outcome === "busy") {
           if (!force) {
             return error(
               409,

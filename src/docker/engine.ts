@@ -123,12 +123,7 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
     },
 
     async isRunning(containerId) {
-      try {
-        return (await docker.getContainer(containerId).inspect()).State.Running;
-      } catch (error) {
-        if (httpStatusOf(error) === 404) return false;
-        throw error;
-      }
+      return (await this.status(containerId)).kind === "alive";
     },
 
     async stop(containerId, graceSeconds) {

@@ -30,8 +30,8 @@ export interface RunnersApi {
   listRunners(target: RunnerTarget): Promise<GitHubRunner[]>;
   /** undefined when GitHub does not know the runner. */
   getRunner(target: RunnerTarget, runnerId: number): Promise<GitHubRunner | undefined>;
-  /** false when GitHub no longer knows the runner. */
-  deleteRunner(target: RunnerTarget, runnerId: number): Promise<boolean>;
+  /** "busy": GitHub refuses to delete a runner that is running a job; "missing": it knows none. */
+  deleteRunner(target: RunnerTarget, runnerId: number): Promise<"deleted" | "missing" | "busy">;
   jobStatus(installationId: number, owner: string, repo: string, jobId: number): Promise<JobStatus>;
   /** The installation of this app on an organization or repository (app JWT). */
   installationFor(scope: RunnerScope): Promise<number>;
@@ -60,6 +60,11 @@ function toGitHubRunner(runner: {
 
 export function describeScope(scope: RunnerScope): string {
   return scope.kind === "org" ? scope.org : `${scope.owner}/${scope.repo}`;
+}
+
+/** One string per installation and scope, for maps and Redis hash fields. */
+export function targetKey(target: RunnerTarget): string {
+  return `${target.installationId}:${describeScope(target.scope)}`;
 }
 
 /**
@@ -153,9 +158,11 @@ export function createRunnersApi(auth: (installationId?: number) => Promise<Inst
             runner_id: runnerId,
           });
         }
-        return true;
+        return "deleted";
       } catch (error) {
-        if (httpStatusOf(error) === 404) return false;
+        const status = httpStatusOf(error);
+        if (status === 404) return "missing";
+        if (status === 422) return "busy";
         throw error;
       }
     },

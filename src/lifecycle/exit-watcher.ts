@@ -59,9 +59,9 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
     if (record && record.runnerId !== undefined && registrationLeft) {
       const deleted = await deps.github.deleteRunner(record, record.runnerId).catch((error: unknown) => {
         log.warn({ err: error, runnerName }, "could not delete runner registration; the reconciler will retry");
-        return false;
+        return undefined;
       });
-      if (deleted) log.info({ runnerName, runnerId: record.runnerId }, "runner registration deleted");
+      if (deleted === "deleted") log.info({ runnerName, runnerId: record.runnerId }, "runner registration deleted");
     }
     await engine.remove(containerId);
     await deps.runners.retire(runnerName, {

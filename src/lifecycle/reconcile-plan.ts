@@ -1,7 +1,7 @@
 import type { Pool } from "../config/pools.js";
 import { hasEnded, type ManagedContainer } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
-import { describeScope, type GitHubRunner, type RunnerScope, type RunnerTarget } from "../github/runners-api.js";
+import { targetKey, type GitHubRunner, type RunnerScope, type RunnerTarget } from "../github/runners-api.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { RunnerRecord, RunnerState } from "../state/runner-store.js";
@@ -20,7 +20,7 @@ export interface ReconcileSnapshot {
   /** Runner records of every engine. */
   records: readonly RunnerRecord[];
   /** Registrations per listed target (key: targetKey); a target missing here was not listed. */
-  registrations: ReadonlyMap<string, readonly GitHubRunner[]>;
+  registrations: ReadonlyMap<string, { target: RunnerTarget; runners: readonly GitHubRunner[] }>;
   /** Jobs still waiting for a runner, per pool, oldest first. */
   waitingJobs: ReadonlyMap<string, readonly ProvisionRequest[]>;
   /** Provision-queue entries not yet turned into runners, per pool: runners on their way. */
@@ -46,10 +46,6 @@ export type ReconcileAction =
   | { kind: "mark"; runnerName: string; state: RunnerState; runnerId: number }
   | { kind: "warm"; pool: string; count: number }
   | { kind: "provision"; pool: string; requests: ProvisionRequest[] };
-
-export function targetKey(target: RunnerTarget): string {
-  return `${target.installationId}:${describeScope(target.scope)}`;
-}
 
 /** Parses a pool's warmScope ("org" or "owner/repo"). */
 export function parseScope(text: string): RunnerScope {
@@ -80,10 +76,8 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   const containersByName = new Map(snap.containers.map((container) => [container.name, container]));
   const registrationsByName = new Map<string, { registration: GitHubRunner; target: RunnerTarget }>();
   const listedTargets = new Set(snap.registrations.keys());
-  for (const [key, registrations] of snap.registrations) {
-    const [installationId, scope] = [Number(key.split(":")[0]), key.slice(key.indexOf(":") + 1)];
-    const target: RunnerTarget = { installationId, scope: parseScope(scope) };
-    for (const registration of registrations) registrationsByName.set(registration.name, { registration, target });
+  for (const { target, runners } of snap.registrations.values()) {
+    for (const registration of runners) registrationsByName.set(registration.name, { registration, target });
   }
   const inTheMaking = (record: RunnerRecord) =>
     record.containerId === undefined && snap.now - record.createdAt < snap.bootstrapTimeoutMs;

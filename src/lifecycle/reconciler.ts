@@ -4,21 +4,21 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import type { ContainerEngine } from "../docker/engine.js";
-import { describeScope, type GitHubRunner, type RunnerTarget, type RunnersApi } from "../github/runners-api.js";
+import {
+  describeScope,
+  targetKey,
+  type GitHubRunner,
+  type RunnerTarget,
+  type RunnersApi,
+} from "../github/runners-api.js";
 import type { Capacity } from "../pools/capacity.js";
 import type { PoolOverrides } from "../pools/overrides.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
 import { reprovisionJobId, type ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { RunnerStore } from "../state/runner-store.js";
-import {
-  parseScope,
-  planReconcile,
-  targetKey,
-  type ReconcileAction,
-  type ReconcileSnapshot,
-} from "./reconcile-plan.js";
-import { httpStatusOf } from "../errors.js";
+import { parseScope, planReconcile, type ReconcileAction, type ReconcileSnapshot } from "./reconcile-plan.js";
+import { stopRunner } from "./stop-runner.js";
 
 export interface ReconcilerDeps {
   engine: ContainerEngine;
@@ -94,11 +94,11 @@ export function createReconciler(deps: ReconcilerDeps) {
     for (const target of [...known, ...records, ...warmTargets.values()]) {
       targets.set(targetKey(target), { installationId: target.installationId, scope: target.scope });
     }
-    const registrations = new Map<string, GitHubRunner[]>();
+    const registrations = new Map<string, { target: RunnerTarget; runners: GitHubRunner[] }>();
     await Promise.all(
       [...targets].map(async ([key, target]) => {
         try {
-          registrations.set(key, await deps.github.listRunners(target));
+          registrations.set(key, { target, runners: await deps.github.listRunners(target) });
         } catch (error) {
           // An unlisted scope is left alone this pass: no runner is judged on missing data.
           log.warn({ err: error, scope: describeScope(target.scope) }, "cannot list runners; scope skipped this pass");
@@ -129,11 +129,6 @@ export function createReconciler(deps: ReconcilerDeps) {
     };
   }
 
-  async function stopContainer(runnerName: string, containerId: string, reason: string): Promise<void> {
-    await deps.runners.update(runnerName, { retiring: reason });
-    await deps.engine.stop(containerId, 10);
-  }
-
   async function carryOut(
     action: ReconcileAction,
     pools: Pool[],
@@ -149,27 +144,21 @@ export function createReconciler(deps: ReconcilerDeps) {
           if (record?.runnerId !== undefined && (await deps.github.getRunner(record, record.runnerId))) return;
         }
         log.info({ runnerName: action.runnerName, reason: action.reason }, "stopping runner");
-        return stopContainer(action.runnerName, action.containerId, action.reason);
+        return stopRunner(deps, action.runnerName, action.containerId, action.reason);
       }
       case "retire":
-        try {
-          // Deleting the registration first is what makes retiring safe: GitHub refuses to delete
-          // a runner that has just taken a job, and then the runner stays.
-          await deps.github.deleteRunner(action.target, action.runnerId);
-        } catch (error) {
-          if (httpStatusOf(error) !== 422) throw error;
+        // Deleting the registration first is what makes retiring safe: GitHub refuses to delete
+        // a runner that has just taken a job, and then the runner stays.
+        if ((await deps.github.deleteRunner(action.target, action.runnerId)) === "busy") {
           log.info({ runnerName: action.runnerName }, "runner took a job while being retired; kept");
           await deps.runners.update(action.runnerName, { state: "busy" });
           return;
         }
         log.info({ runnerName: action.runnerName, reason: action.reason }, "retiring idle runner");
-        return stopContainer(action.runnerName, action.containerId, action.reason);
+        return stopRunner(deps, action.runnerName, action.containerId, action.reason);
       case "delete-registration":
-        try {
-          await deps.github.deleteRunner(action.target, action.runnerId);
+        if ((await deps.github.deleteRunner(action.target, action.runnerId)) === "deleted") {
           log.info({ runnerName: action.runnerName, runnerId: action.runnerId }, "orphan registration deleted");
-        } catch (error) {
-          if (httpStatusOf(error) !== 422) throw error;
         }
         return;
       case "forget-record":

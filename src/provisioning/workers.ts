@@ -2,6 +2,7 @@ import { DelayedError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import type { Logger } from "pino";
 import type { ContainerEngine } from "../docker/engine.js";
 import { PROVISION_QUEUE, runnerOpsQueueName, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
+import { stopRunner } from "../lifecycle/stop-runner.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { provisionRunner, type ProvisionDeps } from "./provision.js";
 
@@ -63,12 +64,11 @@ export function startRunnerOpsWorker(
     async (job) => {
       const record = await deps.runners.get(job.data.runnerName);
       if (!record?.containerId || !(await deps.engine.isRunning(record.containerId))) return;
-      await deps.runners.update(record.name, { retiring: job.data.reason });
       deps.log.info(
         { runnerName: record.name, containerId: record.containerId, reason: job.data.reason },
         "stopping runner",
       );
-      await deps.engine.stop(record.containerId, 10);
+      await stopRunner(deps, record.name, record.containerId, job.data.reason);
     },
     { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },
   );

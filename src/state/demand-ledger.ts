@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { RunnerTarget } from "../github/runners-api.js";
-import { describeScope } from "../github/runners-api.js";
+import { targetKey } from "../github/runners-api.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 
 /** GitHub fails a job that no runner took within 24 hours; older entries are stale. */
@@ -36,11 +36,7 @@ export class DemandLedger {
       .multi()
       .zadd(this.queuedKey(request.pool), request.queuedAt, String(request.jobId))
       .hset(this.requestsKey(request.pool), String(request.jobId), JSON.stringify(request))
-      .hset(
-        this.targetsKey,
-        `${target.installationId}:${describeScope(target.scope)}`,
-        JSON.stringify({ ...target, seenAt: request.queuedAt }),
-      )
+      .hset(this.targetsKey, targetKey(target), JSON.stringify({ ...target, seenAt: request.queuedAt }))
       .exec();
   }
 

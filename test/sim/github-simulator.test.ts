@@ -482,7 +482,7 @@ describe("GitHubSimulator webhooks and jobs", () => {
   });
 
   it("refuses a webhook URL off loopback", () => {
-    expect(() => sim.setWebhookUrl("http://10.0.0.1/hook")).toThrow(/loopback/);
+    expect(() => sim.setWebhookUrl("http://runnerhub.invalid/hook")).toThrow(/loopback/);
   });
 
   it("waitFor names what it waited for", async () => {

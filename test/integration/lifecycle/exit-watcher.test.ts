@@ -8,7 +8,7 @@ import { DockerEngine } from "../../support/docker-engine.js";
 import { watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-watcher.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { waitFor } from "../../sim/github-simulator.js";
-import { GITHUB_API, serviceContext, testPool, type ServiceContext } from "../support/context.js";
+import { GITHUB_API, serviceContext, testPool, type ServiceContext, runnerRecord } from "../support/context.js";
 
 let ctx: ServiceContext;
 let watcher: ExitWatcher | undefined;
@@ -61,20 +61,16 @@ async function startRunner(command: string[], state: RunnerRecord["state"] = "st
       registrationEnv: {},
     }),
   );
-  await ctx.runners.put({
-    name,
-    pool: pool.name,
-    engine: ctx.engine.name,
-    installationId: 7,
-    scope: { kind: "org", org: "acme" },
-    jobId: 9000 + seq,
-    runnerId,
-    containerId,
-    state,
-    busyJobId: state === "busy" ? 9000 + seq : undefined,
-    createdAt: Date.now(),
-    completedAt: undefined,
-  });
+  await ctx.runners.put(
+    runnerRecord(name, {
+      engine: ctx.engine.name,
+      jobId: 9000 + seq,
+      runnerId,
+      containerId,
+      state,
+      busyJobId: state === "busy" ? 9000 + seq : undefined,
+    }),
+  );
   return { name, runnerId, containerId };
 }
 
@@ -228,20 +224,7 @@ describe("runner exit watcher across a Docker engine restart", () => {
             registrationEnv: {},
           }),
         );
-        await ctx.runners.put({
-          name,
-          pool: pool.name,
-          engine: engine.name,
-          installationId: 7,
-          scope: { kind: "org", org: "acme" },
-          jobId: 1,
-          runnerId: undefined,
-          containerId,
-          state: "busy",
-          busyJobId: 1,
-          createdAt: Date.now(),
-          completedAt: undefined,
-        });
+        await ctx.runners.put(runnerRecord(name, { engine: engine.name, containerId, state: "busy", busyJobId: 1 }));
 
         // dockerd kills its containers on shutdown: the runner dies while nobody can watch.
         await engineProcess.stop();

@@ -16,6 +16,7 @@ import {
   testPool,
   testPrivateKey,
   type ServiceContext,
+  runnerRecord,
 } from "../support/context.js";
 
 let ctx: ServiceContext;
@@ -154,19 +155,15 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
         registrationEnv: {},
       }),
     );
-    await ctx.runners.put({
-      name,
-      pool: "linux",
-      engine: ctx.engine.name,
-      ...TARGET,
-      jobId: 1,
-      runnerId: 424242,
-      containerId,
-      state: "starting",
-      busyJobId: undefined,
-      createdAt: Date.now() - OLD,
-      completedAt: undefined,
-    });
+    await ctx.runners.put(
+      runnerRecord(name, {
+        engine: ctx.engine.name,
+        ...TARGET,
+        runnerId: 424242,
+        containerId,
+        createdAt: Date.now() - OLD,
+      }),
+    );
 
     expect(await reconciler(0).runOnce()).toMatchObject({ actions: { stop: 1 } });
     await gone(name);

@@ -12,6 +12,7 @@ import {
   removeManagedContainers,
   serviceContext,
   testPool,
+  runnerRecord,
 } from "../support/context.js";
 
 let ctx: ServiceContext;
@@ -172,20 +173,7 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
   it("makes no runner, without asking GitHub, while every waiting job of the pool has one coming", async () => {
     const unexpected = nock(GITHUB_API).post(/.*/).reply(500).get(/.*/).reply(500);
     const demand = await queued(5005);
-    await ctx.runners.put({
-      name: "linux-0000beef",
-      pool: "linux",
-      engine: ctx.engine.name,
-      installationId: 7,
-      scope: { kind: "org", org: "acme" },
-      jobId: 5004,
-      runnerId: 48879,
-      containerId: undefined,
-      state: "starting",
-      busyJobId: undefined,
-      createdAt: Date.now(),
-      completedAt: undefined,
-    });
+    await ctx.runners.put(runnerRecord("linux-0000beef", { engine: ctx.engine.name, jobId: 5004, runnerId: 48879 }));
     expect(await provisionRunner(demand, deps())).toEqual({ kind: "skipped", reason: "demand-met" });
     expect(unexpected.pendingMocks()).toHaveLength(2);
   });

@@ -10,7 +10,7 @@ import { createRunnerhubOctokit } from "../../../src/github/octokit.js";
 import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-api.js";
 import { createLogger, type Logger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
-import { RunnerStore } from "../../../src/state/runner-store.js";
+import { RunnerStore, type RunnerRecord } from "../../../src/state/runner-store.js";
 import { DemandLedger } from "../../../src/state/demand-ledger.js";
 import { Capacity } from "../../../src/pools/capacity.js";
 import { PoolOverrides } from "../../../src/pools/overrides.js";
@@ -128,6 +128,25 @@ export function provisionRequest(jobId: number, fields: Partial<ProvisionRequest
     labels: ["self-hosted", "linux"],
     pool: "linux",
     queuedAt: Date.now(),
+    ...fields,
+  };
+}
+
+/** A live runner record of the test pool (installation 7, org acme), for the fields a test cares about. */
+export function runnerRecord(name: string, fields: Partial<RunnerRecord> = {}): RunnerRecord {
+  return {
+    name,
+    pool: "linux",
+    engine: "test-engine",
+    installationId: 7,
+    scope: { kind: "org", org: "acme" },
+    jobId: 1,
+    runnerId: undefined,
+    containerId: undefined,
+    state: "starting",
+    busyJobId: undefined,
+    createdAt: Date.now(),
+    completedAt: undefined,
     ...fields,
   };
 }

@@ -66,6 +66,11 @@ function waiting(...jobIds: number[]): Map<string, ProvisionRequest[]> {
   return new Map([["linux", requests]]);
 }
 
+/** The registrations of the one listed target. */
+function listed(...runners: GitHubRunner[]): ReconcileSnapshot["registrations"] {
+  return new Map([[KEY, { target: TARGET, runners }]]);
+}
+
 function snapshot(fields: Partial<ReconcileSnapshot> = {}): ReconcileSnapshot {
   return {
     now: NOW,
@@ -74,7 +79,7 @@ function snapshot(fields: Partial<ReconcileSnapshot> = {}): ReconcileSnapshot {
     pools: [linux],
     containers: [],
     records: [],
-    registrations: new Map([[KEY, []]]),
+    registrations: listed(),
     waitingJobs: waiting(),
     pendingDemand: new Map(),
     slotHolders: { pools: new Map(), engine: [] },
@@ -93,7 +98,7 @@ describe("planReconcile", () => {
         snapshot({
           containers: [container(name)],
           records: [record(name)],
-          registrations: new Map([[KEY, [registration(name)]]]),
+          registrations: listed(registration(name)),
           waitingJobs: waiting(1),
         }),
       ),
@@ -122,16 +127,11 @@ describe("planReconcile", () => {
 
   it("deletes a registration runnerhub made that has no container", () => {
     const snap = snapshot({
-      registrations: new Map([
-        [
-          KEY,
-          [
-            registration("linux-0000000d"),
-            registration("someone-elses"),
-            registration("linux-0000000e", { busy: true }),
-          ],
-        ],
-      ]),
+      registrations: listed(
+        registration("linux-0000000d"),
+        registration("someone-elses"),
+        registration("linux-0000000e", { busy: true }),
+      ),
     });
     expect(planReconcile(snap)).toEqual([
       { kind: "delete-registration", runnerName: "linux-0000000d", runnerId: 13, target: TARGET },
@@ -143,7 +143,7 @@ describe("planReconcile", () => {
     const elsewhere = record("linux-00000010", { engine: "there" });
     const snap = snapshot({
       records: [making, elsewhere],
-      registrations: new Map([[KEY, [registration(making.name), registration(elsewhere.name)]]]),
+      registrations: listed(registration(making.name), registration(elsewhere.name)),
     });
     expect(kinds(snap)).toEqual([]);
   });
@@ -164,9 +164,7 @@ describe("planReconcile", () => {
         record(names[1]!, { createdAt: old, jobId: 1 }),
         record(names[2]!, { createdAt: old, state: "busy" }),
       ],
-      registrations: new Map([
-        [KEY, [registration(names[0]!), registration(names[1]!), registration(names[2]!, { busy: true })]],
-      ]),
+      registrations: listed(registration(names[0]!), registration(names[1]!), registration(names[2]!, { busy: true })),
       waitingJobs: waiting(1),
     });
     expect(kinds(snap)).toEqual([`retire:${names[0]}`]);
@@ -177,7 +175,7 @@ describe("planReconcile", () => {
     const snap = snapshot({
       containers: [container(name)],
       records: [record(name, { jobId: 99 })],
-      registrations: new Map([[KEY, [registration(name)]]]),
+      registrations: listed(registration(name)),
       waitingJobs: waiting(),
     });
     expect(planReconcile(snap)).toEqual([
@@ -190,7 +188,7 @@ describe("planReconcile", () => {
     const snap = snapshot({
       containers: [container(name, { createdAt: NOW - 7 * 3600_000 })],
       records: [record(name, { state: "busy" })],
-      registrations: new Map([[KEY, [registration(name, { busy: true })]]]),
+      registrations: listed(registration(name, { busy: true })),
     });
     expect(planReconcile(snap)).toEqual([
       { kind: "stop", runnerName: name, containerId: `c-${name}`, reason: "max-lifetime" },
@@ -203,7 +201,7 @@ describe("planReconcile", () => {
     const snap = snapshot({
       containers: [exited, container(coming)],
       records: [record(exited.name), record(coming, { state: "starting" })],
-      registrations: new Map([[KEY, [registration(exited.name), registration(coming)]]]),
+      registrations: listed(registration(exited.name), registration(coming)),
       waitingJobs: waiting(1),
     });
     expect(kinds(snap)).toEqual([`clean-exited:`, `mark:${coming}`]);
@@ -232,7 +230,7 @@ describe("planReconcile", () => {
       pools: [warm],
       containers: [container(name)],
       records: [record(name, { jobId: 0 })],
-      registrations: new Map([[KEY, [registration(name)]]]),
+      registrations: listed(registration(name)),
       waitingJobs: waiting(),
     });
     expect(planReconcile(snap)).toEqual([{ kind: "warm", pool: "linux", count: 2 }]);
@@ -257,7 +255,7 @@ describe("planReconcile", () => {
     const snap = snapshot({
       containers: [container(name, { state: "running" })],
       records: [record(name, { state: "starting" })],
-      registrations: new Map([[KEY, [registration(name, { online: false })]]]),
+      registrations: listed(registration(name, { online: false })),
       waitingJobs: waiting(11, 12, 13, 14),
       pendingDemand: new Map([["linux", 1]]),
     });
