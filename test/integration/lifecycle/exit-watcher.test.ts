@@ -30,9 +30,9 @@ afterAll(async () => {
   await ctx.close();
 });
 
-function startWatcher(): ExitWatcher {
+function startWatcher(engine = ctx.engine): ExitWatcher {
   watcher = watchRunnerExits({
-    engine: ctx.engine,
+    engine,
     runners: ctx.runners,
     slots: ctx.slots,
     github: ctx.newGitHub(),
@@ -199,16 +199,7 @@ describe("runner exit watcher across a Docker engine restart", () => {
     try {
       await buildStubImage(docker, STUB_IMAGE_TAG);
       const engine = createContainerEngine("restarting", docker);
-      const restartWatcher = watchRunnerExits({
-        engine,
-        runners: ctx.runners,
-        slots: ctx.slots,
-        github: ctx.newGitHub(),
-        metrics: ctx.metrics,
-        log: ctx.log,
-        now: () => Date.now(),
-        reconnectDelayMs: () => 200,
-      });
+      const restartWatcher = startWatcher(engine);
       try {
         await restartWatcher.ready;
         const name = `linux-restart${process.pid}`;
