@@ -119,7 +119,9 @@ describe("runner exit watcher (real Docker events)", () => {
       timeoutMs: 15_000,
       what: "the finished container to be removed",
     });
-    expect(await ctx.runners.exitOf(runner.name)).toMatchObject({ reason: "completed", exitCode: 0 });
+    // The record is retired just after the container goes.
+    const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 5_000, what: "the exit record" });
+    expect(exit).toMatchObject({ reason: "completed", exitCode: 0 });
     expect(unexpected.pendingMocks()).toHaveLength(2);
   });
 
