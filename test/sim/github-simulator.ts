@@ -142,7 +142,17 @@ const NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
 // ---------------------------------------------------------------------------------------------
 // Webhook payload templates, taken from the real examples so field sets stay the same as GitHub's.
 
-type WorkflowJobExample = WebhookDefinition<"workflow_job">["examples"][number];
+export type WorkflowJobExample = WebhookDefinition<"workflow_job">["examples"][number];
+
+/** GitHub's own workflow_job example payloads, as @octokit/webhooks-examples ships them. */
+export function workflowJobExamples(): WorkflowJobExample[] {
+  // The package's entry point is a JSON file; require() loads it the same way under tsx, vitest and node.
+  const require = createRequire(import.meta.url);
+  const definitions = require("@octokit/webhooks-examples") as WebhookDefinition[];
+  const definition = definitions.find((d): d is WebhookDefinition<"workflow_job"> => d.name === "workflow_job");
+  if (!definition) throw new Error("@octokit/webhooks-examples has no workflow_job examples");
+  return definition.examples;
+}
 
 interface Templates {
   base: WorkflowJobExample;
@@ -153,15 +163,11 @@ let templates: Templates | undefined;
 
 function loadTemplates(): Templates {
   if (templates) return templates;
-  // The package's entry point is a JSON file; require() loads it the same way under tsx, vitest and node.
-  const require = createRequire(import.meta.url);
-  const definitions = require("@octokit/webhooks-examples") as WebhookDefinition[];
-  const definition = definitions.find((d): d is WebhookDefinition<"workflow_job"> => d.name === "workflow_job");
-  if (!definition) throw new Error("@octokit/webhooks-examples has no workflow_job examples");
-  const base = definition.examples.find(
+  const examples = workflowJobExamples();
+  const base = examples.find(
     (e) => e.action === "queued" && "installation" in e && e.repository.owner.type === "Organization",
   );
-  const withOrg = definition.examples.find((e) => "organization" in e && e.organization !== undefined);
+  const withOrg = examples.find((e) => "organization" in e && e.organization !== undefined);
   if (!base || !withOrg || !("organization" in withOrg) || !withOrg.organization) {
     throw new Error("@octokit/webhooks-examples lacks the workflow_job examples the simulator builds on");
   }
