@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { createAdminHandler } from "./admin/handler.js";
 import type { Worker } from "bullmq";
 import { createNodeMiddleware, Probot } from "probot";
@@ -17,6 +16,7 @@ import { startSchedules } from "./lifecycle/schedules.js";
 import { createMetrics, registerRunnerGauge, type Metrics } from "./observability/metrics.js";
 import { Capacity } from "./pools/capacity.js";
 import { PoolOverrides } from "./pools/overrides.js";
+import { randomRunnerSuffix } from "./pools/runner-names.js";
 import { createSlotKeeper } from "./provisioning/slots.js";
 import { startProvisionWorker, startRunnerOpsWorker } from "./provisioning/workers.js";
 import { createQueues } from "./queue/queues.js";
@@ -181,7 +181,7 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
           metrics,
           log,
           now,
-          randomSuffix: () => randomBytes(4).toString("hex"),
+          randomSuffix: randomRunnerSuffix,
         },
         workerOptions,
       ),

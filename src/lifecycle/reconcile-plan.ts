@@ -2,6 +2,7 @@ import type { Pool } from "../config/pools.js";
 import { hasEnded, type ManagedContainer } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
 import { targetKey, type GitHubRunner, type RunnerScope, type RunnerTarget } from "../github/runners-api.js";
+import { parseRunnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { RunnerRecord, RunnerState } from "../state/runner-store.js";
@@ -53,12 +54,6 @@ export function parseScope(text: string): RunnerScope {
   return repo ? { kind: "repo", owner: owner ?? "", repo } : { kind: "org", org: owner ?? "" };
 }
 
-/** Runner names runnerhub gives: `<pool>-<8 hex digits>`. */
-function poolOfRunnerName(name: string, pools: readonly Pool[]): Pool | undefined {
-  const match = /^(.+)-[0-9a-f]{8}$/.exec(name);
-  return match ? pools.find((pool) => pool.name === match[1]) : undefined;
-}
-
 function stateFrom(registration: GitHubRunner): RunnerState {
   if (registration.busy) return "busy";
   return registration.online ? "idle" : "starting";
@@ -79,6 +74,8 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   for (const { target, runners } of snap.registrations.values()) {
     for (const registration of runners) registrationsByName.set(registration.name, { registration, target });
   }
+  /** Whether a registration's name is one runnerhub gave a runner of a configured pool. */
+  const namedByUs = (name: string) => poolsByName.has(parseRunnerName(name)?.pool ?? "");
   const inTheMaking = (record: RunnerRecord) =>
     record.containerId === undefined && snap.now - record.createdAt < snap.bootstrapTimeoutMs;
   /** What each runner is doing, as far as this pass can tell. */
@@ -141,7 +138,7 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   }
 
   for (const [name, { registration, target }] of registrationsByName) {
-    if (containersByName.has(name) || registration.busy || !poolOfRunnerName(name, snap.pools)) continue;
+    if (containersByName.has(name) || registration.busy || !namedByUs(name)) continue;
     const record = recordsByName.get(name);
     if (record && (record.engine !== snap.engine || inTheMaking(record))) continue;
     actions.push({ kind: "delete-registration", runnerName: name, runnerId: registration.id, target });

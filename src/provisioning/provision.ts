@@ -5,6 +5,7 @@ import { runnerContainerSpec } from "../docker/runner-spec.js";
 import { describeScope, type RunnerTarget, type RunnersApi } from "../github/runners-api.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Capacity } from "../pools/capacity.js";
+import { runnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
@@ -28,6 +29,7 @@ export interface ProvisionDeps {
   metrics: Metrics;
   log: Logger;
   now: () => number;
+  /** Suffixes of new runner names (randomRunnerSuffix in production). */
   randomSuffix: () => string;
 }
 
@@ -110,7 +112,7 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     return { kind: "skipped", reason: "demand-met" };
   }
 
-  const name = `${pool.name}-${deps.randomSuffix()}`;
+  const name = runnerName(pool.name, deps.randomSuffix());
   const reservation = await deps.capacity.reserve({
     pool: pool.name,
     fileMaxRunners: pool.maxRunners,

@@ -2,6 +2,7 @@ import { QueueEvents } from "bullmq";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LABELS } from "../../../src/docker/labels.js";
+import { randomRunnerSuffix } from "../../../src/pools/runner-names.js";
 import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
 import { startProvisionWorker } from "../../../src/provisioning/workers.js";
 import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
@@ -43,7 +44,6 @@ async function queued(jobId: number, fields: Partial<ProvisionRequest> = {}): Pr
 }
 
 function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
-  let counter = 0;
   return {
     github: ctx.newGitHub(),
     engine: ctx.engine,
@@ -58,7 +58,7 @@ function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
     metrics: ctx.metrics,
     log: ctx.log,
     now: () => Date.now(),
-    randomSuffix: () => `${process.pid}x${++counter}x${Math.floor(Math.random() * 1e6)}`,
+    randomSuffix: randomRunnerSuffix,
     ...fields,
   };
 }
