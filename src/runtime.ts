@@ -92,7 +92,7 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
   const queues = createQueues(redis.client, config.redisPrefix);
   teardown.push(() => queues.close());
   const overrides = new PoolOverrides(redis.client, config.redisPrefix);
-  const capacity = new Capacity(redis.client, config.redisPrefix, overrides.key);
+  const capacity = new Capacity(redis.client, config.redisPrefix);
   const slots = createSlotKeeper(capacity, queues.provision, log);
   const probot = new Probot({
     appId: config.github.appId,

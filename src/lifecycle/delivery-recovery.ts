@@ -1,6 +1,8 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
+import { RedisKeys } from "../state/keys.js";
+import { defineScripts } from "../state/scripts/index.js";
 
 /** One attempt to deliver a webhook, as GitHub's deliveries API lists it. */
 export interface HookDelivery {
@@ -106,22 +108,6 @@ export function pickRedeliveries(
   return picks.map((pick) => pick.latest);
 }
 
-// Compare-and-increment: of several processes that read the same count, only one redelivers.
-const CLAIM_SCRIPT = `
-local current = tonumber(redis.call("GET", KEYS[1]) or "0")
-if current ~= tonumber(ARGV[1]) then return 0 end
-redis.call("SET", KEYS[1], current + 1, "PX", ARGV[2])
-return 1
-`;
-
-// Undoes a claim whose redelivery request failed, unless another process has claimed since.
-const RELEASE_SCRIPT = `
-local current = tonumber(redis.call("GET", KEYS[1]) or "0")
-if current ~= tonumber(ARGV[1]) then return 0 end
-if current <= 1 then redis.call("DEL", KEYS[1]) else redis.call("DECR", KEYS[1]) end
-return 1
-`;
-
 /**
  * Redelivers the `workflow_job` webhooks GitHub could not deliver (app down, timeout, error
  * answer), since GitHub never retries them by itself.
@@ -135,21 +121,21 @@ return 1
  * and its count given back, so the next pass tries again. listDeliveries failing rejects run().
  */
 export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryRecovery {
-  const { redis, log } = deps;
+  const { log } = deps;
+  const redis = defineScripts(deps.redis);
+  const keys = new RedisKeys(deps.prefix);
   const maxRedeliveries = deps.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES;
   const ttlMs = String(Math.max(1, Math.ceil(deps.maxAgeMs)));
-  const countKey = (guid: string) => `${deps.prefix}:delivery-redeliveries:${guid}`;
-  const abandonedKey = (guid: string) => `${deps.prefix}:delivery-abandoned:${guid}`;
 
   async function requestedCounts(guids: string[]): Promise<Map<string, number>> {
     if (guids.length === 0) return new Map();
-    const values = await redis.mget(guids.map(countKey));
+    const values = await redis.mget(guids.map((guid) => keys.deliveryRedeliveries(guid)));
     return new Map(guids.map((guid, index) => [guid, Number(values[index] ?? 0)]));
   }
 
   /** True only the first time, so an abandoned event is reported once across processes. */
   async function markAbandoned(guid: string): Promise<boolean> {
-    return (await redis.set(abandonedKey(guid), "1", "PX", ttlMs, "NX")) === "OK";
+    return (await redis.set(keys.deliveryAbandoned(guid), "1", "PX", ttlMs, "NX")) === "OK";
   }
 
   return {
@@ -188,7 +174,11 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
       for (const delivery of pickRedeliveries(deliveries, held, now, deps.maxAgeMs)) {
         const count = requested.get(delivery.guid) ?? 0;
         const fields = { guid: delivery.guid, deliveryId: delivery.id, event: delivery.event, action: delivery.action };
-        const claimed = await redis.eval(CLAIM_SCRIPT, 1, countKey(delivery.guid), String(count), ttlMs);
+        const claimed = await redis.runnerhubClaimRedelivery(
+          keys.deliveryRedeliveries(delivery.guid),
+          String(count),
+          ttlMs,
+        );
         if (claimed !== 1) {
           log.debug(fields, "redelivery claimed by another process");
           continue;
@@ -202,7 +192,7 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
           );
         } catch (error) {
           failed += 1;
-          await redis.eval(RELEASE_SCRIPT, 1, countKey(delivery.guid), String(count + 1));
+          await redis.runnerhubReleaseRedelivery(keys.deliveryRedeliveries(delivery.guid), String(count + 1));
           log.warn({ ...fields, err: error }, "webhook redelivery request failed; the next pass retries");
         }
       }

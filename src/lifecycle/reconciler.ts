@@ -16,7 +16,9 @@ import type { PoolOverrides } from "../pools/overrides.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
 import { reprovisionJobId, type ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
+import { RedisKeys } from "../state/keys.js";
 import type { RunnerStore } from "../state/runner-store.js";
+import { defineScripts } from "../state/scripts/index.js";
 import { parseScope, planReconcile, type ReconcileAction, type ReconcileSnapshot } from "./reconcile-plan.js";
 import { stopRunner } from "./stop-runner.js";
 
@@ -44,14 +46,14 @@ export type ReconcileSummary = { skipped: true } | { skipped: false; actions: Re
 /** A pass holds this lock so two processes never reconcile one engine at once. */
 const LOCK_MS = 5 * 60_000;
 
-const RELEASE_LOCK_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`;
-
 /**
  * The level-triggered half of runnerhub: one pass reads Docker, GitHub (one paginated runner list
  * per scope) and Redis, plans with planReconcile, and carries the plan out.
  */
 export function createReconciler(deps: ReconcilerDeps) {
   const { log } = deps;
+  const redis = defineScripts(deps.redis);
+  const lockKey = new RedisKeys(deps.prefix).reconcileLock(deps.engine.name);
   const installations = new Map<string, number>();
 
   async function warmTarget(pool: Pool, known: readonly RunnerTarget[]): Promise<RunnerTarget | undefined> {
@@ -229,9 +231,8 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   return {
     async runOnce(): Promise<ReconcileSummary> {
-      const lockKey = `${deps.prefix}:lock:reconcile:${deps.engine.name}`;
       const token = randomUUID();
-      if ((await deps.redis.set(lockKey, token, "PX", LOCK_MS, "NX")) !== "OK") return { skipped: true };
+      if ((await redis.set(lockKey, token, "PX", LOCK_MS, "NX")) !== "OK") return { skipped: true };
       try {
         const pools = await deps.overrides.effective(deps.pools());
         const { snap, warmTargets } = await snapshot(pools);
@@ -253,7 +254,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         if (plan.length > 0) log.info({ engine: deps.engine.name, actions, failed }, "reconcile pass");
         return { skipped: false, actions, failed };
       } finally {
-        await deps.redis.eval(RELEASE_LOCK_SCRIPT, 1, lockKey, token);
+        await redis.runnerhubReleaseLock(lockKey, token);
       }
     },
   };

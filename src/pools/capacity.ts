@@ -1,4 +1,6 @@
 import type { Redis } from "ioredis";
+import { RedisKeys } from "../state/keys.js";
+import { defineScripts } from "../state/scripts/index.js";
 
 export type Reservation = "ok" | "pool-full" | "engine-full";
 
@@ -14,68 +16,17 @@ export interface ReserveRequest {
   leaseMs: number;
 }
 
-// Slots are sorted sets of runner names scored by lease expiry: a reservation holds a lease until
-// its container has started, then +inf until the container is gone. Pruning expired leases and
-// counting happen inside one script, so no two processes can take the last slot. Time is Redis'
-// own clock, so hosts with skewed clocks cannot prune each other's live leases.
-// Modes: "reserve" takes a lease; "check" only answers; "confirm" makes the slot permanent, and
-// takes it afresh (if there is room) when the lease ran out while the container was being made.
-const SLOT_SCRIPT = `
-local poolSlots, engineSlots, overrides = KEYS[1], KEYS[2], KEYS[3]
-local pool, fileMax, capacity, runner, leaseMs, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call("ZREMRANGEBYSCORE", poolSlots, "-inf", "(" .. now)
-redis.call("ZREMRANGEBYSCORE", engineSlots, "-inf", "(" .. now)
-local held = redis.call("ZSCORE", poolSlots, runner)
-if not held then
-  local max = fileMax
-  local override = redis.call("HGET", overrides, pool)
-  if override then
-    local decoded = cjson.decode(override)
-    if type(decoded.maxRunners) == "number" then max = decoded.maxRunners end
-  end
-  if redis.call("ZCARD", poolSlots) >= max then return "pool-full" end
-  if capacity >= 0 and redis.call("ZCARD", engineSlots) >= capacity then return "engine-full" end
-  if mode == "check" then return "ok" end
-end
-if mode == "confirm" then
-  redis.call("ZADD", poolSlots, "+inf", runner)
-  redis.call("ZADD", engineSlots, "+inf", runner)
-elseif not held then
-  redis.call("ZADD", poolSlots, now + leaseMs, runner)
-  redis.call("ZADD", engineSlots, now + leaseMs, runner)
-end
-return "ok"
-`;
-
-const POP_OLDEST_SCRIPT = `
-local popped = redis.call("ZPOPMIN", KEYS[1])
-if #popped == 0 then return false end
-return popped[1]
-`;
-
 /**
  * Hard per-pool and per-engine ceilings on runner containers, shared by every worker process
  * through Redis; and the parking lot of demand that waits for a slot.
  */
 export class Capacity {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly overridesKey: string,
-  ) {}
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
 
-  private poolKey(pool: string) {
-    return `${this.prefix}:slots:pool:${pool}`;
-  }
-
-  private engineKey(engine: string) {
-    return `${this.prefix}:slots:engine:${engine}`;
-  }
-
-  private parkedKey(kind: "pool" | "engine", name: string) {
-    return `${this.prefix}:parked:${kind}:${name}`;
+  constructor(redis: Redis, prefix: string) {
+    this.redis = defineScripts(redis);
+    this.keys = new RedisKeys(prefix);
   }
 
   async reserve(request: ReserveRequest): Promise<Reservation> {
@@ -96,52 +47,54 @@ export class Capacity {
   }
 
   private async run(request: ReserveRequest, mode: "reserve" | "check" | "confirm"): Promise<Reservation> {
-    return (await this.redis.eval(
-      SLOT_SCRIPT,
-      3,
-      this.poolKey(request.pool),
-      this.engineKey(request.engine),
-      this.overridesKey,
+    return this.redis.runnerhubTakeSlot(
+      this.keys.slots("pool", request.pool),
+      this.keys.slots("engine", request.engine),
+      this.keys.poolOverrides,
       request.pool,
       request.fileMaxRunners,
       request.engineCapacity ?? -1,
       request.runner,
       request.leaseMs,
       mode,
-    )) as Reservation;
+    );
   }
 
   async release(pool: string, engine: string, runner: string): Promise<void> {
-    await this.redis.multi().zrem(this.poolKey(pool), runner).zrem(this.engineKey(engine), runner).exec();
+    await this.redis
+      .multi()
+      .zrem(this.keys.slots("pool", pool), runner)
+      .zrem(this.keys.slots("engine", engine), runner)
+      .exec();
   }
 
   /** Runners holding a slot of the pool (reserved or running), expired leases excluded. */
   async holders(pool: string, now: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.poolKey(pool), now, "+inf");
+    return this.redis.zrangebyscore(this.keys.slots("pool", pool), now, "+inf");
   }
 
   /** Runners whose container started and who hold their slot until released. */
   async confirmedHolders(kind: "pool" | "engine", name: string): Promise<string[]> {
-    return this.redis.zrangebyscore(kind === "pool" ? this.poolKey(name) : this.engineKey(name), "+inf", "+inf");
+    return this.redis.zrangebyscore(this.keys.slots(kind, name), "+inf", "+inf");
   }
 
   /** Frees one slot of one pool or engine, for repairs where the other side is unknown. */
   async releaseFrom(kind: "pool" | "engine", name: string, runner: string): Promise<void> {
-    await this.redis.zrem(kind === "pool" ? this.poolKey(name) : this.engineKey(name), runner);
+    await this.redis.zrem(this.keys.slots(kind, name), runner);
   }
 
   /** Remembers a queue entry that waits for a slot, oldest demand first. */
   async park(kind: "pool" | "engine", name: string, queueJobId: string, queuedAt: number): Promise<void> {
-    await this.redis.zadd(this.parkedKey(kind, name), queuedAt, queueJobId);
+    await this.redis.zadd(this.keys.parked(kind, name), queuedAt, queueJobId);
   }
 
   /** Takes the oldest waiting entry, if any. */
   async popParked(kind: "pool" | "engine", name: string): Promise<string | undefined> {
-    const id = (await this.redis.eval(POP_OLDEST_SCRIPT, 1, this.parkedKey(kind, name))) as string | null;
+    const id = await this.redis.runnerhubPopOldest(this.keys.parked(kind, name));
     return id ?? undefined;
   }
 
   async parkedCount(kind: "pool" | "engine", name: string): Promise<number> {
-    return this.redis.zcard(this.parkedKey(kind, name));
+    return this.redis.zcard(this.keys.parked(kind, name));
   }
 }

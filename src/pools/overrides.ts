@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import { parseDuration } from "../config/units.js";
+import { RedisKeys } from "../state/keys.js";
 
 const durationText = z
   .string()
@@ -50,13 +51,13 @@ export function overrideProblems(pool: Pool, override: PoolOverride): { field: s
  * capacity script reads maxRunners from the same hash, so a new limit binds the next reservation.
  */
 export class PoolOverrides {
+  private readonly key: string;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
-
-  get key(): string {
-    return `${this.prefix}:pool-overrides`;
+    prefix: string,
+  ) {
+    this.key = new RedisKeys(prefix).poolOverrides;
   }
 
   async all(): Promise<Record<string, PoolOverride>> {

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { RunnerTarget } from "../github/runners-api.js";
 import { targetKey } from "../github/runners-api.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
+import { RedisKeys } from "./keys.js";
 
 /** GitHub fails a job that no runner took within 24 hours; older entries are stale. */
 const QUEUED_JOB_MAX_AGE_MS = 24 * 3600_000;
@@ -13,30 +14,22 @@ const QUEUED_JOB_MAX_AGE_MS = 24 * 3600_000;
  * rather than following one job to one runner.
  */
 export class DemandLedger {
+  private readonly keys: RedisKeys;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
-
-  private queuedKey(pool: string) {
-    return `${this.prefix}:queued:${pool}`;
-  }
-
-  private requestsKey(pool: string) {
-    return `${this.prefix}:queued-demand:${pool}`;
-  }
-
-  private get targetsKey() {
-    return `${this.prefix}:targets`;
+    prefix: string,
+  ) {
+    this.keys = new RedisKeys(prefix);
   }
 
   async queued(request: ProvisionRequest): Promise<void> {
     const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
     await this.redis
       .multi()
-      .zadd(this.queuedKey(request.pool), request.queuedAt, String(request.jobId))
-      .hset(this.requestsKey(request.pool), String(request.jobId), JSON.stringify(request))
-      .hset(this.targetsKey, targetKey(target), JSON.stringify({ ...target, seenAt: request.queuedAt }))
+      .zadd(this.keys.queuedJobs(request.pool), request.queuedAt, String(request.jobId))
+      .hset(this.keys.queuedDemand(request.pool), String(request.jobId), JSON.stringify(request))
+      .hset(this.keys.targets, targetKey(target), JSON.stringify({ ...target, seenAt: request.queuedAt }))
       .exec();
   }
 
@@ -44,30 +37,30 @@ export class DemandLedger {
   async settled(pool: string, jobId: number): Promise<void> {
     await this.redis
       .multi()
-      .zrem(this.queuedKey(pool), String(jobId))
-      .hdel(this.requestsKey(pool), String(jobId))
+      .zrem(this.keys.queuedJobs(pool), String(jobId))
+      .hdel(this.keys.queuedDemand(pool), String(jobId))
       .exec();
   }
 
   /** Jobs still waiting in the pool, oldest first, dropping those too old to be real. */
   async waiting(pool: string, now: number): Promise<ProvisionRequest[]> {
-    const key = this.queuedKey(pool);
+    const key = this.keys.queuedJobs(pool);
     const stale = await this.redis.zrangebyscore(key, "-inf", `(${now - QUEUED_JOB_MAX_AGE_MS}`);
     if (stale.length > 0) {
       await this.redis
         .multi()
         .zrem(key, ...stale)
-        .hdel(this.requestsKey(pool), ...stale)
+        .hdel(this.keys.queuedDemand(pool), ...stale)
         .exec();
     }
     const ids = await this.redis.zrange(key, "0", "-1");
     if (ids.length === 0) return [];
-    const texts = await this.redis.hmget(this.requestsKey(pool), ...ids);
+    const texts = await this.redis.hmget(this.keys.queuedDemand(pool), ...ids);
     return texts.flatMap((text) => (text ? [JSON.parse(text) as ProvisionRequest] : []));
   }
 
   async waitingCount(pool: string): Promise<number> {
-    return this.redis.zcard(this.queuedKey(pool));
+    return this.redis.zcard(this.keys.queuedJobs(pool));
   }
 
   /**
@@ -75,11 +68,11 @@ export class DemandLedger {
    * registrations. Older ones are dropped, so the GitHub calls per pass stay bounded.
    */
   async targets(now: number): Promise<RunnerTarget[]> {
-    const entries = Object.entries(await this.redis.hgetall(this.targetsKey)).map(
+    const entries = Object.entries(await this.redis.hgetall(this.keys.targets)).map(
       ([key, text]) => [key, JSON.parse(text) as RunnerTarget & { seenAt: number }] as const,
     );
     const stale = entries.filter(([, target]) => target.seenAt < now - QUEUED_JOB_MAX_AGE_MS).map(([key]) => key);
-    if (stale.length > 0) await this.redis.hdel(this.targetsKey, ...stale);
+    if (stale.length > 0) await this.redis.hdel(this.keys.targets, ...stale);
     return entries
       .filter(([key]) => !stale.includes(key))
       .map(([, target]) => ({ installationId: target.installationId, scope: target.scope }));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LABELS } from "../../src/docker/labels.js";
+import { PROVISION_QUEUE, provisionJobId } from "../../src/queue/jobs.js";
 import { waitFor } from "../sim/github-simulator.js";
 import { startStack, WEBHOOK_SECRET, type Stack } from "./support/stack.js";
 
@@ -16,6 +17,9 @@ afterAll(async () => {
 type Payload = { workflow_job: { id: number } };
 const payloadOf = (delivery: { body: string }) => JSON.parse(delivery.body) as Payload;
 const deliveriesFor = (jobId: number) => stack.sim.deliveries().filter((d) => payloadOf(d).workflow_job?.id === jobId);
+
+/** BullMQ's hash of the provision-queue entry for one GitHub job. */
+const provisionEntry = (jobId: number) => stack.keys.queueJob(PROVISION_QUEUE, provisionJobId(jobId));
 
 const jitRequests = () =>
   stack.sim.requests.filter((r) => r.method === "POST" && r.path.endsWith("/generate-jitconfig"));
@@ -75,11 +79,11 @@ describe("a queued job gets a runner container, end to end", () => {
       timeoutMs: 20_000,
       what: "the runner container to be removed",
     });
-    await waitFor(async () => !(await stack.redis.sismember(`${stack.prefix}:runners`, runnerName)), {
+    await waitFor(async () => !(await stack.redis.sismember(stack.keys.runners, runnerName)), {
       timeoutMs: 5_000,
       what: "the runner record to be cleared",
     });
-    expect(await stack.redis.get(`${stack.prefix}:runner:${runnerName}`)).toBeNull();
+    expect(await stack.redis.get(stack.keys.runner(runnerName))).toBeNull();
     expect(stack.sim.runners().find((runner) => runner.name === runnerName)).toBeUndefined();
   });
 
@@ -118,13 +122,10 @@ describe("a queued job gets a runner container, end to end", () => {
       what: "the job to be taken",
     });
     // Once the provision entry for this job is finished, nothing more can come of it.
-    await waitFor(
-      async () => (await stack.redis.hget(`${stack.prefix}:provision:job-${job.id}`, "finishedOn")) !== null,
-      {
-        timeoutMs: 10_000,
-        what: "the provision entry to finish",
-      },
-    );
+    await waitFor(async () => (await stack.redis.hget(provisionEntry(job.id), "finishedOn")) !== null, {
+      timeoutMs: 10_000,
+      what: "the provision entry to finish",
+    });
     expect(jitRequests().length - before).toBe(1);
     const containers = await stack.containers({ [LABELS.jobId]: String(job.id) });
     expect(containers).toHaveLength(1);
@@ -138,7 +139,7 @@ describe("a queued job gets a runner container, end to end", () => {
     await stack.app.waitForLog(new RegExp(`"jobId":${job.id}.*job ignored`), 10_000);
     expect(jitRequests().length).toBe(before);
     expect(await stack.containers({ [LABELS.jobId]: String(job.id) })).toHaveLength(0);
-    expect(await stack.redis.exists(`${stack.prefix}:provision:job-${job.id}`)).toBe(0);
+    expect(await stack.redis.exists(provisionEntry(job.id))).toBe(0);
   });
 
   it("refuses a webhook with a bad signature and enqueues nothing", async () => {
@@ -148,6 +149,6 @@ describe("a queued job gets a runner container, end to end", () => {
     const forged = { ...payload, workflow_job: { ...payload.workflow_job, id: 777_777 } };
     const { status } = await stack.sim.sendWebhook("workflow_job", forged, { secret: `not-${WEBHOOK_SECRET}` });
     expect(status).toBe(400);
-    expect(await stack.redis.exists(`${stack.prefix}:provision:job-777777`)).toBe(0);
+    expect(await stack.redis.exists(provisionEntry(777_777))).toBe(0);
   });
 });

@@ -7,6 +7,7 @@ import { Redis } from "ioredis";
 import { inject } from "vitest";
 import { stringify } from "yaml";
 import { LABELS } from "../../../src/docker/labels.js";
+import { RedisKeys } from "../../../src/state/keys.js";
 import { GitHubSimulator } from "../../sim/github-simulator.js";
 import { freePort, startApp, type AppProcess } from "../../support/app-process.js";
 import { dockerClient } from "../../support/docker-engine.js";
@@ -20,6 +21,8 @@ export interface Stack {
   docker: Dockerode;
   redis: Redis;
   prefix: string;
+  /** Where the app keeps its state in Redis under this stack's prefix. */
+  keys: RedisKeys;
   /** Starts one more runnerhub process on the same Redis, Docker and simulator (e.g. a second worker). */
   addProcess(env: Record<string, string>): Promise<AppProcess>;
   /** Runner containers of this engine (managed label), running or not. */
@@ -84,6 +87,7 @@ export async function startStack(
     docker,
     redis,
     prefix,
+    keys: new RedisKeys(prefix),
     async addProcess(env) {
       const process = await startApp({ env: { ...baseEnv, PORT: String(await freePort()), ...env } });
       extra.push(process);

@@ -11,6 +11,7 @@ import {
   type DeliveryRecovery,
 } from "../../../src/lifecycle/delivery-recovery.js";
 import { createLogger } from "../../../src/observability/logger.js";
+import { RedisKeys } from "../../../src/state/keys.js";
 import { GitHubSimulator } from "../../sim/github-simulator.js";
 import { testPrivateKey } from "../support/context.js";
 
@@ -130,7 +131,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await sim.stop();
   await receiver.stop();
-  const keys = await redis.keys(`${prefix}:*`);
+  const keys = await redis.keys(new RedisKeys(prefix).everything);
   if (keys.length > 0) await redis.del(keys);
   await redis.quit();
 });

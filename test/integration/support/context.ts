@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "../../../src/observability/logger.js"
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { RunnerStore, type RunnerRecord } from "../../../src/state/runner-store.js";
 import { DemandLedger } from "../../../src/state/demand-ledger.js";
+import { RedisKeys } from "../../../src/state/keys.js";
 import { Capacity } from "../../../src/pools/capacity.js";
 import { PoolOverrides } from "../../../src/pools/overrides.js";
 import { createSlotKeeper, type SlotKeeper } from "../../../src/provisioning/slots.js";
@@ -62,12 +63,13 @@ export interface ServiceContext {
 export async function serviceContext(): Promise<ServiceContext> {
   const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
   const prefix = `t${randomBytes(4).toString("hex")}`;
+  const keys = new RedisKeys(prefix);
   const docker = connectDocker(parseDockerHost(inject("dockerHost"), "test"));
   const engine = createContainerEngine("test-engine", docker);
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const queues = createQueues(redis, prefix);
   const overrides = new PoolOverrides(redis, prefix);
-  const capacity = new Capacity(redis, prefix, overrides.key);
+  const capacity = new Capacity(redis, prefix);
   return {
     redis,
     prefix,
@@ -93,8 +95,8 @@ export async function serviceContext(): Promise<ServiceContext> {
     metrics: createMetrics(),
     log,
     async flushPrefix() {
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
+      const found = await redis.keys(keys.everything);
+      if (found.length > 0) await redis.del(...found);
     },
     async close() {
       await removeManagedContainers(docker);

@@ -1,0 +1,86 @@
+/**
+ * Every Redis key runnerhub writes, built from the configured prefix (RUNNERHUB_REDIS_PREFIX), the
+ * way BullMQ's QueueKeys owns its layout: stores, tests and tools build keys here and nowhere else.
+ * BullMQ's own keys (`<prefix>:<queue>:…`) share the prefix; the queue names are in src/queue/jobs.ts.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** String, no TTL: a live runner's record as JSON (RunnerRecord). */
+  runner(name: string): string {
+    return `${this.prefix}:runner:${name}`;
+  }
+
+  /** Set, no TTL: the names of the live runners, the index of runner(name). */
+  get runners(): string {
+    return `${this.prefix}:runners`;
+  }
+
+  /** String, 24 h TTL: an exited runner's last record and why it went (RunnerExitRecord as JSON). */
+  runnerExit(name: string): string {
+    return `${this.prefix}:runner-exit:${name}`;
+  }
+
+  /** String "1", 60 s TTL: taken (SET NX) by the one process that cleans up after a container. */
+  cleanupClaim(containerId: string): string {
+    return `${this.prefix}:cleanup:${containerId}`;
+  }
+
+  /** Sorted set, no TTL: ids of the pool's GitHub jobs still waiting for a runner, scored by queuedAt (ms). */
+  queuedJobs(pool: string): string {
+    return `${this.prefix}:queued:${pool}`;
+  }
+
+  /** Hash, no TTL: GitHub job id -> its ProvisionRequest as JSON, for the ids in queuedJobs(pool). */
+  queuedDemand(pool: string): string {
+    return `${this.prefix}:queued-demand:${pool}`;
+  }
+
+  /** Hash, no TTL: targetKey -> installation and scope last seen in a webhook, with seenAt (pruned after 24 h). */
+  get targets(): string {
+    return `${this.prefix}:targets`;
+  }
+
+  /**
+   * Sorted set, no TTL: runners holding a slot of a pool or engine, scored by lease expiry (ms on
+   * Redis' clock) while their container is being made, then +inf until released.
+   */
+  slots(kind: "pool" | "engine", name: string): string {
+    return `${this.prefix}:slots:${kind}:${name}`;
+  }
+
+  /** Sorted set, no TTL: BullMQ ids of provision entries parked until a slot of this pool or engine frees, scored by queuedAt. */
+  parked(kind: "pool" | "engine", name: string): string {
+    return `${this.prefix}:parked:${kind}:${name}`;
+  }
+
+  /** Hash, no TTL: pool name -> its run-time PoolOverride as JSON (read by the slot script too). */
+  get poolOverrides(): string {
+    return `${this.prefix}:pool-overrides`;
+  }
+
+  /** String counter, TTL of the recovery's max age after the last request: redeliveries asked for one webhook event. */
+  deliveryRedeliveries(guid: string): string {
+    return `${this.prefix}:delivery-redeliveries:${guid}`;
+  }
+
+  /** String "1", TTL of the recovery's max age: set once an event is given up, so it is reported once. */
+  deliveryAbandoned(guid: string): string {
+    return `${this.prefix}:delivery-abandoned:${guid}`;
+  }
+
+  /** String, 5 min TTL: the token of the process running a reconcile pass on this engine. */
+  reconcileLock(engine: string): string {
+    return `${this.prefix}:lock:reconcile:${engine}`;
+  }
+
+  /** Hash written by BullMQ: one entry of a queue (data, finishedOn, …), kept as the queue's options say. */
+  queueJob(queue: string, jobId: string): string {
+    return `${this.prefix}:${queue}:${jobId}`;
+  }
+
+  /** Pattern for KEYS/SCAN matching every key of this prefix, runnerhub's and BullMQ's. */
+  get everything(): string {
+    return `${this.prefix}:*`;
+  }
+}

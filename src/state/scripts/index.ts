@@ -1,0 +1,57 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { Redis, Result } from "ioredis";
+import type { Reservation } from "../../pools/capacity.js";
+
+/**
+ * runnerhub's Lua scripts, one .lua file each beside this module (the build copies them to dist);
+ * each file's header states its KEYS, ARGV and reply. They are read once, when this module loads,
+ * and defined as ioredis commands, which run by EVALSHA and send the script only when Redis lacks
+ * it. Names carry a prefix so they never meet BullMQ's commands on a shared connection.
+ */
+const SCRIPTS = {
+  runnerhubMergeRunner: { file: "merge-runner.lua", numberOfKeys: 1 },
+  runnerhubTakeSlot: { file: "take-slot.lua", numberOfKeys: 3 },
+  runnerhubPopOldest: { file: "pop-oldest.lua", numberOfKeys: 1 },
+  runnerhubClaimRedelivery: { file: "claim-redelivery.lua", numberOfKeys: 1 },
+  runnerhubReleaseRedelivery: { file: "release-redelivery.lua", numberOfKeys: 1 },
+  runnerhubReleaseLock: { file: "release-lock.lua", numberOfKeys: 1 },
+} as const;
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    runnerhubMergeRunner(runner: string, change: string, mode: "keep-busy" | ""): Result<string | null, Context>;
+    runnerhubTakeSlot(
+      poolSlots: string,
+      engineSlots: string,
+      overrides: string,
+      pool: string,
+      fileMaxRunners: number,
+      engineCapacity: number,
+      runner: string,
+      leaseMs: number,
+      mode: "reserve" | "check" | "confirm",
+    ): Result<Reservation, Context>;
+    runnerhubPopOldest(sortedSet: string): Result<string | null, Context>;
+    runnerhubClaimRedelivery(count: string, expected: string, ttlMs: string): Result<0 | 1, Context>;
+    runnerhubReleaseRedelivery(count: string, expected: string): Result<0 | 1, Context>;
+    runnerhubReleaseLock(lock: string, token: string): Result<0 | 1, Context>;
+  }
+}
+
+const definitions = Object.entries(SCRIPTS).map(([name, { file, numberOfKeys }]) => {
+  const path = fileURLToPath(new URL(file, import.meta.url));
+  try {
+    return { name, numberOfKeys, lua: readFileSync(path, "utf8") };
+  } catch (error) {
+    throw new Error(`cannot read the Lua script ${path} (${(error as Error).message}); run npm run build`, {
+      cause: error,
+    });
+  }
+});
+
+/** Defines runnerhub's scripts on a client (again is harmless); call before using them. */
+export function defineScripts(redis: Redis): Redis {
+  for (const { name, numberOfKeys, lua } of definitions) redis.defineCommand(name, { lua, numberOfKeys });
+  return redis;
+}
