@@ -1,9 +1,11 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { createAdminHandler } from "./admin/handler.js";
 import type { Worker } from "bullmq";
 import { createNodeMiddleware, Probot } from "probot";
 import type { Logger } from "pino";
 import type { Config } from "./config/load.js";
 import { connectDocker, createContainerEngine, type ContainerEngine } from "./docker/engine.js";
+import { createGitHubBudget } from "./github/budget.js";
 import { createRunnerhubOctokit } from "./github/octokit.js";
 import { createRunnersApi } from "./github/runners-api.js";
 import { healthHandler, metricsHandler, type Check } from "./http/health.js";
@@ -30,6 +32,8 @@ const RECHECK_AFTER_MS = 10_000;
 const PROVISION_CONCURRENCY = 10;
 /** GitHub fails a job no runner took within 24 hours; older deliveries are not worth redelivering. */
 const RECOVERY_MAX_AGE_MS = 24 * 3600_000;
+/** A GitHub call that cannot get its share of the budget within this time fails and is retried later. */
+const GITHUB_BUDGET_MAX_WAIT_MS = 5 * 60_000;
 
 export interface Runtime {
   port: number;
@@ -100,7 +104,17 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
     secret: config.github.webhookSecret,
     baseUrl: config.github.baseUrl,
     log: log.child({ name: "probot" }),
-    Octokit: createRunnerhubOctokit(),
+    Octokit: createRunnerhubOctokit({
+      budget: createGitHubBudget({
+        redis: redis.client,
+        prefix: config.redisPrefix,
+        settings: config.githubBudget,
+        sleep: (ms) => sleep(ms),
+        maxWaitMs: GITHUB_BUDGET_MAX_WAIT_MS,
+      }),
+      log: log.child({ name: "github" }),
+      now,
+    }),
   });
   const github = createRunnersApi((installationId) => probot.auth(installationId));
   const pools = () => config.pools;

@@ -6,6 +6,9 @@ import { z } from "zod";
 import { poolsFileSchema, type Pool } from "./pools.js";
 import { parseDuration } from "./units.js";
 
+/** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
+export const WRITE_POINTS = 5;
+
 export type Role = "webhook" | "worker";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 
@@ -45,6 +48,18 @@ export interface Config {
   dataDir: string;
   /** Namespace of every Redis key, so several runnerhub installations can share one Redis. */
   redisPrefix: string;
+  /** The one GitHub request budget every process shares (see src/github/budget.ts). */
+  githubBudget: GitHubBudgetSettings;
+}
+
+/** A token bucket in GitHub's secondary-limit points: a GET costs 1, any other method 5. */
+export interface GitHubBudgetSettings {
+  /** Points that may be spent at once after a quiet spell (the bucket's size). */
+  burstPoints: number;
+  /** Points added back per minute. */
+  pointsPerMinute: number;
+  /** Points only runner registrations and deletions may spend; other calls leave them. */
+  reservePoints: number;
 }
 
 /** Not yet registered as a GitHub App: serve Probot's manifest setup page. */
@@ -144,6 +159,9 @@ const envSchema = z.object({
   RUNNERHUB_RECONCILE_INTERVAL: envDuration("30s"),
   RUNNERHUB_BOOTSTRAP_TIMEOUT: envDuration("5m"),
   RUNNERHUB_RECOVERY_INTERVAL: envDuration("1m"),
+  RUNNERHUB_GITHUB_BURST: z.preprocess(blankToUndefined, z.coerce.number().int().min(5).default(300)),
+  RUNNERHUB_GITHUB_POINTS_PER_MINUTE: z.preprocess(blankToUndefined, z.coerce.number().positive().default(600)),
+  RUNNERHUB_GITHUB_RESERVE: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(100)),
   RUNNERHUB_DATA_DIR: z.preprocess(blankToUndefined, z.string().default(".data")),
   RUNNERHUB_REDIS_PREFIX: z.preprocess(
     blankToUndefined,
@@ -231,6 +249,12 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     ]);
   }
 
+  if (vars.RUNNERHUB_GITHUB_RESERVE > vars.RUNNERHUB_GITHUB_BURST - WRITE_POINTS) {
+    throw new ConfigError("the environment", [
+      `RUNNERHUB_GITHUB_RESERVE: ${vars.RUNNERHUB_GITHUB_RESERVE} leaves no room for one write (${WRITE_POINTS} points) ` +
+        `in RUNNERHUB_GITHUB_BURST=${vars.RUNNERHUB_GITHUB_BURST}; lower the reserve or raise the burst`,
+    ]);
+  }
   const poolsFile = path.resolve(cwd, vars.RUNNERHUB_CONFIG);
   return {
     mode: "run",
@@ -258,5 +282,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     recoveryIntervalMs: vars.RUNNERHUB_RECOVERY_INTERVAL,
     dataDir: path.resolve(cwd, vars.RUNNERHUB_DATA_DIR),
     redisPrefix: vars.RUNNERHUB_REDIS_PREFIX,
+    githubBudget: {
+      burstPoints: vars.RUNNERHUB_GITHUB_BURST,
+      pointsPerMinute: vars.RUNNERHUB_GITHUB_POINTS_PER_MINUTE,
+      reservePoints: vars.RUNNERHUB_GITHUB_RESERVE,
+    },
   };
 }

@@ -74,6 +74,19 @@ export class RedisKeys {
     return `${this.prefix}:lock:reconcile:${engine}`;
   }
 
+  /**
+   * Hash {points, at}, expires once it would be full again: the GitHub call budget every process
+   * shares, in GitHub's secondary-limit points left at `at` (ms on Redis' clock).
+   */
+  get githubBudget(): string {
+    return `${this.prefix}:github-budget`;
+  }
+
+  /** String, TTL of the pause: ms on Redis' clock until which no process calls GitHub (a rate limit). */
+  get githubPause(): string {
+    return `${this.prefix}:github-pause`;
+  }
+
   /** Hash written by BullMQ: one entry of a queue (data, finishedOn, …), kept as the queue's options say. */
   queueJob(queue: string, jobId: string): string {
     return `${this.prefix}:${queue}:${jobId}`;

@@ -16,6 +16,8 @@ const SCRIPTS = {
   runnerhubClaimRedelivery: { file: "claim-redelivery.lua", numberOfKeys: 1 },
   runnerhubReleaseRedelivery: { file: "release-redelivery.lua", numberOfKeys: 1 },
   runnerhubReleaseLock: { file: "release-lock.lua", numberOfKeys: 1 },
+  runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 2 },
+  runnerhubPauseGitHubBudget: { file: "pause-github-budget.lua", numberOfKeys: 2 },
 } as const;
 
 declare module "ioredis" {
@@ -36,6 +38,15 @@ declare module "ioredis" {
     runnerhubClaimRedelivery(count: string, expected: string, ttlMs: string): Result<0 | 1, Context>;
     runnerhubReleaseRedelivery(count: string, expected: string): Result<0 | 1, Context>;
     runnerhubReleaseLock(lock: string, token: string): Result<0 | 1, Context>;
+    runnerhubTakeGitHubBudget(
+      bucket: string,
+      pause: string,
+      burstPoints: number,
+      pointsPerMs: number,
+      cost: number,
+      floor: number,
+    ): Result<number, Context>;
+    runnerhubPauseGitHubBudget(bucket: string, pause: string, pauseMs: number): Result<number, Context>;
   }
 }
 

@@ -2,10 +2,12 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { Probot } from "probot";
 import { inject } from "vitest";
-import { parseDockerHost } from "../../../src/config/load.js";
+import { parseDockerHost, type GitHubBudgetSettings } from "../../../src/config/load.js";
 import { poolSchema, type Pool } from "../../../src/config/pools.js";
 import { connectDocker, createContainerEngine, type ContainerEngine } from "../../../src/docker/engine.js";
 import { LABELS } from "../../../src/docker/labels.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createGitHubBudget, type GitHubBudget } from "../../../src/github/budget.js";
 import { createRunnerhubOctokit } from "../../../src/github/octokit.js";
 import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-api.js";
 import { createLogger, type Logger } from "../../../src/observability/logger.js";
@@ -49,6 +51,8 @@ export interface ServiceContext {
   overrides: PoolOverrides;
   capacity: Capacity;
   slots: SlotKeeper;
+  /** The shared GitHub budget of this context's prefix, with GitHub's defaults unless told. */
+  newBudget(settings?: Partial<GitHubBudgetSettings>): GitHubBudget;
   /** A GitHub client with empty caches (installation tokens, runner group ids). */
   newGitHub(): RunnersApi;
   metrics: Metrics;
@@ -70,7 +74,16 @@ export async function serviceContext(): Promise<ServiceContext> {
   const queues = createQueues(redis, prefix);
   const overrides = new PoolOverrides(redis, prefix);
   const capacity = new Capacity(redis, prefix);
+  const newBudget = (settings: Partial<GitHubBudgetSettings> = {}) =>
+    createGitHubBudget({
+      redis,
+      prefix,
+      settings: { burstPoints: 300, pointsPerMinute: 600, reservePoints: 100, ...settings },
+      sleep: (ms) => sleep(ms),
+      maxWaitMs: 60_000,
+    });
   return {
+    newBudget,
     redis,
     prefix,
     docker,
@@ -88,7 +101,7 @@ export async function serviceContext(): Promise<ServiceContext> {
         secret: "s",
         baseUrl: GITHUB_API,
         log: createLogger("silent"),
-        Octokit: createRunnerhubOctokit(),
+        Octokit: createRunnerhubOctokit({ budget: newBudget(), log, now: () => Date.now() }),
       });
       return createRunnersApi((id) => probot.auth(id));
     },

@@ -169,6 +169,19 @@ describe("loadConfig", () => {
     }
   });
 
+  it("keeps the shared GitHub budget within GitHub's 900 points a minute by default, and checks the reserve", () => {
+    const config = loadConfig(base(), tmpdir());
+    if (config.mode !== "run") throw new Error("expected run mode");
+    const { burstPoints, pointsPerMinute, reservePoints } = config.githubBudget;
+    expect(burstPoints + pointsPerMinute).toBeLessThanOrEqual(900);
+    expect(reservePoints).toBeLessThan(burstPoints);
+    expect(
+      problemsOf(() =>
+        loadConfig({ ...base(), RUNNERHUB_GITHUB_BURST: "50", RUNNERHUB_GITHUB_RESERVE: "48" }, tmpdir()),
+      ),
+    ).toEqual([expect.stringMatching(/^RUNNERHUB_GITHUB_RESERVE: 48 leaves no room for one write/)]);
+  });
+
   it("requires the webhook secret once the app is registered", () => {
     const { WEBHOOK_SECRET: _unused, ...env } = base();
     expect(problemsOf(() => loadConfig(env, tmpdir()))[0]).toMatch(/^WEBHOOK_SECRET: required/);

@@ -1,0 +1,118 @@
+import type { Redis } from "ioredis";
+import type { GitHubBudgetSettings } from "../config/load.js";
+import { WRITE_POINTS } from "../config/load.js";
+import { RedisKeys } from "../state/keys.js";
+import { defineScripts } from "../state/scripts/index.js";
+
+/**
+ * Runner registrations and deletions (and the installation tokens they need) come first: a job waits for them. Everything else (lists,
+ * job status, deliveries) may only spend points above the reserve.
+ */
+export type CallPriority = "runner" | "other";
+
+export interface GitHubCall {
+  priority: CallPriority;
+  /** GitHub's secondary-limit points: 1 for GET/HEAD/OPTIONS, 5 otherwise. */
+  points: number;
+}
+
+/**
+ * One budget of GitHub calls for every process of an installation, kept in Redis: a token bucket
+ * in GitHub's secondary-limit points, and a pause every process honours once GitHub has said no.
+ */
+export interface GitHubBudget {
+  /** Spends the call's points now (0) or says how many ms to wait before asking again. */
+  tryTake(call: GitHubCall): Promise<number>;
+  /** Waits until the call's points are spent; rejects after maxWaitMs. */
+  take(call: GitHubCall): Promise<void>;
+  /** No process spends anything for this long (GitHub's retry-after or rate-limit reset). */
+  pause(ms: number): Promise<void>;
+}
+
+export interface BudgetDeps {
+  redis: Redis;
+  prefix: string;
+  settings: GitHubBudgetSettings;
+  sleep: (ms: number) => Promise<void>;
+  /** A call that cannot get its points within this time fails (every GitHub call has a bound). */
+  maxWaitMs: number;
+}
+
+export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
+  const { settings } = deps;
+  const redis = defineScripts(deps.redis);
+  const keys = new RedisKeys(deps.prefix);
+  const perMs = settings.pointsPerMinute / 60_000;
+
+  const budget: GitHubBudget = {
+    async tryTake(call) {
+      const floor = call.priority === "runner" ? 0 : settings.reservePoints;
+      return redis.runnerhubTakeGitHubBudget(
+        keys.githubBudget,
+        keys.githubPause,
+        settings.burstPoints,
+        perMs,
+        call.points,
+        floor,
+      );
+    },
+    async take(call) {
+      let waited = 0;
+      for (;;) {
+        const waitMs = await budget.tryTake(call);
+        if (waitMs === 0) return;
+        if (waited + waitMs > deps.maxWaitMs) {
+          throw new Error(
+            `GitHub call budget: no ${call.points} points within ${deps.maxWaitMs} ms ` +
+              `(${settings.pointsPerMinute} points a minute shared by every process); raise RUNNERHUB_GITHUB_POINTS_PER_MINUTE if GitHub allows more`,
+          );
+        }
+        await deps.sleep(waitMs);
+        waited += waitMs;
+      }
+    },
+    async pause(ms) {
+      await redis.runnerhubPauseGitHubBudget(keys.githubBudget, keys.githubPause, Math.max(1, Math.ceil(ms)));
+    },
+  };
+  return budget;
+}
+
+/** Registrations, deletions, and the installation token a registration needs first. */
+const RUNNER_CALL =
+  /(\/actions\/runners\/(generate-jitconfig|registration-token|\d+)|\/app\/installations\/\d+\/access_tokens)$/;
+
+/** What one GitHub request costs and how urgent it is, from its method and URL. */
+export function classifyCall(method: string, url: string): GitHubCall {
+  const upper = method.toUpperCase();
+  const read = upper === "GET" || upper === "HEAD" || upper === "OPTIONS";
+  const path = url.split("?")[0] ?? url;
+  const runner = !read && (upper === "DELETE" || upper === "POST") && RUNNER_CALL.test(path);
+  return { priority: runner ? "runner" : "other", points: read ? 1 : WRITE_POINTS };
+}
+
+/** GitHub's advice when it gives no retry-after for a secondary limit: wait at least a minute. */
+const SECONDARY_LIMIT_DEFAULT_MS = 60_000;
+
+/**
+ * How long GitHub asks every caller to back off after this error; undefined when the error is not
+ * a rate limit (a 403 for a missing permission, say). retry-after wins; a spent primary limit
+ * (x-ratelimit-remaining 0) waits for x-ratelimit-reset; a secondary limit without either waits
+ * a minute.
+ */
+export function backoffAfter(error: unknown, nowMs: number): number | undefined {
+  if (typeof error !== "object" || error === null || !("status" in error)) return undefined;
+  const status = error.status;
+  if (status !== 403 && status !== 429) return undefined;
+  const response = "response" in error ? (error.response as { headers?: Record<string, string | undefined> }) : {};
+  const headers = response?.headers ?? {};
+  const retryAfter = Number(headers["retry-after"]);
+  if (headers["retry-after"] !== undefined && Number.isFinite(retryAfter)) return Math.max(1, retryAfter) * 1000;
+  if (headers["x-ratelimit-remaining"] === "0") {
+    const reset = Number(headers["x-ratelimit-reset"]) * 1000;
+    return Number.isFinite(reset) ? Math.max(1000, reset - nowMs) : SECONDARY_LIMIT_DEFAULT_MS;
+  }
+  const message = "message" in error ? String(error.message) : "";
+  if (status === 429 || /secondary rate limit/i.test(message)) return SECONDARY_LIMIT_DEFAULT_MS;
+  return undefined;
+}

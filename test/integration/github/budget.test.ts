@@ -1,0 +1,219 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import nock from "nock";
+import { Probot } from "probot";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { GitHubBudgetSettings } from "../../../src/config/load.js";
+import { createGitHubBudget, type GitHubBudget } from "../../../src/github/budget.js";
+import { createRunnerhubOctokit } from "../../../src/github/octokit.js";
+import { createRunnersApi } from "../../../src/github/runners-api.js";
+import { createLogger } from "../../../src/observability/logger.js";
+import { GITHUB_API, serviceContext, testPrivateKey, type ServiceContext } from "../support/context.js";
+
+let ctx: ServiceContext;
+/** A second process: its own Redis connection, the same prefix. */
+let other: Redis;
+
+beforeAll(async () => {
+  ctx = await serviceContext();
+  other = ctx.redis.duplicate();
+  nock.disableNetConnect();
+  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+});
+
+afterEach(async () => {
+  nock.cleanAll();
+  await ctx.flushPrefix();
+});
+
+afterAll(async () => {
+  nock.enableNetConnect();
+  await other.quit();
+  await ctx.close();
+});
+
+function budgetOn(redis: Redis, settings: GitHubBudgetSettings): GitHubBudget {
+  return createGitHubBudget({ redis, prefix: ctx.prefix, settings, sleep: (ms) => sleep(ms), maxWaitMs: 30_000 });
+}
+
+const JIT = { priority: "runner", points: 5 } as const;
+const READ = { priority: "other", points: 1 } as const;
+const WRITE = { priority: "other", points: 5 } as const;
+/** A refill so slow that nothing comes back while a test runs. */
+const FROZEN = 0.001;
+
+describe("GitHub budget (one token bucket in Redis for every process)", () => {
+  it("is one bucket for two clients: what one spends, the other cannot", async () => {
+    const settings = { burstPoints: 50, pointsPerMinute: FROZEN, reservePoints: 0 };
+    const a = budgetOn(ctx.redis, settings);
+    const b = budgetOn(other, settings);
+    const granted = { a: 0, b: 0 };
+    for (let i = 0; i < 10; i++) {
+      if ((await a.tryTake(JIT)) === 0) granted.a++;
+      if ((await b.tryTake(JIT)) === 0) granted.b++;
+    }
+    expect(granted).toEqual({ a: 5, b: 5 });
+    expect(await a.tryTake(JIT)).toBeGreaterThan(0);
+    expect(await b.tryTake(READ)).toBeGreaterThan(0);
+  });
+
+  it("keeps two clients spending as fast as they can within burst + refill", async () => {
+    // 10 points a second, burst 20: in T seconds at most 20 + 10 T points, however fast they ask.
+    const settings = { burstPoints: 20, pointsPerMinute: 600, reservePoints: 0 };
+    const clients = [budgetOn(ctx.redis, settings), budgetOn(other, settings)];
+    const started = Date.now();
+    const spent = [0, 0];
+    await Promise.all(
+      clients.map(async (client, index) => {
+        while (Date.now() - started < 1_500) {
+          await client.take(JIT);
+          spent[index] = (spent[index] ?? 0) + JIT.points;
+        }
+      }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const total = (spent[0] ?? 0) + (spent[1] ?? 0);
+    expect(total).toBeLessThanOrEqual(20 + 10 * seconds + JIT.points);
+    // Both were served, and the refill was used, not only the burst.
+    expect(spent[0]).toBeGreaterThan(0);
+    expect(spent[1]).toBeGreaterThan(0);
+    expect(total).toBeGreaterThan(20);
+  });
+
+  it("leaves the reserve to runner registrations and deletions", async () => {
+    const budget = budgetOn(ctx.redis, { burstPoints: 30, pointsPerMinute: FROZEN, reservePoints: 10 });
+    // Other calls may spend down to the reserve (20 points) and no further.
+    expect(await budget.tryTake(WRITE)).toBe(0);
+    expect(await budget.tryTake(WRITE)).toBe(0);
+    expect(await budget.tryTake(WRITE)).toBe(0);
+    expect(await budget.tryTake(WRITE)).toBe(0);
+    expect(await budget.tryTake(READ)).toBeGreaterThan(0);
+    expect(await budget.tryTake(WRITE)).toBeGreaterThan(0);
+    // Runner calls still get the last 10.
+    expect(await budget.tryTake(JIT)).toBe(0);
+    expect(await budget.tryTake(JIT)).toBe(0);
+    expect(await budget.tryTake(JIT)).toBeGreaterThan(0);
+  });
+
+  it("makes a pause asked for by one client hold for every client, runner calls included", async () => {
+    const settings = { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 };
+    await budgetOn(ctx.redis, settings).pause(5_000);
+    const wait = await budgetOn(other, settings).tryTake(JIT);
+    expect(wait).toBeGreaterThan(4_000);
+    expect(wait).toBeLessThanOrEqual(5_000);
+  });
+
+  it("fails a call that cannot get its points within its bound, naming the setting", async () => {
+    const budget = createGitHubBudget({
+      redis: ctx.redis,
+      prefix: ctx.prefix,
+      settings: { burstPoints: 5, pointsPerMinute: FROZEN, reservePoints: 0 },
+      sleep: () => Promise.resolve(),
+      maxWaitMs: 1_000,
+    });
+    await budget.take(JIT);
+    await expect(budget.take(JIT)).rejects.toThrow(/RUNNERHUB_GITHUB_POINTS_PER_MINUTE/);
+  });
+});
+
+describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
+  function runnersApi(budget: GitHubBudget) {
+    const probot = new Probot({
+      appId: 1,
+      privateKey: testPrivateKey,
+      secret: "s",
+      baseUrl: GITHUB_API,
+      log: createLogger("silent"),
+      Octokit: createRunnerhubOctokit({ budget, log: createLogger("silent"), now: () => Date.now() }),
+    });
+    return createRunnersApi((id) => probot.auth(id));
+  }
+  const target = { installationId: 7, scope: { kind: "org", org: "acme" } } as const;
+  const jitReply = {
+    runner: { id: 9, name: "r", os: "linux", status: "offline", busy: false, labels: [] },
+    encoded_jit_config: "c2VjcmV0",
+  };
+  const token = () =>
+    nock(GITHUB_API)
+      .post("/app/installations/7/access_tokens")
+      .reply(201, { token: "ghs_x", expires_at: new Date(Date.now() + 3600_000).toISOString() });
+
+  it("spends a write's points on a JIT config and a read's on a list", async () => {
+    const budget = budgetOn(ctx.redis, { burstPoints: 16, pointsPerMinute: FROZEN, reservePoints: 0 });
+    token();
+    nock(GITHUB_API)
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(201, jitReply)
+      .get("/orgs/acme/actions/runners")
+      .query(true)
+      .reply(200, { total_count: 0, runners: [] });
+    const api = runnersApi(budget);
+    await api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] });
+    await api.listRunners(target);
+    // 16 - 5 (installation token) - 5 (JIT config) - 1 (list) = 5 left: one more write fits, then nothing.
+    expect(await budget.tryTake(JIT)).toBe(0);
+    expect(await budget.tryTake(READ)).toBeGreaterThan(0);
+  });
+
+  it("honours retry-after: every process pauses, then the request is tried again", async () => {
+    const settings = { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 };
+    const budget = budgetOn(ctx.redis, settings);
+    const elsewhere = budgetOn(other, settings);
+    token();
+    const attempts: number[] = [];
+    let pausedElsewhere = 0;
+    nock(GITHUB_API)
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(() => {
+        attempts.push(Date.now());
+        return [403, { message: "You have exceeded a secondary rate limit." }, { "retry-after": "1" }];
+      })
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(() => {
+        attempts.push(Date.now());
+        return [201, jitReply];
+      });
+    const api = runnersApi(budget);
+    const pending = api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] });
+    // While the first process waits, another one is told to wait too.
+    const deadline = Date.now() + 10_000;
+    while (attempts.length === 0 && Date.now() < deadline) await sleep(10);
+    while (pausedElsewhere === 0 && attempts.length === 1 && Date.now() < deadline) {
+      pausedElsewhere = await elsewhere.tryTake(READ);
+    }
+    await expect(pending).resolves.toMatchObject({ runnerId: 9 });
+    expect(attempts).toHaveLength(2);
+    expect(pausedElsewhere).toBeGreaterThan(0);
+    expect((attempts[1] ?? 0) - (attempts[0] ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+
+  it("waits for x-ratelimit-reset when the primary limit is spent, and gives up after three tries", async () => {
+    const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+    token();
+    const resetHeaders = () => ({
+      "x-ratelimit-remaining": "0",
+      "x-ratelimit-reset": String(Math.ceil(Date.now() / 1000)),
+    });
+    nock(GITHUB_API)
+      .get("/orgs/acme/actions/runners")
+      .query(true)
+      .times(3)
+      .reply(403, { message: "API rate limit exceeded" }, resetHeaders());
+    const api = runnersApi(budget);
+    await expect(api.listRunners(target)).rejects.toMatchObject({ status: 403 });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it("does not retry a 403 that is not a rate limit", async () => {
+    const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+    token();
+    nock(GITHUB_API)
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(403, { message: "Resource not accessible by integration" });
+    const api = runnersApi(budget);
+    await expect(
+      api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] }),
+    ).rejects.toMatchObject({ status: 403 });
+    expect(await budget.tryTake(READ)).toBe(0);
+  });
+});
