@@ -26,11 +26,14 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
   const pool = job.data.pool;
   const engine = deps.engine.name;
   const poolFull = outcome.reason === "pool-full";
-  await deps.capacity.park(poolFull ? "pool" : "engine", poolFull ? pool : engine, job.id, job.data.queuedAt);
+  // Delayed first, parked second: a release only ever pops a parked entry that is already
+  // delayed, so it can always promote it. (Parked first, a release between the two steps popped
+  // an entry it could not promote, and the wake-up was lost until the safety net.) A release
+  // before the entry is parked finds nothing to wake; the re-check below catches it.
   // A full engine is this engine's problem only: come back soon, when a worker of another
   // engine may take the entry, instead of waiting for a slot here.
   await job.moveToDelayed(deps.now() + (poolFull ? PARK_FALLBACK_MS : ENGINE_FULL_RETRY_MS), token);
-  // A slot freed between the failed reservation and parking woke nobody; look once more.
+  await deps.capacity.park(poolFull ? "pool" : "engine", poolFull ? pool : engine, job.id, job.data.queuedAt);
   const fileMaxRunners = deps.pools().find((candidate) => candidate.name === pool)?.maxRunners ?? 0;
   if (await deps.capacity.hasRoom({ pool, fileMaxRunners, engine, engineCapacity: deps.engineCapacity })) {
     await deps.slots.wake(pool, engine);

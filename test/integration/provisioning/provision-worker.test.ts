@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LABELS } from "../../../src/docker/labels.js";
 import { randomRunnerSuffix } from "../../../src/pools/runner-names.js";
 import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
-import { startProvisionWorker } from "../../../src/provisioning/workers.js";
+import type { Capacity } from "../../../src/pools/capacity.js";
+import { PARK_FALLBACK_MS, startProvisionWorker } from "../../../src/provisioning/workers.js";
 import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
 import {
   GITHUB_API,
@@ -187,5 +188,67 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
     const outcome = await provisionRunner(forB, deps());
     expect(outcome).toMatchObject({ kind: "started" });
     scope.done();
+  });
+
+  describe("a slot freed while a job is being parked wakes that job (no lost wake-up)", () => {
+    type Point = "before-park" | "after-park" | "before-recheck";
+
+    /** ctx.capacity, but `release` runs at one point of the parking sequence, once. */
+    function capacityReleasingAt(point: Point, release: () => Promise<void>): Capacity {
+      const capacity = Object.create(ctx.capacity) as Capacity;
+      let fired = false;
+      const at = async (reached: Point) => {
+        if (reached !== point || fired) return;
+        fired = true;
+        await release();
+      };
+      capacity.park = async (...args) => {
+        await at("before-park");
+        await ctx.capacity.park(...args);
+        await at("after-park");
+      };
+      capacity.hasRoom = async (request) => {
+        await at("before-recheck");
+        return ctx.capacity.hasRoom(request);
+      };
+      return capacity;
+    }
+
+    // "after-park" is the race that lost the job before the fix: a release popped the parked
+    // entry before it was delayed, could not promote it, and the job sat out the 30 s safety net.
+    it.each<Point>(["before-park", "after-park", "before-recheck"])(
+      "release %s: the parked job is started without waiting for the safety net",
+      async (point) => {
+        const { scope } = githubForJit(601);
+        const pool = testPool({ command: ["sleep", "300"], maxRunners: 1 });
+        const holder = { pool: "linux", fileMaxRunners: 1, engine: ctx.engine.name, engineCapacity: undefined };
+        await ctx.capacity.reserve({ ...holder, runner: "linux-holder", leaseMs: 60_000 });
+        await ctx.capacity.confirm({ ...holder, runner: "linux-holder" });
+        const capacity = capacityReleasingAt(point, () => ctx.slots.release("linux", ctx.engine.name, "linux-holder"));
+        const events = new QueueEvents(ctx.queues.provision.name, {
+          connection: ctx.redis.duplicate(),
+          prefix: ctx.prefix,
+        });
+        await events.waitUntilReady();
+        const worker = startProvisionWorker(deps({ pools: () => [pool], capacity }), {
+          connection: ctx.redis,
+          prefix: ctx.prefix,
+          concurrency: 1,
+          log: ctx.log,
+        });
+        try {
+          const job = await ctx.queues.provision.add("provision", await queued(7007), { jobId: provisionJobId(7007) });
+          // Well inside PARK_FALLBACK_MS: only a wake-up, never the safety net, can finish it in time.
+          expect(PARK_FALLBACK_MS).toBeGreaterThan(20_000);
+          const outcome = await job.waitUntilFinished(events, 20_000);
+          expect(outcome).toMatchObject({ kind: "started" });
+          scope.done();
+        } finally {
+          await worker.close();
+          await events.close();
+          await ctx.queues.provision.obliterate({ force: true });
+        }
+      },
+    );
   });
 });
