@@ -35,6 +35,7 @@ export type ReconcileAction =
   | { kind: "stop"; runnerName: string; containerId: string; reason: "max-lifetime" | "no-registration" | "no-record" }
   | {
       kind: "retire";
+      pool: string;
       runnerName: string;
       containerId: string;
       runnerId: number;
@@ -195,6 +196,7 @@ function planPoolSize(
     if (!orphaned && !idleLong) continue;
     actions.push({
       kind: "retire",
+      pool: pool.name,
       runnerName: record.name,
       containerId: record.containerId ?? "",
       runnerId: record.runnerId ?? 0,

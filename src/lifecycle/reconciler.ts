@@ -45,6 +45,12 @@ export type ReconcileSummary = { skipped: true } | { skipped: false; actions: Re
 
 /** A pass holds this lock so two processes never reconcile one engine at once. */
 const LOCK_MS = 5 * 60_000;
+/**
+ * Held while one pass decides and carries out a pool's retirements: passes of several engines run
+ * at once, and each would otherwise retire the pool's whole surplus from a snapshot taken before
+ * the others retired anything. Long enough for a few stops with their grace period.
+ */
+const RETIRE_LOCK_MS = 2 * 60_000;
 
 /**
  * The level-triggered half of runnerhub: one pass reads Docker, GitHub (one paginated runner list
@@ -53,7 +59,8 @@ const LOCK_MS = 5 * 60_000;
 export function createReconciler(deps: ReconcilerDeps) {
   const { log } = deps;
   const redis = defineScripts(deps.redis);
-  const lockKey = new RedisKeys(deps.prefix).reconcileLock(deps.engine.name);
+  const keys = new RedisKeys(deps.prefix);
+  const lockKey = keys.reconcileLock(deps.engine.name);
   const installations = new Map<string, number>();
 
   async function warmTarget(pool: Pool, known: readonly RunnerTarget[]): Promise<RunnerTarget | undefined> {
@@ -229,33 +236,73 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
   }
 
+  /** Runs work under a Redis lock; undefined (nothing run) when another process holds it. */
+  async function underLock<T>(key: string, ms: number, work: () => Promise<T>): Promise<T | undefined> {
+    const token = randomUUID();
+    if ((await redis.set(key, token, "PX", ms, "NX")) !== "OK") return undefined;
+    try {
+      return await work();
+    } finally {
+      await redis.runnerhubReleaseLock(key, token);
+    }
+  }
+
+  async function carryOutAll(plan: ReconcileAction[], pools: Pool[], warmTargets: Map<string, RunnerTarget>) {
+    const done: Record<string, number> = {};
+    let failed = 0;
+    for (const action of plan) {
+      try {
+        await carryOut(action, pools, warmTargets);
+        done[action.kind] = (done[action.kind] ?? 0) + 1;
+      } catch (error) {
+        failed++;
+        log.error(
+          { err: error, action: action.kind, runnerName: "runnerName" in action ? action.runnerName : undefined },
+          "reconcile action failed",
+        );
+      }
+    }
+    return { done, failed };
+  }
+
+  /**
+   * A pool's retirements are decided once for the whole pool: under the pool's lock, on records
+   * read after every earlier retirement was written (a retired runner is marked retiring before
+   * the lock is let go), so the surplus other engines already retired is not retired again. A
+   * pass that finds the lock taken leaves the pool's retiring to a later pass.
+   */
+  async function retireSurplus(pool: string, snap: ReconcileSnapshot, pools: Pool[]) {
+    return underLock(keys.retireLock(pool), RETIRE_LOCK_MS, async () => {
+      const fresh = planReconcile({ ...snap, records: await deps.runners.list() }).filter(
+        (action) => action.kind === "retire" && action.pool === pool,
+      );
+      return carryOutAll(fresh, pools, new Map());
+    });
+  }
+
   return {
     async runOnce(): Promise<ReconcileSummary> {
-      const token = randomUUID();
-      if ((await redis.set(lockKey, token, "PX", LOCK_MS, "NX")) !== "OK") return { skipped: true };
-      try {
+      const summary = await underLock(lockKey, LOCK_MS, async () => {
         const pools = await deps.overrides.effective(deps.pools());
         const { snap, warmTargets } = await snapshot(pools);
         const plan = planReconcile(snap);
-        const actions: Record<string, number> = {};
-        let failed = 0;
-        for (const action of plan) {
-          try {
-            await carryOut(action, pools, warmTargets);
-            actions[action.kind] = (actions[action.kind] ?? 0) + 1;
-          } catch (error) {
-            failed++;
-            log.error(
-              { err: error, action: action.kind, runnerName: "runnerName" in action ? action.runnerName : undefined },
-              "reconcile action failed",
-            );
-          }
+        const retiring = new Set(plan.flatMap((action) => (action.kind === "retire" ? [action.pool] : [])));
+        const { done: actions, failed: failures } = await carryOutAll(
+          plan.filter((action) => action.kind !== "retire"),
+          pools,
+          warmTargets,
+        );
+        let failed = failures;
+        for (const pool of retiring) {
+          const retired = await retireSurplus(pool, snap, pools);
+          if (!retired) continue;
+          for (const [kind, count] of Object.entries(retired.done)) actions[kind] = (actions[kind] ?? 0) + count;
+          failed += retired.failed;
         }
         if (plan.length > 0) log.info({ engine: deps.engine.name, actions, failed }, "reconcile pass");
-        return { skipped: false, actions, failed };
-      } finally {
-        await redis.runnerhubReleaseLock(lockKey, token);
-      }
+        return { skipped: false as const, actions, failed };
+      });
+      return summary ?? { skipped: true };
     },
   };
 }

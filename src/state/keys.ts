@@ -87,6 +87,11 @@ export class RedisKeys {
     return `${this.prefix}:github-pause`;
   }
 
+  /** String, 2 min TTL: the token of the one reconcile pass deciding this pool's retirements. */
+  retireLock(pool: string): string {
+    return `${this.prefix}:lock:retire:${pool}`;
+  }
+
   /** Hash written by BullMQ: one entry of a queue (data, finishedOn, …), kept as the queue's options say. */
   queueJob(queue: string, jobId: string): string {
     return `${this.prefix}:${queue}:${jobId}`;

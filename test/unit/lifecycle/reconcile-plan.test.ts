@@ -179,8 +179,41 @@ describe("planReconcile", () => {
       waitingJobs: waiting(),
     });
     expect(planReconcile(snap)).toEqual([
-      { kind: "retire", runnerName: name, containerId: `c-${name}`, runnerId: 0x15, target: TARGET, reason: "surplus" },
+      {
+        kind: "retire",
+        pool: "linux",
+        runnerName: name,
+        containerId: `c-${name}`,
+        runnerId: 0x15,
+        target: TARGET,
+        reason: "surplus",
+      },
     ]);
+  });
+
+  it("retires only what is left of the pool-wide surplus once another engine retired its share", () => {
+    // Two idle runners per engine, two jobs waiting: the pool has two runners too many.
+    const old = NOW - 11 * MIN;
+    const here = ["linux-00000020", "linux-00000021"];
+    const there = ["linux-00000022", "linux-00000023"];
+    const all = [...here, ...there];
+    const view = (retiredThere: boolean) =>
+      snapshot({
+        containers: here.map((name) => container(name, { createdAt: old })),
+        records: [
+          ...here.map((name) => record(name, { createdAt: old })),
+          ...there.map((name) =>
+            record(name, { createdAt: old, engine: "there", retiring: retiredThere ? "idle-timeout" : undefined }),
+          ),
+        ],
+        registrations: listed(...all.map((name) => registration(name))),
+        waitingJobs: waiting(1, 2),
+      });
+    // Each engine alone sees the whole surplus and retires it from its own runners ...
+    expect(kinds(view(false))).toEqual(here.map((name) => `retire:${name}`));
+    // ... so the reconciler decides a pool's retirements under one lock, on records read after
+    // the other engine marked its retired runners: then nothing is left to retire here.
+    expect(kinds(view(true))).toEqual([]);
   });
 
   it("stops a runner past its max lifetime, even a busy one", () => {
