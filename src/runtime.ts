@@ -15,6 +15,7 @@ import { createDeliveryRecovery, githubDeliveriesApi } from "./lifecycle/deliver
 import { watchRunnerExits } from "./lifecycle/exit-watcher.js";
 import { createReconciler } from "./lifecycle/reconciler.js";
 import { startSchedules } from "./lifecycle/schedules.js";
+import { sampleRunnerUsage } from "./lifecycle/usage-sampler.js";
 import { createMetrics, registerRunnerGauge, type Metrics } from "./observability/metrics.js";
 import { Capacity } from "./pools/capacity.js";
 import { PoolOverrides } from "./pools/overrides.js";
@@ -30,6 +31,8 @@ export const WEBHOOK_PATH = "/api/github/webhooks";
 /** Demand younger than this is trusted to be still queued (saves a GitHub call per runner). */
 const RECHECK_AFTER_MS = 10_000;
 const PROVISION_CONCURRENCY = 10;
+/** Runner resource use is read this often: a short job still gets readings, and the engine a light load. */
+const USAGE_SAMPLE_INTERVAL_MS = 5_000;
 /** GitHub fails a job no runner took within 24 hours; older deliveries are not worth redelivering. */
 const RECOVERY_MAX_AGE_MS = 24 * 3600_000;
 /** A GitHub call that cannot get its share of the budget within this time fails and is retried later. */
@@ -133,6 +136,7 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
       slots,
       queues,
       github,
+      engine,
       log,
       now,
     }),
@@ -179,6 +183,8 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
     });
     teardown.push(() => watcher.stop());
     await watcher.ready;
+    const sampler = sampleRunnerUsage({ engine, runners, log, intervalMs: USAGE_SAMPLE_INTERVAL_MS });
+    teardown.push(() => sampler.stop());
     workers.push(
       startProvisionWorker(
         {

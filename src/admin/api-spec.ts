@@ -12,6 +12,7 @@ import {
   poolsResponseSchema,
   poolViewSchema,
   queueCountsSchema,
+  runnerDetailSchema,
   runnersResponseSchema,
 } from "./schemas.js";
 
@@ -30,6 +31,7 @@ const SCHEMAS = {
   Pool: poolViewSchema,
   PoolOverride: poolOverrideSchema,
   RunnerList: runnersResponseSchema,
+  Runner: runnerDetailSchema,
   Drain: drainResponseSchema,
   QueueCounts: queueCountsSchema,
   JobPage: jobsPageSchema,
@@ -49,6 +51,8 @@ interface ParameterDoc {
 interface ResponseDoc {
   description: string;
   schema?: SchemaName;
+  /** A text/plain answer instead of JSON. */
+  text?: true;
 }
 
 export interface RouteDoc {
@@ -97,6 +101,42 @@ export const ROUTE_DOCS = {
     summary: "Live runners (starting, idle, busy)",
     parameters: [{ name: "pool", in: "query", description: "Only runners of this pool", schema: { type: "string" } }],
     responses: { 200: { description: "Runner records, by pool then age", schema: "RunnerList" }, 400: invalid },
+  },
+  "GET /admin/runners/{name}": {
+    method: "GET",
+    template: "/admin/runners/{name}",
+    summary:
+      "One runner, live or exited in the last day: state, exit reason and code, OOM kill, peak memory and CPU time, the job re-run after an OOM kill, and the last log lines kept when its container was removed (secrets masked)",
+    parameters: [pathParam("name", "Runner name")],
+    responses: {
+      200: { description: "The runner", schema: "Runner" },
+      404: notFound("runner (live or exited within a day)"),
+    },
+  },
+  "GET /admin/runners/{name}/logs": {
+    method: "GET",
+    template: "/admin/runners/{name}/logs",
+    summary:
+      "The runner's output as plain text, secrets masked: the last lines of a running container (with follow=true, streamed until the container ends), or the lines kept when it exited",
+    parameters: [
+      pathParam("name", "Runner name"),
+      {
+        name: "follow",
+        in: "query",
+        description: "Keep streaming while the container runs",
+        schema: { type: "string", enum: ["true", "false"] },
+      },
+    ],
+    responses: {
+      200: { description: "The log lines (text/plain)", text: true },
+      400: invalid,
+      404: notFound("runner (live or exited within a day)"),
+      409: {
+        description:
+          "The runner has no container yet, or runs on an engine this process is not bound to (ask a worker process of that engine)",
+        schema: "Error",
+      },
+    },
   },
   "DELETE /admin/runners/{name}": {
     method: "DELETE",
@@ -209,12 +249,14 @@ function responsesOf(responses: Record<number, ResponseDoc>): Record<string, unk
   return Object.fromEntries(
     Object.entries({ ...responses, ...COMMON_RESPONSES }).map(([status, doc]) => [
       status,
-      doc.schema
-        ? {
-            description: doc.description,
-            content: { "application/json": { schema: { $ref: `#/components/schemas/${doc.schema}` } } },
-          }
-        : { description: doc.description },
+      doc.text
+        ? { description: doc.description, content: { "text/plain": { schema: { type: "string" } } } }
+        : doc.schema
+          ? {
+              description: doc.description,
+              content: { "application/json": { schema: { $ref: `#/components/schemas/${doc.schema}` } } },
+            }
+          : { description: doc.description },
     ]),
   );
 }
@@ -267,7 +309,7 @@ export function openApiDocument(): Record<string, unknown> {
       title: "runnerhub admin API",
       version: API_VERSION,
       description:
-        "Pools and their run-time limits, runners, and the provision queue. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`.",
+        "Pools and their run-time limits, runners (with what happened inside them), and the provision queue. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`.",
     },
     servers: [{ url: "/" }],
     security: [{ adminToken: [] }],

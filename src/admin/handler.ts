@@ -1,15 +1,19 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
 import type { Job } from "bullmq";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
+import type { ContainerEngine } from "../docker/engine.js";
 import type { RunnersApi } from "../github/runners-api.js";
+import { KEPT_LOG_BYTES } from "../lifecycle/exit-watcher.js";
+import { maskingStream, maskSecrets, secretValuesOf, tailOf } from "../lifecycle/runner-logs.js";
 import { pathOf, sendJson, type Handler } from "../http/server.js";
 import type { Capacity } from "../pools/capacity.js";
 import { overrideProblems, poolOverrideSchema, type PoolOverrides } from "../pools/overrides.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { Queues } from "../queue/queues.js";
-import type { RunnerStore } from "../state/runner-store.js";
+import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { DASHBOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./api-spec.js";
 import { checkToken, presentedToken, tokenDigest } from "./auth.js";
 import { createDashboard } from "./dashboard.js";
@@ -18,6 +22,7 @@ import {
   drainQuerySchema,
   JOB_STATES,
   jobsQuerySchema,
+  logsQuerySchema,
   runnersQuerySchema,
   type ErrorBody,
   type FieldProblem,
@@ -30,6 +35,7 @@ import {
   pageRange,
   poolCounts,
   poolView,
+  runnerDetail,
   runnerView,
   selectRunners,
   slotsToWake,
@@ -47,6 +53,8 @@ export interface AdminDeps {
   slots: SlotKeeper;
   queues: Queues;
   github: RunnersApi;
+  /** The engine this process is bound to (worker role): live logs of its runners are read there. */
+  engine?: ContainerEngine | undefined;
   log: Logger;
   now: () => number;
 }
@@ -56,6 +64,9 @@ const ADMIN_PREFIX = "/admin";
 const REALM = 'realm="runnerhub admin"';
 const BODY_LIMIT_BYTES = 64 * 1024;
 const OVERRIDE_FIELDS = Object.keys(poolOverrideSchema.shape);
+/** Lines read for a running container's tail (cut to KEPT_LOG_BYTES.abnormal), and before following it. */
+const LIVE_TAIL_LINES = 2000;
+const FOLLOW_TAIL_LINES = 200;
 /** Provision-queue states of demand that no worker runs yet (parked entries are delayed ones). */
 const NOT_YET_RUNNING = ["waiting", "prioritized", "delayed"] as const;
 
@@ -63,6 +74,10 @@ interface Reply {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A text/plain answer instead of JSON. */
+  text?: string;
+  /** A text/plain answer written as it comes (followed logs); resolves when it is done. */
+  stream?: (res: ServerResponse) => Promise<void>;
 }
 
 interface RouteContext {
@@ -113,9 +128,15 @@ async function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
   }
 }
 
-function send(res: ServerResponse, reply: Reply): true {
+async function send(res: ServerResponse, reply: Reply): Promise<true> {
   res.setHeader("cache-control", "no-store");
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+  if (reply.stream || reply.text !== undefined) {
+    res.writeHead(reply.status, { "content-type": "text/plain; charset=utf-8" });
+    if (reply.stream) await reply.stream(res);
+    else res.end(reply.text);
+    return true;
+  }
   if (reply.body === undefined) {
     res.writeHead(reply.status).end();
     return true;
@@ -188,6 +209,41 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
   }
 
   const noJob = (id: string) => error(404, `no provision-queue entry with id "${id}"`);
+  const noRunner = (name: string) => error(404, `no runner named "${name}", live or exited within the last day`);
+
+  /** Live logs need the engine the container runs on; a process bound to another engine says where to ask. */
+  function liveContainer(record: RunnerRecord): { engine: ContainerEngine; containerId: string } | Reply {
+    if (record.containerId === undefined)
+      return error(409, `runner "${record.name}" has no container yet; try again in a moment`);
+    if (!deps.engine || deps.engine.name !== record.engine) {
+      return error(
+        409,
+        `runner "${record.name}" runs on engine "${record.engine}", which this process is not bound to; ask a runnerhub worker process of that engine`,
+      );
+    }
+    return { engine: deps.engine, containerId: record.containerId };
+  }
+
+  async function followLogs(engine: ContainerEngine, containerId: string, name: string): Promise<Reply> {
+    const [env, follow] = await Promise.all([
+      engine.environment(containerId),
+      engine.followLogs(containerId, FOLLOW_TAIL_LINES),
+    ]);
+    return {
+      status: 200,
+      async stream(res) {
+        // A client that goes away (or a server that shuts down) ends the Docker stream too.
+        res.once("close", () => follow.close());
+        try {
+          await pipeline(follow.stream, maskingStream(secretValuesOf(env ?? [])), res);
+        } catch (failure) {
+          log.debug({ err: failure, runnerName: name }, "log follow ended early");
+        } finally {
+          follow.close();
+        }
+      },
+    };
+  }
 
   const routes: Record<RouteKey, RouteImpl> = {
     async "GET /admin/pools"() {
@@ -217,6 +273,38 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
       const parsed = runnersQuerySchema.safeParse(query);
       if (!parsed.success) return error(400, "invalid query", fieldProblems(parsed.error.issues, "query"));
       return { status: 200, body: { runners: selectRunners(await deps.runners.list(), parsed.data.pool) } };
+    },
+
+    async "GET /admin/runners/{name}"({ params }) {
+      const name = params.name ?? "";
+      const live = await deps.runners.get(name);
+      if (live) return { status: 200, body: runnerDetail({ live }) };
+      const exited = await deps.runners.exitOf(name);
+      if (!exited) return noRunner(name);
+      return { status: 200, body: runnerDetail({ exited, logs: await deps.runners.logsOf(name) }) };
+    },
+
+    async "GET /admin/runners/{name}/logs"({ query, params }) {
+      const parsed = logsQuerySchema.safeParse(query);
+      if (!parsed.success) return error(400, "invalid query", fieldProblems(parsed.error.issues, "query"));
+      const name = params.name ?? "";
+      const live = await deps.runners.get(name);
+      if (!live) {
+        // Its container is gone: the kept lines are all there is, followed or not.
+        if (!(await deps.runners.exitOf(name))) return noRunner(name);
+        return { status: 200, text: (await deps.runners.logsOf(name)) ?? "" };
+      }
+      const container = liveContainer(live);
+      if ("status" in container) return container;
+      if (parsed.data.follow) return followLogs(container.engine, container.containerId, name);
+      const [env, text] = await Promise.all([
+        container.engine.environment(container.containerId),
+        container.engine.logTail(container.containerId, LIVE_TAIL_LINES),
+      ]);
+      return {
+        status: 200,
+        text: tailOf(maskSecrets(text ?? "", secretValuesOf(env ?? [])), KEPT_LOG_BYTES.abnormal),
+      };
     },
 
     async "DELETE /admin/runners/{name}"({ query, params }) {

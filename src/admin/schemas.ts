@@ -95,6 +95,34 @@ export type RunnerView = z.output<typeof runnerViewSchema>;
 
 export const runnersResponseSchema = z.object({ runners: z.array(runnerViewSchema) });
 
+export const runnerDetailSchema = runnerViewSchema.extend({
+  /** exited: the container is gone; what happened is kept for a day. */
+  state: z.enum(["starting", "idle", "busy", "exited"]),
+  exit: z
+    .object({
+      at: z.int(),
+      /** completed, crashed, oom-killed, never-started, start-failed, gone, or why runnerhub stopped it. */
+      reason: z.string(),
+      exitCode: z.int().nullable(),
+      oomKilled: z.boolean(),
+    })
+    .nullable(),
+  /** The most memory the container used and the CPU time it took, from Docker stats readings. */
+  usage: z.object({ peakMemoryBytes: z.int().min(0), cpuSeconds: z.number().min(0) }).nullable(),
+  /** The OOM-killed job was re-run on this pool. */
+  rerun: z.object({ pool: z.string(), at: z.int() }).nullable(),
+  /** The container's last log lines, secrets masked, kept when it was removed; null while it runs (see …/logs). */
+  logs: z.string().nullable(),
+});
+export type RunnerDetail = z.output<typeof runnerDetailSchema>;
+
+export const logsQuerySchema = z.object({
+  follow: z
+    .enum(["true", "false"], "must be true or false")
+    .default("false")
+    .transform((text) => text === "true"),
+});
+
 export const drainResponseSchema = z.object({
   runner: runnerViewSchema,
   stop: z.object({ queue: z.string(), jobId: z.string(), reason: z.enum(["drained", "drained-forced"]) }),

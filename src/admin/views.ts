@@ -1,8 +1,8 @@
 import type { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import { effectivePool, type PoolOverride } from "../pools/overrides.js";
-import type { RunnerRecord } from "../state/runner-store.js";
-import type { FieldProblem, JobView, PoolCounts, PoolView, RunnerView } from "./schemas.js";
+import type { RunnerExitRecord, RunnerRecord } from "../state/runner-store.js";
+import type { FieldProblem, JobView, PoolCounts, PoolView, RunnerDetail, RunnerView } from "./schemas.js";
 
 /** What the admin API shows is computed here from snapshots, without I/O, so it is unit-tested. */
 
@@ -66,6 +66,31 @@ export function runnerView(record: RunnerRecord): RunnerView {
     createdAt: record.createdAt,
     completedAt: record.completedAt ?? null,
     retiring: record.retiring ?? null,
+  };
+}
+
+/** One runner, live or exited (then with its exit, usage and last log lines), field by field as runnerView. */
+export function runnerDetail(
+  runner: { live: RunnerRecord } | { exited: RunnerExitRecord; logs: string | undefined },
+): RunnerDetail {
+  const record = "live" in runner ? runner.live : runner.exited;
+  const usage = record.usage
+    ? { peakMemoryBytes: Math.round(record.usage.peakMemoryBytes), cpuSeconds: record.usage.cpuSeconds }
+    : null;
+  if ("live" in runner) return { ...runnerView(record), usage, exit: null, rerun: null, logs: null };
+  const { exited } = runner;
+  return {
+    ...runnerView(exited),
+    state: "exited",
+    exit: {
+      at: exited.exitedAt,
+      reason: exited.reason,
+      exitCode: exited.exitCode ?? null,
+      oomKilled: exited.oomKilled,
+    },
+    usage,
+    rerun: exited.rerun ? { pool: exited.rerun.pool, at: exited.rerun.at } : null,
+    logs: runner.logs ?? null,
   };
 }
 

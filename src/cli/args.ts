@@ -10,6 +10,9 @@ commands:
   pools set NAME [--max N] [--min-idle N]  change a pool's limits at run time
            [--idle-timeout D] [--max-lifetime D]
   runners ls [--pool P]                    live runners
+  runners show NAME                        one runner, live or exited within a day: state, exit,
+                                           OOM kill, peak memory, CPU time, last log lines
+  runners logs NAME [-f]                   its output (-f, --follow: until the container ends)
   runners rm NAME [--force]                drain a runner (--force: even a busy one, failing its job)
   queue ls [STATE] [--page N] [--per-page N]
                                            provision-queue counts, or the entries in STATE
@@ -35,6 +38,8 @@ export type Command =
   | { kind: "pools-ls" }
   | { kind: "pools-set"; name: string; change: PoolChange }
   | { kind: "runners-ls"; pool: string | undefined }
+  | { kind: "runners-show"; name: string }
+  | { kind: "runners-logs"; name: string; follow: boolean }
   | { kind: "runners-rm"; name: string; force: boolean }
   | { kind: "queue-ls"; state: JobListState | undefined; page: number | undefined; perPage: number | undefined }
   | { kind: "queue-retry"; id: string };
@@ -55,6 +60,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   pool: { type: "string" },
   force: { type: "boolean" },
+  follow: { type: "boolean", short: "f" },
   max: { type: "string" },
   "min-idle": { type: "string" },
   "idle-timeout": { type: "string" },
@@ -73,6 +79,8 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   "pools ls": [],
   "pools set": ["max", "min-idle", "idle-timeout", "max-lifetime"],
   "runners ls": ["pool"],
+  "runners show": [],
+  "runners logs": ["follow"],
   "runners rm": ["force"],
   "queue ls": ["page", "per-page"],
   "queue retry": [],
@@ -140,6 +148,12 @@ function commandOf(words: readonly string[], values: Values): Command {
     case "runners ls":
       positionalCount(args, 0, 0, "");
       return { kind: "runners-ls", pool: text(values, "pool") };
+    case "runners show":
+      positionalCount(args, 1, 1, "runner NAME");
+      return { kind: "runners-show", name: args[0] ?? "" };
+    case "runners logs":
+      positionalCount(args, 1, 1, "runner NAME");
+      return { kind: "runners-logs", name: args[0] ?? "", follow: values.follow === true };
     case "runners rm":
       positionalCount(args, 1, 1, "runner NAME");
       return { kind: "runners-rm", name: args[0] ?? "", force: values.force === true };

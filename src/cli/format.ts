@@ -1,4 +1,4 @@
-import type { ErrorBody, JobView, PoolView, RunnerView } from "../admin/schemas.js";
+import type { ErrorBody, JobView, PoolView, RunnerDetail, RunnerView } from "../admin/schemas.js";
 
 /** Everything the CLI prints is built here, without I/O, so it is unit-tested. */
 
@@ -57,6 +57,55 @@ export function formatRunners(runners: readonly RunnerView[], now: number): stri
     formatAge(now - runner.createdAt),
   ]);
   return formatTable(["NAME", "POOL", "STATE", "JOB", "ENGINE", "AGE"], rows);
+}
+
+/** Bytes in binary units with one decimal: 512 B, 1.5 KiB, 64.0 MiB, 2.0 GiB. */
+export function formatBytes(bytes: number): string {
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit] ?? ""}`;
+}
+
+/** `runnerhub runners show`: one field a line, then the kept log lines. */
+export function formatRunnerDetail(runner: RunnerDetail, now: number): string {
+  const exit = runner.exit;
+  const state = exit
+    ? `exited: ${exit.reason}${exit.exitCode === null ? "" : `, exit code ${exit.exitCode}`}${exit.oomKilled ? ", OOM-killed" : ""}`
+    : runner.retiring
+      ? `${runner.state} (retiring: ${runner.retiring})`
+      : runner.state;
+  const job =
+    runner.busyJobId === null
+      ? `${runner.jobId} (made for it; took none)`
+      : runner.busyJobId === runner.jobId
+        ? String(runner.busyJobId)
+        : `${runner.busyJobId} (made for ${runner.jobId})`;
+  const fields: [string, string][] = [
+    ["name", runner.name],
+    ["pool", runner.pool],
+    ["state", state],
+    ["job", job],
+    ["engine", runner.engine],
+    ["runner id", runner.runnerId === null ? "-" : String(runner.runnerId)],
+    ["created", `${formatAge(now - runner.createdAt)} ago`],
+  ];
+  if (exit) fields.push(["exited", `${formatAge(now - exit.at)} ago`]);
+  if (runner.usage) {
+    fields.push(["peak memory", formatBytes(runner.usage.peakMemoryBytes)]);
+    fields.push(["cpu time", `${runner.usage.cpuSeconds.toFixed(1)} s`]);
+  }
+  if (runner.rerun) fields.push(["re-run", `on pool ${runner.rerun.pool}, ${formatAge(now - runner.rerun.at)} ago`]);
+  const width = Math.max(...fields.map(([name]) => name.length)) + 1;
+  const head = fields.map(([name, value]) => `${`${name}:`.padEnd(width)}  ${value}\n`).join("");
+  if (runner.logs === null) return exit ? head : `${head}(live: runnerhub runners logs ${runner.name})\n`;
+  const logs = runner.logs === "" ? "(no output)\n" : runner.logs.endsWith("\n") ? runner.logs : `${runner.logs}\n`;
+  return `${head}--- last log lines ---\n${logs}`;
 }
 
 export function formatQueueCounts(queue: string, counts: Readonly<Record<string, number>>): string {

@@ -7,10 +7,19 @@ import {
   poolsResponseSchema,
   poolViewSchema,
   queueCountsSchema,
+  runnerDetailSchema,
   runnersResponseSchema,
 } from "../admin/schemas.js";
 import { parseInvocation, USAGE, type Command, type Invocation } from "./args.js";
-import { formatDrain, formatError, formatJobs, formatPools, formatQueueCounts, formatRunners } from "./format.js";
+import {
+  formatDrain,
+  formatError,
+  formatJobs,
+  formatPools,
+  formatQueueCounts,
+  formatRunnerDetail,
+  formatRunners,
+} from "./format.js";
 
 export interface CliIo {
   stdout(text: string): void;
@@ -48,7 +57,7 @@ function plan<S extends z.ZodType>(
 
 const segment = encodeURIComponent;
 
-function planOf(command: Exclude<Command, { kind: "help" }>): Plan<z.ZodType> {
+function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" }>): Plan<z.ZodType> {
   switch (command.kind) {
     case "pools-ls":
       return plan({ method: "GET", path: "/admin/pools" }, poolsResponseSchema, (body) => formatPools(body.pools));
@@ -64,6 +73,12 @@ function planOf(command: Exclude<Command, { kind: "help" }>): Plan<z.ZodType> {
         formatRunners(body.runners, now),
       );
     }
+    case "runners-show":
+      return plan(
+        { method: "GET", path: `/admin/runners/${segment(command.name)}` },
+        runnerDetailSchema,
+        formatRunnerDetail,
+      );
     case "runners-rm": {
       const query = command.force ? "?force=true" : "";
       return plan(
@@ -94,23 +109,38 @@ function planOf(command: Exclude<Command, { kind: "help" }>): Plan<z.ZodType> {
 
 type Outcome = { ok: true; status: number; body: unknown } | { ok: false; message: string };
 
-async function callApi(invocation: Invocation, call: ApiCall, io: CliIo): Promise<Outcome> {
+function unreachable(invocation: Invocation, failure: unknown): string {
+  const cause = (failure as Error).cause;
+  const reason = cause instanceof Error ? cause.message : (failure as Error).message;
+  return `cannot reach runnerhub at ${invocation.url}: ${reason}`;
+}
+
+/** timeout undefined: no limit (a followed log stream lasts as long as its container). */
+function request(
+  invocation: Invocation,
+  call: ApiCall,
+  io: CliIo,
+  accept: string,
+  timeoutMs: number | undefined = REQUEST_TIMEOUT_MS,
+): Promise<Response> {
   const url = `${invocation.url.replace(/\/+$/, "")}${call.path}`;
-  const headers: Record<string, string> = { accept: "application/json" };
+  const headers: Record<string, string> = { accept };
   if (invocation.token) headers.authorization = `Bearer ${invocation.token}`;
   if (call.body !== undefined) headers["content-type"] = "application/json";
+  return io.fetch(url, {
+    method: call.method,
+    headers,
+    body: call.body === undefined ? undefined : JSON.stringify(call.body),
+    signal: timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
+  });
+}
+
+async function callApi(invocation: Invocation, call: ApiCall, io: CliIo): Promise<Outcome> {
   let response: Response;
   try {
-    response = await io.fetch(url, {
-      method: call.method,
-      headers,
-      body: call.body === undefined ? undefined : JSON.stringify(call.body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
+    response = await request(invocation, call, io, "application/json");
   } catch (failure) {
-    const cause = (failure as Error).cause;
-    const reason = cause instanceof Error ? cause.message : (failure as Error).message;
-    return { ok: false, message: `cannot reach runnerhub at ${invocation.url}: ${reason}` };
+    return { ok: false, message: unreachable(invocation, failure) };
   }
   const text = await response.text();
   if (text === "") return { ok: true, status: response.status, body: undefined };
@@ -122,6 +152,48 @@ async function callApi(invocation: Invocation, call: ApiCall, io: CliIo): Promis
       message: `${call.method} ${call.path} answered HTTP ${response.status} without JSON; is ${invocation.url} a runnerhub server?`,
     };
   }
+}
+
+function reportError(status: number, body: unknown, call: ApiCall, invocation: Invocation, io: CliIo): number {
+  const problem = errorSchema.safeParse(body);
+  io.stderr(formatError(problem.success ? problem.data : { error: `HTTP ${status} from ${call.method} ${call.path}` }));
+  if (status === 401 && !invocation.token) io.stderr("  (set ADMIN_TOKEN or pass --token)\n");
+  return EXIT_FAILED;
+}
+
+/** `runners logs`: the server's text as it comes; with --follow until the container ends. */
+async function printLogs(invocation: Invocation, name: string, follow: boolean, io: CliIo): Promise<number> {
+  const call: ApiCall = {
+    method: "GET",
+    path: `/admin/runners/${segment(name)}/logs${follow ? "?follow=true" : ""}`,
+  };
+  let response: Response;
+  try {
+    response = await request(invocation, call, io, "text/plain", follow ? undefined : REQUEST_TIMEOUT_MS);
+  } catch (failure) {
+    io.stderr(formatError({ error: unreachable(invocation, failure) }));
+    return EXIT_FAILED;
+  }
+  if (response.status >= 400) {
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text) as unknown;
+    } catch {
+      body = undefined;
+    }
+    return reportError(response.status, body, call, invocation, io);
+  }
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of response.body ?? []) io.stdout(decoder.decode(chunk, { stream: true }));
+  } catch (failure) {
+    io.stderr(formatError({ error: `the log stream broke off: ${(failure as Error).message}` }));
+    return EXIT_FAILED;
+  }
+  const rest = decoder.decode();
+  if (rest) io.stdout(rest);
+  return EXIT_OK;
 }
 
 /** Runs one command line; returns the exit code (0 done, 1 failed, 2 usage). */
@@ -142,22 +214,14 @@ export async function runCli(
     return EXIT_OK;
   }
 
+  if (command.kind === "runners-logs") return printLogs(invocation, command.name, command.follow, io);
   const { call, schema, render } = planOf(command);
   const outcome = await callApi(invocation, call, io);
   if (!outcome.ok) {
     io.stderr(formatError({ error: outcome.message }));
     return EXIT_FAILED;
   }
-  if (outcome.status >= 400) {
-    const problem = errorSchema.safeParse(outcome.body);
-    io.stderr(
-      formatError(
-        problem.success ? problem.data : { error: `HTTP ${outcome.status} from ${call.method} ${call.path}` },
-      ),
-    );
-    if (outcome.status === 401 && !invocation.token) io.stderr("  (set ADMIN_TOKEN or pass --token)\n");
-    return EXIT_FAILED;
-  }
+  if (outcome.status >= 400) return reportError(outcome.status, outcome.body, call, invocation, io);
   if (invocation.json) {
     io.stdout(`${JSON.stringify(outcome.body, null, 2)}\n`);
     return EXIT_OK;

@@ -1,6 +1,8 @@
+import type { Readable } from "node:stream";
 import Docker from "dockerode";
 import type { DockerTarget } from "../config/load.js";
 import { LABELS } from "./labels.js";
+import { demuxLogBuffer, demuxLogStream } from "./logs.js";
 import { httpStatusOf } from "../errors.js";
 
 /** Docker's container states (`docker ps --format {{.State}}`). */
@@ -20,6 +22,8 @@ export interface ContainerExit {
   error: string | undefined;
   /** Created but never started (its worker died in between, or start failed). */
   neverStarted: boolean;
+  /** The container's memory limit; an OOM-killed container used all of it. */
+  memoryLimitBytes: number | undefined;
 }
 
 /** Where a container is in its life, as far as clean-up is concerned. */
@@ -36,6 +40,21 @@ export interface ContainerEvent {
   labels: Record<string, string>;
   /** Event time in nanoseconds, for resuming a stream with `since`. */
   timeNano: number;
+}
+
+/** One reading of a container's resource use. */
+export interface ContainerUsage {
+  memoryBytes: number;
+  /** The most the container used so far where the engine knows it (cgroup v1), else memoryBytes. */
+  peakMemoryBytes: number;
+  /** CPU time used since the container started. */
+  cpuSeconds: number;
+}
+
+/** A container's output as it is written; close() stops following early. */
+export interface LogFollow {
+  stream: Readable;
+  close(): void;
 }
 
 /** The Docker calls runnerhub makes against one engine. */
@@ -55,6 +74,14 @@ export interface ContainerEngine {
     onEvent: (event: ContainerEvent) => void,
     onEnd: (error: Error | undefined) => void,
   ): Promise<() => void>;
+  /** The container's environment (NAME=value); undefined when it is gone. */
+  environment(containerId: string): Promise<string[] | undefined>;
+  /** The last tailLines lines the container wrote (stdout and stderr); undefined when it is gone. */
+  logTail(containerId: string, tailLines: number): Promise<string | undefined>;
+  /** Follows the container's output from its last tailLines lines until the container ends. */
+  followLogs(containerId: string, tailLines: number): Promise<LogFollow>;
+  /** One reading of the container's resource use; undefined when it is not running. */
+  usage(containerId: string): Promise<ContainerUsage | undefined>;
 }
 
 async function ignoreMissing(call: Promise<unknown>, alsoIgnore: number[] = []): Promise<void> {
@@ -107,13 +134,14 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
 
     async status(containerId) {
       try {
-        const { State } = await docker.getContainer(containerId).inspect();
+        const { State, HostConfig } = await docker.getContainer(containerId).inspect();
         if (State.Running || State.Restarting || State.Paused) return { kind: "alive" };
         const exit = {
           exitCode: State.ExitCode,
           oomKilled: State.OOMKilled,
           error: State.Error || undefined,
           neverStarted: State.Status === "created",
+          memoryLimitBytes: HostConfig.Memory || undefined,
         };
         return { kind: "ended", exit };
       } catch (error) {
@@ -175,6 +203,62 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
       return () => {
         ended = true;
         stream.destroy();
+      };
+    },
+
+    async environment(containerId) {
+      try {
+        return (await docker.getContainer(containerId).inspect()).Config.Env ?? [];
+      } catch (error) {
+        if (httpStatusOf(error) === 404) return undefined;
+        throw error;
+      }
+    },
+
+    async logTail(containerId, tailLines) {
+      try {
+        const buffer = await docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail: tailLines });
+        return demuxLogBuffer(buffer);
+      } catch (error) {
+        if (httpStatusOf(error) === 404) return undefined;
+        throw error;
+      }
+    },
+
+    async followLogs(containerId, tailLines) {
+      const raw = (await docker
+        .getContainer(containerId)
+        .logs({ stdout: true, stderr: true, tail: tailLines, follow: true })) as Readable;
+      const stream = raw.pipe(demuxLogStream());
+      raw.on("end", () => stream.end());
+      raw.on("error", (error) => stream.destroy(error));
+      return {
+        stream,
+        close() {
+          raw.destroy();
+          stream.end();
+        },
+      };
+    },
+
+    async usage(containerId) {
+      let stats: Docker.ContainerStats;
+      try {
+        // one-shot: answer at once instead of waiting a second for a second sample.
+        stats = await docker.getContainer(containerId).stats({ stream: false, "one-shot": true });
+      } catch (error) {
+        if (httpStatusOf(error) === 404) return undefined;
+        throw error;
+      }
+      const memory = stats.memory_stats as { usage?: number; max_usage?: number } | undefined;
+      const cpuNanos = stats.cpu_stats?.cpu_usage?.total_usage ?? 0;
+      // A stopped container answers with empty figures.
+      if (memory?.usage === undefined && cpuNanos === 0) return undefined;
+      const memoryBytes = memory?.usage ?? 0;
+      return {
+        memoryBytes,
+        peakMemoryBytes: Math.max(memoryBytes, memory?.max_usage ?? 0),
+        cpuSeconds: cpuNanos / 1e9,
       };
     },
   };

@@ -45,6 +45,20 @@ export function createMetrics() {
       buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
+    runnerPeakMemory: new Histogram({
+      name: "runnerhub_runner_peak_memory_bytes",
+      help: "Peak memory of a runner container that ran a job, by pool (size pools' memory from it)",
+      labelNames: ["pool"] as const,
+      buckets: [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16_384, 32_768].map((mib) => mib * 1024 * 1024),
+      registers: [registry],
+    }),
+    runnerCpuSeconds: new Histogram({
+      name: "runnerhub_runner_cpu_seconds",
+      help: "CPU time a runner container that ran a job used, by pool",
+      labelNames: ["pool"] as const,
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400],
+      registers: [registry],
+    }),
   };
 }
 

@@ -21,6 +21,11 @@ export class RedisKeys {
     return `${this.prefix}:runner-exit:${name}`;
   }
 
+  /** String, 24 h TTL: an exited runner's last log lines, secrets masked (kept beside runnerExit(name)). */
+  runnerLogs(name: string): string {
+    return `${this.prefix}:runner-logs:${name}`;
+  }
+
   /** String "1", 60 s TTL: taken (SET NX) by the one process that cleans up after a container. */
   cleanupClaim(containerId: string): string {
     return `${this.prefix}:cleanup:${containerId}`;

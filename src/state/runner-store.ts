@@ -23,6 +23,13 @@ export interface RunnerRecord {
   completedAt: number | undefined;
   /** Why runnerhub is taking this runner down (drained, idle, max lifetime), once it decided to. */
   retiring?: string;
+  /** The most the container used, from Docker stats readings while it ran (and at its end). */
+  usage?: RunnerUsage;
+}
+
+export interface RunnerUsage {
+  peakMemoryBytes: number;
+  cpuSeconds: number;
 }
 
 export interface RunnerExitRecord extends RunnerRecord {
@@ -30,9 +37,14 @@ export interface RunnerExitRecord extends RunnerRecord {
   exitCode: number | undefined;
   oomKilled: boolean;
   reason: string;
+  /** The job this runner was OOM-killed in was re-run on this pool (pool oomRetryPool). */
+  rerun?: { pool: string; at: number };
 }
 
-/** How long the record of an exited runner is kept for inspection. */
+/** What a clean-up adds to a runner's record when it retires it. */
+export type RunnerExit = Omit<RunnerExitRecord, keyof RunnerRecord> & Pick<RunnerRecord, "usage">;
+
+/** How long the record of an exited runner (and its last log lines) is kept for inspection. */
 const EXIT_HISTORY_SECONDS = 24 * 3600;
 
 /** Runner records in Redis: one JSON string per runner plus a set of the live ones. */
@@ -79,8 +91,18 @@ export class RunnerStore {
     return texts.flatMap((text) => (text ? [JSON.parse(text) as RunnerRecord] : []));
   }
 
-  /** Removes a live record and keeps what happened to it for a day. */
-  async retire(name: string, exit: Omit<RunnerExitRecord, keyof RunnerRecord>): Promise<RunnerExitRecord | undefined> {
+  /** Raises the runner's recorded peak memory and CPU time to this reading; false when there is no such runner. */
+  async recordUsage(name: string, usage: RunnerUsage): Promise<boolean> {
+    const updated = await this.redis.runnerhubRecordUsage(
+      this.keys.runner(name),
+      Math.round(usage.peakMemoryBytes),
+      usage.cpuSeconds,
+    );
+    return updated === 1;
+  }
+
+  /** Removes a live record and keeps what happened to it (and its last log lines, masked) for a day. */
+  async retire(name: string, exit: RunnerExit, logs?: string): Promise<RunnerExitRecord | undefined> {
     const record = await this.get(name);
     const multi = this.redis.multi().del(this.keys.runner(name)).srem(this.keys.runners, name);
     if (!record) {
@@ -88,8 +110,14 @@ export class RunnerStore {
       return undefined;
     }
     const history: RunnerExitRecord = { ...record, ...exit };
+    if (logs !== undefined) multi.set(this.keys.runnerLogs(name), logs, "EX", EXIT_HISTORY_SECONDS);
     await multi.set(this.keys.runnerExit(name), JSON.stringify(history), "EX", EXIT_HISTORY_SECONDS).exec();
     return history;
+  }
+
+  /** The last log lines kept when the runner's container was removed. */
+  async logsOf(name: string): Promise<string | undefined> {
+    return (await this.redis.get(this.keys.runnerLogs(name))) ?? undefined;
   }
 
   /** True for the one caller that gets to clean up after this container (per minute). */

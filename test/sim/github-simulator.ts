@@ -348,6 +348,10 @@ export class GitHubSimulator {
   private readonly accountIds = new Map<string, number>();
   private readonly repositoryIds = new Map<string, number>();
   private readonly inFlight = new Set<ClientRequest>();
+  /** every secret handed out (installation tokens, JIT configs, registration tokens), for leak scans */
+  private readonly secrets: string[] = [];
+  /** every runner ever registered, also after GitHub removed its registration */
+  private readonly registered: { id: number; name: string; labels: string[] }[] = [];
   private readonly routes: Route[];
   private nextRunnerId = 1;
   private nextJobId = 1000;
@@ -498,6 +502,16 @@ export class GitHubSimulator {
       createdAt: reg.createdAt,
       lastPollAt: reg.lastPollAt,
     }));
+  }
+
+  /** Every runner ever registered here, oldest first, including those whose registration is gone. */
+  registrationHistory(): { id: number; name: string; labels: string[] }[] {
+    return this.registered.map((r) => ({ ...r, labels: [...r.labels] }));
+  }
+
+  /** Every secret the simulator handed out: a scan for these finds leaks. */
+  issuedSecrets(): string[] {
+    return [...this.secrets];
   }
 
   /** all deliveries, oldest first (the deliveries API answers newest first) */
@@ -988,6 +1002,7 @@ export class GitHubSimulator {
     return [
       route("POST", "/app/installations/(?<id>\\d+)/access_tokens", "jwt", (ctx) => {
         const token = `ghs_${randomBytes(18).toString("hex")}`;
+        this.secrets.push(token);
         const expiresAt = Date.now() + TOKEN_LIFETIME_MS;
         this.tokens.set(token, { installationId: Number(ctx.params["id"]), expiresAt });
         return {
@@ -1007,13 +1022,17 @@ export class GitHubSimulator {
         return { status: 200, json: { id: job?.installationId ?? 1, app_id: APP_ID, account: { login: owner } } };
       }),
       route("POST", `/${SCOPE}/actions/runners/generate-jitconfig`, "token", (ctx) => this.generateJitConfig(ctx)),
-      route("POST", `/${SCOPE}/actions/runners/(?:registration|remove)-token`, "token", () => ({
-        status: 201,
-        json: {
-          token: randomBytes(15).toString("hex").toUpperCase(),
-          expires_at: new Date(Date.now() + TOKEN_LIFETIME_MS).toISOString().replace(/\.\d{3}Z$/, "Z"),
-        },
-      })),
+      route("POST", `/${SCOPE}/actions/runners/(?:registration|remove)-token`, "token", () => {
+        const token = randomBytes(15).toString("hex").toUpperCase();
+        this.secrets.push(token);
+        return {
+          status: 201,
+          json: {
+            token,
+            expires_at: new Date(Date.now() + TOKEN_LIFETIME_MS).toISOString().replace(/\.\d{3}Z$/, "Z"),
+          },
+        };
+      }),
       route("GET", `/${SCOPE}/actions/runners`, "token", (ctx) => {
         const scope = this.scopeOf(ctx.params);
         const name = ctx.query.get("name")?.toLowerCase();
@@ -1171,13 +1190,10 @@ export class GitHubSimulator {
       jobId: null,
     };
     this.registrations.set(reg.id, reg);
-    return {
-      status: 201,
-      json: {
-        runner: this.runnerJson(reg),
-        encoded_jit_config: Buffer.from(`${this.url} ${reg.id}`, "ascii").toString("base64"),
-      },
-    };
+    this.registered.push({ id: reg.id, name: reg.name, labels: [...reg.labels] });
+    const encodedJitConfig = Buffer.from(`${this.url} ${reg.id}`, "ascii").toString("base64");
+    this.secrets.push(encodedJitConfig);
+    return { status: 201, json: { runner: this.runnerJson(reg), encoded_jit_config: encodedJitConfig } };
   }
 
   // -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import type { Reservation } from "../../pools/capacity.js";
  */
 const SCRIPTS = {
   runnerhubMergeRunner: { file: "merge-runner.lua", numberOfKeys: 1 },
+  runnerhubRecordUsage: { file: "record-usage.lua", numberOfKeys: 1 },
   runnerhubTakeSlot: { file: "take-slot.lua", numberOfKeys: 3 },
   runnerhubPopOldest: { file: "pop-oldest.lua", numberOfKeys: 1 },
   runnerhubClaimRedelivery: { file: "claim-redelivery.lua", numberOfKeys: 1 },
@@ -23,6 +24,7 @@ const SCRIPTS = {
 declare module "ioredis" {
   interface RedisCommander<Context> {
     runnerhubMergeRunner(runner: string, change: string, mode: "keep-busy" | ""): Result<string | null, Context>;
+    runnerhubRecordUsage(runner: string, peakMemoryBytes: number, cpuSeconds: number): Result<0 | 1, Context>;
     runnerhubTakeSlot(
       poolSlots: string,
       engineSlots: string,

@@ -14,8 +14,10 @@ import {
   poolsResponseSchema,
   poolViewSchema,
   queueCountsSchema,
+  runnerDetailSchema,
   runnersResponseSchema,
 } from "../../../src/admin/schemas.js";
+import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
 import { createHttpServer, listen } from "../../../src/http/server.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import {
@@ -158,6 +160,7 @@ beforeAll(async () => {
     slots: ctx.slots,
     queues: ctx.queues,
     github: ctx.newGitHub(),
+    engine: ctx.engine,
     log,
     now: () => Date.now(),
   };
@@ -390,6 +393,97 @@ describe("runners", () => {
     githubDelete(racing.runnerId ?? 0, 403);
     expectError(await call("DELETE", `/admin/runners/${racing.name}`), 502);
     expect((await stopEntries()).filter((entry) => entry.runnerName === racing.name)).toEqual([]);
+  });
+
+  it("shows one runner, live or exited with its exit, usage and kept log lines", async () => {
+    const live = await putRunner({ state: "busy", busyJobId: 3, usage: { peakMemoryBytes: 1024, cpuSeconds: 0.5 } });
+    const shown = expectShape(await call("GET", `/admin/runners/${live.name}`), 200, runnerDetailSchema);
+    expect(shown).toMatchObject({ name: live.name, state: "busy", exit: null, logs: null, usage: { cpuSeconds: 0.5 } });
+
+    const gone = await putRunner({ state: "busy", busyJobId: 4 });
+    await ctx.runners.retire(
+      gone.name,
+      {
+        exitedAt: 1234,
+        exitCode: 137,
+        oomKilled: true,
+        reason: "oom-killed",
+        usage: { peakMemoryBytes: 9, cpuSeconds: 1 },
+      },
+      "last words\n",
+    );
+    const exited = expectShape(await call("GET", `/admin/runners/${gone.name}`), 200, runnerDetailSchema);
+    expect(exited).toMatchObject({
+      state: "exited",
+      busyJobId: 4,
+      exit: { at: 1234, exitCode: 137, oomKilled: true, reason: "oom-killed" },
+      usage: { peakMemoryBytes: 9, cpuSeconds: 1 },
+      logs: "last words\n",
+    });
+    const logs = await call("GET", `/admin/runners/${gone.name}/logs?follow=true`);
+    expect(logs.status).toBe(200);
+    expect(logs.headers.get("content-type")).toContain("text/plain");
+    expect(logs.text).toBe("last words\n");
+
+    expectError(await call("GET", "/admin/runners/ghost"), 404);
+    expectError(await call("GET", "/admin/runners/ghost/logs"), 404);
+    expectError(await call("GET", `/admin/runners/${gone.name}/logs?follow=yes`), 400, ["follow"]);
+  });
+
+  it("answers 409 for live logs it cannot read: no container yet, or another engine's runner", async () => {
+    const starting = await putRunner({ state: "starting", engine: ctx.engine.name });
+    expect(expectError(await call("GET", `/admin/runners/${starting.name}/logs`), 409).error).toContain(
+      "no container yet",
+    );
+    const elsewhere = await putRunner({ containerId: "abc" });
+    expect(expectError(await call("GET", `/admin/runners/${elsewhere.name}/logs`), 409).error).toContain(
+      `runs on engine "${ENGINE}"`,
+    );
+  });
+
+  it("reads a running container's logs, masked, and follows them until it ends", async () => {
+    const secret = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
+    const jitConfig = Buffer.from(`jit config ${"y".repeat(80)} for the runner`).toString("base64");
+    const name = `adm-logs-${process.pid}`;
+    const containerId = await ctx.engine.startContainer(
+      runnerContainerSpec({
+        name,
+        pool: testPool({
+          command: [
+            "sh",
+            "-c",
+            `trap 'echo bye; exit 0' USR1; echo "hello $ACTIONS_RUNNER_INPUT_JITCONFIG"; echo ${secret} >&2; while true; do sleep 0.1; done`,
+          ],
+        }),
+        runnerId: undefined,
+        jobId: 1,
+        owner: "acme",
+        installationId: 7,
+        registrationEnv: { ACTIONS_RUNNER_INPUT_JITCONFIG: jitConfig },
+      }),
+    );
+    await putRunner({ name, engine: ctx.engine.name, containerId, state: "busy", busyJobId: 1 });
+    const first = await waitFor(
+      async () => {
+        const answer = await call("GET", `/admin/runners/${name}/logs`);
+        return answer.text.includes("hello ***") && answer.text.split("\n").length > 2 ? answer : undefined;
+      },
+      { timeoutMs: 10_000, what: "the container's first lines" },
+    );
+    expect(first.status).toBe(200);
+    expect(first.text).toContain("hello ***\n");
+    expect(first.text).not.toContain(jitConfig);
+
+    const followed = call("GET", `/admin/runners/${name}/logs?follow=true`);
+    // The answer ends when the container does; a container that ends first is answered all the same.
+    await ctx.docker.getContainer(containerId).kill({ signal: "USR1" });
+    const answer = await followed;
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain("hello ***\n");
+    expect(answer.text).toContain("***\n");
+    expect(answer.text.endsWith("bye\n")).toBe(true);
+    expect(answer.text).not.toContain(secret);
+    expect(answer.text).not.toContain(jitConfig);
   });
 
   it("refuses a force value that is not true or false", async () => {

@@ -5,7 +5,8 @@ import { LABELS } from "../../../src/docker/labels.js";
 import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
 import { buildStubImage, STUB_IMAGE_TAG } from "../../sim/stub-image.js";
 import { DockerEngine } from "../../support/docker-engine.js";
-import { watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-watcher.js";
+import { KEPT_LOG_BYTES, watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-watcher.js";
+import { sampleRunnerUsage } from "../../../src/lifecycle/usage-sampler.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { waitFor } from "../../sim/github-simulator.js";
 import { GITHUB_API, serviceContext, testPool, type ServiceContext, runnerRecord } from "../support/context.js";
@@ -46,7 +47,11 @@ function startWatcher(engine = ctx.engine): ExitWatcher {
 
 let seq = 0;
 /** A runner as the provisioner leaves it: a record plus a started, labeled container. */
-async function startRunner(command: string[], state: RunnerRecord["state"] = "starting") {
+async function startRunner(
+  command: string[],
+  state: RunnerRecord["state"] = "starting",
+  registrationEnv: Record<string, string> = {},
+) {
   const name = `linux-exit${process.pid}-${++seq}`;
   const runnerId = 700 + seq;
   const pool = testPool({ command });
@@ -58,7 +63,7 @@ async function startRunner(command: string[], state: RunnerRecord["state"] = "st
       jobId: 9000 + seq,
       owner: "acme",
       installationId: 7,
-      registrationEnv: {},
+      registrationEnv,
     }),
   );
   await ctx.runners.put(
@@ -190,7 +195,77 @@ describe("runner exit watcher (real Docker events)", () => {
       what: "the OOM exit record",
     });
     expect(exit).toMatchObject({ reason: "oom-killed", oomKilled: true });
+    // Killed at the limit: the peak is the whole 64 MiB, whatever the last reading was.
+    expect(exit.usage?.peakMemoryBytes).toBe(64 * 1024 * 1024);
     expect(await containerGone(runner.containerId)).toBe(true);
+  });
+
+  it("keeps a crashed runner's last log lines, bounded, with its JIT config and tokens masked", async () => {
+    await startWatcher().ready;
+    const jitConfig = Buffer.from(JSON.stringify({ ".runner": "x".repeat(300), key: "SeCrEt123" })).toString("base64");
+    const script = [
+      'i=0; while [ $i -lt 1500 ]; do echo "filler line $i ................................................................"; i=$((i+1)); done',
+      'echo "config: $ACTIONS_RUNNER_INPUT_JITCONFIG"',
+      "echo 'token ghs_16C7e42F292c6912E7710c838347Ae178B4a' >&2",
+      "echo 'cannot connect to the broker: giving up' >&2",
+      "exit 7",
+    ].join("; ");
+    const runner = await startRunner(["sh", "-c", script], "starting", { ACTIONS_RUNNER_INPUT_JITCONFIG: jitConfig });
+    githubDelete(runner.runnerId);
+
+    const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 15_000, what: "the exit record" });
+    expect(exit).toMatchObject({ reason: "crashed", exitCode: 7 });
+    const logs = (await ctx.runners.logsOf(runner.name)) ?? "";
+    // stdout and stderr are copied by Docker independently: their relative order is not exact.
+    expect(logs).toContain("cannot connect to the broker: giving up\n");
+    expect(logs).toContain("filler line 1499 ");
+    expect(logs).toContain("config: ***\n");
+    expect(logs).toContain("token ***\n");
+    expect(logs).not.toContain(jitConfig);
+    expect(logs).not.toContain("ghs_");
+    expect(Buffer.byteLength(logs)).toBeLessThanOrEqual(KEPT_LOG_BYTES.abnormal);
+    expect(Buffer.byteLength(logs)).toBeGreaterThan(KEPT_LOG_BYTES.abnormal - 200);
+    expect(logs.startsWith("filler line ")).toBe(true);
+  });
+
+  it("samples a runner's resource use while it runs and keeps it, per job, in the pool's histograms", async () => {
+    await startWatcher().ready;
+    const histogramCount = async (name: string) =>
+      (await ctx.metrics.registry.getSingleMetric(name)?.get())?.values.find(
+        (value) => (value as { metricName?: string }).metricName === `${name}_count` && value.labels.pool === "linux",
+      )?.value ?? 0;
+    const before = await histogramCount("runnerhub_runner_peak_memory_bytes");
+    // About 8 MiB held in the shell, a little CPU spent building it, then idle until killed.
+    const runner = await startRunner(
+      ["sh", "-c", 'x=aaaaaaaa; i=0; while [ $i -lt 20 ]; do x="$x$x"; i=$((i+1)); done; echo ready; sleep 300'],
+      "busy",
+    );
+    await waitFor(async () => (await ctx.engine.logTail(runner.containerId, 1))?.includes("ready"), {
+      timeoutMs: 15_000,
+      what: "the runner to hold its memory",
+    });
+    const sampler = sampleRunnerUsage({
+      engine: ctx.engine,
+      runners: ctx.runners,
+      log: ctx.log,
+      intervalMs: 3_600_000,
+    });
+    try {
+      await sampler.sampleOnce();
+    } finally {
+      await sampler.stop();
+    }
+    const sampled = (await ctx.runners.get(runner.name))?.usage;
+    expect(sampled?.peakMemoryBytes).toBeGreaterThan(8 * 1024 * 1024);
+    expect(sampled?.peakMemoryBytes).toBeLessThanOrEqual(64 * 1024 * 1024);
+    expect(sampled?.cpuSeconds).toBeGreaterThan(0);
+
+    githubDelete(runner.runnerId);
+    await ctx.docker.getContainer(runner.containerId).kill();
+    const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 15_000, what: "the exit record" });
+    expect(exit.usage).toEqual(sampled);
+    expect(await histogramCount("runnerhub_runner_peak_memory_bytes")).toBe(before + 1);
+    expect(await histogramCount("runnerhub_runner_cpu_seconds")).toBeGreaterThan(0);
   });
 });
 

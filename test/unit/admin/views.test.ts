@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { poolOverrideSchema } from "../../../src/pools/overrides.js";
-import { poolViewSchema, runnerViewSchema } from "../../../src/admin/schemas.js";
+import { poolViewSchema, runnerDetailSchema, runnerViewSchema } from "../../../src/admin/schemas.js";
 import {
   fieldProblems,
   jobView,
@@ -8,6 +8,7 @@ import {
   pageRange,
   poolCounts,
   poolView,
+  runnerDetail,
   runnerView,
   selectRunners,
   slotsToWake,
@@ -118,6 +119,51 @@ describe("runnerView", () => {
     expect(selectRunners(records, undefined).map((r) => r.name)).toEqual(["g", "b", "a"]);
     expect(selectRunners(records, "linux").map((r) => r.name)).toEqual(["b", "a"]);
     expect(selectRunners(records, "nope")).toEqual([]);
+  });
+});
+
+describe("runnerDetail", () => {
+  it("shows a live runner with its usage so far and no exit", () => {
+    const live = record({ name: "r1", state: "busy", usage: { peakMemoryBytes: 1_000_000.4, cpuSeconds: 1.5 } });
+    const detail = runnerDetail({ live });
+    expect(detail).toMatchObject({
+      name: "r1",
+      state: "busy",
+      exit: null,
+      usage: { peakMemoryBytes: 1_000_000, cpuSeconds: 1.5 },
+      rerun: null,
+      logs: null,
+    });
+    expect(runnerDetailSchema.parse(detail)).toEqual(detail);
+  });
+
+  it("shows an exited runner with its exit, usage, re-run and kept lines, and nothing undocumented", () => {
+    const exited = {
+      ...record({ name: "r2", state: "busy", busyJobId: 5 }),
+      exitedAt: 9000,
+      exitCode: 137,
+      oomKilled: true,
+      reason: "oom-killed",
+      usage: { peakMemoryBytes: 64 << 20, cpuSeconds: 3 },
+      rerun: { pool: "big", at: 9001 },
+      secretThing: "s3cr3t",
+    };
+    const detail = runnerDetail({ exited, logs: "last words\n" });
+    expect(detail).toMatchObject({
+      state: "exited",
+      busyJobId: 5,
+      exit: { at: 9000, reason: "oom-killed", exitCode: 137, oomKilled: true },
+      usage: { peakMemoryBytes: 64 << 20, cpuSeconds: 3 },
+      rerun: { pool: "big", at: 9001 },
+      logs: "last words\n",
+    });
+    expect(JSON.stringify(detail)).not.toContain("s3cr3t");
+    expect(runnerDetailSchema.parse(detail)).toEqual(detail);
+    const bare = runnerDetail({
+      exited: { ...record({ name: "r3" }), exitedAt: 1, exitCode: undefined, oomKilled: false, reason: "gone" },
+      logs: undefined,
+    });
+    expect(bare).toMatchObject({ exit: { exitCode: null }, usage: null, rerun: null, logs: null });
   });
 });
 

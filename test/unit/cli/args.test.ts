@@ -29,6 +29,10 @@ describe("parseInvocation", () => {
     });
     expect(command(parse("runners ls"))).toEqual({ kind: "runners-ls", pool: undefined });
     expect(command(parse("runners ls --pool gpu"))).toEqual({ kind: "runners-ls", pool: "gpu" });
+    expect(command(parse("runners show r1"))).toEqual({ kind: "runners-show", name: "r1" });
+    expect(command(parse("runners logs r1"))).toEqual({ kind: "runners-logs", name: "r1", follow: false });
+    expect(command(parse("runners logs r1 -f"))).toEqual({ kind: "runners-logs", name: "r1", follow: true });
+    expect(command(parse("runners logs --follow r1"))).toEqual({ kind: "runners-logs", name: "r1", follow: true });
     expect(command(parse("runners rm r1"))).toEqual({ kind: "runners-rm", name: "r1", force: false });
     expect(command(parse("runners rm r1 --force"))).toEqual({ kind: "runners-rm", name: "r1", force: true });
     expect(command(parse("queue ls"))).toEqual({
@@ -71,6 +75,8 @@ describe("parseInvocation", () => {
     expect(usageError(parse("pools set --max 3"))).toBe("missing pool NAME");
     expect(usageError(parse("pools set linux --max three"))).toBe('--max: expected a whole number from 0, got "three"');
     expect(usageError(parse("runners rm"))).toBe("missing runner NAME");
+    expect(usageError(parse("runners show"))).toBe("missing runner NAME");
+    expect(usageError(parse("runners show r1 -f"))).toBe('option --follow does not apply to "runners show"');
     expect(usageError(parse("runners rm a b"))).toBe('unexpected argument "b"');
     expect(usageError(parse("runners ls --force"))).toBe('option --force does not apply to "runners ls"');
     expect(usageError(parse("queue ls sleeping"))).toContain('unknown queue state "sleeping"');

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { JobView, PoolView, RunnerView } from "../../../src/admin/schemas.js";
+import type { JobView, PoolView, RunnerDetail, RunnerView } from "../../../src/admin/schemas.js";
 import {
   formatAge,
+  formatBytes,
+  formatRunnerDetail,
   formatDrain,
   formatError,
   formatJobs,
@@ -155,5 +157,74 @@ describe("messages", () => {
       "error: invalid pool change\n  maxRunners: too big\n",
     );
     expect(formatError({ error: "nope" })).toBe("error: nope\n");
+  });
+});
+
+describe("formatRunnerDetail", () => {
+  const live: RunnerDetail = {
+    name: "linux-abc",
+    pool: "linux",
+    engine: "e1",
+    state: "busy",
+    installationId: 7,
+    scope: { kind: "org", org: "acme" },
+    jobId: 11,
+    runnerId: 5,
+    containerId: "c1",
+    busyJobId: 12,
+    createdAt: NOW - 300_000,
+    completedAt: null,
+    retiring: null,
+    exit: null,
+    usage: { peakMemoryBytes: 48 * 1024 * 1024, cpuSeconds: 2.25 },
+    rerun: null,
+    logs: null,
+  };
+
+  it("shows a live runner and where its logs are", () => {
+    expect(formatRunnerDetail(live, NOW)).toBe(
+      [
+        "name:         linux-abc",
+        "pool:         linux",
+        "state:        busy",
+        "job:          12 (made for 11)",
+        "engine:       e1",
+        "runner id:    5",
+        "created:      5m ago",
+        "peak memory:  48.0 MiB",
+        "cpu time:     2.3 s",
+        "(live: runnerhub runners logs linux-abc)",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("shows an exited runner's exit, re-run and last log lines", () => {
+    const exited: RunnerDetail = {
+      ...live,
+      state: "exited",
+      busyJobId: 11,
+      exit: { at: NOW - 60_000, reason: "oom-killed", exitCode: 137, oomKilled: true },
+      rerun: { pool: "big", at: NOW - 30_000 },
+      logs: "stub-runner: got oom",
+    };
+    const text = formatRunnerDetail(exited, NOW);
+    expect(text).toContain("state:        exited: oom-killed, exit code 137, OOM-killed\n");
+    expect(text).toContain("job:          11\n");
+    expect(text).toContain("exited:       1m ago\n");
+    expect(text).toContain("re-run:       on pool big, 30s ago\n");
+    expect(text.endsWith("--- last log lines ---\nstub-runner: got oom\n")).toBe(true);
+    const silent = formatRunnerDetail({ ...exited, busyJobId: null, logs: "", rerun: null }, NOW);
+    expect(silent).toContain("job:          11 (made for it; took none)\n");
+    expect(silent.endsWith("--- last log lines ---\n(no output)\n")).toBe(true);
+  });
+
+  it("formats sizes in binary units", () => {
+    expect([512, 1536, 64 * 1024 * 1024, 3 * 1024 ** 3].map(formatBytes)).toEqual([
+      "512 B",
+      "1.5 KiB",
+      "64.0 MiB",
+      "3.0 GiB",
+    ]);
   });
 });

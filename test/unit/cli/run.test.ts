@@ -130,4 +130,26 @@ describe("runCli", () => {
       method: "DELETE",
     });
   });
+
+  it("prints a runner's logs as text, following without a time limit when asked", async () => {
+    const result = await run(["runners", "logs", "linux-abc", "-f"], () => {
+      const body = new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("line one\nline "));
+          controller.enqueue(new TextEncoder().encode("two\n"));
+          controller.close();
+        },
+      });
+      return new Response(body, { status: 200, headers: { "content-type": "text/plain" } });
+    });
+    expect(result).toMatchObject({ code: EXIT_OK, stdout: "line one\nline two\n", stderr: "" });
+    expect(result.sent[0]?.url).toBe("http://127.0.0.1:4000/admin/runners/linux-abc/logs?follow=true");
+    expect(result.sent[0]?.headers).toMatchObject({ accept: "text/plain", authorization: "Bearer env-token" });
+  });
+
+  it("prints the API's error for logs of an unknown runner and exits 1", async () => {
+    const result = await run(["runners", "logs", "ghost"], () => json(404, { error: 'no runner named "ghost"' }));
+    expect(result).toMatchObject({ code: EXIT_FAILED, stdout: "", stderr: 'error: no runner named "ghost"\n' });
+    expect(result.sent[0]?.url).toBe("http://127.0.0.1:4000/admin/runners/ghost/logs");
+  });
 });

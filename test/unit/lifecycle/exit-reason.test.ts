@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { exitReason } from "../../../src/lifecycle/exit-reason.js";
 
-const exit = { exitCode: 0, oomKilled: false, error: undefined, neverStarted: false };
+const exit = { exitCode: 0, oomKilled: false, error: undefined, neverStarted: false, memoryLimitBytes: undefined };
 
 describe("exitReason", () => {
   it("tells completed, crashed, OOM-killed, never-started and vanished runners apart", () => {

@@ -1,0 +1,72 @@
+import type { Logger } from "pino";
+import type { ContainerEngine } from "../docker/engine.js";
+import type { RunnerStore } from "../state/runner-store.js";
+
+export interface UsageSamplerDeps {
+  engine: ContainerEngine;
+  runners: RunnerStore;
+  log: Logger;
+  /** Pause between two rounds of readings. */
+  intervalMs: number;
+}
+
+export interface UsageSampler {
+  /** One round of readings now (the timer's work; tests call it directly). */
+  sampleOnce(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Readings taken at once per round, so a round over many runners does not flood the engine. */
+const READINGS_AT_ONCE = 8;
+
+/**
+ * Reads each running runner's resource use on this engine from Docker stats (one one-shot read
+ * per container per round, rounds never overlap) and keeps the peak memory and CPU time on the
+ * runner's record, where the exit record inherits them.
+ */
+export function sampleRunnerUsage(deps: UsageSamplerDeps): UsageSampler {
+  const { engine, runners, log } = deps;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let round: Promise<void> = Promise.resolve();
+
+  async function read(name: string, containerId: string): Promise<void> {
+    const usage = await engine.usage(containerId);
+    if (usage) await runners.recordUsage(name, usage);
+  }
+
+  async function sampleOnce(): Promise<void> {
+    const running = (await runners.list()).filter((record) => record.engine === engine.name && record.containerId);
+    for (let start = 0; start < running.length && !stopped; start += READINGS_AT_ONCE) {
+      await Promise.all(
+        running
+          .slice(start, start + READINGS_AT_ONCE)
+          .map((record) =>
+            read(record.name, record.containerId ?? "").catch((error: unknown) =>
+              log.debug({ err: error, runnerName: record.name }, "could not read runner resource use"),
+            ),
+          ),
+      );
+    }
+  }
+
+  function schedule(): void {
+    timer = setTimeout(() => {
+      round = sampleOnce()
+        .catch((error: unknown) => log.warn({ err: error, engine: engine.name }, "runner usage round failed"))
+        .finally(() => {
+          if (!stopped) schedule();
+        });
+    }, deps.intervalMs);
+  }
+
+  schedule();
+  return {
+    sampleOnce,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await round;
+    },
+  };
+}
