@@ -49,6 +49,7 @@ const POOL = {
   image: STUB_IMAGE_TAG,
   maxRunners: BURST_JOBS,
   network: "host",
+  allowHostNetwork: true,
   resources: { memory: "64m", pids: 128 },
 };
 

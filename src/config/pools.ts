@@ -1,5 +1,25 @@
+import path from "node:path";
 import { z } from "zod";
 import { parseDuration, parseSize } from "./units.js";
+
+/**
+ * Limits a pool gets when its file sets none: one job must not be able to take the whole host
+ * (memory) or fork-bomb it (pids). Generous enough for typical builds; set them per pool.
+ */
+export const DEFAULT_LIMITS = { memory: 4 * 1024 ** 3, memoryText: "4g", pids: 4096 } as const;
+
+/** Network modes that share a namespace the job should not see: the host's, or another container's. */
+export function sharesNetwork(network: string): boolean {
+  return network === "host" || network.startsWith("container:");
+}
+
+/** Host paths that are, or contain, the Docker socket: mounting them hands a job the engine. */
+const SOCKET_DIRS = ["/", "/var", "/var/run", "/run"];
+
+export function exposesDockerSocket(source: string): boolean {
+  const normal = path.posix.normalize(source).replace(/\/+$/, "") || "/";
+  return normal.endsWith("docker.sock") || SOCKET_DIRS.includes(normal);
+}
 
 const size = z.string().transform((text, ctx) => {
   const bytes = parseSize(text);
@@ -18,6 +38,28 @@ const duration = z.string().transform((text, ctx) => {
   }
   return ms;
 });
+
+const mount = z.strictObject({
+  /** A named volume (created by Docker on first use) or, with allowHostPaths, an absolute host path. */
+  source: z
+    .string()
+    .min(1)
+    .regex(
+      /^(\/.*|[A-Za-z0-9][A-Za-z0-9_.-]*)$/,
+      "use a volume name (letters, digits, _ . -) or an absolute host path",
+    ),
+  target: z
+    .string()
+    .regex(/^\/./, "use an absolute path inside the container, e.g. /opt/hostedtoolcache")
+    .transform((target) => path.posix.normalize(target).replace(/(.)\/+$/, "$1")),
+  readOnly: z.boolean().default(false),
+});
+
+export type Mount = z.output<typeof mount>;
+
+export function isHostPath(source: string): boolean {
+  return source.startsWith("/");
+}
 
 const label = z
   .string()
@@ -53,6 +95,11 @@ export const poolSchema = z
       })
       .default({}),
     network: z.string().min(1).default("bridge"),
+    /** Opt-in for network host / container:…, which give jobs the host's or another container's ports. */
+    allowHostNetwork: z.boolean().default(false),
+    volumes: z.array(mount).max(64).default([]),
+    /** Opt-in for volumes whose source is a host path rather than a named volume. */
+    allowHostPaths: z.boolean().default(false),
     idleTimeout: duration.prefault("10m"),
     maxLifetime: duration.prefault("6h"),
     env: z
@@ -75,7 +122,52 @@ export const poolSchema = z
     if (pool.minIdle > pool.maxRunners) {
       ctx.addIssue({ code: "custom", path: ["minIdle"], message: `must not exceed maxRunners (${pool.maxRunners})` });
     }
-  });
+    if (sharesNetwork(pool.network) && !pool.allowHostNetwork) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["network"],
+        message:
+          `"${pool.network}" gives pool "${pool.name}"'s jobs the network of the host or of another container, ` +
+          "including runnerhub's own ports; set allowHostNetwork: true on the pool to allow it, or use bridge",
+      });
+    }
+    const targets = new Set<string>();
+    pool.volumes.forEach((volume, index) => {
+      const at = ["volumes", index];
+      if (targets.has(volume.target)) {
+        ctx.addIssue({ code: "custom", path: [...at, "target"], message: `${volume.target} is mounted twice` });
+      }
+      targets.add(volume.target);
+      if (!isHostPath(volume.source)) return;
+      if (exposesDockerSocket(volume.source) && !pool.dockerInDocker) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "source"],
+          message:
+            `${volume.source} exposes the Docker socket, which gives jobs control of the engine; ` +
+            `only a pool with dockerInDocker: true may mount it`,
+        });
+      } else if (!pool.allowHostPaths) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "source"],
+          message:
+            `${volume.source} is a host path; set allowHostPaths: true on pool "${pool.name}" to mount host ` +
+            "folders, or use a named volume (a name without slashes)",
+        });
+      }
+    });
+  })
+  .transform(({ resources, ...pool }) => ({
+    ...pool,
+    resources: {
+      ...resources,
+      memory: resources.memory ?? DEFAULT_LIMITS.memory,
+      pids: resources.pids ?? DEFAULT_LIMITS.pids,
+    },
+    /** Limits the file left unset, filled from DEFAULT_LIMITS (warned about at start). */
+    defaultedLimits: (["memory", "pids"] as const).filter((limit) => resources[limit] === undefined),
+  }));
 
 /** The file is a list of pools; a mapping with a `pools` list is accepted too. */
 export const poolsFileSchema = z
@@ -95,3 +187,25 @@ export const poolsFileSchema = z
   });
 
 export type Pool = z.output<typeof poolSchema>;
+
+/** What a worker warns about at start: opt-ins that weaken isolation, and limits left to defaults. */
+export function poolWarnings(pools: readonly Pool[]): { pool: string; message: string }[] {
+  return pools.flatMap((pool) => [
+    ...(pool.allowHostNetwork && sharesNetwork(pool.network)
+      ? [{ pool: pool.name, message: `jobs share the network "${pool.network}" (allowHostNetwork)` }]
+      : []),
+    ...pool.volumes
+      .filter((volume) => isHostPath(volume.source))
+      .map((volume) => ({
+        pool: pool.name,
+        message: `jobs mount the host path ${volume.source} at ${volume.target}${volume.readOnly ? " read-only" : ""}`,
+      })),
+    ...pool.defaultedLimits.map((limit) => ({
+      pool: pool.name,
+      message:
+        limit === "memory"
+          ? `no resources.memory set; using the default ${DEFAULT_LIMITS.memoryText}`
+          : `no resources.pids set; using the default ${DEFAULT_LIMITS.pids}`,
+    })),
+  ]);
+}

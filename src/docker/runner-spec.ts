@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import type { Pool } from "../config/pools.js";
+import { isHostPath, type Pool } from "../config/pools.js";
 import { LABELS } from "./labels.js";
 
 /** Enough for a runner to manage its own work folder; everything else is dropped. */
@@ -26,13 +26,20 @@ export function runnerContainerSpec(runner: RunnerIdentity): Docker.ContainerCre
     CapDrop: ["ALL"],
     CapAdd: MINIMAL_CAPABILITIES,
     SecurityOpt: ["no-new-privileges"],
+    Memory: pool.resources.memory,
+    // Equal to Memory: no swap on top, so the limit is the limit.
+    MemorySwap: pool.resources.memory,
+    PidsLimit: pool.resources.pids,
   };
-  if (pool.resources.memory !== undefined) {
-    hostConfig.Memory = pool.resources.memory;
-    hostConfig.MemorySwap = pool.resources.memory;
-  }
   if (pool.resources.cpus !== undefined) hostConfig.NanoCpus = Math.round(pool.resources.cpus * 1e9);
-  if (pool.resources.pids !== undefined) hostConfig.PidsLimit = pool.resources.pids;
+  if (pool.volumes.length > 0) {
+    hostConfig.Mounts = pool.volumes.map((volume) => ({
+      Type: isHostPath(volume.source) ? "bind" : "volume",
+      Source: volume.source,
+      Target: volume.target,
+      ReadOnly: volume.readOnly,
+    }));
+  }
   if (pool.dockerInDocker) {
     // Docker-in-Docker needs a privileged container; the pool option is the explicit opt-in.
     hostConfig.Privileged = true;

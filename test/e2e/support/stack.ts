@@ -38,6 +38,7 @@ export function stubPool(fields: Record<string, unknown> = {}): Record<string, u
     image: inject("stubImage"),
     maxRunners: 10,
     network: "host",
+    allowHostNetwork: true,
     resources: { memory: "64m", pids: 128 },
     ...fields,
   };

@@ -54,7 +54,7 @@ beforeAll(async () => {
 
 beforeEach(() => {
   // The stub runner reaches the simulator over loopback, hence the host network.
-  pools = [testPool({ network: "host", idleTimeout: "10m" })];
+  pools = [testPool({ network: "host", allowHostNetwork: true, idleTimeout: "10m" })];
 });
 
 afterEach(async () => {
@@ -184,7 +184,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
   });
 
   it("retires a runner idle past the pool's idle timeout", async () => {
-    pools = [testPool({ network: "host", idleTimeout: "1ms" })];
+    pools = [testPool({ network: "host", allowHostNetwork: true, idleTimeout: "1ms" })];
     const name = await runnerFor(0);
     await online(name);
 
@@ -209,7 +209,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
   });
 
   it("never removes a busy runner, whatever its idle timeout says", async () => {
-    pools = [testPool({ network: "host", idleTimeout: "1ms" })];
+    pools = [testPool({ network: "host", allowHostNetwork: true, idleTimeout: "1ms" })];
     const job = await sim.queueJob({
       owner: "acme",
       repo: "app",
@@ -233,7 +233,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
   });
 
   it("refills minIdle warm runners within maxRunners", async () => {
-    pools = [testPool({ network: "host", minIdle: 2, maxRunners: 3, warmScope: "acme" })];
+    pools = [testPool({ network: "host", allowHostNetwork: true, minIdle: 2, maxRunners: 3, warmScope: "acme" })];
     expect(await reconciler().runOnce()).toMatchObject({ actions: { warm: 1 } });
     const entries = await ctx.queues.provision.getJobs(["waiting"]);
     expect(entries.map((entry) => entry.id).sort()).toEqual(["warm-linux-1", "warm-linux-2"]);

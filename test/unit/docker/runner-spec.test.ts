@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS } from "../../../src/config/pools.js";
 import { LABELS } from "../../../src/docker/labels.js";
 import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
 import { pool } from "../support/pools.js";
@@ -54,6 +55,39 @@ describe("runnerContainerSpec", () => {
     });
     expect(spec.HostConfig?.Privileged).toBeUndefined();
     expect(spec.HostConfig?.Binds).toBeUndefined();
+    expect(spec.HostConfig?.Mounts).toBeUndefined();
+  });
+
+  it("applies the default memory and pids limits to a pool that sets none", () => {
+    const bare = runnerContainerSpec({ ...base, pool: pool({ name: "b", labels: ["self-hosted"] }) });
+    expect(bare.HostConfig).toMatchObject({
+      Memory: DEFAULT_LIMITS.memory,
+      MemorySwap: DEFAULT_LIMITS.memory,
+      PidsLimit: DEFAULT_LIMITS.pids,
+    });
+    expect(bare.HostConfig?.NanoCpus).toBeUndefined();
+  });
+
+  it("mounts named volumes and opted-in host paths with their read-only flags", () => {
+    const cached = pool({
+      name: "c",
+      labels: ["self-hosted"],
+      allowHostPaths: true,
+      volumes: [
+        { source: "toolcache", target: "/opt/hostedtoolcache", readOnly: true },
+        { source: "/srv/npm", target: "/home/runner/.npm" },
+      ],
+    });
+    expect(runnerContainerSpec({ ...base, pool: cached }).HostConfig?.Mounts).toEqual([
+      { Type: "volume", Source: "toolcache", Target: "/opt/hostedtoolcache", ReadOnly: true },
+      { Type: "bind", Source: "/srv/npm", Target: "/home/runner/.npm", ReadOnly: false },
+    ]);
+  });
+
+  it("shares the host network only for a pool that opted in", () => {
+    const host = pool({ name: "h", labels: ["self-hosted"], network: "host", allowHostNetwork: true });
+    expect(runnerContainerSpec({ ...base, pool: host }).HostConfig?.NetworkMode).toBe("host");
+    expect(() => pool({ name: "h", labels: ["self-hosted"], network: "host" })).toThrow(/allowHostNetwork/);
   });
 
   it("lets the registration env win over a pool env of the same name", () => {

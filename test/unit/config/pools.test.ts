@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_LIMITS,
+  exposesDockerSocket,
+  poolsFileSchema,
+  poolWarnings,
+  type Pool,
+} from "../../../src/config/pools.js";
+
+const base = { name: "p", labels: ["self-hosted"], image: "runner:test", maxRunners: 1 };
+
+function parse(fields: Record<string, unknown>): Pool {
+  const [pool] = poolsFileSchema.parse([{ ...base, ...fields }]);
+  if (!pool) throw new Error("no pool parsed");
+  return pool;
+}
+
+function problems(fields: Record<string, unknown>): string[] {
+  const result = poolsFileSchema.safeParse([{ ...base, ...fields }]);
+  if (result.success) throw new Error("expected the pool to be refused");
+  return result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+}
+
+describe("network opt-in", () => {
+  it("refuses host and container networks without allowHostNetwork, naming the pool and the fix", () => {
+    for (const network of ["host", "container:other"]) {
+      const [problem] = problems({ network });
+      expect(problem).toMatch(/^0\.network: /);
+      expect(problem).toContain(`"${network}"`);
+      expect(problem).toContain('pool "p"');
+      expect(problem).toContain("allowHostNetwork: true");
+    }
+  });
+
+  it("accepts them with allowHostNetwork and warns at start", () => {
+    const pool = parse({ network: "host", allowHostNetwork: true, resources: { memory: "1g", pids: 100 } });
+    expect(pool.network).toBe("host");
+    expect(poolWarnings([pool])).toEqual([{ pool: "p", message: 'jobs share the network "host" (allowHostNetwork)' }]);
+  });
+
+  it("needs no opt-in for bridge, none or a user-defined network", () => {
+    for (const network of ["bridge", "none", "ci-net"]) expect(parse({ network }).network).toBe(network);
+  });
+});
+
+describe("volumes", () => {
+  it("mounts named volumes, read-write unless readOnly", () => {
+    const pool = parse({
+      volumes: [
+        { source: "toolcache", target: "/opt/hostedtoolcache", readOnly: true },
+        { source: "npm-cache", target: "/home/runner/.npm/" },
+      ],
+    });
+    expect(pool.volumes).toEqual([
+      { source: "toolcache", target: "/opt/hostedtoolcache", readOnly: true },
+      { source: "npm-cache", target: "/home/runner/.npm", readOnly: false },
+    ]);
+  });
+
+  it("refuses host paths without allowHostPaths, and accepts them with it", () => {
+    const [problem] = problems({ volumes: [{ source: "/srv/cache", target: "/cache" }] });
+    expect(problem).toMatch(/^0\.volumes\.0\.source: \/srv\/cache is a host path/);
+    expect(problem).toContain("allowHostPaths: true");
+    const pool = parse({ allowHostPaths: true, volumes: [{ source: "/srv/cache", target: "/cache", readOnly: true }] });
+    expect(poolWarnings([pool])).toContainEqual({
+      pool: "p",
+      message: "jobs mount the host path /srv/cache at /cache read-only",
+    });
+  });
+
+  it("refuses the Docker socket, even with allowHostPaths, unless dockerInDocker", () => {
+    for (const source of ["/var/run/docker.sock", "/run/docker.sock", "/home/me/.docker/run/docker.sock", "/var/run"]) {
+      const [problem] = problems({ allowHostPaths: true, volumes: [{ source, target: "/x" }] });
+      expect(problem).toContain("exposes the Docker socket");
+      expect(problem).toContain("dockerInDocker: true");
+    }
+    const pool = parse({
+      dockerInDocker: true,
+      allowHostPaths: true,
+      volumes: [{ source: "/var/run/docker.sock", target: "/var/run/docker.sock" }],
+    });
+    expect(pool.volumes).toHaveLength(1);
+  });
+
+  it("refuses relative targets, odd sources, unknown fields and a target mounted twice", () => {
+    expect(problems({ volumes: [{ source: "cache", target: "cache" }] })[0]).toMatch(
+      /0\.volumes\.0\.target: use an absolute path/,
+    );
+    expect(problems({ volumes: [{ source: "../up", target: "/x" }] })[0]).toMatch(
+      /0\.volumes\.0\.source: use a volume name/,
+    );
+    expect(problems({ volumes: [{ source: "a", target: "/x", mode: "rw" }] })[0]).toMatch(/mode/);
+    expect(
+      problems({
+        volumes: [
+          { source: "a", target: "/x" },
+          { source: "b", target: "/x/" },
+        ],
+      }),
+    ).toEqual(["0.volumes.1.target: /x is mounted twice"]);
+  });
+});
+
+describe("limits", () => {
+  it("fills unset memory and pids limits with the documented defaults and warns", () => {
+    const pool = parse({ resources: { cpus: 2 } });
+    expect(pool.resources).toEqual({ memory: DEFAULT_LIMITS.memory, pids: DEFAULT_LIMITS.pids, cpus: 2 });
+    expect(pool.defaultedLimits).toEqual(["memory", "pids"]);
+    expect(poolWarnings([pool]).map((warning) => warning.message)).toEqual([
+      "no resources.memory set; using the default 4g",
+      "no resources.pids set; using the default 4096",
+    ]);
+  });
+
+  it("keeps limits the file sets, without warnings", () => {
+    const pool = parse({ resources: { memory: "512m", pids: 256 } });
+    expect(pool.resources).toEqual({ memory: 512 * 1024 ** 2, pids: 256 });
+    expect(pool.defaultedLimits).toEqual([]);
+    expect(poolWarnings([pool])).toEqual([]);
+  });
+});
+
+describe("exposesDockerSocket", () => {
+  it("sees the socket and the folders holding it through odd spellings", () => {
+    expect(exposesDockerSocket("/var/run/../run/docker.sock")).toBe(true);
+    expect(exposesDockerSocket("/")).toBe(true);
+    expect(exposesDockerSocket("/run/")).toBe(true);
+    expect(exposesDockerSocket("/var/lib/cache")).toBe(false);
+  });
+});
