@@ -4,7 +4,8 @@ import type { Worker } from "bullmq";
 import { createNodeMiddleware, Probot } from "probot";
 import type { Logger } from "pino";
 import type { Config } from "./config/load.js";
-import { connectDocker, createContainerEngine, type ContainerEngine } from "./docker/engine.js";
+import { poolWarnings } from "./config/pools.js";
+import { connectEngine, type ContainerEngine } from "./docker/engine.js";
 import { createGitHubBudget } from "./github/budget.js";
 import { createRunnerhubOctokit } from "./github/octokit.js";
 import { createRunnersApi } from "./github/runners-api.js";
@@ -43,26 +44,11 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
-async function reachableEngine(config: Config): Promise<ContainerEngine> {
-  const docker = connectDocker(config.docker);
-  try {
-    await docker.ping();
-    const name = config.docker.name ?? (await docker.info()).Name;
-    return createContainerEngine(name, docker);
-  } catch (error) {
-    const where = config.docker.socketPath ?? `${config.docker.host}:${config.docker.port}`;
-    throw new Error(
-      `Docker engine at ${where} is not reachable (${(error as Error).message}); start Docker or fix DOCKER_HOST`,
-      { cause: error },
-    );
-  }
-}
-
 /** Starts every role the config asks for; stop() undoes it in reverse order. */
 export async function startRuntime(config: Config, log: Logger): Promise<Runtime> {
   const metrics = createMetrics();
   const now = () => Date.now();
-  const engine = config.roles.has("worker") ? await reachableEngine(config) : undefined;
+  const engine = config.roles.has("worker") ? await connectEngine(config.docker) : undefined;
   const redis = config.redisUrl ? await connectRedis(config.redisUrl) : await startEmbeddedRedis(config.dataDir, log);
   // Whatever started is stopped in reverse order, on stop() and when start-up fails half-way
   // (an embedded redis-server must never outlive the process that started it).
@@ -165,6 +151,7 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
   const workers: Worker[] = [];
   let reconcile: Parameters<typeof startSchedules>[0]["reconcile"];
   if (engine) {
+    for (const warning of poolWarnings(config.pools)) log.warn({ pool: warning.pool }, warning.message);
     const workerOptions = {
       connection: redis.client,
       prefix: config.redisPrefix,

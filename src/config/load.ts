@@ -3,6 +3,7 @@ import path from "node:path";
 import { getPrivateKey } from "@probot/get-private-key";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
 import { parseDuration } from "./units.js";
 
@@ -20,10 +21,9 @@ export interface DockerTarget {
   name: string | undefined;
   /** Most runner containers this engine may hold at once; undefined for no limit. */
   capacity?: number;
-  socketPath?: string;
-  host?: string;
-  port?: number;
-  protocol?: "http" | "https";
+  connection: DockerConnection;
+  /** Longest wait for one request/response Docker call before it fails (streams are exempt). */
+  callTimeoutMs: number;
 }
 
 export interface Config {
@@ -125,13 +125,7 @@ const envSchema = z.object({
       .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
       .optional(),
   ),
-  DOCKER_HOST: z.preprocess(
-    blankToUndefined,
-    z
-      .string()
-      .regex(/^(unix|tcp|http|https):\/\//, "must be unix:///path/docker.sock or tcp://host:port")
-      .default("unix:///var/run/docker.sock"),
-  ),
+  RUNNERHUB_DOCKER_TIMEOUT: envDuration("30s"),
   RUNNERHUB_ENGINE_NAME: optionalString,
   RUNNERHUB_ENGINE_CAPACITY: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).optional()),
   RUNNERHUB_CONFIG: z.preprocess(blankToUndefined, z.string().default("runnerhub.yml")),
@@ -182,16 +176,6 @@ function formatPath(segments: readonly PropertyKey[]): string {
 
 function problemsOf(error: z.ZodError, prefix = ""): string[] {
   return error.issues.map((issue) => `${prefix}${formatPath(issue.path) || "(top level)"}: ${issue.message}`);
-}
-
-export function parseDockerHost(dockerHost: string, name: string | undefined): DockerTarget {
-  const url = new URL(dockerHost);
-  if (url.protocol === "unix:") {
-    return { name, socketPath: url.pathname };
-  }
-  const protocol = url.protocol === "https:" ? "https" : "http";
-  const port = url.port ? Number(url.port) : protocol === "https" ? 2376 : 2375;
-  return { name, host: url.hostname, port, protocol };
 }
 
 /** Reads and validates the pools file; every problem names the file and the field. */
@@ -255,6 +239,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
         `in RUNNERHUB_GITHUB_BURST=${vars.RUNNERHUB_GITHUB_BURST}; lower the reserve or raise the burst`,
     ]);
   }
+  const docker = parseDockerHost(env);
+  if (!docker.ok) throw new ConfigError("the environment", docker.problems);
   const poolsFile = path.resolve(cwd, vars.RUNNERHUB_CONFIG);
   return {
     mode: "run",
@@ -269,8 +255,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     logLevel: vars.LOG_LEVEL,
     redisUrl: vars.REDIS_URL,
     docker: {
-      ...parseDockerHost(vars.DOCKER_HOST, vars.RUNNERHUB_ENGINE_NAME),
+      name: vars.RUNNERHUB_ENGINE_NAME,
       capacity: vars.RUNNERHUB_ENGINE_CAPACITY,
+      connection: docker.connection,
+      callTimeoutMs: vars.RUNNERHUB_DOCKER_TIMEOUT,
     },
     poolsFile,
     pools: loadPools(poolsFile),

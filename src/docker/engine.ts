@@ -1,8 +1,10 @@
 import type { Readable } from "node:stream";
 import Docker from "dockerode";
+import { describeConnection, type DockerConnection } from "../config/docker-host.js";
 import type { DockerTarget } from "../config/load.js";
 import { LABELS } from "./labels.js";
 import { demuxLogBuffer, demuxLogStream } from "./logs.js";
+import { sshDialAgent } from "./ssh.js";
 import { httpStatusOf } from "../errors.js";
 
 /** Docker's container states (`docker ps --format {{.State}}`). */
@@ -94,35 +96,151 @@ async function ignoreMissing(call: Promise<unknown>, alsoIgnore: number[] = []):
   }
 }
 
-export function connectDocker(target: DockerTarget): Docker {
-  return target.socketPath
-    ? new Docker({ socketPath: target.socketPath })
-    : new Docker({ host: target.host, port: target.port, protocol: target.protocol });
+/** A Docker call that got no answer in time: the engine is hung or unreachable. */
+export class EngineTimeoutError extends Error {
+  constructor(
+    readonly engine: string,
+    readonly call: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Docker engine ${engine} did not answer ${call} within ${timeoutMs} ms`);
+    this.name = "EngineTimeoutError";
+  }
 }
+
+/**
+ * Runs one request/response Docker call with a deadline. At the deadline the HTTP request is
+ * aborted (so a hung engine does not keep the socket) and the call fails with EngineTimeoutError,
+ * even if the transport ignores the abort.
+ */
+export async function withDeadline<T>(
+  engine: string,
+  call: string,
+  timeoutMs: number,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new EngineTimeoutError(engine, call, timeoutMs));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run(controller.signal), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A dockerode client for the connection. Every option is given, so docker-modem's own reading of
+ * DOCKER_HOST / DOCKER_CERT_PATH from the environment never decides anything.
+ */
+export function connectDocker(connection: DockerConnection, sshConnectTimeoutMs = 30_000): Docker {
+  switch (connection.kind) {
+    case "unix":
+      return new Docker({ socketPath: connection.socketPath });
+    case "tcp": {
+      const { host, port, tls } = connection;
+      return tls
+        ? new Docker({ host, port, protocol: "https", ca: tls.ca, cert: tls.cert, key: tls.key })
+        : new Docker({ host, port, protocol: "http" });
+    }
+    case "ssh":
+      // The host in the URL is only a label: the agent's ssh session is the connection.
+      return new Docker({
+        host: "docker",
+        port: 80,
+        protocol: "http",
+        agent: sshDialAgent(connection, describeConnection(connection), sshConnectTimeoutMs),
+      });
+  }
+}
+
+/** ping and info take an abort signal at run time; @types/dockerode declares only their callback form. */
+interface AbortableCalls {
+  ping(options: { abortSignal: AbortSignal }): Promise<unknown>;
+  info(options: { abortSignal: AbortSignal }): Promise<{ Name: string }>;
+}
+const abortable = (docker: Docker) => docker as unknown as AbortableCalls;
+
+/** Docker's answer to plain HTTP on a TLS port (`dockerd --tlsverify`). */
+const TLS_PORT_ANSWER = /Client sent an HTTP request to an HTTPS server/i;
+
+/**
+ * Connects to the configured engine and learns its name; fails with what to fix when the engine
+ * does not answer within the call timeout or speaks TLS to a plain client.
+ */
+export async function connectEngine(target: DockerTarget): Promise<ContainerEngine> {
+  const where = describeConnection(target.connection);
+  const docker = connectDocker(target.connection, target.callTimeoutMs);
+  try {
+    const label = target.name ?? where;
+    await withDeadline(label, "/_ping", target.callTimeoutMs, (abortSignal) => abortable(docker).ping({ abortSignal }));
+    const name =
+      target.name ??
+      (
+        await withDeadline(label, "/info", target.callTimeoutMs, (abortSignal) =>
+          abortable(docker).info({ abortSignal }),
+        )
+      ).Name;
+    return createContainerEngine(name, docker, { callTimeoutMs: target.callTimeoutMs });
+  } catch (error) {
+    const message = (error as Error).message;
+    const fix = TLS_PORT_ANSWER.test(message)
+      ? "the engine speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (a folder with ca.pem, cert.pem, key.pem)"
+      : "start Docker or fix DOCKER_HOST";
+    throw new Error(`Docker engine at ${where} is not reachable (${message.trim()}); ${fix}`, { cause: error });
+  }
+}
+
+export interface EngineOptions {
+  /** Deadline of each request/response call (stop adds the grace it asks Docker for). */
+  callTimeoutMs: number;
+  /** How often an open event stream checks, with a ping, that the engine still answers. */
+  streamCheckMs?: number;
+}
+
+/** An open event stream that nobody hears from may be an engine that went away without a word. */
+const STREAM_CHECK_MS = 30_000;
 
 const MANAGED_FILTER = { label: [`${LABELS.managed}=true`] };
 
-export function createContainerEngine(name: string, docker: Docker): ContainerEngine {
+export function createContainerEngine(name: string, docker: Docker, options: EngineOptions): ContainerEngine {
+  const { callTimeoutMs } = options;
+  const bounded = <T>(call: string, run: (abortSignal: AbortSignal) => Promise<T>, timeoutMs = callTimeoutMs) =>
+    withDeadline(name, call, timeoutMs, run);
+  const ping = () => bounded("/_ping", (abortSignal) => abortable(docker).ping({ abortSignal }));
+
   return {
     name,
 
     async ping() {
-      await docker.ping();
+      await ping();
     },
 
     async startContainer(spec) {
-      const container = await docker.createContainer(spec);
+      const container = await bounded("container create", (abortSignal) =>
+        docker.createContainer({ ...spec, abortSignal }),
+      );
       try {
-        await container.start();
+        await bounded("container start", (abortSignal) => container.start({ abortSignal }));
       } catch (error) {
-        await ignoreMissing(container.remove({ force: true }));
+        // A start that timed out may still happen; removing by force covers both.
+        await ignoreMissing(
+          bounded("container remove", (abortSignal) => container.remove({ force: true, abortSignal })),
+        );
         throw error;
       }
       return container.id;
     },
 
     async listManaged() {
-      const containers = await docker.listContainers({ all: true, filters: MANAGED_FILTER });
+      const containers = await bounded("container list", (abortSignal) =>
+        docker.listContainers({ all: true, filters: MANAGED_FILTER, abortSignal }),
+      );
       return containers.map((info) => ({
         id: info.Id,
         name: (info.Names[0] ?? "").replace(/^\//, ""),
@@ -134,7 +252,9 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
 
     async status(containerId) {
       try {
-        const { State, HostConfig } = await docker.getContainer(containerId).inspect();
+        const { State, HostConfig } = await bounded("container inspect", (abortSignal) =>
+          docker.getContainer(containerId).inspect({ abortSignal }),
+        );
         if (State.Running || State.Restarting || State.Paused) return { kind: "alive" };
         const exit = {
           exitCode: State.ExitCode,
@@ -155,23 +275,47 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
     },
 
     async stop(containerId, graceSeconds) {
-      // 304: already stopped.
-      await ignoreMissing(docker.getContainer(containerId).stop({ t: graceSeconds }), [304]);
+      // Docker answers once the container is down: the grace it was given, then the kill. 304: already stopped.
+      await ignoreMissing(
+        bounded(
+          "container stop",
+          (abortSignal) => docker.getContainer(containerId).stop({ t: graceSeconds, abortSignal }),
+          graceSeconds * 1000 + callTimeoutMs,
+        ),
+        [304],
+      );
     },
 
     async remove(containerId) {
       // 409: removal already in progress.
-      await ignoreMissing(docker.getContainer(containerId).remove({ force: true, v: true }), [409]);
+      await ignoreMissing(
+        bounded("container remove", (abortSignal) =>
+          docker.getContainer(containerId).remove({ force: true, v: true, abortSignal }),
+        ),
+        [409],
+      );
     },
 
     async watch(since, onEvent, onEnd) {
-      const stream = (await docker.getEvents({
-        since: since === undefined ? undefined : Math.floor(since / 1e9),
-        filters: { type: ["container"], event: ["die", "oom", "destroy", "health_status"], ...MANAGED_FILTER },
-      })) as NodeJS.ReadableStream & { destroy(): void };
+      // Opening the stream is bounded like any call; the open stream is not (it is quiet while
+      // nothing happens) but is checked with a ping every streamCheckMs.
+      const stream = (await bounded("event stream", (abortSignal) =>
+        docker.getEvents({
+          since: since === undefined ? undefined : Math.floor(since / 1e9),
+          filters: { type: ["container"], event: ["die", "oom", "destroy", "health_status"], ...MANAGED_FILTER },
+          abortSignal,
+        }),
+      )) as NodeJS.ReadableStream & { destroy(): void };
       let buffered = "";
       let ended = false;
+      const check = setInterval(() => {
+        ping().catch((error: unknown) => {
+          stream.destroy();
+          finish(new Error(`event stream dropped: ${(error as Error).message}`, { cause: error }));
+        });
+      }, options.streamCheckMs ?? STREAM_CHECK_MS);
       const finish = (error: Error | undefined) => {
+        clearInterval(check);
         if (ended) return;
         ended = true;
         onEnd(error);
@@ -201,6 +345,7 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
       stream.on("end", () => finish(undefined));
       stream.on("close", () => finish(undefined));
       return () => {
+        clearInterval(check);
         ended = true;
         stream.destroy();
       };
@@ -208,7 +353,10 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
 
     async environment(containerId) {
       try {
-        return (await docker.getContainer(containerId).inspect()).Config.Env ?? [];
+        const info = await bounded("container inspect", (abortSignal) =>
+          docker.getContainer(containerId).inspect({ abortSignal }),
+        );
+        return info.Config.Env ?? [];
       } catch (error) {
         if (httpStatusOf(error) === 404) return undefined;
         throw error;
@@ -217,7 +365,9 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
 
     async logTail(containerId, tailLines) {
       try {
-        const buffer = await docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail: tailLines });
+        const buffer = await bounded("container logs", (abortSignal) =>
+          docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail: tailLines, abortSignal }),
+        );
         return demuxLogBuffer(buffer);
       } catch (error) {
         if (httpStatusOf(error) === 404) return undefined;
@@ -226,9 +376,12 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
     },
 
     async followLogs(containerId, tailLines) {
-      const raw = (await docker
-        .getContainer(containerId)
-        .logs({ stdout: true, stderr: true, tail: tailLines, follow: true })) as Readable;
+      // Opening is bounded; the open stream is not (a quiet runner writes nothing for a while).
+      const raw = (await bounded("container logs", (abortSignal) =>
+        docker
+          .getContainer(containerId)
+          .logs({ stdout: true, stderr: true, tail: tailLines, follow: true, abortSignal }),
+      )) as Readable;
       const stream = raw.pipe(demuxLogStream());
       raw.on("end", () => stream.end());
       raw.on("error", (error) => stream.destroy(error));
@@ -245,7 +398,11 @@ export function createContainerEngine(name: string, docker: Docker): ContainerEn
       let stats: Docker.ContainerStats;
       try {
         // one-shot: answer at once instead of waiting a second for a second sample.
-        stats = await docker.getContainer(containerId).stats({ stream: false, "one-shot": true });
+        stats = await bounded("container stats", (abortSignal) => {
+          // A variable, not a literal: @types/dockerode does not declare abortSignal for stats.
+          const request = { stream: false as const, "one-shot": true, abortSignal };
+          return docker.getContainer(containerId).stats(request);
+        });
       } catch (error) {
         if (httpStatusOf(error) === 404) return undefined;
         throw error;

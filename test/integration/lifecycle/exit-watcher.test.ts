@@ -9,7 +9,14 @@ import { KEPT_LOG_BYTES, watchRunnerExits, type ExitWatcher } from "../../../src
 import { sampleRunnerUsage } from "../../../src/lifecycle/usage-sampler.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { waitFor } from "../../sim/github-simulator.js";
-import { GITHUB_API, serviceContext, testPool, type ServiceContext, runnerRecord } from "../support/context.js";
+import {
+  GITHUB_API,
+  serviceContext,
+  testPool,
+  type ServiceContext,
+  runnerRecord,
+  TEST_DOCKER_TIMEOUT_MS,
+} from "../support/context.js";
 
 let ctx: ServiceContext;
 let watcher: ExitWatcher | undefined;
@@ -275,7 +282,7 @@ describe("runner exit watcher across a Docker engine restart", () => {
     const docker = engineProcess.client();
     try {
       await buildStubImage(docker, STUB_IMAGE_TAG);
-      const engine = createContainerEngine("restarting", docker);
+      const engine = createContainerEngine("restarting", docker, { callTimeoutMs: TEST_DOCKER_TIMEOUT_MS });
       const restartWatcher = startWatcher(engine);
       try {
         await restartWatcher.ready;

@@ -16,6 +16,7 @@ import {
   serviceContext,
   testPool,
   testPrivateKey,
+  TEST_DOCKER_TIMEOUT_MS,
   type ServiceContext,
 } from "../support/context.js";
 
@@ -45,7 +46,10 @@ beforeAll(async () => {
     log: createLogger("silent"),
   });
   github = createRunnersApi((id) => probot.auth(id));
-  engines = [ctx.engine, createContainerEngine("second-engine", second.client())];
+  engines = [
+    ctx.engine,
+    createContainerEngine("second-engine", second.client(), { callTimeoutMs: TEST_DOCKER_TIMEOUT_MS }),
+  ];
   for (const engine of engines) {
     const watcher = watchRunnerExits({
       engine,

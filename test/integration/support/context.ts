@@ -2,7 +2,8 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { Probot } from "probot";
 import { inject } from "vitest";
-import { parseDockerHost, type GitHubBudgetSettings } from "../../../src/config/load.js";
+import type { GitHubBudgetSettings } from "../../../src/config/load.js";
+import { parseDockerHost } from "../../../src/config/docker-host.js";
 import { poolSchema, type Pool } from "../../../src/config/pools.js";
 import { connectDocker, createContainerEngine, type ContainerEngine } from "../../../src/docker/engine.js";
 import { LABELS } from "../../../src/docker/labels.js";
@@ -27,6 +28,9 @@ export const GITHUB_API = "https://api.github.com";
 export const testPrivateKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
   .privateKey.export({ type: "pkcs1", format: "pem" })
   .toString();
+
+/** Generous: the engine is shared by parallel tests on a small machine. */
+export const TEST_DOCKER_TIMEOUT_MS = 60_000;
 
 export function testPool(fields: Record<string, unknown> = {}): Pool {
   return poolSchema.parse({
@@ -68,8 +72,10 @@ export async function serviceContext(): Promise<ServiceContext> {
   const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const keys = new RedisKeys(prefix);
-  const docker = connectDocker(parseDockerHost(inject("dockerHost"), "test"));
-  const engine = createContainerEngine("test-engine", docker);
+  const target = parseDockerHost({ DOCKER_HOST: inject("dockerHost") });
+  if (!target.ok) throw new Error(target.problems.join("; "));
+  const docker = connectDocker(target.connection);
+  const engine = createContainerEngine("test-engine", docker, { callTimeoutMs: TEST_DOCKER_TIMEOUT_MS });
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const queues = createQueues(redis, prefix);
   const overrides = new PoolOverrides(redis, prefix);

@@ -4,7 +4,7 @@ import path from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, loadDotEnv, loadPools, parseDockerHost } from "../../../src/config/load.js";
+import { ConfigError, loadConfig, loadDotEnv, loadPools } from "../../../src/config/load.js";
 
 const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
   .privateKey.export({ type: "pkcs1", format: "pem" })
@@ -139,7 +139,7 @@ describe("loadConfig", () => {
     if (config.mode !== "run") throw new Error("expected run mode");
     expect(config.github.baseUrl).toBe("http://127.0.0.1:8080/api/v3");
     expect(config.github.webUrl).toBe("http://127.0.0.1:8080");
-    expect(config.docker.socketPath).toBe("/tmp/d.sock");
+    expect(config.docker.connection).toEqual({ kind: "unix", socketPath: "/tmp/d.sock" });
     expect([...config.roles]).toEqual(["worker"]);
     expect(config.stopGraceMs).toBe(30_000);
     expect(config.pools).toHaveLength(1);
@@ -150,8 +150,18 @@ describe("loadConfig", () => {
     if (config.mode !== "run") throw new Error("expected run mode");
     expect(config.github.baseUrl).toBe("https://api.github.com");
     expect([...config.roles].sort()).toEqual(["webhook", "worker"]);
-    expect(config.docker.socketPath).toBe("/var/run/docker.sock");
+    expect(config.docker.connection).toEqual({ kind: "unix", socketPath: "/var/run/docker.sock" });
+    expect(config.docker.callTimeoutMs).toBe(30_000);
     expect(config.redisUrl).toBeUndefined();
+  });
+
+  it("refuses a bad Docker engine setting, naming the variable, and takes RUNNERHUB_DOCKER_TIMEOUT", () => {
+    expect(
+      problemsOf(() => loadConfig({ ...base(), DOCKER_HOST: "tcp://engine:2376", DOCKER_TLS_VERIFY: "0" }, tmpdir())),
+    ).toEqual([expect.stringMatching(/^DOCKER_TLS_VERIFY: /)]);
+    const config = loadConfig({ ...base(), RUNNERHUB_DOCKER_TIMEOUT: "5s" }, tmpdir());
+    if (config.mode !== "run") throw new Error("expected run mode");
+    expect(config.docker.callTimeoutMs).toBe(5_000);
   });
 
   it("names each bad variable", () => {
@@ -196,21 +206,6 @@ describe("loadConfig", () => {
     }
     expect(message).toMatch(/PRIVATE_KEY/);
     expect(message).not.toContain("not really");
-  });
-});
-
-describe("parseDockerHost", () => {
-  it("reads unix sockets and tcp addresses", () => {
-    expect(parseDockerHost("unix:///var/run/docker.sock", "here")).toEqual({
-      name: "here",
-      socketPath: "/var/run/docker.sock",
-    });
-    expect(parseDockerHost("tcp://127.0.0.1:2375", undefined)).toEqual({
-      name: undefined,
-      host: "127.0.0.1",
-      port: 2375,
-      protocol: "http",
-    });
   });
 });
 
