@@ -16,7 +16,12 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, "shutting down");
+    log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, "shutting down");
+    // Work cut short here is what a crash leaves: leases expire and the reconciler repairs it.
+    setTimeout(() => {
+      log.error({ signal, timeoutMs: config.shutdownTimeoutMs }, "shutdown did not finish in time; exiting anyway");
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
     runtime.stop().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -43,6 +43,8 @@ export interface Config {
   reconcileIntervalMs: number;
   /** How long a new runner may take to register and come online before it counts as broken. */
   bootstrapTimeoutMs: number;
+  /** Longest a graceful stop may take before the process exits anyway (a hung engine or Redis). */
+  shutdownTimeoutMs: number;
   /** How often failed webhook deliveries are looked for and redelivered. */
   recoveryIntervalMs: number;
   dataDir: string;
@@ -126,6 +128,7 @@ const envSchema = z.object({
       .optional(),
   ),
   RUNNERHUB_DOCKER_TIMEOUT: envDuration("30s"),
+  RUNNERHUB_SHUTDOWN_TIMEOUT: envDuration("25s"),
   RUNNERHUB_ENGINE_NAME: optionalString,
   RUNNERHUB_ENGINE_CAPACITY: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).optional()),
   RUNNERHUB_CONFIG: z.preprocess(blankToUndefined, z.string().default("runnerhub.yml")),
@@ -268,6 +271,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     reconcileIntervalMs: vars.RUNNERHUB_RECONCILE_INTERVAL,
     bootstrapTimeoutMs: vars.RUNNERHUB_BOOTSTRAP_TIMEOUT,
     recoveryIntervalMs: vars.RUNNERHUB_RECOVERY_INTERVAL,
+    shutdownTimeoutMs: vars.RUNNERHUB_SHUTDOWN_TIMEOUT,
     dataDir: path.resolve(cwd, vars.RUNNERHUB_DATA_DIR),
     redisPrefix: vars.RUNNERHUB_REDIS_PREFIX,
     githubBudget: {

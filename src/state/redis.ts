@@ -97,6 +97,9 @@ export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<
       }
     });
   });
+  // Never outlive this process, even when it exits without close() (a shutdown cut short).
+  const killOnExit = () => child.kill("SIGTERM");
+  process.once("exit", killOnExit);
   const client = new Redis({ path: socket, ...clientOptions() });
   client.on("error", () => undefined);
   await connected(client, socket);
@@ -105,6 +108,7 @@ export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<
     client,
     describe: `unix:${socket}`,
     async close() {
+      process.off("exit", killOnExit);
       await client.quit();
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");

@@ -4,7 +4,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import Dockerode from "dockerode";
-import { sleep } from "./app-process.js";
+import { freePort, sleep } from "./app-process.js";
+import { makeDockerCertificates, type DockerCertificates } from "./tls-certs.js";
 
 const READY_DEADLINE_MS = 30_000;
 const READY_POLL_MS = 100;
@@ -80,8 +81,15 @@ function mountsUnder(dir: string): string[] {
  * A private Docker engine (dockerd) with its own socket, data root, exec root and pidfile in a
  * fresh folder, started as TESTING.md describes: no default bridge, no iptables.
  */
+/** A loopback TCP listener with `--tlsverify`, next to the unix socket. */
+interface TlsListener {
+  port: number;
+  certs: DockerCertificates;
+}
+
 export class DockerEngine {
   readonly socketPath: string;
+  private tls: TlsListener | undefined;
   readonly logPath: string;
   private readonly pidFile: string;
   private child: ChildProcess | undefined;
@@ -121,7 +129,50 @@ export class DockerEngine {
     return new Dockerode({ socketPath: this.socketPath });
   }
 
-  static async start(): Promise<DockerEngine> {
+  /** The client side of the TLS listener, in Docker's variables (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH). */
+  get tlsEnv(): Record<string, string> {
+    const tls = this.requireTls();
+    return {
+      DOCKER_HOST: `tcp://127.0.0.1:${tls.port}`,
+      DOCKER_TLS_VERIFY: "1",
+      DOCKER_CERT_PATH: tls.certs.clientDir,
+    };
+  }
+
+  /** A dockerode client that speaks TLS with the client certificate, as the app would. */
+  tlsClient(): Dockerode {
+    const tls = this.requireTls();
+    const file = (name: string) => readFileSync(path.join(tls.certs.clientDir, name));
+    return new Dockerode({
+      protocol: "https",
+      host: "127.0.0.1",
+      port: tls.port,
+      ca: file("ca.pem"),
+      cert: file("cert.pem"),
+      key: file("key.pem"),
+    });
+  }
+
+  /** SIGSTOP: the engine stops answering (its containers keep running) until thaw(). */
+  freeze(): void {
+    if (this.pid !== undefined) process.kill(this.pid, "SIGSTOP");
+  }
+
+  thaw(): void {
+    if (this.pid !== undefined) process.kill(this.pid, "SIGCONT");
+  }
+
+  private requireTls(): TlsListener {
+    if (!this.tls)
+      throw new Error("this engine was started without a TLS listener (DockerEngine.start({ tls: true }))");
+    return this.tls;
+  }
+
+  /**
+   * `tls`: also listen on a free loopback TCP port with `--tlsverify` and certificates made by
+   * openssl (a CA, a server certificate for IP 127.0.0.1, a client certificate).
+   */
+  static async start(options: { tls?: boolean } = {}): Promise<DockerEngine> {
     if (process.getuid?.() !== 0) {
       throw new Error(
         "a private Docker engine needs root (dockerd runs as root here, see TESTING.md); " +
@@ -131,6 +182,9 @@ export class DockerEngine {
     // Short on purpose: unix socket paths are limited to about 100 characters.
     const engine = new DockerEngine(await mkdtemp("/tmp/rh-dockerd-"));
     try {
+      if (options.tls) {
+        engine.tls = { port: await freePort(), certs: makeDockerCertificates(path.join(engine.runDir, "tls")) };
+      }
       await engine.launch();
     } catch (err) {
       await engine.destroy();
@@ -151,6 +205,8 @@ export class DockerEngine {
     if (child === undefined || child.pid === undefined || !this.running) return;
     const pid = child.pid;
     try {
+      // A frozen engine would not act on SIGTERM.
+      process.kill(pid, "SIGCONT");
       process.kill(pid, "SIGTERM");
     } catch {
       // Exited between the check and the kill.
@@ -212,6 +268,20 @@ export class DockerEngine {
       "--iptables=false",
       "--ip6tables=false",
     ];
+    if (this.tls) {
+      const server = (name: string) => path.join(this.tls?.certs.serverDir ?? "", name);
+      args.push(
+        "--host",
+        `tcp://127.0.0.1:${this.tls.port}`,
+        "--tlsverify",
+        "--tlscacert",
+        server("ca.pem"),
+        "--tlscert",
+        server("server-cert.pem"),
+        "--tlskey",
+        server("server-key.pem"),
+      );
+    }
     const logFd = openSync(this.logPath, "a");
     let child: ChildProcess;
     try {

@@ -23,6 +23,8 @@ export interface Stack {
   prefix: string;
   /** Where the app keeps its state in Redis under this stack's prefix. */
   keys: RedisKeys;
+  /** The environment every process of the stack starts with (PORT aside). */
+  baseEnv: Record<string, string>;
   /** Starts one more runnerhub process on the same Redis, Docker and simulator (e.g. a second worker). */
   addProcess(env: Record<string, string>): Promise<AppProcess>;
   /** Runner containers of this engine (managed label), running or not. */
@@ -46,7 +48,12 @@ export function stubPool(fields: Record<string, unknown> = {}): Record<string, u
 
 /** The built app as a child process, against the simulator, the shared Redis and Docker. */
 export async function startStack(
-  options: { pools?: Record<string, unknown>[]; env?: Record<string, string> } = {},
+  options: {
+    pools?: Record<string, unknown>[];
+    env?: Record<string, string>;
+    /** Another engine than the shared one: the app's Docker variables and a client for the test. */
+    engine?: { env: Record<string, string>; client: Dockerode };
+  } = {},
 ): Promise<Stack> {
   const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });
   const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-e2e-"));
@@ -54,7 +61,7 @@ export async function startStack(
   writeFileSync(poolsFile, stringify(options.pools ?? [stubPool()]));
   const prefix = `e2e${randomBytes(4).toString("hex")}`;
   const port = await freePort();
-  const docker = dockerClient(inject("dockerHost"));
+  const docker = options.engine?.client ?? dockerClient(inject("dockerHost"));
   const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
   const baseEnv: Record<string, string> = {
     APP_ID: "1",
@@ -70,6 +77,7 @@ export async function startStack(
     RUNNERHUB_ENGINE_NAME: "e2e",
     RUNNERHUB_CONFIG: poolsFile,
     RUNNERHUB_STOP_GRACE: "5s",
+    ...options.engine?.env,
     ...options.env,
   };
   const extra: AppProcess[] = [];
@@ -89,6 +97,7 @@ export async function startStack(
     redis,
     prefix,
     keys: new RedisKeys(prefix),
+    baseEnv,
     async addProcess(env) {
       const process = await startApp({ env: { ...baseEnv, PORT: String(await freePort()), ...env } });
       extra.push(process);
