@@ -65,7 +65,7 @@ beforeAll(async () => {
     await watcher.ready;
   }
   // Idle for a millisecond is idle long enough: every runner is a candidate for retiring.
-  pools = [testPool({ network: "host", idleTimeout: "1ms", maxRunners: 4 })];
+  pools = [testPool({ network: "host", allowHostNetwork: true, idleTimeout: "1ms", maxRunners: 4 })];
 }, 120_000);
 
 afterAll(async () => {
