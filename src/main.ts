@@ -10,7 +10,7 @@ async function main(): Promise<void> {
     await serveSetupPage(config, process.env);
     return;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logFormat);
   const runtime = await startRuntime(config, log);
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config/load.js";
 import { poolWarnings } from "./config/pools.js";
 import { connectEngine, type ContainerEngine } from "./docker/engine.js";
+import { countEngineErrors } from "./docker/counted-engine.js";
 import { createGitHubBudget } from "./github/budget.js";
 import { createRunnerhubOctokit } from "./github/octokit.js";
 import { createRunnersApi } from "./github/runners-api.js";
@@ -17,7 +18,13 @@ import { watchRunnerExits } from "./lifecycle/exit-watcher.js";
 import { createReconciler } from "./lifecycle/reconciler.js";
 import { startSchedules } from "./lifecycle/schedules.js";
 import { sampleRunnerUsage } from "./lifecycle/usage-sampler.js";
-import { createMetrics, registerRunnerGauge, type Metrics } from "./observability/metrics.js";
+import {
+  createMetrics,
+  registerPoolLimitGauges,
+  registerQueueGauge,
+  registerRunnerGauge,
+  type Metrics,
+} from "./observability/metrics.js";
 import { Capacity } from "./pools/capacity.js";
 import { PoolOverrides } from "./pools/overrides.js";
 import { randomRunnerSuffix } from "./pools/runner-names.js";
@@ -48,7 +55,9 @@ export interface Runtime {
 export async function startRuntime(config: Config, log: Logger): Promise<Runtime> {
   const metrics = createMetrics();
   const now = () => Date.now();
-  const engine = config.roles.has("worker") ? await connectEngine(config.docker) : undefined;
+  const engine = config.roles.has("worker")
+    ? countEngineErrors(await connectEngine(config.docker), metrics.dockerErrors)
+    : undefined;
   const redis = config.redisUrl ? await connectRedis(config.redisUrl) : await startEmbeddedRedis(config.dataDir, log);
   // Whatever started is stopped in reverse order, on stop() and when start-up fails half-way
   // (an embedded redis-server must never outlive the process that started it).
@@ -86,6 +95,8 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
   teardown.push(() => queues.close());
   const overrides = new PoolOverrides(redis.client, config.redisPrefix);
   const capacity = new Capacity(redis.client, config.redisPrefix);
+  registerPoolLimitGauges(metrics.registry, () => overrides.effective(config.pools));
+  registerQueueGauge(metrics.registry, () => queues.provision.getJobCounts());
   const slots = createSlotKeeper(capacity, queues.provision, log);
   const probot = new Probot({
     appId: config.github.appId,
@@ -102,6 +113,7 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
         maxWaitMs: GITHUB_BUDGET_MAX_WAIT_MS,
       }),
       log: log.child({ name: "github" }),
+      metrics,
       now,
     }),
   });
@@ -208,6 +220,7 @@ async function startRoles({ config, log, engine, redis, metrics, now, teardown, 
       redis: redis.client,
       prefix: config.redisPrefix,
       bootstrapTimeoutMs: config.bootstrapTimeoutMs,
+      metrics,
       log,
       now,
     });

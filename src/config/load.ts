@@ -12,6 +12,8 @@ export const WRITE_POINTS = 5;
 
 export type Role = "webhook" | "worker";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+/** json: one object per line (production, log shippers); pretty: for a terminal (npm run dev). */
+export type LogFormat = "json" | "pretty";
 
 export interface DockerTarget {
   /**
@@ -31,6 +33,7 @@ export interface Config {
   github: { appId: number; privateKey: string; webhookSecret: string; baseUrl: string; webUrl: string };
   http: { host: string; port: number };
   logLevel: LogLevel;
+  logFormat: LogFormat;
   /** Undefined: start an embedded redis-server under dataDir. */
   redisUrl: string | undefined;
   docker: DockerTarget;
@@ -69,6 +72,7 @@ export interface SetupConfig {
   mode: "setup";
   http: { host: string; port: number };
   logLevel: LogLevel;
+  logFormat: LogFormat;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +124,7 @@ const envSchema = z.object({
     blankToUndefined,
     z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   ),
+  LOG_FORMAT: z.preprocess(blankToUndefined, z.enum(["json", "pretty"]).default("json")),
   REDIS_URL: z.preprocess(
     blankToUndefined,
     z
@@ -228,7 +233,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     ]);
   }
   if (vars.APP_ID === undefined || !privateKey) {
-    return { mode: "setup", http, logLevel: vars.LOG_LEVEL };
+    return { mode: "setup", http, logLevel: vars.LOG_LEVEL, logFormat: vars.LOG_FORMAT };
   }
   if (!vars.WEBHOOK_SECRET) {
     throw new ConfigError("the environment", [
@@ -256,6 +261,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     },
     http,
     logLevel: vars.LOG_LEVEL,
+    logFormat: vars.LOG_FORMAT,
     redisUrl: vars.REDIS_URL,
     docker: {
       name: vars.RUNNERHUB_ENGINE_NAME,

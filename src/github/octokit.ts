@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
+import type { Counter, Gauge } from "prom-client";
 import { backoffAfter, classifyCall, type GitHubBudget } from "./budget.js";
 
 /** Tries of one request that GitHub answers with a rate limit, the first included. */
@@ -8,14 +9,67 @@ const RATE_LIMITED_TRIES = 3;
 /** Probot's own retries, minus 429: a rate limit is this module's to wait out, with every process. */
 const DO_NOT_RETRY = [400, 401, 403, 404, 410, 422, 429, 451];
 
+export interface GitHubMetrics {
+  githubRequests: Counter<"installation" | "route" | "status">;
+  githubRateLimitRemaining: Gauge<"installation" | "resource">;
+}
+
+type Headers = Record<string, string | number | undefined>;
+type OctokitPlugin = Parameters<typeof ProbotOctokit.plugin>[0];
+
+/**
+ * The route as a label: Octokit passes the template (/orgs/{org}/actions/runners) for most calls,
+ * but paginate's pages come as full URLs; those are cut back to a template so label values stay few.
+ */
+export function routeLabel(url: string): string {
+  if (!url.includes("://") && !url.includes("?")) return url;
+  return new URL(url, "http://github.invalid").pathname
+    .replace(/^\/api\/v3(?=\/)/, "")
+    .replace(/^\/orgs\/[^/]+/, "/orgs/{org}")
+    .replace(/^\/repos\/[^/]+\/[^/]+/, "/repos/{owner}/{repo}")
+    .replace(/\/\d+(?=\/|$)/g, "/{id}");
+}
+
+/**
+ * Counts every request by installation ("app" for the app's own JWT), route template and status,
+ * and keeps the rate-limit budget GitHub reports in each response's headers.
+ */
+function githubMetricsPlugin(metrics: GitHubMetrics): OctokitPlugin {
+  return (octokit, options) => {
+    const auth = options.auth as { installationId?: number | string } | undefined;
+    const installation = auth?.installationId === undefined ? "app" : String(auth.installationId);
+    const record = (route: string, status: number | string, headers: Headers | undefined) => {
+      metrics.githubRequests.inc({ installation, route, status: String(status) });
+      const remaining = Number(headers?.["x-ratelimit-remaining"]);
+      if (headers?.["x-ratelimit-remaining"] !== undefined && Number.isFinite(remaining)) {
+        const resource = String(headers["x-ratelimit-resource"] ?? "core");
+        metrics.githubRateLimitRemaining.set({ installation, resource }, remaining);
+      }
+    };
+    octokit.hook.wrap("request", async (request, requestOptions) => {
+      const route = `${requestOptions.method} ${routeLabel(requestOptions.url)}`;
+      try {
+        const response = await request(requestOptions);
+        record(route, response.status, response.headers as Headers);
+        return response;
+      } catch (error) {
+        const failure = error as { status?: number; response?: { headers?: Headers } };
+        record(route, failure.status ?? "error", failure.response?.headers);
+        throw error;
+      }
+    });
+  };
+}
+
 /**
  * Probot's Octokit with one GitHub budget shared by every process (src/github/budget.ts) instead
  * of Octokit's fixed gap between writes: each request spends its points from the shared bucket
  * first, and a rate-limit answer pauses every process for GitHub's retry-after (or until the
- * limit resets) before the request is tried again.
+ * limit resets) before the request is tried again. Every attempt is counted (GitHubMetrics).
  */
 export function createRunnerhubOctokit(deps: {
   budget: GitHubBudget;
+  metrics: GitHubMetrics;
   log: Logger;
   now: () => number;
 }): typeof ProbotOctokit {
@@ -42,9 +96,12 @@ export function createRunnerhubOctokit(deps: {
   // A function, not an object: Probot passes throttle options of its own to every client, and an
   // object default would be merged shallowly. Octokit's throttling (a fixed gap per process) is
   // off: the shared budget replaces it.
-  return ProbotOctokit.plugin(budgeted).defaults((options: Record<string, unknown>) => ({
-    ...options,
-    throttle: { ...(options.throttle as object | undefined), enabled: false },
-    retry: { ...(options.retry as object | undefined), doNotRetry: DO_NOT_RETRY },
-  }));
+  // Plugins wrap in order, the later outside: the counting sees each attempt the budget makes.
+  return ProbotOctokit.plugin(githubMetricsPlugin(deps.metrics), budgeted).defaults(
+    (options: Record<string, unknown>) => ({
+      ...options,
+      throttle: { ...(options.throttle as object | undefined), enabled: false },
+      retry: { ...(options.retry as object | undefined), doNotRetry: DO_NOT_RETRY },
+    }),
+  );
 }

@@ -2,7 +2,8 @@ import type { Queue } from "bullmq";
 import type { ApplicationFunction } from "probot";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
-import type { Metrics } from "../observability/metrics.js";
+import { observeRunnerOnline } from "../lifecycle/runner-online.js";
+import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
 import { matchPool } from "../pools/match.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
@@ -26,53 +27,76 @@ export interface IntakeDeps {
  * It only talks to Redis, so GitHub gets its answer in milliseconds.
  */
 export function intakeApp(deps: IntakeDeps): ApplicationFunction {
-  const { log, metrics } = deps;
+  const { metrics } = deps;
 
-  /** The job no longer waits for a runner: taken by one, or finished without one. */
-  async function settle(job: WorkflowJobEvent["workflow_job"]): Promise<void> {
+  /**
+   * The job no longer waits for a runner: taken by one, or finished without one. Returns its pool
+   * (undefined: no pool serves it) and the demand it stood for if it was still waiting.
+   */
+  async function settle(
+    job: WorkflowJobEvent["workflow_job"],
+  ): Promise<{ pool: string; demand: ProvisionRequest | undefined } | undefined> {
     const match = matchPool(job.labels, deps.pools());
-    if (match.kind === "matched") await deps.ledger.settled(match.pool.name, job.id);
+    if (match.kind !== "matched") return undefined;
+    return { pool: match.pool.name, demand: await deps.ledger.settled(match.pool.name, job.id) };
+  }
+
+  /** The fields every line about a job carries; the pool is the runner's when a runner is named. */
+  function jobLog(deliveryId: string, job: WorkflowJobEvent["workflow_job"], pool: string | undefined): Logger {
+    return deps.log.child({ deliveryId, jobId: job.id, pool, runnerName: job.runner_name ?? undefined });
   }
 
   return (app) => {
     app.on("workflow_job.queued", async (context) => {
       const event = context.payload as WorkflowJobEvent;
-      const jobLog = log.child({
-        deliveryId: context.id,
-        jobId: event.workflow_job.id,
-        labels: event.workflow_job.labels,
-      });
+      const log = deps.log.child({ deliveryId: context.id, jobId: event.workflow_job.id });
       const demand = demandFor(event, deps.pools(), deps.now());
       if (demand.kind === "ignore") {
         metrics.jobsIgnored.inc({ reason: demand.reason });
         metrics.webhooks.inc({ action: "queued", outcome: "ignored" });
-        jobLog.info({ reason: demand.reason }, "job ignored: no pool serves it");
+        log.info({ reason: demand.reason, labels: event.workflow_job.labels }, "job ignored: no pool serves it");
         return;
       }
-      const { request } = demand;
-      await deps.ledger.queued(request);
+      const request: ProvisionRequest = { ...demand.request, deliveryId: context.id };
+      const { pool } = request;
+      const fresh = await deps.ledger.queued(request);
       // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id.
       const job = await deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.jobId) });
       metrics.webhooks.inc({ action: "queued", outcome: "enqueued" });
-      jobLog.info({ pool: request.pool, queueJobId: job.id }, "runner demand enqueued");
+      if (fresh) {
+        metrics.jobsQueued.inc({ pool });
+        metrics.webhookDelaySeconds.observe(
+          { pool },
+          secondsBetween(request.queuedAt, request.enqueuedAt ?? deps.now()),
+        );
+      }
+      log.info({ pool, queueJobId: job.id, labels: request.labels, redelivered: !fresh }, "runner demand enqueued");
     });
 
     app.on("workflow_job.in_progress", async (context) => {
       const { workflow_job: job } = context.payload as WorkflowJobEvent;
-      await settle(job);
+      const settled = await settle(job);
+      if (settled?.demand) {
+        metrics.jobsStarted.inc({ pool: settled.pool });
+        const since = settled.demand.enqueuedAt ?? settled.demand.queuedAt;
+        metrics.jobStartSeconds.observe({ pool: settled.pool }, secondsBetween(since, deps.now()));
+      }
       if (!job.runner_name) return;
       const record = await deps.runners.update(job.runner_name, { state: "busy", busyJobId: job.id });
       metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
-      if (record) log.info({ runnerName: record.name, jobId: job.id, pool: record.pool }, "runner busy");
+      if (!record) return;
+      await observeRunnerOnline(record, deps);
+      jobLog(context.id, job, record.pool).info("runner busy");
     });
 
     app.on("workflow_job.completed", async (context) => {
       const { workflow_job: job } = context.payload as WorkflowJobEvent;
-      await settle(job);
+      const settled = await settle(job);
+      if (settled) metrics.jobsCompleted.inc({ pool: settled.pool, conclusion: job.conclusion ?? "unknown" });
       if (!job.runner_name) {
         // Cancelled before any runner took it: the reconciler retires the runner made for it.
         metrics.webhooks.inc({ action: "completed", outcome: "no-runner" });
-        log.info({ jobId: job.id }, "job ended without a runner");
+        jobLog(context.id, job, settled?.pool).info({ conclusion: job.conclusion }, "job ended without a runner");
         return;
       }
       const record = await deps.runners.update(job.runner_name, { completedAt: deps.now() });
@@ -86,7 +110,10 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
           { runnerName: record.name, reason: "job-completed" },
           { jobId: `stop-${record.name}`, delay: deps.stopGraceMs },
         );
-      log.info({ runnerName: record.name, jobId: job.id, graceMs: deps.stopGraceMs }, "job completed; stop scheduled");
+      jobLog(context.id, job, record.pool).info(
+        { conclusion: job.conclusion, graceMs: deps.stopGraceMs },
+        "job completed; stop scheduled",
+      );
     });
   };
 }

@@ -10,6 +10,7 @@ export interface WorkflowJobEvent {
     run_id: number;
     labels: string[];
     created_at: string;
+    conclusion?: string | null;
     runner_name: string | null;
   };
   repository: { name: string; owner: { login: string } };
@@ -27,7 +28,7 @@ export type Demand =
   | { kind: "provision"; request: ProvisionRequest }
   | { kind: "ignore"; reason: "no-installation" | "not-self-hosted" | "no-matching-pool" };
 
-/** What a queued workflow_job asks of runnerhub. */
+/** What a queued workflow_job, arriving at `now`, asks of runnerhub. */
 export function demandFor(event: WorkflowJobEvent, pools: readonly Pool[], now: number): Demand {
   if (!event.installation) return { kind: "ignore", reason: "no-installation" };
   const match = matchPool(event.workflow_job.labels, pools);
@@ -45,6 +46,7 @@ export function demandFor(event: WorkflowJobEvent, pools: readonly Pool[], now: 
       labels: event.workflow_job.labels,
       pool: match.pool.name,
       queuedAt: Number.isFinite(queuedAt) ? Math.min(queuedAt, now) : now,
+      enqueuedAt: now,
     },
   };
 }

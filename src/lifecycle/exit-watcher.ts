@@ -29,6 +29,11 @@ export interface ExitWatcher {
   stop(): Promise<void>;
 }
 
+function numberOrUndefined(text: string | undefined): number | undefined {
+  const value = Number(text);
+  return text && Number.isFinite(value) ? value : undefined;
+}
+
 /**
  * How much of an ended runner's output is kept with its exit record: the last 64 KiB when it
  * ended abnormally (the lines that say why), a little when it completed (cheap at a day's volume).
@@ -120,9 +125,11 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
     const pool = labels[LABELS.pool] ?? "unknown";
     await deps.slots.release(pool, record?.engine ?? engine.name, runnerName);
     deps.metrics.runnerExits.inc({ pool, reason });
+    if (exit?.oomKilled) deps.metrics.oomKills.inc({ pool });
     const fields = {
-      runnerName,
       pool,
+      runnerName,
+      jobId: record?.busyJobId ?? record?.jobId ?? numberOrUndefined(labels[LABELS.jobId]),
       containerId,
       exitCode: exit?.exitCode,
       oomKilled: exit?.oomKilled ?? false,

@@ -16,10 +16,12 @@ import type { PoolOverrides } from "../pools/overrides.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
 import { reprovisionJobId, type ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
+import type { Metrics } from "../observability/metrics.js";
 import { RedisKeys } from "../state/keys.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { defineScripts } from "../state/scripts/index.js";
 import { parseScope, planReconcile, type ReconcileAction, type ReconcileSnapshot } from "./reconcile-plan.js";
+import { observeRunnerOnline } from "./runner-online.js";
 import { stopRunner } from "./stop-runner.js";
 
 export interface ReconcilerDeps {
@@ -37,6 +39,7 @@ export interface ReconcilerDeps {
   redis: Redis;
   prefix: string;
   bootstrapTimeoutMs: number;
+  metrics: Metrics;
   log: Logger;
   now: () => number;
 }
@@ -190,16 +193,19 @@ export function createReconciler(deps: ReconcilerDeps) {
         await deps.capacity.releaseFrom(action.slot.kind, action.slot.name, action.runnerName);
         await deps.slots.wake(action.slot.kind === "pool" ? action.slot.name : "", deps.engine.name);
         return;
-      case "mark":
-        await deps.runners.update(
+      case "mark": {
+        const record = await deps.runners.update(
           action.runnerName,
           { state: action.state, runnerId: action.runnerId },
           { keepBusy: true },
         );
+        if (record) await observeRunnerOnline(record, deps);
         return;
+      }
       case "provision":
         for (const request of action.requests) {
-          await deps.provisionQueue.add("provision", request, { jobId: reprovisionJobId(request.jobId, deps.now()) });
+          const again = { ...request, enqueuedAt: deps.now(), parkedAt: undefined };
+          await deps.provisionQueue.add("provision", again, { jobId: reprovisionJobId(request.jobId, deps.now()) });
         }
         log.warn(
           { pool: action.pool, jobIds: action.requests.map((request) => request.jobId) },
@@ -226,6 +232,7 @@ export function createReconciler(deps: ReconcilerDeps) {
               labels: pool.labels,
               pool: pool.name,
               queuedAt: deps.now(),
+              enqueuedAt: deps.now(),
             },
             { jobId: `warm-${pool.name}-${slot}`, removeOnComplete: true, removeOnFail: true },
           );
@@ -254,8 +261,10 @@ export function createReconciler(deps: ReconcilerDeps) {
       try {
         await carryOut(action, pools, warmTargets);
         done[action.kind] = (done[action.kind] ?? 0) + 1;
+        deps.metrics.reconcileActions.inc({ kind: action.kind, outcome: "ok" });
       } catch (error) {
         failed++;
+        deps.metrics.reconcileActions.inc({ kind: action.kind, outcome: "failed" });
         log.error(
           { err: error, action: action.kind, runnerName: "runnerName" in action ? action.runnerName : undefined },
           "reconcile action failed",

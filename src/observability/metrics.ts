@@ -2,10 +2,49 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** From sub-second steps (a JIT config call) to jobs parked for many minutes on a full pool. */
+const WAIT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600];
+
+/**
+ * The phases of a job's wait, in order. Each is a histogram by pool; together (with the image pull
+ * of the engine adapter) they say where the time from GitHub queueing a job to a runner taking it went.
+ */
+const PHASES = {
+  webhookDelay: [
+    "runnerhub_webhook_delay_seconds",
+    "From GitHub creating the job (created_at) to its queued webhook arriving",
+  ],
+  queueWait: ["runnerhub_queue_wait_seconds", "From the demand being enqueued to a worker taking it up"],
+  capacityWait: [
+    "runnerhub_capacity_wait_seconds",
+    "Time demand was parked on a full pool or engine (0 when never parked)",
+  ],
+  jitConfig: [
+    "runnerhub_jit_config_seconds",
+    "The GitHub call that registers the runner (JIT config or registration token)",
+  ],
+  containerStart: ["runnerhub_container_start_seconds", "Creating and starting the runner container"],
+  runnerOnline: [
+    "runnerhub_runner_online_seconds",
+    "From the runner container starting to its runner being online (seen online at GitHub or taking a job)",
+  ],
+  jobStart: ["runnerhub_job_start_seconds", "From the job's queued webhook arriving to its in_progress webhook"],
+} as const;
+
+type Phase = keyof typeof PHASES;
+
 /** One registry per process, passed down; nothing registers on prom-client's global. */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "runnerhub_process_" });
+  const phase = (key: Phase) =>
+    new Histogram({
+      name: PHASES[key][0],
+      help: PHASES[key][1],
+      labelNames: ["pool"] as const,
+      buckets: WAIT_BUCKETS,
+      registers: [registry],
+    });
   return {
     registry,
     webhooks: new Counter({
@@ -18,6 +57,24 @@ export function createMetrics() {
       name: "runnerhub_jobs_ignored_total",
       help: "Queued jobs no pool serves, by reason",
       labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    jobsQueued: new Counter({
+      name: "runnerhub_jobs_queued_total",
+      help: "Jobs GitHub queued for a pool (redeliveries not counted)",
+      labelNames: ["pool"] as const,
+      registers: [registry],
+    }),
+    jobsStarted: new Counter({
+      name: "runnerhub_jobs_started_total",
+      help: "Jobs of a pool that a runner took (first in_progress webhook)",
+      labelNames: ["pool"] as const,
+      registers: [registry],
+    }),
+    jobsCompleted: new Counter({
+      name: "runnerhub_jobs_completed_total",
+      help: "Jobs of a pool that ended, by GitHub's conclusion",
+      labelNames: ["pool", "conclusion"] as const,
       registers: [registry],
     }),
     runnersCreated: new Counter({
@@ -36,6 +93,36 @@ export function createMetrics() {
       name: "runnerhub_runner_exits_total",
       help: "Runner containers that exited, by pool and reason",
       labelNames: ["pool", "reason"] as const,
+      registers: [registry],
+    }),
+    oomKills: new Counter({
+      name: "runnerhub_oom_kills_total",
+      help: "Runner containers the kernel killed for exceeding the pool's memory limit",
+      labelNames: ["pool"] as const,
+      registers: [registry],
+    }),
+    reconcileActions: new Counter({
+      name: "runnerhub_reconcile_actions_total",
+      help: "Actions the reconciler carried out, by kind and outcome (ok, failed)",
+      labelNames: ["kind", "outcome"] as const,
+      registers: [registry],
+    }),
+    githubRequests: new Counter({
+      name: "runnerhub_github_requests_total",
+      help: "GitHub API requests (after Octokit's retries), by installation (app: the app's JWT), route and status",
+      labelNames: ["installation", "route", "status"] as const,
+      registers: [registry],
+    }),
+    githubRateLimitRemaining: new Gauge({
+      name: "runnerhub_github_rate_limit_remaining",
+      help: "Requests left in GitHub's rate-limit window, from the last response's x-ratelimit-remaining",
+      labelNames: ["installation", "resource"] as const,
+      registers: [registry],
+    }),
+    dockerErrors: new Counter({
+      name: "runnerhub_docker_errors_total",
+      help: "Docker engine calls that failed, by engine and operation",
+      labelNames: ["engine", "operation"] as const,
       registers: [registry],
     }),
     provisionSeconds: new Histogram({
@@ -59,7 +146,19 @@ export function createMetrics() {
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400],
       registers: [registry],
     }),
+    webhookDelaySeconds: phase("webhookDelay"),
+    queueWaitSeconds: phase("queueWait"),
+    capacityWaitSeconds: phase("capacityWait"),
+    jitConfigSeconds: phase("jitConfig"),
+    containerStartSeconds: phase("containerStart"),
+    runnerOnlineSeconds: phase("runnerOnline"),
+    jobStartSeconds: phase("jobStart"),
   };
+}
+
+/** Milliseconds between two clock readings as seconds, never negative (clocks of two hosts differ). */
+export function secondsBetween(from: number, to: number): number {
+  return Math.max(0, to - from) / 1000;
 }
 
 /** Live runners per pool and state, read from Redis when Prometheus scrapes. */
@@ -75,6 +174,40 @@ export function registerRunnerGauge(
     async collect() {
       this.reset();
       for (const runner of await listRunners()) this.inc({ pool: runner.pool, state: runner.state });
+    },
+  });
+}
+
+/** Each pool's effective limits (the pools file with run-time overrides), read at scrape. */
+export function registerPoolLimitGauges(
+  registry: Registry,
+  effectivePools: () => Promise<readonly { name: string; maxRunners: number; minIdle: number }[]>,
+): void {
+  const limit = (name: string, help: string, field: "maxRunners" | "minIdle") =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["pool"] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const pool of await effectivePools()) this.set({ pool: pool.name }, pool[field]);
+      },
+    });
+  limit("runnerhub_pool_max_runners", "Effective maxRunners of each pool", "maxRunners");
+  limit("runnerhub_pool_min_idle", "Effective minIdle of each pool", "minIdle");
+}
+
+/** Entries of the provision queue by BullMQ state, read at scrape. */
+export function registerQueueGauge(registry: Registry, counts: () => Promise<Record<string, number>>): void {
+  new Gauge({
+    name: "runnerhub_queue_jobs",
+    help: "Provision queue entries, by state (waiting, delayed: parked on a full pool or engine, active, failed, ...)",
+    labelNames: ["queue", "state"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [state, count] of Object.entries(await counts())) this.set({ queue: "provision", state }, count);
     },
   });
 }

@@ -1,9 +1,10 @@
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import type { ContainerEngine } from "../docker/engine.js";
+import { observeRunnerOnline } from "../lifecycle/runner-online.js";
 import { runnerContainerSpec } from "../docker/runner-spec.js";
 import { describeScope, type RunnerTarget, type RunnersApi } from "../github/runners-api.js";
-import type { Metrics } from "../observability/metrics.js";
+import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import type { Capacity } from "../pools/capacity.js";
 import { runnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
@@ -101,7 +102,12 @@ async function stillNeeded(request: ProvisionRequest, pool: Pool, deps: Provisio
 
 /** Turns one unit of demand into a registered runner in a started container. */
 export async function provisionRunner(request: ProvisionRequest, deps: ProvisionDeps): Promise<ProvisionOutcome> {
-  const log = deps.log.child({ jobId: request.jobId, pool: request.pool, scope: describeScope(request.scope) });
+  const log = deps.log.child({
+    pool: request.pool,
+    jobId: request.jobId,
+    deliveryId: request.deliveryId,
+    scope: describeScope(request.scope),
+  });
   const pool = deps.pools().find((candidate) => candidate.name === request.pool);
   if (!pool) {
     log.warn("pool no longer configured; demand dropped");
@@ -113,6 +119,7 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
   }
 
   const name = runnerName(pool.name, deps.randomSuffix());
+  const runnerLog = log.child({ runnerName: name });
   const reservation = await deps.capacity.reserve({
     pool: pool.name,
     fileMaxRunners: pool.maxRunners,
@@ -125,6 +132,11 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     log.info({ reason: reservation }, "no capacity; demand waits for a slot");
     return { kind: "waiting", reason: reservation };
   }
+  const reservedAt = deps.now();
+  deps.metrics.capacityWaitSeconds.observe(
+    { pool: pool.name },
+    secondsBetween(request.parkedAt ?? reservedAt, reservedAt),
+  );
 
   const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
   // The record exists before GitHub knows the runner, so the reconciler never mistakes a
@@ -147,9 +159,12 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
   let runnerId: number | undefined;
   let containerId: string | undefined;
   try {
+    const registering = deps.now();
     const registration = await registrationEnv(pool, target, { name, labels: pool.labels }, deps);
+    deps.metrics.jitConfigSeconds.observe({ pool: pool.name }, secondsBetween(registering, deps.now()));
     runnerId = registration.runnerId;
     if (runnerId !== undefined) await deps.runners.update(name, { runnerId });
+    const starting = deps.now();
     containerId = await deps.engine.startContainer(
       runnerContainerSpec({
         name,
@@ -161,6 +176,7 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
         registrationEnv: registration.env,
       }),
     );
+    deps.metrics.containerStartSeconds.observe({ pool: pool.name }, secondsBetween(starting, deps.now()));
     const confirmed = await deps.capacity.confirm({
       pool: pool.name,
       fileMaxRunners: pool.maxRunners,
@@ -173,13 +189,13 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     }
   } catch (error) {
     deps.metrics.provisionFailures.inc({ pool: pool.name });
-    log.error({ err: error, runnerName: name, runnerId }, "runner failed to start; registration withdrawn, slot freed");
+    runnerLog.error({ err: error, runnerId }, "runner failed to start; registration withdrawn, slot freed");
     if (containerId !== undefined) await deps.engine.remove(containerId);
     if (runnerId !== undefined) {
       await deps.github
         .deleteRunner(target, runnerId)
         .catch((cleanupError: unknown) =>
-          log.warn({ err: cleanupError, runnerId }, "could not withdraw the registration; the reconciler will"),
+          runnerLog.warn({ err: cleanupError, runnerId }, "could not withdraw the registration; the reconciler will"),
         );
     }
     await deps.runners.retire(name, {
@@ -191,9 +207,12 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     await deps.slots.release(pool.name, deps.engine.name, name);
     throw error;
   }
-  await deps.runners.update(name, { containerId });
+  const startedAt = deps.now();
+  const started = await deps.runners.update(name, { containerId, startedAt });
+  // A fast runner may have taken its job before its start time was written.
+  if (started) await observeRunnerOnline(started, deps);
   deps.metrics.runnersCreated.inc({ pool: pool.name });
-  deps.metrics.provisionSeconds.observe({ pool: pool.name }, Math.max(0, deps.now() - request.queuedAt) / 1000);
-  log.info({ runnerName: name, runnerId, containerId }, "runner started");
+  deps.metrics.provisionSeconds.observe({ pool: pool.name }, secondsBetween(request.queuedAt, startedAt));
+  runnerLog.info({ runnerId, containerId }, "runner started");
   return { kind: "started", runnerName: name, containerId };
 }

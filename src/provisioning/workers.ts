@@ -4,6 +4,7 @@ import type { ContainerEngine } from "../docker/engine.js";
 import { PROVISION_QUEUE, runnerOpsQueueName, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
 import { stopRunner } from "../lifecycle/stop-runner.js";
 import type { RunnerStore } from "../state/runner-store.js";
+import { secondsBetween } from "../observability/metrics.js";
 import { provisionRunner, type ProvisionDeps } from "./provision.js";
 
 export interface WorkerOptions {
@@ -21,11 +22,17 @@ export const PARK_FALLBACK_MS = 30_000;
 const ENGINE_FULL_RETRY_MS = 2_000;
 
 async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undefined, deps: ProvisionDeps) {
+  const pool = job.data.pool;
+  // Taken up for the first time: neither parked nor retried before.
+  if (job.data.parkedAt === undefined && job.attemptsMade === 0) {
+    const enqueuedAt = job.data.enqueuedAt ?? job.timestamp;
+    deps.metrics.queueWaitSeconds.observe({ pool }, secondsBetween(enqueuedAt, deps.now()));
+  }
   const outcome = await provisionRunner(job.data, deps);
   if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
-  const pool = job.data.pool;
   const engine = deps.engine.name;
   const poolFull = outcome.reason === "pool-full";
+  if (job.data.parkedAt === undefined) await job.updateData({ ...job.data, parkedAt: deps.now() });
   // Delayed first, parked second: a release only ever pops a parked entry that is already
   // delayed, so it can always promote it. (Parked first, a release between the two steps popped
   // an entry it could not promote, and the wake-up was lost until the safety net.) A release
@@ -49,7 +56,17 @@ export function startProvisionWorker(deps: ProvisionDeps, options: WorkerOptions
     concurrency: options.concurrency,
   });
   worker.on("failed", (job, error) =>
-    options.log.warn({ err: error, queueJobId: job?.id, attempt: job?.attemptsMade }, "provisioning attempt failed"),
+    options.log.warn(
+      {
+        err: error,
+        pool: job?.data.pool,
+        jobId: job?.data.jobId,
+        deliveryId: job?.data.deliveryId,
+        queueJobId: job?.id,
+        attempt: job?.attemptsMade,
+      },
+      "provisioning attempt failed",
+    ),
   );
   return worker;
 }
@@ -68,7 +85,13 @@ export function startRunnerOpsWorker(
       const record = await deps.runners.get(job.data.runnerName);
       if (!record?.containerId || !(await deps.engine.isRunning(record.containerId))) return;
       deps.log.info(
-        { runnerName: record.name, containerId: record.containerId, reason: job.data.reason },
+        {
+          pool: record.pool,
+          runnerName: record.name,
+          jobId: record.busyJobId ?? record.jobId,
+          containerId: record.containerId,
+          reason: job.data.reason,
+        },
         "stopping runner",
       );
       await stopRunner(deps, record.name, record.containerId, job.data.reason);

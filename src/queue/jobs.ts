@@ -16,6 +16,12 @@ export interface ProvisionRequest {
   pool: string;
   /** When GitHub queued the job (ms since epoch). */
   queuedAt: number;
+  /** When this entry was put on the queue (ms since epoch); absent in entries of older versions. */
+  enqueuedAt?: number;
+  /** The webhook delivery that brought the demand, for logs (absent for warm and re-provisioned demand). */
+  deliveryId?: string;
+  /** When the entry was first parked on a full pool or engine. */
+  parkedAt?: number;
 }
 
 export interface StopRunnerRequest {

@@ -23,23 +23,28 @@ export class DemandLedger {
     this.keys = new RedisKeys(prefix);
   }
 
-  async queued(request: ProvisionRequest): Promise<void> {
+  /** Records a waiting job; false when it was already waiting (a redelivered webhook). */
+  async queued(request: ProvisionRequest): Promise<boolean> {
     const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
-    await this.redis
+    const results = await this.redis
       .multi()
       .zadd(this.keys.queuedJobs(request.pool), request.queuedAt, String(request.jobId))
       .hset(this.keys.queuedDemand(request.pool), String(request.jobId), JSON.stringify(request))
       .hset(this.keys.targets, targetKey(target), JSON.stringify({ ...target, seenAt: request.queuedAt }))
       .exec();
+    return results?.[0]?.[1] === 1;
   }
 
-  /** The job was taken by a runner, or ended without one. */
-  async settled(pool: string, jobId: number): Promise<void> {
-    await this.redis
+  /** The job was taken by a runner, or ended without one; the demand it stood for, if it still waited. */
+  async settled(pool: string, jobId: number): Promise<ProvisionRequest | undefined> {
+    const results = await this.redis
       .multi()
+      .hget(this.keys.queuedDemand(pool), String(jobId))
       .zrem(this.keys.queuedJobs(pool), String(jobId))
       .hdel(this.keys.queuedDemand(pool), String(jobId))
       .exec();
+    const text = results?.[0]?.[1];
+    return typeof text === "string" ? (JSON.parse(text) as ProvisionRequest) : undefined;
   }
 
   /** Jobs still waiting in the pool, oldest first, dropping those too old to be real. */

@@ -31,6 +31,11 @@ export class RedisKeys {
     return `${this.prefix}:cleanup:${containerId}`;
   }
 
+  /** String "1", 24 h TTL: taken (SET NX) by whoever first sees the runner online, which measures its start-up once. */
+  onlineClaim(name: string): string {
+    return `${this.prefix}:online:${name}`;
+  }
+
   /** Sorted set, no TTL: ids of the pool's GitHub jobs still waiting for a runner, scored by queuedAt (ms). */
   queuedJobs(pool: string): string {
     return `${this.prefix}:queued:${pool}`;

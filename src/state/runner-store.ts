@@ -19,6 +19,8 @@ export interface RunnerRecord {
   /** The job the runner actually took, from the in_progress webhook. */
   busyJobId: number | undefined;
   createdAt: number;
+  /** When its container started. */
+  startedAt?: number;
   /** When GitHub reported the runner's job completed. */
   completedAt: number | undefined;
   /** Why runnerhub is taking this runner down (drained, idle, max lifetime), once it decided to. */
@@ -123,6 +125,11 @@ export class RunnerStore {
   /** True for the one caller that gets to clean up after this container (per minute). */
   async claimCleanup(containerId: string): Promise<boolean> {
     return (await this.redis.set(this.keys.cleanupClaim(containerId), "1", "PX", 60_000, "NX")) === "OK";
+  }
+
+  /** True for the one caller that first sees this runner online (seen at GitHub, or taking a job). */
+  async claimOnline(name: string): Promise<boolean> {
+    return (await this.redis.set(this.keys.onlineClaim(name), "1", "EX", EXIT_HISTORY_SECONDS, "NX")) === "OK";
   }
 
   async exitOf(name: string): Promise<RunnerExitRecord | undefined> {

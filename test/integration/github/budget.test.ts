@@ -8,6 +8,7 @@ import { createGitHubBudget, type GitHubBudget } from "../../../src/github/budge
 import { createRunnerhubOctokit } from "../../../src/github/octokit.js";
 import { createRunnersApi } from "../../../src/github/runners-api.js";
 import { createLogger } from "../../../src/observability/logger.js";
+import { createMetrics } from "../../../src/observability/metrics.js";
 import { GITHUB_API, serviceContext, testPrivateKey, type ServiceContext } from "../support/context.js";
 
 let ctx: ServiceContext;
@@ -117,14 +118,14 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
 });
 
 describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
-  function runnersApi(budget: GitHubBudget) {
+  function runnersApi(budget: GitHubBudget, metrics = createMetrics()) {
     const probot = new Probot({
       appId: 1,
       privateKey: testPrivateKey,
       secret: "s",
       baseUrl: GITHUB_API,
       log: createLogger("silent"),
-      Octokit: createRunnerhubOctokit({ budget, log: createLogger("silent"), now: () => Date.now() }),
+      Octokit: createRunnerhubOctokit({ budget, metrics, log: createLogger("silent"), now: () => Date.now() }),
     });
     return createRunnersApi((id) => probot.auth(id));
   }
@@ -173,7 +174,8 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
         attempts.push(Date.now());
         return [201, jitReply];
       });
-    const api = runnersApi(budget);
+    const metrics = createMetrics();
+    const api = runnersApi(budget, metrics);
     const pending = api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] });
     // While the first process waits, another one is told to wait too.
     const deadline = Date.now() + 10_000;
@@ -185,6 +187,13 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     expect(attempts).toHaveLength(2);
     expect(pausedElsewhere).toBeGreaterThan(0);
     expect((attempts[1] ?? 0) - (attempts[0] ?? 0)).toBeGreaterThanOrEqual(950);
+    // Every attempt is counted, the refused one too.
+    const counted = await metrics.registry.metrics();
+    for (const status of ["403", "201"]) {
+      expect(counted).toContain(
+        `runnerhub_github_requests_total{installation="7",route="POST /orgs/{org}/actions/runners/generate-jitconfig",status="${status}"} 1`,
+      );
+    }
   });
 
   it("waits for x-ratelimit-reset when the primary limit is spent, and gives up after three tries", async () => {

@@ -86,6 +86,7 @@ function reconciler(bootstrapTimeoutMs = 60_000) {
     redis: ctx.redis,
     prefix: ctx.prefix,
     bootstrapTimeoutMs,
+    metrics: ctx.metrics,
     log: ctx.log,
     now: Date.now,
   });

@@ -128,6 +128,7 @@ function reconcilerOf(engine: ContainerEngine) {
     redis: ctx.redis,
     prefix: ctx.prefix,
     bootstrapTimeoutMs: 60_000,
+    metrics: ctx.metrics,
     log: ctx.log,
     now: Date.now,
   });

@@ -2,6 +2,8 @@ import { QueueEvents } from "bullmq";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LABELS } from "../../../src/docker/labels.js";
+import { createLogger } from "../../../src/observability/logger.js";
+import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { randomRunnerSuffix } from "../../../src/pools/runner-names.js";
 import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
 import type { Capacity } from "../../../src/pools/capacity.js";
@@ -249,6 +251,68 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
           await ctx.queues.provision.obliterate({ force: true });
         }
       },
+    );
+  });
+});
+
+describe("what one provision tells operators", () => {
+  async function histogramCount(metrics: Metrics, name: string): Promise<number> {
+    const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+    const count = metric?.values.find((v) => (v as { metricName?: string }).metricName === `${name}_count`);
+    return count?.value ?? 0;
+  }
+
+  it("puts pool, runnerName, jobId and deliveryId on its log lines and times each phase", async () => {
+    const lines: string[] = [];
+    const log = createLogger("debug", { write: (line: string) => void lines.push(line) });
+    const metrics = createMetrics();
+    const scope = nock(GITHUB_API)
+      .post("/app/installations/7/access_tokens")
+      .reply(201, { token: "ghs_installation_token", expires_at: new Date(Date.now() + 3600_000).toISOString() })
+      .get("/orgs/acme/actions/runner-groups")
+      .query(true)
+      .reply(200, { total_count: 1, runner_groups: [{ id: 3, name: "Default", default: true }] })
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(
+        201,
+        {
+          runner: { id: 601, name: "x", os: "linux", status: "offline", busy: false, labels: [] },
+          encoded_jit_config: "e30=",
+        },
+        { "x-ratelimit-remaining": "4321", "x-ratelimit-resource": "core" },
+      );
+    const outcome = await provisionRunner(
+      await queued(6006, { deliveryId: "delivery-6006", enqueuedAt: Date.now() }),
+      deps({ log, metrics, github: ctx.newGitHub(metrics) }),
+    );
+    scope.done();
+    expect(outcome.kind).toBe("started");
+    const runnerName = outcome.kind === "started" ? outcome.runnerName : "";
+
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const aboutRunner = parsed.filter((line) => line.runnerName !== undefined);
+    expect(aboutRunner.map((line) => line.msg)).toContain("runner started");
+    for (const line of parsed.filter((l) => l.name !== "github")) {
+      expect(line, String(line.msg)).toMatchObject({ pool: "linux", jobId: 6006, deliveryId: "delivery-6006" });
+    }
+    for (const line of aboutRunner) expect(line.runnerName).toBe(runnerName);
+    for (const line of lines) expect(line.match(/"name":/g)?.length ?? 0).toBeLessThanOrEqual(1);
+
+    for (const name of [
+      "runnerhub_capacity_wait_seconds",
+      "runnerhub_jit_config_seconds",
+      "runnerhub_container_start_seconds",
+      "runnerhub_provision_seconds",
+    ]) {
+      expect(await histogramCount(metrics, name), name).toBe(1);
+    }
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(
+      /^runnerhub_github_requests_total\{installation="7",route="POST \/orgs\/\{org\}\/actions\/runners\/generate-jitconfig",status="201"\} 1$/m,
+    );
+    expect(text).toMatch(/^runnerhub_github_rate_limit_remaining\{installation="7",resource="core"\} 4321$/m);
+    expect(text).toMatch(
+      /^runnerhub_github_requests_total\{installation="7",route="GET \/orgs\/\{org\}\/actions\/runner-groups",status="200"\} 1$/m,
     );
   });
 });

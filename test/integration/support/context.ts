@@ -57,8 +57,8 @@ export interface ServiceContext {
   slots: SlotKeeper;
   /** The shared GitHub budget of this context's prefix, with GitHub's defaults unless told. */
   newBudget(settings?: Partial<GitHubBudgetSettings>): GitHubBudget;
-  /** A GitHub client with empty caches (installation tokens, runner group ids). */
-  newGitHub(): RunnersApi;
+  /** A GitHub client with empty caches (installation tokens, runner group ids), counting into `into`. */
+  newGitHub(into?: Metrics): RunnersApi;
   metrics: Metrics;
   log: Logger;
   /** Deletes every Redis key of this context's prefix. */
@@ -88,6 +88,7 @@ export async function serviceContext(): Promise<ServiceContext> {
       sleep: (ms) => sleep(ms),
       maxWaitMs: 60_000,
     });
+  const metrics = createMetrics();
   return {
     newBudget,
     redis,
@@ -100,18 +101,18 @@ export async function serviceContext(): Promise<ServiceContext> {
     overrides,
     capacity,
     slots: createSlotKeeper(capacity, queues.provision, log),
-    newGitHub() {
+    newGitHub(into = metrics) {
       const probot = new Probot({
         appId: 1,
         privateKey: testPrivateKey,
         secret: "s",
         baseUrl: GITHUB_API,
         log: createLogger("silent"),
-        Octokit: createRunnerhubOctokit({ budget: newBudget(), log, now: () => Date.now() }),
+        Octokit: createRunnerhubOctokit({ budget: newBudget(), log, metrics: into, now: () => Date.now() }),
       });
       return createRunnersApi((id) => probot.auth(id));
     },
-    metrics: createMetrics(),
+    metrics,
     log,
     async flushPrefix() {
       const found = await redis.keys(keys.everything);

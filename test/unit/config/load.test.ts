@@ -153,6 +153,8 @@ describe("loadConfig", () => {
     expect(config.docker.connection).toEqual({ kind: "unix", socketPath: "/var/run/docker.sock" });
     expect(config.docker.callTimeoutMs).toBe(30_000);
     expect(config.redisUrl).toBeUndefined();
+    expect(config.logFormat).toBe("json");
+    expect(loadConfig({ ...base(), LOG_FORMAT: "pretty" }, tmpdir())).toMatchObject({ logFormat: "pretty" });
   });
 
   it("refuses a bad Docker engine setting, naming the variable, and takes RUNNERHUB_DOCKER_TIMEOUT", () => {
@@ -167,11 +169,18 @@ describe("loadConfig", () => {
   it("names each bad variable", () => {
     const problems = problemsOf(() =>
       loadConfig(
-        { ...base(), PORT: "http", REDIS_URL: "localhost:6379", RUNNERHUB_ROLES: "web", ADMIN_TOKEN: "short" },
+        {
+          ...base(),
+          PORT: "http",
+          REDIS_URL: "localhost:6379",
+          RUNNERHUB_ROLES: "web",
+          ADMIN_TOKEN: "short",
+          LOG_FORMAT: "text",
+        },
         tmpdir(),
       ),
     );
-    for (const name of ["PORT", "REDIS_URL", "ADMIN_TOKEN", "RUNNERHUB_ROLES"]) {
+    for (const name of ["PORT", "REDIS_URL", "ADMIN_TOKEN", "RUNNERHUB_ROLES", "LOG_FORMAT"]) {
       expect(
         problems.some((problem) => problem.startsWith(`${name}: `)),
         name,

@@ -29,6 +29,8 @@ describe("demandFor", () => {
         labels: ["self-hosted", "linux"],
         pool: "linux",
         queuedAt: Date.parse("2026-11-29T10:00:00Z"),
+        // The webhook's arrival: the delivery delay is enqueuedAt - queuedAt.
+        enqueuedAt: NOW,
       },
     });
   });
