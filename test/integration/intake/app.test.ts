@@ -61,15 +61,18 @@ function event(
   return copy;
 }
 
-async function receive(payload: WorkflowJobExample): Promise<void> {
+async function receive(payload: WorkflowJobExample, id = randomUUID()): Promise<void> {
   await probot.receive({
-    id: randomUUID(),
+    id,
     name: "workflow_job",
     payload: payload as unknown as EmitterWebhookEvent<"workflow_job">["payload"],
   });
 }
 
-async function count(counter: Metrics["webhooks"] | Metrics["jobsIgnored"], labels: Record<string, string>) {
+async function count(
+  counter: Metrics["webhooks"] | Metrics["jobsIgnored"] | Metrics["jobsQueued"],
+  labels: Record<string, string>,
+) {
   const { values } = await counter.get();
   const matches = (v: { labels: Record<string, unknown> }) =>
     Object.entries(labels).every(([name, value]) => v.labels[name] === value);
@@ -81,8 +84,9 @@ const matching = { id: 4101, labels: ["self-hosted", "k8s"], runner_name: null }
 describe("workflow_job.queued", () => {
   it("turns a job a pool serves into exactly one provision entry, and a redelivery adds nothing", async () => {
     const queued = event("queued", matching);
-    await receive(queued);
-    await receive(queued);
+    const deliveryId = randomUUID();
+    await receive(queued, deliveryId);
+    await receive(queued, deliveryId);
 
     const jobs = await ctx.queues.provision.getJobs(["waiting", "delayed", "prioritized", "active"]);
     expect(jobs.map((j) => j.id)).toEqual([provisionJobId(matching.id)]);
@@ -96,9 +100,15 @@ describe("workflow_job.queued", () => {
       labels: matching.labels,
       pool: POOL.name,
       queuedAt: Date.parse(queued.workflow_job.created_at),
+      enqueuedAt: NOW,
+      deliveryId,
     });
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(1);
     expect(await count(metrics.webhooks, { action: "queued", outcome: "enqueued" })).toBe(2);
+    // The redelivery is neither a second job nor a second delivery delay.
+    expect(await count(metrics.jobsQueued, { pool: POOL.name })).toBe(1);
+    const delay = (await metrics.webhookDelaySeconds.get()).values.find((v) => v.metricName?.endsWith("_count"));
+    expect(delay?.value).toBe(1);
   });
 
   it("adds nothing for a job no pool serves and counts it as ignored", async () => {
