@@ -109,7 +109,7 @@ function baselineSpec(pool: Pool, name: string): Dockerode.ContainerCreateOption
     name,
     pool,
     runnerId: 0,
-    jobId: 0,
+    githubJobId: 0,
     owner: OWNER,
     installationId: 1,
     registrationEnv: {},
@@ -250,7 +250,7 @@ function queueJob(sim: GitHubSimulator): Promise<SimJob> {
 }
 
 function isStartOf(jobIds: ReadonlySet<string>): (e: ContainerEvent) => boolean {
-  return (e) => e.action === "start" && jobIds.has(e.attributes[LABELS.jobId] ?? "");
+  return (e) => e.action === "start" && jobIds.has(e.attributes[LABELS.githubJobId] ?? "");
 }
 
 /** Waits until every webhook the simulator owes the app (queued, in_progress, completed) went out. */

@@ -5,9 +5,10 @@ import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import type { ContainerEngine } from "../docker/engine.js";
 import type { RunnersApi } from "../github/runners-api.js";
-import { KEPT_LOG_BYTES } from "../lifecycle/exit-watcher.js";
+import { KEPT_LOG_BYTES } from "../tunables.js";
 import { maskingStream, maskSecrets, secretValuesOf, tailOf } from "../lifecycle/runner-logs.js";
 import { pathOf, sendJson, type Handler } from "../http/server.js";
+import { drainRunner } from "../lifecycle/drain.js";
 import type { Capacity } from "../pools/capacity.js";
 import { overrideProblems, poolOverrideSchema, type PoolOverrides } from "../pools/overrides.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
@@ -40,7 +41,6 @@ import {
   selectRunners,
   slotsToWake,
 } from "./views.js";
-import { httpStatusOf } from "../errors.js";
 
 export interface AdminDeps {
   /** Undefined: every /admin route answers 503. */
@@ -310,64 +310,40 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
     async "DELETE /admin/runners/{name}"({ query, params }) {
       const parsed = drainQuerySchema.safeParse(query);
       if (!parsed.success) return error(400, "invalid query", fieldProblems(parsed.error.issues, "query"));
-      const force = parsed.data.force;
       const name = params.name ?? "";
-      const record = await deps.runners.get(name);
-      if (!record) return error(404, `no live runner named "${name}"`);
-      if (record.state === "busy" && !force) {
-        return error(
-          409,
-          `runner "${name}" is busy on job ${record.busyJobId ?? record.jobId}; draining it now fails that job (add ?force=true to do it anyway)`,
-        );
-      }
-      let registrationDeleted = false;
-      if (record.runnerId !== undefined) {
-        let outcome: "deleted" | "missing" | "busy";
-        try {
-          outcome = await deps.github.deleteRunner(
-            { installationId: record.installationId, scope: record.scope },
-            record.runnerId,
+      const outcome = await drainRunner(
+        { runners: deps.runners, github: deps.github, runnerOpsQueue: (engine) => deps.queues.runnerOps(engine), log },
+        name,
+        parsed.data.force,
+      );
+      switch (outcome.kind) {
+        case "not-found":
+          return error(404, `no live runner named "${name}"`);
+        case "busy":
+          return error(
+            409,
+            `runner "${name}" is busy on job ${outcome.githubJobId}; draining it now fails that job (add ?force=true to do it anyway)`,
           );
-        } catch (failure) {
-          const status = httpStatusOf(failure);
-          log.warn(
-            { runnerName: name, runnerId: record.runnerId, status, message: (failure as Error).message },
-            "GitHub did not delete a drained runner's registration",
-          );
+        case "github-failed":
           return error(
             502,
-            `GitHub answered ${status ?? "with an error"} when asked to delete the registration of runner "${name}"; the runner keeps running`,
+            `GitHub answered ${outcome.status ?? "with an error"} when asked to delete the registration of runner "${name}"; the runner keeps running`,
           );
-        }
-        registrationDeleted = outcome === "deleted";
-        if (outcome === "busy") {
-          if (!force) {
-            return error(
-              409,
-              `GitHub refused to delete runner "${name}": it has just taken a job (add ?force=true to stop it anyway)`,
-            );
-          }
-          log.warn(
-            { runnerName: name, runnerId: record.runnerId },
-            "GitHub refused to delete a busy runner's registration; stopping it anyway (forced)",
+        case "took-job":
+          return error(
+            409,
+            `GitHub refused to delete runner "${name}": it has just taken a job (add ?force=true to stop it anyway)`,
           );
-        }
+        case "drained":
+          return {
+            status: 202,
+            body: {
+              runner: runnerView(outcome.record),
+              stop: { queue: outcome.stop.queue, jobId: outcome.stop.queueJobId, reason: outcome.reason },
+              registrationDeleted: outcome.registrationDeleted,
+            },
+          };
       }
-      const reason = force ? "drained-forced" : "drained";
-      const queue = deps.queues.runnerOps(record.engine);
-      const stop = await queue.add("stop", { runnerName: record.name, reason });
-      log.info(
-        { runnerName: name, pool: record.pool, engine: record.engine, reason, registrationDeleted },
-        "runner drained",
-      );
-      return {
-        status: 202,
-        body: {
-          runner: runnerView(record),
-          stop: { queue: queue.name, jobId: stop.id ?? "", reason },
-          registrationDeleted,
-        },
-      };
     },
 
     async "GET /admin/queue"() {

@@ -59,7 +59,7 @@ export function runnerView(record: RunnerRecord): RunnerView {
       record.scope.kind === "org"
         ? { kind: "org", org: record.scope.org }
         : { kind: "repo", owner: record.scope.owner, repo: record.scope.repo },
-    jobId: record.jobId,
+    jobId: record.githubJobId,
     runnerId: record.runnerId ?? null,
     containerId: record.containerId ?? null,
     busyJobId: record.busyJobId ?? null,

@@ -135,7 +135,7 @@ export function formatJobs(
       job.state,
       field(job.data, "pool"),
       repo,
-      field(job.data, "jobId"),
+      field(job.data, "githubJobId"),
       String(job.attemptsMade),
       formatAge(now - job.timestamp),
       job.failedReason ?? "",

@@ -4,7 +4,7 @@ export const LABELS = {
   pool: "com.github.runnerhub.pool",
   runnerName: "com.github.runnerhub.runner-name",
   runnerId: "com.github.runnerhub.runner-id",
-  jobId: "com.github.runnerhub.job-id",
+  githubJobId: "com.github.runnerhub.job-id",
   owner: "com.github.runnerhub.owner",
   installationId: "com.github.runnerhub.installation-id",
 } as const;

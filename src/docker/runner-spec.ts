@@ -10,7 +10,7 @@ export interface RunnerIdentity {
   pool: Pool;
   /** Known up front with JIT configs; token-registered runners get theirs when they start. */
   runnerId: number | undefined;
-  jobId: number;
+  githubJobId: number;
   owner: string;
   installationId: number;
   /** Registration variables: ACTIONS_RUNNER_INPUT_JITCONFIG, or the RUNNER_TOKEN family. */
@@ -59,7 +59,7 @@ export function runnerContainerSpec(runner: RunnerIdentity): Docker.ContainerCre
       [LABELS.pool]: pool.name,
       [LABELS.runnerName]: runner.name,
       [LABELS.runnerId]: runner.runnerId === undefined ? "" : String(runner.runnerId),
-      [LABELS.jobId]: String(runner.jobId),
+      [LABELS.githubJobId]: String(runner.githubJobId),
       [LABELS.owner]: runner.owner,
       [LABELS.installationId]: String(runner.installationId),
     },

@@ -2,9 +2,7 @@ import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
 import type { Counter, Gauge } from "prom-client";
 import { backoffAfter, classifyCall, type GitHubBudget } from "./budget.js";
-
-/** Tries of one request that GitHub answers with a rate limit, the first included. */
-const RATE_LIMITED_TRIES = 3;
+import { RATE_LIMITED_TRIES } from "../tunables.js";
 
 /** Probot's own retries, minus 429: a rate limit is this module's to wait out, with every process. */
 const DO_NOT_RETRY = [400, 401, 403, 404, 410, 422, 429, 451];

@@ -32,7 +32,7 @@ export interface RunnersApi {
   getRunner(target: RunnerTarget, runnerId: number): Promise<GitHubRunner | undefined>;
   /** "busy": GitHub refuses to delete a runner that is running a job; "missing": it knows none. */
   deleteRunner(target: RunnerTarget, runnerId: number): Promise<"deleted" | "missing" | "busy">;
-  jobStatus(installationId: number, owner: string, repo: string, jobId: number): Promise<JobStatus>;
+  jobStatus(installationId: number, owner: string, repo: string, githubJobId: number): Promise<JobStatus>;
   /** The installation of this app on an organization or repository (app JWT). */
   installationFor(scope: RunnerScope): Promise<number>;
 }
@@ -176,9 +176,9 @@ export function createRunnersApi(auth: (installationId?: number) => Promise<Inst
       return data.id;
     },
 
-    async jobStatus(installationId, owner, repo, jobId) {
+    async jobStatus(installationId, owner, repo, githubJobId) {
       const octokit = await auth(installationId);
-      const { data } = await octokit.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: jobId });
+      const { data } = await octokit.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: githubJobId });
       return data.status;
     },
   };

@@ -1,14 +1,16 @@
 import type { Registry } from "prom-client";
 import { pathOf, sendJson, type Handler } from "./server.js";
+import { HEALTH_CHECK_TIMEOUT_MS } from "../tunables.js";
 
 export type Check = () => Promise<unknown>;
-
-const CHECK_TIMEOUT_MS = 2000;
 
 async function run(check: Check): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${HEALTH_CHECK_TIMEOUT_MS} ms`)),
+      HEALTH_CHECK_TIMEOUT_MS,
+    );
   });
   try {
     await Promise.race([check(), timeout]);

@@ -11,7 +11,8 @@ import type { RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 
 export interface IntakeDeps {
-  pools: () => readonly Pool[];
+  /** The pools as the file declares them, read at each use. */
+  currentPools: () => readonly Pool[];
   provisionQueue: Queue<ProvisionRequest>;
   runnerOpsQueue: (engine: string) => Queue<StopRunnerRequest>;
   runners: RunnerStore;
@@ -36,7 +37,7 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
   async function settle(
     job: WorkflowJobEvent["workflow_job"],
   ): Promise<{ pool: string; demand: ProvisionRequest | undefined } | undefined> {
-    const match = matchPool(job.labels, deps.pools());
+    const match = matchPool(job.labels, deps.currentPools());
     if (match.kind !== "matched") return undefined;
     return { pool: match.pool.name, demand: await deps.ledger.settled(match.pool.name, job.id) };
   }
@@ -50,7 +51,7 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
     app.on("workflow_job.queued", async (context) => {
       const event = context.payload as WorkflowJobEvent;
       const log = deps.log.child({ deliveryId: context.id, jobId: event.workflow_job.id });
-      const demand = demandFor(event, deps.pools(), deps.now());
+      const demand = demandFor(event, deps.currentPools(), deps.now());
       if (demand.kind === "ignore") {
         metrics.jobsIgnored.inc({ reason: demand.reason });
         metrics.webhooks.inc({ action: "queued", outcome: "ignored" });
@@ -61,7 +62,7 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
       const { pool } = request;
       const fresh = await deps.ledger.queued(request);
       // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id.
-      const job = await deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.jobId) });
+      const job = await deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.githubJobId) });
       metrics.webhooks.inc({ action: "queued", outcome: "enqueued" });
       if (fresh) {
         metrics.jobsQueued.inc({ pool });

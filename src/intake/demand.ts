@@ -37,7 +37,7 @@ export function demandFor(event: WorkflowJobEvent, pools: readonly Pool[], now: 
   return {
     kind: "provision",
     request: {
-      jobId: event.workflow_job.id,
+      githubJobId: event.workflow_job.id,
       runId: event.workflow_job.run_id,
       owner: event.repository.owner.login,
       repo: event.repository.name,

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import { RedisKeys } from "../state/keys.js";
 import { defineScripts } from "../state/scripts/index.js";
+import { MAX_REDELIVERIES } from "../tunables.js";
 
 /** One attempt to deliver a webhook, as GitHub's deliveries API lists it. */
 export interface HookDelivery {
@@ -56,7 +57,6 @@ export interface DeliveryRecovery {
 }
 
 const RECOVERED_EVENT = "workflow_job";
-const DEFAULT_MAX_REDELIVERIES = 3;
 const DEFAULT_PER_PAGE = 100;
 
 function answered(delivery: HookDelivery): boolean {
@@ -124,7 +124,7 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
   const { log } = deps;
   const redis = defineScripts(deps.redis);
   const keys = new RedisKeys(deps.prefix);
-  const maxRedeliveries = deps.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES;
+  const maxRedeliveries = deps.maxRedeliveries ?? MAX_REDELIVERIES;
   const ttlMs = String(Math.max(1, Math.ceil(deps.maxAgeMs)));
 
   async function requestedCounts(guids: string[]): Promise<Map<string, number>> {

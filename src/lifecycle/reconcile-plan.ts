@@ -169,7 +169,7 @@ function planPoolSize(
 ): ReconcileAction[] {
   const actions: ReconcileAction[] = [];
   const waitingJobs = snap.waitingJobs.get(pool.name) ?? [];
-  const waiting = new Set(waitingJobs.map((request) => request.jobId));
+  const waiting = new Set(waitingJobs.map((request) => request.githubJobId));
   const members = snap.records.filter((record) => record.pool === pool.name && !leaving.has(record.name));
   const stateOf = (record: RunnerRecord) => states.get(record.name) ?? record.state;
   const free = freeRunners(pool.name, members, stateOf);
@@ -187,7 +187,7 @@ function planPoolSize(
         record.runnerId !== undefined &&
         snap.registrations.has(targetKey(record)),
     )
-    .map((record) => ({ record, orphaned: record.jobId > 0 && !waiting.has(record.jobId) }))
+    .map((record) => ({ record, orphaned: record.githubJobId > 0 && !waiting.has(record.githubJobId) }))
     // Runners whose job went elsewhere (cancelled, or taken by another runner) go first, oldest first.
     .sort((a, b) => Number(b.orphaned) - Number(a.orphaned) || a.record.createdAt - b.record.createdAt);
   for (const { record, orphaned } of candidates) {

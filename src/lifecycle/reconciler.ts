@@ -22,7 +22,9 @@ import type { RunnerStore } from "../state/runner-store.js";
 import { defineScripts } from "../state/scripts/index.js";
 import { parseScope, planReconcile, type ReconcileAction, type ReconcileSnapshot } from "./reconcile-plan.js";
 import { observeRunnerOnline } from "./runner-online.js";
+import { retireRunner } from "./retire-runner.js";
 import { stopRunner } from "./stop-runner.js";
+import { RECONCILE_LOCK_MS, RETIRE_LOCK_MS } from "../tunables.js";
 
 export interface ReconcilerDeps {
   engine: ContainerEngine;
@@ -31,7 +33,8 @@ export interface ReconcilerDeps {
   capacity: Capacity;
   slots: SlotKeeper;
   overrides: PoolOverrides;
-  pools: () => readonly Pool[];
+  /** The pools as the file declares them, read at each use. */
+  currentPools: () => readonly Pool[];
   github: RunnersApi;
   provisionQueue: Queue<ProvisionRequest>;
   /** The exit watcher's cleanup, for containers that exited without an event seen. */
@@ -45,15 +48,6 @@ export interface ReconcilerDeps {
 }
 
 export type ReconcileSummary = { skipped: true } | { skipped: false; actions: Record<string, number>; failed: number };
-
-/** A pass holds this lock so two processes never reconcile one engine at once. */
-const LOCK_MS = 5 * 60_000;
-/**
- * Held while one pass decides and carries out a pool's retirements: passes of several engines run
- * at once, and each would otherwise retire the pool's whole surplus from a snapshot taken before
- * the others retired anything. Long enough for a few stops with their grace period.
- */
-const RETIRE_LOCK_MS = 2 * 60_000;
 
 /**
  * The level-triggered half of runnerhub: one pass reads Docker, GitHub (one paginated runner list
@@ -159,15 +153,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         return stopRunner(deps, action.runnerName, action.containerId, action.reason);
       }
       case "retire":
-        // Deleting the registration first is what makes retiring safe: GitHub refuses to delete
-        // a runner that has just taken a job, and then the runner stays.
-        if ((await deps.github.deleteRunner(action.target, action.runnerId)) === "busy") {
-          log.info({ runnerName: action.runnerName }, "runner took a job while being retired; kept");
-          await deps.runners.update(action.runnerName, { state: "busy" });
-          return;
-        }
-        log.info({ runnerName: action.runnerName, reason: action.reason }, "retiring idle runner");
-        return stopRunner(deps, action.runnerName, action.containerId, action.reason);
+        await retireRunner(deps, action);
+        return;
       case "delete-registration":
         if ((await deps.github.deleteRunner(action.target, action.runnerId)) === "deleted") {
           log.info({ runnerName: action.runnerName, runnerId: action.runnerId }, "orphan registration deleted");
@@ -205,10 +192,12 @@ export function createReconciler(deps: ReconcilerDeps) {
       case "provision":
         for (const request of action.requests) {
           const again = { ...request, enqueuedAt: deps.now(), parkedAt: undefined };
-          await deps.provisionQueue.add("provision", again, { jobId: reprovisionJobId(request.jobId, deps.now()) });
+          await deps.provisionQueue.add("provision", again, {
+            jobId: reprovisionJobId(request.githubJobId, deps.now()),
+          });
         }
         log.warn(
-          { pool: action.pool, jobIds: action.requests.map((request) => request.jobId) },
+          { pool: action.pool, jobIds: action.requests.map((request) => request.githubJobId) },
           "jobs left without a runner; provisioning again",
         );
         return;
@@ -223,7 +212,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           await deps.provisionQueue.add(
             "provision",
             {
-              jobId: 0,
+              githubJobId: 0,
               runId: 0,
               owner,
               repo,
@@ -291,8 +280,8 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   return {
     async runOnce(): Promise<ReconcileSummary> {
-      const summary = await underLock(lockKey, LOCK_MS, async () => {
-        const pools = await deps.overrides.effective(deps.pools());
+      const summary = await underLock(lockKey, RECONCILE_LOCK_MS, async () => {
+        const pools = await deps.overrides.effective(deps.currentPools());
         const { snap, warmTargets } = await snapshot(pools);
         const plan = planReconcile(snap);
         const retiring = new Set(plan.flatMap((action) => (action.kind === "retire" ? [action.pool] : [])));

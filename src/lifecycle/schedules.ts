@@ -2,9 +2,11 @@ import { Queue, Worker, type ConnectionOptions } from "bullmq";
 import type { Logger } from "pino";
 import { MAINTENANCE_QUEUE, reconcileQueueName } from "../queue/jobs.js";
 import type { Reconciler } from "./reconciler.js";
+import { PERIODIC_RUNS_KEPT } from "../tunables.js";
 
-export interface Schedules {
-  close(): Promise<void>;
+/** Where each started queue and worker registers how to stop it (the runtime's TeardownStack). */
+export interface Teardown {
+  defer(what: string, stop: () => Promise<unknown>): void;
 }
 
 interface Periodic {
@@ -26,7 +28,8 @@ export async function startSchedules(options: {
   now: () => number;
   recovery: { everyMs: number; run: () => Promise<unknown> };
   reconcile?: { engine: string; everyMs: number; reconciler: Reconciler };
-}): Promise<Schedules> {
+  teardown: Teardown;
+}): Promise<void> {
   const periodic: Periodic[] = [
     {
       queue: MAINTENANCE_QUEUE,
@@ -39,15 +42,16 @@ export async function startSchedules(options: {
     const { reconciler, engine, everyMs } = options.reconcile;
     periodic.push({ queue: reconcileQueueName(engine), name: "reconcile", everyMs, run: () => reconciler.runOnce() });
   }
-  const queues: Queue[] = [];
-  const workers: Worker[] = [];
   for (const task of periodic) {
     const queue = new Queue(task.queue, {
       connection: options.connection,
       prefix: options.prefix,
-      defaultJobOptions: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+      defaultJobOptions: {
+        removeOnComplete: { count: PERIODIC_RUNS_KEPT },
+        removeOnFail: { count: PERIODIC_RUNS_KEPT },
+      },
     });
-    queues.push(queue);
+    options.teardown.defer(`${task.name} queue`, () => queue.close());
     await queue.upsertJobScheduler(task.name, { every: task.everyMs });
     await queue.add(task.name, {}, { jobId: `${task.name}-start-${options.now()}` });
     const worker = new Worker(task.queue, () => task.run(), {
@@ -58,12 +62,6 @@ export async function startSchedules(options: {
     worker.on("failed", (job, error) =>
       options.log.warn({ err: error, task: task.name, queueJobId: job?.id }, "periodic task failed"),
     );
-    workers.push(worker);
+    options.teardown.defer(`${task.name} worker`, () => worker.close());
   }
-  return {
-    async close() {
-      await Promise.all(workers.map((worker) => worker.close()));
-      await Promise.all(queues.map((queue) => queue.close()));
-    },
-  };
 }

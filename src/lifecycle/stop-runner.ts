@@ -1,8 +1,6 @@
 import type { ContainerEngine } from "../docker/engine.js";
 import type { RunnerStore } from "../state/runner-store.js";
-
-/** How long a runner gets to finish after SIGTERM before Docker kills it. */
-const STOP_GRACE_SECONDS = 10;
+import { STOP_GRACE_SECONDS } from "../tunables.js";
 
 /**
  * Takes a runner container down on purpose. The reason goes on the record first, so the exit

@@ -12,13 +12,15 @@ import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import type { SlotKeeper } from "./slots.js";
+import { RESERVATION_LEASE_MS } from "../tunables.js";
 
 export interface ProvisionDeps {
   github: RunnersApi;
   engine: ContainerEngine;
   runners: RunnerStore;
   ledger: DemandLedger;
-  pools: () => readonly Pool[];
+  /** The pools as the file declares them, read at each use. */
+  currentPools: () => readonly Pool[];
   capacity: Capacity;
   slots: SlotKeeper;
   /** Most runner containers this engine may hold; undefined for no limit. */
@@ -38,9 +40,6 @@ export type ProvisionOutcome =
   | { kind: "started"; runnerName: string; containerId: string }
   | { kind: "skipped"; reason: "pool-removed" | "demand-met" }
   | { kind: "waiting"; reason: "pool-full" | "engine-full" };
-
-/** A slot reserved but not confirmed within this time is reclaimed (its worker presumably died). */
-export const RESERVATION_LEASE_MS = 120_000;
 
 const STILL_WAITING = new Set(["queued", "waiting", "pending", "requested"]);
 
@@ -93,9 +92,9 @@ async function stillNeeded(request: ProvisionRequest, pool: Pool, deps: Provisio
     return false;
   }
   if (deps.now() - request.queuedAt <= deps.recheckAfterMs) return true;
-  const status = await deps.github.jobStatus(request.installationId, request.owner, request.repo, request.jobId);
+  const status = await deps.github.jobStatus(request.installationId, request.owner, request.repo, request.githubJobId);
   if (STILL_WAITING.has(status)) return true;
-  await deps.ledger.settled(pool.name, request.jobId);
+  await deps.ledger.settled(pool.name, request.githubJobId);
   log.info({ status }, "job no longer queued at GitHub");
   return unservedJobs(waiting - 1, free) > 0;
 }
@@ -104,17 +103,17 @@ async function stillNeeded(request: ProvisionRequest, pool: Pool, deps: Provisio
 export async function provisionRunner(request: ProvisionRequest, deps: ProvisionDeps): Promise<ProvisionOutcome> {
   const log = deps.log.child({
     pool: request.pool,
-    jobId: request.jobId,
+    jobId: request.githubJobId,
     deliveryId: request.deliveryId,
     scope: describeScope(request.scope),
   });
-  const pool = deps.pools().find((candidate) => candidate.name === request.pool);
+  const pool = deps.currentPools().find((candidate) => candidate.name === request.pool);
   if (!pool) {
     log.warn("pool no longer configured; demand dropped");
     return { kind: "skipped", reason: "pool-removed" };
   }
 
-  if (request.jobId > 0 && !(await stillNeeded(request, pool, deps, log))) {
+  if (request.githubJobId > 0 && !(await stillNeeded(request, pool, deps, log))) {
     return { kind: "skipped", reason: "demand-met" };
   }
 
@@ -147,7 +146,7 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     engine: deps.engine.name,
     installationId: request.installationId,
     scope: request.scope,
-    jobId: request.jobId,
+    githubJobId: request.githubJobId,
     runnerId: undefined,
     containerId: undefined,
     state: "starting",
@@ -170,7 +169,7 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
         name,
         pool,
         runnerId,
-        jobId: request.jobId,
+        githubJobId: request.githubJobId,
         owner: request.owner,
         installationId: request.installationId,
         registrationEnv: registration.env,

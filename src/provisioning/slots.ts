@@ -2,9 +2,7 @@ import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import type { Capacity } from "../pools/capacity.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
-
-/** Upper bound of parked entries tried per freed slot (entries may have woken by themselves). */
-const MAX_WAKE_TRIES = 20;
+import { MAX_WAKE_TRIES } from "../tunables.js";
 
 export interface SlotKeeper {
   /** Frees a runner's slot and wakes the oldest demand waiting for one. */

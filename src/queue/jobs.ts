@@ -5,8 +5,8 @@ export const RUNNER_OPS_QUEUE_PREFIX = "runner-ops";
 
 /** Demand for one runner: from a queued workflow_job, or a warm runner the pool keeps ready. */
 export interface ProvisionRequest {
-  /** 0 for warm demand, which answers to no particular job. */
-  jobId: number;
+  /** GitHub's id of the job; 0 for warm demand, which answers to no particular job. */
+  githubJobId: number;
   runId: number;
   owner: string;
   repo: string;
@@ -31,8 +31,8 @@ export interface StopRunnerRequest {
 }
 
 /** BullMQ job ids cannot be integers or contain ":"; this one is stable per GitHub job. */
-export function provisionJobId(jobId: number): string {
-  return `job-${jobId}`;
+export function provisionJobId(githubJobId: number): string {
+  return `job-${githubJobId}`;
 }
 
 export const MAINTENANCE_QUEUE = "maintenance";
@@ -42,8 +42,8 @@ function engineSuffix(engine: string): string {
 }
 
 /** A further attempt for a job whose first entry is finished (the reconciler's re-provisioning). */
-export function reprovisionJobId(jobId: number, at: number): string {
-  return `job-${jobId}-again-${at}`;
+export function reprovisionJobId(githubJobId: number, at: number): string {
+  return `job-${githubJobId}-again-${at}`;
 }
 
 /** Engine-bound work (stopping a container) goes to the queue of the engine that runs it. */

@@ -1,8 +1,24 @@
-import { Queue } from "bullmq";
+import { Queue, type ConnectionOptions } from "bullmq";
+import type { Logger } from "pino";
 import type { Redis } from "ioredis";
 import { PROVISION_QUEUE, runnerOpsQueueName, type ProvisionRequest, type StopRunnerRequest } from "./jobs.js";
+import {
+  PROVISION_ATTEMPTS,
+  PROVISION_BACKOFF_MS,
+  PROVISION_KEEP_COMPLETED_SECONDS,
+  PROVISION_KEEP_FAILED_SECONDS,
+  RUNNER_OPS_ATTEMPTS,
+  RUNNER_OPS_KEEP_COMPLETED_SECONDS,
+  RUNNER_OPS_KEEP_FAILED_SECONDS,
+} from "../tunables.js";
 
-const DAY_SECONDS = 24 * 3600;
+/** What every BullMQ worker of this process is started with. */
+export interface WorkerOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  concurrency: number;
+  log: Logger;
+}
 
 export interface Queues {
   provision: Queue<ProvisionRequest>;
@@ -15,11 +31,10 @@ export function createQueues(connection: Redis, prefix: string): Queues {
     connection,
     prefix,
     defaultJobOptions: {
-      attempts: 8,
-      backoff: { type: "exponential", delay: 1000 },
-      // Finished entries are kept for a day so a late redelivery of the same job id adds nothing.
-      removeOnComplete: { age: DAY_SECONDS },
-      removeOnFail: { age: 7 * DAY_SECONDS },
+      attempts: PROVISION_ATTEMPTS,
+      backoff: { type: "exponential", delay: PROVISION_BACKOFF_MS },
+      removeOnComplete: { age: PROVISION_KEEP_COMPLETED_SECONDS },
+      removeOnFail: { age: PROVISION_KEEP_FAILED_SECONDS },
     },
   });
   const runnerOps = new Map<string, Queue<StopRunnerRequest>>();
@@ -32,7 +47,11 @@ export function createQueues(connection: Redis, prefix: string): Queues {
         queue = new Queue<StopRunnerRequest>(name, {
           connection,
           prefix,
-          defaultJobOptions: { attempts: 3, removeOnComplete: { age: 3600 }, removeOnFail: { age: DAY_SECONDS } },
+          defaultJobOptions: {
+            attempts: RUNNER_OPS_ATTEMPTS,
+            removeOnComplete: { age: RUNNER_OPS_KEEP_COMPLETED_SECONDS },
+            removeOnFail: { age: RUNNER_OPS_KEEP_FAILED_SECONDS },
+          },
         });
         runnerOps.set(name, queue);
       }

@@ -3,9 +3,7 @@ import type { RunnerTarget } from "../github/runners-api.js";
 import { targetKey } from "../github/runners-api.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { RedisKeys } from "./keys.js";
-
-/** GitHub fails a job that no runner took within 24 hours; older entries are stale. */
-const QUEUED_JOB_MAX_AGE_MS = 24 * 3600_000;
+import { GITHUB_JOB_MAX_QUEUE_MS } from "../tunables.js";
 
 /**
  * What GitHub has told us through webhooks: which jobs of each pool still wait for a runner (with
@@ -28,20 +26,20 @@ export class DemandLedger {
     const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
     const results = await this.redis
       .multi()
-      .zadd(this.keys.queuedJobs(request.pool), request.queuedAt, String(request.jobId))
-      .hset(this.keys.queuedDemand(request.pool), String(request.jobId), JSON.stringify(request))
+      .zadd(this.keys.queuedJobs(request.pool), request.queuedAt, String(request.githubJobId))
+      .hset(this.keys.queuedDemand(request.pool), String(request.githubJobId), JSON.stringify(request))
       .hset(this.keys.targets, targetKey(target), JSON.stringify({ ...target, seenAt: request.queuedAt }))
       .exec();
     return results?.[0]?.[1] === 1;
   }
 
   /** The job was taken by a runner, or ended without one; the demand it stood for, if it still waited. */
-  async settled(pool: string, jobId: number): Promise<ProvisionRequest | undefined> {
+  async settled(pool: string, githubJobId: number): Promise<ProvisionRequest | undefined> {
     const results = await this.redis
       .multi()
-      .hget(this.keys.queuedDemand(pool), String(jobId))
-      .zrem(this.keys.queuedJobs(pool), String(jobId))
-      .hdel(this.keys.queuedDemand(pool), String(jobId))
+      .hget(this.keys.queuedDemand(pool), String(githubJobId))
+      .zrem(this.keys.queuedJobs(pool), String(githubJobId))
+      .hdel(this.keys.queuedDemand(pool), String(githubJobId))
       .exec();
     const text = results?.[0]?.[1];
     return typeof text === "string" ? (JSON.parse(text) as ProvisionRequest) : undefined;
@@ -50,7 +48,7 @@ export class DemandLedger {
   /** Jobs still waiting in the pool, oldest first, dropping those too old to be real. */
   async waiting(pool: string, now: number): Promise<ProvisionRequest[]> {
     const key = this.keys.queuedJobs(pool);
-    const stale = await this.redis.zrangebyscore(key, "-inf", `(${now - QUEUED_JOB_MAX_AGE_MS}`);
+    const stale = await this.redis.zrangebyscore(key, "-inf", `(${now - GITHUB_JOB_MAX_QUEUE_MS}`);
     if (stale.length > 0) {
       await this.redis
         .multi()
@@ -76,7 +74,7 @@ export class DemandLedger {
     const entries = Object.entries(await this.redis.hgetall(this.keys.targets)).map(
       ([key, text]) => [key, JSON.parse(text) as RunnerTarget & { seenAt: number }] as const,
     );
-    const stale = entries.filter(([, target]) => target.seenAt < now - QUEUED_JOB_MAX_AGE_MS).map(([key]) => key);
+    const stale = entries.filter(([, target]) => target.seenAt < now - GITHUB_JOB_MAX_QUEUE_MS).map(([key]) => key);
     if (stale.length > 0) await this.redis.hdel(this.keys.targets, ...stale);
     return entries
       .filter(([key]) => !stale.includes(key))

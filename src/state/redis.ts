@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { REDIS_RECONNECT_MAX_DELAY_MS, REDIS_RECONNECT_STEP_MS } from "../tunables.js";
 
 export interface RedisHandle {
   client: Redis;
@@ -35,7 +36,10 @@ function redacted(url: string): string {
 }
 
 export async function connectRedis(url: string): Promise<RedisHandle> {
-  const client = new Redis(url, { ...clientOptions(), retryStrategy: (times) => Math.min(times * 200, 5000) });
+  const client = new Redis(url, {
+    ...clientOptions(),
+    retryStrategy: (times) => Math.min(times * REDIS_RECONNECT_STEP_MS, REDIS_RECONNECT_MAX_DELAY_MS),
+  });
   const describe = redacted(url);
   // The first connection fails fast with a clear error; later drops are retried by the strategy.
   client.on("error", () => undefined);

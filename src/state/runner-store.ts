@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { RunnerScope } from "../github/runners-api.js";
 import { RedisKeys } from "./keys.js";
 import { defineScripts } from "./scripts/index.js";
+import { CLEANUP_CLAIM_MS, EXIT_HISTORY_SECONDS } from "../tunables.js";
 
 export type RunnerState = "starting" | "idle" | "busy";
 
@@ -12,7 +13,7 @@ export interface RunnerRecord {
   installationId: number;
   scope: RunnerScope;
   /** The job whose webhook caused this runner; it may end up taking another job of the pool. */
-  jobId: number;
+  githubJobId: number;
   runnerId: number | undefined;
   containerId: string | undefined;
   state: RunnerState;
@@ -45,9 +46,6 @@ export interface RunnerExitRecord extends RunnerRecord {
 
 /** What a clean-up adds to a runner's record when it retires it. */
 export type RunnerExit = Omit<RunnerExitRecord, keyof RunnerRecord> & Pick<RunnerRecord, "usage">;
-
-/** How long the record of an exited runner (and its last log lines) is kept for inspection. */
-const EXIT_HISTORY_SECONDS = 24 * 3600;
 
 /** Runner records in Redis: one JSON string per runner plus a set of the live ones. */
 export class RunnerStore {
@@ -124,7 +122,7 @@ export class RunnerStore {
 
   /** True for the one caller that gets to clean up after this container (per minute). */
   async claimCleanup(containerId: string): Promise<boolean> {
-    return (await this.redis.set(this.keys.cleanupClaim(containerId), "1", "PX", 60_000, "NX")) === "OK";
+    return (await this.redis.set(this.keys.cleanupClaim(containerId), "1", "PX", CLEANUP_CLAIM_MS, "NX")) === "OK";
   }
 
   /** True for the one caller that first sees this runner online (seen at GitHub, or taking a job). */

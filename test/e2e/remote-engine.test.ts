@@ -53,7 +53,7 @@ describe("an engine over TCP with TLS (DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_
       what: "the job to complete on the TLS engine",
     });
     expect(done).toMatchObject({ conclusion: "success" });
-    await waitFor(async () => (await stack.containers({ [LABELS.jobId]: String(job.id) })).length === 0, {
+    await waitFor(async () => (await stack.containers({ [LABELS.githubJobId]: String(job.id) })).length === 0, {
       timeoutMs: 20_000,
       what: "the runner container to be removed from the TLS engine",
     });

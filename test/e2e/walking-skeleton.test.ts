@@ -16,10 +16,11 @@ afterAll(async () => {
 
 type Payload = { workflow_job: { id: number } };
 const payloadOf = (delivery: { body: string }) => JSON.parse(delivery.body) as Payload;
-const deliveriesFor = (jobId: number) => stack.sim.deliveries().filter((d) => payloadOf(d).workflow_job?.id === jobId);
+const deliveriesFor = (githubJobId: number) =>
+  stack.sim.deliveries().filter((d) => payloadOf(d).workflow_job?.id === githubJobId);
 
 /** BullMQ's hash of the provision-queue entry for one GitHub job. */
-const provisionEntry = (jobId: number) => stack.keys.queueJob(PROVISION_QUEUE, provisionJobId(jobId));
+const provisionEntry = (githubJobId: number) => stack.keys.queueJob(PROVISION_QUEUE, provisionJobId(githubJobId));
 
 const jitRequests = () =>
   stack.sim.requests.filter((r) => r.method === "POST" && r.path.endsWith("/generate-jitconfig"));
@@ -41,7 +42,7 @@ describe("a queued job gets a runner container, end to end", () => {
 
     const [container] = await waitFor(
       async () => {
-        const found = await stack.containers({ [LABELS.jobId]: String(job.id) });
+        const found = await stack.containers({ [LABELS.githubJobId]: String(job.id) });
         return found.length > 0 && found;
       },
       { timeoutMs: 20_000, what: "a runner container for the job" },
@@ -51,7 +52,7 @@ describe("a queued job gets a runner container, end to end", () => {
     expect(container.Labels).toMatchObject({
       [LABELS.managed]: "true",
       [LABELS.pool]: "linux",
-      [LABELS.jobId]: String(job.id),
+      [LABELS.githubJobId]: String(job.id),
       [LABELS.owner]: "acme",
       [LABELS.installationId]: "1",
     });
@@ -75,7 +76,7 @@ describe("a queued job gets a runner container, end to end", () => {
     );
     expect(actions).toEqual(["queued:200", "in_progress:200", "completed:200"]);
 
-    await waitFor(async () => (await stack.containers({ [LABELS.jobId]: String(job.id) })).length === 0, {
+    await waitFor(async () => (await stack.containers({ [LABELS.githubJobId]: String(job.id) })).length === 0, {
       timeoutMs: 20_000,
       what: "the runner container to be removed",
     });
@@ -127,7 +128,7 @@ describe("a queued job gets a runner container, end to end", () => {
       what: "the provision entry to finish",
     });
     expect(jitRequests().length - before).toBe(1);
-    const containers = await stack.containers({ [LABELS.jobId]: String(job.id) });
+    const containers = await stack.containers({ [LABELS.githubJobId]: String(job.id) });
     expect(containers).toHaveLength(1);
     const info = await stack.docker.getContainer(containers[0]?.Id ?? "").inspect();
     expect(info.Config.Env.filter((e) => e.startsWith("ACTIONS_RUNNER_INPUT_JITCONFIG="))).toHaveLength(1);
@@ -138,7 +139,7 @@ describe("a queued job gets a runner container, end to end", () => {
     const job = await stack.sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "windows"] });
     await stack.app.waitForLog(new RegExp(`"jobId":${job.id}.*job ignored`), 10_000);
     expect(jitRequests().length).toBe(before);
-    expect(await stack.containers({ [LABELS.jobId]: String(job.id) })).toHaveLength(0);
+    expect(await stack.containers({ [LABELS.githubJobId]: String(job.id) })).toHaveLength(0);
     expect(await stack.redis.exists(provisionEntry(job.id))).toBe(0);
   });
 

@@ -120,7 +120,7 @@ async function putRunner(fields: Partial<RunnerRecord> = {}): Promise<RunnerReco
     engine: ENGINE,
     installationId: 7,
     scope: { kind: "org", org: "acme" },
-    jobId: 5000 + seq,
+    githubJobId: 5000 + seq,
     runnerId: 900 + seq,
     containerId: undefined,
     state: "idle",
@@ -456,7 +456,7 @@ describe("runners", () => {
           ],
         }),
         runnerId: undefined,
-        jobId: 1,
+        githubJobId: 1,
         owner: "acme",
         installationId: 7,
         registrationEnv: { ACTIONS_RUNNER_INPUT_JITCONFIG: jitConfig },
@@ -504,9 +504,9 @@ describe("provision queue inspection", () => {
   });
 
   const stateOf = async (id: string) => (await ctx.queues.provision.getJob(id))?.getState();
-  const add = (jobId: number, repo: string, options: { delay?: number } = {}) =>
-    ctx.queues.provision.add("provision", provisionRequest(jobId, { repo }), {
-      jobId: provisionJobId(jobId),
+  const add = (githubJobId: number, repo: string, options: { delay?: number } = {}) =>
+    ctx.queues.provision.add("provision", provisionRequest(githubJobId, { repo }), {
+      jobId: provisionJobId(githubJobId),
       attempts: 1,
       ...options,
     });
@@ -547,7 +547,7 @@ describe("provision queue inspection", () => {
       state: "failed",
       attemptsMade: 1,
       failedReason: "boom: no runner for you",
-      data: { jobId: 201, repo: "fails", pool: "linux" },
+      data: { githubJobId: 201, repo: "fails", pool: "linux" },
     });
     expect(failed.jobs[0]?.processedOn).toEqual(expect.any(Number));
     expect(failed.jobs[0]?.finishedOn).toEqual(expect.any(Number));

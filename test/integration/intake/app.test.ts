@@ -27,7 +27,7 @@ beforeEach(async () => {
   probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "s", log: createLogger("silent") });
   await probot.load(
     intakeApp({
-      pools: () => [POOL],
+      currentPools: () => [POOL],
       provisionQueue: ctx.queues.provision,
       runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
       runners: ctx.runners,
@@ -91,7 +91,7 @@ describe("workflow_job.queued", () => {
     const jobs = await ctx.queues.provision.getJobs(["waiting", "delayed", "prioritized", "active"]);
     expect(jobs.map((j) => j.id)).toEqual([provisionJobId(matching.id)]);
     expect(jobs[0]?.data).toEqual({
-      jobId: matching.id,
+      githubJobId: matching.id,
       runId: queued.workflow_job.run_id,
       owner: queued.repository.owner.login,
       repo: queued.repository.name,

@@ -5,7 +5,8 @@ import { LABELS } from "../../../src/docker/labels.js";
 import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
 import { buildStubImage, STUB_IMAGE_TAG } from "../../sim/stub-image.js";
 import { DockerEngine } from "../../support/docker-engine.js";
-import { KEPT_LOG_BYTES, watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-watcher.js";
+import { watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-watcher.js";
+import { KEPT_LOG_BYTES } from "../../../src/tunables.js";
 import { sampleRunnerUsage } from "../../../src/lifecycle/usage-sampler.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { waitFor } from "../../sim/github-simulator.js";
@@ -67,7 +68,7 @@ async function startRunner(
       name,
       pool,
       runnerId,
-      jobId: 9000 + seq,
+      githubJobId: 9000 + seq,
       owner: "acme",
       installationId: 7,
       registrationEnv,
@@ -76,7 +77,7 @@ async function startRunner(
   await ctx.runners.put(
     runnerRecord(name, {
       engine: ctx.engine.name,
-      jobId: 9000 + seq,
+      githubJobId: 9000 + seq,
       runnerId,
       containerId,
       state,
@@ -293,7 +294,7 @@ describe("runner exit watcher across a Docker engine restart", () => {
             name,
             pool,
             runnerId: undefined,
-            jobId: 1,
+            githubJobId: 1,
             owner: "acme",
             installationId: 7,
             registrationEnv: {},

@@ -7,7 +7,7 @@ import { watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-
 import { createReconciler } from "../../../src/lifecycle/reconciler.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
-import { startProvisionWorker } from "../../../src/provisioning/workers.js";
+import { startProvisionWorker } from "../../../src/provisioning/provision-worker.js";
 import type { ProvisionRequest } from "../../../src/queue/jobs.js";
 import { GitHubSimulator, waitFor } from "../../sim/github-simulator.js";
 import {
@@ -79,7 +79,7 @@ function reconciler(bootstrapTimeoutMs = 60_000) {
     capacity: ctx.capacity,
     slots: ctx.slots,
     overrides: ctx.overrides,
-    pools: () => pools,
+    currentPools: () => pools,
     github,
     provisionQueue: ctx.queues.provision,
     cleanUpExited: watcher.cleanUp,
@@ -99,7 +99,7 @@ function provisionDeps(): ProvisionDeps {
     engine: ctx.engine,
     runners: ctx.runners,
     ledger: ctx.ledger,
-    pools: () => pools,
+    currentPools: () => pools,
     capacity: ctx.capacity,
     slots: ctx.slots,
     engineCapacity: undefined,
@@ -112,9 +112,9 @@ function provisionDeps(): ProvisionDeps {
   };
 }
 
-function demand(jobId: number): ProvisionRequest {
+function demand(githubJobId: number): ProvisionRequest {
   return {
-    jobId,
+    githubJobId,
     runId: 1,
     owner: "acme",
     repo: "app",
@@ -126,9 +126,9 @@ function demand(jobId: number): ProvisionRequest {
 }
 
 /** A runner made the way the provisioner makes it, for a job the ledger says is queued. */
-async function runnerFor(jobId: number): Promise<string> {
-  if (jobId > 0) await ctx.ledger.queued(demand(jobId));
-  const outcome = await provisionRunner(demand(jobId), provisionDeps());
+async function runnerFor(githubJobId: number): Promise<string> {
+  if (githubJobId > 0) await ctx.ledger.queued(demand(githubJobId));
+  const outcome = await provisionRunner(demand(githubJobId), provisionDeps());
   if (outcome.kind !== "started") throw new Error(`runner not started: ${JSON.stringify(outcome)}`);
   return outcome.runnerName;
 }
@@ -150,7 +150,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
         name,
         pool: testPool({ command: ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"] }),
         runnerId: 424242,
-        jobId: 1,
+        githubJobId: 1,
         owner: "acme",
         installationId: 1,
         registrationEnv: {},
@@ -239,7 +239,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
     const entries = await ctx.queues.provision.getJobs(["waiting"]);
     expect(entries.map((entry) => entry.id).sort()).toEqual(["warm-linux-1", "warm-linux-2"]);
     expect(entries[0]?.data).toMatchObject({
-      jobId: 0,
+      githubJobId: 0,
       pool: "linux",
       installationId: 1,
       scope: { kind: "org", org: "acme" },
@@ -254,7 +254,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
     try {
       const names = await waitFor(
         async () => {
-          const warm = (await ctx.runners.list()).filter((record) => record.jobId === 0 && record.containerId);
+          const warm = (await ctx.runners.list()).filter((record) => record.githubJobId === 0 && record.containerId);
           return warm.length === 2 && warm.map((record) => record.name);
         },
         { timeoutMs: 20_000, what: "two warm runners" },

@@ -77,9 +77,9 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-function demand(jobId: number): ProvisionRequest {
+function demand(githubJobId: number): ProvisionRequest {
   return {
-    jobId,
+    githubJobId,
     runId: 1,
     owner: "acme",
     repo: "app",
@@ -91,14 +91,14 @@ function demand(jobId: number): ProvisionRequest {
 }
 
 let suffix = 0;
-async function runnerOn(engine: ContainerEngine, jobId: number): Promise<string> {
-  await ctx.ledger.queued(demand(jobId));
-  const outcome = await provisionRunner(demand(jobId), {
+async function runnerOn(engine: ContainerEngine, githubJobId: number): Promise<string> {
+  await ctx.ledger.queued(demand(githubJobId));
+  const outcome = await provisionRunner(demand(githubJobId), {
     github,
     engine,
     runners: ctx.runners,
     ledger: ctx.ledger,
-    pools: () => pools,
+    currentPools: () => pools,
     capacity: ctx.capacity,
     slots: ctx.slots,
     engineCapacity: undefined,
@@ -121,7 +121,7 @@ function reconcilerOf(engine: ContainerEngine) {
     capacity: ctx.capacity,
     slots: ctx.slots,
     overrides: ctx.overrides,
-    pools: () => pools,
+    currentPools: () => pools,
     github,
     provisionQueue: ctx.queues.provision,
     cleanUpExited: async () => undefined,

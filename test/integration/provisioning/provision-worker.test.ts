@@ -7,7 +7,8 @@ import { createMetrics, type Metrics } from "../../../src/observability/metrics.
 import { randomRunnerSuffix } from "../../../src/pools/runner-names.js";
 import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
 import type { Capacity } from "../../../src/pools/capacity.js";
-import { PARK_FALLBACK_MS, startProvisionWorker } from "../../../src/provisioning/workers.js";
+import { startProvisionWorker } from "../../../src/provisioning/provision-worker.js";
+import { PARK_FALLBACK_MS } from "../../../src/tunables.js";
 import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
 import {
   GITHUB_API,
@@ -40,8 +41,8 @@ afterAll(async () => {
 });
 
 /** Demand as the intake leaves it: in the ledger (GitHub said queued) and described for the queue. */
-async function queued(jobId: number, fields: Partial<ProvisionRequest> = {}): Promise<ProvisionRequest> {
-  const demand = provisionRequest(jobId, fields);
+async function queued(githubJobId: number, fields: Partial<ProvisionRequest> = {}): Promise<ProvisionRequest> {
+  const demand = provisionRequest(githubJobId, fields);
   await ctx.ledger.queued(demand);
   return demand;
 }
@@ -52,7 +53,7 @@ function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
     engine: ctx.engine,
     runners: ctx.runners,
     ledger: ctx.ledger,
-    pools: () => [testPool({ command: ["sleep", "300"] })],
+    currentPools: () => [testPool({ command: ["sleep", "300"] })],
     capacity: ctx.capacity,
     slots: ctx.slots,
     engineCapacity: undefined,
@@ -118,7 +119,7 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
         [LABELS.pool]: "linux",
         [LABELS.runnerName]: outcome.runnerName,
         [LABELS.runnerId]: "501",
-        [LABELS.jobId]: "1001",
+        [LABELS.githubJobId]: "1001",
         [LABELS.owner]: "acme",
         [LABELS.installationId]: "7",
       });
@@ -136,7 +137,7 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
         runnerId: 501,
         containerId: outcome.containerId,
         state: "starting",
-        jobId: 1001,
+        githubJobId: 1001,
       });
     } finally {
       await worker.close();
@@ -155,11 +156,11 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
   it("withdraws the registration and keeps no record when the container cannot start", async () => {
     const { scope } = githubForJit(502);
     const deleted = nock(GITHUB_API).delete("/orgs/acme/actions/runners/502").reply(204);
-    const broken = deps({ pools: () => [testPool({ image: "runnerhub-no-such-image:missing" })] });
+    const broken = deps({ currentPools: () => [testPool({ image: "runnerhub-no-such-image:missing" })] });
     await expect(provisionRunner(await queued(3003), broken)).rejects.toThrow();
     scope.done();
     deleted.done();
-    expect(await ctx.runners.list()).not.toContainEqual(expect.objectContaining({ jobId: 3003 }));
+    expect(await ctx.runners.list()).not.toContainEqual(expect.objectContaining({ githubJobId: 3003 }));
   });
 
   it("checks stale demand with GitHub and skips a job that is no longer queued", async () => {
@@ -176,7 +177,9 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
   it("makes no runner, without asking GitHub, while every waiting job of the pool has one coming", async () => {
     const unexpected = nock(GITHUB_API).post(/.*/).reply(500).get(/.*/).reply(500);
     const demand = await queued(5005);
-    await ctx.runners.put(runnerRecord("linux-0000beef", { engine: ctx.engine.name, jobId: 5004, runnerId: 48879 }));
+    await ctx.runners.put(
+      runnerRecord("linux-0000beef", { engine: ctx.engine.name, githubJobId: 5004, runnerId: 48879 }),
+    );
     expect(await provisionRunner(demand, deps())).toEqual({ kind: "skipped", reason: "demand-met" });
     expect(unexpected.pendingMocks()).toHaveLength(2);
   });
@@ -232,7 +235,7 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
           prefix: ctx.prefix,
         });
         await events.waitUntilReady();
-        const worker = startProvisionWorker(deps({ pools: () => [pool], capacity }), {
+        const worker = startProvisionWorker(deps({ currentPools: () => [pool], capacity }), {
           connection: ctx.redis,
           prefix: ctx.prefix,
           concurrency: 1,

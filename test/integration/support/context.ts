@@ -13,7 +13,7 @@ import { createRunnerhubOctokit } from "../../../src/github/octokit.js";
 import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-api.js";
 import { createLogger, type Logger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
-import { RunnerStore, type RunnerRecord } from "../../../src/state/runner-store.js";
+import { RunnerStore } from "../../../src/state/runner-store.js";
 import { DemandLedger } from "../../../src/state/demand-ledger.js";
 import { RedisKeys } from "../../../src/state/keys.js";
 import { Capacity } from "../../../src/pools/capacity.js";
@@ -22,6 +22,8 @@ import { createSlotKeeper, type SlotKeeper } from "../../../src/provisioning/slo
 import { createQueues, type Queues } from "../../../src/queue/queues.js";
 import type { ProvisionRequest } from "../../../src/queue/jobs.js";
 import type Dockerode from "dockerode";
+
+export { runnerRecord } from "../../unit/support/runners.js";
 
 export const GITHUB_API = "https://api.github.com";
 
@@ -139,9 +141,9 @@ export async function removeManagedContainers(docker: Dockerode): Promise<void> 
 }
 
 /** Demand for one runner of the test pool, as the intake would enqueue it. */
-export function provisionRequest(jobId: number, fields: Partial<ProvisionRequest> = {}): ProvisionRequest {
+export function provisionRequest(githubJobId: number, fields: Partial<ProvisionRequest> = {}): ProvisionRequest {
   return {
-    jobId,
+    githubJobId,
     runId: 1,
     owner: "acme",
     repo: "app",
@@ -150,25 +152,6 @@ export function provisionRequest(jobId: number, fields: Partial<ProvisionRequest
     labels: ["self-hosted", "linux"],
     pool: "linux",
     queuedAt: Date.now(),
-    ...fields,
-  };
-}
-
-/** A live runner record of the test pool (installation 7, org acme), for the fields a test cares about. */
-export function runnerRecord(name: string, fields: Partial<RunnerRecord> = {}): RunnerRecord {
-  return {
-    name,
-    pool: "linux",
-    engine: "test-engine",
-    installationId: 7,
-    scope: { kind: "org", org: "acme" },
-    jobId: 1,
-    runnerId: undefined,
-    containerId: undefined,
-    state: "starting",
-    busyJobId: undefined,
-    createdAt: Date.now(),
-    completedAt: undefined,
     ...fields,
   };
 }

@@ -22,7 +22,7 @@ function record(fields: Partial<RunnerRecord> & { name: string }): RunnerRecord 
     engine: "local",
     installationId: 7,
     scope: { kind: "org", org: "acme" },
-    jobId: 1,
+    githubJobId: 1,
     runnerId: undefined,
     containerId: undefined,
     state: "idle",

@@ -115,7 +115,7 @@ describe("queue formatting", () => {
     id: "job-7",
     name: "provision",
     state: "failed",
-    data: { pool: "linux", owner: "acme", repo: "app", jobId: 7 },
+    data: { pool: "linux", owner: "acme", repo: "app", githubJobId: 7 },
     attemptsMade: 8,
     failedReason: "boom",
     timestamp: NOW - 7200_000,

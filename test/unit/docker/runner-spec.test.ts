@@ -7,7 +7,7 @@ import { pool } from "../support/pools.js";
 const base = {
   name: "linux-1a2b3c4d",
   runnerId: 42,
-  jobId: 9001,
+  githubJobId: 9001,
   owner: "acme",
   installationId: 7,
   registrationEnv: { ACTIONS_RUNNER_INPUT_JITCONFIG: "ZW5jb2RlZA==" },
@@ -29,7 +29,7 @@ describe("runnerContainerSpec", () => {
       [LABELS.pool]: "linux",
       [LABELS.runnerName]: "linux-1a2b3c4d",
       [LABELS.runnerId]: "42",
-      [LABELS.jobId]: "9001",
+      [LABELS.githubJobId]: "9001",
       [LABELS.owner]: "acme",
       [LABELS.installationId]: "7",
     });

@@ -20,7 +20,7 @@ describe("demandFor", () => {
     expect(demandFor(event(), pools, NOW)).toEqual({
       kind: "provision",
       request: {
-        jobId: 55,
+        githubJobId: 55,
         runId: 5,
         owner: "acme",
         repo: "app",

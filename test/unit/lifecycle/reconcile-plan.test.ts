@@ -19,7 +19,7 @@ function record(name: string, fields: Partial<RunnerRecord> = {}): RunnerRecord 
     pool: "linux",
     engine: "here",
     ...TARGET,
-    jobId: 1,
+    githubJobId: 1,
     runnerId: Number.parseInt(name.slice(-8), 16),
     containerId: `c-${name}`,
     state: "idle",
@@ -52,9 +52,9 @@ function registration(name: string, fields: Partial<GitHubRunner> = {}): GitHubR
   };
 }
 
-function waiting(...jobIds: number[]): Map<string, ProvisionRequest[]> {
-  const requests = jobIds.map((jobId) => ({
-    jobId,
+function waiting(...githubJobIds: number[]): Map<string, ProvisionRequest[]> {
+  const requests = githubJobIds.map((githubJobId) => ({
+    githubJobId,
     runId: 1,
     owner: "acme",
     repo: "app",
@@ -160,8 +160,8 @@ describe("planReconcile", () => {
     const snap = snapshot({
       containers: names.map((name) => container(name, { createdAt: old })),
       records: [
-        record(names[0]!, { createdAt: old, jobId: 1 }),
-        record(names[1]!, { createdAt: old, jobId: 1 }),
+        record(names[0]!, { createdAt: old, githubJobId: 1 }),
+        record(names[1]!, { createdAt: old, githubJobId: 1 }),
         record(names[2]!, { createdAt: old, state: "busy" }),
       ],
       registrations: listed(registration(names[0]!), registration(names[1]!), registration(names[2]!, { busy: true })),
@@ -174,7 +174,7 @@ describe("planReconcile", () => {
     const name = "linux-00000015";
     const snap = snapshot({
       containers: [container(name)],
-      records: [record(name, { jobId: 99 })],
+      records: [record(name, { githubJobId: 99 })],
       registrations: listed(registration(name)),
       waitingJobs: waiting(),
     });
@@ -262,7 +262,7 @@ describe("planReconcile", () => {
     const snap = snapshot({
       pools: [warm],
       containers: [container(name)],
-      records: [record(name, { jobId: 0 })],
+      records: [record(name, { githubJobId: 0 })],
       registrations: listed(registration(name)),
       waitingJobs: waiting(),
     });
@@ -270,7 +270,7 @@ describe("planReconcile", () => {
     const full = {
       ...snap,
       records: [
-        record(name, { jobId: 0 }),
+        record(name, { githubJobId: 0 }),
         record("linux-0000001a", { state: "busy" }),
         record("linux-0000001b", { state: "busy" }),
         record("linux-0000001c", { state: "busy" }),

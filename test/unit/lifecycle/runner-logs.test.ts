@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { finalUsage } from "../../../src/lifecycle/exit-watcher.js";
+import { finalUsage } from "../../../src/lifecycle/clean-up.js";
 import { MASK, maskingStream, maskSecrets, secretValuesOf, tailOf } from "../../../src/lifecycle/runner-logs.js";
 
 /** Shaped like a real encoded JIT config: base64 of a JSON document, a few KB long. */

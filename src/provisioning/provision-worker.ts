@@ -1,25 +1,9 @@
-import { DelayedError, Worker, type ConnectionOptions, type Job } from "bullmq";
-import type { Logger } from "pino";
-import type { ContainerEngine } from "../docker/engine.js";
-import { PROVISION_QUEUE, runnerOpsQueueName, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
-import { stopRunner } from "../lifecycle/stop-runner.js";
-import type { RunnerStore } from "../state/runner-store.js";
+import { DelayedError, Worker, type Job } from "bullmq";
 import { secondsBetween } from "../observability/metrics.js";
+import { PROVISION_QUEUE, type ProvisionRequest } from "../queue/jobs.js";
+import type { WorkerOptions } from "../queue/queues.js";
+import { ENGINE_FULL_RETRY_MS, PARK_FALLBACK_MS } from "../tunables.js";
 import { provisionRunner, type ProvisionDeps } from "./provision.js";
-
-export interface WorkerOptions {
-  connection: ConnectionOptions;
-  prefix: string;
-  concurrency: number;
-  log: Logger;
-}
-
-/**
- * Demand over a ceiling is parked as a delayed entry and woken by the release of a slot; the
- * delay is only the safety net for a wake-up that never comes (a process killed mid-release).
- */
-export const PARK_FALLBACK_MS = 30_000;
-const ENGINE_FULL_RETRY_MS = 2_000;
 
 async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undefined, deps: ProvisionDeps) {
   const pool = job.data.pool;
@@ -37,11 +21,9 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
   // delayed, so it can always promote it. (Parked first, a release between the two steps popped
   // an entry it could not promote, and the wake-up was lost until the safety net.) A release
   // before the entry is parked finds nothing to wake; the re-check below catches it.
-  // A full engine is this engine's problem only: come back soon, when a worker of another
-  // engine may take the entry, instead of waiting for a slot here.
   await job.moveToDelayed(deps.now() + (poolFull ? PARK_FALLBACK_MS : ENGINE_FULL_RETRY_MS), token);
   await deps.capacity.park(poolFull ? "pool" : "engine", poolFull ? pool : engine, job.id, job.data.queuedAt);
-  const fileMaxRunners = deps.pools().find((candidate) => candidate.name === pool)?.maxRunners ?? 0;
+  const fileMaxRunners = deps.currentPools().find((candidate) => candidate.name === pool)?.maxRunners ?? 0;
   if (await deps.capacity.hasRoom({ pool, fileMaxRunners, engine, engineCapacity: deps.engineCapacity })) {
     await deps.slots.wake(pool, engine);
   }
@@ -60,7 +42,7 @@ export function startProvisionWorker(deps: ProvisionDeps, options: WorkerOptions
       {
         err: error,
         pool: job?.data.pool,
-        jobId: job?.data.jobId,
+        jobId: job?.data.githubJobId,
         deliveryId: job?.data.deliveryId,
         queueJobId: job?.id,
         attempt: job?.attemptsMade,
@@ -69,33 +51,4 @@ export function startProvisionWorker(deps: ProvisionDeps, options: WorkerOptions
     ),
   );
   return worker;
-}
-
-/**
- * Stops runner containers on this engine: after their job completed (if the runner did not exit
- * by itself), when drained through the admin API, or when the reconciler retires them.
- */
-export function startRunnerOpsWorker(
-  deps: { engine: ContainerEngine; runners: RunnerStore; log: Logger },
-  options: WorkerOptions,
-): Worker<StopRunnerRequest> {
-  return new Worker<StopRunnerRequest>(
-    runnerOpsQueueName(deps.engine.name),
-    async (job) => {
-      const record = await deps.runners.get(job.data.runnerName);
-      if (!record?.containerId || !(await deps.engine.isRunning(record.containerId))) return;
-      deps.log.info(
-        {
-          pool: record.pool,
-          runnerName: record.name,
-          jobId: record.busyJobId ?? record.jobId,
-          containerId: record.containerId,
-          reason: job.data.reason,
-        },
-        "stopping runner",
-      );
-      await stopRunner(deps, record.name, record.containerId, job.data.reason);
-    },
-    { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },
-  );
 }

@@ -1,0 +1,128 @@
+import type { Logger } from "pino";
+import type { ContainerEngine, ContainerExit } from "../docker/engine.js";
+import { LABELS } from "../docker/labels.js";
+import type { RunnersApi } from "../github/runners-api.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { SlotKeeper } from "../provisioning/slots.js";
+import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
+import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";
+import { exitReason, type ExitReason } from "./exit-reason.js";
+import { maskSecrets, secretValuesOf, tailOf } from "./runner-logs.js";
+
+export interface CleanUpDeps {
+  engine: ContainerEngine;
+  runners: RunnerStore;
+  slots: SlotKeeper;
+  github: RunnersApi;
+  metrics: Metrics;
+  log: Logger;
+  now: () => number;
+}
+
+function numberOrUndefined(text: string | undefined): number | undefined {
+  const value = Number(text);
+  return text && Number.isFinite(value) ? value : undefined;
+}
+
+/** The recorded usage, raised to the whole memory limit for an OOM kill (the kernel killed it at the limit). */
+export function finalUsage(
+  recorded: RunnerUsage | undefined,
+  exit: ContainerExit | undefined,
+): RunnerUsage | undefined {
+  const oomPeak = exit?.oomKilled ? (exit.memoryLimitBytes ?? 0) : 0;
+  if (!recorded && oomPeak === 0) return undefined;
+  return {
+    peakMemoryBytes: Math.max(recorded?.peakMemoryBytes ?? 0, oomPeak),
+    cpuSeconds: recorded?.cpuSeconds ?? 0,
+  };
+}
+
+/** The container's last lines, secrets masked; undefined when they cannot be read (never fails a clean-up). */
+async function lastLines(
+  deps: CleanUpDeps,
+  containerId: string,
+  observed: ExitReason,
+  runnerName: string,
+): Promise<string | undefined> {
+  const { engine, log } = deps;
+  const kind = observed === "completed" ? "completed" : "abnormal";
+  try {
+    const [env, text] = await Promise.all([
+      engine.environment(containerId),
+      engine.logTail(containerId, KEPT_LOG_LINES[kind]),
+    ]);
+    if (text === undefined) return undefined;
+    return tailOf(maskSecrets(text, secretValuesOf(env ?? [])), KEPT_LOG_BYTES[kind]);
+  } catch (error) {
+    log.warn({ err: error, containerId, runnerName }, "could not read the runner's last log lines");
+    return undefined;
+  }
+}
+
+function observeUsage(deps: CleanUpDeps, record: RunnerRecord | undefined, usage: RunnerUsage | undefined): void {
+  // Per job: a runner that never took one says nothing about what jobs need.
+  if (!record || record.busyJobId === undefined || !usage) return;
+  deps.metrics.runnerPeakMemory.observe({ pool: record.pool }, usage.peakMemoryBytes);
+  deps.metrics.runnerCpuSeconds.observe({ pool: record.pool }, usage.cpuSeconds);
+}
+
+/**
+ * The end of a runner's life, after its container ended: keeps its last log lines and usage,
+ * withdraws a registration GitHub still holds, removes the container, retires the runner record
+ * with the reason and frees its slot.
+ */
+export async function cleanUpRunner(
+  deps: CleanUpDeps,
+  containerId: string,
+  labels: Record<string, string>,
+): Promise<void> {
+  const { engine, log } = deps;
+  const runnerName = labels[LABELS.runnerName] ?? "";
+  const status = await engine.status(containerId);
+  // A list taken a moment ago may have caught a container between create and start.
+  if (status.kind === "alive") return;
+  // Several processes may watch one engine; one of them cleans up after each container.
+  if (!(await deps.runners.claimCleanup(containerId))) return;
+  const exit = status.kind === "ended" ? status.exit : undefined;
+  const observed = exitReason(exit);
+  const record = runnerName ? await deps.runners.get(runnerName) : undefined;
+  // Already handled: events can repeat after a stream resumes from the last second seen.
+  if (!exit && !record) return;
+  // A runner that finished its job was already removed by GitHub; any other still holds a registration.
+  // An OOM kill is worth knowing even when runnerhub was stopping the runner anyway.
+  const reason = record?.retiring && observed !== "oom-killed" ? record.retiring : observed;
+  const registrationLeft = record?.runnerId !== undefined && (observed !== "completed" || record.state !== "busy");
+  if (record && record.runnerId !== undefined && registrationLeft) {
+    const deleted = await deps.github.deleteRunner(record, record.runnerId).catch((error: unknown) => {
+      log.warn({ err: error, runnerName }, "could not delete runner registration; the reconciler will retry");
+      return undefined;
+    });
+    if (deleted === "deleted") log.info({ runnerName, runnerId: record.runnerId }, "runner registration deleted");
+  }
+  const logs = exit ? await lastLines(deps, containerId, observed, runnerName) : undefined;
+  const usage = finalUsage(record?.usage, exit);
+  await engine.remove(containerId);
+  await deps.runners.retire(
+    runnerName,
+    { exitedAt: deps.now(), exitCode: exit?.exitCode, oomKilled: exit?.oomKilled ?? false, reason, usage },
+    logs,
+  );
+  observeUsage(deps, record, usage);
+  const pool = labels[LABELS.pool] ?? "unknown";
+  await deps.slots.release(pool, record?.engine ?? engine.name, runnerName);
+  deps.metrics.runnerExits.inc({ pool, reason });
+  if (exit?.oomKilled) deps.metrics.oomKills.inc({ pool });
+  const fields = {
+    pool,
+    runnerName,
+    jobId: record?.busyJobId ?? record?.githubJobId ?? numberOrUndefined(labels[LABELS.githubJobId]),
+    containerId,
+    exitCode: exit?.exitCode,
+    oomKilled: exit?.oomKilled ?? false,
+    reason,
+    peakMemoryBytes: usage?.peakMemoryBytes,
+    cpuSeconds: usage?.cpuSeconds,
+  };
+  if (observed === "completed" || record?.retiring) log.info(fields, "runner exited; container removed");
+  else log.warn(fields, "runner ended abnormally; container removed");
+}

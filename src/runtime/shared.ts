@@ -1,0 +1,103 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Probot } from "probot";
+import type { Logger } from "pino";
+import type { Config } from "../config/load.js";
+import type { Pool } from "../config/pools.js";
+import { createGitHubBudget } from "../github/budget.js";
+import { createRunnerhubOctokit } from "../github/octokit.js";
+import { createRunnersApi, type RunnersApi } from "../github/runners-api.js";
+import type { Check } from "../http/health.js";
+import type { Handler } from "../http/server.js";
+import {
+  createMetrics,
+  registerPoolLimitGauges,
+  registerQueueGauge,
+  registerRunnerGauge,
+  type Metrics,
+} from "../observability/metrics.js";
+import { Capacity } from "../pools/capacity.js";
+import { PoolOverrides } from "../pools/overrides.js";
+import { createSlotKeeper, type SlotKeeper } from "../provisioning/slots.js";
+import { createQueues, type Queues } from "../queue/queues.js";
+import { DemandLedger } from "../state/demand-ledger.js";
+import { connectRedis, startEmbeddedRedis, type RedisHandle } from "../state/redis.js";
+import { RunnerStore } from "../state/runner-store.js";
+import { GITHUB_BUDGET_MAX_WAIT_MS } from "../tunables.js";
+import type { TeardownStack } from "./teardown.js";
+
+/** What a role serves over HTTP: request handlers (tried in order) and readiness checks. */
+export interface Served {
+  handlers: Handler[];
+  checks: Record<string, Check>;
+}
+
+/** The parts every role uses: Redis and the stores over it, the queues, GitHub, metrics. */
+export interface Shared {
+  config: Config;
+  log: Logger;
+  now: () => number;
+  metrics: Metrics;
+  redis: RedisHandle;
+  runners: RunnerStore;
+  ledger: DemandLedger;
+  queues: Queues;
+  overrides: PoolOverrides;
+  capacity: Capacity;
+  slots: SlotKeeper;
+  probot: Probot;
+  github: RunnersApi;
+  /** The pools as the file declares them, read at each use. */
+  currentPools: () => readonly Pool[];
+}
+
+export async function startShared(config: Config, log: Logger, stack: TeardownStack): Promise<Shared> {
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl) : await startEmbeddedRedis(config.dataDir, log);
+  // An embedded redis-server must never outlive the process that started it.
+  stack.defer("redis", () => redis.close());
+  log.info({ redis: redis.describe, roles: [...config.roles], pools: config.pools.map((p) => p.name) }, "starting");
+  const now = () => Date.now();
+  const metrics = createMetrics();
+  const runners = new RunnerStore(redis.client, config.redisPrefix);
+  registerRunnerGauge(metrics.registry, () => runners.list());
+  const queues = createQueues(redis.client, config.redisPrefix);
+  stack.defer("queues", () => queues.close());
+  const overrides = new PoolOverrides(redis.client, config.redisPrefix);
+  const capacity = new Capacity(redis.client, config.redisPrefix);
+  registerPoolLimitGauges(metrics.registry, () => overrides.effective(config.pools));
+  registerQueueGauge(metrics.registry, () => queues.provision.getJobCounts());
+  const probot = new Probot({
+    appId: config.github.appId,
+    privateKey: config.github.privateKey,
+    secret: config.github.webhookSecret,
+    baseUrl: config.github.baseUrl,
+    log: log.child({ name: "probot" }),
+    Octokit: createRunnerhubOctokit({
+      budget: createGitHubBudget({
+        redis: redis.client,
+        prefix: config.redisPrefix,
+        settings: config.githubBudget,
+        sleep: (ms) => sleep(ms),
+        maxWaitMs: GITHUB_BUDGET_MAX_WAIT_MS,
+      }),
+      log: log.child({ name: "github" }),
+      metrics,
+      now,
+    }),
+  });
+  return {
+    config,
+    log,
+    now,
+    metrics,
+    redis,
+    runners,
+    ledger: new DemandLedger(redis.client, config.redisPrefix),
+    queues,
+    overrides,
+    capacity,
+    slots: createSlotKeeper(capacity, queues.provision, log),
+    probot,
+    github: createRunnersApi((installationId) => probot.auth(installationId)),
+    currentPools: () => config.pools,
+  };
+}

@@ -1,0 +1,71 @@
+import { poolWarnings } from "../config/pools.js";
+import { countEngineErrors } from "../docker/counted-engine.js";
+import { connectEngine, type ContainerEngine } from "../docker/engine.js";
+import { watchRunnerExits } from "../lifecycle/exit-watcher.js";
+import { createReconciler, type Reconciler } from "../lifecycle/reconciler.js";
+import { sampleRunnerUsage } from "../lifecycle/usage-sampler.js";
+import { startRunnerOpsWorker } from "../lifecycle/runner-ops-worker.js";
+import { randomRunnerSuffix } from "../pools/runner-names.js";
+import { startProvisionWorker } from "../provisioning/provision-worker.js";
+import { PROVISION_CONCURRENCY, reconnectDelayMs, RECHECK_AFTER_MS, USAGE_SAMPLE_INTERVAL_MS } from "../tunables.js";
+import type { Served, Shared } from "./shared.js";
+import type { TeardownStack } from "./teardown.js";
+
+export interface WorkerRole extends Served {
+  engine: ContainerEngine;
+  /** This engine's reconcile passes, for the schedules. */
+  reconcile: { engine: string; everyMs: number; reconciler: Reconciler };
+}
+
+/** The worker role: runs runners on this process's Docker engine and cleans up after them. */
+export async function startWorkerRole(shared: Shared, stack: TeardownStack): Promise<WorkerRole> {
+  const { config, redis } = shared;
+  const engine = countEngineErrors(await connectEngine(config.docker), shared.metrics.dockerErrors);
+  for (const warning of poolWarnings(config.pools)) shared.log.warn({ pool: warning.pool }, warning.message);
+  const watcher = watchRunnerExits({ ...shared, engine, reconnectDelayMs });
+  stack.defer("exit watcher", () => watcher.stop());
+  await watcher.ready;
+  const sampler = sampleRunnerUsage({ ...shared, engine, intervalMs: USAGE_SAMPLE_INTERVAL_MS });
+  stack.defer("usage sampler", () => sampler.stop());
+  startWorkers(shared, engine, stack);
+  const reconciler = createReconciler({
+    ...shared,
+    engine,
+    provisionQueue: shared.queues.provision,
+    cleanUpExited: watcher.cleanUp,
+    redis: redis.client,
+    prefix: config.redisPrefix,
+    bootstrapTimeoutMs: config.bootstrapTimeoutMs,
+  });
+  return {
+    engine,
+    handlers: [],
+    checks: { docker: () => engine.ping() },
+    reconcile: { engine: engine.name, everyMs: config.reconcileIntervalMs, reconciler },
+  };
+}
+
+/** The BullMQ workers of this engine: one starts runners, the other stops them. */
+function startWorkers(shared: Shared, engine: ContainerEngine, stack: TeardownStack): void {
+  const { config, log } = shared;
+  const options = {
+    connection: shared.redis.client,
+    prefix: config.redisPrefix,
+    concurrency: PROVISION_CONCURRENCY,
+    log,
+  };
+  const provisioner = startProvisionWorker(
+    {
+      ...shared,
+      engine,
+      engineCapacity: config.docker.capacity,
+      githubWebUrl: config.github.webUrl,
+      recheckAfterMs: RECHECK_AFTER_MS,
+      randomSuffix: randomRunnerSuffix,
+    },
+    options,
+  );
+  stack.defer("provision worker", () => provisioner.close());
+  const runnerOps = startRunnerOpsWorker({ ...shared, engine }, options);
+  stack.defer("runner-ops worker", () => runnerOps.close());
+}

@@ -1,0 +1,152 @@
+/**
+ * Every timing and sizing constant the code relies on, each with the reason for its value (in the
+ * manner of garm's runner/common/pool.go). What an operator may change lives in src/config; these
+ * are the values that follow from how GitHub, Docker, Redis and BullMQ behave.
+ */
+
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_SECONDS = 24 * 3600;
+
+/**
+ * GitHub fails a job that no runner took within 24 hours. Demand, ledger entries and failed
+ * webhook deliveries older than that stand for nothing that can still run.
+ */
+export const GITHUB_JOB_MAX_QUEUE_MS = 24 * HOUR_MS;
+
+// --- Provisioning -------------------------------------------------------------------------------
+
+/** Demand younger than this is trusted to be still queued (saves a GitHub call per runner). */
+export const RECHECK_AFTER_MS = 10 * SECOND_MS;
+
+/**
+ * Runners started at once per process: starting one is mostly waiting on GitHub and Docker, so
+ * ten overlap well without flooding either API.
+ */
+export const PROVISION_CONCURRENCY = 10;
+
+/**
+ * A slot reserved but not confirmed within this time is reclaimed (its worker presumably died).
+ * Two minutes covers a slow registration-token call plus container create and start.
+ */
+export const RESERVATION_LEASE_MS = 2 * MINUTE_MS;
+
+/**
+ * Demand over a ceiling is parked as a delayed entry and woken by the release of a slot; the
+ * delay is only the safety net for a wake-up that never comes (a process killed mid-release).
+ */
+export const PARK_FALLBACK_MS = 30 * SECOND_MS;
+
+/**
+ * A full engine is this engine's problem only: its demand comes back this soon, when a worker of
+ * another engine may take it, instead of waiting for a slot here.
+ */
+export const ENGINE_FULL_RETRY_MS = 2 * SECOND_MS;
+
+/** Upper bound of parked entries tried per freed slot (entries may have woken by themselves). */
+export const MAX_WAKE_TRIES = 20;
+
+/** Provision attempts before an entry fails for good: with the backoff below, about two minutes. */
+export const PROVISION_ATTEMPTS = 8;
+
+/** First retry delay of a failed provision attempt, doubled each time (exponential backoff). */
+export const PROVISION_BACKOFF_MS = SECOND_MS;
+
+/** Finished provision entries are kept for a day so a late redelivery of the same job id adds nothing. */
+export const PROVISION_KEEP_COMPLETED_SECONDS = DAY_SECONDS;
+
+/** Failed provision entries stay a week: long enough to inspect and retry them from the admin API. */
+export const PROVISION_KEEP_FAILED_SECONDS = 7 * DAY_SECONDS;
+
+/** Runner resource use is read this often: a short job still gets readings, and the engine a light load. */
+export const USAGE_SAMPLE_INTERVAL_MS = 5 * SECOND_MS;
+
+// --- Stopping runners ---------------------------------------------------------------------------
+
+/** How long a runner gets to finish after SIGTERM before Docker kills it. */
+export const STOP_GRACE_SECONDS = 10;
+
+/** A stop is retried a few times: Docker may be briefly unreachable, and stopping twice is harmless. */
+export const RUNNER_OPS_ATTEMPTS = 3;
+
+/** Done stop requests only matter while their runner may still be around. */
+export const RUNNER_OPS_KEEP_COMPLETED_SECONDS = 3600;
+
+/** Failed stop requests stay a day for inspection. */
+export const RUNNER_OPS_KEEP_FAILED_SECONDS = DAY_SECONDS;
+
+/**
+ * Several processes may watch one engine; the first to claim an ended container cleans up after
+ * it. A minute outlasts any clean-up, yet lets a crashed claimer's container be taken again soon.
+ */
+export const CLEANUP_CLAIM_MS = MINUTE_MS;
+
+/** How long the record of an exited runner (and its last log lines) is kept for inspection. */
+export const EXIT_HISTORY_SECONDS = DAY_SECONDS;
+
+/**
+ * How much of an ended runner's output is kept with its exit record: the last 64 KiB when it
+ * ended abnormally (the lines that say why), a little when it completed (cheap at a day's volume).
+ */
+export const KEPT_LOG_BYTES = { abnormal: 64 * 1024, completed: 4 * 1024 } as const;
+
+/** Docker splits log lines at 16 KiB, so this many lines bound what is read for the tail. */
+export const KEPT_LOG_LINES = { abnormal: 2000, completed: 200 } as const;
+
+/** Docker event stream reconnects back off from half a second, doubling up to this ceiling. */
+export const RECONNECT_FIRST_DELAY_MS = 500;
+export const RECONNECT_MAX_DELAY_MS = 30 * SECOND_MS;
+
+/** Waits before re-opening a broken Docker event stream (attempt counts from 0). */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(RECONNECT_FIRST_DELAY_MS * 2 ** attempt, RECONNECT_MAX_DELAY_MS);
+}
+
+// --- Periodic work ------------------------------------------------------------------------------
+
+/**
+ * A reconcile pass holds its engine's lock at most this long: far longer than any pass, short
+ * enough that a process killed mid-pass blocks its engine's reconciling only briefly.
+ */
+export const RECONCILE_LOCK_MS = 5 * MINUTE_MS;
+
+/**
+ * Times one failed delivery is redelivered: a delivery failing three times in a row points at a
+ * fault redelivering will not fix, and every redelivery costs a GitHub request.
+ */
+export const MAX_REDELIVERIES = 3;
+
+/**
+ * Held while one pass decides and carries out a pool's retirements: passes of several engines run
+ * at once, and each would otherwise retire the pool's whole surplus from a snapshot taken before
+ * the others retired anything. Long enough for a few stops with their grace period.
+ */
+export const RETIRE_LOCK_MS = 2 * MINUTE_MS;
+
+/** Failed deliveries older than this are not redelivered: GitHub has failed their jobs by then. */
+export const RECOVERY_MAX_AGE_MS = GITHUB_JOB_MAX_QUEUE_MS;
+
+/** Periodic runs kept in Redis per task, enough to see recent failures without growing forever. */
+export const PERIODIC_RUNS_KEPT = 100;
+
+// --- Connections and requests -------------------------------------------------------------------
+
+/**
+ * A GitHub call that cannot get its share of the shared budget within this time fails and its
+ * job is retried later, instead of holding a worker slot while the budget refills.
+ */
+export const GITHUB_BUDGET_MAX_WAIT_MS = 5 * MINUTE_MS;
+
+/**
+ * Tries of one request that GitHub answers with a rate limit, the first included: every process
+ * pauses between them, so a third refusal means the limit outlasts a worker's patience.
+ */
+export const RATE_LIMITED_TRIES = 3;
+
+/** A readiness check slower than this counts as failed: orchestrators probe every few seconds. */
+export const HEALTH_CHECK_TIMEOUT_MS = 2 * SECOND_MS;
+
+/** Redis reconnects back off linearly to this ceiling, so a restarted Redis is found within seconds. */
+export const REDIS_RECONNECT_MAX_DELAY_MS = 5 * SECOND_MS;
+export const REDIS_RECONNECT_STEP_MS = 200;
