@@ -95,8 +95,8 @@ export const KEPT_LOG_BYTES = { abnormal: 64 * 1024, completed: 4 * 1024 } as co
 export const KEPT_LOG_LINES = { abnormal: 2000, completed: 200 } as const;
 
 /** Docker event stream reconnects back off from half a second, doubling up to this ceiling. */
-export const RECONNECT_FIRST_DELAY_MS = 500;
-export const RECONNECT_MAX_DELAY_MS = 30 * SECOND_MS;
+const RECONNECT_FIRST_DELAY_MS = 500;
+const RECONNECT_MAX_DELAY_MS = 30 * SECOND_MS;
 
 /** Waits before re-opening a broken Docker event stream (attempt counts from 0). */
 export function reconnectDelayMs(attempt: number): number {

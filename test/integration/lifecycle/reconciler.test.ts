@@ -141,6 +141,15 @@ const containerOf = async (name: string) =>
 const gone = (name: string) =>
   waitFor(async () => !(await containerOf(name)), { timeoutMs: 20_000, what: `${name}'s container removed` });
 
+/** The clean-up removes the container before it writes the exit record; wait for both. */
+const exitOf = async (name: string) => {
+  await waitFor(async () => (await ctx.runners.exitOf(name)) !== undefined, {
+    timeoutMs: 20_000,
+    what: `${name}'s exit record`,
+  });
+  return ctx.runners.exitOf(name);
+};
+
 describe("reconciler (GitHub simulator, real Docker and Redis): each case converges in one pass", () => {
   it("removes a container that never registered", async () => {
     await ctx.ledger.queued(demand(1)).then(() => ctx.ledger.settled("linux", 1));
@@ -168,7 +177,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
 
     expect(await reconciler(0).runOnce()).toMatchObject({ actions: { stop: 1 } });
     await gone(name);
-    expect(await ctx.runners.exitOf(name)).toMatchObject({ reason: "no-registration" });
+    expect(await exitOf(name)).toMatchObject({ reason: "no-registration" });
   });
 
   it("deletes a registration runnerhub made whose container is gone", async () => {
@@ -192,7 +201,7 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
     expect(await reconciler().runOnce()).toMatchObject({ actions: { mark: 1, retire: 1 } });
     expect(registration(name)).toBeUndefined();
     await gone(name);
-    expect(await ctx.runners.exitOf(name)).toMatchObject({ reason: "idle-timeout" });
+    expect(await exitOf(name)).toMatchObject({ reason: "idle-timeout" });
   });
 
   it("retires the runner of a job cancelled before it was picked up, and keeps one whose job still waits", async () => {
