@@ -9,6 +9,10 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# The first start serves the GitHub App setup page and keeps the resulting settings here; mount
+# a volume on /data (docker-compose.yml does) so they outlive the container.
+ENV RUNNERHUB_ENV_FILE=/data/runnerhub.env RUNNERHUB_DATA_DIR=/data
+RUN mkdir /data && chown node:node /data
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

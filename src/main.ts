@@ -5,12 +5,15 @@ import { startRuntime } from "./runtime.js";
 
 async function main(): Promise<void> {
   loadDotEnv();
-  const config = loadConfig(process.env);
+  let config = loadConfig(process.env);
+  const setUpNow = config.mode === "setup";
   if (config.mode === "setup") {
     await serveSetupPage(config, process.env);
-    return;
+    config = loadConfig(process.env);
+    if (config.mode === "setup") throw new Error("the setup page saved no APP_ID and private key");
   }
   const log = createLogger(config.logLevel, undefined, config.logFormat);
+  if (setUpNow) log.info("GitHub App settings saved by the setup page; starting");
   const runtime = await startRuntime(config, log);
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -71,6 +71,8 @@ export interface GitHubBudgetSettings {
 export interface SetupConfig {
   mode: "setup";
   http: { host: string; port: number };
+  /** Where the setup flow keeps the App's settings (RUNNERHUB_ENV_FILE), read again at every start. */
+  settingsFile: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -164,6 +166,7 @@ const envSchema = z.object({
   RUNNERHUB_GITHUB_BURST: z.preprocess(blankToUndefined, z.coerce.number().int().min(5).default(300)),
   RUNNERHUB_GITHUB_POINTS_PER_MINUTE: z.preprocess(blankToUndefined, z.coerce.number().positive().default(600)),
   RUNNERHUB_GITHUB_RESERVE: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(100)),
+  RUNNERHUB_ENV_FILE: z.preprocess(blankToUndefined, z.string().default(".env")),
   RUNNERHUB_DATA_DIR: z.preprocess(blankToUndefined, z.string().default(".data")),
   RUNNERHUB_REDIS_PREFIX: z.preprocess(
     blankToUndefined,
@@ -209,11 +212,11 @@ export function loadPools(file: string): Pool[] {
 }
 
 /**
- * Adds the variables of `.env` (where Probot's setup flow writes APP_ID, PRIVATE_KEY and
- * WEBHOOK_SECRET) to the environment; variables already set win.
+ * Adds the variables of the settings file (`.env`, or RUNNERHUB_ENV_FILE: where Probot's setup
+ * flow writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET) to the environment; variables already set win.
  */
-export function loadDotEnv(cwd = process.cwd()): void {
-  const file = path.join(cwd, ".env");
+export function loadDotEnv(cwd = process.cwd(), env: Env = process.env): void {
+  const file = path.resolve(cwd, env.RUNNERHUB_ENV_FILE || ".env");
   if (existsSync(file)) process.loadEnvFile(file);
 }
 
@@ -233,7 +236,13 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     ]);
   }
   if (vars.APP_ID === undefined || !privateKey) {
-    return { mode: "setup", http, logLevel: vars.LOG_LEVEL, logFormat: vars.LOG_FORMAT };
+    return {
+      mode: "setup",
+      http,
+      settingsFile: path.resolve(cwd, vars.RUNNERHUB_ENV_FILE),
+      logLevel: vars.LOG_LEVEL,
+      logFormat: vars.LOG_FORMAT,
+    };
   }
   if (!vars.WEBHOOK_SECRET) {
     throw new ConfigError("the environment", [
