@@ -25,9 +25,15 @@ export function saveSettings(file: string, values: Record<string, unknown>, env:
   const merged: Record<string, string> = {};
   for (const [key, value] of Object.entries({ ...existing, ...fresh })) if (value !== undefined) merged[key] = value;
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${Object.entries(merged).map(([key, value]) => envLine(key, value)).join("\n")}\n`, {
-    mode: 0o600,
-  });
+  writeFileSync(
+    file,
+    `${Object.entries(merged)
+      .map(([key, value]) => envLine(key, value))
+      .join("\n")}\n`,
+    {
+      mode: 0o600,
+    },
+  );
   chmodSync(file, 0o600);
   Object.assign(env, fresh);
   return merged;
