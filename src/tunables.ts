@@ -117,6 +117,28 @@ export const RECONCILE_LOCK_MS = 5 * MINUTE_MS;
  */
 export const MAX_REDELIVERIES = 3;
 
+// --- Lost engines -------------------------------------------------------------------------------
+
+/**
+ * Default of RUNNERHUB_HEARTBEAT_INTERVAL: a worker writes its engine's heartbeat this often. One
+ * small Redis write per engine every 5 s costs nothing, and twelve beats fit in the timeout.
+ */
+export const HEARTBEAT_INTERVAL_DEFAULT = "5s";
+
+/**
+ * Default of RUNNERHUB_HEARTBEAT_TIMEOUT: an engine silent this long is given up for lost. A
+ * minute rides out a Redis failover, a long GC pause or a worker restart (its runners are then
+ * found as they were), and is short next to GitHub's own patience with a vanished runner. The
+ * config insists on at least three intervals.
+ */
+export const HEARTBEAT_TIMEOUT_DEFAULT = "60s";
+
+/**
+ * One process cleans up after each lost engine, holding this lock: long enough for a GitHub
+ * deletion per runner, short enough that a crash mid-way is retried soon.
+ */
+export const ENGINE_LOSS_LOCK_MS = 2 * MINUTE_MS;
+
 /**
  * Held while one pass decides and carries out a pool's retirements: passes of several engines run
  * at once, and each would otherwise retire the pool's whole surplus from a snapshot taken before

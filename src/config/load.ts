@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
+import { HEARTBEAT_INTERVAL_DEFAULT, HEARTBEAT_TIMEOUT_DEFAULT } from "../tunables.js";
 import { parseDuration } from "./units.js";
 
 /** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
@@ -50,6 +51,10 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** How often failed webhook deliveries are looked for and redelivered. */
   recoveryIntervalMs: number;
+  /** How often a worker writes its engine's heartbeat in Redis. */
+  heartbeatIntervalMs: number;
+  /** An engine whose heartbeat is silent this long is given up: its runners' records, slots and registrations go. */
+  heartbeatTimeoutMs: number;
   dataDir: string;
   /** Namespace of every Redis key, so several runnerhub installations can share one Redis. */
   redisPrefix: string;
@@ -162,6 +167,8 @@ const envSchema = z.object({
   RUNNERHUB_STOP_GRACE: envDuration("30s"),
   RUNNERHUB_RECONCILE_INTERVAL: envDuration("30s"),
   RUNNERHUB_BOOTSTRAP_TIMEOUT: envDuration("5m"),
+  RUNNERHUB_HEARTBEAT_INTERVAL: envDuration(HEARTBEAT_INTERVAL_DEFAULT),
+  RUNNERHUB_HEARTBEAT_TIMEOUT: envDuration(HEARTBEAT_TIMEOUT_DEFAULT),
   RUNNERHUB_RECOVERY_INTERVAL: envDuration("1m"),
   RUNNERHUB_GITHUB_BURST: z.preprocess(blankToUndefined, z.coerce.number().int().min(5).default(300)),
   RUNNERHUB_GITHUB_POINTS_PER_MINUTE: z.preprocess(blankToUndefined, z.coerce.number().positive().default(600)),
@@ -258,6 +265,13 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
   }
   const docker = parseDockerHost(env);
   if (!docker.ok) throw new ConfigError("the environment", docker.problems);
+  // Three beats may be late (a busy Redis, a GC pause) before a live engine is given up for lost.
+  if (vars.RUNNERHUB_HEARTBEAT_TIMEOUT < 3 * vars.RUNNERHUB_HEARTBEAT_INTERVAL) {
+    throw new ConfigError("the environment", [
+      `RUNNERHUB_HEARTBEAT_TIMEOUT: must be at least three RUNNERHUB_HEARTBEAT_INTERVALs ` +
+        `(${vars.RUNNERHUB_HEARTBEAT_INTERVAL} ms); raise the timeout or shorten the interval`,
+    ]);
+  }
   const poolsFile = path.resolve(cwd, vars.RUNNERHUB_CONFIG);
   return {
     mode: "run",
@@ -287,6 +301,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     bootstrapTimeoutMs: vars.RUNNERHUB_BOOTSTRAP_TIMEOUT,
     recoveryIntervalMs: vars.RUNNERHUB_RECOVERY_INTERVAL,
     shutdownTimeoutMs: vars.RUNNERHUB_SHUTDOWN_TIMEOUT,
+    heartbeatIntervalMs: vars.RUNNERHUB_HEARTBEAT_INTERVAL,
+    heartbeatTimeoutMs: vars.RUNNERHUB_HEARTBEAT_TIMEOUT,
     dataDir: path.resolve(cwd, vars.RUNNERHUB_DATA_DIR),
     redisPrefix: vars.RUNNERHUB_REDIS_PREFIX,
     githubBudget: {

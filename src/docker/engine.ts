@@ -63,6 +63,11 @@ export interface LogFollow {
 export interface ContainerEngine {
   readonly name: string;
   ping(): Promise<void>;
+  /**
+   * What tells this engine from another given the same name: Docker's engine ID (from the host's
+   * key file, which two daemons on one host share) and the data root (which they do not).
+   */
+  identity(): Promise<string>;
   /** Creates and starts a container; a container that fails to start is removed again. */
   startContainer(spec: Docker.ContainerCreateOptions): Promise<string>;
   listManaged(): Promise<ManagedContainer[]>;
@@ -162,7 +167,7 @@ export function connectDocker(connection: DockerConnection, sshConnectTimeoutMs 
 /** ping and info take an abort signal at run time; @types/dockerode declares only their callback form. */
 interface AbortableCalls {
   ping(options: { abortSignal: AbortSignal }): Promise<unknown>;
-  info(options: { abortSignal: AbortSignal }): Promise<{ Name: string }>;
+  info(options: { abortSignal: AbortSignal }): Promise<{ Name: string; ID: string; DockerRootDir: string }>;
 }
 const abortable = (docker: Docker) => docker as unknown as AbortableCalls;
 
@@ -219,6 +224,11 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
 
     async ping() {
       await ping();
+    },
+
+    async identity() {
+      const info = await bounded("/info", (abortSignal) => abortable(docker).info({ abortSignal }));
+      return `${info.ID}@${info.DockerRootDir}`;
     },
 
     async startContainer(spec) {

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -19,7 +18,7 @@ import type { DemandLedger } from "../state/demand-ledger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { RedisKeys } from "../state/keys.js";
 import type { RunnerStore } from "../state/runner-store.js";
-import { defineScripts } from "../state/scripts/index.js";
+import { underLock } from "../state/lock.js";
 import { parseScope, planReconcile, type ReconcileAction, type ReconcileSnapshot } from "./reconcile-plan.js";
 import { observeRunnerOnline } from "./runner-online.js";
 import { retireRunner } from "./retire-runner.js";
@@ -42,6 +41,8 @@ export interface ReconcilerDeps {
   redis: Redis;
   prefix: string;
   bootstrapTimeoutMs: number;
+  /** Gives up engines whose heartbeat fell silent (forgetLostEngines), before each pass reads the state. */
+  forgetLostEngines?: () => Promise<unknown>;
   metrics: Metrics;
   log: Logger;
   now: () => number;
@@ -55,7 +56,6 @@ export type ReconcileSummary = { skipped: true } | { skipped: false; actions: Re
  */
 export function createReconciler(deps: ReconcilerDeps) {
   const { log } = deps;
-  const redis = defineScripts(deps.redis);
   const keys = new RedisKeys(deps.prefix);
   const lockKey = keys.reconcileLock(deps.engine.name);
   const installations = new Map<string, number>();
@@ -232,17 +232,6 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
   }
 
-  /** Runs work under a Redis lock; undefined (nothing run) when another process holds it. */
-  async function underLock<T>(key: string, ms: number, work: () => Promise<T>): Promise<T | undefined> {
-    const token = randomUUID();
-    if ((await redis.set(key, token, "PX", ms, "NX")) !== "OK") return undefined;
-    try {
-      return await work();
-    } finally {
-      await redis.runnerhubReleaseLock(key, token);
-    }
-  }
-
   async function carryOutAll(plan: ReconcileAction[], pools: Pool[], warmTargets: Map<string, RunnerTarget>) {
     const done: Record<string, number> = {};
     let failed = 0;
@@ -270,7 +259,7 @@ export function createReconciler(deps: ReconcilerDeps) {
    * pass that finds the lock taken leaves the pool's retiring to a later pass.
    */
   async function retireSurplus(pool: string, snap: ReconcileSnapshot, pools: Pool[]) {
-    return underLock(keys.retireLock(pool), RETIRE_LOCK_MS, async () => {
+    return underLock(deps.redis, keys.retireLock(pool), RETIRE_LOCK_MS, async () => {
       const fresh = planReconcile({ ...snap, records: await deps.runners.list() }).filter(
         (action) => action.kind === "retire" && action.pool === pool,
       );
@@ -280,7 +269,12 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   return {
     async runOnce(): Promise<ReconcileSummary> {
-      const summary = await underLock(lockKey, RECONCILE_LOCK_MS, async () => {
+      const summary = await underLock(deps.redis, lockKey, RECONCILE_LOCK_MS, async () => {
+        // A lost engine's runners still count as the pool's supply until they are given up, so
+        // this pass then provisions the jobs they were counted for.
+        await deps
+          .forgetLostEngines?.()
+          .catch((error: unknown) => log.error({ err: error }, "cannot check for lost engines"));
         const pools = await deps.overrides.effective(deps.currentPools());
         const { snap, warmTargets } = await snapshot(pools);
         const plan = planReconcile(snap);

@@ -78,6 +78,11 @@ export class Capacity {
     return this.redis.zrangebyscore(this.keys.slots(kind, name), "+inf", "+inf");
   }
 
+  /** Every runner holding a slot of the pool or engine, leases (even expired ones) included. */
+  async allHolders(kind: "pool" | "engine", name: string): Promise<string[]> {
+    return this.redis.zrange(this.keys.slots(kind, name), "0", "-1");
+  }
+
   /** Frees one slot of one pool or engine, for repairs where the other side is unknown. */
   async releaseFrom(kind: "pool" | "engine", name: string, runner: string): Promise<void> {
     await this.redis.zrem(this.keys.slots(kind, name), runner);

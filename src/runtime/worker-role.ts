@@ -1,12 +1,14 @@
 import { poolWarnings } from "../config/pools.js";
 import { countEngineErrors } from "../docker/counted-engine.js";
 import { connectEngine, type ContainerEngine } from "../docker/engine.js";
+import { claimEngineName, forgetLostEngines, startHeartbeat } from "../lifecycle/engine-loss.js";
 import { watchRunnerExits } from "../lifecycle/exit-watcher.js";
 import { createReconciler, type Reconciler } from "../lifecycle/reconciler.js";
 import { sampleRunnerUsage } from "../lifecycle/usage-sampler.js";
 import { startRunnerOpsWorker } from "../lifecycle/runner-ops-worker.js";
 import { randomRunnerSuffix } from "../pools/runner-names.js";
 import { startProvisionWorker } from "../provisioning/provision-worker.js";
+import { Heartbeats } from "../state/heartbeats.js";
 import { PROVISION_CONCURRENCY, reconnectDelayMs, RECHECK_AFTER_MS, USAGE_SAMPLE_INTERVAL_MS } from "../tunables.js";
 import type { Served, Shared } from "./shared.js";
 import type { TeardownStack } from "./teardown.js";
@@ -22,6 +24,16 @@ export async function startWorkerRole(shared: Shared, stack: TeardownStack): Pro
   const { config, redis } = shared;
   const engine = countEngineErrors(await connectEngine(config.docker), shared.metrics.dockerErrors);
   for (const warning of poolWarnings(config.pools)) shared.log.warn({ pool: warning.pool }, warning.message);
+  const heartbeats = new Heartbeats(redis.client, config.redisPrefix);
+  const beat = {
+    heartbeats,
+    engine: engine.name,
+    engineId: await engine.identity(),
+    timeoutMs: config.heartbeatTimeoutMs,
+    log: shared.log,
+  };
+  // Before any work: a second engine under this name would share records and slots.
+  await claimEngineName(beat);
   const watcher = watchRunnerExits({ ...shared, engine, reconnectDelayMs });
   stack.defer("exit watcher", () => watcher.stop());
   await watcher.ready;
@@ -36,7 +48,23 @@ export async function startWorkerRole(shared: Shared, stack: TeardownStack): Pro
     redis: redis.client,
     prefix: config.redisPrefix,
     bootstrapTimeoutMs: config.bootstrapTimeoutMs,
+    forgetLostEngines: () =>
+      forgetLostEngines({
+        ...shared,
+        heartbeats,
+        redis: redis.client,
+        prefix: config.redisPrefix,
+        engine: engine.name,
+        heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      }),
   });
+  const heartbeat = startHeartbeat({
+    ...beat,
+    intervalMs: config.heartbeatIntervalMs,
+    // Whatever this engine had in Redis is gone: repair it now rather than one interval later.
+    onForgotten: () => reconciler.runOnce().then(() => undefined),
+  });
+  stack.defer("heartbeat", async () => heartbeat.stop());
   return {
     engine,
     handlers: [],

@@ -97,6 +97,19 @@ export class RedisKeys {
     return `${this.prefix}:github-pause`;
   }
 
+  /**
+   * Hash, no TTL: engine name -> JSON {engineId, at} of the last heartbeat of a worker on that
+   * engine (at: ms on Redis' clock); removed once a lost engine's records and slots are gone.
+   */
+  get heartbeats(): string {
+    return `${this.prefix}:heartbeats`;
+  }
+
+  /** String, 2 min TTL: the token of the one process cleaning up after this lost engine. */
+  engineLossLock(engine: string): string {
+    return `${this.prefix}:lock:engine-loss:${engine}`;
+  }
+
   /** String, 2 min TTL: the token of the one reconcile pass deciding this pool's retirements. */
   retireLock(pool: string): string {
     return `${this.prefix}:lock:retire:${pool}`;

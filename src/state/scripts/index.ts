@@ -19,6 +19,9 @@ const SCRIPTS = {
   runnerhubReleaseLock: { file: "release-lock.lua", numberOfKeys: 1 },
   runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 2 },
   runnerhubPauseGitHubBudget: { file: "pause-github-budget.lua", numberOfKeys: 2 },
+  runnerhubEngineBeat: { file: "engine-beat.lua", numberOfKeys: 1 },
+  runnerhubSilentEngines: { file: "silent-engines.lua", numberOfKeys: 1 },
+  runnerhubForgetEngine: { file: "forget-engine.lua", numberOfKeys: 1 },
 } as const;
 
 declare module "ioredis" {
@@ -40,6 +43,14 @@ declare module "ioredis" {
     runnerhubClaimRedelivery(count: string, expected: string, ttlMs: string): Result<0 | 1, Context>;
     runnerhubReleaseRedelivery(count: string, expected: string): Result<0 | 1, Context>;
     runnerhubReleaseLock(lock: string, token: string): Result<0 | 1, Context>;
+    runnerhubEngineBeat(
+      heartbeats: string,
+      engine: string,
+      engineId: string,
+      timeoutMs: number,
+    ): Result<["ok" | "new" | "taken", string], Context>;
+    runnerhubSilentEngines(heartbeats: string, timeoutMs: number, ...engines: string[]): Result<string[], Context>;
+    runnerhubForgetEngine(heartbeats: string, engine: string, beat: string): Result<0 | 1, Context>;
     runnerhubTakeGitHubBudget(
       bucket: string,
       pause: string,

@@ -201,6 +201,17 @@ describe("loadConfig", () => {
     ).toEqual([expect.stringMatching(/^RUNNERHUB_GITHUB_RESERVE: 48 leaves no room for one write/)]);
   });
 
+  it("beats every 5 s and gives an engine up after 60 s by default, and keeps the timeout above three beats", () => {
+    const config = loadConfig(base(), tmpdir());
+    if (config.mode !== "run") throw new Error("expected run mode");
+    expect([config.heartbeatIntervalMs, config.heartbeatTimeoutMs]).toEqual([5000, 60_000]);
+    expect(
+      problemsOf(() =>
+        loadConfig({ ...base(), RUNNERHUB_HEARTBEAT_INTERVAL: "10s", RUNNERHUB_HEARTBEAT_TIMEOUT: "20s" }, tmpdir()),
+      ),
+    ).toEqual([expect.stringMatching(/^RUNNERHUB_HEARTBEAT_TIMEOUT: must be at least three/)]);
+  });
+
   it("requires the webhook secret once the app is registered", () => {
     const { WEBHOOK_SECRET: _unused, ...env } = base();
     expect(problemsOf(() => loadConfig(env, tmpdir()))[0]).toMatch(/^WEBHOOK_SECRET: required/);
