@@ -9,7 +9,8 @@ set -euo pipefail
 #   redis-server    the throwaway Redis of test/support/global-setup.ts
 #   docker.io       the private dockerd of the same setup
 #   busybox-static  the static busybox copied into the stub runner image (test/sim/stub-image.ts)
-packages=(redis-server:redis-server docker.io:dockerd busybox-static:busybox)
+#   chromium        the headless browser of the dashboard test (test/e2e/dashboard.test.ts)
+packages=(redis-server:redis-server docker.io:dockerd busybox-static:busybox chromium:chromium)
 
 # installed PACKAGE COMMAND
 installed() {

@@ -44,11 +44,19 @@ async function serve(
   const { config, log } = shared;
   const served = roles.filter((role) => role !== undefined);
   const checks = Object.assign({ redis: () => shared.redis.client.ping() }, ...served.map((role) => role.checks));
+  const admin = await createAdminHandler({
+    ...shared,
+    adminToken: config.adminToken,
+    pools: config.pools,
+    engine,
+    engineCapacity: config.docker.capacity,
+  });
+  stack.defer("dashboard updates", () => admin.stop());
   const handlers: Handler[] = [
     ...served.flatMap((role) => role.handlers),
     healthHandler(checks),
     metricsHandler(shared.metrics.registry),
-    await createAdminHandler({ ...shared, adminToken: config.adminToken, pools: config.pools, engine }),
+    admin,
   ];
   const server = createHttpServer(handlers, log);
   const port = await listen(server, config.http.host, config.http.port);

@@ -9,6 +9,7 @@ import {
   jobsPageSchema,
   jobViewSchema,
   MAX_PER_PAGE,
+  overviewSchema,
   poolsResponseSchema,
   poolViewSchema,
   queueCountsSchema,
@@ -21,7 +22,7 @@ import {
  * compiler insists on one for every entry) and the OpenAPI document is generated from it.
  */
 
-export const DASHBOARD_PATH = "/admin/queues";
+export const BULL_BOARD_PATH = "/admin/queues";
 /** The admin API's own version: it changes when a route or shape changes, not with each release. */
 export const API_VERSION = "1.0.0";
 
@@ -36,6 +37,7 @@ const SCHEMAS = {
   QueueCounts: queueCountsSchema,
   JobPage: jobsPageSchema,
   Job: jobViewSchema,
+  Overview: overviewSchema,
 } satisfies Record<string, z.ZodType>;
 
 type SchemaName = keyof typeof SCHEMAS;
@@ -223,6 +225,13 @@ export const ROUTE_DOCS = {
       409: { description: "A worker is running the entry", schema: "Error" },
     },
   },
+  "GET /admin/overview": {
+    method: "GET",
+    template: "/admin/overview",
+    summary:
+      "Everything the dashboard and `runnerhub top` show, read at one moment: pools, engines, runners, queue counts and the newest timeline entries",
+    responses: { 200: { description: "The overview", schema: "Overview" } },
+  },
   "GET /admin/openapi.json": {
     method: "GET",
     template: "/admin/openapi.json",
@@ -285,16 +294,74 @@ export function openApiDocument(): Record<string, unknown> {
   for (const doc of docs) {
     paths[doc.template] = { ...paths[doc.template], [doc.method.toLowerCase()]: operationOf(doc) };
   }
-  paths[DASHBOARD_PATH] = {
+  const page = (summary: string, operationId: string, more: Record<string, unknown> = {}) => ({
     get: {
-      summary:
-        "Bull Board dashboard of the provision and runner-ops queues (its assets and API live under /admin/queues/)",
-      description: "Also accepts HTTP Basic with the admin token as password, so a browser can open it.",
-      operationId: "getAdminQueues",
+      summary,
+      operationId,
       responses: {
-        200: { description: "The dashboard", content: { "text/html": { schema: { type: "string" } } } },
+        200: { description: "The page", content: { "text/html": { schema: { type: "string" } } } },
+        303: { description: "A browser without a session is sent to the login form" },
         ...responsesOf({}),
       },
+      ...more,
+    },
+  });
+  paths["/admin"] = page(
+    "The live dashboard (HTML): pools, engines, queue, runners, recent events",
+    "getAdminDashboard",
+    {
+      description:
+        "Browsers log in at /admin/login and then carry an HttpOnly session cookie; the bearer token works too.",
+    },
+  );
+  paths[BULL_BOARD_PATH] = page(
+    "Bull Board dashboard of the provision and runner-ops queues (its assets and API live under /admin/queues/)",
+    "getAdminQueues",
+  );
+  // A browser asking for a runner (Accept: text/html) gets its page instead of the JSON.
+  const runner = paths["/admin/runners/{name}"]?.get as {
+    description?: string;
+    responses: Record<string, { content?: Record<string, unknown> }>;
+  };
+  runner.description =
+    "A request that accepts text/html (a browser) gets the runner's page: its record, exit, usage, kept log lines and timeline.";
+  for (const status of ["200", "404"]) {
+    const answer = runner.responses[status];
+    if (answer) answer.content = { ...answer.content, "text/html": { schema: { type: "string" } } };
+  }
+  paths["/admin/events"] = {
+    get: {
+      summary: "The dashboard's live updates: server-sent events, `sections` carries the re-rendered parts of the page",
+      operationId: "getAdminEvents",
+      responses: {
+        200: { description: "An event stream", content: { "text/event-stream": { schema: { type: "string" } } } },
+        ...responsesOf({}),
+      },
+    },
+  };
+  paths["/admin/login"] = {
+    get: {
+      summary: "The login form (no token needed)",
+      operationId: "getAdminLogin",
+      responses: {
+        200: { description: "The form", content: { "text/html": { schema: { type: "string" } } } },
+        303: { description: "Already logged in: on to `next`" },
+      },
+    },
+    post: {
+      summary: "Log in with the admin token (form field `token`); sets the session cookie",
+      operationId: "postAdminLogin",
+      responses: {
+        303: { description: "Logged in: on to `next` (default /admin)" },
+        401: { description: "Wrong or missing token: the form again, with the error" },
+      },
+    },
+  };
+  paths["/admin/logout"] = {
+    post: {
+      summary: "Log out: clears the session cookie",
+      operationId: "postAdminLogout",
+      responses: { 303: { description: "On to the login form" } },
     },
   };
   const schemas = Object.fromEntries(

@@ -7,21 +7,9 @@ export function tokenDigest(token: string): Buffer {
   return createHash("sha256").update(token, "utf8").digest();
 }
 
-/**
- * The token a request presents: `Bearer TOKEN`, or (where a browser must get in, the dashboard)
- * HTTP Basic with the token as password, which browsers prompt for and resend by themselves.
- */
-export function presentedToken(authorization: string | undefined, allowBasic: boolean): string | undefined {
-  if (!authorization) return undefined;
-  const match = /^(\S+)\s+(\S+)\s*$/.exec(authorization);
-  if (!match) return undefined;
-  const scheme = (match[1] ?? "").toLowerCase();
-  const credentials = match[2] ?? "";
-  if (scheme === "bearer") return credentials;
-  if (scheme !== "basic" || !allowBasic) return undefined;
-  const decoded = Buffer.from(credentials, "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+/** The token a request presents as `Authorization: Bearer TOKEN`. Browsers log in once instead (session.ts). */
+export function presentedToken(authorization: string | undefined): string | undefined {
+  return /^bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
 }
 
 export function checkToken(presented: string | undefined, expectedDigest: Buffer): AuthResult {

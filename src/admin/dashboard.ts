@@ -3,7 +3,7 @@ import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
 import type { Queues } from "../queue/queues.js";
-import { DASHBOARD_PATH } from "./api-spec.js";
+import { BULL_BOARD_PATH } from "./api-spec.js";
 
 /** The part of an Express app used here; the adapter types its app loosely. */
 interface ExpressApp {
@@ -12,7 +12,7 @@ interface ExpressApp {
 }
 
 export interface Dashboard {
-  /** Serves a request under DASHBOARD_PATH; false when the board has no such page. */
+  /** Serves a request under BULL_BOARD_PATH; false when the board has no such page. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
 
@@ -23,7 +23,7 @@ export interface Dashboard {
  */
 export function createDashboard(queues: Queues, engines: () => Promise<string[]>): Dashboard {
   const adapter = new ExpressAdapter();
-  adapter.setBasePath(DASHBOARD_PATH);
+  adapter.setBasePath(BULL_BOARD_PATH);
   const board = createBullBoard({
     queues: [new BullMQAdapter(queues.provision)],
     serverAdapter: adapter,
@@ -46,8 +46,8 @@ export function createDashboard(queues: Queues, engines: () => Promise<string[]>
   return {
     async handle(req, res) {
       await showEngineQueues();
-      const original = req.url ?? DASHBOARD_PATH;
-      const rest = original.slice(DASHBOARD_PATH.length);
+      const original = req.url ?? BULL_BOARD_PATH;
+      const rest = original.slice(BULL_BOARD_PATH.length);
       req.url = rest.startsWith("/") ? rest : `/${rest}`;
       return new Promise<boolean>((resolve, reject) => {
         res.once("finish", () => resolve(true));

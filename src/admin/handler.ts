@@ -15,9 +15,12 @@ import type { SlotKeeper } from "../provisioning/slots.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { Queues } from "../queue/queues.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
-import { DASHBOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./api-spec.js";
+import { BULL_BOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./api-spec.js";
 import { checkToken, presentedToken, tokenDigest } from "./auth.js";
+import { createBrowserUi, wantsHtml, type BrowserDeps } from "./browser.js";
 import { createDashboard } from "./dashboard.js";
+import { createOverviewReader, present } from "./overview.js";
+import { LOGIN_PATH } from "./pages.js";
 import { matchRoute, type Method } from "./routing.js";
 import {
   drainQuerySchema,
@@ -27,15 +30,13 @@ import {
   runnersQuerySchema,
   type ErrorBody,
   type FieldProblem,
-  type PoolView,
+  type RunnerDetail,
 } from "./schemas.js";
 import {
   fieldProblems,
   jobView,
   pageCount,
   pageRange,
-  poolCounts,
-  poolView,
   runnerDetail,
   runnerView,
   selectRunners,
@@ -55,9 +56,15 @@ export interface AdminDeps {
   github: RunnersApi;
   /** The engine this process is bound to (worker role): live logs of its runners are read there. */
   engine?: ContainerEngine | undefined;
+  /** RUNNERHUB_ENGINE_CAPACITY of that engine, shown on the dashboard. */
+  engineCapacity?: number | undefined;
+  feed: BrowserDeps["feed"];
   log: Logger;
   now: () => number;
 }
+
+/** The admin routes as one handler; stop() ends the dashboard's live updates. */
+export type AdminHandler = Handler & { stop(): Promise<void> };
 
 export const ADMIN_DISABLED_MESSAGE = "admin API disabled: set ADMIN_TOKEN (at least 16 characters) to enable it";
 const ADMIN_PREFIX = "/admin";
@@ -67,8 +74,6 @@ const OVERRIDE_FIELDS = Object.keys(poolOverrideSchema.shape);
 /** Lines read for a running container's tail (cut to KEPT_LOG_BYTES.abnormal), and before following it. */
 const LIVE_TAIL_LINES = 2000;
 const FOLLOW_TAIL_LINES = 200;
-/** Provision-queue states of demand that no worker runs yet (parked entries are delayed ones). */
-const NOT_YET_RUNNING = ["waiting", "prioritized", "delayed"] as const;
 
 interface Reply {
   status: number;
@@ -92,11 +97,6 @@ const error = (status: number, message: string, details?: FieldProblem[]): Reply
   const body: ErrorBody = details && details.length > 0 ? { error: message, details } : { error: message };
   return { status, body };
 };
-
-/** BullMQ's getJobs yields undefined for an entry removed between listing and loading. */
-function present<T>(jobs: readonly (T | undefined)[]): T[] {
-  return jobs.filter((job): job is T => job !== undefined && job !== null);
-}
 
 type BodyResult = { ok: true; value: unknown } | { ok: false; reply: Reply };
 
@@ -148,7 +148,7 @@ async function send(res: ServerResponse, reply: Reply): Promise<true> {
  * The admin API under /admin (bearer ADMIN_TOKEN): pools and their run-time limits, runners and
  * draining, provision-queue inspection, the OpenAPI description and the Bull Board dashboard.
  */
-export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
+export async function createAdminHandler(deps: AdminDeps): Promise<AdminHandler> {
   const log = deps.log.child({ component: "admin" });
   // The config refuses a token shorter than 16 characters at start-up.
   const expectedDigest = deps.adminToken === undefined ? undefined : tokenDigest(deps.adminToken);
@@ -158,34 +158,22 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
   ]);
   const openapi = openApiDocument();
 
-  async function waitingPools(): Promise<string[]> {
-    const jobs = await provision.getJobs([...NOT_YET_RUNNING]);
-    return present<Job<ProvisionRequest>>(jobs).map((job) => job.data.pool);
+  async function detailOf(name: string): Promise<RunnerDetail | undefined> {
+    const live = await deps.runners.get(name);
+    if (live) return runnerDetail({ live });
+    const exited = await deps.runners.exitOf(name);
+    return exited && runnerDetail({ exited, logs: await deps.runners.logsOf(name) });
   }
 
-  async function poolViews(selected: readonly Pool[]): Promise<PoolView[]> {
-    const [overrides, records, waiting] = await Promise.all([
-      deps.overrides.all(),
-      deps.runners.list(),
-      waitingPools(),
-    ]);
-    const now = deps.now();
-    return Promise.all(
-      selected.map(async (pool) => {
-        const [holders, parked] = await Promise.all([
-          deps.capacity.holders(pool.name, now),
-          deps.capacity.parkedCount("pool", pool.name),
-        ]);
-        const counts = poolCounts(pool.name, {
-          runners: records,
-          waitingPools: waiting,
-          slotsHeld: holders.length,
-          parked,
-        });
-        return poolView(pool, overrides[pool.name], counts);
-      }),
-    );
-  }
+  const engine = deps.engine;
+  const reader = createOverviewReader({
+    ...deps,
+    localEngine: engine && { name: engine.name, capacity: deps.engineCapacity, ping: () => engine.ping() },
+  });
+  const browser =
+    deps.adminToken === undefined
+      ? undefined
+      : createBrowserUi({ ...deps, adminToken: deps.adminToken, overview: reader, runnerDetail: detailOf });
 
   /** A raised limit frees room that parked demand would otherwise only notice at its fallback delay. */
   async function wakeParked(pool: Pool, maxRunners: number): Promise<number> {
@@ -247,7 +235,7 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
 
   const routes: Record<RouteKey, RouteImpl> = {
     async "GET /admin/pools"() {
-      return { status: 200, body: { pools: await poolViews(deps.pools) } };
+      return { status: 200, body: { pools: await reader.pools(deps.pools) } };
     },
 
     async "PATCH /admin/pools/{name}"({ req, params }) {
@@ -265,7 +253,7 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
       const override = await deps.overrides.merge(pool.name, parsed.data);
       const woken = await wakeParked(pool, override.maxRunners ?? pool.maxRunners);
       log.info({ pool: pool.name, change: parsed.data, override, woken }, "pool limits changed");
-      const [view] = await poolViews([pool]);
+      const [view] = await reader.pools([pool]);
       return { status: 200, body: view };
     },
 
@@ -277,11 +265,8 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
 
     async "GET /admin/runners/{name}"({ params }) {
       const name = params.name ?? "";
-      const live = await deps.runners.get(name);
-      if (live) return { status: 200, body: runnerDetail({ live }) };
-      const exited = await deps.runners.exitOf(name);
-      if (!exited) return noRunner(name);
-      return { status: 200, body: runnerDetail({ exited, logs: await deps.runners.logsOf(name) }) };
+      const detail = await detailOf(name);
+      return detail ? { status: 200, body: detail } : noRunner(name);
     },
 
     async "GET /admin/runners/{name}/logs"({ query, params }) {
@@ -408,6 +393,10 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
       return { status: 204 };
     },
 
+    async "GET /admin/overview"() {
+      return { status: 200, body: await reader.overview() };
+    },
+
     async "GET /admin/openapi.json"() {
       return { status: 200, body: openapi };
     },
@@ -419,30 +408,47 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
     template: ROUTE_DOCS[key].template,
   }));
 
-  return async (req, res) => {
+  /**
+   * Browsers hold a session cookie (see session.ts) instead of the token. It opens pages and
+   * reads; writes take the bearer token, except Bull Board's own buttons (SameSite=Strict keeps
+   * other sites from sending the cookie).
+   */
+  const cookieOpens = (req: IncomingMessage, onBullBoard: boolean) =>
+    browser !== undefined && (onBullBoard || req.method === "GET" || req.method === "HEAD") && browser.hasSession(req);
+
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = pathOf(req);
     if (path !== ADMIN_PREFIX && !path.startsWith(`${ADMIN_PREFIX}/`)) return false;
-    if (expectedDigest === undefined) return send(res, error(503, ADMIN_DISABLED_MESSAGE));
+    if (expectedDigest === undefined || browser === undefined) return send(res, error(503, ADMIN_DISABLED_MESSAGE));
+    if (await browser.handlePublic(req, res)) return true;
 
-    const onDashboard = path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`);
-    const auth = checkToken(presentedToken(req.headers.authorization, onDashboard), expectedDigest);
+    const onBullBoard = path === BULL_BOARD_PATH || path.startsWith(`${BULL_BOARD_PATH}/`);
+    const presented = presentedToken(req.headers.authorization);
+    const auth =
+      presented === undefined && cookieOpens(req, onBullBoard) ? "ok" : checkToken(presented, expectedDigest);
     if (auth !== "ok") {
       log.warn(
         { method: req.method, path, reason: auth, remoteAddress: req.socket.remoteAddress },
         "admin request refused",
       );
+      if (auth === "missing" && req.method === "GET" && wantsHtml(req)) {
+        res.writeHead(303, { location: `${LOGIN_PATH}?next=${encodeURIComponent(req.url ?? path)}` }).end();
+        return true;
+      }
       const bearer = auth === "wrong" ? `Bearer ${REALM}, error="invalid_token"` : `Bearer ${REALM}`;
-      res.setHeader("www-authenticate", onDashboard ? [bearer, `Basic ${REALM}, charset="UTF-8"`] : bearer);
-      return send(
-        res,
-        error(
+      return send(res, {
+        ...error(
           401,
-          auth === "missing" ? "admin token required: send Authorization: Bearer <ADMIN_TOKEN>" : "wrong admin token",
+          auth === "missing"
+            ? `admin token required: send Authorization: Bearer <ADMIN_TOKEN>, or log in at ${LOGIN_PATH}`
+            : "wrong admin token",
         ),
-      );
+        headers: { "www-authenticate": bearer },
+      });
     }
 
-    if (onDashboard) {
+    if (await browser.handle(req, res)) return true;
+    if (onBullBoard) {
       return (await dashboard.handle(req, res)) || send(res, error(404, `no dashboard page ${path}`));
     }
 
@@ -463,4 +469,5 @@ export async function createAdminHandler(deps: AdminDeps): Promise<Handler> {
     });
     return send(res, reply);
   };
+  return Object.assign(handler, { stop: async () => browser?.stop() });
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { poolOverrideSchema } from "../pools/overrides.js";
+import { feedEntrySchema } from "../state/event-feed.js";
 
 /**
  * The admin API's shapes in one place: request validation uses them, responses are typed by
@@ -90,6 +91,8 @@ export const runnerViewSchema = z.object({
   createdAt: z.int(),
   completedAt: z.int().nullable(),
   retiring: z.string().nullable(),
+  /** owner/repo of the job the runner runs, else of the job it was made for; null when not known. */
+  repository: z.string().nullable(),
 });
 export type RunnerView = z.output<typeof runnerViewSchema>;
 
@@ -158,3 +161,30 @@ export const queueCountsSchema = z.object({
   queue: z.string(),
   counts: z.object({ waiting: count, delayed: count, active: count, completed: count, failed: count }),
 });
+
+export const engineViewSchema = z.object({
+  name: z.string(),
+  starting: count,
+  idle: count,
+  busy: count,
+  /** RUNNERHUB_ENGINE_CAPACITY of the engine's worker; null when unlimited or not known here. */
+  capacity: z.int().nullable(),
+  /**
+   * ok / unreachable: this process works on the engine and pinged it. unknown: another process
+   * works on it (engines are known from their runners' records; there is no engine registry yet).
+   */
+  health: z.enum(["ok", "unreachable", "unknown"]),
+});
+export type EngineView = z.output<typeof engineViewSchema>;
+
+/** Everything the dashboard and `runnerhub top` show, read at one moment. */
+export const overviewSchema = z.object({
+  at: z.int(),
+  pools: z.array(poolViewSchema),
+  engines: z.array(engineViewSchema),
+  runners: z.array(runnerViewSchema),
+  queue: queueCountsSchema,
+  /** The newest timeline entries, newest first. */
+  events: z.array(feedEntrySchema),
+});
+export type Overview = z.output<typeof overviewSchema>;

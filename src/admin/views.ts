@@ -2,9 +2,31 @@ import type { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import { effectivePool, type PoolOverride } from "../pools/overrides.js";
 import type { RunnerExitRecord, RunnerRecord } from "../state/runner-store.js";
-import type { FieldProblem, JobView, PoolCounts, PoolView, RunnerDetail, RunnerView } from "./schemas.js";
+import type { EngineView, FieldProblem, JobView, PoolCounts, PoolView, RunnerDetail, RunnerView } from "./schemas.js";
 
 /** What the admin API shows is computed here from snapshots, without I/O, so it is unit-tested. */
+
+/** Bytes in binary units with one decimal: 512 B, 1.5 KiB, 64.0 MiB, 2.0 GiB. */
+export function formatBytes(bytes: number): string {
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit] ?? ""}`;
+}
+
+/** A compact age: 42s, 5m, 3h, 2d (the dashboard's script counts the same way). */
+export function formatAge(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
 
 export interface PoolSnapshot {
   runners: readonly Pick<RunnerRecord, "pool" | "state">[];
@@ -66,6 +88,7 @@ export function runnerView(record: RunnerRecord): RunnerView {
     createdAt: record.createdAt,
     completedAt: record.completedAt ?? null,
     retiring: record.retiring ?? null,
+    repository: record.repository ?? null,
   };
 }
 
@@ -92,6 +115,36 @@ export function runnerDetail(
     rerun: exited.rerun ? { pool: exited.rerun.pool, at: exited.rerun.at } : null,
     logs: runner.logs ?? null,
   };
+}
+
+/** What this process knows first-hand about the engine it works on. */
+export interface LocalEngineState {
+  name: string;
+  capacity: number | undefined;
+  reachable: boolean;
+}
+
+/** Engines by name: every engine that holds a live runner, and this process' own engine. */
+export function engineViews(
+  records: readonly Pick<RunnerRecord, "engine" | "state">[],
+  local: LocalEngineState | undefined,
+): EngineView[] {
+  const views = new Map<string, EngineView>();
+  const viewOf = (name: string): EngineView => {
+    let view = views.get(name);
+    if (!view) {
+      view = { name, starting: 0, idle: 0, busy: 0, capacity: null, health: "unknown" };
+      views.set(name, view);
+    }
+    return view;
+  };
+  if (local) {
+    const view = viewOf(local.name);
+    view.capacity = local.capacity ?? null;
+    view.health = local.reachable ? "ok" : "unreachable";
+  }
+  for (const record of records) viewOf(record.engine)[record.state] += 1;
+  return [...views.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Runners of the pool (all when undefined), by pool then oldest first. */

@@ -18,6 +18,9 @@ commands:
                                            provision-queue counts, or the entries in STATE
                                            (${JOB_STATES.join(", ")})
   queue retry ID                           retry a failed entry
+  top [--once] [--interval S]              the live picture (pools, engines, runners, queue,
+                                           events), redrawn every S seconds (default 2);
+                                           q or Ctrl-C quits; --once prints one frame
 
 options:
   --url URL      runnerhub server (default: $RUNNERHUB_URL, else ${DEFAULT_URL})
@@ -42,7 +45,8 @@ export type Command =
   | { kind: "runners-logs"; name: string; follow: boolean }
   | { kind: "runners-rm"; name: string; force: boolean }
   | { kind: "queue-ls"; state: JobListState | undefined; page: number | undefined; perPage: number | undefined }
-  | { kind: "queue-retry"; id: string };
+  | { kind: "queue-retry"; id: string }
+  | { kind: "top"; once: boolean; intervalMs: number };
 
 export interface Invocation {
   command: Command;
@@ -67,6 +71,8 @@ const OPTIONS = {
   "max-lifetime": { type: "string" },
   page: { type: "string" },
   "per-page": { type: "string" },
+  once: { type: "boolean" },
+  interval: { type: "string" },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -84,7 +90,10 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   "runners rm": ["force"],
   "queue ls": ["page", "per-page"],
   "queue retry": [],
+  top: ["once", "interval"],
 };
+
+export const DEFAULT_TOP_INTERVAL_MS = 2_000;
 
 class UsageError extends Error {}
 
@@ -106,9 +115,20 @@ function positionalCount(args: readonly string[], min: number, max: number, what
   if (args.length > max) throw new UsageError(`unexpected argument "${args[max] ?? ""}"`);
 }
 
+function seconds(values: Values, name: OptionName): number | undefined {
+  const text = values[name];
+  if (typeof text !== "string") return undefined;
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || Number(text) < 0.5 || Number(text) > 3600)
+    throw new UsageError(`--${name}: expected seconds from 0.5 to 3600, got "${text}"`);
+  return Number(text) * 1000;
+}
+
 function commandOf(words: readonly string[], values: Values): Command {
-  const [group, action, ...args] = words;
-  const key = `${group ?? ""} ${action ?? ""}`;
+  // "top" is a command of one word; the others name a group and an action.
+  const [group, action, ...rest] = words;
+  const single = group === "top";
+  const key = single ? group : `${group ?? ""} ${action ?? ""}`;
+  const args = single ? words.slice(1) : rest;
   const allowed = COMMAND_OPTIONS[key];
   if (!allowed) {
     if (group === undefined) throw new UsageError("missing command");
@@ -169,6 +189,13 @@ function commandOf(words: readonly string[], values: Values): Command {
         throw new UsageError("--page and --per-page need a STATE");
       return { kind: "queue-ls", state: state as JobListState | undefined, page, perPage };
     }
+    case "top":
+      positionalCount(args, 0, 0, "");
+      return {
+        kind: "top",
+        once: values.once === true,
+        intervalMs: seconds(values, "interval") ?? DEFAULT_TOP_INTERVAL_MS,
+      };
     default:
       positionalCount(args, 1, 1, "entry ID");
       return { kind: "queue-retry", id: args[0] ?? "" };

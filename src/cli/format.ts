@@ -1,4 +1,7 @@
 import type { ErrorBody, JobView, PoolView, RunnerDetail, RunnerView } from "../admin/schemas.js";
+import { formatAge, formatBytes } from "../admin/views.js";
+
+export { formatAge, formatBytes };
 
 /** Everything the CLI prints is built here, without I/O, so it is unit-tested. */
 
@@ -15,15 +18,6 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
       .join("  ")
       .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n") + "\n";
-}
-
-/** A compact age: 42s, 5m, 3h, 2d. */
-export function formatAge(ms: number): string {
-  const seconds = Math.max(0, Math.floor(ms / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
-  return `${Math.floor(seconds / 86_400)}d`;
 }
 
 const OVERRIDDEN = "*";
@@ -57,19 +51,6 @@ export function formatRunners(runners: readonly RunnerView[], now: number): stri
     formatAge(now - runner.createdAt),
   ]);
   return formatTable(["NAME", "POOL", "STATE", "JOB", "ENGINE", "AGE"], rows);
-}
-
-/** Bytes in binary units with one decimal: 512 B, 1.5 KiB, 64.0 MiB, 2.0 GiB. */
-export function formatBytes(bytes: number): string {
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  if (bytes < 1024) return `${bytes} B`;
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit] ?? ""}`;
 }
 
 /** `runnerhub runners show`: one field a line, then the kept log lines. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { runCli } from "./run.js";
+import { processTerminal } from "./terminal.js";
 
 // The CLI's entry is the one place it reads the environment: its own server URL and token.
 process.exitCode = await runCli(
@@ -10,5 +11,6 @@ process.exitCode = await runCli(
     stderr: (text) => process.stderr.write(text),
     fetch: globalThis.fetch,
     now: () => Date.now(),
+    openTerminal: processTerminal,
   },
 );

@@ -4,6 +4,7 @@ import {
   errorSchema,
   jobsPageSchema,
   jobViewSchema,
+  overviewSchema,
   poolsResponseSchema,
   poolViewSchema,
   queueCountsSchema,
@@ -20,12 +21,26 @@ import {
   formatRunnerDetail,
   formatRunners,
 } from "./format.js";
+import { ANSI, redraw, renderTop } from "./top.js";
+
+/** The terminal `runnerhub top` draws on. */
+export interface Terminal {
+  /** Whether stdout is a terminal: frames are then redrawn in place on the alternate screen. */
+  interactive: boolean;
+  columns(): number | undefined;
+  rows(): number | undefined;
+  /** Resolves true when the user quits (q, Ctrl-C) within ms, false once ms have passed. */
+  waitForQuit(ms: number): Promise<boolean>;
+  close(): void;
+}
 
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   fetch: typeof fetch;
   now(): number;
+  /** Only `runnerhub top` without --once opens one (it takes over stdin). */
+  openTerminal?: () => Terminal;
 }
 
 export const EXIT_OK = 0;
@@ -57,7 +72,7 @@ function plan<S extends z.ZodType>(
 
 const segment = encodeURIComponent;
 
-function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" }>): Plan<z.ZodType> {
+function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" | "top" }>): Plan<z.ZodType> {
   switch (command.kind) {
     case "pools-ls":
       return plan({ method: "GET", path: "/admin/pools" }, poolsResponseSchema, (body) => formatPools(body.pools));
@@ -196,6 +211,67 @@ async function printLogs(invocation: Invocation, name: string, follow: boolean, 
   return EXIT_OK;
 }
 
+type OverviewResult =
+  { ok: true; overview: z.output<typeof overviewSchema> } | { ok: false; message: string; fatal: boolean };
+
+async function readOverview(invocation: Invocation, io: CliIo): Promise<OverviewResult> {
+  const call = { method: "GET", path: "/admin/overview" } as const;
+  const outcome = await callApi(invocation, call, io);
+  if (!outcome.ok) return { ok: false, message: outcome.message, fatal: false };
+  if (outcome.status >= 400) {
+    const problem = errorSchema.safeParse(outcome.body);
+    const message = problem.success ? problem.data.error : `HTTP ${outcome.status} from GET ${call.path}`;
+    // A refused token or an older server will not get better by asking again; a restarting one may.
+    return { ok: false, message, fatal: outcome.status < 500 };
+  }
+  const body = overviewSchema.safeParse(outcome.body);
+  if (!body.success)
+    return {
+      ok: false,
+      message: `unexpected answer from GET ${call.path}; is the server a matching runnerhub version?`,
+      fatal: true,
+    };
+  return { ok: true, overview: body.data };
+}
+
+async function runTop(invocation: Invocation, command: Extract<Command, { kind: "top" }>, io: CliIo): Promise<number> {
+  const url = invocation.url;
+  const terminal = command.once ? undefined : io.openTerminal?.();
+  if (!terminal) {
+    const result = await readOverview(invocation, io);
+    if (!result.ok) {
+      io.stderr(formatError({ error: result.message }));
+      return EXIT_FAILED;
+    }
+    io.stdout(invocation.json ? `${JSON.stringify(result.overview, null, 2)}\n` : renderTop(result.overview, { url }));
+    return EXIT_OK;
+  }
+  if (terminal.interactive) io.stdout(ANSI.enter);
+  let failure: string | undefined;
+  try {
+    let last: z.output<typeof overviewSchema> | undefined;
+    for (;;) {
+      const result = await readOverview(invocation, io);
+      if (!result.ok && result.fatal) {
+        failure = result.message;
+        return EXIT_FAILED;
+      }
+      if (result.ok) last = result.overview;
+      const warning = result.ok ? undefined : `${result.message}; showing the last picture, retrying`;
+      const frame = last
+        ? renderTop(last, { url, columns: terminal.columns(), rows: terminal.rows(), warning })
+        : `runnerhub top  ${url}\n! ${warning ?? ""}\n`;
+      io.stdout(terminal.interactive ? redraw(frame) : `${frame}\n`);
+      if (await terminal.waitForQuit(command.intervalMs)) return EXIT_OK;
+    }
+  } finally {
+    if (terminal.interactive) io.stdout(ANSI.leave);
+    terminal.close();
+    // Printed after leaving the alternate screen, so it stays visible.
+    if (failure !== undefined) io.stderr(formatError({ error: failure }));
+  }
+}
+
 /** Runs one command line; returns the exit code (0 done, 1 failed, 2 usage). */
 export async function runCli(
   argv: readonly string[],
@@ -213,6 +289,7 @@ export async function runCli(
     io.stdout(USAGE);
     return EXIT_OK;
   }
+  if (command.kind === "top") return runTop(invocation, command, io);
 
   if (command.kind === "runners-logs") return printLogs(invocation, command.name, command.follow, io);
   const { call, schema, render } = planOf(command);

@@ -7,6 +7,7 @@ import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
 import { matchPool } from "../pools/match.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
+import type { EventFeed } from "../state/event-feed.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 
@@ -18,6 +19,7 @@ export interface IntakeDeps {
   runners: RunnerStore;
   ledger: DemandLedger;
   stopGraceMs: number;
+  feed: EventFeed;
   metrics: Metrics;
   log: Logger;
   now: () => number;
@@ -41,6 +43,8 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
     if (match.kind !== "matched") return undefined;
     return { pool: match.pool.name, demand: await deps.ledger.settled(match.pool.name, job.id) };
   }
+
+  const repositoryOf = (event: WorkflowJobEvent) => `${event.repository.owner.login}/${event.repository.name}`;
 
   /** The fields every line about a job carries; the pool is the runner's when a runner is named. */
   function jobLog(deliveryId: string, job: WorkflowJobEvent["workflow_job"], pool: string | undefined): Logger {
@@ -70,12 +74,19 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
           { pool },
           secondsBetween(request.queuedAt, request.enqueuedAt ?? deps.now()),
         );
+        await deps.feed.record({
+          kind: "queued",
+          pool,
+          jobId: request.githubJobId,
+          repository: `${request.owner}/${request.repo}`,
+        });
       }
       log.info({ pool, queueJobId: job.id, labels: request.labels, redelivered: !fresh }, "runner demand enqueued");
     });
 
     app.on("workflow_job.in_progress", async (context) => {
-      const { workflow_job: job } = context.payload as WorkflowJobEvent;
+      const event = context.payload as WorkflowJobEvent;
+      const { workflow_job: job } = event;
       const settled = await settle(job);
       if (settled?.demand) {
         metrics.jobsStarted.inc({ pool: settled.pool });
@@ -83,18 +94,35 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
         metrics.jobStartSeconds.observe({ pool: settled.pool }, secondsBetween(since, deps.now()));
       }
       if (!job.runner_name) return;
-      const record = await deps.runners.update(job.runner_name, { state: "busy", busyJobId: job.id });
+      const repository = repositoryOf(event);
+      const record = await deps.runners.update(job.runner_name, { state: "busy", busyJobId: job.id, repository });
       metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
       if (!record) return;
       await observeRunnerOnline(record, deps);
+      await deps.feed.record({
+        kind: "took-job",
+        pool: record.pool,
+        runnerName: record.name,
+        engine: record.engine,
+        jobId: job.id,
+        repository,
+      });
       jobLog(context.id, job, record.pool).info("runner busy");
     });
 
     app.on("workflow_job.completed", async (context) => {
-      const { workflow_job: job } = context.payload as WorkflowJobEvent;
+      const event = context.payload as WorkflowJobEvent;
+      const { workflow_job: job } = event;
       const settled = await settle(job);
       if (settled) metrics.jobsCompleted.inc({ pool: settled.pool, conclusion: job.conclusion ?? "unknown" });
+      const completed = {
+        kind: "completed",
+        jobId: job.id,
+        repository: repositoryOf(event),
+        ...(job.conclusion ? { reason: job.conclusion } : {}),
+      } as const;
       if (!job.runner_name) {
+        if (settled) await deps.feed.record({ ...completed, pool: settled.pool });
         // Cancelled before any runner took it: the reconciler retires the runner made for it.
         metrics.webhooks.inc({ action: "completed", outcome: "no-runner" });
         jobLog(context.id, job, settled?.pool).info({ conclusion: job.conclusion }, "job ended without a runner");
@@ -103,6 +131,7 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
       const record = await deps.runners.update(job.runner_name, { completedAt: deps.now() });
       metrics.webhooks.inc({ action: "completed", outcome: record ? "ours" : "not-ours" });
       if (!record) return;
+      await deps.feed.record({ ...completed, pool: record.pool, runnerName: record.name });
       // An ephemeral runner exits by itself after its job; the delayed stop only catches one that hangs.
       await deps
         .runnerOpsQueue(record.engine)

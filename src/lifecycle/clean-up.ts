@@ -4,6 +4,7 @@ import { LABELS } from "../docker/labels.js";
 import type { RunnersApi } from "../github/runners-api.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
+import { exitEventKind, type EventFeed } from "../state/event-feed.js";
 import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
 import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";
 import { exitReason, type ExitReason } from "./exit-reason.js";
@@ -14,6 +15,7 @@ export interface CleanUpDeps {
   runners: RunnerStore;
   slots: SlotKeeper;
   github: RunnersApi;
+  feed: EventFeed;
   metrics: Metrics;
   log: Logger;
   now: () => number;
@@ -112,10 +114,20 @@ export async function cleanUpRunner(
   await deps.slots.release(pool, record?.engine ?? engine.name, runnerName);
   deps.metrics.runnerExits.inc({ pool, reason });
   if (exit?.oomKilled) deps.metrics.oomKills.inc({ pool });
+  const jobId = record?.busyJobId ?? record?.githubJobId ?? numberOrUndefined(labels[LABELS.githubJobId]);
+  await deps.feed.record({
+    kind: exitEventKind(reason),
+    pool,
+    runnerName,
+    engine: record?.engine ?? engine.name,
+    ...(jobId !== undefined ? { jobId } : {}),
+    ...(record?.repository ? { repository: record.repository } : {}),
+    reason,
+  });
   const fields = {
     pool,
     runnerName,
-    jobId: record?.busyJobId ?? record?.githubJobId ?? numberOrUndefined(labels[LABELS.githubJobId]),
+    jobId,
     containerId,
     exitCode: exit?.exitCode,
     oomKilled: exit?.oomKilled ?? false,

@@ -10,6 +10,7 @@ import { runnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
+import type { EventFeed } from "../state/event-feed.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import type { SlotKeeper } from "./slots.js";
 import { RESERVATION_LEASE_MS } from "../tunables.js";
@@ -29,6 +30,7 @@ export interface ProvisionDeps {
   githubWebUrl: string;
   /** Demand older than this is checked against GitHub before a runner is made for it. */
   recheckAfterMs: number;
+  feed: EventFeed;
   metrics: Metrics;
   log: Logger;
   now: () => number;
@@ -153,6 +155,7 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     busyJobId: undefined,
     createdAt: deps.now(),
     completedAt: undefined,
+    repository: `${request.owner}/${request.repo}`,
   });
 
   let runnerId: number | undefined;
@@ -204,6 +207,14 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
       reason: "start-failed",
     });
     await deps.slots.release(pool.name, deps.engine.name, name);
+    await deps.feed.record({
+      kind: "removed",
+      pool: pool.name,
+      runnerName: name,
+      engine: deps.engine.name,
+      jobId: request.githubJobId,
+      reason: "start-failed",
+    });
     throw error;
   }
   const startedAt = deps.now();
@@ -211,6 +222,14 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
   // A fast runner may have taken its job before its start time was written.
   if (started) await observeRunnerOnline(started, deps);
   deps.metrics.runnersCreated.inc({ pool: pool.name });
+  await deps.feed.record({
+    kind: "runner-created",
+    pool: pool.name,
+    runnerName: name,
+    engine: deps.engine.name,
+    jobId: request.githubJobId,
+    repository: `${request.owner}/${request.repo}`,
+  });
   deps.metrics.provisionSeconds.observe({ pool: pool.name }, secondsBetween(request.queuedAt, startedAt));
   runnerLog.info({ runnerId, containerId }, "runner started");
   return { kind: "started", runnerName: name, containerId };

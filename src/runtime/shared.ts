@@ -20,6 +20,7 @@ import { PoolOverrides } from "../pools/overrides.js";
 import { createSlotKeeper, type SlotKeeper } from "../provisioning/slots.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import { DemandLedger } from "../state/demand-ledger.js";
+import { RedisEventFeed } from "../state/event-feed.js";
 import { connectRedis, startEmbeddedRedis, type RedisHandle } from "../state/redis.js";
 import { RunnerStore } from "../state/runner-store.js";
 import { GITHUB_BUDGET_MAX_WAIT_MS } from "../tunables.js";
@@ -46,6 +47,8 @@ export interface Shared {
   slots: SlotKeeper;
   probot: Probot;
   github: RunnersApi;
+  /** The dashboard's timeline, written by intake, provisioning and clean-up. */
+  feed: RedisEventFeed;
   /** The pools as the file declares them, read at each use. */
   currentPools: () => readonly Pool[];
 }
@@ -98,6 +101,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     slots: createSlotKeeper(capacity, queues.provision, log),
     probot,
     github: createRunnersApi((installationId) => probot.auth(installationId)),
+    feed: new RedisEventFeed(redis.client, config.redisPrefix, log, now),
     currentPools: () => config.pools,
   };
 }

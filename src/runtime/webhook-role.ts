@@ -14,6 +14,7 @@ export async function startWebhookRole(shared: Shared): Promise<Served> {
     runners: shared.runners,
     ledger: shared.ledger,
     stopGraceMs: config.stopGraceMs,
+    feed: shared.feed,
     metrics: shared.metrics,
     log: shared.log,
     now: shared.now,

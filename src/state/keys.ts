@@ -110,6 +110,14 @@ export class RedisKeys {
     return `${this.prefix}:lock:engine-loss:${engine}`;
   }
 
+  /**
+   * Stream capped near FEED_MAX_LENGTH entries (XADD MAXLEN ~), field `event`: the dashboard's
+   * timeline of jobs and runners (FeedEvent as JSON). Read by people only, never by decisions.
+   */
+  get events(): string {
+    return `${this.prefix}:events`;
+  }
+
   /** String, 2 min TTL: the token of the one reconcile pass deciding this pool's retirements. */
   retireLock(pool: string): string {
     return `${this.prefix}:lock:retire:${pool}`;

@@ -26,6 +26,8 @@ export interface RunnerRecord {
   completedAt: number | undefined;
   /** Why runnerhub is taking this runner down (drained, idle, max lifetime), once it decided to. */
   retiring?: string;
+  /** owner/repo of the job it runs, else of the job it was made for. */
+  repository?: string;
   /** The most the container used, from Docker stats readings while it ran (and at its end). */
   usage?: RunnerUsage;
 }

@@ -54,6 +54,7 @@ beforeAll(async () => {
     slots: ctx.slots,
     queues: ctx.queues,
     github: ctx.newGitHub(),
+    feed: ctx.feed,
     log: ctx.log,
     now: () => Date.now(),
   });

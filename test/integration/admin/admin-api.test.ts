@@ -3,14 +3,15 @@ import { Worker, type Job } from "bullmq";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { DASHBOARD_PATH, ROUTE_DOCS } from "../../../src/admin/api-spec.js";
-import { ADMIN_DISABLED_MESSAGE, createAdminHandler } from "../../../src/admin/handler.js";
+import { BULL_BOARD_PATH, ROUTE_DOCS } from "../../../src/admin/api-spec.js";
+import { ADMIN_DISABLED_MESSAGE, createAdminHandler, type AdminHandler } from "../../../src/admin/handler.js";
 import { compileTemplate } from "../../../src/admin/routing.js";
 import {
   drainResponseSchema,
   errorSchema,
   jobsPageSchema,
   jobViewSchema,
+  overviewSchema,
   poolsResponseSchema,
   poolViewSchema,
   queueCountsSchema,
@@ -28,13 +29,21 @@ import {
 } from "../../../src/queue/jobs.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { waitFor } from "../../sim/github-simulator.js";
-import { GITHUB_API, type ServiceContext, provisionRequest, serviceContext, testPool } from "../support/context.js";
+import {
+  GITHUB_API,
+  type ServiceContext,
+  provisionRequest,
+  runnerRecord,
+  serviceContext,
+  testPool,
+} from "../support/context.js";
 
 const TOKEN = "admin-token-for-integration-0123";
 const ENGINE = "admin-engine";
 
 let ctx: ServiceContext;
 let server: Server;
+let handler: AdminHandler;
 let disabledServer: Server;
 let base: string;
 let disabledBase: string;
@@ -62,9 +71,16 @@ interface Answer {
 async function call(
   method: string,
   path: string,
-  options: { token?: string | null; body?: string | object; basic?: string; on?: string } = {},
+  options: {
+    token?: string | null;
+    body?: string | object;
+    basic?: string;
+    on?: string;
+    headers?: Record<string, string>;
+    form?: Record<string, string>;
+  } = {},
 ): Promise<Answer> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   const token = options.token === undefined ? TOKEN : options.token;
   if (token !== null) headers.authorization = `Bearer ${token}`;
   if (options.basic !== undefined)
@@ -74,7 +90,12 @@ async function call(
     body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
     headers["content-type"] = "application/json";
   }
-  const response = await fetch(`${options.on ?? base}${path}`, { method, headers, body });
+  if (options.form !== undefined) {
+    body = new URLSearchParams(options.form).toString();
+    headers["content-type"] = "application/x-www-form-urlencoded";
+  }
+  // Redirects are what the login flow answers; the tests look at them instead of following.
+  const response = await fetch(`${options.on ?? base}${path}`, { method, headers, body, redirect: "manual" });
   const text = await response.text();
   calls.push({ method, path: new URL(path, "http://x").pathname, status: response.status });
   let json: unknown;
@@ -107,8 +128,8 @@ const concretePaths = [
     method: route.method as string,
     path: route.template.replace(/\{[^}]+\}/g, "x"),
   })),
-  { method: "GET", path: DASHBOARD_PATH },
-  { method: "GET", path: `${DASHBOARD_PATH}/api/queues` },
+  { method: "GET", path: BULL_BOARD_PATH },
+  { method: "GET", path: `${BULL_BOARD_PATH}/api/queues` },
 ];
 
 let seq = 0;
@@ -161,10 +182,12 @@ beforeAll(async () => {
     queues: ctx.queues,
     github: ctx.newGitHub(),
     engine: ctx.engine,
+    feed: ctx.feed,
     log,
     now: () => Date.now(),
   };
-  server = createHttpServer([await createAdminHandler({ ...deps, adminToken: TOKEN })], log);
+  handler = await createAdminHandler({ ...deps, adminToken: TOKEN });
+  server = createHttpServer([handler], log);
   base = `http://127.0.0.1:${await listen(server, "127.0.0.1", 0)}`;
   disabledServer = createHttpServer([await createAdminHandler({ ...deps, adminToken: undefined })], log);
   disabledBase = `http://127.0.0.1:${await listen(disabledServer, "127.0.0.1", 0)}`;
@@ -176,6 +199,7 @@ afterEach(() => {
 
 afterAll(async () => {
   nock.enableNetConnect();
+  await handler?.stop();
   for (const open of [server, disabledServer]) {
     if (!open) continue;
     await new Promise<void>((resolve) => open.close(() => resolve()));
@@ -203,8 +227,9 @@ describe("access", () => {
     }
   });
 
-  it("does not accept HTTP Basic outside the dashboard", async () => {
+  it("does not accept HTTP Basic (browsers log in once instead)", async () => {
     expectError(await call("GET", "/admin/pools", { basic: TOKEN }), 401);
+    expectError(await call("GET", BULL_BOARD_PATH, { basic: TOKEN }), 401);
   });
 
   it("leaves other paths to the next handler", async () => {
@@ -604,14 +629,17 @@ describe("provision queue inspection", () => {
 });
 
 describe("Bull Board dashboard", () => {
-  it("is refused without the token and offers Basic to browsers", async () => {
-    const answer = await call("GET", DASHBOARD_PATH, { token: null });
+  it("is refused without the token; a browser is sent to the login form", async () => {
+    const answer = await call("GET", BULL_BOARD_PATH, { token: null });
     expectError(answer, 401);
-    expect(answer.headers.get("www-authenticate")).toMatch(/^Bearer .*Basic /);
+    expect(answer.headers.get("www-authenticate")).toMatch(/^Bearer /);
+    const browser = await call("GET", `${BULL_BOARD_PATH}?x=1`, { token: null, headers: { accept: "text/html" } });
+    expect(browser.status).toBe(303);
+    expect(browser.headers.get("location")).toBe(`/admin/login?next=${encodeURIComponent(`${BULL_BOARD_PATH}?x=1`)}`);
   });
 
   it("serves the UI, its assets and its API with the token", async () => {
-    const page = await call("GET", DASHBOARD_PATH);
+    const page = await call("GET", BULL_BOARD_PATH);
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(page.text).toContain('<base href="/admin/queues/"');
@@ -620,17 +648,186 @@ describe("Bull Board dashboard", () => {
 
     const script = /src="(static\/js\/main\.[^"]+\.js)"/.exec(page.text)?.[1];
     expect(script).toBeDefined();
-    const asset = await call("GET", `${DASHBOARD_PATH}/${script}`);
+    const asset = await call("GET", `${BULL_BOARD_PATH}/${script}`);
     expect(asset.status).toBe(200);
     expect(asset.headers.get("content-type")).toContain("javascript");
 
-    expect((await call("GET", `${DASHBOARD_PATH}/`, { basic: TOKEN })).status).toBe(200);
-
-    const api = await call("GET", `${DASHBOARD_PATH}/api/queues`);
+    const api = await call("GET", `${BULL_BOARD_PATH}/api/queues`);
     expect(api.status).toBe(200);
     const names = (api.json as { queues: { name: string }[] }).queues.map((queue) => queue.name);
     expect(names).toEqual(expect.arrayContaining(["provision", `runner-ops-${ENGINE}`]));
-    expectError(await call("GET", `${DASHBOARD_PATH}/no/such/page`), 404);
+    expectError(await call("GET", `${BULL_BOARD_PATH}/no/such/page`), 404);
+  });
+});
+
+/** Markup with its layout whitespace taken out, so assertions read like the elements they look for. */
+const flat = (markup: string) =>
+  markup
+    .replace(/\s+/g, " ")
+    .replace(/>\s+</g, "><")
+    .replace(/\s*\/?>/g, ">");
+
+/** Logs in through the form and returns the cookie a browser would send back. */
+async function logIn(): Promise<string> {
+  const answer = await call("POST", "/admin/login", { token: null, form: { token: TOKEN, next: "/admin/queues" } });
+  expect(answer.status).toBe(303);
+  expect(answer.headers.get("location")).toBe("/admin/queues");
+  const setCookie = answer.headers.get("set-cookie") ?? "";
+  expect(setCookie).toMatch(/^runnerhub_session=[^;]+; Path=\/admin; HttpOnly; SameSite=Strict; Max-Age=43200$/);
+  expect(setCookie).not.toContain(TOKEN);
+  return setCookie.split(";")[0] ?? "";
+}
+
+/** Reads server-sent events until `done` says enough, then closes the stream. */
+async function readEvents(
+  headers: Record<string, string>,
+  done: (events: { event: string; data: string }[]) => boolean,
+): Promise<{ event: string; data: string }[]> {
+  const controller = new AbortController();
+  const response = await fetch(`${base}/admin/events`, { headers, signal: controller.signal });
+  expect(response.status).toBe(200);
+  expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+  calls.push({ method: "GET", path: "/admin/events", status: response.status });
+  const events: { event: string; data: string }[] = [];
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const reader = response.body?.getReader();
+  if (!reader) throw new Error("no body");
+  try {
+    while (!done(events)) {
+      const { value, done: ended } = await reader.read();
+      if (ended) throw new Error(`stream ended after ${events.length} events`);
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event !== undefined && data !== undefined) events.push({ event, data });
+      }
+    }
+  } finally {
+    controller.abort();
+  }
+  return events;
+}
+
+describe("the dashboard", () => {
+  const html = { accept: "text/html,application/xhtml+xml" };
+
+  afterEach(async () => {
+    await ctx.flushPrefix();
+  });
+
+  it("serves the login form to anyone and sends browsers without a session to it", async () => {
+    const form = await call("GET", "/admin/login?next=/admin/queues", { token: null, headers: html });
+    expect(form.status).toBe(200);
+    expect(form.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(form.headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(flat(form.text)).toContain('<input type="hidden" name="next" value="/admin/queues">');
+    const page = await call("GET", "/admin", { token: null, headers: html });
+    expect(page.status).toBe(303);
+    expect(page.headers.get("location")).toBe("/admin/login?next=%2Fadmin");
+    expectError(await call("GET", "/admin", { token: null }), 401);
+    expectError(await call("GET", "/admin/events", { token: null }), 401);
+  });
+
+  it("refuses a wrong token with the form again (401) and sets no cookie", async () => {
+    for (const token of ["wrong", `${TOKEN}x`, ""]) {
+      const answer = await call("POST", "/admin/login", { token: null, form: { token, next: "/admin" } });
+      expect(answer.status).toBe(401);
+      expect(answer.headers.get("set-cookie")).toBeNull();
+      expect(answer.text).toContain('role="alert"');
+      expect(answer.text).toContain(token === "" ? "Enter the admin token." : "Wrong admin token.");
+    }
+  });
+
+  it("never sends a login anywhere but the admin area", async () => {
+    for (const next of ["https://evil.example/", "//evil.example/admin", "/adminx", "/\\evil"]) {
+      const answer = await call("POST", "/admin/login", { token: null, form: { token: TOKEN, next } });
+      expect(answer.headers.get("location"), next).toBe("/admin");
+    }
+  });
+
+  it("opens pages, the overview and Bull Board with the session cookie, but no writes", async () => {
+    const cookie = await logIn();
+    const page = await call("GET", "/admin", { token: null, headers: { ...html, cookie } });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<tr data-pool="linux">');
+    expect(page.text).toContain('<tr data-pool="gpu">');
+    expect(page.text).toContain('href="/admin/queues"');
+    expect((await call("GET", "/admin/overview", { token: null, headers: { cookie } })).status).toBe(200);
+    expect((await call("GET", `${BULL_BOARD_PATH}/api/queues`, { token: null, headers: { cookie } })).status).toBe(200);
+    expectError(
+      await call("PATCH", "/admin/pools/linux", { token: null, headers: { cookie }, body: { maxRunners: 1 } }),
+      401,
+    );
+    const forged = cookie.replace(/.$/, (last) => (last === "A" ? "B" : "A"));
+    expectError(await call("GET", "/admin/overview", { token: null, headers: { cookie: forged } }), 401);
+
+    const out = await call("POST", "/admin/logout", { token: null, headers: { cookie } });
+    expect(out.status).toBe(303);
+    expect(out.headers.get("location")).toBe("/admin/login");
+    expect(out.headers.get("set-cookie")).toMatch(/^runnerhub_session=; .*Max-Age=0/);
+    const again = await call("GET", "/admin/login", { token: null, headers: { ...html, cookie } });
+    expect(again.status).toBe(303);
+  });
+
+  it("shows runners and the timeline in the overview, and escapes what it shows", async () => {
+    await ctx.runners.put(
+      runnerRecord("linux-live1", { engine: ENGINE, state: "busy", busyJobId: 41, repository: "acme/<b>app</b>" }),
+    );
+    await ctx.feed.record({ kind: "queued", pool: "linux", jobId: 41, repository: "acme/<b>app</b>" });
+    await ctx.feed.record({ kind: "took-job", pool: "linux", runnerName: "linux-live1", jobId: 41 });
+    const overview = expectShape(await call("GET", "/admin/overview"), 200, overviewSchema);
+    expect(overview.runners.map((runner) => [runner.name, runner.state, runner.repository])).toEqual([
+      ["linux-live1", "busy", "acme/<b>app</b>"],
+    ]);
+    // This process works on ctx.engine (pinged); ENGINE is only known from a runner's record.
+    expect(overview.engines).toEqual([
+      { name: ENGINE, starting: 0, idle: 0, busy: 1, capacity: null, health: "unknown" },
+      { name: ctx.engine.name, starting: 0, idle: 0, busy: 0, capacity: null, health: "ok" },
+    ]);
+    expect(overview.events.map((event) => event.kind)).toEqual(["took-job", "queued"]);
+    expect(overview.pools.find((pool) => pool.name === "linux")?.counts.busy).toBe(1);
+
+    const page = await call("GET", "/admin", { headers: html });
+    expect(page.text).toContain("acme/&lt;b&gt;app&lt;/b&gt;");
+    expect(page.text).not.toContain("<b>app</b>");
+  });
+
+  it("streams the sections at once and again when something happens", async () => {
+    const events = await readEvents({ authorization: `Bearer ${TOKEN}` }, (seen) => {
+      if (seen.length === 1) {
+        void ctx.feed.record({ kind: "runner-created", pool: "gpu", runnerName: "gpu-new1", jobId: 7 });
+      }
+      return seen.length >= 2;
+    });
+    expect(events.map((event) => event.event)).toEqual(["sections", "sections"]);
+    const [first, second] = events.map((event) => JSON.parse(event.data) as Record<string, string>);
+    expect(Object.keys(first ?? {})).toEqual(["pools", "engines", "queue", "runners", "events"]);
+    expect(first?.events).toContain("Nothing happened yet.");
+    expect(second?.events).toContain('data-runner="gpu-new1"');
+  });
+
+  it("shows a runner's page to a browser, live or exited", async () => {
+    await ctx.runners.put(runnerRecord("linux-gone1", { engine: ENGINE, runnerId: 5, repository: "acme/app" }));
+    await ctx.runners.retire("linux-gone1", {
+      exitedAt: Date.now(),
+      exitCode: 137,
+      oomKilled: true,
+      reason: "oom-killed",
+    });
+    await ctx.feed.record({ kind: "oom-killed", pool: "linux", runnerName: "linux-gone1", reason: "oom-killed" });
+    const page = await call("GET", "/admin/runners/linux-gone1", { headers: html });
+    expect(page.status).toBe(200);
+    expect(flat(page.text)).toContain("<dt>Exit code</dt><dd>137</dd>");
+    expect(flat(page.text)).toContain("<dt>OOM-killed</dt><dd>yes</dd>");
+    expect(page.text).toContain('data-kind="oom-killed"');
+    const missing = await call("GET", "/admin/runners/nobody", { headers: html });
+    expect(missing.status).toBe(404);
+    expect(flat(missing.text)).toContain("No runner named <code>nobody</code>");
   });
 });
 
@@ -659,7 +856,7 @@ describe("the OpenAPI description", () => {
         `${route.method} ${route.template}`,
       ).toBeDefined();
     }
-    expect(spec.paths[DASHBOARD_PATH]?.get).toBeDefined();
+    expect(spec.paths[BULL_BOARD_PATH]?.get).toBeDefined();
   });
 
   it("documents the status of every answer these tests received, and every route was exercised", () => {
@@ -667,7 +864,7 @@ describe("the OpenAPI description", () => {
     for (const { method, path, status } of calls) {
       if (status === 404 && !operationFor(method, path)) continue;
       if (status === 405) continue;
-      if (path.startsWith(`${DASHBOARD_PATH}/`)) continue;
+      if (path.startsWith(`${BULL_BOARD_PATH}/`)) continue;
       const operation = operationFor(method, path);
       expect(operation, `${method} ${path}`).toBeDefined();
       expect(Object.keys(operation?.responses ?? {}), `${method} ${path} answered ${status}`).toContain(String(status));

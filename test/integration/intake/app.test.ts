@@ -33,6 +33,7 @@ beforeEach(async () => {
       runners: ctx.runners,
       ledger: ctx.ledger,
       stopGraceMs: STOP_GRACE_MS,
+      feed: ctx.feed,
       metrics,
       log: ctx.log,
       now: () => NOW,
@@ -105,8 +106,9 @@ describe("workflow_job.queued", () => {
     });
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(1);
     expect(await count(metrics.webhooks, { action: "queued", outcome: "enqueued" })).toBe(2);
-    // The redelivery is neither a second job nor a second delivery delay.
+    // The redelivery is neither a second job nor a second delivery delay, nor a second line on the timeline.
     expect(await count(metrics.jobsQueued, { pool: POOL.name })).toBe(1);
+    expect((await ctx.feed.recent(10)).map((entry) => [entry.kind, entry.jobId])).toEqual([["queued", matching.id]]);
     const delay = (await metrics.webhookDelaySeconds.get()).values.find((v) => v.metricName?.endsWith("_count"));
     expect(delay?.value).toBe(1);
   });
@@ -131,9 +133,16 @@ describe("workflow_job.in_progress", () => {
 
     await receive(event("in_progress", { ...matching, runner_name: RUNNER }));
 
-    expect(await ctx.runners.get(RUNNER)).toMatchObject({ state: "busy", busyJobId: matching.id });
+    const taken = event("in_progress", matching);
+    const repository = `${taken.repository.owner.login}/${taken.repository.name}`;
+    expect(await ctx.runners.get(RUNNER)).toMatchObject({ state: "busy", busyJobId: matching.id, repository });
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(0);
     expect(await count(metrics.webhooks, { action: "in_progress", outcome: "ours" })).toBe(1);
+    // The dashboard's timeline, newest first.
+    expect(await ctx.feed.recent(10)).toMatchObject([
+      { kind: "took-job", pool: POOL.name, runnerName: RUNNER, jobId: matching.id, repository },
+      { kind: "queued", pool: POOL.name, jobId: matching.id, repository },
+    ]);
   });
 
   it("settles demand but touches no record when another runner took the job", async () => {
@@ -177,5 +186,10 @@ describe("workflow_job.completed", () => {
     expect(await ctx.queues.runnerOps("test-engine").count()).toBe(0);
     expect(await count(metrics.webhooks, { action: "completed", outcome: "no-runner" })).toBe(1);
     expect(await count(metrics.webhooks, { action: "completed", outcome: "not-ours" })).toBe(1);
+    // A job of the pool that ended without a runner is on the timeline; a job another runner ran is not.
+    expect((await ctx.feed.recent(10)).map((entry) => [entry.kind, entry.jobId, entry.runnerName])).toEqual([
+      ["completed", matching.id, undefined],
+      ["queued", matching.id, undefined],
+    ]);
   });
 });

@@ -45,6 +45,7 @@ function startWatcher(engine = ctx.engine): ExitWatcher {
     runners: ctx.runners,
     slots: ctx.slots,
     github: ctx.newGitHub(),
+    feed: ctx.feed,
     metrics: ctx.metrics,
     log: ctx.log,
     now: () => Date.now(),
@@ -105,6 +106,17 @@ async function containerGone(containerId: string): Promise<boolean> {
     );
 }
 
+/** The runner's entries in the dashboard's timeline, once the exit watcher wrote its last one. */
+function timelineOf(runnerName: string) {
+  return waitFor(
+    async () => {
+      const entries = (await ctx.feed.recent(50)).filter((entry) => entry.runnerName === runnerName);
+      return entries.length > 0 && entries;
+    },
+    { timeoutMs: 5_000, what: `a timeline entry for ${runnerName}` },
+  );
+}
+
 describe("runner exit watcher (real Docker events)", () => {
   it("cleans a runner killed with docker kill: container removed, registration deleted, reason kept", async () => {
     await startWatcher().ready;
@@ -121,6 +133,7 @@ describe("runner exit watcher (real Docker events)", () => {
     expect(exit).toMatchObject({ reason: "crashed", exitCode: 137, oomKilled: false });
     expect(await ctx.runners.get(runner.name)).toBeUndefined();
     await waitFor(() => github.isDone(), { timeoutMs: 5_000, what: "the registration to be deleted" });
+    expect(await timelineOf(runner.name)).toMatchObject([{ kind: "crashed", pool: "linux", reason: "crashed" }]);
   });
 
   it("removes a runner that finished its job without calling GitHub", async () => {
@@ -206,6 +219,7 @@ describe("runner exit watcher (real Docker events)", () => {
     // Killed at the limit: the peak is the whole 64 MiB, whatever the last reading was.
     expect(exit.usage?.peakMemoryBytes).toBe(64 * 1024 * 1024);
     expect(await containerGone(runner.containerId)).toBe(true);
+    expect(await timelineOf(runner.name)).toMatchObject([{ kind: "oom-killed", runnerName: runner.name }]);
   });
 
   it("keeps a crashed runner's last log lines, bounded, with its JIT config and tokens masked", async () => {

@@ -59,6 +59,7 @@ function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
     engineCapacity: undefined,
     githubWebUrl: "https://github.com",
     recheckAfterMs: 10_000,
+    feed: ctx.feed,
     metrics: ctx.metrics,
     log: ctx.log,
     now: () => Date.now(),

@@ -16,6 +16,7 @@ import { createMetrics, type Metrics } from "../../../src/observability/metrics.
 import { RunnerStore } from "../../../src/state/runner-store.js";
 import { DemandLedger } from "../../../src/state/demand-ledger.js";
 import { RedisKeys } from "../../../src/state/keys.js";
+import { RedisEventFeed } from "../../../src/state/event-feed.js";
 import { Capacity } from "../../../src/pools/capacity.js";
 import { PoolOverrides } from "../../../src/pools/overrides.js";
 import { createSlotKeeper, type SlotKeeper } from "../../../src/provisioning/slots.js";
@@ -59,6 +60,8 @@ export interface ServiceContext {
   slots: SlotKeeper;
   /** The shared GitHub budget of this context's prefix, with GitHub's defaults unless told. */
   newBudget(settings?: Partial<GitHubBudgetSettings>): GitHubBudget;
+  /** The timeline feed, on this context's prefix. */
+  feed: RedisEventFeed;
   /** A GitHub client with empty caches (installation tokens, runner group ids), counting into `into`. */
   newGitHub(into?: Metrics): RunnersApi;
   metrics: Metrics;
@@ -103,6 +106,7 @@ export async function serviceContext(): Promise<ServiceContext> {
     overrides,
     capacity,
     slots: createSlotKeeper(capacity, queues.provision, log),
+    feed: new RedisEventFeed(redis, prefix, log, () => Date.now()),
     newGitHub(into = metrics) {
       const probot = new Probot({
         appId: 1,

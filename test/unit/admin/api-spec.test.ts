@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DASHBOARD_PATH, openApiDocument, ROUTE_DOCS } from "../../../src/admin/api-spec.js";
+import { BULL_BOARD_PATH, openApiDocument, ROUTE_DOCS } from "../../../src/admin/api-spec.js";
 
 type Operation = { responses: Record<string, unknown>; requestBody?: unknown; operationId: string };
 const doc = openApiDocument() as {
@@ -21,7 +21,7 @@ describe("the OpenAPI document", () => {
       expect(operation, `${route.method} ${route.template}`).toBeDefined();
       expect(Object.keys(operation?.responses ?? {})).toEqual(expect.arrayContaining(["401", "500", "503"]));
     }
-    expect(doc.paths[DASHBOARD_PATH]?.get?.responses["200"]).toBeDefined();
+    expect(doc.paths[BULL_BOARD_PATH]?.get?.responses["200"]).toBeDefined();
   });
 
   it("resolves every schema reference and gives operations unique ids", () => {

@@ -6,21 +6,19 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 
 describe("presentedToken", () => {
   it("takes a bearer token, whatever the scheme's case", () => {
-    expect(presentedToken(`Bearer ${TOKEN}`, false)).toBe(TOKEN);
-    expect(presentedToken(`bearer ${TOKEN}`, false)).toBe(TOKEN);
+    expect(presentedToken(`Bearer ${TOKEN}`)).toBe(TOKEN);
+    expect(presentedToken(`bearer ${TOKEN}`)).toBe(TOKEN);
   });
 
-  it("takes HTTP Basic's password only where allowed", () => {
-    expect(presentedToken(basic("admin", TOKEN), true)).toBe(TOKEN);
-    expect(presentedToken(basic("", "pa:ss"), true)).toBe("pa:ss");
-    expect(presentedToken(basic("admin", TOKEN), false)).toBeUndefined();
+  it("does not take HTTP Basic (browsers log in once instead)", () => {
+    expect(presentedToken(basic("admin", TOKEN))).toBeUndefined();
   });
 
   it("finds nothing in a missing or malformed header", () => {
-    expect(presentedToken(undefined, true)).toBeUndefined();
-    expect(presentedToken("Bearer", true)).toBeUndefined();
-    expect(presentedToken(TOKEN, true)).toBeUndefined();
-    expect(presentedToken(`Token ${TOKEN}`, true)).toBeUndefined();
+    expect(presentedToken(undefined)).toBeUndefined();
+    expect(presentedToken("Bearer")).toBeUndefined();
+    expect(presentedToken(TOKEN)).toBeUndefined();
+    expect(presentedToken(`Token ${TOKEN}`)).toBeUndefined();
   });
 });
 

@@ -1,0 +1,125 @@
+import type { Job } from "bullmq";
+import type { Pool } from "../config/pools.js";
+import type { Capacity } from "../pools/capacity.js";
+import type { PoolOverrides } from "../pools/overrides.js";
+import type { ProvisionRequest } from "../queue/jobs.js";
+import type { Queues } from "../queue/queues.js";
+import type { FeedEntry } from "../state/event-feed.js";
+import type { RunnerStore } from "../state/runner-store.js";
+import { JOB_STATES, type Overview, type PoolView } from "./schemas.js";
+import { engineViews, poolCounts, poolView, selectRunners, type LocalEngineState } from "./views.js";
+
+/** Provision-queue states of demand that no worker runs yet (parked entries are delayed ones). */
+const NOT_YET_RUNNING = ["waiting", "prioritized", "delayed"] as const;
+/** How many timeline entries an overview carries. */
+export const OVERVIEW_EVENTS = 40;
+/** A ping slower than this shows the engine as unreachable (a hung engine must not hang the page). */
+const ENGINE_PING_TIMEOUT_MS = 2_000;
+
+export interface OverviewDeps {
+  /** The pools as the file declares them. */
+  pools: readonly Pool[];
+  overrides: PoolOverrides;
+  runners: RunnerStore;
+  capacity: Capacity;
+  queues: Queues;
+  feed: { recent(count: number): Promise<FeedEntry[]> };
+  /** The engine this process works on (worker role), pinged for its health. */
+  localEngine: { name: string; capacity: number | undefined; ping(): Promise<unknown> } | undefined;
+  now: () => number;
+}
+
+export interface OverviewReader {
+  /** The selected pools with their effective limits and live counts. */
+  pools(selected: readonly Pool[]): Promise<PoolView[]>;
+  overview(): Promise<Overview>;
+}
+
+/** BullMQ's getJobs yields undefined for an entry removed between listing and loading. */
+export function present<T>(jobs: readonly (T | undefined)[]): T[] {
+  return jobs.filter((job): job is T => job !== undefined && job !== null);
+}
+
+async function reachable(ping: () => Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ENGINE_PING_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([ping().then(() => true), late]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads the snapshots the admin views are computed from (views.ts holds the logic). */
+export function createOverviewReader(deps: OverviewDeps): OverviewReader {
+  const provision = deps.queues.provision;
+
+  async function waitingPools(): Promise<string[]> {
+    const jobs = await provision.getJobs([...NOT_YET_RUNNING]);
+    return present<Job<ProvisionRequest>>(jobs).map((job) => job.data.pool);
+  }
+
+  async function pools(selected: readonly Pool[]): Promise<PoolView[]> {
+    const [overrides, records, waiting] = await Promise.all([
+      deps.overrides.all(),
+      deps.runners.list(),
+      waitingPools(),
+    ]);
+    const now = deps.now();
+    return Promise.all(
+      selected.map(async (pool) => {
+        const [holders, parked] = await Promise.all([
+          deps.capacity.holders(pool.name, now),
+          deps.capacity.parkedCount("pool", pool.name),
+        ]);
+        const counts = poolCounts(pool.name, {
+          runners: records,
+          waitingPools: waiting,
+          slotsHeld: holders.length,
+          parked,
+        });
+        return poolView(pool, overrides[pool.name], counts);
+      }),
+    );
+  }
+
+  async function localEngine(): Promise<LocalEngineState | undefined> {
+    const local = deps.localEngine;
+    if (!local) return undefined;
+    return { name: local.name, capacity: local.capacity, reachable: await reachable(local.ping) };
+  }
+
+  return {
+    pools,
+    async overview() {
+      const [poolList, records, counts, events, local] = await Promise.all([
+        pools(deps.pools),
+        deps.runners.list(),
+        provision.getJobCounts(...JOB_STATES),
+        deps.feed.recent(OVERVIEW_EVENTS),
+        localEngine(),
+      ]);
+      return {
+        at: deps.now(),
+        pools: poolList,
+        engines: engineViews(records, local),
+        runners: selectRunners(records, undefined),
+        queue: {
+          queue: provision.name,
+          counts: {
+            waiting: counts.waiting ?? 0,
+            delayed: counts.delayed ?? 0,
+            active: counts.active ?? 0,
+            completed: counts.completed ?? 0,
+            failed: counts.failed ?? 0,
+          },
+        },
+        events,
+      };
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { describe, expect, it } from "vitest";
+import { escapeHtml, html } from "../../../src/admin/html.js";
+import {
+  engineCapacity,
+  renderDashboard,
+  renderLogin,
+  renderRunnerPage,
+  renderSections,
+  SECTION_IDS,
+} from "../../../src/admin/pages.js";
+import type { RunnerDetail } from "../../../src/admin/schemas.js";
+import { engineViews } from "../../../src/admin/views.js";
+import { AT, knownOverview, runner } from "../support/overview.js";
+
+/** Markup with its layout whitespace taken out, so assertions read like the elements they look for. */
+const flat = (markup: { text: string }) =>
+  markup.text
+    .replace(/\s+/g, " ")
+    .replace(/>\s+</g, "><")
+    .replace(/\s*\/?>/g, ">");
+
+describe("html", () => {
+  it("escapes what it interpolates, except nested fragments; joins arrays; drops empty values", () => {
+    const name = `<script>alert("x")</script>&'`;
+    expect(html`<p title="${name}">${name}</p>`.text).toBe(
+      `<p title="${escapeHtml(name)}">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;</p>`,
+    );
+    // Another name for the tag, so that the formatter leaves this template as written.
+    const tag = html;
+    expect(tag`<ul>${["a", "<b>"].map((item) => tag`<li>${item}</li>`)}</ul>`.text).toBe(
+      "<ul><li>a</li><li>&lt;b&gt;</li></ul>",
+    );
+    expect(html`${undefined}${null}${false}${0}`.text).toBe("0");
+  });
+});
+
+describe("the dashboard's sections", () => {
+  const sections = renderSections(knownOverview());
+
+  it("are the ones the page has a live region for", () => {
+    expect(Object.keys(sections)).toEqual([...SECTION_IDS]);
+    const page = flat(renderDashboard(knownOverview()));
+    for (const id of SECTION_IDS) expect(page).toContain(`<div data-live="${id}"`);
+  });
+
+  it("show each pool's limits, counts and slots", () => {
+    expect(flat(sections.pools)).toContain(
+      '<tr data-pool="linux"><th scope="row">linux</th><td>self-hosted, linux</td><td class="num">4</td><td class="num">1</td><td class="num">1</td><td class="num">1</td><td class="num">1</td><td class="num">2</td><td class="num">1</td>',
+    );
+    expect(flat(sections.pools)).toContain('<meter min="0" max="4" value="3" aria-label="slots of linux in use">');
+  });
+
+  it("show engines with their health and capacity", () => {
+    expect(flat(sections.engines)).toContain(
+      '<tr data-engine="host-a"><th scope="row">host-a</th><td><span class="badge badge-ok">ok</span></td>',
+    );
+    expect(flat(sections.engines)).toContain('<td class="num">unknown</td>');
+  });
+
+  it("show runners with their state, age, job and repository, linked to their page, escaped", () => {
+    const runners = flat(sections.runners);
+    expect(runners).toContain(
+      '<tr data-runner="linux-bbbb0003" data-state="busy"><th scope="row"><a href="/admin/runners/linux-bbbb0003">linux-bbbb0003</a></th>',
+    );
+    expect(runners).toContain(`data-since="${AT - 3_700_000}">1h</time>`);
+    expect(runners).toContain('<td class="num">101</td><td>acme/&lt;web&gt;</td>');
+    expect(runners).toContain("<small>retiring: idle</small>");
+    expect(runners).not.toContain("<web>");
+  });
+
+  it("show the timeline newest first, with what happened in words", () => {
+    const events = flat(sections.events);
+    const kinds = [...events.matchAll(/<li data-kind="([^"]+)"/g)].map((match) => match[1]);
+    expect(kinds).toEqual(["oom-killed", "took-job", "runner-created", "queued"]);
+    expect(events).toContain('<span class="badge badge-oom-killed">OOM-killed</span>');
+    expect(events).toContain('<time datetime="2026-01-02T03:04:04.000Z">03:04:04</time>');
+    expect(events).toContain('runner <a href="/admin/runners/linux-cccc0004">linux-cccc0004</a>');
+  });
+
+  it("say so when there is nothing", () => {
+    const empty = renderSections({ ...knownOverview(), pools: [], engines: [], runners: [], events: [] });
+    expect(empty.pools.text).toContain("No pools are configured.");
+    expect(empty.runners.text).toContain("No live runners.");
+    expect(empty.events.text).toContain("Nothing happened yet.");
+  });
+});
+
+describe("pages", () => {
+  it("the dashboard loads its script and style from the app, links Bull Board, and works as a snapshot without them", () => {
+    const page = flat(renderDashboard(knownOverview()));
+    expect(page).toContain('<script src="/admin/assets/dashboard.js" defer></script>');
+    expect(page).toContain('<link rel="stylesheet" href="/admin/assets/dashboard.css">');
+    expect(page).toContain('<a href="/admin/queues">Queues (Bull Board)</a>');
+    expect(page).toContain('<p id="live-status" role="status">Snapshot taken');
+    expect(page).not.toMatch(/<script>|style="/);
+  });
+
+  it("the login form names its field, keeps where to go next, and shows an error as an alert", () => {
+    const plain = flat(renderLogin({ next: "/admin/queues" }));
+    expect(plain).toContain('<label for="token">');
+    expect(plain).toContain('<input type="hidden" name="next" value="/admin/queues">');
+    expect(plain).not.toContain('role="alert"');
+    const refused = flat(renderLogin({ next: "/admin", error: "Wrong admin token." }));
+    expect(refused).toContain('<p id="login-error" class="error" role="alert">Wrong admin token.</p>');
+    expect(refused).toContain('aria-invalid="true" aria-describedby="login-error"');
+  });
+
+  it("a runner's page shows its record, how it ended, its resource use, kept logs and timeline", () => {
+    const exited: RunnerDetail = {
+      ...runner({ name: "linux-cccc0004", busyJobId: 99 }),
+      state: "exited",
+      exit: { at: AT - 1_000, exitCode: 137, oomKilled: true, reason: "oom-killed" },
+      usage: { peakMemoryBytes: 64 * 1024 * 1024, cpuSeconds: 2.25 },
+      rerun: { pool: "big", at: AT - 500 },
+      logs: "step 1\n<killed>\n",
+    };
+    const page = flat(
+      renderRunnerPage({ name: "linux-cccc0004", detail: exited, events: knownOverview().events.slice(0, 1), now: AT }),
+    );
+    expect(page).toContain('<dt>State</dt><dd><span class="badge badge-exited">exited</span></dd>');
+    expect(page).toContain("<dt>Job it took</dt><dd>99</dd>");
+    expect(page).toContain("<dt>Peak memory</dt><dd>64.0 MiB</dd><dt>CPU time</dt><dd>2.3 s</dd>");
+    expect(page).toContain("<dt>Job re-run</dt><dd>on pool big, 0s ago</dd>");
+    expect(page).toContain("<dt>Exit code</dt><dd>137</dd>");
+    expect(page).toContain("<dt>OOM-killed</dt><dd>yes</dd>");
+    expect(page).toContain('<pre tabindex="0">step 1 &lt;killed&gt; </pre>');
+    expect(page).toContain('<li data-kind="oom-killed" data-runner="linux-cccc0004">');
+
+    const live: RunnerDetail = {
+      ...runner({ name: "linux-aaaa0002" }),
+      usage: null,
+      exit: null,
+      rerun: null,
+      logs: null,
+    };
+    const livePage = flat(renderRunnerPage({ name: "linux-aaaa0002", detail: live, events: [], now: AT }));
+    expect(livePage).toContain('<a href="/admin/runners/linux-aaaa0002/logs">Its log so far</a>');
+    expect(livePage).not.toContain('<h2 id="exit-title">');
+
+    const missing = flat(renderRunnerPage({ name: "x<y", detail: undefined, events: [], now: AT }));
+    expect(missing).toContain("No runner named <code>x&lt;y</code>");
+  });
+});
+
+describe("engines", () => {
+  it("are every engine holding a runner plus this process' own, with health and capacity only for the latter", () => {
+    const views = engineViews(
+      [
+        { engine: "b", state: "busy" },
+        { engine: "b", state: "idle" },
+        { engine: "a", state: "starting" },
+      ],
+      { name: "c", capacity: undefined, reachable: false },
+    );
+    expect(views).toEqual([
+      { name: "a", starting: 1, idle: 0, busy: 0, capacity: null, health: "unknown" },
+      { name: "b", starting: 0, idle: 1, busy: 1, capacity: null, health: "unknown" },
+      { name: "c", starting: 0, idle: 0, busy: 0, capacity: null, health: "unreachable" },
+    ]);
+    expect(views.map(engineCapacity)).toEqual(["unknown", "unknown", "no limit"]);
+    expect(engineViews([], { name: "c", capacity: 4, reachable: true })).toEqual([
+      { name: "c", starting: 0, idle: 0, busy: 0, capacity: 4, health: "ok" },
+    ]);
+  });
+});

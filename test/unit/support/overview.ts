@@ -1,0 +1,100 @@
+import type { Overview, RunnerView } from "../../../src/admin/schemas.js";
+
+/** 2026-01-02 03:04:05 UTC: a fixed moment for known renderings. */
+export const AT = Date.UTC(2026, 0, 2, 3, 4, 5);
+
+export function runner(fields: Partial<RunnerView> & { name: string }): RunnerView {
+  return {
+    pool: "linux",
+    engine: "host-a",
+    state: "idle",
+    installationId: 7,
+    scope: { kind: "org", org: "acme" },
+    jobId: 100,
+    runnerId: 1,
+    containerId: "abcdef0123456789",
+    busyJobId: null,
+    createdAt: AT - 90_000,
+    completedAt: null,
+    retiring: null,
+    repository: "acme/app",
+    ...fields,
+  };
+}
+
+/** A known state: two pools, two engines, three runners and a short timeline (newest first). */
+export function knownOverview(): Overview {
+  const counts = { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: 0, parked: 0 };
+  return {
+    at: AT,
+    pools: [
+      {
+        name: "linux",
+        labels: ["self-hosted", "linux"],
+        image: "runner:1",
+        limits: { maxRunners: 4, minIdle: 1, idleTimeoutMs: 60_000, maxLifetimeMs: 3_600_000 },
+        overrides: {},
+        counts: { ...counts, starting: 1, idle: 1, busy: 1, waiting: 2, slotsHeld: 3, parked: 1 },
+      },
+      {
+        name: "gpu",
+        labels: ["self-hosted", "gpu"],
+        image: "runner:gpu",
+        limits: { maxRunners: 1, minIdle: 0, idleTimeoutMs: 60_000, maxLifetimeMs: 3_600_000 },
+        overrides: { maxRunners: 1 },
+        counts,
+      },
+    ],
+    engines: [
+      { name: "host-a", starting: 1, idle: 1, busy: 0, capacity: 8, health: "ok" },
+      { name: "host-b", starting: 0, idle: 0, busy: 1, capacity: null, health: "unknown" },
+    ],
+    runners: [
+      runner({ name: "linux-aaaa0001", state: "starting", createdAt: AT - 5_000, runnerId: null, containerId: null }),
+      runner({ name: "linux-aaaa0002", state: "idle", createdAt: AT - 90_000, retiring: "idle" }),
+      runner({
+        name: "linux-bbbb0003",
+        engine: "host-b",
+        state: "busy",
+        createdAt: AT - 3_700_000,
+        busyJobId: 101,
+        repository: "acme/<web>",
+      }),
+    ],
+    queue: { queue: "provision", counts: { waiting: 2, delayed: 1, active: 1, completed: 40, failed: 3 } },
+    events: [
+      {
+        id: "5-0",
+        kind: "oom-killed",
+        at: AT - 1_000,
+        pool: "linux",
+        runnerName: "linux-cccc0004",
+        engine: "host-a",
+        jobId: 99,
+        repository: "acme/app",
+        reason: "oom-killed",
+      },
+      {
+        id: "4-0",
+        kind: "took-job",
+        at: AT - 2_000,
+        pool: "linux",
+        runnerName: "linux-bbbb0003",
+        engine: "host-b",
+        jobId: 101,
+        repository: "acme/<web>",
+      },
+      {
+        id: "3-0",
+        kind: "runner-created",
+        at: AT - 5_000,
+        pool: "linux",
+        runnerName: "linux-aaaa0001",
+        engine: "host-a",
+        jobId: 102,
+        repository: "acme/app",
+      },
+      { id: "2-0", kind: "queued", at: AT - 6_000, pool: "linux", jobId: 102, repository: "acme/app" },
+    ],
+  };
+}
