@@ -139,11 +139,17 @@ export async function withDeadline<T>(
   }
 }
 
+/** How to run the ssh client for ssh:// engines; `command` lets tests stand in for ssh. */
+export interface SshClientOptions {
+  connectTimeoutMs: number;
+  command?: string;
+}
+
 /**
  * A dockerode client for the connection. Every option is given, so docker-modem's own reading of
  * DOCKER_HOST / DOCKER_CERT_PATH from the environment never decides anything.
  */
-export function connectDocker(connection: DockerConnection, sshConnectTimeoutMs = 30_000): Docker {
+export function connectDocker(connection: DockerConnection, ssh: SshClientOptions): Docker {
   switch (connection.kind) {
     case "unix":
       return new Docker({ socketPath: connection.socketPath });
@@ -159,7 +165,7 @@ export function connectDocker(connection: DockerConnection, sshConnectTimeoutMs 
         host: "docker",
         port: 80,
         protocol: "http",
-        agent: sshDialAgent(connection, describeConnection(connection), sshConnectTimeoutMs),
+        agent: sshDialAgent(connection, describeConnection(connection), ssh.connectTimeoutMs, ssh.command),
       });
   }
 }
@@ -180,7 +186,7 @@ const TLS_PORT_ANSWER = /Client sent an HTTP request to an HTTPS server/i;
  */
 export async function connectEngine(target: DockerTarget): Promise<ContainerEngine> {
   const where = describeConnection(target.connection);
-  const docker = connectDocker(target.connection, target.callTimeoutMs);
+  const docker = connectDocker(target.connection, { connectTimeoutMs: target.callTimeoutMs });
   try {
     const label = target.name ?? where;
     await withDeadline(label, "/_ping", target.callTimeoutMs, (abortSignal) => abortable(docker).ping({ abortSignal }));

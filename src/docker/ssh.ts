@@ -39,22 +39,35 @@ class SshDialAgent extends Agent {
 
   override createConnection(_options: ClientRequestArgs): Duplex {
     const child = spawn(this.command, this.args, { stdio: ["pipe", "pipe", "pipe"] });
-    const socket = Duplex.from({ readable: child.stdout, writable: child.stdin });
     let stderr = "";
+    const socket = new Duplex({
+      read: () => child.stdout.resume(),
+      // A write fails only when ssh is going away; its exit (below) says why, better than EPIPE.
+      write: (chunk: Buffer, _encoding, done) => child.stdin.write(chunk, () => done()),
+      final: (done) => child.stdin.end(() => done()),
+      destroy: (error, done) => {
+        child.kill();
+        done(error);
+      },
+    });
+    child.stdout.on("data", (chunk: Buffer) => {
+      if (!socket.push(chunk)) child.stdout.pause();
+    });
     child.stderr.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString("utf8")).slice(-2000);
     });
+    child.stdin.on("error", () => undefined);
     child.once("error", (error) =>
       socket.destroy(
         new Error(`could not run ${this.command} for ${this.where} (${error.message}); install an OpenSSH client`),
       ),
     );
-    child.once("exit", (code) => {
-      if (code !== 0 && code !== null) {
-        socket.destroy(new Error(`ssh to ${this.where} exited with code ${code}: ${stderr.trim() || "no message"}`));
-      }
+    // The stream ends only once ssh has exited, so a refused session fails with ssh's own words
+    // rather than the HTTP client's "socket hang up".
+    child.once("close", (code) => {
+      if (code === 0 || code === null) socket.push(null);
+      else socket.destroy(new Error(`ssh to ${this.where} exited with code ${code}: ${stderr.trim() || "no message"}`));
     });
-    socket.once("close", () => child.kill());
     return socket;
   }
 }

@@ -79,7 +79,7 @@ export async function serviceContext(): Promise<ServiceContext> {
   const keys = new RedisKeys(prefix);
   const target = parseDockerHost({ DOCKER_HOST: inject("dockerHost") });
   if (!target.ok) throw new Error(target.problems.join("; "));
-  const docker = connectDocker(target.connection);
+  const docker = connectDocker(target.connection, { connectTimeoutMs: TEST_DOCKER_TIMEOUT_MS });
   const engine = createContainerEngine("test-engine", docker, { callTimeoutMs: TEST_DOCKER_TIMEOUT_MS });
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const queues = createQueues(redis, prefix);
