@@ -118,7 +118,7 @@ export class EngineTimeoutError extends Error {
  * aborted (so a hung engine does not keep the socket) and the call fails with EngineTimeoutError,
  * even if the transport ignores the abort.
  */
-export async function withDeadline<T>(
+async function withDeadline<T>(
   engine: string,
   call: string,
   timeoutMs: number,
