@@ -62,6 +62,13 @@ export const PROVISION_KEEP_FAILED_SECONDS = 7 * DAY_SECONDS;
 /** Runner resource use is read this often: a short job still gets readings, and the engine a light load. */
 export const USAGE_SAMPLE_INTERVAL_MS = 5 * SECOND_MS;
 
+/**
+ * Limits of a runner whose pool sets none. One job must not take the whole host (memory, without
+ * extra swap) or fork-bomb it (pids); 4 GiB fits typical builds, 4096 processes a parallel build
+ * with its test runners. Pools should set their own; a pool relying on these is warned about.
+ */
+export const DEFAULT_RUNNER_LIMITS = { memoryBytes: 4 * 1024 ** 3, pids: 4096 } as const;
+
 // --- Stopping runners ---------------------------------------------------------------------------
 
 /** How long a runner gets to finish after SIGTERM before Docker kills it. */
@@ -165,6 +172,14 @@ export const GITHUB_BUDGET_MAX_WAIT_MS = 5 * MINUTE_MS;
  * pauses between them, so a third refusal means the limit outlasts a worker's patience.
  */
 export const RATE_LIMITED_TRIES = 3;
+
+/**
+ * An open Docker event stream is quiet while nothing happens, so silence proves nothing: every
+ * this often a ping checks that the engine still answers, and a failed ping ends the stream (the
+ * watcher re-opens it from the last event seen). Catches an engine that went away without closing
+ * the connection (a remote host lost, a frozen dockerd) within a reconcile interval.
+ */
+export const EVENT_STREAM_CHECK_MS = 30 * SECOND_MS;
 
 /** A readiness check slower than this counts as failed: orchestrators probe every few seconds. */
 export const HEALTH_CHECK_TIMEOUT_MS = 2 * SECOND_MS;

@@ -1,12 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
+import { DEFAULT_RUNNER_LIMITS } from "../tunables.js";
 import { parseDuration, parseSize } from "./units.js";
-
-/**
- * Limits a pool gets when its file sets none: one job must not be able to take the whole host
- * (memory) or fork-bomb it (pids). Generous enough for typical builds; set them per pool.
- */
-export const DEFAULT_LIMITS = { memory: 4 * 1024 ** 3, memoryText: "4g", pids: 4096 } as const;
 
 /** Network modes that share a namespace the job should not see: the host's, or another container's. */
 export function sharesNetwork(network: string): boolean {
@@ -162,10 +157,10 @@ export const poolSchema = z
     ...pool,
     resources: {
       ...resources,
-      memory: resources.memory ?? DEFAULT_LIMITS.memory,
-      pids: resources.pids ?? DEFAULT_LIMITS.pids,
+      memory: resources.memory ?? DEFAULT_RUNNER_LIMITS.memoryBytes,
+      pids: resources.pids ?? DEFAULT_RUNNER_LIMITS.pids,
     },
-    /** Limits the file left unset, filled from DEFAULT_LIMITS (warned about at start). */
+    /** Limits the file left unset, filled from DEFAULT_RUNNER_LIMITS (warned about at start). */
     defaultedLimits: (["memory", "pids"] as const).filter((limit) => resources[limit] === undefined),
   }));
 
@@ -204,8 +199,8 @@ export function poolWarnings(pools: readonly Pool[]): { pool: string; message: s
       pool: pool.name,
       message:
         limit === "memory"
-          ? `no resources.memory set; using the default ${DEFAULT_LIMITS.memoryText}`
-          : `no resources.pids set; using the default ${DEFAULT_LIMITS.pids}`,
+          ? `no resources.memory set; using the default ${DEFAULT_RUNNER_LIMITS.memoryBytes / 1024 ** 3}g`
+          : `no resources.pids set; using the default ${DEFAULT_RUNNER_LIMITS.pids}`,
     })),
   ]);
 }

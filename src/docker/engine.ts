@@ -6,6 +6,7 @@ import { LABELS } from "./labels.js";
 import { demuxLogBuffer, demuxLogStream } from "./logs.js";
 import { sshDialAgent } from "./ssh.js";
 import { httpStatusOf } from "../errors.js";
+import { EVENT_STREAM_CHECK_MS } from "../tunables.js";
 
 /** Docker's container states (`docker ps --format {{.State}}`). */
 export type ContainerState = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
@@ -214,9 +215,6 @@ export interface EngineOptions {
   streamCheckMs?: number;
 }
 
-/** An open event stream that nobody hears from may be an engine that went away without a word. */
-const STREAM_CHECK_MS = 30_000;
-
 const MANAGED_FILTER = { label: [`${LABELS.managed}=true`] };
 
 export function createContainerEngine(name: string, docker: Docker, options: EngineOptions): ContainerEngine {
@@ -329,7 +327,7 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
           stream.destroy();
           finish(new Error(`event stream dropped: ${(error as Error).message}`, { cause: error }));
         });
-      }, options.streamCheckMs ?? STREAM_CHECK_MS);
+      }, options.streamCheckMs ?? EVENT_STREAM_CHECK_MS);
       const finish = (error: Error | undefined) => {
         clearInterval(check);
         if (ended) return;

@@ -81,7 +81,7 @@ describe("ssh:// engines", () => {
           name,
           pool: testPool({ command: ["sh", "-c", "exit 3"] }),
           runnerId: undefined,
-          jobId: 1,
+          githubJobId: 1,
           owner: "acme",
           installationId: 7,
           registrationEnv: {},

@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_LIMITS,
-  exposesDockerSocket,
-  poolsFileSchema,
-  poolWarnings,
-  type Pool,
-} from "../../../src/config/pools.js";
+import { DEFAULT_RUNNER_LIMITS } from "../../../src/tunables.js";
+import { exposesDockerSocket, poolsFileSchema, poolWarnings, type Pool } from "../../../src/config/pools.js";
 
 const base = { name: "p", labels: ["self-hosted"], image: "runner:test", maxRunners: 1 };
 
@@ -104,7 +99,11 @@ describe("volumes", () => {
 describe("limits", () => {
   it("fills unset memory and pids limits with the documented defaults and warns", () => {
     const pool = parse({ resources: { cpus: 2 } });
-    expect(pool.resources).toEqual({ memory: DEFAULT_LIMITS.memory, pids: DEFAULT_LIMITS.pids, cpus: 2 });
+    expect(pool.resources).toEqual({
+      memory: DEFAULT_RUNNER_LIMITS.memoryBytes,
+      pids: DEFAULT_RUNNER_LIMITS.pids,
+      cpus: 2,
+    });
     expect(pool.defaultedLimits).toEqual(["memory", "pids"]);
     expect(poolWarnings([pool]).map((warning) => warning.message)).toEqual([
       "no resources.memory set; using the default 4g",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIMITS } from "../../../src/config/pools.js";
+import { DEFAULT_RUNNER_LIMITS } from "../../../src/tunables.js";
 import { LABELS } from "../../../src/docker/labels.js";
 import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
 import { pool } from "../support/pools.js";
@@ -61,9 +61,9 @@ describe("runnerContainerSpec", () => {
   it("applies the default memory and pids limits to a pool that sets none", () => {
     const bare = runnerContainerSpec({ ...base, pool: pool({ name: "b", labels: ["self-hosted"] }) });
     expect(bare.HostConfig).toMatchObject({
-      Memory: DEFAULT_LIMITS.memory,
-      MemorySwap: DEFAULT_LIMITS.memory,
-      PidsLimit: DEFAULT_LIMITS.pids,
+      Memory: DEFAULT_RUNNER_LIMITS.memoryBytes,
+      MemorySwap: DEFAULT_RUNNER_LIMITS.memoryBytes,
+      PidsLimit: DEFAULT_RUNNER_LIMITS.pids,
     });
     expect(bare.HostConfig?.NanoCpus).toBeUndefined();
   });
