@@ -78,7 +78,7 @@ describe("an engine over TCP with TLS (DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_
 describe("a frozen engine (SIGSTOP on dockerd)", () => {
   it("is not ready, fails the work it holds for retry, and serves a job queued meanwhile after SIGCONT", async () => {
     const before = stack.app.logs().length;
-    engine.freeze();
+    await engine.freeze();
     let job: Awaited<ReturnType<typeof jobFor>>;
     try {
       const notReady = await waitFor(
@@ -113,7 +113,7 @@ describe("a frozen engine (SIGSTOP on dockerd)", () => {
 
   it("does not hold up shutdown", async () => {
     const app = stack.app;
-    engine.freeze();
+    await engine.freeze();
     try {
       // Work in flight on the frozen engine while the process is told to stop.
       await jobFor();

@@ -153,9 +153,24 @@ export class DockerEngine {
     });
   }
 
-  /** SIGSTOP: the engine stops answering (its containers keep running) until thaw(). */
-  freeze(): void {
-    if (this.pid !== undefined) process.kill(this.pid, "SIGSTOP");
+  /**
+   * SIGSTOP: the engine stops answering (its containers keep running) until thaw(). Resolves once
+   * every thread of dockerd is stopped: a thread busy on another core may serve one more request.
+   */
+  async freeze(): Promise<void> {
+    const pid = this.pid;
+    if (pid === undefined) throw new Error("this Docker engine is not running");
+    process.kill(pid, "SIGSTOP");
+    const stopped = (): boolean =>
+      readdirSync(`/proc/${pid}/task`).every((task) => {
+        const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
+      });
+    const deadline = Date.now() + READY_DEADLINE_MS;
+    while (!stopped()) {
+      if (Date.now() > deadline) throw new Error(`dockerd (pid ${pid}) did not stop within ${READY_DEADLINE_MS} ms`);
+      await sleep(10);
+    }
   }
 
   thaw(): void {

@@ -30,7 +30,7 @@ afterAll(async () => {
 describe("a frozen engine", () => {
   it("fails each call at its deadline, names the call, and answers again after SIGCONT", async () => {
     await engine.ping();
-    dockerd.freeze();
+    await dockerd.freeze();
     try {
       const calls: [string, () => Promise<unknown>][] = [
         ["/_ping", () => engine.ping()],
@@ -69,7 +69,7 @@ describe("a frozen engine", () => {
       },
     );
     try {
-      dockerd.freeze();
+      await dockerd.freeze();
       const error = await waitFor(() => ended !== null && ended, {
         timeoutMs: 10_000,
         what: "the event stream to be ended by its ping check",
