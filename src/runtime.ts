@@ -26,7 +26,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   const stack = new TeardownStack();
   return stack.startOrUnwind(async () => {
     const shared = await startShared(config, log, stack);
-    const webhook = config.roles.has("webhook") ? await startWebhookRole(shared) : undefined;
+    const webhook = config.roles.has("webhook") ? startWebhookRole(shared) : undefined;
     const worker = config.roles.has("worker") ? await startWorkerRole(shared, stack) : undefined;
     await startSchedulesRole(shared, stack, worker?.reconcile);
     const port = await serve(shared, [webhook, worker], worker?.engine, stack);

@@ -156,6 +156,13 @@ export const RETIRE_LOCK_MS = 2 * MINUTE_MS;
 /** Failed deliveries older than this are not redelivered: GitHub has failed their jobs by then. */
 export const RECOVERY_MAX_AGE_MS = GITHUB_JOB_MAX_QUEUE_MS;
 
+/**
+ * How often a recovery pass runs. It asks GitHub only with a reason (a process started, a webhook
+ * was answered with an error, a redelivery is pending) or once RUNNERHUB_RECOVERY_INTERVAL has
+ * passed since the last look, so a pass without one costs a few Redis reads.
+ */
+export const RECOVERY_PASS_MS = MINUTE_MS;
+
 /** Periodic runs kept in Redis per task, enough to see recent failures without growing forever. */
 export const PERIODIC_RUNS_KEPT = 100;
 

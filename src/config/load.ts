@@ -49,7 +49,11 @@ export interface Config {
   bootstrapTimeoutMs: number;
   /** Longest a graceful stop may take before the process exits anyway (a hung engine or Redis). */
   shutdownTimeoutMs: number;
-  /** How often failed webhook deliveries are looked for and redelivered. */
+  /**
+   * Longest time between two looks at GitHub's failed deliveries when nothing here suggests a
+   * miss; a start, an errored webhook or a pending redelivery makes the next pass (within a
+   * minute) look at once.
+   */
   recoveryIntervalMs: number;
   /** How often a worker writes its engine's heartbeat in Redis. */
   heartbeatIntervalMs: number;
@@ -169,7 +173,7 @@ const envSchema = z.object({
   RUNNERHUB_BOOTSTRAP_TIMEOUT: envDuration("5m"),
   RUNNERHUB_HEARTBEAT_INTERVAL: envDuration(HEARTBEAT_INTERVAL_DEFAULT),
   RUNNERHUB_HEARTBEAT_TIMEOUT: envDuration(HEARTBEAT_TIMEOUT_DEFAULT),
-  RUNNERHUB_RECOVERY_INTERVAL: envDuration("1m"),
+  RUNNERHUB_RECOVERY_INTERVAL: envDuration("15m"),
   RUNNERHUB_GITHUB_BURST: z.preprocess(blankToUndefined, z.coerce.number().int().min(5).default(300)),
   RUNNERHUB_GITHUB_POINTS_PER_MINUTE: z.preprocess(blankToUndefined, z.coerce.number().positive().default(600)),
   RUNNERHUB_GITHUB_RESERVE: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(100)),

@@ -1,5 +1,5 @@
+import { Webhooks } from "@octokit/webhooks";
 import type { Queue } from "bullmq";
-import type { ApplicationFunction } from "probot";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import { observeRunnerOnline } from "../lifecycle/runner-online.js";
@@ -19,6 +19,8 @@ export interface IntakeDeps {
   runners: RunnerStore;
   ledger: DemandLedger;
   stopGraceMs: number;
+  /** A webhook was answered with an error: the missed-delivery recovery should look soon. */
+  suspectMiss: () => Promise<void>;
   feed: EventFeed;
   metrics: Metrics;
   log: Logger;
@@ -26,10 +28,15 @@ export interface IntakeDeps {
 }
 
 /**
- * The Probot app: turns workflow_job webhooks into queue entries and runner-record updates.
- * It only talks to Redis, so GitHub gets its answer in milliseconds.
+ * Turns workflow_job webhooks into queue entries and runner-record updates. It only talks to
+ * Redis, so GitHub gets its answer in milliseconds.
+ *
+ * @octokit/webhooks (what Probot's middleware runs on) verifies the signature and parses the body
+ * once; Probot itself is left out of the hot path because it builds an installation-authenticated
+ * Octokit for every event, which these handlers never use (a sixth of the intake's CPU time in the
+ * profile in docs/benchmarks.md).
  */
-export function intakeApp(deps: IntakeDeps): ApplicationFunction {
+export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks {
   const { metrics } = deps;
 
   /**
@@ -51,99 +58,112 @@ export function intakeApp(deps: IntakeDeps): ApplicationFunction {
     return deps.log.child({ deliveryId, jobId: job.id, pool, runnerName: job.runner_name ?? undefined });
   }
 
-  return (app) => {
-    app.on("workflow_job.queued", async (context) => {
-      const event = context.payload as WorkflowJobEvent;
-      const log = deps.log.child({ deliveryId: context.id, jobId: event.workflow_job.id });
-      const demand = demandFor(event, deps.currentPools(), deps.now());
-      if (demand.kind === "ignore") {
-        metrics.jobsIgnored.inc({ reason: demand.reason });
-        metrics.webhooks.inc({ action: "queued", outcome: "ignored" });
-        log.info({ reason: demand.reason, labels: event.workflow_job.labels }, "job ignored: no pool serves it");
-        return;
-      }
-      const request: ProvisionRequest = { ...demand.request, deliveryId: context.id };
-      const { pool } = request;
-      const fresh = await deps.ledger.queued(request);
-      // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id.
-      const job = await deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.githubJobId) });
-      metrics.webhooks.inc({ action: "queued", outcome: "enqueued" });
-      if (fresh) {
-        metrics.jobsQueued.inc({ pool });
-        metrics.webhookDelaySeconds.observe(
-          { pool },
-          secondsBetween(request.queuedAt, request.enqueuedAt ?? deps.now()),
-        );
-        await deps.feed.record({
+  const webhooks = new Webhooks({ secret: deps.secret });
+  // GitHub records the failed delivery; the recovery pass redelivers it. With Redis down the mark
+  // cannot be written either, and the recovery's periodic look finds the failure.
+  webhooks.onError(() => deps.suspectMiss().catch(() => undefined));
+  webhooks.on("workflow_job.queued", async (context) => {
+    const event = context.payload as WorkflowJobEvent;
+    // No child logger: at a burst's rate, building one per webhook showed in the profile.
+    const fields = { deliveryId: context.id, jobId: event.workflow_job.id };
+    const demand = demandFor(event, deps.currentPools(), deps.now());
+    if (demand.kind === "ignore") {
+      metrics.jobsIgnored.inc({ reason: demand.reason });
+      metrics.webhooks.inc({ action: "queued", outcome: "ignored" });
+      deps.log.info(
+        { ...fields, reason: demand.reason, labels: event.workflow_job.labels },
+        "job ignored: no pool serves it",
+      );
+      return;
+    }
+    const request: ProvisionRequest = { ...demand.request, deliveryId: context.id };
+    const { pool } = request;
+    const fresh = await deps.ledger.queued(request);
+    // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id. The feed entry
+    // needs no order with the queue entry, so both go out together.
+    const [job] = await Promise.all([
+      deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.githubJobId) }),
+      fresh &&
+        deps.feed.record({
           kind: "queued",
           pool,
           jobId: request.githubJobId,
           repository: `${request.owner}/${request.repo}`,
-        });
-      }
-      log.info({ pool, queueJobId: job.id, labels: request.labels, redelivered: !fresh }, "runner demand enqueued");
-    });
+        }),
+    ]);
+    metrics.webhooks.inc({ action: "queued", outcome: "enqueued" });
+    if (fresh) {
+      metrics.jobsQueued.inc({ pool });
+      metrics.webhookDelaySeconds.observe({ pool }, secondsBetween(request.queuedAt, request.enqueuedAt ?? deps.now()));
+    }
+    // Debug: at a burst's rate one line per webhook was a tenth of the intake's time; the worker
+    // logs each runner it starts at info.
+    deps.log.debug(
+      { ...fields, pool, queueJobId: job.id, labels: request.labels, redelivered: !fresh },
+      "runner demand enqueued",
+    );
+  });
 
-    app.on("workflow_job.in_progress", async (context) => {
-      const event = context.payload as WorkflowJobEvent;
-      const { workflow_job: job } = event;
-      const settled = await settle(job);
-      if (settled?.demand) {
-        metrics.jobsStarted.inc({ pool: settled.pool });
-        const since = settled.demand.enqueuedAt ?? settled.demand.queuedAt;
-        metrics.jobStartSeconds.observe({ pool: settled.pool }, secondsBetween(since, deps.now()));
-      }
-      if (!job.runner_name) return;
-      const repository = repositoryOf(event);
-      const record = await deps.runners.update(job.runner_name, { state: "busy", busyJobId: job.id, repository });
-      metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
-      if (!record) return;
-      await observeRunnerOnline(record, deps);
-      await deps.feed.record({
-        kind: "took-job",
-        pool: record.pool,
-        runnerName: record.name,
-        engine: record.engine,
-        jobId: job.id,
-        repository,
-      });
-      jobLog(context.id, job, record.pool).info("runner busy");
+  webhooks.on("workflow_job.in_progress", async (context) => {
+    const event = context.payload as WorkflowJobEvent;
+    const { workflow_job: job } = event;
+    const settled = await settle(job);
+    if (settled?.demand) {
+      metrics.jobsStarted.inc({ pool: settled.pool });
+      const since = settled.demand.enqueuedAt ?? settled.demand.queuedAt;
+      metrics.jobStartSeconds.observe({ pool: settled.pool }, secondsBetween(since, deps.now()));
+    }
+    if (!job.runner_name) return;
+    const repository = repositoryOf(event);
+    const record = await deps.runners.update(job.runner_name, { state: "busy", busyJobId: job.id, repository });
+    metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
+    if (!record) return;
+    await observeRunnerOnline(record, deps);
+    await deps.feed.record({
+      kind: "took-job",
+      pool: record.pool,
+      runnerName: record.name,
+      engine: record.engine,
+      jobId: job.id,
+      repository,
     });
+    jobLog(context.id, job, record.pool).info("runner busy");
+  });
 
-    app.on("workflow_job.completed", async (context) => {
-      const event = context.payload as WorkflowJobEvent;
-      const { workflow_job: job } = event;
-      const settled = await settle(job);
-      if (settled) metrics.jobsCompleted.inc({ pool: settled.pool, conclusion: job.conclusion ?? "unknown" });
-      const completed = {
-        kind: "completed",
-        jobId: job.id,
-        repository: repositoryOf(event),
-        ...(job.conclusion ? { reason: job.conclusion } : {}),
-      } as const;
-      if (!job.runner_name) {
-        if (settled) await deps.feed.record({ ...completed, pool: settled.pool });
-        // Cancelled before any runner took it: the reconciler retires the runner made for it.
-        metrics.webhooks.inc({ action: "completed", outcome: "no-runner" });
-        jobLog(context.id, job, settled?.pool).info({ conclusion: job.conclusion }, "job ended without a runner");
-        return;
-      }
-      const record = await deps.runners.update(job.runner_name, { completedAt: deps.now() });
-      metrics.webhooks.inc({ action: "completed", outcome: record ? "ours" : "not-ours" });
-      if (!record) return;
-      await deps.feed.record({ ...completed, pool: record.pool, runnerName: record.name });
-      // An ephemeral runner exits by itself after its job; the delayed stop only catches one that hangs.
-      await deps
-        .runnerOpsQueue(record.engine)
-        .add(
-          "stop",
-          { runnerName: record.name, reason: "job-completed" },
-          { jobId: `stop-${record.name}`, delay: deps.stopGraceMs },
-        );
-      jobLog(context.id, job, record.pool).info(
-        { conclusion: job.conclusion, graceMs: deps.stopGraceMs },
-        "job completed; stop scheduled",
+  webhooks.on("workflow_job.completed", async (context) => {
+    const event = context.payload as WorkflowJobEvent;
+    const { workflow_job: job } = event;
+    const settled = await settle(job);
+    if (settled) metrics.jobsCompleted.inc({ pool: settled.pool, conclusion: job.conclusion ?? "unknown" });
+    const completed = {
+      kind: "completed",
+      jobId: job.id,
+      repository: repositoryOf(event),
+      ...(job.conclusion ? { reason: job.conclusion } : {}),
+    } as const;
+    if (!job.runner_name) {
+      if (settled) await deps.feed.record({ ...completed, pool: settled.pool });
+      // Cancelled before any runner took it: the reconciler retires the runner made for it.
+      metrics.webhooks.inc({ action: "completed", outcome: "no-runner" });
+      jobLog(context.id, job, settled?.pool).info({ conclusion: job.conclusion }, "job ended without a runner");
+      return;
+    }
+    const record = await deps.runners.update(job.runner_name, { completedAt: deps.now() });
+    metrics.webhooks.inc({ action: "completed", outcome: record ? "ours" : "not-ours" });
+    if (!record) return;
+    await deps.feed.record({ ...completed, pool: record.pool, runnerName: record.name });
+    // An ephemeral runner exits by itself after its job; the delayed stop only catches one that hangs.
+    await deps
+      .runnerOpsQueue(record.engine)
+      .add(
+        "stop",
+        { runnerName: record.name, reason: "job-completed" },
+        { jobId: `stop-${record.name}`, delay: deps.stopGraceMs },
       );
-    });
-  };
+    jobLog(context.id, job, record.pool).info(
+      { conclusion: job.conclusion, graceMs: deps.stopGraceMs },
+      "job completed; stop scheduled",
+    );
+  });
+  return webhooks;
 }

@@ -39,6 +39,14 @@ export interface DeliveryRecoveryDeps extends DeliveriesApi {
   maxAgeMs: number;
   /** Redeliveries requested per event before giving up on it; default 3. */
   maxRedeliveries?: number;
+  /**
+   * A pass asks GitHub only when there is a reason: a process started, a webhook was answered
+   * with an error (suspectMiss), an event still awaits its redelivery, or this long has passed
+   * since the last look (for misses nobody here could see, such as GitHub not reaching the app).
+   */
+  fullCheckEveryMs: number;
+  /** How far before the newest delivery already seen a pass lists again; default 15 s. */
+  cursorOverlapMs?: number;
 }
 
 export interface DeliveryRecoveryResult {
@@ -54,7 +62,16 @@ export interface DeliveryRecoveryResult {
 
 export interface DeliveryRecovery {
   run(): Promise<DeliveryRecoveryResult>;
+  /** Something may have been missed (a process started, a webhook failed): the next pass looks. */
+  suspectMiss(): Promise<void>;
 }
+
+/**
+ * How far before the newest delivery already seen a pass lists again: GitHub's delivered_at has
+ * one-second resolution, and an attempt still in flight (GitHub waits up to 10 s for an answer)
+ * may be listed after a newer one.
+ */
+const DEFAULT_CURSOR_OVERLAP_MS = 15_000;
 
 const RECOVERED_EVENT = "workflow_job";
 const DEFAULT_PER_PAGE = 100;
@@ -138,10 +155,59 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
     return (await redis.set(keys.deliveryAbandoned(guid), "1", "PX", ttlMs, "NX")) === "OK";
   }
 
+  /**
+   * Where this pass starts listing, or undefined when it has no reason to ask GitHub. It lists
+   * from shortly before the newest delivery the last pass saw, and further back only as far as
+   * the oldest event still awaiting its redelivery, so a pass reads what changed, not the day.
+   */
+  async function listFrom(now: number): Promise<number | undefined> {
+    const [cursor, suspect, checkedAt, oldest] = await Promise.all([
+      redis.get(keys.deliveryCursor),
+      redis.getdel(keys.deliverySuspect),
+      redis.get(keys.deliveryCheckedAt),
+      redis.zrange(keys.deliveryUnresolved, "0", "0", "WITHSCORES"),
+    ]);
+    const oldestUnresolved = oldest[1] === undefined ? undefined : Number(oldest[1]);
+    const due =
+      cursor === null ||
+      suspect !== null ||
+      oldestUnresolved !== undefined ||
+      checkedAt === null ||
+      now - Number(checkedAt) >= deps.fullCheckEveryMs;
+    if (!due) return undefined;
+    const from = Math.min(
+      cursor === null ? -Infinity : Number(cursor) - (deps.cursorOverlapMs ?? DEFAULT_CURSOR_OVERLAP_MS),
+      oldestUnresolved ?? Infinity,
+    );
+    return Math.max(now - deps.maxAgeMs, from);
+  }
+
+  /** Remembers where this pass got to and which events still await a redelivery. */
+  async function remember(now: number, deliveries: readonly HookDelivery[], unresolved: Map<string, number>) {
+    const newest = deliveries.reduce((latest, delivery) => Math.max(latest, delivery.deliveredAt), 0);
+    const multi = redis.multi().set(keys.deliveryCheckedAt, String(now), "PX", ttlMs).del(keys.deliveryUnresolved);
+    if (newest > 0) multi.set(keys.deliveryCursor, String(newest), "PX", ttlMs);
+    for (const [guid, since] of unresolved) multi.zadd(keys.deliveryUnresolved, String(since), guid);
+    if (unresolved.size > 0) multi.pexpire(keys.deliveryUnresolved, ttlMs);
+    await multi.exec();
+  }
+
   return {
+    async suspectMiss() {
+      await redis.set(keys.deliverySuspect, "1", "PX", ttlMs);
+    },
+
     async run() {
       const now = deps.now();
-      const deliveries = await deps.listDeliveries(now - deps.maxAgeMs);
+      const since = await listFrom(now);
+      if (since === undefined) return { examined: 0, redelivered: 0, failed: 0, abandoned: 0 };
+      let deliveries: HookDelivery[];
+      try {
+        deliveries = await deps.listDeliveries(since);
+      } catch (error) {
+        await redis.set(keys.deliverySuspect, "1", "PX", ttlMs);
+        throw error;
+      }
       const candidates = pickRedeliveries(deliveries, new Set(), now, deps.maxAgeMs);
       const requested = await requestedCounts(candidates.map((candidate) => candidate.guid));
       const seenRedeliveries = new Map<string, number>();
@@ -196,6 +262,21 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
           log.warn({ ...fields, err: error }, "webhook redelivery request failed; the next pass retries");
         }
       }
+
+      // Every event still without a 2xx and not given up is looked at again by the next pass.
+      const originalAt = new Map<string, number>();
+      for (const delivery of deliveries) {
+        if (delivery.redelivery) continue;
+        originalAt.set(delivery.guid, Math.min(originalAt.get(delivery.guid) ?? Infinity, delivery.deliveredAt));
+      }
+      const unresolved = new Map<string, number>();
+      for (const candidate of candidates) {
+        const count = requested.get(candidate.guid) ?? 0;
+        const given = count >= maxRedeliveries && (seenRedeliveries.get(candidate.guid) ?? 0) >= count;
+        const at = originalAt.get(candidate.guid);
+        if (!given && at !== undefined) unresolved.set(candidate.guid, at);
+      }
+      await remember(now, deliveries, unresolved);
 
       const result = { examined: deliveries.length, redelivered, failed, abandoned };
       if (redelivered + failed + abandoned > 0) log.info(result, "delivery recovery pass done");

@@ -87,7 +87,7 @@ async function registrationEnv(
  * checked with GitHub too, in case the webhook that settled it was lost.
  */
 async function stillNeeded(request: ProvisionRequest, pool: Pool, deps: ProvisionDeps, log: Logger): Promise<boolean> {
-  const [waiting, records] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.runners.list()]);
+  const [waiting, records] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.runners.listPool(pool.name)]);
   const free = freeRunners(pool.name, records).length;
   if (unservedJobs(waiting, free) === 0) {
     log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");

@@ -1,6 +1,5 @@
-import { createDeliveryRecovery, githubDeliveriesApi } from "../lifecycle/delivery-recovery.js";
 import { startSchedules } from "../lifecycle/schedules.js";
-import { RECOVERY_MAX_AGE_MS } from "../tunables.js";
+import { RECOVERY_PASS_MS } from "../tunables.js";
 import type { Shared } from "./shared.js";
 import type { TeardownStack } from "./teardown.js";
 import type { WorkerRole } from "./worker-role.js";
@@ -14,21 +13,15 @@ export async function startSchedulesRole(
   stack: TeardownStack,
   reconcile: WorkerRole["reconcile"] | undefined,
 ): Promise<void> {
-  const { config, redis, log, now } = shared;
-  const recovery = createDeliveryRecovery({
-    ...githubDeliveriesApi(() => shared.probot.auth()),
-    redis: redis.client,
-    prefix: config.redisPrefix,
-    log,
-    now,
-    maxAgeMs: RECOVERY_MAX_AGE_MS,
-  });
+  const { config, redis, log, now, recovery } = shared;
+  // Webhooks sent while this process was down may be lost: the first pass looks.
+  await recovery.suspectMiss();
   await startSchedules({
     connection: redis.client,
     prefix: config.redisPrefix,
     log,
     now,
-    recovery: { everyMs: config.recoveryIntervalMs, run: () => recovery.run() },
+    recovery: { everyMs: Math.min(RECOVERY_PASS_MS, config.recoveryIntervalMs), run: () => recovery.run() },
     reconcile,
     teardown: stack,
   });

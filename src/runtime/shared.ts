@@ -6,6 +6,7 @@ import type { Pool } from "../config/pools.js";
 import { createGitHubBudget } from "../github/budget.js";
 import { createRunnerhubOctokit } from "../github/octokit.js";
 import { createRunnersApi, type RunnersApi } from "../github/runners-api.js";
+import { createDeliveryRecovery, githubDeliveriesApi, type DeliveryRecovery } from "../lifecycle/delivery-recovery.js";
 import type { Check } from "../http/health.js";
 import type { Handler } from "../http/server.js";
 import {
@@ -23,7 +24,7 @@ import { DemandLedger } from "../state/demand-ledger.js";
 import { RedisEventFeed } from "../state/event-feed.js";
 import { connectRedis, startEmbeddedRedis, type RedisHandle } from "../state/redis.js";
 import { RunnerStore } from "../state/runner-store.js";
-import { GITHUB_BUDGET_MAX_WAIT_MS } from "../tunables.js";
+import { GITHUB_BUDGET_MAX_WAIT_MS, RECOVERY_MAX_AGE_MS } from "../tunables.js";
 import type { TeardownStack } from "./teardown.js";
 
 /** What a role serves over HTTP: request handlers (tried in order) and readiness checks. */
@@ -49,6 +50,8 @@ export interface Shared {
   github: RunnersApi;
   /** The dashboard's timeline, written by intake, provisioning and clean-up. */
   feed: RedisEventFeed;
+  /** Missed-webhook recovery: passes run on the schedule, the intake tells it of failed webhooks. */
+  recovery: DeliveryRecovery;
   /** The pools as the file declares them, read at each use. */
   currentPools: () => readonly Pool[];
 }
@@ -102,6 +105,15 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     probot,
     github: createRunnersApi((installationId) => probot.auth(installationId)),
     feed: new RedisEventFeed(redis.client, config.redisPrefix, log, now),
+    recovery: createDeliveryRecovery({
+      ...githubDeliveriesApi(() => probot.auth()),
+      redis: redis.client,
+      prefix: config.redisPrefix,
+      log,
+      now,
+      maxAgeMs: RECOVERY_MAX_AGE_MS,
+      fullCheckEveryMs: config.recoveryIntervalMs,
+    }),
     currentPools: () => config.pools,
   };
 }

@@ -1,13 +1,15 @@
-import { createNodeMiddleware } from "probot";
-import { intakeApp } from "../intake/app.js";
+import { createNodeMiddleware } from "@octokit/webhooks";
+import { intakeWebhooks } from "../intake/app.js";
 import type { Served, Shared } from "./shared.js";
 
 export const WEBHOOK_PATH = "/api/github/webhooks";
 
-/** The webhook role: Probot's middleware turning workflow_job webhooks into queue entries. */
-export async function startWebhookRole(shared: Shared): Promise<Served> {
+/** The webhook role: workflow_job webhooks, signature checked, turned into queue entries. */
+export function startWebhookRole(shared: Shared): Served {
   const { config, queues } = shared;
-  const intake = intakeApp({
+  const intake = intakeWebhooks({
+    secret: config.github.webhookSecret,
+    suspectMiss: () => shared.recovery.suspectMiss(),
     currentPools: shared.currentPools,
     provisionQueue: queues.provision,
     runnerOpsQueue: (engine) => queues.runnerOps(engine),
@@ -19,7 +21,7 @@ export async function startWebhookRole(shared: Shared): Promise<Served> {
     log: shared.log,
     now: shared.now,
   });
-  const webhooks = await createNodeMiddleware(intake, { probot: shared.probot, webhooksPath: WEBHOOK_PATH });
+  const webhooks = createNodeMiddleware(intake, { path: WEBHOOK_PATH, log: shared.log.child({ name: "webhooks" }) });
   return {
     handlers: [
       async (req, res) => {

@@ -4,6 +4,7 @@ import { targetKey } from "../github/runners-api.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { RedisKeys } from "./keys.js";
 import { GITHUB_JOB_MAX_QUEUE_MS } from "../tunables.js";
+import { defineScripts } from "./scripts/index.js";
 
 /**
  * What GitHub has told us through webhooks: which jobs of each pool still wait for a runner (with
@@ -12,37 +13,38 @@ import { GITHUB_JOB_MAX_QUEUE_MS } from "../tunables.js";
  * rather than following one job to one runner.
  */
 export class DemandLedger {
+  private readonly redis: Redis;
   private readonly keys: RedisKeys;
 
-  constructor(
-    private readonly redis: Redis,
-    prefix: string,
-  ) {
+  constructor(redis: Redis, prefix: string) {
+    this.redis = defineScripts(redis);
     this.keys = new RedisKeys(prefix);
   }
 
   /** Records a waiting job; false when it was already waiting (a redelivered webhook). */
   async queued(request: ProvisionRequest): Promise<boolean> {
     const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
-    const results = await this.redis
-      .multi()
-      .zadd(this.keys.queuedJobs(request.pool), request.queuedAt, String(request.githubJobId))
-      .hset(this.keys.queuedDemand(request.pool), String(request.githubJobId), JSON.stringify(request))
-      .hset(this.keys.targets, targetKey(target), JSON.stringify({ ...target, seenAt: request.queuedAt }))
-      .exec();
-    return results?.[0]?.[1] === 1;
+    const added = await this.redis.runnerhubRecordQueued(
+      this.keys.queuedJobs(request.pool),
+      this.keys.queuedDemand(request.pool),
+      this.keys.targets,
+      request.queuedAt,
+      String(request.githubJobId),
+      JSON.stringify(request),
+      targetKey(target),
+      JSON.stringify({ ...target, seenAt: request.queuedAt }),
+    );
+    return added === 1;
   }
 
   /** The job was taken by a runner, or ended without one; the demand it stood for, if it still waited. */
   async settled(pool: string, githubJobId: number): Promise<ProvisionRequest | undefined> {
-    const results = await this.redis
-      .multi()
-      .hget(this.keys.queuedDemand(pool), String(githubJobId))
-      .zrem(this.keys.queuedJobs(pool), String(githubJobId))
-      .hdel(this.keys.queuedDemand(pool), String(githubJobId))
-      .exec();
-    const text = results?.[0]?.[1];
-    return typeof text === "string" ? (JSON.parse(text) as ProvisionRequest) : undefined;
+    const text = await this.redis.runnerhubSettleDemand(
+      this.keys.queuedJobs(pool),
+      this.keys.queuedDemand(pool),
+      String(githubJobId),
+    );
+    return text ? (JSON.parse(text) as ProvisionRequest) : undefined;
   }
 
   /** Jobs still waiting in the pool, oldest first, dropping those too old to be real. */

@@ -16,6 +16,16 @@ export class RedisKeys {
     return `${this.prefix}:runners`;
   }
 
+  /** Set, no TTL: the names of the live runners of one pool, so provisioning reads its pool only. */
+  runnersOfPool(pool: string): string {
+    return `${this.runnersOfPoolPrefix}${pool}`;
+  }
+
+  /** The part of runnersOfPool(pool) before the pool's name (retire-runner.lua appends the name it reads). */
+  get runnersOfPoolPrefix(): string {
+    return `${this.prefix}:runners-of-pool:`;
+  }
+
   /** String, 24 h TTL: an exited runner's last record and why it went (RunnerExitRecord as JSON). */
   runnerExit(name: string): string {
     return `${this.prefix}:runner-exit:${name}`;
@@ -77,6 +87,29 @@ export class RedisKeys {
   /** String "1", TTL of the recovery's max age: set once an event is given up, so it is reported once. */
   deliveryAbandoned(guid: string): string {
     return `${this.prefix}:delivery-abandoned:${guid}`;
+  }
+
+  /** String, TTL of the recovery's max age: delivered_at (ms) of the newest delivery a recovery pass saw. */
+  get deliveryCursor(): string {
+    return `${this.prefix}:delivery-cursor`;
+  }
+
+  /** String, TTL of the recovery's max age: when (ms) a recovery pass last listed GitHub's deliveries. */
+  get deliveryCheckedAt(): string {
+    return `${this.prefix}:delivery-checked-at`;
+  }
+
+  /** String "1", TTL of the recovery's max age: set when a webhook may have been missed; the next pass looks. */
+  get deliverySuspect(): string {
+    return `${this.prefix}:delivery-suspect`;
+  }
+
+  /**
+   * Sorted set, TTL of the recovery's max age: guids of events still awaiting a redelivery that
+   * GitHub answered, scored by their original delivered_at (ms); the next pass lists back to the oldest.
+   */
+  get deliveryUnresolved(): string {
+    return `${this.prefix}:delivery-unresolved`;
   }
 
   /** String, 5 min TTL: the token of the process running a reconcile pass on this engine. */

@@ -49,7 +49,7 @@ export interface RunnerExitRecord extends RunnerRecord {
 /** What a clean-up adds to a runner's record when it retires it. */
 export type RunnerExit = Omit<RunnerExitRecord, keyof RunnerRecord> & Pick<RunnerRecord, "usage">;
 
-/** Runner records in Redis: one JSON string per runner plus a set of the live ones. */
+/** Runner records in Redis: one JSON string per runner plus sets of the live ones, all and per pool. */
 export class RunnerStore {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
@@ -60,11 +60,13 @@ export class RunnerStore {
   }
 
   async put(record: RunnerRecord): Promise<void> {
-    await this.redis
-      .multi()
-      .set(this.keys.runner(record.name), JSON.stringify(record))
-      .sadd(this.keys.runners, record.name)
-      .exec();
+    await this.redis.runnerhubPutRunner(
+      this.keys.runner(record.name),
+      this.keys.runners,
+      this.keys.runnersOfPool(record.pool),
+      JSON.stringify(record),
+      record.name,
+    );
   }
 
   async get(name: string): Promise<RunnerRecord | undefined> {
@@ -87,7 +89,15 @@ export class RunnerStore {
   }
 
   async list(): Promise<RunnerRecord[]> {
-    const names = await this.redis.smembers(this.keys.runners);
+    return this.load(await this.redis.smembers(this.keys.runners));
+  }
+
+  /** The live runners of one pool: what provisioning weighs demand against, without reading the fleet. */
+  async listPool(pool: string): Promise<RunnerRecord[]> {
+    return this.load(await this.redis.smembers(this.keys.runnersOfPool(pool)));
+  }
+
+  private async load(names: string[]): Promise<RunnerRecord[]> {
     if (names.length === 0) return [];
     const texts = await this.redis.mget(names.map((name) => this.keys.runner(name)));
     return texts.flatMap((text) => (text ? [JSON.parse(text) as RunnerRecord] : []));
@@ -105,16 +115,18 @@ export class RunnerStore {
 
   /** Removes a live record and keeps what happened to it (and its last log lines, masked) for a day. */
   async retire(name: string, exit: RunnerExit, logs?: string): Promise<RunnerExitRecord | undefined> {
-    const record = await this.get(name);
-    const multi = this.redis.multi().del(this.keys.runner(name)).srem(this.keys.runners, name);
-    if (!record) {
-      await multi.exec();
-      return undefined;
-    }
-    const history: RunnerExitRecord = { ...record, ...exit };
-    if (logs !== undefined) multi.set(this.keys.runnerLogs(name), logs, "EX", EXIT_HISTORY_SECONDS);
-    await multi.set(this.keys.runnerExit(name), JSON.stringify(history), "EX", EXIT_HISTORY_SECONDS).exec();
-    return history;
+    const history = await this.redis.runnerhubRetireRunner(
+      this.keys.runner(name),
+      this.keys.runners,
+      this.keys.runnerExit(name),
+      this.keys.runnersOfPoolPrefix,
+      this.keys.runnerLogs(name),
+      name,
+      JSON.stringify(exit),
+      EXIT_HISTORY_SECONDS,
+      ...(logs === undefined ? [] : [logs]),
+    );
+    return history ? (JSON.parse(history) as RunnerExitRecord) : undefined;
   }
 
   /** The last log lines kept when the runner's container was removed. */

@@ -24,6 +24,8 @@ export interface AppProcess {
 export interface StartAppOptions {
   env: Record<string, string>;
   cwd?: string;
+  /** Flags for node itself, before the entry (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 /** Asks the kernel for a currently free loopback port. */
@@ -230,7 +232,11 @@ export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
     HOME: process.env.HOME ?? "/root",
     ...opts.env,
   };
-  const child = spawn(process.execPath, [entry], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), entry], {
+    cwd,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
     child.once("error", reject);

@@ -17,6 +17,10 @@ const SCRIPTS = {
   runnerhubClaimRedelivery: { file: "claim-redelivery.lua", numberOfKeys: 1 },
   runnerhubReleaseRedelivery: { file: "release-redelivery.lua", numberOfKeys: 1 },
   runnerhubReleaseLock: { file: "release-lock.lua", numberOfKeys: 1 },
+  runnerhubPutRunner: { file: "put-runner.lua", numberOfKeys: 3 },
+  runnerhubRetireRunner: { file: "retire-runner.lua", numberOfKeys: 5 },
+  runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 3 },
+  runnerhubSettleDemand: { file: "settle-demand.lua", numberOfKeys: 2 },
   runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 2 },
   runnerhubPauseGitHubBudget: { file: "pause-github-budget.lua", numberOfKeys: 2 },
   runnerhubEngineBeat: { file: "engine-beat.lua", numberOfKeys: 1 },
@@ -51,6 +55,35 @@ declare module "ioredis" {
     ): Result<["ok" | "new" | "taken", string], Context>;
     runnerhubSilentEngines(heartbeats: string, timeoutMs: number, ...engines: string[]): Result<string[], Context>;
     runnerhubForgetEngine(heartbeats: string, engine: string, beat: string): Result<0 | 1, Context>;
+    runnerhubPutRunner(
+      record: string,
+      live: string,
+      livePool: string,
+      json: string,
+      name: string,
+    ): Result<null, Context>;
+    runnerhubRetireRunner(
+      record: string,
+      live: string,
+      exit: string,
+      livePoolPrefix: string,
+      logs: string,
+      name: string,
+      exitFields: string,
+      keepSeconds: number,
+      ...logText: string[]
+    ): Result<string | null, Context>;
+    runnerhubRecordQueued(
+      waitingJobs: string,
+      waitingDemand: string,
+      targets: string,
+      queuedAt: number,
+      jobId: string,
+      request: string,
+      targetKey: string,
+      target: string,
+    ): Result<0 | 1, Context>;
+    runnerhubSettleDemand(waitingJobs: string, waitingDemand: string, jobId: string): Result<string | null, Context>;
     runnerhubTakeGitHubBudget(
       bucket: string,
       pause: string,

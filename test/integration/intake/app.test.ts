@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { EmitterWebhookEvent } from "@octokit/webhooks";
-import { Probot } from "probot";
+import type { EmitterWebhookEvent, Webhooks } from "@octokit/webhooks";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { intakeApp } from "../../../src/intake/app.js";
-import { createLogger } from "../../../src/observability/logger.js";
+import { intakeWebhooks } from "../../../src/intake/app.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { provisionJobId } from "../../../src/queue/jobs.js";
 import { type WorkflowJobExample, workflowJobExamples } from "../../sim/github-simulator.js";
-import { type ServiceContext, runnerRecord, serviceContext, testPool, testPrivateKey } from "../support/context.js";
+import { type ServiceContext, runnerRecord, serviceContext, testPool } from "../support/context.js";
 
 const NOW = Date.parse("2026-01-01T12:00:00Z");
 const STOP_GRACE_MS = 45_000;
@@ -16,7 +14,7 @@ const RUNNER = "rh-k8s-abc123";
 
 let ctx: ServiceContext;
 let metrics: Metrics;
-let probot: Probot;
+let webhooks: Webhooks;
 
 beforeAll(async () => {
   ctx = await serviceContext();
@@ -24,21 +22,20 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   metrics = createMetrics();
-  probot = new Probot({ appId: 1, privateKey: testPrivateKey, secret: "s", log: createLogger("silent") });
-  await probot.load(
-    intakeApp({
-      currentPools: () => [POOL],
-      provisionQueue: ctx.queues.provision,
-      runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
-      runners: ctx.runners,
-      ledger: ctx.ledger,
-      stopGraceMs: STOP_GRACE_MS,
-      feed: ctx.feed,
-      metrics,
-      log: ctx.log,
-      now: () => NOW,
-    }),
-  );
+  webhooks = intakeWebhooks({
+    secret: "s",
+    suspectMiss: () => Promise.resolve(),
+    currentPools: () => [POOL],
+    provisionQueue: ctx.queues.provision,
+    runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
+    runners: ctx.runners,
+    ledger: ctx.ledger,
+    stopGraceMs: STOP_GRACE_MS,
+    feed: ctx.feed,
+    metrics,
+    log: ctx.log,
+    now: () => NOW,
+  });
 });
 
 afterEach(async () => {
@@ -63,7 +60,7 @@ function event(
 }
 
 async function receive(payload: WorkflowJobExample, id = randomUUID()): Promise<void> {
-  await probot.receive({
+  await webhooks.receive({
     id,
     name: "workflow_job",
     payload: payload as unknown as EmitterWebhookEvent<"workflow_job">["payload"],

@@ -104,7 +104,16 @@ function recovery(deps: Partial<DeliveriesApi> = {}): DeliveryRecovery {
       logs.push(JSON.parse(line) as LogLine);
     },
   });
-  return createDeliveryRecovery({ ...api, ...deps, redis, prefix, log, now: () => Date.now(), maxAgeMs: HOUR });
+  return createDeliveryRecovery({
+    ...api,
+    ...deps,
+    redis,
+    prefix,
+    log,
+    now: () => Date.now(),
+    maxAgeMs: HOUR,
+    fullCheckEveryMs: HOUR,
+  });
 }
 
 const attemptPosts = () => sim.requests.filter((r) => r.method === "POST" && r.path.endsWith("/attempts"));
@@ -188,6 +197,7 @@ describe("delivery recovery against the GitHub simulator", () => {
         log: createLogger("silent"),
         now: () => Date.now(),
         maxAgeMs: HOUR,
+        fullCheckEveryMs: HOUR,
       });
       const [a, b] = await Promise.all([one.run(), two.run()]);
       expect(a.redelivered + b.redelivered).toBe(5);
@@ -255,6 +265,50 @@ describe("delivery recovery against the GitHub simulator", () => {
     });
     expect(await flaky.run()).toMatchObject({ redelivered: 0, failed: 0 });
     expect(receiver.received).toHaveLength(1);
+  });
+
+  it("asks GitHub only when there is a reason, and then only for what is newer than the last pass saw", async () => {
+    let now = Date.now();
+    const pass = createDeliveryRecovery({
+      ...api,
+      redis,
+      prefix,
+      log: createLogger("silent"),
+      now: () => now,
+      maxAgeMs: HOUR,
+      fullCheckEveryMs: 10 * 60_000,
+      cursorOverlapMs: 0,
+    });
+    for (let i = 0; i < 9; i += 1) await sim.queueJob({ owner: "acme", repo: "app", labels: ["x"] });
+    // GitHub's delivered_at has one-second resolution: the last pass's newest second is read again.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await sim.queueJob({ owner: "acme", repo: "app", labels: ["x"] });
+    // First pass: no cursor yet, so the whole window (10 deliveries, 3 pages of 4).
+    expect(await pass.run()).toMatchObject({ examined: 10, redelivered: 0 });
+    expect(deliveryLists()).toHaveLength(3);
+
+    // Nothing suggests a miss: no GitHub call at all.
+    expect(await pass.run()).toMatchObject({ examined: 0 });
+    expect(deliveryLists()).toHaveLength(3);
+
+    // A webhook answered with an error: the next pass looks, at the newer deliveries only.
+    await sim.queueJob({ owner: "acme", repo: "app", labels: ["x"], deliver: false });
+    await pass.suspectMiss();
+    const third = await pass.run();
+    expect(third.redelivered).toBe(1);
+    expect(third.examined).toBeLessThanOrEqual(2);
+    expect(deliveryLists()).toHaveLength(4);
+    await sim.waitFor(() => receiver.received.length === 11, { ...WAIT, what: "the redelivery" });
+
+    // The redelivered event is checked once more (its answer shows in the list), then left alone.
+    expect((await pass.run()).redelivered).toBe(0);
+    expect(await pass.run()).toMatchObject({ examined: 0 });
+    expect(deliveryLists()).toHaveLength(5);
+
+    // The periodic look for misses nobody here saw.
+    now += 10 * 60_000;
+    expect(await pass.run()).toMatchObject({ redelivered: 0 });
+    expect(deliveryLists()).toHaveLength(6);
   });
 
   it("lists deliveries with the app JWT, newest first, and stops paging at sinceMs", async () => {

@@ -1,0 +1,30 @@
+--[[
+  Removes a live runner record and keeps what happened to it for a while (RunnerStore.retire), in
+  one step, so no reader sees the runner in an index without its record or the other way round.
+
+  Input:
+    KEYS[1] the runner record (string, JSON RunnerRecord)
+    KEYS[2] the live runners (set of names)
+    KEYS[3] the exit record (string, JSON RunnerExitRecord)
+    KEYS[4] the prefix of the per-pool sets of live runners (the pool's name is appended)
+    KEYS[5] the runner's last log lines (string)
+
+    ARGV[1] the runner's name
+    ARGV[2] the exit fields as JSON (exitedAt, exitCode, oomKilled, reason), merged over the record
+    ARGV[3] seconds the exit record (and the log lines) are kept
+    ARGV[4] optional: the runner's last log lines, masked
+
+  Output:
+    the exit record as JSON, or nil when there was no live record (the indexes are cleaned anyway)
+]]
+local text = redis.call("GET", KEYS[1])
+redis.call("SREM", KEYS[2], ARGV[1])
+if not text then return false end
+local record = cjson.decode(text)
+redis.call("SREM", KEYS[4] .. record.pool, ARGV[1])
+for key, value in pairs(cjson.decode(ARGV[2])) do record[key] = value end
+local history = cjson.encode(record)
+redis.call("DEL", KEYS[1])
+redis.call("SET", KEYS[3], history, "EX", tonumber(ARGV[3]))
+if ARGV[4] then redis.call("SET", KEYS[5], ARGV[4], "EX", tonumber(ARGV[3])) end
+return history
