@@ -26,6 +26,8 @@ export interface StartAppOptions {
   cwd?: string;
   /** Flags for node itself, before the entry (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** A process group of its own, so a terminal's Ctrl-C reaches only the caller, which stops it in order (the demo). */
+  ownProcessGroup?: boolean;
 }
 
 /** Asks the kernel for a currently free loopback port. */
@@ -236,6 +238,7 @@ export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
     cwd,
     env,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: opts.ownProcessGroup ?? false,
   });
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);

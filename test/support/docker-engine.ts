@@ -107,7 +107,11 @@ export class DockerEngine {
     }
   };
 
-  private constructor(readonly runDir: string) {
+  private constructor(
+    readonly runDir: string,
+    /** A process group of its own: a terminal's Ctrl-C reaches only the caller, which stops dockerd last. */
+    private readonly ownProcessGroup: boolean,
+  ) {
     this.socketPath = path.join(runDir, "docker.sock");
     this.logPath = path.join(runDir, "dockerd.log");
     this.pidFile = path.join(runDir, "dockerd.pid");
@@ -187,7 +191,7 @@ export class DockerEngine {
    * `tls`: also listen on a free loopback TCP port with `--tlsverify` and certificates made by
    * openssl (a CA, a server certificate for IP 127.0.0.1, a client certificate).
    */
-  static async start(options: { tls?: boolean } = {}): Promise<DockerEngine> {
+  static async start(options: { tls?: boolean; ownProcessGroup?: boolean } = {}): Promise<DockerEngine> {
     if (process.getuid?.() !== 0) {
       throw new Error(
         "a private Docker engine needs root (dockerd runs as root here, see TESTING.md); " +
@@ -195,7 +199,7 @@ export class DockerEngine {
       );
     }
     // Short on purpose: unix socket paths are limited to about 100 characters.
-    const engine = new DockerEngine(await mkdtemp("/tmp/rh-dockerd-"));
+    const engine = new DockerEngine(await mkdtemp("/tmp/rh-dockerd-"), options.ownProcessGroup ?? false);
     try {
       if (options.tls) {
         engine.tls = { port: await freePort(), certs: makeDockerCertificates(path.join(engine.runDir, "tls")) };
@@ -300,7 +304,7 @@ export class DockerEngine {
     const logFd = openSync(this.logPath, "a");
     let child: ChildProcess;
     try {
-      child = spawn("dockerd", args, { stdio: ["ignore", logFd, logFd] });
+      child = spawn("dockerd", args, { stdio: ["ignore", logFd, logFd], detached: this.ownProcessGroup });
     } finally {
       closeSync(logFd);
     }

@@ -77,11 +77,12 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<RedisServer> {
+  /** ownProcessGroup: a terminal's Ctrl-C reaches only the caller, which stops the server last. */
+  static async start(options: { ownProcessGroup?: boolean } = {}): Promise<RedisServer> {
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       try {
-        return await RedisServer.startOn(port);
+        return await RedisServer.startOn(port, options.ownProcessGroup ?? false);
       } catch (err) {
         // Another process may grab the port between freePort() and redis binding it.
         if (err instanceof RedisStartError && err.portTaken && attempt < PORT_ATTEMPTS) continue;
@@ -90,9 +91,9 @@ export class RedisServer {
     }
   }
 
-  private static async startOn(port: number): Promise<RedisServer> {
+  private static async startOn(port: number, ownProcessGroup: boolean): Promise<RedisServer> {
     const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-    const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"], detached: ownProcessGroup });
     const output: string[] = [];
     const keep = (chunk: Buffer): void => {
       output.push(
