@@ -211,7 +211,7 @@ export async function connectEngine(target: DockerTarget): Promise<ContainerEngi
 export interface EngineOptions {
   /** Deadline of each request/response call (stop adds the grace it asks Docker for). */
   callTimeoutMs: number;
-  /** How often an open event stream checks, with a ping, that the engine still answers. */
+  /** How often an open stream (events, logs) checks, with a ping, that the engine still answers. */
   streamCheckMs?: number;
 }
 
@@ -222,6 +222,19 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
   const bounded = <T>(call: string, run: (abortSignal: AbortSignal) => Promise<T>, timeoutMs = callTimeoutMs) =>
     withDeadline(name, call, timeoutMs, run);
   const ping = () => bounded("/_ping", (abortSignal) => abortable(docker).ping({ abortSignal }));
+  /**
+   * Streams have no deadline, but an open one is checked with a ping every streamCheckMs: an
+   * engine that stops answering ends it with an error. Returns the function that stops the checks.
+   */
+  const checkWhileOpen = (what: string, onDead: (error: Error) => void): (() => void) => {
+    const timer = setInterval(() => {
+      ping().catch((error: unknown) => {
+        clearInterval(timer);
+        onDead(new Error(`${what} dropped: ${(error as Error).message}`, { cause: error }));
+      });
+    }, options.streamCheckMs ?? EVENT_STREAM_CHECK_MS);
+    return () => clearInterval(timer);
+  };
 
   return {
     name,
@@ -311,8 +324,8 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
     },
 
     async watch(since, onEvent, onEnd) {
-      // Opening the stream is bounded like any call; the open stream is not (it is quiet while
-      // nothing happens) but is checked with a ping every streamCheckMs.
+      // Opening the stream is bounded like any call; the open stream is quiet while nothing
+      // happens, so it is checked with pings instead.
       const stream = (await bounded("event stream", (abortSignal) =>
         docker.getEvents({
           since: since === undefined ? undefined : Math.floor(since / 1e9),
@@ -322,14 +335,12 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
       )) as NodeJS.ReadableStream & { destroy(): void };
       let buffered = "";
       let ended = false;
-      const check = setInterval(() => {
-        ping().catch((error: unknown) => {
-          stream.destroy();
-          finish(new Error(`event stream dropped: ${(error as Error).message}`, { cause: error }));
-        });
-      }, options.streamCheckMs ?? EVENT_STREAM_CHECK_MS);
+      const stopChecking = checkWhileOpen("event stream", (error) => {
+        stream.destroy();
+        finish(error);
+      });
       const finish = (error: Error | undefined) => {
-        clearInterval(check);
+        stopChecking();
         if (ended) return;
         ended = true;
         onEnd(error);
@@ -359,7 +370,7 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
       stream.on("end", () => finish(undefined));
       stream.on("close", () => finish(undefined));
       return () => {
-        clearInterval(check);
+        stopChecking();
         ended = true;
         stream.destroy();
       };
@@ -390,12 +401,14 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
     },
 
     async followLogs(containerId, tailLines) {
-      // Opening is bounded; the open stream is not (a quiet runner writes nothing for a while).
+      // Opening is bounded; the open stream is checked with pings (a quiet runner writes nothing for a while).
       const raw = (await bounded("container logs", (abortSignal) =>
         docker
           .getContainer(containerId)
           .logs({ stdout: true, stderr: true, tail: tailLines, follow: true, abortSignal }),
       )) as Readable;
+      const stopChecking = checkWhileOpen("log stream", (error) => raw.destroy(error));
+      raw.once("close", stopChecking);
       const stream = raw.pipe(demuxLogStream());
       raw.on("end", () => stream.end());
       raw.on("error", (error) => stream.destroy(error));

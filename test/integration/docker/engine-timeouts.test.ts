@@ -5,8 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createContainerEngine, EngineTimeoutError, type ContainerEngine } from "../../../src/docker/engine.js";
+import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
 import { waitFor } from "../../sim/github-simulator.js";
+import { buildStubImage } from "../../sim/stub-image.js";
 import { DockerEngine } from "../../support/docker-engine.js";
+import { testPool } from "../support/context.js";
 
 const CALL_TIMEOUT_MS = 1_000;
 const STREAM_CHECK_MS = 200;
@@ -16,6 +19,7 @@ let engine: ContainerEngine;
 
 beforeAll(async () => {
   dockerd = await DockerEngine.start();
+  await buildStubImage(dockerd.client());
   engine = createContainerEngine("frozen", dockerd.client(), {
     callTimeoutMs: CALL_TIMEOUT_MS,
     streamCheckMs: STREAM_CHECK_MS,
@@ -78,6 +82,35 @@ describe("a frozen engine", () => {
     } finally {
       dockerd.thaw();
       close();
+    }
+  });
+
+  it("ends a followed log stream with an error once a ping goes unanswered", async () => {
+    const containerId = await engine.startContainer(
+      runnerContainerSpec({
+        name: `follow-${process.pid}`,
+        pool: testPool({ command: ["sh", "-c", "echo started; sleep 300"] }),
+        runnerId: undefined,
+        githubJobId: 1,
+        owner: "acme",
+        installationId: 7,
+        registrationEnv: {},
+      }),
+    );
+    const follow = await engine.followLogs(containerId, 10);
+    const failed = new Promise<Error>((resolve) => follow.stream.once("error", resolve));
+    const lines: string[] = [];
+    follow.stream.on("data", (line: unknown) => lines.push(String(line)));
+    try {
+      await waitFor(() => lines.join("").includes("started"), { timeoutMs: 10_000, what: "the first log line" });
+      await dockerd.freeze();
+      expect(String(await failed)).toMatch(
+        /log stream dropped: Docker engine frozen did not answer \/_ping within 1000 ms/,
+      );
+    } finally {
+      dockerd.thaw();
+      follow.close();
+      await engine.remove(containerId);
     }
   });
 });
