@@ -9,6 +9,7 @@ import { startShared, type Served, type Shared } from "./runtime/shared.js";
 import { TeardownStack } from "./runtime/teardown.js";
 import { startWebhookRole, WEBHOOK_PATH } from "./runtime/webhook-role.js";
 import { startWorkerRole } from "./runtime/worker-role.js";
+import { Heartbeats } from "./state/heartbeats.js";
 
 export { WEBHOOK_PATH };
 
@@ -50,6 +51,8 @@ async function serve(
     pools: config.pools,
     engine,
     engineCapacity: config.docker.capacity,
+    heartbeats: new Heartbeats(shared.redis.client, config.redisPrefix),
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
   });
   stack.defer("dashboard updates", () => admin.stop());
   const handlers: Handler[] = [

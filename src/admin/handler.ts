@@ -19,7 +19,7 @@ import { BULL_BOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./a
 import { checkToken, presentedToken, tokenDigest } from "./auth.js";
 import { createBrowserUi, wantsHtml, type BrowserDeps } from "./browser.js";
 import { createDashboard } from "./dashboard.js";
-import { createOverviewReader, present } from "./overview.js";
+import { createOverviewReader, present, type OverviewDeps } from "./overview.js";
 import { LOGIN_PATH } from "./pages.js";
 import { matchRoute, type Method } from "./routing.js";
 import {
@@ -58,6 +58,8 @@ export interface AdminDeps {
   engine?: ContainerEngine | undefined;
   /** RUNNERHUB_ENGINE_CAPACITY of that engine, shown on the dashboard. */
   engineCapacity?: number | undefined;
+  heartbeats: OverviewDeps["heartbeats"];
+  heartbeatTimeoutMs: number;
   feed: BrowserDeps["feed"];
   log: Logger;
   now: () => number;

@@ -20,9 +20,16 @@ export interface LiveHub {
   stop(): Promise<void>;
 }
 
-/** Two overviews differ when anything but the moment they were read differs. */
+/**
+ * Two overviews differ when anything but the moment they were read differs; heartbeat ages grow
+ * by themselves (the page counts them), so only an engine's health going stale is a change.
+ */
 export function overviewKey(overview: Overview): string {
-  return JSON.stringify({ ...overview, at: 0 });
+  return JSON.stringify({
+    ...overview,
+    at: 0,
+    engines: overview.engines.map((engine) => ({ ...engine, lastBeatMs: null })),
+  });
 }
 
 /**

@@ -24,6 +24,9 @@ export interface OverviewDeps {
   capacity: Capacity;
   queues: Queues;
   feed: { recent(count: number): Promise<FeedEntry[]> };
+  /** Workers' heartbeats, the health of engines other processes work on. */
+  heartbeats: { ages(): Promise<{ engine: string; ageMs: number }[]> };
+  heartbeatTimeoutMs: number;
   /** The engine this process works on (worker role), pinged for its health. */
   localEngine: { name: string; capacity: number | undefined; ping(): Promise<unknown> } | undefined;
   now: () => number;
@@ -96,17 +99,18 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
   return {
     pools,
     async overview() {
-      const [poolList, records, counts, events, local] = await Promise.all([
+      const [poolList, records, counts, events, local, ages] = await Promise.all([
         pools(deps.pools),
         deps.runners.list(),
         provision.getJobCounts(...JOB_STATES),
         deps.feed.recent(OVERVIEW_EVENTS),
         localEngine(),
+        deps.heartbeats.ages(),
       ]);
       return {
         at: deps.now(),
         pools: poolList,
-        engines: engineViews(records, local),
+        engines: engineViews(records, local, { ages, timeoutMs: deps.heartbeatTimeoutMs }),
         runners: selectRunners(records, undefined),
         queue: {
           queue: provision.name,

@@ -97,14 +97,14 @@ function poolsTable(pools: readonly PoolView[]): Html {
   </table>`;
 }
 
-/** null capacity: no limit on this process' own engine; not known for another process' engine. */
+/** Only the process working on an engine knows its capacity (RUNNERHUB_ENGINE_CAPACITY). */
 export function engineCapacity(engine: EngineView): string {
-  if (engine.capacity !== null) return String(engine.capacity);
-  return engine.health === "unknown" ? "unknown" : "no limit";
+  if (engine.capacity === null) return "unknown";
+  return engine.capacity === "unlimited" ? "no limit" : String(engine.capacity);
 }
 
-function enginesTable(engines: readonly EngineView[]): Html {
-  if (engines.length === 0) return html`<p>No engine holds a runner, and this process works on none.</p>`;
+function enginesTable(engines: readonly EngineView[], now: number): Html {
+  if (engines.length === 0) return html`<p>No worker has reported an engine yet.</p>`;
   const rows = engines.map(
     (engine) =>
       html`<tr data-engine="${engine.name}">
@@ -112,11 +112,12 @@ function enginesTable(engines: readonly EngineView[]): Html {
         <td>${badge(engine.health)}</td>
         ${num(engine.starting)}${num(engine.idle)}${num(engine.busy)}
         <td class="num">${engineCapacity(engine)}</td>
+        <td>${engine.lastBeatMs === null ? "–" : html`${age(now - engine.lastBeatMs, now)} ago`}</td>
       </tr>`,
   );
   return html`<table>
     <caption>
-      Docker engines: the one this process works on (pinged) and every engine holding a runner
+      Docker engines: every worker's heartbeat, and the engine of the process serving this page (pinged)
     </caption>
     <thead>
       <tr>
@@ -126,6 +127,7 @@ function enginesTable(engines: readonly EngineView[]): Html {
         <th scope="col" class="num">Idle</th>
         <th scope="col" class="num">Busy</th>
         <th scope="col" class="num">Capacity</th>
+        <th scope="col">Last heartbeat</th>
       </tr>
     </thead>
     <tbody>
@@ -143,7 +145,7 @@ function queueTable(queue: Overview["queue"]): Html {
     </caption>
     <thead>
       <tr>
-        ${states.map(([state]) => html`<th scope="col" class="num">${state}</th>`)}
+        ${states.map(([state]) => html`<th scope="col" class="num">${state.charAt(0).toUpperCase() + state.slice(1)}</th>`)}
       </tr>
     </thead>
     <tbody>
@@ -217,7 +219,7 @@ export function eventList(events: readonly FeedEntry[], linkRunner = true): Html
 export function renderSections(overview: Overview): Record<SectionId, Html> {
   return {
     pools: poolsTable(overview.pools),
-    engines: enginesTable(overview.engines),
+    engines: enginesTable(overview.engines, overview.at),
     queue: queueTable(overview.queue),
     runners: runnersTable(overview.runners, overview.at),
     events: eventList(overview.events),

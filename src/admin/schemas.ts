@@ -167,13 +167,16 @@ export const engineViewSchema = z.object({
   starting: count,
   idle: count,
   busy: count,
-  /** RUNNERHUB_ENGINE_CAPACITY of the engine's worker; null when unlimited or not known here. */
-  capacity: z.int().nullable(),
+  /** RUNNERHUB_ENGINE_CAPACITY of the engine's worker, "unlimited" without one; null: not known to this process. */
+  capacity: z.union([z.int(), z.literal("unlimited")]).nullable(),
   /**
-   * ok / unreachable: this process works on the engine and pinged it. unknown: another process
-   * works on it (engines are known from their runners' records; there is no engine registry yet).
+   * ok: its worker's heartbeat is fresh (or this process works on it and pinged it); unreachable:
+   * this process' ping failed; silent: no heartbeat within RUNNERHUB_HEARTBEAT_TIMEOUT (its runners
+   * are being given up); unknown: it holds runners but never beat.
    */
-  health: z.enum(["ok", "unreachable", "unknown"]),
+  health: z.enum(["ok", "unreachable", "silent", "unknown"]),
+  /** ms since its worker's last heartbeat; null without one. */
+  lastBeatMs: z.int().min(0).nullable(),
 });
 export type EngineView = z.output<typeof engineViewSchema>;
 

@@ -124,23 +124,39 @@ export interface LocalEngineState {
   reachable: boolean;
 }
 
-/** Engines by name: every engine that holds a live runner, and this process' own engine. */
+/** Workers' heartbeats as the dashboard reads them: how long ago each engine last beat. */
+export interface EngineBeats {
+  ages: readonly { engine: string; ageMs: number }[];
+  /** RUNNERHUB_HEARTBEAT_TIMEOUT: silence past it means the engine is given up. */
+  timeoutMs: number;
+}
+
+/**
+ * Engines by name: every engine with a heartbeat or a live runner, and this process' own. Health
+ * comes from the heartbeat; this process' own ping overrides it for its own engine.
+ */
 export function engineViews(
   records: readonly Pick<RunnerRecord, "engine" | "state">[],
   local: LocalEngineState | undefined,
+  beats: EngineBeats,
 ): EngineView[] {
   const views = new Map<string, EngineView>();
   const viewOf = (name: string): EngineView => {
     let view = views.get(name);
     if (!view) {
-      view = { name, starting: 0, idle: 0, busy: 0, capacity: null, health: "unknown" };
+      view = { name, starting: 0, idle: 0, busy: 0, capacity: null, health: "unknown", lastBeatMs: null };
       views.set(name, view);
     }
     return view;
   };
+  for (const { engine, ageMs } of beats.ages) {
+    const view = viewOf(engine);
+    view.lastBeatMs = Math.round(ageMs);
+    view.health = ageMs < beats.timeoutMs ? "ok" : "silent";
+  }
   if (local) {
     const view = viewOf(local.name);
-    view.capacity = local.capacity ?? null;
+    view.capacity = local.capacity ?? "unlimited";
     view.health = local.reachable ? "ok" : "unreachable";
   }
   for (const record of records) viewOf(record.engine)[record.state] += 1;

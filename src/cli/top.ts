@@ -59,7 +59,7 @@ function poolsTable(overview: Overview): string {
 function enginesTable(overview: Overview): string {
   if (overview.engines.length === 0) return "no engines known\n";
   return formatTable(
-    ["ENGINE", "HEALTH", "STARTING", "IDLE", "BUSY", "CAPACITY"],
+    ["ENGINE", "HEALTH", "STARTING", "IDLE", "BUSY", "CAPACITY", "LAST BEAT"],
     overview.engines.map((engine) => [
       engine.name,
       engine.health,
@@ -67,6 +67,7 @@ function enginesTable(overview: Overview): string {
       String(engine.idle),
       String(engine.busy),
       engineCapacity(engine),
+      engine.lastBeatMs === null ? "-" : `${formatAge(engine.lastBeatMs)} ago`,
     ]),
   );
 }

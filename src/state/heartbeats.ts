@@ -36,6 +36,17 @@ export class Heartbeats {
     return silent;
   }
 
+  /** How long ago each engine last beat (ms, on Redis' clock), for the dashboard. */
+  async ages(): Promise<{ engine: string; ageMs: number }[]> {
+    const [time, beats] = (await this.redis.multi().time().hgetall(this.keys.heartbeats).exec()) ?? [];
+    const [seconds, micros] = (time?.[1] as [string, string] | undefined) ?? ["0", "0"];
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    return Object.entries((beats?.[1] as Record<string, string> | undefined) ?? {}).flatMap(([engine, text]) => {
+      const at = (JSON.parse(text) as { at?: unknown }).at;
+      return typeof at === "number" ? [{ engine, ageMs: Math.max(0, now - at) }] : [];
+    });
+  }
+
   /** Drops a lost engine's heartbeat, unless it beat again since it was read. */
   async forget(silent: SilentEngine): Promise<boolean> {
     return (await this.redis.runnerhubForgetEngine(this.keys.heartbeats, silent.engine, silent.beat)) === 1;

@@ -9,6 +9,7 @@ import { createHttpServer, listen } from "../../src/http/server.js";
 import { PROVISION_QUEUE, provisionJobId, type ProvisionRequest } from "../../src/queue/jobs.js";
 import { waitFor } from "../sim/github-simulator.js";
 import { type ServiceContext, provisionRequest, serviceContext, testPool } from "../integration/support/context.js";
+import { Heartbeats } from "../../src/state/heartbeats.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const TOKEN = "cli-e2e-admin-token-0123456789";
@@ -55,6 +56,8 @@ beforeAll(async () => {
     queues: ctx.queues,
     github: ctx.newGitHub(),
     feed: ctx.feed,
+    heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
+    heartbeatTimeoutMs: 30_000,
     log: ctx.log,
     now: () => Date.now(),
   });

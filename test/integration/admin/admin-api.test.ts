@@ -37,6 +37,7 @@ import {
   serviceContext,
   testPool,
 } from "../support/context.js";
+import { Heartbeats } from "../../../src/state/heartbeats.js";
 
 const TOKEN = "admin-token-for-integration-0123";
 const ENGINE = "admin-engine";
@@ -183,6 +184,8 @@ beforeAll(async () => {
     github: ctx.newGitHub(),
     engine: ctx.engine,
     feed: ctx.feed,
+    heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
+    heartbeatTimeoutMs: 30_000,
     log,
     now: () => Date.now(),
   };
@@ -784,11 +787,15 @@ describe("the dashboard", () => {
     expect(overview.runners.map((runner) => [runner.name, runner.state, runner.repository])).toEqual([
       ["linux-live1", "busy", "acme/<b>app</b>"],
     ]);
-    // This process works on ctx.engine (pinged); ENGINE is only known from a runner's record.
+    // This process works on ctx.engine (pinged); ENGINE is only known from a runner's record until it beats.
     expect(overview.engines).toEqual([
-      { name: ENGINE, starting: 0, idle: 0, busy: 1, capacity: null, health: "unknown" },
-      { name: ctx.engine.name, starting: 0, idle: 0, busy: 0, capacity: null, health: "ok" },
+      { name: ENGINE, starting: 0, idle: 0, busy: 1, capacity: null, health: "unknown", lastBeatMs: null },
+      { name: ctx.engine.name, starting: 0, idle: 0, busy: 0, capacity: "unlimited", health: "ok", lastBeatMs: null },
     ]);
+    await new Heartbeats(ctx.redis, ctx.prefix).beat(ENGINE, "engine-id", 30_000);
+    const beaten = expectShape(await call("GET", "/admin/overview"), 200, overviewSchema);
+    expect(beaten.engines[0]).toMatchObject({ name: ENGINE, health: "ok" });
+    expect(beaten.engines[0]?.lastBeatMs).toBeLessThan(30_000);
     expect(overview.events.map((event) => event.kind)).toEqual(["took-job", "queued"]);
     expect(overview.pools.find((pool) => pool.name === "linux")?.counts.busy).toBe(1);
 

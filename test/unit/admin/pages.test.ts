@@ -55,6 +55,8 @@ describe("the dashboard's sections", () => {
       '<tr data-engine="host-a"><th scope="row">host-a</th><td><span class="badge badge-ok">ok</span></td>',
     );
     expect(flat(sections.engines)).toContain('<td class="num">unknown</td>');
+    expect(flat(sections.engines)).toContain('<span class="badge badge-silent">silent</span>');
+    expect(flat(sections.engines)).toContain(`data-since="${AT - 125_000}">2m</time> ago`);
   });
 
   it("show runners with their state, age, job and repository, linked to their page, escaped", () => {
@@ -143,7 +145,7 @@ describe("pages", () => {
 });
 
 describe("engines", () => {
-  it("are every engine holding a runner plus this process' own, with health and capacity only for the latter", () => {
+  it("come from heartbeats and live runners; this process' ping decides its own, and only it knows the capacity", () => {
     const views = engineViews(
       [
         { engine: "b", state: "busy" },
@@ -151,15 +153,24 @@ describe("engines", () => {
         { engine: "a", state: "starting" },
       ],
       { name: "c", capacity: undefined, reachable: false },
+      {
+        ages: [
+          { engine: "b", ageMs: 1_500.4 },
+          { engine: "c", ageMs: 2_000 },
+          { engine: "d", ageMs: 30_000 },
+        ],
+        timeoutMs: 30_000,
+      },
     );
     expect(views).toEqual([
-      { name: "a", starting: 1, idle: 0, busy: 0, capacity: null, health: "unknown" },
-      { name: "b", starting: 0, idle: 1, busy: 1, capacity: null, health: "unknown" },
-      { name: "c", starting: 0, idle: 0, busy: 0, capacity: null, health: "unreachable" },
+      { name: "a", starting: 1, idle: 0, busy: 0, capacity: null, health: "unknown", lastBeatMs: null },
+      { name: "b", starting: 0, idle: 1, busy: 1, capacity: null, health: "ok", lastBeatMs: 1_500 },
+      { name: "c", starting: 0, idle: 0, busy: 0, capacity: "unlimited", health: "unreachable", lastBeatMs: 2_000 },
+      { name: "d", starting: 0, idle: 0, busy: 0, capacity: null, health: "silent", lastBeatMs: 30_000 },
     ]);
-    expect(views.map(engineCapacity)).toEqual(["unknown", "unknown", "no limit"]);
-    expect(engineViews([], { name: "c", capacity: 4, reachable: true })).toEqual([
-      { name: "c", starting: 0, idle: 0, busy: 0, capacity: 4, health: "ok" },
+    expect(views.map(engineCapacity)).toEqual(["unknown", "unknown", "no limit", "unknown"]);
+    expect(engineViews([], { name: "c", capacity: 4, reachable: true }, { ages: [], timeoutMs: 1 })).toEqual([
+      { name: "c", starting: 0, idle: 0, busy: 0, capacity: 4, health: "ok", lastBeatMs: null },
     ]);
   });
 });

@@ -17,9 +17,10 @@ describe("renderTop", () => {
         "linux  4    1         1         1     1     2        1       3/4 [########..]",
         "gpu    1    0         0         0     0     0        0       0/1 [..........]",
         "",
-        "ENGINE  HEALTH   STARTING  IDLE  BUSY  CAPACITY",
-        "host-a  ok       1         1     0     8",
-        "host-b  unknown  0         0     1     unknown",
+        "ENGINE  HEALTH   STARTING  IDLE  BUSY  CAPACITY  LAST BEAT",
+        "host-a  ok       1         1     0     8         2s ago",
+        "host-b  silent   0         0     1     unknown   2m ago",
+        "host-c  unknown  0         0     0     unknown   -",
         "",
         "RUNNER          POOL   ENGINE  STATE                  AGE  JOB  REPOSITORY",
         "linux-aaaa0001  linux  host-a  starting               5s   100  acme/app",
@@ -49,9 +50,9 @@ describe("renderTop", () => {
     const narrow = renderTop(knownOverview(), { url: URL_, columns: 20 });
     expect(Math.max(...narrow.split("\n").map((line) => line.length))).toBe(20);
 
-    const short = renderTop(knownOverview(), { url: URL_, rows: 20 }).trimEnd().split("\n");
+    const short = renderTop(knownOverview(), { url: URL_, rows: 21 }).trimEnd().split("\n");
     // One row stays free: a full screen would scroll on the frame's last newline.
-    expect(short).toHaveLength(19);
+    expect(short).toHaveLength(20);
     expect(short.slice(-2)).toEqual([
       "TIME      EVENT       RUNNER          POOL   JOB  REPOSITORY  REASON",
       "03:04:04  OOM-KILLED  linux-cccc0004  linux  99   acme/app    oom-killed",
@@ -59,7 +60,7 @@ describe("renderTop", () => {
 
     const tiny = renderTop(knownOverview(), { url: URL_, rows: 6 }).trimEnd().split("\n");
     expect(tiny).toHaveLength(5);
-    expect(tiny[4]).toBe("… 13 more lines (a taller terminal shows them)");
+    expect(tiny[4]).toBe("… 14 more lines (a taller terminal shows them)");
   });
 });
 

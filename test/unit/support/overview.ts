@@ -46,8 +46,9 @@ export function knownOverview(): Overview {
       },
     ],
     engines: [
-      { name: "host-a", starting: 1, idle: 1, busy: 0, capacity: 8, health: "ok" },
-      { name: "host-b", starting: 0, idle: 0, busy: 1, capacity: null, health: "unknown" },
+      { name: "host-a", starting: 1, idle: 1, busy: 0, capacity: 8, health: "ok", lastBeatMs: 2_000 },
+      { name: "host-b", starting: 0, idle: 0, busy: 1, capacity: null, health: "silent", lastBeatMs: 125_000 },
+      { name: "host-c", starting: 0, idle: 0, busy: 0, capacity: null, health: "unknown", lastBeatMs: null },
     ],
     runners: [
       runner({ name: "linux-aaaa0001", state: "starting", createdAt: AT - 5_000, runnerId: null, containerId: null }),
