@@ -119,6 +119,20 @@ export function reconnectDelayMs(attempt: number): number {
 export const RECONCILE_LOCK_MS = 5 * MINUTE_MS;
 
 /**
+ * A runner younger than this needs no GitHub view yet: on the happy path it takes a job within
+ * seconds and webhooks tell the rest. Only older runners that are not busy (idle, or never came
+ * online) make a reconcile pass list their scope's registrations.
+ */
+export const RECONCILE_FRESH_RUNNER_MS = MINUTE_MS;
+
+/**
+ * Every scope runnerhub served in the last day is listed this often, by one engine's pass, to find
+ * registrations left with neither record nor container (a crash between the JIT config and the
+ * record). Rare, and harmless meanwhile: GitHub drops a JIT runner that never connects.
+ */
+export const RECONCILE_SWEEP_MS = 30 * MINUTE_MS;
+
+/**
  * Times one failed delivery is redelivered: a delivery failing three times in a row points at a
  * fault redelivering will not fix, and every redelivery costs a GitHub request.
  */

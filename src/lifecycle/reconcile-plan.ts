@@ -65,6 +65,25 @@ function stateFrom(registration: GitHubRunner): RunnerState {
  * forget or create so that containers, GitHub registrations, records and capacity agree again.
  * Pure: the adapter gathers the snapshot and carries out the actions.
  */
+/**
+ * The scopes whose registrations this engine's pass needs: those of its runners that are neither
+ * busy nor new (idle ones to judge, ones that never registered). On the happy path a runner takes
+ * its job within seconds and webhooks say the rest, so most passes list nothing.
+ */
+export function scopesNeedingView(
+  records: readonly RunnerRecord[],
+  engine: string,
+  now: number,
+  freshMs: number,
+): RunnerTarget[] {
+  const targets = new Map<string, RunnerTarget>();
+  for (const record of records) {
+    if (record.engine !== engine || record.state === "busy" || now - record.createdAt < freshMs) continue;
+    targets.set(targetKey(record), { installationId: record.installationId, scope: record.scope });
+  }
+  return [...targets.values()];
+}
+
 export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   const actions: ReconcileAction[] = [];
   const poolsByName = new Map(snap.pools.map((pool) => [pool.name, pool]));

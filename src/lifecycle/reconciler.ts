@@ -19,11 +19,17 @@ import type { Metrics } from "../observability/metrics.js";
 import { RedisKeys } from "../state/keys.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { underLock } from "../state/lock.js";
-import { parseScope, planReconcile, type ReconcileAction, type ReconcileSnapshot } from "./reconcile-plan.js";
+import {
+  parseScope,
+  planReconcile,
+  scopesNeedingView,
+  type ReconcileAction,
+  type ReconcileSnapshot,
+} from "./reconcile-plan.js";
 import { observeRunnerOnline } from "./runner-online.js";
 import { retireRunner } from "./retire-runner.js";
 import { stopRunner } from "./stop-runner.js";
-import { RECONCILE_LOCK_MS, RETIRE_LOCK_MS } from "../tunables.js";
+import { RECONCILE_FRESH_RUNNER_MS, RECONCILE_LOCK_MS, RECONCILE_SWEEP_MS, RETIRE_LOCK_MS } from "../tunables.js";
 
 export interface ReconcilerDeps {
   engine: ContainerEngine;
@@ -41,6 +47,10 @@ export interface ReconcilerDeps {
   redis: Redis;
   prefix: string;
   bootstrapTimeoutMs: number;
+  /** Runners younger than this need no GitHub view yet (RECONCILE_FRESH_RUNNER_MS in production). */
+  freshRunnerMs: number;
+  /** How often each scope served lately is listed for orphans, by one engine (RECONCILE_SWEEP_MS). */
+  sweepEveryMs: number;
   /** Gives up engines whose heartbeat fell silent (forgetLostEngines), before each pass reads the state. */
   forgetLostEngines?: () => Promise<unknown>;
   metrics: Metrics;
@@ -97,8 +107,16 @@ export function createReconciler(deps: ReconcilerDeps) {
       if (target) warmTargets.set(pool.name, target);
     }
     const targets = new Map<string, RunnerTarget>();
+    for (const target of scopesNeedingView(records, deps.engine.name, now, deps.freshRunnerMs)) {
+      targets.set(targetKey(target), target);
+    }
+    // Every scope served lately is also swept now and then for orphaned registrations, by
+    // whichever engine's pass claims it first.
     for (const target of [...known, ...records, ...warmTargets.values()]) {
-      targets.set(targetKey(target), { installationId: target.installationId, scope: target.scope });
+      const key = targetKey(target);
+      if (targets.has(key)) continue;
+      if ((await deps.redis.set(keys.reconcileSweep(key), "1", "PX", deps.sweepEveryMs, "NX")) !== "OK") continue;
+      targets.set(key, { installationId: target.installationId, scope: target.scope });
     }
     const registrations = new Map<string, { target: RunnerTarget; runners: GitHubRunner[] }>();
     await Promise.all(

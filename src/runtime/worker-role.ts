@@ -9,7 +9,14 @@ import { startRunnerOpsWorker } from "../lifecycle/runner-ops-worker.js";
 import { randomRunnerSuffix } from "../pools/runner-names.js";
 import { startProvisionWorker } from "../provisioning/provision-worker.js";
 import { Heartbeats } from "../state/heartbeats.js";
-import { PROVISION_CONCURRENCY, reconnectDelayMs, RECHECK_AFTER_MS, USAGE_SAMPLE_INTERVAL_MS } from "../tunables.js";
+import {
+  PROVISION_CONCURRENCY,
+  RECONCILE_FRESH_RUNNER_MS,
+  RECONCILE_SWEEP_MS,
+  reconnectDelayMs,
+  RECHECK_AFTER_MS,
+  USAGE_SAMPLE_INTERVAL_MS,
+} from "../tunables.js";
 import type { Served, Shared } from "./shared.js";
 import type { TeardownStack } from "./teardown.js";
 
@@ -48,6 +55,8 @@ export async function startWorkerRole(shared: Shared, stack: TeardownStack): Pro
     redis: redis.client,
     prefix: config.redisPrefix,
     bootstrapTimeoutMs: config.bootstrapTimeoutMs,
+    freshRunnerMs: RECONCILE_FRESH_RUNNER_MS,
+    sweepEveryMs: RECONCILE_SWEEP_MS,
     forgetLostEngines: () =>
       forgetLostEngines({
         ...shared,

@@ -112,6 +112,11 @@ export class RedisKeys {
     return `${this.prefix}:delivery-unresolved`;
   }
 
+  /** String "1", TTL of the sweep interval: taken (SET NX) by the one pass that lists this scope's registrations for orphans. */
+  reconcileSweep(targetKey: string): string {
+    return `${this.prefix}:lock:reconcile-sweep:${targetKey}`;
+  }
+
   /** String, 5 min TTL: the token of the process running a reconcile pass on this engine. */
   reconcileLock(engine: string): string {
     return `${this.prefix}:lock:reconcile:${engine}`;

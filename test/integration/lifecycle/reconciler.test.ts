@@ -72,7 +72,7 @@ afterAll(async () => {
   await sim.stop();
 });
 
-function reconciler(bootstrapTimeoutMs = 60_000) {
+function reconciler(bootstrapTimeoutMs = 60_000, listing?: { freshRunnerMs: number; sweepEveryMs: number }) {
   return createReconciler({
     engine: ctx.engine,
     runners: ctx.runners,
@@ -87,6 +87,9 @@ function reconciler(bootstrapTimeoutMs = 60_000) {
     redis: ctx.redis,
     prefix: ctx.prefix,
     bootstrapTimeoutMs,
+    // Every pass sees GitHub unless a test asks for the production rule.
+    freshRunnerMs: listing?.freshRunnerMs ?? 0,
+    sweepEveryMs: listing?.sweepEveryMs ?? 1,
     metrics: ctx.metrics,
     log: ctx.log,
     now: Date.now,
@@ -276,6 +279,33 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
     } finally {
       await worker.close();
     }
+  });
+
+  it("lists a scope only for runners that need GitHub's view, and sweeps it once per interval", async () => {
+    pools = [testPool()];
+    const listings = () =>
+      sim.requests.filter((r) => r.method === "GET" && r.path === "/api/v3/orgs/acme/actions/runners").length;
+    const listing = { freshRunnerMs: 60_000, sweepEveryMs: 10 * 60_000 };
+    // Runners still in the making (no container yet), so the pass leaves their records alone.
+    const inTheMaking = { engine: ctx.engine.name, containerId: undefined, ...TARGET };
+    await ctx.runners.put(runnerRecord("linux-busy0001", { ...inTheMaking, state: "busy" }));
+    await ctx.runners.put(runnerRecord("linux-fresh001", { ...inTheMaking, state: "starting" }));
+    const before = listings();
+
+    // The first pass sweeps the scope (no pass has in the last interval)...
+    await reconciler(OLD, listing).runOnce();
+    expect(listings() - before).toBe(1);
+    // ...later ones skip it: one runner is busy, the other new, and the sweep is done.
+    await reconciler(OLD, listing).runOnce();
+    await reconciler(OLD, listing).runOnce();
+    expect(listings() - before).toBe(1);
+
+    // A runner idle for two minutes is judged against GitHub's list.
+    await ctx.runners.put(
+      runnerRecord("linux-idle0001", { ...inTheMaking, state: "idle", createdAt: Date.now() - 120_000 }),
+    );
+    await reconciler(OLD, listing).runOnce();
+    expect(listings() - before).toBe(2);
   });
 
   it("lets one pass at a time run per engine", async () => {

@@ -130,6 +130,8 @@ function reconcilerOf(engine: ContainerEngine) {
     redis: ctx.redis,
     prefix: ctx.prefix,
     bootstrapTimeoutMs: 60_000,
+    freshRunnerMs: 0,
+    sweepEveryMs: 1,
     metrics: ctx.metrics,
     log: ctx.log,
     now: Date.now,

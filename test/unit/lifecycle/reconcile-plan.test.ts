@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ManagedContainer } from "../../../src/docker/engine.js";
 import { LABELS } from "../../../src/docker/labels.js";
 import type { GitHubRunner } from "../../../src/github/runners-api.js";
-import { planReconcile, type ReconcileSnapshot } from "../../../src/lifecycle/reconcile-plan.js";
+import { planReconcile, scopesNeedingView, type ReconcileSnapshot } from "../../../src/lifecycle/reconcile-plan.js";
 import type { ProvisionRequest } from "../../../src/queue/jobs.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { pool } from "../support/pools.js";
@@ -302,5 +302,25 @@ describe("planReconcile", () => {
       { kind: "release-slot", runnerName: "linux-ghost", slot: { kind: "pool", name: "linux" } },
       { kind: "release-slot", runnerName: "linux-ghost", slot: { kind: "engine", name: "here" } },
     ]);
+  });
+});
+
+describe("scopesNeedingView", () => {
+  const repo = { installationId: 9, scope: { kind: "repo" as const, owner: "acme", repo: "app" } };
+
+  it("lists the scopes of this engine's runners that are neither busy nor new, each once", () => {
+    const records = [
+      record("linux-00000001", { state: "idle" }),
+      record("linux-00000002", { state: "starting" }),
+      record("linux-00000003", { state: "busy", ...repo }),
+      record("linux-00000004", { state: "idle", createdAt: NOW - 10_000, ...repo }),
+      record("linux-00000005", { state: "idle", engine: "elsewhere", ...repo }),
+    ];
+    expect(scopesNeedingView(records, "here", NOW, MIN)).toEqual([TARGET]);
+  });
+
+  it("lists nothing while every runner is busy or new: the happy path costs no GitHub call", () => {
+    const records = [record("linux-00000001", { state: "busy" }), record("linux-00000002", { createdAt: NOW - 5_000 })];
+    expect(scopesNeedingView(records, "here", NOW, MIN)).toEqual([]);
   });
 });
