@@ -44,9 +44,9 @@ async function lastLines(
   deps: CleanUpDeps,
   containerId: string,
   observed: ExitReason,
-  runnerName: string,
+  log: Logger,
 ): Promise<string | undefined> {
-  const { engine, log } = deps;
+  const { engine } = deps;
   const kind = observed === "completed" ? "completed" : "abnormal";
   try {
     const [env, text] = await Promise.all([
@@ -56,7 +56,7 @@ async function lastLines(
     if (text === undefined) return undefined;
     return tailOf(maskSecrets(text, secretValuesOf(env ?? [])), KEPT_LOG_BYTES[kind]);
   } catch (error) {
-    log.warn({ err: error, containerId, runnerName }, "could not read the runner's last log lines");
+    log.warn({ err: error, containerId }, "could not read the runner's last log lines");
     return undefined;
   }
 }
@@ -78,8 +78,9 @@ export async function cleanUpRunner(
   containerId: string,
   labels: Record<string, string>,
 ): Promise<void> {
-  const { engine, log } = deps;
+  const { engine } = deps;
   const runnerName = labels[LABELS.runnerName] ?? "";
+  const log = deps.log.child({ pool: labels[LABELS.pool], runnerName });
   const status = await engine.status(containerId);
   // A list taken a moment ago may have caught a container between create and start.
   if (status.kind === "alive") return;
@@ -96,12 +97,12 @@ export async function cleanUpRunner(
   const registrationLeft = record?.runnerId !== undefined && (observed !== "completed" || record.state !== "busy");
   if (record && record.runnerId !== undefined && registrationLeft) {
     const deleted = await deps.github.deleteRunner(record, record.runnerId).catch((error: unknown) => {
-      log.warn({ err: error, runnerName }, "could not delete runner registration; the reconciler will retry");
+      log.warn({ err: error }, "could not delete runner registration; the reconciler will retry");
       return undefined;
     });
-    if (deleted === "deleted") log.info({ runnerName, runnerId: record.runnerId }, "runner registration deleted");
+    if (deleted === "deleted") log.info({ runnerId: record.runnerId }, "runner registration deleted");
   }
-  const logs = exit ? await lastLines(deps, containerId, observed, runnerName) : undefined;
+  const logs = exit ? await lastLines(deps, containerId, observed, log) : undefined;
   const usage = finalUsage(record?.usage, exit);
   await engine.remove(containerId);
   await deps.runners.retire(
@@ -125,8 +126,6 @@ export async function cleanUpRunner(
     reason,
   });
   const fields = {
-    pool,
-    runnerName,
     jobId,
     containerId,
     exitCode: exit?.exitCode,

@@ -52,7 +52,12 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
         if (event.action === "die" || event.action === "destroy") void handle(event.containerId, event.labels);
         else
           log.info(
-            { containerId: event.containerId, event: event.action, runnerName: event.labels[LABELS.runnerName] },
+            {
+              pool: event.labels[LABELS.pool],
+              runnerName: event.labels[LABELS.runnerName],
+              containerId: event.containerId,
+              event: event.action,
+            },
             "runner container event",
           );
       },

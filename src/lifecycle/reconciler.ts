@@ -26,6 +26,7 @@ import {
   type ReconcileAction,
   type ReconcileSnapshot,
 } from "./reconcile-plan.js";
+import { runnerLogFields } from "../pools/runner-names.js";
 import { observeRunnerOnline } from "./runner-online.js";
 import { retireRunner } from "./retire-runner.js";
 import { stopRunner } from "./stop-runner.js";
@@ -167,7 +168,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           const record = await deps.runners.get(action.runnerName);
           if (record?.runnerId !== undefined && (await deps.github.getRunner(record, record.runnerId))) return;
         }
-        log.info({ runnerName: action.runnerName, reason: action.reason }, "stopping runner");
+        log.info({ ...runnerLogFields(action.runnerName), reason: action.reason }, "stopping runner");
         return stopRunner(deps, action.runnerName, action.containerId, action.reason);
       }
       case "retire":
@@ -175,11 +176,11 @@ export function createReconciler(deps: ReconcilerDeps) {
         return;
       case "delete-registration":
         if ((await deps.github.deleteRunner(action.target, action.runnerId)) === "deleted") {
-          log.info({ runnerName: action.runnerName, runnerId: action.runnerId }, "orphan registration deleted");
+          log.info({ ...runnerLogFields(action.runnerName), runnerId: action.runnerId }, "orphan registration deleted");
         }
         return;
       case "forget-record":
-        log.warn({ runnerName: action.runnerName }, "runner record without a container; forgotten");
+        log.warn({ pool: action.pool, runnerName: action.runnerName }, "runner record without a container; forgotten");
         await deps.runners.retire(action.runnerName, {
           exitedAt: deps.now(),
           exitCode: undefined,
@@ -194,7 +195,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         ) {
           return;
         }
-        log.warn({ runnerName: action.runnerName, slot: action.slot }, "leaked capacity slot released");
+        log.warn({ ...runnerLogFields(action.runnerName), slot: action.slot }, "leaked capacity slot released");
         await deps.capacity.releaseFrom(action.slot.kind, action.slot.name, action.runnerName);
         await deps.slots.wake(action.slot.kind === "pool" ? action.slot.name : "", deps.engine.name);
         return;
@@ -262,7 +263,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         failed++;
         deps.metrics.reconcileActions.inc({ kind: action.kind, outcome: "failed" });
         log.error(
-          { err: error, action: action.kind, runnerName: "runnerName" in action ? action.runnerName : undefined },
+          { err: error, action: action.kind, ...("runnerName" in action ? runnerLogFields(action.runnerName) : {}) },
           "reconcile action failed",
         );
       }

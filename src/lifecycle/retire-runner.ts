@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { ContainerEngine } from "../docker/engine.js";
 import type { RunnersApi } from "../github/runners-api.js";
+import { runnerLogFields } from "../pools/runner-names.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import type { ReconcileAction } from "./reconcile-plan.js";
 import { stopRunner } from "./stop-runner.js";
@@ -15,11 +16,11 @@ export async function retireRunner(
   action: Extract<ReconcileAction, { kind: "retire" }>,
 ): Promise<"retired" | "kept-busy"> {
   if ((await deps.github.deleteRunner(action.target, action.runnerId)) === "busy") {
-    deps.log.info({ runnerName: action.runnerName }, "runner took a job while being retired; kept");
+    deps.log.info(runnerLogFields(action.runnerName), "runner took a job while being retired; kept");
     await deps.runners.update(action.runnerName, { state: "busy" });
     return "kept-busy";
   }
-  deps.log.info({ runnerName: action.runnerName, reason: action.reason }, "retiring idle runner");
+  deps.log.info({ ...runnerLogFields(action.runnerName), reason: action.reason }, "retiring idle runner");
   await stopRunner(deps, action.runnerName, action.containerId, action.reason);
   return "retired";
 }

@@ -30,3 +30,8 @@ export function runnerName(pool: string, suffix: string): string {
   }
   return name;
 }
+
+/** The fields a log line about a runner carries, when only its name is at hand. */
+export function runnerLogFields(name: string): { pool: string | undefined; runnerName: string } {
+  return { pool: parseRunnerName(name)?.pool, runnerName: name };
+}

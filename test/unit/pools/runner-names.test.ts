@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRunnerName, randomRunnerSuffix, runnerName } from "../../../src/pools/runner-names.js";
+import { parseRunnerName, randomRunnerSuffix, runnerLogFields, runnerName } from "../../../src/pools/runner-names.js";
 
 describe("runner names", () => {
   it("gives back the pool and suffix of every name it builds, dashes in the pool name included", () => {
@@ -38,5 +38,10 @@ describe("runner names", () => {
     expect(() => runnerName("linux", "12345")).toThrow(/suffix "12345": the suffix must be 8 lowercase hex digits/);
     expect(() => runnerName("linux", "1A2B3C4D")).toThrow(/1A2B3C4D/);
     expect(() => runnerName("", "1a2b3c4d")).toThrow(/pool ""/);
+  });
+
+  it("gives log lines the pool of a runner known only by name", () => {
+    expect(runnerLogFields("big-memory-1a2b3c4d")).toEqual({ pool: "big-memory", runnerName: "big-memory-1a2b3c4d" });
+    expect(runnerLogFields("someone-elses")).toEqual({ pool: undefined, runnerName: "someone-elses" });
   });
 });
