@@ -208,3 +208,29 @@ export const HEALTH_CHECK_TIMEOUT_MS = 2 * SECOND_MS;
 /** Redis reconnects back off linearly to this ceiling, so a restarted Redis is found within seconds. */
 export const REDIS_RECONNECT_MAX_DELAY_MS = 5 * SECOND_MS;
 export const REDIS_RECONNECT_STEP_MS = 200;
+
+// --- Dashboard ----------------------------------------------------------------------------------
+
+/** Timeline entries kept (XADD MAXLEN ~): about a day of a small installation, an hour of a busy one. */
+export const FEED_MAX_LENGTH = 1000;
+
+/** Timeline entries an overview carries: what fits on a screen below the tables. */
+export const OVERVIEW_EVENTS = 40;
+
+/** A dashboard login lasts a working day; logging in again is one field away. */
+export const SESSION_TTL_MS = 12 * HOUR_MS;
+
+/**
+ * While a dashboard is open, the event feed's newest id is checked this often (one cheap Redis
+ * call), so a runner appears on the page within a quarter second of its event.
+ */
+export const LIVE_POLL_MS = 250;
+
+/** Queue depth and counts also move without an event: the overview is re-read at least this often. */
+export const LIVE_REFRESH_MS = 2 * SECOND_MS;
+
+/** A comment line on an idle event stream this often keeps proxies from closing it (they often cut at 30-60 s). */
+export const LIVE_KEEPALIVE_MS = 15 * SECOND_MS;
+
+/** The dashboard's ping of this process' engine: a hung engine shows as unreachable, not as a hung page. */
+export const DASHBOARD_PING_TIMEOUT_MS = 2 * SECOND_MS;

@@ -21,15 +21,8 @@ import {
   STYLE_PATH,
 } from "./pages.js";
 import type { Overview, RunnerDetail } from "./schemas.js";
-import {
-  cookieValue,
-  issueSession,
-  safeNext,
-  SESSION_COOKIE,
-  SESSION_TTL_MS,
-  sessionCookie,
-  verifySession,
-} from "./session.js";
+import { LIVE_KEEPALIVE_MS, LIVE_POLL_MS, LIVE_REFRESH_MS, SESSION_TTL_MS } from "../tunables.js";
+import { cookieValue, issueSession, safeNext, SESSION_COOKIE, sessionCookie, verifySession } from "./session.js";
 
 export interface BrowserDeps {
   adminToken: string;
@@ -54,10 +47,6 @@ export interface BrowserUi {
 const LOGIN_BODY_LIMIT = 8 * 1024;
 /** Entries scanned for one runner's timeline: the whole feed is about this long. */
 const RUNNER_TIMELINE_SCAN = 1000;
-/** A comment line on an idle stream keeps proxies from closing it. */
-const KEEPALIVE_MS = 15_000;
-const LIVE_POLL_MS = 250;
-const LIVE_REFRESH_MS = 2_000;
 
 /** No inline script or style, no framing, no other origin: the page needs nothing else. */
 const PAGE_HEADERS = {
@@ -145,7 +134,7 @@ export function createBrowserUi(deps: BrowserDeps): BrowserUi {
     res.write("retry: 2000\n\n");
     send(first);
     const unsubscribe = hub.subscribe(send);
-    const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
+    const keepalive = setInterval(() => res.write(": keepalive\n\n"), LIVE_KEEPALIVE_MS);
     req.once("close", () => {
       clearInterval(keepalive);
       unsubscribe();

@@ -6,15 +6,12 @@ import type { ProvisionRequest } from "../queue/jobs.js";
 import type { Queues } from "../queue/queues.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import type { RunnerStore } from "../state/runner-store.js";
+import { DASHBOARD_PING_TIMEOUT_MS, OVERVIEW_EVENTS } from "../tunables.js";
 import { JOB_STATES, type Overview, type PoolView } from "./schemas.js";
 import { engineViews, poolCounts, poolView, selectRunners, type LocalEngineState } from "./views.js";
 
 /** Provision-queue states of demand that no worker runs yet (parked entries are delayed ones). */
 const NOT_YET_RUNNING = ["waiting", "prioritized", "delayed"] as const;
-/** How many timeline entries an overview carries. */
-export const OVERVIEW_EVENTS = 40;
-/** A ping slower than this shows the engine as unreachable (a hung engine must not hang the page). */
-const ENGINE_PING_TIMEOUT_MS = 2_000;
 
 export interface OverviewDeps {
   /** The pools as the file declares them. */
@@ -46,7 +43,7 @@ export function present<T>(jobs: readonly (T | undefined)[]): T[] {
 async function reachable(ping: () => Promise<unknown>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ENGINE_PING_TIMEOUT_MS);
+    timer = setTimeout(() => resolve(false), DASHBOARD_PING_TIMEOUT_MS);
   });
   try {
     return await Promise.race([ping().then(() => true), late]);

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { SESSION_TTL_MS } from "../tunables.js";
 
 /**
  * Browser sessions of the dashboard, without server state: the cookie is an expiry and a nonce
@@ -7,8 +8,6 @@ import { createHmac, timingSafeEqual } from "node:crypto";
  */
 
 export const SESSION_COOKIE = "runnerhub_session";
-/** A working day; the login form is one field away. */
-export const SESSION_TTL_MS = 12 * 3600_000;
 
 function signature(token: string, payload: string): string {
   return createHmac("sha256", token).update(`runnerhub-admin-session.${payload}`).digest("base64url");

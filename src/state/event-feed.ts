@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { FEED_MAX_LENGTH } from "../tunables.js";
 import { RedisKeys } from "./keys.js";
 
 /**
@@ -63,9 +64,6 @@ export function parseEntries(raw: readonly [string, readonly string[]][]): FeedE
     }
   });
 }
-
-/** Keeps about this many entries: a day of a small installation, an hour of a busy one. */
-export const FEED_MAX_LENGTH = 1000;
 
 export class RedisEventFeed implements EventFeed {
   private readonly key: string;

@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  cookieValue,
-  issueSession,
-  safeNext,
-  SESSION_TTL_MS,
-  sessionCookie,
-  verifySession,
-} from "../../../src/admin/session.js";
+import { cookieValue, issueSession, safeNext, sessionCookie, verifySession } from "../../../src/admin/session.js";
+import { SESSION_TTL_MS } from "../../../src/tunables.js";
 
 const TOKEN = "0123456789abcdef-admin";
 const NOW = 1_700_000_000_000;
