@@ -7,4 +7,6 @@ export const LABELS = {
   githubJobId: "com.github.runnerhub.job-id",
   owner: "com.github.runnerhub.owner",
   installationId: "com.github.runnerhub.installation-id",
+  /** The repository of a repository runner, empty for an organization's: with owner and installation, its scope. */
+  repo: "com.github.runnerhub.repo",
 } as const;

@@ -12,6 +12,8 @@ export interface RunnerIdentity {
   runnerId: number | undefined;
   githubJobId: number;
   owner: string;
+  /** The repository a repository runner registers with; undefined for an organization's runner. */
+  repo?: string;
   installationId: number;
   /** Registration variables: ACTIONS_RUNNER_INPUT_JITCONFIG, or the RUNNER_TOKEN family. */
   registrationEnv: Record<string, string>;
@@ -62,6 +64,7 @@ export function runnerContainerSpec(runner: RunnerIdentity): Docker.ContainerCre
       [LABELS.githubJobId]: String(runner.githubJobId),
       [LABELS.owner]: runner.owner,
       [LABELS.installationId]: String(runner.installationId),
+      [LABELS.repo]: runner.repo ?? "",
     },
     HostConfig: hostConfig,
   };

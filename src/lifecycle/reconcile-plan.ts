@@ -46,6 +46,12 @@ export type ReconcileAction =
   | { kind: "forget-record"; runnerName: string; pool: string }
   | { kind: "release-slot"; runnerName: string; slot: { kind: "pool" | "engine"; name: string } }
   | { kind: "mark"; runnerName: string; state: RunnerState; runnerId: number }
+  /**
+   * A live container whose record is missing (Redis lost it: fresh) or lacks the container (its
+   * worker died before writing it): the record is written from the container's labels and the
+   * registration, and its slot confirmed if there is room, else the runner is drained.
+   */
+  | { kind: "adopt"; record: RunnerRecord; fresh: boolean }
   | { kind: "warm"; pool: string; count: number }
   | { kind: "provision"; pool: string; requests: ProvisionRequest[] };
 
@@ -53,6 +59,39 @@ export type ReconcileAction =
 export function parseScope(text: string): RunnerScope {
   const [owner, repo] = text.split("/");
   return repo ? { kind: "repo", owner: owner ?? "", repo } : { kind: "org", org: owner ?? "" };
+}
+
+/** The scope a runner registered with, from its container's labels; undefined when they do not say. */
+export function targetFromLabels(labels: Record<string, string>): RunnerTarget | undefined {
+  const installationId = Number(labels[LABELS.installationId]);
+  const owner = labels[LABELS.owner];
+  if (!Number.isSafeInteger(installationId) || installationId <= 0 || !owner) return undefined;
+  const repo = labels[LABELS.repo];
+  return { installationId, scope: repo ? { kind: "repo", owner, repo } : { kind: "org", org: owner } };
+}
+
+/** A runner record rebuilt from what its container's labels and GitHub's registration say. */
+function recordFromContainer(
+  container: ManagedContainer,
+  pool: Pool,
+  target: RunnerTarget,
+  registration: GitHubRunner,
+  engine: string,
+): RunnerRecord {
+  const githubJobId = Number(container.labels[LABELS.githubJobId]);
+  return {
+    name: container.name,
+    pool: pool.name,
+    engine,
+    ...target,
+    githubJobId: Number.isSafeInteger(githubJobId) ? githubJobId : 0,
+    runnerId: registration.id,
+    containerId: container.id,
+    state: stateFrom(registration),
+    busyJobId: undefined,
+    createdAt: container.createdAt,
+    completedAt: undefined,
+  };
 }
 
 function stateFrom(registration: GitHubRunner): RunnerState {
@@ -119,7 +158,15 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
       continue;
     }
     if (!record) {
-      if (!found && age > snap.bootstrapTimeoutMs) {
+      // Only GitHub's word stops a runner without a record (Redis may have lost every record):
+      // registered, it is adopted; unregistered in a scope this pass listed, after the bootstrap
+      // timeout measured from its container's creation, it is stopped; otherwise left alone.
+      const target = targetFromLabels(container.labels);
+      if (found && pool && target) {
+        const adopted = recordFromContainer(container, pool, target, found.registration, snap.engine);
+        actions.push({ kind: "adopt", record: adopted, fresh: true });
+        states.set(adopted.name, adopted.state);
+      } else if (!found && target && listedTargets.has(targetKey(target)) && age > snap.bootstrapTimeoutMs) {
         actions.push({ kind: "stop", runnerName: container.name, containerId: container.id, reason: "no-record" });
         leaving.add(container.name);
       }
@@ -128,6 +175,11 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
     if (record.retiring) {
       leaving.add(record.name);
       continue;
+    }
+    // A worker killed between starting the container and writing its id; a live worker re-running
+    // that provisioning adopts it sooner, this is the fallback when none does.
+    if (record.containerId === undefined && container.state === "running" && age > snap.bootstrapTimeoutMs) {
+      actions.push({ kind: "adopt", record: { ...record, containerId: container.id }, fresh: false });
     }
     const listed = listedTargets.has(targetKey(record));
     if (!found) {
@@ -175,7 +227,12 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
     actions.push({ kind: "release-slot", runnerName: holder, slot: { kind: "engine", name: snap.engine } });
   }
 
-  for (const pool of snap.pools) actions.push(...planPoolSize(pool, snap, states, leaving));
+  // Adopted runners are the pool's from now on: counted before anything is made or retired.
+  const adopted = actions.flatMap((action) => (action.kind === "adopt" && action.fresh ? [action.record] : []));
+  const withAdopted = { ...snap, records: [...snap.records, ...adopted] };
+  // They are judged from the next pass on: their jobs' demand may be what Redis lost.
+  const justAdopted = new Set(adopted.map((record) => record.name));
+  for (const pool of snap.pools) actions.push(...planPoolSize(pool, withAdopted, states, leaving, justAdopted));
   return actions;
 }
 
@@ -185,6 +242,7 @@ function planPoolSize(
   snap: ReconcileSnapshot,
   states: ReadonlyMap<string, RunnerState>,
   leaving: ReadonlySet<string>,
+  justAdopted: ReadonlySet<string>,
 ): ReconcileAction[] {
   const actions: ReconcileAction[] = [];
   const waitingJobs = snap.waitingJobs.get(pool.name) ?? [];
@@ -202,6 +260,7 @@ function planPoolSize(
     .filter(
       (record) =>
         record.engine === snap.engine &&
+        !justAdopted.has(record.name) &&
         record.containerId !== undefined &&
         record.runnerId !== undefined &&
         snap.registrations.has(targetKey(record)),

@@ -17,12 +17,13 @@ import { reprovisionJobId, type ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { RedisKeys } from "../state/keys.js";
-import type { RunnerStore } from "../state/runner-store.js";
+import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { underLock } from "../state/lock.js";
 import {
   parseScope,
   planReconcile,
   scopesNeedingView,
+  targetFromLabels,
   type ReconcileAction,
   type ReconcileSnapshot,
 } from "./reconcile-plan.js";
@@ -30,7 +31,7 @@ import { runnerLogFields } from "../pools/runner-names.js";
 import { observeRunnerOnline } from "./runner-online.js";
 import { retireRunner } from "./retire-runner.js";
 import { stopRunner } from "./stop-runner.js";
-import { RECONCILE_FRESH_RUNNER_MS, RECONCILE_LOCK_MS, RECONCILE_SWEEP_MS, RETIRE_LOCK_MS } from "../tunables.js";
+import { RECONCILE_LOCK_MS, RETIRE_LOCK_MS } from "../tunables.js";
 
 export interface ReconcilerDeps {
   engine: ContainerEngine;
@@ -52,6 +53,8 @@ export interface ReconcilerDeps {
   freshRunnerMs: number;
   /** How often each scope served lately is listed for orphans, by one engine (RECONCILE_SWEEP_MS). */
   sweepEveryMs: number;
+  /** Most runner containers this engine may hold; undefined for no limit (slots of adopted runners). */
+  engineCapacity: number | undefined;
   /** Gives up engines whose heartbeat fell silent (forgetLostEngines), before each pass reads the state. */
   forgetLostEngines?: () => Promise<unknown>;
   metrics: Metrics;
@@ -119,6 +122,13 @@ export function createReconciler(deps: ReconcilerDeps) {
       if ((await deps.redis.set(keys.reconcileSweep(key), "1", "PX", deps.sweepEveryMs, "NX")) !== "OK") continue;
       targets.set(key, { installationId: target.installationId, scope: target.scope });
     }
+    // A container without a record names its scope in its labels: with Redis emptied, that is
+    // all there is to go by, and only GitHub's view decides whether it is adopted or stopped.
+    const recorded = new Set(records.map((record) => record.name));
+    for (const container of containers) {
+      const target = recorded.has(container.name) ? undefined : targetFromLabels(container.labels);
+      if (target) targets.set(targetKey(target), target);
+    }
     const registrations = new Map<string, { target: RunnerTarget; runners: GitHubRunner[] }>();
     await Promise.all(
       [...targets].map(async ([key, target]) => {
@@ -174,6 +184,8 @@ export function createReconciler(deps: ReconcilerDeps) {
       case "retire":
         await retireRunner(deps, action);
         return;
+      case "adopt":
+        return adopt(action.record, action.fresh, pools);
       case "delete-registration":
         if ((await deps.github.deleteRunner(action.target, action.runnerId)) === "deleted") {
           log.info({ ...runnerLogFields(action.runnerName), runnerId: action.runnerId }, "orphan registration deleted");
@@ -249,6 +261,50 @@ export function createReconciler(deps: ReconcilerDeps) {
         return;
       }
     }
+  }
+
+  /**
+   * Writes the record of a live runner container found without one, then takes its slot if the
+   * pool and engine have room. Without room the runner is drained like a surplus one (its
+   * registration deleted first, so a runner that took a job stays); a busy one runs its job out.
+   */
+  async function adopt(record: RunnerRecord, fresh: boolean, pools: Pool[]): Promise<void> {
+    const written = fresh
+      ? await deps.runners.putIfAbsent(record)
+      : (await deps.runners.update(record.name, { containerId: record.containerId })) !== undefined;
+    if (!written) return;
+    const pool = pools.find((candidate) => candidate.name === record.pool);
+    const slot = pool
+      ? await deps.capacity.confirm({
+          pool: pool.name,
+          fileMaxRunners: pool.maxRunners,
+          engine: deps.engine.name,
+          engineCapacity: deps.engineCapacity,
+          runner: record.name,
+        })
+      : "pool-full";
+    const fields = { runnerName: record.name, containerId: record.containerId, state: record.state, slot };
+    if (slot === "ok") {
+      log.warn(fields, "runner container adopted");
+      return;
+    }
+    if (record.state === "busy" || record.containerId === undefined) {
+      log.warn(fields, "runner container adopted without a slot; it runs its job out");
+      return;
+    }
+    log.warn(fields, "runner container adopted without room; drained");
+    if (record.runnerId === undefined) {
+      return stopRunner(deps, record.name, record.containerId, "surplus");
+    }
+    await retireRunner(deps, {
+      kind: "retire",
+      pool: record.pool,
+      runnerName: record.name,
+      containerId: record.containerId,
+      runnerId: record.runnerId,
+      target: { installationId: record.installationId, scope: record.scope },
+      reason: "surplus",
+    });
   }
 
   async function carryOutAll(plan: ReconcileAction[], pools: Pool[], warmTargets: Map<string, RunnerTarget>) {

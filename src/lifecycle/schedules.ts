@@ -63,5 +63,15 @@ export async function startSchedules(options: {
       options.log.warn({ err: error, task: task.name, queueJobId: job?.id }, "periodic task failed"),
     );
     options.teardown.defer(`${task.name} worker`, () => worker.close());
+    // A Redis that lost its data (a restart without persistence, a failover to a stale replica)
+    // lost the scheduler too: each process checks once an interval and puts it back.
+    const check = setInterval(() => {
+      void (async () => {
+        if (await queue.getJobScheduler(task.name)) return;
+        await queue.upsertJobScheduler(task.name, { every: task.everyMs });
+        options.log.warn({ task: task.name }, "periodic task's scheduler was gone from Redis; put back");
+      })().catch((error: unknown) => options.log.warn({ err: error, task: task.name }, "cannot check the scheduler"));
+    }, task.everyMs);
+    options.teardown.defer(`${task.name} scheduler check`, async () => clearInterval(check));
   }
 }

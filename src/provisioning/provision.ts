@@ -174,6 +174,7 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
         runnerId,
         githubJobId: request.githubJobId,
         owner: request.owner,
+        repo: request.scope.kind === "repo" ? request.scope.repo : undefined,
         installationId: request.installationId,
         registrationEnv: registration.env,
       }),

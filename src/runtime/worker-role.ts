@@ -57,6 +57,7 @@ export async function startWorkerRole(shared: Shared, stack: TeardownStack): Pro
     bootstrapTimeoutMs: config.bootstrapTimeoutMs,
     freshRunnerMs: RECONCILE_FRESH_RUNNER_MS,
     sweepEveryMs: RECONCILE_SWEEP_MS,
+    engineCapacity: config.docker.capacity,
     forgetLostEngines: () =>
       forgetLostEngines({
         ...shared,

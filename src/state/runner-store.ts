@@ -60,12 +60,22 @@ export class RunnerStore {
   }
 
   async put(record: RunnerRecord): Promise<void> {
-    await this.redis.runnerhubPutRunner(
+    await this.write(record, "");
+  }
+
+  /** Writes a record only where there is none (adopting a container); false when one exists. */
+  async putIfAbsent(record: RunnerRecord): Promise<boolean> {
+    return (await this.write(record, "absent")) === 1;
+  }
+
+  private write(record: RunnerRecord, mode: "absent" | ""): Promise<0 | 1> {
+    return this.redis.runnerhubPutRunner(
       this.keys.runner(record.name),
       this.keys.runners,
       this.keys.runnersOfPool(record.pool),
       JSON.stringify(record),
       record.name,
+      mode,
     );
   }
 

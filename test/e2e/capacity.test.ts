@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LABELS } from "../../src/docker/labels.js";
 import { waitFor } from "../sim/github-simulator.js";
+import { watchRunning } from "./support/running-count.js";
 import { startStack, stubPool, type Stack } from "./support/stack.js";
 
 let stack: Stack;
@@ -15,36 +15,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** Follows Docker's own start/die events for the pool, so no sample between polls is missed. */
-async function watchRunning(pool: string) {
-  const stream = (await stack.docker.getEvents({
-    filters: {
-      type: ["container"],
-      event: ["start", "die"],
-      label: [`${LABELS.managed}=true`, `${LABELS.pool}=${pool}`],
-    },
-  })) as NodeJS.ReadableStream & { destroy(): void };
-  const state = { running: 0, max: 0, starts: 0 };
-  let buffered = "";
-  stream.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString("utf8");
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines.filter(Boolean)) {
-      const event = JSON.parse(line) as { Action: string };
-      if (event.Action === "start") {
-        state.running++;
-        state.starts++;
-      } else state.running--;
-      state.max = Math.max(state.max, state.running);
-    }
-  });
-  return { state, stop: () => stream.destroy() };
-}
-
 describe("hard maxRunners ceiling across two worker processes", () => {
   it("never runs more than 5 containers for 50 jobs queued at once, and every job gets a runner", async () => {
-    const watch = await watchRunning("small");
+    const watch = await watchRunning(stack.docker, "small");
     try {
       const jobs = await Promise.all(
         Array.from({ length: 50 }, () =>

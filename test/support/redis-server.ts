@@ -141,6 +141,12 @@ export class RedisServer {
     );
   }
 
+  /** Stops this server and starts a new one on the same port with no data (it persists nothing). */
+  async restartEmpty(): Promise<RedisServer> {
+    await this.stop();
+    return RedisServer.startOn(this.port, false);
+  }
+
   /** SIGTERM by pid, SIGKILL if it has not exited after a grace period. */
   async stop(): Promise<void> {
     if (this.exitCode !== undefined) return;

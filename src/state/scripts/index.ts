@@ -61,7 +61,8 @@ declare module "ioredis" {
       livePool: string,
       json: string,
       name: string,
-    ): Result<null, Context>;
+      mode: "absent" | "",
+    ): Result<0 | 1, Context>;
     runnerhubRetireRunner(
       record: string,
       live: string,

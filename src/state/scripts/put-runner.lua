@@ -9,11 +9,13 @@
 
     ARGV[1] the record as JSON
     ARGV[2] the runner's name
+    ARGV[3] "absent": write only where there is no record yet (adopting a container); "" always
 
   Output:
-    nil
+    1 when written, 0 when "absent" found a record (nothing written)
 ]]
+if ARGV[3] == "absent" and redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
 redis.call("SET", KEYS[1], ARGV[1])
 redis.call("SADD", KEYS[2], ARGV[2])
 redis.call("SADD", KEYS[3], ARGV[2])
-return false
+return 1

@@ -53,6 +53,8 @@ export async function startStack(
     env?: Record<string, string>;
     /** Another engine than the shared one: the app's Docker variables and a client for the test. */
     engine?: { env: Record<string, string>; client: Dockerode };
+    /** Another Redis than the shared one (a test that restarts it). */
+    redisUrl?: string;
   } = {},
 ): Promise<Stack> {
   const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });
@@ -62,7 +64,8 @@ export async function startStack(
   const prefix = `e2e${randomBytes(4).toString("hex")}`;
   const port = await freePort();
   const docker = options.engine?.client ?? dockerClient(inject("dockerHost"));
-  const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const redisUrl = options.redisUrl ?? inject("redisUrl");
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const baseEnv: Record<string, string> = {
     APP_ID: "1",
     PRIVATE_KEY: testPrivateKey,
@@ -71,7 +74,7 @@ export async function startStack(
     GHE_PROTOCOL: "http",
     HOST: "127.0.0.1",
     LOG_LEVEL: "info",
-    REDIS_URL: inject("redisUrl"),
+    REDIS_URL: redisUrl,
     RUNNERHUB_REDIS_PREFIX: prefix,
     DOCKER_HOST: inject("dockerHost"),
     RUNNERHUB_ENGINE_NAME: "e2e",

@@ -90,6 +90,7 @@ function reconciler(bootstrapTimeoutMs = 60_000, listing?: { freshRunnerMs: numb
     // Every pass sees GitHub unless a test asks for the production rule.
     freshRunnerMs: listing?.freshRunnerMs ?? 0,
     sweepEveryMs: listing?.sweepEveryMs ?? 1,
+    engineCapacity: undefined,
     metrics: ctx.metrics,
     log: ctx.log,
     now: Date.now,

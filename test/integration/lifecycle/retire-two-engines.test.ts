@@ -132,6 +132,7 @@ function reconcilerOf(engine: ContainerEngine) {
     bootstrapTimeoutMs: 60_000,
     freshRunnerMs: 0,
     sweepEveryMs: 1,
+    engineCapacity: undefined,
     metrics: ctx.metrics,
     log: ctx.log,
     now: Date.now,

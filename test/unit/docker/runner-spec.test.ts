@@ -32,6 +32,7 @@ describe("runnerContainerSpec", () => {
       [LABELS.githubJobId]: "9001",
       [LABELS.owner]: "acme",
       [LABELS.installationId]: "7",
+      [LABELS.repo]: "",
     });
   });
 

@@ -35,7 +35,15 @@ function container(name: string, fields: Partial<ManagedContainer> = {}): Manage
     id: `c-${name}`,
     name,
     state: "running",
-    labels: { [LABELS.managed]: "true", [LABELS.pool]: "linux", [LABELS.runnerName]: name },
+    labels: {
+      [LABELS.managed]: "true",
+      [LABELS.pool]: "linux",
+      [LABELS.runnerName]: name,
+      [LABELS.githubJobId]: "1",
+      [LABELS.owner]: "acme",
+      [LABELS.installationId]: "7",
+      [LABELS.repo]: "",
+    },
     createdAt: NOW - 2 * MIN,
     ...fields,
   };
@@ -214,6 +222,41 @@ describe("planReconcile", () => {
     // ... so the reconciler decides a pool's retirements under one lock, on records read after
     // the other engine marked its retired runners: then nothing is left to retire here.
     expect(kinds(view(true))).toEqual([]);
+  });
+
+  it("adopts a registered runner container whose record Redis lost, busy or not, from its labels", () => {
+    const busy = "linux-00000030";
+    const idle = "linux-00000031";
+    const snap = snapshot({
+      containers: [container(busy), container(idle)],
+      registrations: listed(registration(busy, { busy: true }), registration(idle)),
+    });
+    expect(planReconcile(snap)).toEqual([
+      { kind: "adopt", record: record(busy, { state: "busy" }), fresh: true },
+      { kind: "adopt", record: record(idle), fresh: true },
+    ]);
+  });
+
+  it("never stops a container without a record on a scope it could not list, nor a young one", () => {
+    const name = "linux-00000032";
+    expect(planReconcile(snapshot({ containers: [container(name)], registrations: new Map() }))).toEqual([]);
+    const young = container(name, { createdAt: NOW - 1000 });
+    expect(planReconcile(snapshot({ containers: [young] }))).toEqual([]);
+    expect(planReconcile(snapshot({ containers: [container(name)] }))).toEqual([
+      { kind: "stop", runnerName: name, containerId: `c-${name}`, reason: "no-record" },
+    ]);
+  });
+
+  it("adopts the container of a record its worker never finished, once the bootstrap timeout passed", () => {
+    const name = "linux-00000033";
+    const unfinished = record(name, { containerId: undefined, createdAt: NOW - 2 * MIN });
+    const snap = snapshot({
+      containers: [container(name)],
+      records: [unfinished],
+      registrations: listed(registration(name)),
+    });
+    expect(kinds(snap)).toEqual([`adopt:`]);
+    expect(planReconcile(snap)[0]).toEqual({ kind: "adopt", record: record(name), fresh: false });
   });
 
   it("stops a runner past its max lifetime, even a busy one", () => {
