@@ -29,7 +29,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     const shared = await startShared(config, log, stack);
     const webhook = config.roles.has("webhook") ? startWebhookRole(shared) : undefined;
     const worker = config.roles.has("worker") ? await startWorkerRole(shared, stack) : undefined;
-    await startSchedulesRole(shared, stack, worker?.reconcile);
+    await startSchedulesRole(shared, stack, worker);
     const port = await serve(shared, [webhook, worker], worker?.engine, stack);
     return { port, stop: () => stack.unwind() };
   });

@@ -14,6 +14,7 @@ import { overrideProblems, poolOverrideSchema, type PoolOverrides } from "../poo
 import type { SlotKeeper } from "../provisioning/slots.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { Queues } from "../queue/queues.js";
+import type { ImageStore } from "../state/image-store.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { BULL_BOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./api-spec.js";
 import { checkToken, presentedToken, tokenDigest } from "./auth.js";
@@ -61,6 +62,8 @@ export interface AdminDeps {
   heartbeats: OverviewDeps["heartbeats"];
   heartbeatTimeoutMs: number;
   feed: BrowserDeps["feed"];
+  /** Image states per engine, for the pools' image status. */
+  imageStore: ImageStore;
   log: Logger;
   now: () => number;
 }

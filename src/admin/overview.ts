@@ -5,6 +5,7 @@ import type { PoolOverrides } from "../pools/overrides.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { Queues } from "../queue/queues.js";
 import type { FeedEntry } from "../state/event-feed.js";
+import type { ImageRecord } from "../images/policy.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { DASHBOARD_PING_TIMEOUT_MS, OVERVIEW_EVENTS } from "../tunables.js";
 import { JOB_STATES, type Overview, type PoolView } from "./schemas.js";
@@ -24,6 +25,8 @@ export interface OverviewDeps {
   /** Workers' heartbeats, the health of engines other processes work on. */
   heartbeats: { ages(): Promise<{ engine: string; ageMs: number }[]> };
   heartbeatTimeoutMs: number;
+  /** Runner images per engine, for each pool's image status. */
+  imageStore: { list(): Promise<ImageRecord[]> };
   /** The engine this process works on (worker role), pinged for its health. */
   localEngine: { name: string; capacity: number | undefined; ping(): Promise<unknown> } | undefined;
   now: () => number;
@@ -64,10 +67,11 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
   }
 
   async function pools(selected: readonly Pool[]): Promise<PoolView[]> {
-    const [overrides, records, waiting] = await Promise.all([
+    const [overrides, records, waiting, images] = await Promise.all([
       deps.overrides.all(),
       deps.runners.list(),
       waitingPools(),
+      deps.imageStore.list(),
     ]);
     const now = deps.now();
     return Promise.all(
@@ -82,7 +86,7 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
           slotsHeld: holders.length,
           parked,
         });
-        return poolView(pool, overrides[pool.name], counts);
+        return poolView(pool, overrides[pool.name], counts, images, now);
       }),
     );
   }

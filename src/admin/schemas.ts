@@ -57,10 +57,32 @@ export const poolCountsSchema = z.object({
 });
 export type PoolCounts = z.output<typeof poolCountsSchema>;
 
+export const IMAGE_STATES = ["present", "pulling", "failed", "unknown"] as const;
+
+/** The pool's image on one engine (engines where runnerhub has looked at it). */
+export const imageStatusSchema = z.object({
+  engine: z.string(),
+  state: z.enum(IMAGE_STATES),
+  /** Last successful pull by runnerhub (ISO time), null if it never pulled the image there. */
+  lastPulledAt: z.string().nullable(),
+  failure: z
+    .object({
+      reason: z.string(),
+      message: z.string(),
+      attempts: z.int(),
+      failedAt: z.string(),
+      nextRetryAt: z.string(),
+    })
+    .nullable(),
+});
+export type ImageStatusView = z.output<typeof imageStatusSchema>;
+
 export const poolViewSchema = z.object({
   name: z.string(),
   labels: z.array(z.string()),
   image: z.string(),
+  pull: z.enum(["missing", "always", "never"]),
+  imageStatus: z.array(imageStatusSchema),
   limits: z.object({
     maxRunners: z.int(),
     minIdle: z.int(),

@@ -1,8 +1,18 @@
 import type { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import { effectivePool, type PoolOverride } from "../pools/overrides.js";
+import type { ImageRecord } from "../images/policy.js";
 import type { RunnerExitRecord, RunnerRecord } from "../state/runner-store.js";
-import type { EngineView, FieldProblem, JobView, PoolCounts, PoolView, RunnerDetail, RunnerView } from "./schemas.js";
+import type {
+  EngineView,
+  FieldProblem,
+  ImageStatusView,
+  JobView,
+  PoolCounts,
+  PoolView,
+  RunnerDetail,
+  RunnerView,
+} from "./schemas.js";
 
 /** What the admin API shows is computed here from snapshots, without I/O, so it is unit-tested. */
 
@@ -52,12 +62,50 @@ export function poolCounts(pool: string, snapshot: PoolSnapshot): PoolCounts {
   return counts;
 }
 
-export function poolView(pool: Pool, override: PoolOverride | undefined, counts: PoolCounts): PoolView {
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** One engine's view of an image: a live pull lease wins, then a failure, then presence. */
+export function imageStatusView(record: ImageRecord, now: number): ImageStatusView {
+  const failure = record.failure;
+  const state =
+    record.pulling !== undefined && record.pulling.until > now
+      ? "pulling"
+      : failure !== undefined
+        ? "failed"
+        : record.lastPulledAt !== undefined || record.seenAt !== undefined
+          ? "present"
+          : "unknown";
+  return {
+    engine: record.engine,
+    state,
+    lastPulledAt: record.lastPulledAt === undefined ? null : iso(record.lastPulledAt),
+    failure:
+      failure === undefined
+        ? null
+        : {
+            reason: failure.kind,
+            message: failure.message,
+            attempts: failure.attempts,
+            failedAt: iso(failure.at),
+            nextRetryAt: iso(failure.nextRetryAt),
+          },
+  };
+}
+
+export function poolView(
+  pool: Pool,
+  override: PoolOverride | undefined,
+  counts: PoolCounts,
+  images: readonly ImageRecord[] = [],
+  now = 0,
+): PoolView {
   const effective = effectivePool(pool, override);
   return {
     name: pool.name,
     labels: [...pool.labels],
     image: pool.image,
+    pull: pool.pull,
+    imageStatus: images.filter((record) => record.image === pool.image).map((record) => imageStatusView(record, now)),
     limits: {
       maxRunners: effective.maxRunners,
       minIdle: effective.minIdle,

@@ -6,6 +6,8 @@ import { z } from "zod";
 import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
 import { HEARTBEAT_INTERVAL_DEFAULT, HEARTBEAT_TIMEOUT_DEFAULT } from "../tunables.js";
+import { normalizeAuthKey } from "../images/reference.js";
+import { parseRegistryAuths, type RegistryAuths, type RegistryCredential } from "./registry-auth.js";
 import { parseDuration } from "./units.js";
 
 /** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
@@ -59,6 +61,12 @@ export interface Config {
   heartbeatIntervalMs: number;
   /** An engine whose heartbeat is silent this long is given up: its runners' records, slots and registrations go. */
   heartbeatTimeoutMs: number;
+  /** How often `pull: always` images are re-pulled and unused runner images looked for. */
+  imageRefreshIntervalMs: number;
+  /** Runner images no pool has named for this long are removed; undefined: never. */
+  imageGcAgeMs: number | undefined;
+  /** Registry credentials (never logged); empty without RUNNERHUB_REGISTRY_AUTH_FILE / _AUTH. */
+  registryAuths: RegistryAuths;
   dataDir: string;
   /** Namespace of every Redis key, so several runnerhub installations can share one Redis. */
   redisPrefix: string;
@@ -178,6 +186,24 @@ const envSchema = z.object({
   RUNNERHUB_GITHUB_POINTS_PER_MINUTE: z.preprocess(blankToUndefined, z.coerce.number().positive().default(600)),
   RUNNERHUB_GITHUB_RESERVE: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(100)),
   RUNNERHUB_ENV_FILE: z.preprocess(blankToUndefined, z.string().default(".env")),
+  RUNNERHUB_IMAGE_REFRESH_INTERVAL: envDuration("15m"),
+  RUNNERHUB_IMAGE_GC_AGE: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .default("24h")
+      .transform((text, ctx) => {
+        if (text === "off") return undefined;
+        const ms = parseDuration(text);
+        if (ms === undefined || ms <= 0) {
+          ctx.addIssue({ code: "custom", message: `"${text}" is not a duration; use e.g. 24h, or off` });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  ),
+  RUNNERHUB_REGISTRY_AUTH_FILE: optionalString,
+  RUNNERHUB_REGISTRY_AUTH: optionalString,
   RUNNERHUB_DATA_DIR: z.preprocess(blankToUndefined, z.string().default(".data")),
   RUNNERHUB_REDIS_PREFIX: z.preprocess(
     blankToUndefined,
@@ -220,6 +246,58 @@ export function loadPools(file: string): Pool[] {
   const parsed = poolsFileSchema.safeParse(document);
   if (!parsed.success) throw new ConfigError(file, problemsOf(parsed.error, "pools"));
   return parsed.data;
+}
+
+/**
+ * Registry credentials in Docker's `{"auths": {...}}` shape, from a file (a Docker config.json
+ * works) and from RUNNERHUB_REGISTRY_AUTH (the same JSON, for secret stores that fill the
+ * environment); entries of the variable win. Problems name the source and field, never a secret.
+ */
+export function loadRegistryAuths(file: string | undefined, inline: string | undefined): RegistryAuths {
+  const sources: { name: string; text: () => string }[] = [];
+  if (file !== undefined) {
+    sources.push({
+      name: file,
+      text: () => {
+        try {
+          return readFileSync(file, "utf8");
+        } catch (error) {
+          const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(error);
+          throw new ConfigError(file, [`RUNNERHUB_REGISTRY_AUTH_FILE: ${reason}`]);
+        }
+      },
+    });
+  }
+  if (inline !== undefined) sources.push({ name: "RUNNERHUB_REGISTRY_AUTH", text: () => inline });
+  const auths = new Map<string, RegistryCredential>();
+  for (const source of sources) {
+    let document: unknown;
+    try {
+      document = JSON.parse(source.text());
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      // JSON.parse quotes the text it failed on, which may hold a password: name the position only.
+      const position = /position \d+/.exec((error as Error).message)?.[0] ?? "somewhere";
+      throw new ConfigError(source.name, [`not valid JSON (at ${position}); expected {"auths": {...}}`]);
+    }
+    const parsed = parseRegistryAuths(document);
+    if (!parsed.ok) throw new ConfigError(source.name, parsed.problems);
+    for (const [key, credential] of parsed.auths) auths.set(key, credential);
+  }
+  return auths;
+}
+
+/** A pool that names registry credentials must name ones that exist. */
+function checkPoolAuths(file: string, pools: readonly Pool[], auths: RegistryAuths): void {
+  const problems = pools.flatMap((pool, index) =>
+    pool.registryAuth === undefined || auths.has(normalizeAuthKey(pool.registryAuth))
+      ? []
+      : [
+          `pools[${index}].registryAuth: no entry "${pool.registryAuth}" in the registry credentials; ` +
+            `add it to RUNNERHUB_REGISTRY_AUTH_FILE or RUNNERHUB_REGISTRY_AUTH (known: ${[...auths.keys()].join(", ") || "none"})`,
+        ],
+  );
+  if (problems.length > 0) throw new ConfigError(file, problems);
 }
 
 /**
@@ -277,6 +355,12 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     ]);
   }
   const poolsFile = path.resolve(cwd, vars.RUNNERHUB_CONFIG);
+  const pools = loadPools(poolsFile);
+  const registryAuths = loadRegistryAuths(
+    vars.RUNNERHUB_REGISTRY_AUTH_FILE === undefined ? undefined : path.resolve(cwd, vars.RUNNERHUB_REGISTRY_AUTH_FILE),
+    vars.RUNNERHUB_REGISTRY_AUTH,
+  );
+  checkPoolAuths(poolsFile, pools, registryAuths);
   return {
     mode: "run",
     github: {
@@ -297,7 +381,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
       callTimeoutMs: vars.RUNNERHUB_DOCKER_TIMEOUT,
     },
     poolsFile,
-    pools: loadPools(poolsFile),
+    pools,
     adminToken: vars.ADMIN_TOKEN,
     roles: new Set(vars.RUNNERHUB_ROLES),
     stopGraceMs: vars.RUNNERHUB_STOP_GRACE,
@@ -307,6 +391,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     shutdownTimeoutMs: vars.RUNNERHUB_SHUTDOWN_TIMEOUT,
     heartbeatIntervalMs: vars.RUNNERHUB_HEARTBEAT_INTERVAL,
     heartbeatTimeoutMs: vars.RUNNERHUB_HEARTBEAT_TIMEOUT,
+    imageRefreshIntervalMs: vars.RUNNERHUB_IMAGE_REFRESH_INTERVAL,
+    imageGcAgeMs: vars.RUNNERHUB_IMAGE_GC_AGE,
+    registryAuths,
     dataDir: path.resolve(cwd, vars.RUNNERHUB_DATA_DIR),
     redisPrefix: vars.RUNNERHUB_REDIS_PREFIX,
     githubBudget: {

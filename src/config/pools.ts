@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { parseImageReference } from "../images/reference.js";
 import { DEFAULT_RUNNER_LIMITS } from "../tunables.js";
 import { parseDuration, parseSize } from "./units.js";
 
@@ -71,7 +72,16 @@ export const poolSchema = z
         "use 1-40 lowercase letters, digits and dashes, starting with a letter or digit",
       ),
     labels: z.array(label).min(1).max(100),
-    image: z.string().min(1),
+    image: z
+      .string()
+      .min(1)
+      .refine((image) => parseImageReference(image) !== undefined, {
+        message: "not an image reference; use e.g. ghcr.io/actions/actions-runner:latest",
+      }),
+    /** missing: pull when the engine lacks the image; always: also re-pull on a schedule (moving tags); never: only use what is on the engine. */
+    pull: z.enum(["missing", "always", "never"]).default("missing"),
+    /** The entry of the registry credentials (RUNNERHUB_REGISTRY_AUTH_FILE / _AUTH) for this pool's image; default: matched by registry. */
+    registryAuth: z.string().min(1).optional(),
     command: z.array(z.string()).min(1).default(["/home/runner/run.sh"]),
     maxRunners: z.int().min(0).max(10_000),
     minIdle: z.int().min(0).default(0),

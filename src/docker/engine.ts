@@ -117,9 +117,9 @@ export class EngineTimeoutError extends Error {
 /**
  * Runs one request/response Docker call with a deadline. At the deadline the HTTP request is
  * aborted (so a hung engine does not keep the socket) and the call fails with EngineTimeoutError,
- * even if the transport ignores the abort.
+ * even if the transport ignores the abort. Also used by the image calls (images.ts).
  */
-async function withDeadline<T>(
+export async function withDeadline<T>(
   engine: string,
   call: string,
   timeoutMs: number,

@@ -1,6 +1,6 @@
 import { Queue, Worker, type ConnectionOptions } from "bullmq";
 import type { Logger } from "pino";
-import { MAINTENANCE_QUEUE, reconcileQueueName } from "../queue/jobs.js";
+import { imagesQueueName, MAINTENANCE_QUEUE, reconcileQueueName } from "../queue/jobs.js";
 import type { Reconciler } from "./reconciler.js";
 import { PERIODIC_RUNS_KEPT } from "../tunables.js";
 
@@ -29,6 +29,8 @@ export async function startSchedules(options: {
   recovery: { everyMs: number; run: () => Promise<unknown> };
   reconcile?: { engine: string; everyMs: number; reconciler: Reconciler };
   teardown: Teardown;
+  /** Pre-pulls pool images at start (without holding start-up), then refreshes and cleans up. */
+  images?: { engine: string; everyMs: number; run: () => Promise<unknown> };
 }): Promise<void> {
   const periodic: Periodic[] = [
     {
@@ -41,6 +43,10 @@ export async function startSchedules(options: {
   if (options.reconcile) {
     const { reconciler, engine, everyMs } = options.reconcile;
     periodic.push({ queue: reconcileQueueName(engine), name: "reconcile", everyMs, run: () => reconciler.runOnce() });
+  }
+  if (options.images) {
+    const { engine, everyMs, run } = options.images;
+    periodic.push({ queue: imagesQueueName(engine), name: "images", everyMs, run });
   }
   for (const task of periodic) {
     const queue = new Queue(task.queue, {

@@ -153,6 +153,25 @@ export function createMetrics() {
     containerStartSeconds: phase("containerStart"),
     runnerOnlineSeconds: phase("runnerOnline"),
     jobStartSeconds: phase("jobStart"),
+    imagePullSeconds: new Histogram({
+      name: "runnerhub_image_pull_seconds",
+      help: "Image pulls by runnerhub, by pool and result (success or failure)",
+      labelNames: ["pool", "result"] as const,
+      buckets: [0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800],
+      registers: [registry],
+    }),
+    imagePullFailures: new Counter({
+      name: "runnerhub_image_pull_failures_total",
+      help: "Failed image pulls, by pool and reason (not-found, unauthorized, unreachable, timeout, not-on-engine, error)",
+      labelNames: ["pool", "reason"] as const,
+      registers: [registry],
+    }),
+    imagesRemoved: new Counter({
+      name: "runnerhub_images_removed_total",
+      help: "Runner images removed by the image clean-up, by kind (unused reference, superseded id)",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -13,6 +13,11 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     deps.metrics.queueWaitSeconds.observe({ pool }, secondsBetween(enqueuedAt, deps.now()));
   }
   const outcome = await provisionRunner(job.data, deps);
+  if (outcome.kind === "image-unavailable" && job.id !== undefined) {
+    // Not a failed attempt: the demand stays queued until the image's backoff runs out.
+    await job.moveToDelayed(Math.max(outcome.retryAt, deps.now() + 1), token);
+    throw new DelayedError();
+  }
   if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
   const engine = deps.engine.name;
   const poolFull = outcome.reason === "pool-full";

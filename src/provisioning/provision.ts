@@ -4,6 +4,7 @@ import type { ContainerEngine } from "../docker/engine.js";
 import { observeRunnerOnline } from "../lifecycle/runner-online.js";
 import { runnerContainerSpec } from "../docker/runner-spec.js";
 import { describeScope, type RunnerTarget, type RunnersApi } from "../github/runners-api.js";
+import type { ImagePuller } from "../images/puller.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import type { Capacity } from "../pools/capacity.js";
 import { runnerName } from "../pools/runner-names.js";
@@ -18,6 +19,8 @@ import { RESERVATION_LEASE_MS } from "../tunables.js";
 export interface ProvisionDeps {
   github: RunnersApi;
   engine: ContainerEngine;
+  /** Puts the pool's image on the engine before any registration is spent. */
+  images: ImagePuller;
   runners: RunnerStore;
   ledger: DemandLedger;
   /** The pools as the file declares them, read at each use. */
@@ -41,7 +44,8 @@ export interface ProvisionDeps {
 export type ProvisionOutcome =
   | { kind: "started"; runnerName: string; containerId: string }
   | { kind: "skipped"; reason: "pool-removed" | "demand-met" }
-  | { kind: "waiting"; reason: "pool-full" | "engine-full" };
+  | { kind: "waiting"; reason: "pool-full" | "engine-full" }
+  | { kind: "image-unavailable"; retryAt: number };
 
 const STILL_WAITING = new Set(["queued", "waiting", "pending", "requested"]);
 
@@ -113,6 +117,16 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
   if (!pool) {
     log.warn("pool no longer configured; demand dropped");
     return { kind: "skipped", reason: "pool-removed" };
+  }
+
+  // No GitHub registration is spent before the runner's image is on the engine.
+  const image = await deps.images.ensure(pool);
+  if (image.kind === "unavailable") {
+    log.warn(
+      { image: pool.image, reason: image.failure.kind, retryAt: new Date(image.retryAt).toISOString() },
+      "the pool's image is not on the engine; demand waits for the next pull attempt",
+    );
+    return { kind: "image-unavailable", retryAt: image.retryAt };
   }
 
   if (request.githubJobId > 0 && !(await stillNeeded(request, pool, deps, log))) {

@@ -55,3 +55,8 @@ export function runnerOpsQueueName(engine: string): string {
 export function reconcileQueueName(engine: string): string {
   return `reconcile-${engineSuffix(engine)}`;
 }
+
+/** Each engine's image passes (pre-pull, refresh of `always` images, clean-up), one at a time. */
+export function imagesQueueName(engine: string): string {
+  return `images-${engineSuffix(engine)}`;
+}

@@ -6,12 +6,12 @@ import type { WorkerRole } from "./worker-role.js";
 
 /**
  * Periodic work: every process redelivers failed webhooks; a process with an engine also
- * reconciles it.
+ * reconciles it and keeps its pools' images there (pre-pull, refresh, clean-up).
  */
 export async function startSchedulesRole(
   shared: Shared,
   stack: TeardownStack,
-  reconcile: WorkerRole["reconcile"] | undefined,
+  worker: Pick<WorkerRole, "reconcile" | "images"> | undefined,
 ): Promise<void> {
   const { config, redis, log, now, recovery } = shared;
   // Webhooks sent while this process was down may be lost: the first pass looks.
@@ -22,7 +22,8 @@ export async function startSchedulesRole(
     log,
     now,
     recovery: { everyMs: Math.min(RECOVERY_PASS_MS, config.recoveryIntervalMs), run: () => recovery.run() },
-    reconcile,
+    reconcile: worker?.reconcile,
+    images: worker?.images,
     teardown: stack,
   });
 }

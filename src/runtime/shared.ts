@@ -22,6 +22,7 @@ import { createSlotKeeper, type SlotKeeper } from "../provisioning/slots.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import { DemandLedger } from "../state/demand-ledger.js";
 import { RedisEventFeed } from "../state/event-feed.js";
+import { ImageStore } from "../state/image-store.js";
 import { connectRedis, startEmbeddedRedis, type RedisHandle } from "../state/redis.js";
 import { RunnerStore } from "../state/runner-store.js";
 import { GITHUB_BUDGET_MAX_WAIT_MS, RECOVERY_MAX_AGE_MS } from "../tunables.js";
@@ -52,6 +53,8 @@ export interface Shared {
   feed: RedisEventFeed;
   /** Missed-webhook recovery: passes run on the schedule, the intake tells it of failed webhooks. */
   recovery: DeliveryRecovery;
+  /** Runner images per engine: pull state and backoff (workers), image status (admin API). */
+  imageStore: ImageStore;
   /** The pools as the file declares them, read at each use. */
   currentPools: () => readonly Pool[];
 }
@@ -114,6 +117,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       maxAgeMs: RECOVERY_MAX_AGE_MS,
       fullCheckEveryMs: config.recoveryIntervalMs,
     }),
+    imageStore: new ImageStore(redis.client, config.redisPrefix),
     currentPools: () => config.pools,
   };
 }

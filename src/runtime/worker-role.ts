@@ -1,6 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { poolWarnings } from "../config/pools.js";
 import { countEngineErrors } from "../docker/counted-engine.js";
-import { connectEngine, type ContainerEngine } from "../docker/engine.js";
+import { connectDocker, connectEngine, type ContainerEngine } from "../docker/engine.js";
+import { createImageEngine } from "../docker/images.js";
+import { createImageMaintenance } from "../images/maintenance.js";
+import { createImagePuller, type ImagePuller } from "../images/puller.js";
 import { claimEngineName, forgetLostEngines, startHeartbeat } from "../lifecycle/engine-loss.js";
 import { watchRunnerExits } from "../lifecycle/exit-watcher.js";
 import { createReconciler, type Reconciler } from "../lifecycle/reconciler.js";
@@ -24,6 +28,8 @@ export interface WorkerRole extends Served {
   engine: ContainerEngine;
   /** This engine's reconcile passes, for the schedules. */
   reconcile: { engine: string; everyMs: number; reconciler: Reconciler };
+  /** This engine's image passes (pre-pull, refresh, clean-up), for the schedules. */
+  images: { engine: string; everyMs: number; run: () => Promise<unknown> };
 }
 
 /** The worker role: runs runners on this process's Docker engine and cleans up after them. */
@@ -46,7 +52,8 @@ export async function startWorkerRole(shared: Shared, stack: TeardownStack): Pro
   await watcher.ready;
   const sampler = sampleRunnerUsage({ ...shared, engine, intervalMs: USAGE_SAMPLE_INTERVAL_MS });
   stack.defer("usage sampler", () => sampler.stop());
-  startWorkers(shared, engine, stack);
+  const images = startImages(shared, engine);
+  startWorkers(shared, engine, images.puller, stack);
   const reconciler = createReconciler({
     ...shared,
     engine,
@@ -80,11 +87,34 @@ export async function startWorkerRole(shared: Shared, stack: TeardownStack): Pro
     handlers: [],
     checks: { docker: () => engine.ping() },
     reconcile: { engine: engine.name, everyMs: config.reconcileIntervalMs, reconciler },
+    images: { engine: engine.name, everyMs: config.imageRefreshIntervalMs, run: images.runOnce },
   };
 }
 
+/** Image handling on this engine: the puller provisioning waits on, and the periodic image pass. */
+function startImages(shared: Shared, engine: ContainerEngine) {
+  const { config } = shared;
+  // A client of its own: pulls stream for minutes, outside the engine adapter's call deadline.
+  const docker = connectDocker(config.docker.connection, { connectTimeoutMs: config.docker.callTimeoutMs });
+  const images = createImageEngine(engine.name, docker, config.docker.callTimeoutMs);
+  const common = { ...shared, engine: engine.name, images, store: shared.imageStore };
+  const puller = createImagePuller({
+    ...common,
+    auths: config.registryAuths,
+    refreshMs: config.imageRefreshIntervalMs,
+    newToken: () => randomUUID(),
+  });
+  const maintenance = createImageMaintenance({
+    ...common,
+    puller,
+    pools: shared.currentPools,
+    gcAgeMs: config.imageGcAgeMs,
+  });
+  return { puller, runOnce: () => maintenance.runOnce() };
+}
+
 /** The BullMQ workers of this engine: one starts runners, the other stops them. */
-function startWorkers(shared: Shared, engine: ContainerEngine, stack: TeardownStack): void {
+function startWorkers(shared: Shared, engine: ContainerEngine, images: ImagePuller, stack: TeardownStack): void {
   const { config, log } = shared;
   const options = {
     connection: shared.redis.client,
@@ -96,6 +126,7 @@ function startWorkers(shared: Shared, engine: ContainerEngine, stack: TeardownSt
     {
       ...shared,
       engine,
+      images,
       engineCapacity: config.docker.capacity,
       githubWebUrl: config.github.webUrl,
       recheckAfterMs: RECHECK_AFTER_MS,

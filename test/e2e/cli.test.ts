@@ -58,6 +58,7 @@ beforeAll(async () => {
     feed: ctx.feed,
     heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
     heartbeatTimeoutMs: 30_000,
+    imageStore: ctx.imageStore,
     log: ctx.log,
     now: () => Date.now(),
   });

@@ -186,6 +186,7 @@ beforeAll(async () => {
     feed: ctx.feed,
     heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
     heartbeatTimeoutMs: 30_000,
+    imageStore: ctx.imageStore,
     log,
     now: () => Date.now(),
   };

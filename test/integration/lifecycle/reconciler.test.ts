@@ -102,6 +102,7 @@ function provisionDeps(): ProvisionDeps {
   return {
     github,
     engine: ctx.engine,
+    images: ctx.images,
     runners: ctx.runners,
     ledger: ctx.ledger,
     currentPools: () => pools,

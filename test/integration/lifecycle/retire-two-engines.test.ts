@@ -97,6 +97,7 @@ async function runnerOn(engine: ContainerEngine, githubJobId: number): Promise<s
   const outcome = await provisionRunner(demand(githubJobId), {
     github,
     engine,
+    images: engine === ctx.engine ? ctx.images : ctx.imagePuller(engine.name, second.client()),
     runners: ctx.runners,
     ledger: ctx.ledger,
     currentPools: () => pools,

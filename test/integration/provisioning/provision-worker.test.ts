@@ -51,6 +51,7 @@ function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
   return {
     github: ctx.newGitHub(),
     engine: ctx.engine,
+    images: ctx.images,
     runners: ctx.runners,
     ledger: ctx.ledger,
     currentPools: () => [testPool({ command: ["sleep", "300"] })],

@@ -6,13 +6,16 @@ import type { GitHubBudgetSettings } from "../../../src/config/load.js";
 import { parseDockerHost } from "../../../src/config/docker-host.js";
 import { poolSchema, type Pool } from "../../../src/config/pools.js";
 import { connectDocker, createContainerEngine, type ContainerEngine } from "../../../src/docker/engine.js";
+import { createImageEngine, type ImageEngine } from "../../../src/docker/images.js";
 import { LABELS } from "../../../src/docker/labels.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createGitHubBudget, type GitHubBudget } from "../../../src/github/budget.js";
+import { createImagePuller, type ImagePuller } from "../../../src/images/puller.js";
 import { createRunnerhubOctokit } from "../../../src/github/octokit.js";
 import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-api.js";
 import { createLogger, type Logger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
+import { ImageStore } from "../../../src/state/image-store.js";
 import { RunnerStore } from "../../../src/state/runner-store.js";
 import { DemandLedger } from "../../../src/state/demand-ledger.js";
 import { RedisKeys } from "../../../src/state/keys.js";
@@ -52,6 +55,12 @@ export interface ServiceContext {
   prefix: string;
   docker: Dockerode;
   engine: ContainerEngine;
+  imageEngine: ImageEngine;
+  imageStore: ImageStore;
+  /** Ensures pool images on the engine, as the worker does before provisioning. */
+  images: ImagePuller;
+  /** The same for another engine (a second dockerd). */
+  imagePuller(engineName: string, docker: Dockerode): ImagePuller;
   runners: RunnerStore;
   queues: Queues;
   ledger: DemandLedger;
@@ -94,12 +103,30 @@ export async function serviceContext(): Promise<ServiceContext> {
       maxWaitMs: 60_000,
     });
   const metrics = createMetrics();
+  const imageEngine = createImageEngine("test-engine", docker, TEST_DOCKER_TIMEOUT_MS);
+  const imageStore = new ImageStore(redis, prefix);
+  const imagePuller = (engineName: string, client: Dockerode) =>
+    createImagePuller({
+      engine: engineName,
+      images: createImageEngine(engineName, client, TEST_DOCKER_TIMEOUT_MS),
+      store: imageStore,
+      auths: new Map(),
+      refreshMs: 15 * 60_000,
+      metrics,
+      log,
+      now: Date.now,
+      newToken: () => randomBytes(8).toString("hex"),
+    });
   return {
     newBudget,
     redis,
     prefix,
     docker,
     engine,
+    imageEngine,
+    imageStore,
+    images: imagePuller(engine.name, docker),
+    imagePuller,
     runners: new RunnerStore(redis, prefix),
     queues,
     ledger: new DemandLedger(redis, prefix),

@@ -1,0 +1,223 @@
+import { setTimeout as delay } from "node:timers/promises";
+import type { Logger } from "pino";
+import type { Pool } from "../config/pools.js";
+import { credentialsFor, type RegistryAuths } from "../config/registry-auth.js";
+import { PullError, type ImageEngine, type PullEvent } from "../docker/images.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { ImageStore } from "../state/image-store.js";
+import {
+  classifyPullFailure,
+  decideImage,
+  PullTally,
+  pullRetryDelayMs,
+  type ImageRecord,
+  type PullFailure,
+} from "./policy.js";
+
+/** A pull may take this long in all (a multi-GB image on a slow link), then it fails for retry. */
+export const PULL_TIMEOUT_MS = 30 * 60_000;
+/** A pull that reports no progress for this long is stuck (a registry that stopped answering). */
+export const PULL_STALL_MS = 2 * 60_000;
+/** The cross-process pull lock outlives a dead holder by at most this; the holder renews it at a third. */
+const PULL_LOCK_TTL_MS = 60_000;
+/** Progress is logged at most this often per pull, not once per chunk. */
+const PROGRESS_LOG_MS = 5_000;
+/** How often a process waiting for another process's pull of the same image looks again. */
+const LOCK_POLL_MS = 500;
+
+export type ImageReadiness = { kind: "ready" } | { kind: "unavailable"; retryAt: number; failure: PullFailure };
+
+export interface ImagePuller {
+  /**
+   * Makes sure the pool's image is on the engine before anything is spent on a runner: pulls it
+   * when the pool's policy says so (one pull per image at a time, in this process and across
+   * processes on the engine), or answers when to try again after a failed pull.
+   */
+  ensure(pool: Pool, options?: { refresh?: boolean }): Promise<ImageReadiness>;
+}
+
+export interface ImagePullerDeps {
+  engine: string;
+  images: ImageEngine;
+  store: ImageStore;
+  auths: RegistryAuths;
+  /** `always` images are re-pulled before a runner when their last pull is older than this. */
+  refreshMs: number;
+  metrics: Metrics;
+  log: Logger;
+  now: () => number;
+  newToken: () => string;
+}
+
+export function emptyImageRecord(engine: string, image: string, now: number): ImageRecord {
+  return {
+    engine,
+    image,
+    lastPulledAt: undefined,
+    seenAt: undefined,
+    imageId: undefined,
+    pulling: undefined,
+    failure: undefined,
+    poolImageAt: now,
+    superseded: [],
+  };
+}
+
+export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
+  const { engine, images, store, log, metrics } = deps;
+  const inFlight = new Map<string, Promise<ImageReadiness>>();
+
+  async function pullLocked(
+    pool: Pool,
+    record: ImageRecord,
+    localId: string | undefined,
+    token: string,
+  ): Promise<ImageReadiness> {
+    const image = pool.image;
+    const started = deps.now();
+    const leaseUntil = () => deps.now() + PULL_LOCK_TTL_MS;
+    await store.put({ ...record, pulling: { since: started, until: leaseUntil() } });
+    const renewal = setInterval(() => {
+      void store
+        .renew(engine, image, token, PULL_LOCK_TTL_MS)
+        .then(() => store.put({ ...record, pulling: { since: started, until: leaseUntil() } }))
+        .catch((error: unknown) => log.warn({ err: error, image }, "could not renew the pull lock"));
+    }, PULL_LOCK_TTL_MS / 3);
+    const controller = new AbortController();
+    const overall = setTimeout(
+      () => controller.abort(new Error(`no result within ${PULL_TIMEOUT_MS} ms`)),
+      PULL_TIMEOUT_MS,
+    );
+    let stall = setTimeout(() => controller.abort(new Error(`no progress for ${PULL_STALL_MS} ms`)), PULL_STALL_MS);
+    const tally = new PullTally();
+    let loggedAt = started;
+    const onEvent = (event: PullEvent) => {
+      clearTimeout(stall);
+      stall = setTimeout(() => controller.abort(new Error(`no progress for ${PULL_STALL_MS} ms`)), PULL_STALL_MS);
+      tally.add(event);
+      if (deps.now() - loggedAt >= PROGRESS_LOG_MS) {
+        loggedAt = deps.now();
+        log.info({ image, engine, ...tally.summary() }, "pulling image");
+      }
+    };
+    const credential = credentialsFor(image, deps.auths, pool.registryAuth);
+    log.info({ image, engine, pool: pool.name, withCredentials: credential !== undefined }, "pulling image");
+    try {
+      await images.pull(image, credential, onEvent, controller.signal);
+    } catch (error) {
+      const seconds = (deps.now() - started) / 1000;
+      metrics.imagePullSeconds.observe({ pool: pool.name, result: "failure" }, seconds);
+      const detail = error instanceof PullError ? error.detail : (error as Error).message;
+      const reason = controller.signal.aborted ? String((controller.signal.reason as Error).message) : detail;
+      const kind = classifyPullFailure(
+        error instanceof PullError ? error.statusCode : undefined,
+        detail,
+        controller.signal.aborted,
+      );
+      const attempts = (record.failure?.attempts ?? 0) + 1;
+      const now = deps.now();
+      const failure: PullFailure = {
+        kind,
+        message: reason,
+        attempts,
+        at: now,
+        nextRetryAt: now + pullRetryDelayMs(attempts),
+      };
+      await store.put({ ...record, pulling: undefined, failure });
+      metrics.imagePullFailures.inc({ pool: pool.name, reason: kind });
+      log.error(
+        {
+          image,
+          engine,
+          pool: pool.name,
+          reason: kind,
+          message: reason,
+          attempts,
+          retryInMs: failure.nextRetryAt - now,
+        },
+        localId === undefined
+          ? "image pull failed; the pool's runners wait for the retry, no registration is made"
+          : "image re-pull failed; runners keep using the local copy",
+      );
+      return localId === undefined ? { kind: "unavailable", retryAt: failure.nextRetryAt, failure } : { kind: "ready" };
+    } finally {
+      clearInterval(renewal);
+      clearTimeout(overall);
+      clearTimeout(stall);
+    }
+    const newId = await images.imageId(image);
+    const now = deps.now();
+    const moved = localId !== undefined && newId !== undefined && localId !== newId;
+    await store.put({
+      ...record,
+      lastPulledAt: now,
+      imageId: newId,
+      pulling: undefined,
+      failure: undefined,
+      poolImageAt: now,
+      superseded: moved ? [...record.superseded, { id: localId, at: now }] : record.superseded,
+    });
+    const seconds = (now - started) / 1000;
+    metrics.imagePullSeconds.observe({ pool: pool.name, result: "success" }, seconds);
+    log.info({ image, engine, pool: pool.name, seconds, updated: moved, ...tally.summary() }, "image pulled");
+    return { kind: "ready" };
+  }
+
+  async function ensureOnce(pool: Pool, refresh: boolean): Promise<ImageReadiness> {
+    const image = pool.image;
+    const deadline = deps.now() + PULL_TIMEOUT_MS;
+    for (;;) {
+      const [localId, record] = await Promise.all([images.imageId(image), store.get(engine, image)]);
+      const now = deps.now();
+      const decision = decideImage({ policy: pool.pull, localId, record, now, refreshMs: deps.refreshMs, refresh });
+      if (decision.kind === "use") {
+        // Written on a change only (first sight, or an image loaded after a failed pull), not per
+        // runner; a failed re-pull of an `always` image stays visible until a pull succeeds.
+        if (record === undefined || (record.failure !== undefined && pool.pull !== "always")) {
+          await store.put({ ...(record ?? emptyImageRecord(engine, image, now)), failure: undefined, seenAt: now });
+        }
+        return { kind: "ready" };
+      }
+      if (decision.kind === "wait") return { kind: "unavailable", retryAt: decision.until, failure: decision.failure };
+      if (decision.kind === "absent-never") {
+        const base = record ?? emptyImageRecord(engine, image, now);
+        const attempts = (base.failure?.attempts ?? 0) + 1;
+        const failure: PullFailure = {
+          kind: "not-on-engine",
+          message: `the engine has no ${image} and pool ${pool.name} says pull: never; load the image or set pull: missing`,
+          attempts,
+          at: now,
+          nextRetryAt: now + pullRetryDelayMs(attempts),
+        };
+        await store.put({ ...base, failure });
+        metrics.imagePullFailures.inc({ pool: pool.name, reason: failure.kind });
+        log.error({ image, engine, pool: pool.name, reason: failure.kind, attempts }, failure.message);
+        return { kind: "unavailable", retryAt: failure.nextRetryAt, failure };
+      }
+      const token = deps.newToken();
+      if (await store.lock(engine, image, token, PULL_LOCK_TTL_MS)) {
+        try {
+          return await pullLocked(pool, record ?? emptyImageRecord(engine, image, now), localId, token);
+        } finally {
+          await store.unlock(engine, image, token);
+        }
+      }
+      // Another process on this engine is pulling the image: wait for it, then look again.
+      log.debug({ image, engine }, "another process is pulling the image; waiting for it");
+      while ((await store.isLocked(engine, image)) && deps.now() < deadline) await delay(LOCK_POLL_MS);
+      if (deps.now() >= deadline) throw new Error(`waited ${PULL_TIMEOUT_MS} ms for another process to pull ${image}`);
+      // A refresh the other process just did counts for this caller too.
+      refresh = false;
+    }
+  }
+
+  return {
+    ensure(pool, options = {}) {
+      const running = inFlight.get(pool.image);
+      if (running) return running;
+      const flight = ensureOnce(pool, options.refresh ?? false).finally(() => inFlight.delete(pool.image));
+      inFlight.set(pool.image, flight);
+      return flight;
+    },
+  };
+}
