@@ -87,6 +87,57 @@ describe("poolView", () => {
     expect(poolViewSchema.parse(view)).toEqual(view);
   });
 
+  it("shows the pool's image on each engine: pulling, failed with reason and next retry, present", () => {
+    const base = {
+      image: linux.image,
+      lastPulledAt: undefined,
+      seenAt: undefined,
+      imageId: undefined,
+      pulling: undefined,
+      failure: undefined,
+      poolImageAt: 0,
+      superseded: [],
+    };
+    const now = Date.UTC(2026, 0, 1);
+    const view = poolView(
+      linux,
+      undefined,
+      counts,
+      [
+        { ...base, engine: "a", lastPulledAt: now - 1000 },
+        { ...base, engine: "b", pulling: { since: now - 10, until: now + 60_000 } },
+        { ...base, engine: "c", pulling: { since: now - 120_000, until: now - 60_000 }, seenAt: now - 200_000 },
+        {
+          ...base,
+          engine: "d",
+          failure: { kind: "not-found", message: "manifest unknown", attempts: 2, at: now, nextRetryAt: now + 10_000 },
+        },
+        { ...base, engine: "a", image: "another:1", lastPulledAt: now },
+      ],
+      now,
+    );
+    expect(view.pull).toBe("missing");
+    expect(view.imageStatus).toEqual([
+      { engine: "a", state: "present", lastPulledAt: new Date(now - 1000).toISOString(), failure: null },
+      { engine: "b", state: "pulling", lastPulledAt: null, failure: null },
+      // A lease that ran out belongs to a process that died mid-pull.
+      { engine: "c", state: "present", lastPulledAt: null, failure: null },
+      {
+        engine: "d",
+        state: "failed",
+        lastPulledAt: null,
+        failure: {
+          reason: "not-found",
+          message: "manifest unknown",
+          attempts: 2,
+          failedAt: new Date(now).toISOString(),
+          nextRetryAt: new Date(now + 10_000).toISOString(),
+        },
+      },
+    ]);
+    expect(poolViewSchema.parse(view)).toEqual(view);
+  });
+
   it("applies overrides and shows them", () => {
     const view = poolView(linux, { maxRunners: 2, idleTimeout: "90s" }, counts);
     expect(view.limits).toEqual({ maxRunners: 2, minIdle: 1, idleTimeoutMs: 90_000, maxLifetimeMs: 21_600_000 });

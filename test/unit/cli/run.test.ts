@@ -49,6 +49,8 @@ describe("runCli", () => {
       name: "linux",
       labels: ["self-hosted"],
       image: "i",
+      pull: "missing",
+      imageStatus: [],
       limits: { maxRunners: 3, minIdle: 0, idleTimeoutMs: 1, maxLifetimeMs: 1 },
       overrides: { maxRunners: 3 },
       counts: { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: 0, parked: 0 },

@@ -212,6 +212,55 @@ describe("loadConfig", () => {
     ).toEqual([expect.stringMatching(/^RUNNERHUB_HEARTBEAT_TIMEOUT: must be at least three/)]);
   });
 
+  it("reads the image settings and checks that a pool's registryAuth names known credentials", () => {
+    const config = loadConfig(
+      {
+        ...base(),
+        RUNNERHUB_IMAGE_GC_AGE: "off",
+        RUNNERHUB_REGISTRY_AUTH: JSON.stringify({ auths: { "ghcr.io": { username: "u", password: "hidden-pw" } } }),
+      },
+      tmpdir(),
+    );
+    if (config.mode !== "run") throw new Error("expected run mode");
+    expect(config.imageGcAgeMs).toBeUndefined();
+    expect(config.imageRefreshIntervalMs).toBe(15 * 60_000);
+    expect(config.pools[0]?.pull).toBe("missing");
+    expect(config.registryAuths.get("ghcr.io")?.username).toBe("u");
+    const defaults = loadConfig(base(), tmpdir());
+    if (defaults.mode !== "run") throw new Error("expected run mode");
+    expect(defaults.imageGcAgeMs).toBe(24 * 3600_000);
+
+    const poolsFile = writePools(VALID.replace("  image:", "  registryAuth: quay.io\n  pull: always\n  image:"));
+    let error: unknown;
+    try {
+      loadConfig({ ...base(), RUNNERHUB_CONFIG: poolsFile }, tmpdir());
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).source).toBe(poolsFile);
+    expect((error as ConfigError).problems).toEqual([
+      expect.stringMatching(/^pools\[0\]\.registryAuth: no entry "quay\.io" in the registry credentials/),
+    ]);
+    expect(problemsOf(() => loadConfig({ ...base(), RUNNERHUB_IMAGE_GC_AGE: "soon" }, tmpdir()))[0]).toMatch(
+      /^RUNNERHUB_IMAGE_GC_AGE: /,
+    );
+  });
+
+  it("refuses a pull policy or image it does not know", () => {
+    const problems = problemsOf(() =>
+      loadPools(
+        writePools(
+          VALID.replace("  image: ghcr.io/actions/actions-runner:latest", "  image: Not An Image\n  pull: sometimes"),
+        ),
+      ),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^pools\[0\]\.image: not an image reference/),
+      expect.stringMatching(/^pools\[0\]\.pull: /),
+    ]);
+  });
+
   it("requires the webhook secret once the app is registered", () => {
     const { WEBHOOK_SECRET: _unused, ...env } = base();
     expect(problemsOf(() => loadConfig(env, tmpdir()))[0]).toMatch(/^WEBHOOK_SECRET: required/);
