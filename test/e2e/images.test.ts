@@ -41,7 +41,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   for (const image of [served, shared]) {
-    if (image) await docker.getImage(image).remove().catch(() => undefined);
+    if (image)
+      await docker
+        .getImage(image)
+        .remove()
+        .catch(() => undefined);
   }
   await registry?.stop();
 });
