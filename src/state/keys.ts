@@ -161,6 +161,20 @@ export class RedisKeys {
     return `${this.prefix}:lock:retire:${pool}`;
   }
 
+  /**
+   * Hash, no TTL: `engine|image` -> what runnerhub knows about a runner image on that engine
+   * (ImageRecord as JSON: last pull, failure and backoff, when a pool last named it); one hash for
+   * all engines so the admin API reads them at once. Entries go when the image clean-up forgets them.
+   */
+  get images(): string {
+    return `${this.prefix}:images`;
+  }
+
+  /** String, 60 s TTL renewed while the pull runs: the token of the one process pulling this image on this engine. */
+  pullLock(engine: string, image: string): string {
+    return `${this.prefix}:lock:pull:${engine}|${image}`;
+  }
+
   /** Hash written by BullMQ: one entry of a queue (data, finishedOn, …), kept as the queue's options say. */
   queueJob(queue: string, jobId: string): string {
     return `${this.prefix}:${queue}:${jobId}`;

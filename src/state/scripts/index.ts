@@ -26,6 +26,7 @@ const SCRIPTS = {
   runnerhubEngineBeat: { file: "engine-beat.lua", numberOfKeys: 1 },
   runnerhubSilentEngines: { file: "silent-engines.lua", numberOfKeys: 1 },
   runnerhubForgetEngine: { file: "forget-engine.lua", numberOfKeys: 1 },
+  runnerhubRenewLock: { file: "renew-lock.lua", numberOfKeys: 1 },
 } as const;
 
 declare module "ioredis" {
@@ -94,6 +95,7 @@ declare module "ioredis" {
       floor: number,
     ): Result<number, Context>;
     runnerhubPauseGitHubBudget(bucket: string, pause: string, pauseMs: number): Result<number, Context>;
+    runnerhubRenewLock(lock: string, token: string, leaseMs: number): Result<0 | 1, Context>;
   }
 }
 

@@ -1,6 +1,6 @@
 --[[
   Releases a lock only if the caller still holds it, so a pass that outlived its lock never
-  frees the lock another process took since (used by the reconciler).
+  frees the lock another process took since (used by the reconciler and image pulls).
 
   Input:
     KEYS[1] the lock (string holding its owner's token)
