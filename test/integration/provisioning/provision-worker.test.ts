@@ -158,11 +158,30 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
   it("withdraws the registration and keeps no record when the container cannot start", async () => {
     const { scope } = githubForJit(502);
     const deleted = nock(GITHUB_API).delete("/orgs/acme/actions/runners/502").reply(204);
-    const broken = deps({ currentPools: () => [testPool({ image: "runnerhub-no-such-image:missing" })] });
+    const broken = deps({ currentPools: () => [testPool({ command: ["/no/such/entrypoint"] })] });
     await expect(provisionRunner(await queued(3003), broken)).rejects.toThrow();
     scope.done();
     deleted.done();
     expect(await ctx.runners.list()).not.toContainEqual(expect.objectContaining({ githubJobId: 3003 }));
+  });
+
+  it("spends no registration and reserves no slot while the pool's image is not on the engine", async () => {
+    const unexpected = nock(GITHUB_API).post(/.*/).reply(500).get(/.*/).reply(500);
+    // pull: never, so the engine never reaches for a registry outside this machine.
+    const image = "runnerhub-no-such-image:missing";
+    const absent = deps({ currentPools: () => [testPool({ image, pull: "never" })] });
+    const outcome = await provisionRunner(await queued(3004), absent);
+    expect(outcome).toEqual({ kind: "image-unavailable", retryAt: expect.any(Number) });
+    expect(unexpected.pendingMocks()).toHaveLength(2);
+    expect(await ctx.capacity.holders("linux", Date.now())).toEqual([]);
+    expect(await ctx.runners.list()).toEqual([]);
+    const record = await ctx.imageStore.get(ctx.engine.name, image);
+    expect(record?.failure).toMatchObject({ kind: "not-on-engine", attempts: 1 });
+    // Until the backoff runs out, further demand waits without even looking again.
+    const again = await provisionRunner(await queued(3005), absent);
+    expect(again).toEqual({ kind: "image-unavailable", retryAt: record?.failure?.nextRetryAt });
+    expect((await ctx.imageStore.get(ctx.engine.name, image))?.failure?.attempts).toBe(1);
+    nock.cleanAll();
   });
 
   it("checks stale demand with GitHub and skips a job that is no longer queued", async () => {
