@@ -10,7 +10,8 @@ set -euo pipefail
 #   docker.io       the private dockerd of the same setup
 #   busybox-static  the static busybox copied into the stub runner image (test/sim/stub-image.ts)
 #   chromium        the headless browser of the dashboard test (test/e2e/dashboard.test.ts)
-packages=(redis-server:redis-server docker.io:dockerd busybox-static:busybox chromium:chromium)
+#   docker-registry the loopback registry image pulls are tested against (test/support/registry.ts)
+packages=(redis-server:redis-server docker.io:dockerd busybox-static:busybox chromium:chromium docker-registry:docker-registry)
 
 # installed PACKAGE COMMAND
 installed() {

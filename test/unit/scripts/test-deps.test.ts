@@ -81,10 +81,10 @@ describe("scripts/test-deps.sh", () => {
   });
 
   it("without apt-get or dpkg-query, checks the commands the packages provide and stops", () => {
-    const result = run({ commands: ["redis-server", "dockerd", "chromium"] });
+    const result = run({ commands: ["redis-server", "dockerd", "chromium", "docker-registry"] });
     expect(result).toMatchObject({ status: 1, stdout: "" });
     expect(result.stderr).toContain("the tests need busybox-static;");
-    expect(run({ commands: ["redis-server", "dockerd", "busybox", "chromium"] })).toMatchObject({
+    expect(run({ commands: ["redis-server", "dockerd", "busybox", "chromium", "docker-registry"] })).toMatchObject({
       status: 0,
       stderr: "",
     });
