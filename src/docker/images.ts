@@ -66,7 +66,7 @@ export function createImageEngine(name: string, docker: Docker, callTimeoutMs: n
     async imageId(reference) {
       try {
         return (
-          await withDeadline(name, "/images/{name}/json", callTimeoutMs, (abortSignal) =>
+          await withDeadline(name, "image inspect", callTimeoutMs, (abortSignal) =>
             image(reference).inspect({ abortSignal }),
           )
         ).Id;
@@ -114,7 +114,7 @@ export function createImageEngine(name: string, docker: Docker, callTimeoutMs: n
     },
 
     async containerImages() {
-      const containers = await withDeadline(name, "/containers/json", callTimeoutMs, (abortSignal) =>
+      const containers = await withDeadline(name, "container list", callTimeoutMs, (abortSignal) =>
         docker.listContainers({ all: true, abortSignal }),
       );
       return containers.map((info) => ({ image: info.Image, imageId: info.ImageID }));
@@ -122,7 +122,7 @@ export function createImageEngine(name: string, docker: Docker, callTimeoutMs: n
 
     async removeImage(reference) {
       try {
-        await withDeadline(name, "DELETE /images/{name}", callTimeoutMs, (abortSignal) =>
+        await withDeadline(name, "image remove", callTimeoutMs, (abortSignal) =>
           image(reference).remove({ force: false, noprune: false, abortSignal }),
         );
         return "removed";
