@@ -69,6 +69,35 @@ export const USAGE_SAMPLE_INTERVAL_MS = 5 * SECOND_MS;
  */
 export const DEFAULT_RUNNER_LIMITS = { memoryBytes: 4 * 1024 ** 3, pids: 4096 } as const;
 
+// --- Runner images ------------------------------------------------------------------------------
+
+/** A pull may take this long in all (a multi-GB image on a slow link), then it fails for retry. */
+export const PULL_TIMEOUT_MS = 30 * MINUTE_MS;
+
+/** A pull that reports no progress for this long is stuck (a registry that stopped answering). */
+export const PULL_STALL_MS = 2 * MINUTE_MS;
+
+/**
+ * The cross-process lock on one image's pull outlives a dead holder by at most this; the holder
+ * renews it every third of it, so a live pull never loses it to a slow Redis round trip.
+ */
+export const PULL_LOCK_TTL_MS = MINUTE_MS;
+
+/** Pull progress (layers, bytes) is logged at most this often per pull, not once per chunk. */
+export const PULL_PROGRESS_LOG_MS = 5 * SECOND_MS;
+
+/** How often a process waiting for another process's pull of the same image looks again. */
+export const PULL_LOCK_POLL_MS = 500;
+
+/**
+ * First retry of a failed pull after this long, doubled per failure in a row: a typo in a tag
+ * shows in the log at once, and a registry outage is retried often while it is short.
+ */
+export const PULL_RETRY_BASE_MS = 5 * SECOND_MS;
+
+/** Retries of a failing image never wait longer than this: a healed registry is used within minutes. */
+export const PULL_RETRY_MAX_MS = 5 * MINUTE_MS;
+
 // --- Stopping runners ---------------------------------------------------------------------------
 
 /** How long a runner gets to finish after SIGTERM before Docker kills it. */

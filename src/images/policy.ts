@@ -1,4 +1,5 @@
 import type { PullEvent } from "../docker/images.js";
+import { PULL_RETRY_BASE_MS, PULL_RETRY_MAX_MS } from "../tunables.js";
 
 export type PullPolicy = "missing" | "always" | "never";
 
@@ -63,11 +64,6 @@ export function decideImage(input: {
   const fresh = lastPulledAt !== undefined && now - lastPulledAt < input.refreshMs;
   return fresh && !input.refresh ? { kind: "use" } : { kind: "pull" };
 }
-
-/** First retry after this long; each further failure doubles it. */
-export const PULL_RETRY_BASE_MS = 5_000;
-/** Retries of a failing image never wait longer than this (a registry outage heals by itself). */
-export const PULL_RETRY_MAX_MS = 5 * 60_000;
 
 /** Exponential backoff for the nth failed pull in a row (1-based): 5 s, 10 s, 20 s … 5 min. */
 export function pullRetryDelayMs(attempts: number): number {

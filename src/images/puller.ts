@@ -6,6 +6,13 @@ import { PullError, type ImageEngine, type PullEvent } from "../docker/images.js
 import type { Metrics } from "../observability/metrics.js";
 import type { ImageStore } from "../state/image-store.js";
 import {
+  PULL_LOCK_POLL_MS,
+  PULL_LOCK_TTL_MS,
+  PULL_PROGRESS_LOG_MS,
+  PULL_STALL_MS,
+  PULL_TIMEOUT_MS,
+} from "../tunables.js";
+import {
   classifyPullFailure,
   decideImage,
   PullTally,
@@ -13,17 +20,6 @@ import {
   type ImageRecord,
   type PullFailure,
 } from "./policy.js";
-
-/** A pull may take this long in all (a multi-GB image on a slow link), then it fails for retry. */
-export const PULL_TIMEOUT_MS = 30 * 60_000;
-/** A pull that reports no progress for this long is stuck (a registry that stopped answering). */
-export const PULL_STALL_MS = 2 * 60_000;
-/** The cross-process pull lock outlives a dead holder by at most this; the holder renews it at a third. */
-const PULL_LOCK_TTL_MS = 60_000;
-/** Progress is logged at most this often per pull, not once per chunk. */
-const PROGRESS_LOG_MS = 5_000;
-/** How often a process waiting for another process's pull of the same image looks again. */
-const LOCK_POLL_MS = 500;
 
 export type ImageReadiness = { kind: "ready" } | { kind: "unavailable"; retryAt: number; failure: PullFailure };
 
@@ -95,7 +91,7 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
       clearTimeout(stall);
       stall = setTimeout(() => controller.abort(new Error(`no progress for ${PULL_STALL_MS} ms`)), PULL_STALL_MS);
       tally.add(event);
-      if (deps.now() - loggedAt >= PROGRESS_LOG_MS) {
+      if (deps.now() - loggedAt >= PULL_PROGRESS_LOG_MS) {
         loggedAt = deps.now();
         log.info({ image, engine, ...tally.summary() }, "pulling image");
       }
@@ -204,7 +200,7 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
       }
       // Another process on this engine is pulling the image: wait for it, then look again.
       log.debug({ image, engine }, "another process is pulling the image; waiting for it");
-      while ((await store.isLocked(engine, image)) && deps.now() < deadline) await delay(LOCK_POLL_MS);
+      while ((await store.isLocked(engine, image)) && deps.now() < deadline) await delay(PULL_LOCK_POLL_MS);
       if (deps.now() >= deadline) throw new Error(`waited ${PULL_TIMEOUT_MS} ms for another process to pull ${image}`);
       // A refresh the other process just did counts for this caller too.
       refresh = false;

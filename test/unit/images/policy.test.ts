@@ -2,13 +2,12 @@ import { describe, expect, it } from "vitest";
 import {
   classifyPullFailure,
   decideImage,
-  PULL_RETRY_BASE_MS,
-  PULL_RETRY_MAX_MS,
   pullRetryDelayMs,
   PullTally,
   type ImageRecord,
   type PullFailure,
 } from "../../../src/images/policy.js";
+import { PULL_RETRY_BASE_MS, PULL_RETRY_MAX_MS } from "../../../src/tunables.js";
 
 const NOW = 1_000_000_000;
 const REFRESH = 15 * 60_000;
