@@ -110,6 +110,30 @@ export function reconnectDelayMs(attempt: number): number {
   return Math.min(RECONNECT_FIRST_DELAY_MS * 2 ** attempt, RECONNECT_MAX_DELAY_MS);
 }
 
+// --- OOM re-runs ---------------------------------------------------------------------------------
+
+/**
+ * GitHub re-runs a job only once its whole workflow run has completed, and fails a job whose
+ * runner vanished only after a while: the re-run is asked for at once, then again from 5 s,
+ * doubling up to every 2 minutes.
+ */
+const OOM_RERUN_FIRST_RETRY_MS = 5 * SECOND_MS;
+const OOM_RERUN_MAX_RETRY_MS = 2 * MINUTE_MS;
+
+/** The wait before asking GitHub again to re-run an OOM-killed job (attempts made so far, from 1). */
+export function rerunRetryDelayMs(attemptsMade: number): number {
+  return Math.min(OOM_RERUN_FIRST_RETRY_MS * 2 ** Math.max(0, attemptsMade - 1), OOM_RERUN_MAX_RETRY_MS);
+}
+
+/** About six hours of asking (see rerunRetryDelayMs): a run still going after that is left alone. */
+export const OOM_RERUN_ATTEMPTS = 180;
+
+/** Re-run entries, done or given up, stay a week for inspection on the dashboard. */
+export const OOM_RERUN_KEEP_SECONDS = 7 * DAY_SECONDS;
+
+/** A job's re-run claim (and route) outlives its run finishing and the re-run being queued and served. */
+export const OOM_RERUN_CLAIM_SECONDS = 3 * DAY_SECONDS;
+
 // --- Periodic work ------------------------------------------------------------------------------
 
 /**

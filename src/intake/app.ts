@@ -5,9 +5,10 @@ import type { Pool } from "../config/pools.js";
 import { observeRunnerOnline } from "../lifecycle/runner-online.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
-import { matchPool } from "../pools/match.js";
+import { routePool } from "../pools/match.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
+import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../state/oom-reruns.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 
@@ -18,6 +19,8 @@ export interface IntakeDeps {
   runnerOpsQueue: (engine: string) => Queue<StopRunnerRequest>;
   runners: RunnerStore;
   ledger: DemandLedger;
+  /** Jobs re-run after an OOM kill, routed to the bigger pool runnerhub chose for them. */
+  oomReruns: OomRerunStore;
   stopGraceMs: number;
   /** A webhook was answered with an error: the missed-delivery recovery should look soon. */
   suspectMiss: () => Promise<void>;
@@ -39,14 +42,28 @@ export interface IntakeDeps {
 export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks {
   const { metrics } = deps;
 
+  const jobRef = (event: WorkflowJobEvent): RerunJobRef => ({
+    owner: event.repository.owner.login,
+    repo: event.repository.name,
+    runId: event.workflow_job.run_id,
+    name: event.workflow_job.name,
+  });
+
+  /** The OOM re-run this job is, if it is one (only re-run attempts cost a Redis read). */
+  async function oomRerunOf(event: WorkflowJobEvent): Promise<OomRerunClaim | undefined> {
+    if (!(event.workflow_job.run_attempt > 1)) return undefined;
+    return deps.oomReruns.claimOf(jobRef(event));
+  }
+
   /**
    * The job no longer waits for a runner: taken by one, or finished without one. Returns its pool
    * (undefined: no pool serves it) and the demand it stood for if it was still waiting.
    */
   async function settle(
-    job: WorkflowJobEvent["workflow_job"],
+    event: WorkflowJobEvent,
   ): Promise<{ pool: string; demand: ProvisionRequest | undefined } | undefined> {
-    const match = matchPool(job.labels, deps.currentPools());
+    const job = event.workflow_job;
+    const match = routePool(job.labels, deps.currentPools(), (await oomRerunOf(event))?.toPool);
     if (match.kind !== "matched") return undefined;
     return { pool: match.pool.name, demand: await deps.ledger.settled(match.pool.name, job.id) };
   }
@@ -66,7 +83,8 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
     const event = context.payload as WorkflowJobEvent;
     // No child logger: at a burst's rate, building one per webhook showed in the profile.
     const fields = { deliveryId: context.id, jobId: event.workflow_job.id };
-    const demand = demandFor(event, deps.currentPools(), deps.now());
+    const rerun = await oomRerunOf(event);
+    const demand = demandFor(event, deps.currentPools(), deps.now(), rerun?.toPool);
     if (demand.kind === "ignore") {
       metrics.jobsIgnored.inc({ reason: demand.reason });
       metrics.webhooks.inc({ action: "queued", outcome: "ignored" });
@@ -78,6 +96,15 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
     }
     const request: ProvisionRequest = { ...demand.request, deliveryId: context.id };
     const { pool } = request;
+    if (rerun && pool === rerun.toPool) {
+      if (rerun.requeuedJobId === undefined) {
+        await deps.oomReruns.markRequeued(jobRef(event), rerun, request.githubJobId);
+      }
+      deps.log.info(
+        { ...fields, pool, oomKilledIn: rerun.fromPool, firstJobId: rerun.jobId },
+        "job re-run after an OOM kill goes to the bigger pool",
+      );
+    }
     const fresh = await deps.ledger.queued(request);
     // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id. The feed entry
     // needs no order with the queue entry, so both go out together.
@@ -107,7 +134,7 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
   webhooks.on("workflow_job.in_progress", async (context) => {
     const event = context.payload as WorkflowJobEvent;
     const { workflow_job: job } = event;
-    const settled = await settle(job);
+    const settled = await settle(event);
     if (settled?.demand) {
       metrics.jobsStarted.inc({ pool: settled.pool });
       const since = settled.demand.enqueuedAt ?? settled.demand.queuedAt;
@@ -115,7 +142,13 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
     }
     if (!job.runner_name) return;
     const repository = repositoryOf(event);
-    const record = await deps.runners.update(job.runner_name, { state: "busy", busyJobId: job.id, repository });
+    const { owner, repo, runId, name } = jobRef(event);
+    const record = await deps.runners.update(job.runner_name, {
+      state: "busy",
+      busyJobId: job.id,
+      repository,
+      busyJob: { runId, name, owner, repo, labels: job.labels },
+    });
     metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
     if (!record) return;
     await observeRunnerOnline(record, deps);
@@ -133,7 +166,7 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
   webhooks.on("workflow_job.completed", async (context) => {
     const event = context.payload as WorkflowJobEvent;
     const { workflow_job: job } = event;
-    const settled = await settle(job);
+    const settled = await settle(event);
     if (settled) metrics.jobsCompleted.inc({ pool: settled.pool, conclusion: job.conclusion ?? "unknown" });
     const completed = {
       kind: "completed",

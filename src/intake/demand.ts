@@ -1,6 +1,6 @@
 import type { Pool } from "../config/pools.js";
 import type { RunnerScope } from "../github/runners-api.js";
-import { matchPool } from "../pools/match.js";
+import { routePool } from "../pools/match.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 
 /** The parts of a workflow_job webhook runnerhub reads. */
@@ -8,6 +8,10 @@ export interface WorkflowJobEvent {
   workflow_job: {
     id: number;
     run_id: number;
+    /** 1, then one more each time the run (or this job) is re-run; a re-run job gets a new id. */
+    run_attempt: number;
+    /** The job's name in its run, kept by a re-run. */
+    name: string;
     labels: string[];
     created_at: string;
     conclusion?: string | null;
@@ -28,10 +32,10 @@ export type Demand =
   | { kind: "provision"; request: ProvisionRequest }
   | { kind: "ignore"; reason: "no-installation" | "not-self-hosted" | "no-matching-pool" };
 
-/** What a queued workflow_job, arriving at `now`, asks of runnerhub. */
-export function demandFor(event: WorkflowJobEvent, pools: readonly Pool[], now: number): Demand {
+/** What a queued workflow_job, arriving at `now`, asks of runnerhub; `routedPool`: the pool runnerhub chose for it (an OOM re-run). */
+export function demandFor(event: WorkflowJobEvent, pools: readonly Pool[], now: number, routedPool?: string): Demand {
   if (!event.installation) return { kind: "ignore", reason: "no-installation" };
-  const match = matchPool(event.workflow_job.labels, pools);
+  const match = routePool(event.workflow_job.labels, pools, routedPool);
   if (match.kind === "ignored") return { kind: "ignore", reason: match.reason };
   const queuedAt = Date.parse(event.workflow_job.created_at);
   return {

@@ -20,8 +20,10 @@ import { Capacity } from "../pools/capacity.js";
 import { PoolOverrides } from "../pools/overrides.js";
 import { createSlotKeeper, type SlotKeeper } from "../provisioning/slots.js";
 import { createQueues, type Queues } from "../queue/queues.js";
+import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
 import { DemandLedger } from "../state/demand-ledger.js";
 import { RedisEventFeed } from "../state/event-feed.js";
+import { OomRerunStore } from "../state/oom-reruns.js";
 import { connectRedis, startEmbeddedRedis, type RedisHandle } from "../state/redis.js";
 import { RunnerStore } from "../state/runner-store.js";
 import { GITHUB_BUDGET_MAX_WAIT_MS, RECOVERY_MAX_AGE_MS } from "../tunables.js";
@@ -54,6 +56,8 @@ export interface Shared {
   recovery: DeliveryRecovery;
   /** The pools as the file declares them, read at each use. */
   currentPools: () => readonly Pool[];
+  /** Jobs re-run on a bigger pool after an OOM kill: claimed once, queued, routed by intake. */
+  oomReruns: OomRerunDeps;
 }
 
 export async function startShared(config: Config, log: Logger, stack: TeardownStack): Promise<Shared> {
@@ -115,5 +119,6 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       fullCheckEveryMs: config.recoveryIntervalMs,
     }),
     currentPools: () => config.pools,
+    oomReruns: { store: new OomRerunStore(redis.client, config.redisPrefix), queue: queues.oomRerun, log, now },
   };
 }

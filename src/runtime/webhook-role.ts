@@ -15,6 +15,7 @@ export function startWebhookRole(shared: Shared): Served {
     runnerOpsQueue: (engine) => queues.runnerOps(engine),
     runners: shared.runners,
     ledger: shared.ledger,
+    oomReruns: shared.oomReruns.store,
     stopGraceMs: config.stopGraceMs,
     feed: shared.feed,
     metrics: shared.metrics,

@@ -5,6 +5,7 @@ import { claimEngineName, forgetLostEngines, startHeartbeat } from "../lifecycle
 import { watchRunnerExits } from "../lifecycle/exit-watcher.js";
 import { createReconciler, type Reconciler } from "../lifecycle/reconciler.js";
 import { sampleRunnerUsage } from "../lifecycle/usage-sampler.js";
+import { startOomRerunWorker } from "../lifecycle/oom-rerun.js";
 import { startRunnerOpsWorker } from "../lifecycle/runner-ops-worker.js";
 import { randomRunnerSuffix } from "../pools/runner-names.js";
 import { startProvisionWorker } from "../provisioning/provision-worker.js";
@@ -83,7 +84,7 @@ export async function startWorkerRole(shared: Shared, stack: TeardownStack): Pro
   };
 }
 
-/** The BullMQ workers of this engine: one starts runners, the other stops them. */
+/** The BullMQ workers of this process: runners started and stopped on its engine, OOM re-runs asked of GitHub. */
 function startWorkers(shared: Shared, engine: ContainerEngine, stack: TeardownStack): void {
   const { config, log } = shared;
   const options = {
@@ -106,4 +107,6 @@ function startWorkers(shared: Shared, engine: ContainerEngine, stack: TeardownSt
   stack.defer("provision worker", () => provisioner.close());
   const runnerOps = startRunnerOpsWorker({ ...shared, engine }, options);
   stack.defer("runner-ops worker", () => runnerOps.close());
+  const oomReruns = startOomRerunWorker({ ...shared, store: shared.oomReruns.store }, options);
+  stack.defer("oom-rerun worker", () => oomReruns.close());
 }

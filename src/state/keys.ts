@@ -36,6 +36,15 @@ export class RedisKeys {
     return `${this.prefix}:runner-logs:${name}`;
   }
 
+  /**
+   * String, 3 days TTL: taken (SET NX) when a job OOM-killed its runner and is re-run on a bigger
+   * pool (OomRerunClaim as JSON). A re-run gets a new job id, so the key is the run and the job's
+   * name; intake routes the re-run's queued job by it, and it keeps the re-run to once.
+   */
+  oomRerun(owner: string, repo: string, runId: number, jobName: string): string {
+    return `${this.prefix}:oom-rerun:${owner.toLowerCase()}/${repo.toLowerCase()}:${runId}:${jobName}`;
+  }
+
   /** String "1", 60 s TTL: taken (SET NX) by the one process that cleans up after a container. */
   cleanupClaim(containerId: string): string {
     return `${this.prefix}:cleanup:${containerId}`;

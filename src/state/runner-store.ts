@@ -19,6 +19,8 @@ export interface RunnerRecord {
   state: RunnerState;
   /** The job the runner actually took, from the in_progress webhook. */
   busyJobId: number | undefined;
+  /** That job as the in_progress webhook described it: what re-running it after an OOM kill needs. */
+  busyJob?: BusyJob;
   createdAt: number;
   /** When its container started. */
   startedAt?: number;
@@ -30,6 +32,15 @@ export interface RunnerRecord {
   repository?: string;
   /** The most the container used, from Docker stats readings while it ran (and at its end). */
   usage?: RunnerUsage;
+}
+
+export interface BusyJob {
+  runId: number;
+  /** The job's name in its workflow run; a re-run keeps it (the job id changes). */
+  name: string;
+  owner: string;
+  repo: string;
+  labels: string[];
 }
 
 export interface RunnerUsage {

@@ -19,7 +19,12 @@ import type { AddressInfo } from "node:net";
 import type { WebhookDefinition } from "@octokit/webhooks-examples";
 
 export type JobBehavior =
-  { kind: "run"; seconds: number } | { kind: "oom" } | { kind: "crash"; exitCode: number } | { kind: "hang" };
+  | { kind: "run"; seconds: number }
+  | { kind: "oom" }
+  /** Holds this much memory, then completes: OOM-killed under a smaller memory limit (plus the shell's own). */
+  | { kind: "memory"; megabytes: number }
+  | { kind: "crash"; exitCode: number }
+  | { kind: "hang" };
 
 export type JobStatus = "queued" | "in_progress" | "completed";
 export type JobConclusion = "success" | "failure" | "cancelled" | null;
@@ -1010,7 +1015,7 @@ export class GitHubSimulator {
           json: {
             token,
             expires_at: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z"),
-            permissions: { actions: "read", administration: "write", organization_self_hosted_runners: "write" },
+            permissions: { actions: "write", administration: "write", organization_self_hosted_runners: "write" },
             repository_selection: "all",
           },
         };
@@ -1063,7 +1068,9 @@ export class GitHubSimulator {
       })),
       route("POST", "/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions/jobs/(?<id>\\d+)/rerun", "token", (ctx) => {
         const job = this.repoJob(ctx.params);
-        if (job.status !== "completed") throw new HttpError(403, "This job is not completed yet");
+        // GitHub re-runs a job only once its whole run has completed (the re-run is a new attempt of the run).
+        const running = [...this.jobsById.values()].some((j) => j.runId === job.runId && j.status !== "completed");
+        if (running) throw new HttpError(403, "The workflow run containing this job is already running");
         const again = this.createJob({ ...job, labels: [...job.labels], runAttempt: job.runAttempt + 1 });
         void this.sendWebhook("workflow_job", this.workflowJobPayload("queued", again));
         return { status: 201, json: {} };
@@ -1247,6 +1254,8 @@ function behaviorLine(behavior: JobBehavior): string {
       return `run ${behavior.seconds}`;
     case "oom":
       return "oom";
+    case "memory":
+      return `memory ${behavior.megabytes}`;
     case "crash":
       return `crash ${behavior.exitCode}`;
     case "hang":

@@ -658,7 +658,7 @@ describe("Bull Board dashboard", () => {
     const api = await call("GET", `${BULL_BOARD_PATH}/api/queues`);
     expect(api.status).toBe(200);
     const names = (api.json as { queues: { name: string }[] }).queues.map((queue) => queue.name);
-    expect(names).toEqual(expect.arrayContaining(["provision", `runner-ops-${ENGINE}`]));
+    expect(names).toEqual(expect.arrayContaining(["provision", "oom-rerun", `runner-ops-${ENGINE}`]));
     expectError(await call("GET", `${BULL_BOARD_PATH}/no/such/page`), 404);
   });
 });

@@ -9,7 +9,8 @@ import { type ServiceContext, runnerRecord, serviceContext, testPool } from "../
 
 const NOW = Date.parse("2026-01-01T12:00:00Z");
 const STOP_GRACE_MS = 45_000;
-const POOL = testPool({ name: "k8s", labels: ["self-hosted", "k8s"] });
+const POOL = testPool({ name: "k8s", labels: ["self-hosted", "k8s"], oomRetryPool: "k8s-big" });
+const BIG = testPool({ name: "k8s-big", labels: ["self-hosted", "k8s", "big"] });
 const RUNNER = "rh-k8s-abc123";
 
 let ctx: ServiceContext;
@@ -25,11 +26,12 @@ beforeEach(async () => {
   webhooks = intakeWebhooks({
     secret: "s",
     suspectMiss: () => Promise.resolve(),
-    currentPools: () => [POOL],
+    currentPools: () => [POOL, BIG],
     provisionQueue: ctx.queues.provision,
     runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
     runners: ctx.runners,
     ledger: ctx.ledger,
+    oomReruns: ctx.oomReruns.store,
     stopGraceMs: STOP_GRACE_MS,
     feed: ctx.feed,
     metrics,
@@ -49,7 +51,14 @@ afterAll(async () => {
 /** A real example of `action` (one sent to an App if there is one), re-pointed at one job, its labels and runner. */
 function event(
   action: "queued" | "in_progress" | "completed",
-  job: { id: number; labels: string[]; runner_name: string | null },
+  job: {
+    id: number;
+    labels: string[];
+    runner_name: string | null;
+    run_id?: number;
+    run_attempt?: number;
+    name?: string;
+  },
 ): WorkflowJobExample {
   const candidates = workflowJobExamples().filter((e) => e.action === action);
   const example = candidates.find((e) => "installation" in e && e.installation) ?? candidates[0];
@@ -122,17 +131,68 @@ describe("workflow_job.queued", () => {
   });
 });
 
+describe("a job re-run after an OOM kill", () => {
+  it("goes to the pool runnerhub chose for it, is settled there, and marks the re-run as arrived", async () => {
+    const first = event("queued", matching);
+    const ref = { owner: first.repository.owner.login, repo: first.repository.name, runId: 7001, name: "build (x64)" };
+    const claim = { jobId: matching.id, fromPool: POOL.name, toPool: BIG.name, runnerName: RUNNER, at: NOW };
+    expect(await ctx.oomReruns.store.claim(ref, claim)).toBe(true);
+    const rerun = { ...matching, id: 4201, run_id: ref.runId, name: ref.name, run_attempt: 2 };
+
+    await receive(event("queued", rerun));
+
+    const entry = await ctx.queues.provision.getJob(provisionJobId(rerun.id));
+    expect(entry?.data.pool).toBe(BIG.name);
+    expect(await ctx.ledger.waitingCount(BIG.name)).toBe(1);
+    expect(await ctx.oomReruns.store.claimOf(ref)).toEqual({ ...claim, requeuedJobId: rerun.id });
+    expect(await ctx.oomReruns.store.claim(ref, claim)).toBe(false);
+
+    await receive(event("in_progress", { ...rerun, runner_name: "k8s-big-runner" }));
+    expect(await ctx.ledger.waitingCount(BIG.name)).toBe(0);
+  });
+
+  it("leaves first attempts, and re-runs nobody routed, to label matching", async () => {
+    const example = event("queued", matching);
+    const ref = { owner: example.repository.owner.login, repo: example.repository.name, runId: 7002, name: "test" };
+    await ctx.oomReruns.store.claim(ref, {
+      jobId: 1,
+      fromPool: POOL.name,
+      toPool: BIG.name,
+      runnerName: RUNNER,
+      at: 1,
+    });
+    // A first attempt with the routed run and name (a re-run keeps both) still goes by its labels.
+    await receive(event("queued", { ...matching, id: 4301, run_id: 7002, name: "test", run_attempt: 1 }));
+    await receive(event("queued", { ...matching, id: 4302, run_id: 7003, name: "test", run_attempt: 2 }));
+    const pools = await Promise.all(
+      [4301, 4302].map(async (id) => (await ctx.queues.provision.getJob(provisionJobId(id)))?.data.pool),
+    );
+    expect(pools).toEqual([POOL.name, POOL.name]);
+  });
+});
+
 describe("workflow_job.in_progress", () => {
   it("marks our runner busy with the job and settles the job's demand", async () => {
     await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle" }));
     await receive(event("queued", matching));
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(1);
 
-    await receive(event("in_progress", { ...matching, runner_name: RUNNER }));
+    const started = event("in_progress", { ...matching, runner_name: RUNNER });
+    await receive(started);
 
-    const taken = event("in_progress", matching);
-    const repository = `${taken.repository.owner.login}/${taken.repository.name}`;
-    expect(await ctx.runners.get(RUNNER)).toMatchObject({ state: "busy", busyJobId: matching.id, repository });
+    const repository = `${started.repository.owner.login}/${started.repository.name}`;
+    expect(await ctx.runners.get(RUNNER)).toMatchObject({
+      state: "busy",
+      busyJobId: matching.id,
+      repository,
+      busyJob: {
+        runId: started.workflow_job.run_id,
+        name: started.workflow_job.name,
+        owner: started.repository.owner.login,
+        repo: started.repository.name,
+        labels: matching.labels,
+      },
+    });
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(0);
     expect(await count(metrics.webhooks, { action: "in_progress", outcome: "ours" })).toBe(1);
     // The dashboard's timeline, newest first.
