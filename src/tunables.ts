@@ -21,6 +21,20 @@ export const GITHUB_JOB_MAX_QUEUE_MS = 24 * HOUR_MS;
 export const RECHECK_AFTER_MS = 10 * SECOND_MS;
 
 /**
+ * GitHub's answer to "is this job still queued?" is kept this long per job: demand woken again and
+ * again (a busy pool) asks GitHub at most once per job in this window. A job settled meanwhile by
+ * a lost webhook gets a runner it does not need, which the reconciler retires.
+ */
+export const JOB_STATUS_CACHE_MS = 5 * MINUTE_MS;
+
+/**
+ * How long a job that was taken or finished is remembered: a `queued` webhook processed after its
+ * `in_progress` or `completed` (redelivered late, or overtaken) is ignored for that long. GitHub
+ * fails a job nobody took within a day, so no real `queued` comes later than that.
+ */
+export const SETTLED_JOB_MEMORY_SECONDS = DAY_SECONDS;
+
+/**
  * Runners started at once per process: starting one is mostly waiting on GitHub and Docker, so
  * ten overlap well without flooding either API.
  */
@@ -205,6 +219,14 @@ export const RECOVERY_PASS_MS = MINUTE_MS;
 export const PERIODIC_RUNS_KEPT = 100;
 
 // --- Connections and requests -------------------------------------------------------------------
+
+/**
+ * The longest a webhook waits for Redis to make its demand durable before it is answered 503, so
+ * GitHub records a failed delivery (which the recovery pass redelivers) rather than a success
+ * nothing stands behind. Well under GitHub's 10 s delivery timeout and the 9 s after which
+ * Probot's middleware would answer 202 by itself.
+ */
+export const INTAKE_TIMEOUT_MS = 3 * SECOND_MS;
 
 /**
  * A GitHub call that cannot get its share of the shared budget within this time fails and its

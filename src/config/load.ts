@@ -6,7 +6,7 @@ import { z } from "zod";
 import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
 import { HEARTBEAT_INTERVAL_DEFAULT, HEARTBEAT_TIMEOUT_DEFAULT } from "../tunables.js";
-import { parseDuration } from "./units.js";
+import { parseDuration, parseSize } from "./units.js";
 
 /** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
 export const WRITE_POINTS = 5;
@@ -41,6 +41,10 @@ export interface Config {
   poolsFile: string;
   pools: Pool[];
   adminToken: string | undefined;
+  /** Bearer token /metrics asks for; undefined: /metrics is open (a scraper on a private network). */
+  metricsToken: string | undefined;
+  /** Webhook bodies larger than this are refused (413) before they are read. */
+  webhookMaxBytes: number;
   roles: ReadonlySet<Role>;
   /** How long a runner container may keep running after GitHub reported its job completed. */
   stopGraceMs: number;
@@ -64,6 +68,11 @@ export interface Config {
   redisPrefix: string;
   /** The one GitHub request budget every process shares (see src/github/budget.ts). */
   githubBudget: GitHubBudgetSettings;
+  /**
+   * GitHub's hourly rate limit per installation (x-ratelimit-remaining): below this many requests
+   * left, only runner registrations and deletions are made; other calls wait for the reset.
+   */
+  githubRateLimitFloor: number;
 }
 
 /** A token bucket in GitHub's secondary-limit points: a GET costs 1, any other method 5. */
@@ -178,6 +187,22 @@ const envSchema = z.object({
   RUNNERHUB_GITHUB_POINTS_PER_MINUTE: z.preprocess(blankToUndefined, z.coerce.number().positive().default(600)),
   RUNNERHUB_GITHUB_RESERVE: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(100)),
   RUNNERHUB_ENV_FILE: z.preprocess(blankToUndefined, z.string().default(".env")),
+  RUNNERHUB_GITHUB_RATE_FLOOR: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(500)),
+  RUNNERHUB_WEBHOOK_MAX_BYTES: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .default("1m")
+      .transform((text, ctx) => {
+        const bytes = parseSize(text);
+        if (bytes === undefined || bytes < 1024) {
+          ctx.addIssue({ code: "custom", message: `"${text}" is not a size of at least 1k; use e.g. 1m` });
+          return z.NEVER;
+        }
+        return bytes;
+      }),
+  ),
+  METRICS_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
   RUNNERHUB_DATA_DIR: z.preprocess(blankToUndefined, z.string().default(".data")),
   RUNNERHUB_REDIS_PREFIX: z.preprocess(
     blankToUndefined,
@@ -299,6 +324,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     poolsFile,
     pools: loadPools(poolsFile),
     adminToken: vars.ADMIN_TOKEN,
+    metricsToken: vars.METRICS_TOKEN,
+    webhookMaxBytes: vars.RUNNERHUB_WEBHOOK_MAX_BYTES,
     roles: new Set(vars.RUNNERHUB_ROLES),
     stopGraceMs: vars.RUNNERHUB_STOP_GRACE,
     reconcileIntervalMs: vars.RUNNERHUB_RECONCILE_INTERVAL,
@@ -314,5 +341,6 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
       pointsPerMinute: vars.RUNNERHUB_GITHUB_POINTS_PER_MINUTE,
       reservePoints: vars.RUNNERHUB_GITHUB_RESERVE,
     },
+    githubRateLimitFloor: vars.RUNNERHUB_GITHUB_RATE_FLOOR,
   };
 }

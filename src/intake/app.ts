@@ -9,7 +9,7 @@ import { routePool } from "../pools/match.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
 import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../state/oom-reruns.js";
-import type { RunnerStore } from "../state/runner-store.js";
+import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 
 export interface IntakeDeps {
@@ -70,6 +70,33 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
 
   const repositoryOf = (event: WorkflowJobEvent) => `${event.repository.owner.login}/${event.repository.name}`;
 
+  /**
+   * The record of the runner a webhook names, if it is ours and belongs to the webhook's
+   * installation: another installation's webhook never touches it (counted and logged).
+   */
+  async function runnerOf(
+    deliveryId: string,
+    event: WorkflowJobEvent,
+    action: "in_progress" | "completed",
+  ): Promise<RunnerRecord | undefined> {
+    const name = event.workflow_job.runner_name;
+    if (!name) return undefined;
+    const record = await deps.runners.get(name);
+    if (!record) {
+      metrics.webhooks.inc({ action, outcome: "not-ours" });
+      return undefined;
+    }
+    if (record.installationId !== event.installation?.id) {
+      metrics.webhooks.inc({ action, outcome: "other-installation" });
+      jobLog(deliveryId, event.workflow_job, record.pool).warn(
+        { installationId: event.installation?.id, runnerInstallationId: record.installationId },
+        "webhook names a runner of another installation; ignored",
+      );
+      return undefined;
+    }
+    return record;
+  }
+
   /** The fields every line about a job carries; the pool is the runner's when a runner is named. */
   function jobLog(deliveryId: string, job: WorkflowJobEvent["workflow_job"], pool: string | undefined): Logger {
     return deps.log.child({ deliveryId, jobId: job.id, pool, runnerName: job.runner_name ?? undefined });
@@ -105,7 +132,13 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
         "job re-run after an OOM kill goes to the bigger pool",
       );
     }
-    const fresh = await deps.ledger.queued(request);
+    const recorded = await deps.ledger.queued(request);
+    if (recorded === "settled") {
+      metrics.webhooks.inc({ action: "queued", outcome: "settled" });
+      deps.log.info({ ...fields, pool }, "late queued ignored: the job was already taken or finished");
+      return;
+    }
+    const fresh = recorded === "added";
     // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id. The feed entry
     // needs no order with the queue entry, so both go out together.
     const [job] = await Promise.all([
@@ -140,10 +173,11 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
       const since = settled.demand.enqueuedAt ?? settled.demand.queuedAt;
       metrics.jobStartSeconds.observe({ pool: settled.pool }, secondsBetween(since, deps.now()));
     }
-    if (!job.runner_name) return;
+    const ours = await runnerOf(context.id, event, "in_progress");
+    if (!ours) return;
     const repository = repositoryOf(event);
     const { owner, repo, runId, name } = jobRef(event);
-    const record = await deps.runners.update(job.runner_name, {
+    const record = await deps.runners.update(ours.name, {
       state: "busy",
       busyJobId: job.id,
       repository,
@@ -181,7 +215,9 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
       jobLog(context.id, job, settled?.pool).info({ conclusion: job.conclusion }, "job ended without a runner");
       return;
     }
-    const record = await deps.runners.update(job.runner_name, { completedAt: deps.now() });
+    const ours = await runnerOf(context.id, event, "completed");
+    if (!ours) return;
+    const record = await deps.runners.update(ours.name, { completedAt: deps.now() });
     metrics.webhooks.inc({ action: "completed", outcome: record ? "ours" : "not-ours" });
     if (!record) return;
     await deps.feed.record({ ...completed, pool: record.pool, runnerName: record.name });

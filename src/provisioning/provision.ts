@@ -13,7 +13,8 @@ import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import type { SlotKeeper } from "./slots.js";
-import { RESERVATION_LEASE_MS } from "../tunables.js";
+import { BelowRateLimitFloor } from "../github/octokit.js";
+import { JOB_STATUS_CACHE_MS, RESERVATION_LEASE_MS } from "../tunables.js";
 
 export interface ProvisionDeps {
   github: RunnersApi;
@@ -82,23 +83,51 @@ async function registrationEnv(
 }
 
 /**
- * Whether the pool still has a job no runner is coming for. The ledger knows from webhooks when
- * jobs were taken or cancelled, at no GitHub cost; only demand older than recheckAfterMs is
- * checked with GitHub too, in case the webhook that settled it was lost.
+ * Whether the pool still has a job no runner is coming for, as the webhooks tell it (no GitHub
+ * call): jobs were taken or cancelled, and runners are on their way or idle.
  */
-async function stillNeeded(request: ProvisionRequest, pool: Pool, deps: ProvisionDeps, log: Logger): Promise<boolean> {
+async function demandOpen(
+  pool: Pool,
+  deps: ProvisionDeps,
+  log: Logger,
+): Promise<{ waiting: number; free: number } | undefined> {
   const [waiting, records] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.runners.listPool(pool.name)]);
   const free = freeRunners(pool.name, records).length;
-  if (unservedJobs(waiting, free) === 0) {
-    log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");
-    return false;
-  }
+  if (unservedJobs(waiting, free) > 0) return { waiting, free };
+  log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");
+  return undefined;
+}
+
+/**
+ * Whether GitHub still has the job queued, asked only once a slot is held (demand parked on a
+ * full pool or engine asks nothing) and only for demand older than recheckAfterMs, in case the
+ * webhook that settled it was lost. The answer is kept per job (JOB_STATUS_CACHE_MS), and below
+ * the rate-limit floor the check is skipped: the job is assumed queued, which at worst makes a
+ * runner the reconciler retires.
+ */
+async function stillQueued(
+  request: ProvisionRequest,
+  pool: Pool,
+  open: { waiting: number; free: number },
+  deps: ProvisionDeps,
+  log: Logger,
+): Promise<boolean> {
   if (deps.now() - request.queuedAt <= deps.recheckAfterMs) return true;
-  const status = await deps.github.jobStatus(request.installationId, request.owner, request.repo, request.githubJobId);
+  let status = await deps.ledger.knownStatus(request.githubJobId);
+  if (status === undefined) {
+    try {
+      status = await deps.github.jobStatus(request.installationId, request.owner, request.repo, request.githubJobId);
+    } catch (error) {
+      if (!(error instanceof BelowRateLimitFloor)) throw error;
+      log.info({ remaining: error.remaining }, "GitHub budget below its floor; job status not checked");
+      return true;
+    }
+    await deps.ledger.rememberStatus(request.githubJobId, status, JOB_STATUS_CACHE_MS);
+  }
   if (STILL_WAITING.has(status)) return true;
   await deps.ledger.settled(pool.name, request.githubJobId);
   log.info({ status }, "job no longer queued at GitHub");
-  return unservedJobs(waiting - 1, free) > 0;
+  return unservedJobs(open.waiting - 1, open.free) > 0;
 }
 
 /** Turns one unit of demand into a registered runner in a started container. */
@@ -115,9 +144,8 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     return { kind: "skipped", reason: "pool-removed" };
   }
 
-  if (request.githubJobId > 0 && !(await stillNeeded(request, pool, deps, log))) {
-    return { kind: "skipped", reason: "demand-met" };
-  }
+  const open = request.githubJobId > 0 ? await demandOpen(pool, deps, log) : { waiting: 0, free: 0 };
+  if (!open) return { kind: "skipped", reason: "demand-met" };
 
   const name = runnerName(pool.name, deps.randomSuffix());
   const runnerLog = log.child({ runnerName: name });
@@ -132,6 +160,17 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
   if (reservation !== "ok") {
     log.info({ reason: reservation }, "no capacity; demand waits for a slot");
     return { kind: "waiting", reason: reservation };
+  }
+  if (request.githubJobId > 0) {
+    // The slot is held from here: whatever the check says or throws, an unused one goes back.
+    const queued = await stillQueued(request, pool, open, deps, log).catch(async (error: unknown) => {
+      await deps.slots.release(pool.name, deps.engine.name, name);
+      throw error;
+    });
+    if (!queued) {
+      await deps.slots.release(pool.name, deps.engine.name, name);
+      return { kind: "skipped", reason: "demand-met" };
+    }
   }
   const reservedAt = deps.now();
   deps.metrics.capacityWaitSeconds.observe(

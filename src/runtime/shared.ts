@@ -88,6 +88,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
         settings: config.githubBudget,
         sleep: (ms) => sleep(ms),
         maxWaitMs: GITHUB_BUDGET_MAX_WAIT_MS,
+        rateLimitFloor: config.githubRateLimitFloor,
       }),
       log: log.child({ name: "github" }),
       metrics,

@@ -65,6 +65,24 @@ export class RedisKeys {
     return `${this.prefix}:queued-demand:${pool}`;
   }
 
+  /** String "1", 24 h TTL: the GitHub job was taken or finished; a late `queued` for it is ignored. */
+  settledJob(githubJobId: number): string {
+    return `${this.prefix}:settled:${githubJobId}`;
+  }
+
+  /** String, 5 min TTL: the job's status as GitHub last answered it (bounds status checks per job). */
+  jobStatus(githubJobId: number): string {
+    return `${this.prefix}:job-status:${githubJobId}`;
+  }
+
+  /**
+   * String, expires at GitHub's rate-limit reset: `{remaining, resetAt}` from the last response
+   * GitHub sent this installation ("app" for the app's JWT), read by every process's budget floor.
+   */
+  githubRateLimit(installation: string): string {
+    return `${this.prefix}:github-rate-limit:${installation}`;
+  }
+
   /** Hash, no TTL: targetKey -> installation and scope last seen in a webhook, with seenAt (pruned after 24 h). */
   get targets(): string {
     return `${this.prefix}:targets`;

@@ -125,6 +125,19 @@ export interface QueueJobOptions {
   deliver?: boolean;
 }
 
+/**
+ * A fault the API answers instead of doing its work: the next `times` requests whose method and
+ * path (under /api/v3, without the query) match get this status, headers and message.
+ */
+export interface ApiFault {
+  method: string;
+  path: RegExp;
+  times: number;
+  status: number;
+  headers?: Record<string, string>;
+  message?: string;
+}
+
 export interface WaitForOptions {
   timeoutMs: number;
   intervalMs?: number;
@@ -365,6 +378,9 @@ export class GitHubSimulator {
   private nextLabelId = 1;
   private nextAccountId = 7_000_000;
   private nextRepositoryId = 600_000_000;
+  private readonly faults: ApiFault[] = [];
+  /** x-ratelimit-* headers on every API answer, when set */
+  private rateLimit: { remaining: number; resetAt: number } | undefined;
   /** deliveries go out one at a time, in the order the events happened */
   private deliveryChain: Promise<unknown> = Promise.resolve();
   private stopped = false;
@@ -480,6 +496,31 @@ export class GitHubSimulator {
     const guid = opts.deliveryId ?? randomUUID();
     const redelivery = this.deliveryLog.some((d) => d.guid === guid);
     return this.enqueueDelivery(() => this.deliver(event, body, guid, opts.secret ?? this.secret, redelivery));
+  }
+
+  /**
+   * The API answers the next matching requests with a fault (5xx, 429, a secondary limit…)
+   * instead of doing their work; faults are tried in the order they were added.
+   */
+  injectFault(fault: ApiFault): void {
+    this.faults.push({ ...fault });
+  }
+
+  /** Faults not yet used up. */
+  pendingFaults(): ApiFault[] {
+    return this.faults.filter((fault) => fault.times > 0).map((fault) => ({ ...fault }));
+  }
+
+  /** Every API answer carries x-ratelimit-remaining/-reset (undefined: none). */
+  setRateLimit(limit: { remaining: number; resetAt: Date } | undefined): void {
+    this.rateLimit = limit && { remaining: limit.remaining, resetAt: Math.floor(limit.resetAt.getTime() / 1000) };
+  }
+
+  /** The signed payload GitHub would send for this job and action now (to resend, reorder or mangle). */
+  jobPayload(jobId: number, action: "queued" | "in_progress" | "completed"): Record<string, unknown> {
+    const job = this.jobsById.get(jobId);
+    if (!job) throw new Error(`no job ${jobId}`);
+    return this.workflowJobPayload(action, job);
   }
 
   getJob(id: number): SimJob | undefined {
@@ -888,6 +929,10 @@ export class GitHubSimulator {
   private send(res: ServerResponse, reply: Reply): void {
     if (res.headersSent) return;
     const headers: Record<string, string> = { ...reply.headers };
+    if (this.rateLimit) {
+      headers["x-ratelimit-remaining"] ??= String(this.rateLimit.remaining);
+      headers["x-ratelimit-reset"] ??= String(this.rateLimit.resetAt);
+    }
     let body = "";
     if (reply.text !== undefined) {
       headers["content-type"] = "text/plain; charset=utf-8";
@@ -907,6 +952,11 @@ export class GitHubSimulator {
     }
     if (!path.startsWith(`${API_PREFIX}/`)) throw new HttpError(404, "Not Found");
     const apiPath = path.slice(API_PREFIX.length);
+    const fault = this.faults.find((f) => f.times > 0 && f.method === method && f.path.test(apiPath));
+    if (fault) {
+      fault.times--;
+      return { status: fault.status, headers: fault.headers, json: { message: fault.message ?? "Server Error" } };
+    }
     for (const r of this.routes) {
       if (r.method !== method) continue;
       const match = r.pattern.exec(apiPath);
