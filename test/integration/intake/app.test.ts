@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EmitterWebhookEvent, Webhooks } from "@octokit/webhooks";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { RedisKeys } from "../../../src/state/keys.js";
 import { intakeWebhooks } from "../../../src/intake/app.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { provisionJobId } from "../../../src/queue/jobs.js";
@@ -48,7 +49,10 @@ afterAll(async () => {
   await ctx.close();
 });
 
-/** A real example of `action` (one sent to an App if there is one), re-pointed at one job, its labels and runner. */
+/** The installation every event below comes from: our runners there are the ones its webhooks may touch. */
+const INSTALLATION = 4242;
+
+/** A real example of `action`, re-pointed at one job, its labels and runner, sent to our installation. */
 function event(
   action: "queued" | "in_progress" | "completed",
   job: {
@@ -65,7 +69,9 @@ function event(
   if (!example) throw new Error(`@octokit/webhooks-examples has no workflow_job.${action} example`);
   const copy = structuredClone(example);
   Object.assign(copy.workflow_job, job);
-  return copy;
+  return Object.assign(copy, {
+    installation: { id: INSTALLATION, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI0Mg==" },
+  });
 }
 
 async function receive(payload: WorkflowJobExample, id = randomUUID()): Promise<void> {
@@ -117,6 +123,18 @@ describe("workflow_job.queued", () => {
     expect((await ctx.feed.recent(10)).map((entry) => [entry.kind, entry.jobId])).toEqual([["queued", matching.id]]);
     const delay = (await metrics.webhookDelaySeconds.get()).values.find((v) => v.metricName?.endsWith("_count"));
     expect(delay?.value).toBe(1);
+  });
+
+  it("ignores a queued processed after the job's in_progress or completed (out of order)", async () => {
+    await receive(event("completed", matching));
+    await receive(event("queued", matching));
+    await receive(event("in_progress", { ...matching, id: 4105, runner_name: "someone-elses-runner" }));
+    await receive(event("queued", { ...matching, id: 4105 }));
+
+    expect(await ctx.queues.provision.count()).toBe(0);
+    expect(await ctx.ledger.waitingCount(POOL.name)).toBe(0);
+    expect(await count(metrics.webhooks, { action: "queued", outcome: "settled" })).toBe(2);
+    expect(await ctx.redis.ttl(new RedisKeys(ctx.prefix).settledJob(matching.id))).toBeGreaterThan(23 * 3600);
   });
 
   it("adds nothing for a job no pool serves and counts it as ignored", async () => {
@@ -173,7 +191,7 @@ describe("a job re-run after an OOM kill", () => {
 
 describe("workflow_job.in_progress", () => {
   it("marks our runner busy with the job and settles the job's demand", async () => {
-    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle" }));
+    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle", installationId: INSTALLATION }));
     await receive(event("queued", matching));
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(1);
 
@@ -203,7 +221,7 @@ describe("workflow_job.in_progress", () => {
   });
 
   it("settles demand but touches no record when another runner took the job", async () => {
-    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle" }));
+    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle", installationId: INSTALLATION }));
     await receive(event("queued", matching));
 
     await receive(event("in_progress", { ...matching, runner_name: "someone-elses-runner" }));
@@ -217,9 +235,27 @@ describe("workflow_job.in_progress", () => {
   });
 });
 
+describe("webhooks of another installation", () => {
+  it("never touch our runner: no busy mark, no completion, no stop", async () => {
+    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle", installationId: INSTALLATION }));
+    const foreign = <T extends WorkflowJobExample>(payload: T): T => ({ ...payload, installation: { id: 999_999 } });
+    await receive(foreign(event("in_progress", { ...matching, runner_name: RUNNER })));
+    await receive(foreign(event("completed", { ...matching, runner_name: RUNNER })));
+
+    const untouched = await ctx.runners.get(RUNNER);
+    expect(untouched?.state).toBe("idle");
+    expect(untouched?.completedAt).toBeUndefined();
+    expect(await ctx.queues.runnerOps("test-engine").count()).toBe(0);
+    expect(await count(metrics.webhooks, { action: "in_progress", outcome: "other-installation" })).toBe(1);
+    expect(await count(metrics.webhooks, { action: "completed", outcome: "other-installation" })).toBe(1);
+  });
+});
+
 describe("workflow_job.completed", () => {
   it("records the completion and schedules one delayed stop of our runner on its engine", async () => {
-    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "busy", busyJobId: matching.id }));
+    await ctx.runners.put(
+      runnerRecord(RUNNER, { pool: POOL.name, state: "busy", busyJobId: matching.id, installationId: INSTALLATION }),
+    );
     const completed = event("completed", { ...matching, runner_name: RUNNER });
     await receive(completed);
     await receive(completed);
