@@ -17,8 +17,14 @@ export const GITHUB_JOB_MAX_QUEUE_MS = 24 * HOUR_MS;
 
 // --- Provisioning -------------------------------------------------------------------------------
 
-/** Demand younger than this is trusted to be still queued (saves a GitHub call per runner). */
-export const RECHECK_AFTER_MS = 10 * SECOND_MS;
+/**
+ * Demand younger than this is trusted to be still queued (saves a GitHub call per runner). Longer
+ * than a big burst takes: past the GitHub budget's burst (60 JIT configs) runners come at 2 a
+ * second, so a burst of 200 needs about 70 s, and at 10 s every job after the first hundred or so
+ * cost a job-status GET as well (2 calls per runner, and slower, in the bench's burst of 200).
+ * A settling webhook that got lost meanwhile costs one spare runner, which the reconciler retires.
+ */
+export const RECHECK_AFTER_MS = 2 * MINUTE_MS;
 
 /**
  * GitHub's answer to "is this job still queued?" is kept this long per job: demand woken again and
@@ -35,10 +41,11 @@ export const JOB_STATUS_CACHE_MS = 5 * MINUTE_MS;
 export const SETTLED_JOB_MEMORY_SECONDS = DAY_SECONDS;
 
 /**
- * Runners started at once per process: starting one is mostly waiting on GitHub and Docker, so
- * ten overlap well without flooding either API.
+ * Runners started at once per process: starting one is mostly waiting on GitHub and Docker. A
+ * burst inside the GitHub budget should start at Docker's pace, and Docker creates containers
+ * concurrently; at ten, two thirds of a 30-job burst waited behind the first wave.
  */
-export const PROVISION_CONCURRENCY = 10;
+export const PROVISION_CONCURRENCY = 32;
 
 /**
  * A slot reserved but not confirmed within this time is reclaimed (its worker presumably died).

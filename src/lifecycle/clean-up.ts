@@ -115,10 +115,14 @@ export async function cleanUpRunner(
   const record = runnerName ? await deps.runners.get(runnerName) : undefined;
   // Already handled: events can repeat after a stream resumes from the last second seen.
   if (!exit && !record) return;
-  // A runner that finished its job was already removed by GitHub; any other still holds a registration.
+  // An ephemeral runner exits 0 only after its job, and GitHub removes its registration then, even
+  // when the in_progress webhook has not arrived yet (a burst's webhooks queue up: deleting there
+  // cost 0.4 extra calls per runner in the bench's burst of 200). A runner runnerhub was taking
+  // down, or one that crashed, still holds its registration.
   // An OOM kill is worth knowing even when runnerhub was stopping the runner anyway.
   const reason = record?.retiring && observed !== "oom-killed" ? record.retiring : observed;
-  const registrationLeft = record?.runnerId !== undefined && (observed !== "completed" || record.state !== "busy");
+  const registrationLeft =
+    record?.runnerId !== undefined && (observed !== "completed" || record.retiring !== undefined);
   if (record && record.runnerId !== undefined && registrationLeft) {
     const deleted = await deps.github.deleteRunner(record, record.runnerId).catch((error: unknown) => {
       log.warn({ err: error }, "could not delete runner registration; the reconciler will retry");

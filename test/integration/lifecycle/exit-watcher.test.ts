@@ -157,6 +157,20 @@ describe("runner exit watcher (real Docker events)", () => {
     expect(unexpected.pendingMocks()).toHaveLength(2);
   });
 
+  it("calls GitHub for no runner that exited 0, even before its in_progress webhook arrived", async () => {
+    await startWatcher().ready;
+    const runner = await startRunner(["true"], "starting");
+    const unexpected = nock(GITHUB_API).post(/.*/).reply(500).delete(/.*/).reply(500);
+
+    await waitFor(() => containerGone(runner.containerId), {
+      timeoutMs: 15_000,
+      what: "the finished container to be removed",
+    });
+    const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 5_000, what: "the exit record" });
+    expect(exit).toMatchObject({ reason: "completed", exitCode: 0 });
+    expect(unexpected.pendingMocks()).toHaveLength(2);
+  });
+
   it("cleans, on start, runners that exited while nobody watched", async () => {
     const runner = await startRunner(["sh", "-c", "exit 3"]);
     await waitFor(async () => !(await ctx.engine.isRunning(runner.containerId)), {
