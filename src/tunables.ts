@@ -183,6 +183,12 @@ export const RECONCILE_SWEEP_MS = 30 * MINUTE_MS;
  */
 export const MAX_REDELIVERIES = 3;
 
+/**
+ * Default of RUNNERHUB_PROVISION_LOCK, BullMQ's own lock: a worker renews its hold on a provision
+ * entry every half of it, and an entry whose worker died is run again within about two of it.
+ */
+export const PROVISION_LOCK_DEFAULT = "30s";
+
 // --- Lost engines -------------------------------------------------------------------------------
 
 /**

@@ -5,7 +5,8 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
-import { HEARTBEAT_INTERVAL_DEFAULT, HEARTBEAT_TIMEOUT_DEFAULT } from "../tunables.js";
+import { HEARTBEAT_INTERVAL_DEFAULT, HEARTBEAT_TIMEOUT_DEFAULT, PROVISION_LOCK_DEFAULT } from "../tunables.js";
+import { parseTestFault, type ProvisionStep } from "./test-fault.js";
 import { parseDuration, parseSize } from "./units.js";
 
 /** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
@@ -59,6 +60,10 @@ export interface Config {
    * minute) look at once.
    */
   recoveryIntervalMs: number;
+  /** A provision entry whose worker died is run again within about twice this (BullMQ's lock and stall check). */
+  provisionLockMs: number;
+  /** Test-only: the provisioning step after which a worker kills itself (see test-fault.ts). */
+  testFault: ProvisionStep | undefined;
   /** How often a worker writes its engine's heartbeat in Redis. */
   heartbeatIntervalMs: number;
   /** An engine whose heartbeat is silent this long is given up: its runners' records, slots and registrations go. */
@@ -180,6 +185,7 @@ const envSchema = z.object({
   RUNNERHUB_STOP_GRACE: envDuration("30s"),
   RUNNERHUB_RECONCILE_INTERVAL: envDuration("30s"),
   RUNNERHUB_BOOTSTRAP_TIMEOUT: envDuration("5m"),
+  RUNNERHUB_PROVISION_LOCK: envDuration(PROVISION_LOCK_DEFAULT),
   RUNNERHUB_HEARTBEAT_INTERVAL: envDuration(HEARTBEAT_INTERVAL_DEFAULT),
   RUNNERHUB_HEARTBEAT_TIMEOUT: envDuration(HEARTBEAT_TIMEOUT_DEFAULT),
   RUNNERHUB_RECOVERY_INTERVAL: envDuration("15m"),
@@ -294,6 +300,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
   }
   const docker = parseDockerHost(env);
   if (!docker.ok) throw new ConfigError("the environment", docker.problems);
+  const testFault = parseTestFault(env.RUNNERHUB_TEST_FAULT, env.NODE_ENV);
+  if ("problem" in testFault) throw new ConfigError("the environment", [testFault.problem]);
   // Three beats may be late (a busy Redis, a GC pause) before a live engine is given up for lost.
   if (vars.RUNNERHUB_HEARTBEAT_TIMEOUT < 3 * vars.RUNNERHUB_HEARTBEAT_INTERVAL) {
     throw new ConfigError("the environment", [
@@ -332,6 +340,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     bootstrapTimeoutMs: vars.RUNNERHUB_BOOTSTRAP_TIMEOUT,
     recoveryIntervalMs: vars.RUNNERHUB_RECOVERY_INTERVAL,
     shutdownTimeoutMs: vars.RUNNERHUB_SHUTDOWN_TIMEOUT,
+    testFault: testFault.step,
+    provisionLockMs: vars.RUNNERHUB_PROVISION_LOCK,
     heartbeatIntervalMs: vars.RUNNERHUB_HEARTBEAT_INTERVAL,
     heartbeatTimeoutMs: vars.RUNNERHUB_HEARTBEAT_TIMEOUT,
     dataDir: path.resolve(cwd, vars.RUNNERHUB_DATA_DIR),

@@ -12,7 +12,7 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     const enqueuedAt = job.data.enqueuedAt ?? job.timestamp;
     deps.metrics.queueWaitSeconds.observe({ pool }, secondsBetween(enqueuedAt, deps.now()));
   }
-  const outcome = await provisionRunner(job.data, deps);
+  const outcome = await provisionRunner(job.data, deps, job.id);
   if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
   const engine = deps.engine.name;
   const poolFull = outcome.reason === "pool-full";
@@ -36,6 +36,9 @@ export function startProvisionWorker(deps: ProvisionDeps, options: WorkerOptions
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
+    // An entry whose worker died is run again once its lock expires (the re-run adopts or
+    // withdraws what the dead worker left); the stall check runs as often as the lock lasts.
+    ...(deps.entryLockMs === undefined ? {} : { lockDuration: deps.entryLockMs, stalledInterval: deps.entryLockMs }),
   });
   worker.on("failed", (job, error) =>
     options.log.warn(

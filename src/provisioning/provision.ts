@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
+import type { ProvisionStep } from "../config/test-fault.js";
 import type { ContainerEngine } from "../docker/engine.js";
 import { observeRunnerOnline } from "../lifecycle/runner-online.js";
 import { runnerContainerSpec } from "../docker/runner-spec.js";
@@ -11,7 +12,7 @@ import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
-import type { RunnerStore } from "../state/runner-store.js";
+import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import type { SlotKeeper } from "./slots.js";
 import { BelowRateLimitFloor } from "../github/octokit.js";
 import { JOB_STATUS_CACHE_MS, RESERVATION_LEASE_MS } from "../tunables.js";
@@ -37,6 +38,10 @@ export interface ProvisionDeps {
   now: () => number;
   /** Suffixes of new runner names (randomRunnerSuffix in production). */
   randomSuffix: () => string;
+  /** How long a worker's hold on a queue entry lasts without renewal (RUNNERHUB_PROVISION_LOCK; BullMQ's 30 s when undefined). */
+  entryLockMs?: number;
+  /** A test-only fault point (RUNNERHUB_TEST_FAULT); does nothing in production. */
+  fault?: (step: ProvisionStep) => void;
 }
 
 export type ProvisionOutcome =
@@ -90,9 +95,16 @@ async function demandOpen(
   pool: Pool,
   deps: ProvisionDeps,
   log: Logger,
+  entry: string | undefined,
 ): Promise<{ waiting: number; free: number } | undefined> {
   const [waiting, records] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.runners.listPool(pool.name)]);
-  const free = freeRunners(pool.name, records).length;
+  // An unfinished runner of this very entry (left on another engine by a killed worker) is no
+  // runner coming for this demand: that entry is being run again right here.
+  const unfinished = (record: RunnerRecord) => record.provisionEntry === entry && record.containerId === undefined;
+  const free = freeRunners(
+    pool.name,
+    records.filter((record) => entry === undefined || !unfinished(record)),
+  ).length;
   if (unservedJobs(waiting, free) > 0) return { waiting, free };
   log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");
   return undefined;
@@ -130,8 +142,89 @@ async function stillQueued(
   return unservedJobs(open.waiting - 1, open.free) > 0;
 }
 
+/**
+ * Takes a runner back that could not be made (or whose making was interrupted): container,
+ * registration, record and slot, in that order, so nothing is left that counts as a runner.
+ */
+async function withdraw(
+  record: { name: string; pool: string; runnerId: number | undefined; target: RunnerTarget; githubJobId: number },
+  containerId: string | undefined,
+  reason: string,
+  deps: ProvisionDeps,
+  log: Logger,
+): Promise<void> {
+  if (containerId !== undefined) await deps.engine.remove(containerId);
+  if (record.runnerId !== undefined) {
+    await deps.github
+      .deleteRunner(record.target, record.runnerId)
+      .catch((cleanupError: unknown) =>
+        log.warn(
+          { err: cleanupError, runnerId: record.runnerId },
+          "could not withdraw the registration; the reconciler will",
+        ),
+      );
+  }
+  await deps.runners.retire(record.name, { exitedAt: deps.now(), exitCode: undefined, oomKilled: false, reason });
+  await deps.slots.release(record.pool, deps.engine.name, record.name);
+  await deps.feed.record({
+    kind: "removed",
+    pool: record.pool,
+    runnerName: record.name,
+    engine: deps.engine.name,
+    jobId: record.githubJobId,
+    reason,
+  });
+}
+
+/**
+ * A re-run of a provision entry whose worker was killed mid-way finds what that worker left on
+ * this engine: a runner it finished is the entry's outcome; a started container is adopted (its
+ * slot was confirmed before it started); anything less is withdrawn, and provisioning starts over.
+ */
+async function resumeEntry(
+  entry: string,
+  pool: Pool,
+  deps: ProvisionDeps,
+  log: Logger,
+): Promise<ProvisionOutcome | undefined> {
+  const leftovers = (await deps.runners.list()).filter(
+    (record) => record.provisionEntry === entry && record.engine === deps.engine.name,
+  );
+  if (leftovers.length === 0) return undefined;
+  const containers = await deps.engine.listManaged();
+  for (const record of leftovers) {
+    const container = containers.find((candidate) => candidate.name === record.name);
+    const slot = await deps.capacity.confirm({
+      pool: pool.name,
+      fileMaxRunners: pool.maxRunners,
+      engine: deps.engine.name,
+      engineCapacity: deps.engineCapacity,
+      runner: record.name,
+    });
+    if (container?.state === "running" && slot === "ok") {
+      if (record.containerId === undefined) {
+        await deps.runners.update(record.name, { containerId: container.id, startedAt: deps.now() });
+        log.warn({ runnerName: record.name, containerId: container.id }, "interrupted provisioning: container adopted");
+      }
+      return { kind: "started", runnerName: record.name, containerId: container.id };
+    }
+    log.warn(
+      { runnerName: record.name, step: record.runnerId === undefined ? "record" : "registration" },
+      "interrupted provisioning: leftovers withdrawn",
+    );
+    const target = { installationId: record.installationId, scope: record.scope };
+    await withdraw({ ...record, target }, container?.id, "interrupted", deps, log);
+  }
+  return undefined;
+}
+
 /** Turns one unit of demand into a registered runner in a started container. */
-export async function provisionRunner(request: ProvisionRequest, deps: ProvisionDeps): Promise<ProvisionOutcome> {
+export async function provisionRunner(
+  request: ProvisionRequest,
+  deps: ProvisionDeps,
+  /** The provision-queue entry being run: its re-runs recognise what earlier runs left. */
+  entry?: string,
+): Promise<ProvisionOutcome> {
   const log = deps.log.child({
     pool: request.pool,
     jobId: request.githubJobId,
@@ -144,7 +237,10 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     return { kind: "skipped", reason: "pool-removed" };
   }
 
-  const open = request.githubJobId > 0 ? await demandOpen(pool, deps, log) : { waiting: 0, free: 0 };
+  const resumed = entry === undefined ? undefined : await resumeEntry(entry, pool, deps, log);
+  if (resumed) return resumed;
+
+  const open = request.githubJobId > 0 ? await demandOpen(pool, deps, log, entry) : { waiting: 0, free: 0 };
   if (!open) return { kind: "skipped", reason: "demand-met" };
 
   const name = runnerName(pool.name, deps.randomSuffix());
@@ -195,7 +291,9 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     createdAt: deps.now(),
     completedAt: undefined,
     repository: `${request.owner}/${request.repo}`,
+    provisionEntry: entry,
   });
+  deps.fault?.("record-written");
 
   let runnerId: number | undefined;
   let containerId: string | undefined;
@@ -205,6 +303,21 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     deps.metrics.jitConfigSeconds.observe({ pool: pool.name }, secondsBetween(registering, deps.now()));
     runnerId = registration.runnerId;
     if (runnerId !== undefined) await deps.runners.update(name, { runnerId });
+    deps.fault?.("registered");
+    // The slot is made permanent before the container starts: a worker killed in between leaves
+    // a record without a container (withdrawn by the entry's re-run, or forgotten by the
+    // reconciler), never a running runner whose lease has expired and that holds no slot.
+    const confirmed = await deps.capacity.confirm({
+      pool: pool.name,
+      fileMaxRunners: pool.maxRunners,
+      engine: deps.engine.name,
+      engineCapacity: deps.engineCapacity,
+      runner: name,
+    });
+    if (confirmed !== "ok") {
+      throw new Error(`the reservation of ${name} expired while it was being made and the ${confirmed} slot is taken`);
+    }
+    deps.fault?.("slot-confirmed");
     const starting = deps.now();
     containerId = await deps.engine.startContainer(
       runnerContainerSpec({
@@ -219,42 +332,12 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
       }),
     );
     deps.metrics.containerStartSeconds.observe({ pool: pool.name }, secondsBetween(starting, deps.now()));
-    const confirmed = await deps.capacity.confirm({
-      pool: pool.name,
-      fileMaxRunners: pool.maxRunners,
-      engine: deps.engine.name,
-      engineCapacity: deps.engineCapacity,
-      runner: name,
-    });
-    if (confirmed !== "ok") {
-      throw new Error(`the reservation of ${name} expired while it was being made and the ${confirmed} slot is taken`);
-    }
+    deps.fault?.("container-started");
   } catch (error) {
     deps.metrics.provisionFailures.inc({ pool: pool.name });
     runnerLog.error({ err: error, runnerId }, "runner failed to start; registration withdrawn, slot freed");
-    if (containerId !== undefined) await deps.engine.remove(containerId);
-    if (runnerId !== undefined) {
-      await deps.github
-        .deleteRunner(target, runnerId)
-        .catch((cleanupError: unknown) =>
-          runnerLog.warn({ err: cleanupError, runnerId }, "could not withdraw the registration; the reconciler will"),
-        );
-    }
-    await deps.runners.retire(name, {
-      exitedAt: deps.now(),
-      exitCode: undefined,
-      oomKilled: false,
-      reason: "start-failed",
-    });
-    await deps.slots.release(pool.name, deps.engine.name, name);
-    await deps.feed.record({
-      kind: "removed",
-      pool: pool.name,
-      runnerName: name,
-      engine: deps.engine.name,
-      jobId: request.githubJobId,
-      reason: "start-failed",
-    });
+    const record = { name, pool: pool.name, runnerId, target, githubJobId: request.githubJobId };
+    await withdraw(record, containerId, "start-failed", deps, runnerLog);
     throw error;
   }
   const startedAt = deps.now();

@@ -1,4 +1,6 @@
+import type { Logger } from "pino";
 import { poolWarnings } from "../config/pools.js";
+import type { ProvisionStep } from "../config/test-fault.js";
 import { countEngineErrors } from "../docker/counted-engine.js";
 import { connectEngine, type ContainerEngine } from "../docker/engine.js";
 import { claimEngineName, forgetLostEngines, startHeartbeat } from "../lifecycle/engine-loss.js";
@@ -85,6 +87,16 @@ export async function startWorkerRole(shared: Shared, stack: TeardownStack): Pro
 }
 
 /** The BullMQ workers of this process: runners started and stopped on its engine, OOM re-runs asked of GitHub. */
+/** The test-only fault point: this process dies, as if killed -9, right after the step. */
+function killAfter(step: ProvisionStep, log: Logger): (reached: ProvisionStep) => void {
+  return (reached) => {
+    if (reached !== step) return;
+    log.warn({ step }, "test fault point reached: killing this process");
+    process.kill(process.pid, "SIGKILL");
+  };
+}
+
+/** The BullMQ workers of this engine: one starts runners, the other stops them. */
 function startWorkers(shared: Shared, engine: ContainerEngine, stack: TeardownStack): void {
   const { config, log } = shared;
   const options = {
@@ -101,6 +113,8 @@ function startWorkers(shared: Shared, engine: ContainerEngine, stack: TeardownSt
       githubWebUrl: config.github.webUrl,
       recheckAfterMs: RECHECK_AFTER_MS,
       randomSuffix: randomRunnerSuffix,
+      entryLockMs: config.provisionLockMs,
+      fault: config.testFault && killAfter(config.testFault, log),
     },
     options,
   );

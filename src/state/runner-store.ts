@@ -30,6 +30,11 @@ export interface RunnerRecord {
   retiring?: string;
   /** owner/repo of the job it runs, else of the job it was made for. */
   repository?: string;
+  /**
+   * The provision-queue entry that made this runner: a re-run of that entry (its worker was
+   * killed mid-way) recognises its leftovers and adopts or undoes them.
+   */
+  provisionEntry?: string;
   /** The most the container used, from Docker stats readings while it ran (and at its end). */
   usage?: RunnerUsage;
 }
