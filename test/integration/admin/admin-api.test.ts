@@ -181,6 +181,7 @@ beforeAll(async () => {
     capacity: ctx.capacity,
     slots: ctx.slots,
     queues: ctx.queues,
+    ledger: ctx.ledger,
     github: ctx.newGitHub(),
     engine: ctx.engine,
     feed: ctx.feed,
@@ -255,6 +256,9 @@ describe("pools", () => {
     await putRunner({ state: "idle" });
     await putRunner({ state: "busy", busyJobId: 1 });
     await putRunner({ pool: "gpu", state: "busy", busyJobId: 2 });
+    for (const request of [provisionRequest(101), provisionRequest(102), provisionRequest(103, { pool: "gpu" })]) {
+      await ctx.ledger.queued(request);
+    }
     await ctx.queues.provision.add("provision", provisionRequest(101), { jobId: provisionJobId(101) });
     await ctx.queues.provision.add("provision", provisionRequest(102), { jobId: provisionJobId(102) });
     await ctx.queues.provision.add("provision", provisionRequest(103, { pool: "gpu" }), {
