@@ -132,25 +132,21 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
         "job re-run after an OOM kill goes to the bigger pool",
       );
     }
-    const recorded = await deps.ledger.queued(request);
+    const recorded = await deps.ledger.queued(request, {
+      kind: "queued",
+      at: deps.now(),
+      pool,
+      jobId: request.githubJobId,
+      repository: `${request.owner}/${request.repo}`,
+    });
     if (recorded === "settled") {
       metrics.webhooks.inc({ action: "queued", outcome: "settled" });
       deps.log.info({ ...fields, pool }, "late queued ignored: the job was already taken or finished");
       return;
     }
     const fresh = recorded === "added";
-    // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id. The feed entry
-    // needs no order with the queue entry, so both go out together.
-    const [job] = await Promise.all([
-      deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.githubJobId) }),
-      fresh &&
-        deps.feed.record({
-          kind: "queued",
-          pool,
-          jobId: request.githubJobId,
-          repository: `${request.owner}/${request.repo}`,
-        }),
-    ]);
+    // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id.
+    const job = await deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.githubJobId) });
     metrics.webhooks.inc({ action: "queued", outcome: "enqueued" });
     if (fresh) {
       metrics.jobsQueued.inc({ pool });

@@ -4,7 +4,8 @@ import { targetKey } from "../github/runners-api.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { RedisKeys } from "./keys.js";
 import { defineScripts } from "./scripts/index.js";
-import { GITHUB_JOB_MAX_QUEUE_MS, SETTLED_JOB_MEMORY_SECONDS } from "../tunables.js";
+import { FEED_MAX_LENGTH, GITHUB_JOB_MAX_QUEUE_MS, SETTLED_JOB_MEMORY_SECONDS } from "../tunables.js";
+import type { FeedEvent } from "./event-feed.js";
 
 /** What recording a queued job did: "added", "waiting" (already: a redelivery), "settled" (a late queued; ignored). */
 export type QueuedOutcome = "added" | "waiting" | "settled";
@@ -24,19 +25,25 @@ export class DemandLedger {
     this.keys = new RedisKeys(prefix);
   }
 
-  /** Records a waiting job, unless it already waits (a redelivered webhook) or was settled (a late one). */
-  async queued(request: ProvisionRequest): Promise<QueuedOutcome> {
+  /**
+   * Records a waiting job, unless it already waits (a redelivered webhook) or was settled (a late
+   * one). A fresh job also gets `feedEntry` on the event feed, in the same script.
+   */
+  async queued(request: ProvisionRequest, feedEntry?: FeedEvent): Promise<QueuedOutcome> {
     const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
     const outcome = await this.redis.runnerhubRecordQueued(
       this.keys.queuedJobs(request.pool),
       this.keys.queuedDemand(request.pool),
       this.keys.targets,
       this.keys.settledJob(request.githubJobId),
+      this.keys.events,
       request.queuedAt,
       String(request.githubJobId),
       JSON.stringify(request),
       targetKey(target),
       JSON.stringify({ ...target, seenAt: request.queuedAt }),
+      feedEntry ? JSON.stringify(feedEntry) : "",
+      FEED_MAX_LENGTH,
     );
     return outcome === 1 ? "added" : outcome === 0 ? "waiting" : "settled";
   }

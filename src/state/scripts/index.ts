@@ -19,7 +19,7 @@ const SCRIPTS = {
   runnerhubReleaseLock: { file: "release-lock.lua", numberOfKeys: 1 },
   runnerhubPutRunner: { file: "put-runner.lua", numberOfKeys: 3 },
   runnerhubRetireRunner: { file: "retire-runner.lua", numberOfKeys: 5 },
-  runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 4 },
+  runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 5 },
   runnerhubSettleDemand: { file: "settle-demand.lua", numberOfKeys: 3 },
   runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 2 },
   runnerhubPauseGitHubBudget: { file: "pause-github-budget.lua", numberOfKeys: 2 },
@@ -88,11 +88,14 @@ declare module "ioredis" {
       queuedDemand: string,
       targets: string,
       settledJob: string,
+      feed: string,
       queuedAt: number,
       githubJobId: string,
       request: string,
       targetKey: string,
       target: string,
+      feedEntry: string,
+      feedMaxLength: number,
     ): Result<1 | 0 | -1, Context>;
     runnerhubSettleDemand(
       queuedJobs: string,
