@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunnerRecord } from "../../src/state/runner-store.js";
 import { waitFor } from "../sim/github-simulator.js";
+import type { AppProcess } from "../support/app-process.js";
 import { watchRunning } from "./support/running-count.js";
 import { startStack, stubPool, type Stack } from "./support/stack.js";
 
 /**
  * Fault: a worker killed (SIGKILL, through the test-only fault point RUNNERHUB_TEST_FAULT) right
  * after one step of provisioning a runner. A new worker's re-run of the queue entry (BullMQ moves
- * the entry back once the dead worker's lock expires, about 30 s) must serve the job exactly once
+ * the entry back once the dead worker's lock, RUNNERHUB_PROVISION_LOCK, expires) must serve the job exactly once
  * and leave no container, record or slot behind, never running more than maxRunners.
  */
 let stack: Stack;
@@ -35,6 +36,7 @@ describe("a worker killed mid-provision", () => {
     "serves the job once after a kill right after %s",
     async (step) => {
       const watch = await watchRunning(stack.docker, "linux");
+      let worker: AppProcess | undefined;
       try {
         const doomed = await stack.addProcess({
           RUNNERHUB_ROLES: "worker",
@@ -48,12 +50,12 @@ describe("a worker killed mid-provision", () => {
           behavior: { kind: "run", seconds: 1 },
         });
         expect(await doomed.waitForExit(20_000)).toBeNull();
-        const worker = await stack.addProcess({ RUNNERHUB_ROLES: "worker" });
+        worker = await stack.addProcess({ RUNNERHUB_ROLES: "worker" });
         await waitFor(() => stack.sim.getJob(job.id)?.conclusion === "success", {
           timeoutMs: 30_000,
           what: `the job served after a kill after ${step}`,
         }).catch((error: unknown) => {
-          throw new Error(`${(error as Error).message}; worker log:\n${worker.logs().slice(-60).join("\n")}`);
+          throw new Error(`${(error as Error).message}; worker log:\n${worker?.logs().slice(-60).join("\n")}`);
         });
         await waitFor(async () => watch.state.running === 0 && (await records()).length === 0, {
           timeoutMs: 20_000,
@@ -63,8 +65,9 @@ describe("a worker killed mid-provision", () => {
         expect(await stack.containers()).toEqual([]);
         expect(stack.sim.runners()).toEqual([]);
         expect(watch.state.max).toBe(1);
-        await worker.stop();
       } finally {
+        // A worker left running would take the next case's job before its doomed worker does.
+        await worker?.stop();
         watch.stop();
       }
     },
