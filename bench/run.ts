@@ -11,10 +11,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type Dockerode from "dockerode";
+import { Redis } from "ioredis";
 import { stringify } from "yaml";
 import { poolSchema, type Pool } from "../src/config/pools.js";
 import { LABELS } from "../src/docker/labels.js";
 import { runnerContainerSpec } from "../src/docker/runner-spec.js";
+import { RunnerStore } from "../src/state/runner-store.js";
+import { PARK_FALLBACK_MS } from "../src/tunables.js";
 import { GitHubSimulator, waitFor, type SimJob, type SimRequest } from "../test/sim/github-simulator.js";
 import { buildStubImage, STUB_IMAGE_TAG } from "../test/sim/stub-image.js";
 import { freePort, startApp, type AppProcess } from "../test/support/app-process.js";
@@ -23,17 +26,28 @@ import { RedisServer } from "../test/support/redis-server.js";
 import { ContainerEvents, type ContainerEvent } from "./lib/container-events.js";
 import { procStatusMiB, sampleRss, sampleRssFor, startBareNode } from "./lib/memory.js";
 import { formatTable, median, percentile, row, type Row } from "./lib/stats.js";
+import { cpuMs, fireAll, fireSteady, queuedWebhooks, startBareHmacServer } from "./lib/webhook-load.js";
 
 const SEQUENTIAL_JOBS = 15;
-const BURST_JOBS = 30;
+/** Burst sizes: one inside the GitHub budget's burst (60 JIT configs), one well past it. */
+const BURSTS = [30, 200] as const;
+const BIG_BURST = 200;
+/** GitHub's documented secondary limit: 900 points a minute, 5 a write, so 180 JIT configs a minute. */
+const GITHUB_WRITES_PER_MINUTE = 180;
+/** Runner records seeded for the memory row. */
+const RECORDS_ON_FILE = 500;
+const INTAKE_WEBHOOKS = 10_000;
+const INTAKE_CONCURRENCY = 32;
+const STEADY_PER_SECOND = 500;
+const STEADY_SECONDS = 10;
 const JOB_SECONDS = 1;
 const RSS_SAMPLE_MS = 100;
 /** How long idle RSS is sampled; the median of the window is reported. */
 const IDLE_WINDOW_MS = 2_000;
 /** Hard bound on the whole run, so a hang fails instead of blocking CI forever. */
-const TOTAL_DEADLINE_MS = 300_000;
+const TOTAL_DEADLINE_MS = 600_000;
 const STEP_DEADLINE_MS = 30_000;
-const BURST_DEADLINE_MS = 120_000;
+const BURST_DEADLINE_MS = 240_000;
 const WEBHOOK_SECRET = "bench-webhook-secret";
 const OWNER = "acme";
 const REPO = "app";
@@ -47,11 +61,18 @@ const POOL = {
   name: "linux",
   labels: ["self-hosted", "linux", "x64"],
   image: STUB_IMAGE_TAG,
-  maxRunners: BURST_JOBS,
+  maxRunners: BIG_BURST,
   network: "host",
   allowHostNetwork: true,
   resources: { memory: "64m", pids: 128 },
 };
+
+/**
+ * A pool too small for its burst: most of its jobs park on the full pool and must be woken by
+ * releases (the lost wake-up of issue 10 left one waiting for the 30 s safety net).
+ */
+const CAPPED_POOL = { ...POOL, name: "capped", labels: ["self-hosted", "capped"], maxRunners: 10 };
+const CAPPED_BURST = 30;
 
 /**
  * Epoch ms from the system clock: Docker's event timeNano and the simulator's request times come
@@ -125,8 +146,8 @@ async function createAndStart(docker: Dockerode, spec: Dockerode.ContainerCreate
 
 interface BaselineResult {
   sequentialMs: number[];
-  burstAllStartedMs: number;
-  burstStartsMs: number[];
+  /** Docker alone: burst size -> time until the last of that many containers started in parallel. */
+  burstAllStartedMs: Record<number, number>;
 }
 
 async function measureBaseline(docker: Dockerode, pool: Pool): Promise<BaselineResult> {
@@ -149,26 +170,29 @@ async function measureBaseline(docker: Dockerode, pool: Pool): Promise<BaselineR
     const sequentialMs: number[] = [];
     for (let i = 0; i < SEQUENTIAL_JOBS; i++) sequentialMs.push(await runOne(`bench-seq-${i}`));
 
-    const t0 = wallNow();
-    const ids = await Promise.all(
-      Array.from({ length: BURST_JOBS }, (_, i) => createAndStart(docker, baselineSpec(pool, `bench-burst-${i}`))),
-    );
-    const wanted = new Set(ids);
-    const starts = await events.waitForAll(
-      (e) => e.action === "start" && wanted.has(e.containerId),
-      BURST_JOBS,
-      STEP_DEADLINE_MS,
-      "baseline burst starts",
-    );
-    await events.waitForAll(
-      (e) => e.action === "die" && wanted.has(e.containerId),
-      BURST_JOBS,
-      STEP_DEADLINE_MS,
-      "baseline burst exits",
-    );
-    await Promise.all(ids.map((id) => docker.getContainer(id).remove()));
-    const startsMs = starts.map((e) => e.atMs - t0);
-    return { sequentialMs, burstAllStartedMs: Math.max(...startsMs), burstStartsMs: startsMs };
+    const burstAllStartedMs: Record<number, number> = {};
+    for (const size of BURSTS) {
+      const t0 = wallNow();
+      const ids = await Promise.all(
+        Array.from({ length: size }, (_, i) => createAndStart(docker, baselineSpec(pool, `bench-burst-${size}-${i}`))),
+      );
+      const wanted = new Set(ids);
+      const starts = await events.waitForAll(
+        (e) => e.action === "start" && wanted.has(e.containerId),
+        size,
+        BURST_DEADLINE_MS,
+        `baseline burst of ${size}: starts`,
+      );
+      await events.waitForAll(
+        (e) => e.action === "die" && wanted.has(e.containerId),
+        size,
+        BURST_DEADLINE_MS,
+        `baseline burst of ${size}: exits`,
+      );
+      await Promise.all(ids.map((id) => docker.getContainer(id).remove()));
+      burstAllStartedMs[size] = Math.max(...starts.map((e) => e.atMs - t0));
+    }
+    return { sequentialMs, burstAllStartedMs };
   } finally {
     events.close();
   }
@@ -240,11 +264,11 @@ interface Stack {
   events: ContainerEvents;
 }
 
-function queueJob(sim: GitHubSimulator): Promise<SimJob> {
+function queueJob(sim: GitHubSimulator, labels: string[] = JOB_LABELS): Promise<SimJob> {
   return sim.queueJob({
     owner: OWNER,
     repo: REPO,
-    labels: JOB_LABELS,
+    labels,
     behavior: { kind: "run", seconds: JOB_SECONDS },
   });
 }
@@ -320,66 +344,232 @@ async function measureSequential({ sim, events }: Stack): Promise<SequentialResu
 }
 
 interface BurstResult {
+  size: number;
   allStartedMs: number;
   allInProgressMs: number;
-  startsMs: number[];
-  /** first to last generate-jitconfig request: the GitHub write throttle shows here */
+  /** first to last generate-jitconfig request */
   jitConfigSpanMs: number;
-  /** median gap between consecutive generate-jitconfig requests */
-  jitConfigGapMs: number;
+  /** the most generate-jitconfig requests the simulator saw within any 60 s */
+  jitConfigsBusiestMinute: number;
+  /** longest wait of a job parked on a full pool or engine, from its parking to its runner's start */
+  maxParkWaitMs: number;
+  parkedJobs: number;
   peakRssMiB: number;
-  rssSamples: number;
   calls: CallCount;
 }
 
-async function measureBurst({ sim, app, events }: Stack): Promise<BurstResult> {
+/** The most timestamps within any window of `windowMs` (sorted input). */
+function busiestWindow(sortedAt: readonly number[], windowMs: number): number {
+  let best = 0;
+  let first = 0;
+  for (let last = 0; last < sortedAt.length; last++) {
+    while ((sortedAt[last] ?? 0) - (sortedAt[first] ?? 0) >= windowMs) first++;
+    best = Math.max(best, last - first + 1);
+  }
+  return best;
+}
+
+/**
+ * Longest park of any job in these log lines: from its last "waits for a slot" to its runner's
+ * start. A wait near PARK_FALLBACK_MS means the safety net, not a wake-up, served the job.
+ */
+function parkWaits(lines: readonly string[]): number[] {
+  const parkedAt = new Map<number, number>();
+  const waits: number[] = [];
+  for (const line of lines) {
+    if (!line.startsWith("{")) continue;
+    const entry = JSON.parse(line) as { msg?: string; time?: string; jobId?: number };
+    // The app logs ISO times (pino's isoTime).
+    const at = Date.parse(entry.time ?? "");
+    if (entry.jobId === undefined || !Number.isFinite(at)) continue;
+    if (entry.msg === "no capacity; demand waits for a slot") parkedAt.set(entry.jobId, at);
+    if (entry.msg === "runner started") {
+      const since = parkedAt.get(entry.jobId);
+      if (since !== undefined) waits.push(at - since);
+      parkedAt.delete(entry.jobId);
+    }
+  }
+  return waits;
+}
+
+/**
+ * Queues `size` jobs at once and waits until every runner container started (on any of the
+ * engines followed) and every job completed.
+ */
+async function measureBurst(
+  stack: Stack,
+  size: number,
+  apps: readonly AppProcess[],
+  followed: readonly ContainerEvents[],
+  labels: string[] = JOB_LABELS,
+): Promise<BurstResult> {
+  const { sim, app } = stack;
   const firstRequest = sim.requests.length;
   const deliveriesBefore = sim.deliveries().length;
+  const logsBefore = apps.map((one) => one.logs().length);
   const sampler = sampleRss(app.pid, RSS_SAMPLE_MS);
-  let rss: number[] = [];
   try {
     const t0 = wallNow();
-    // All 30 jobs exist at once; the simulator then delivers their webhooks one after another, as GitHub does.
-    const jobs = await Promise.all(Array.from({ length: BURST_JOBS }, () => queueJob(sim)));
+    // All jobs exist at once; the simulator then delivers their webhooks one after another, as GitHub does.
+    const jobs = await Promise.all(Array.from({ length: size }, () => queueJob(sim, labels)));
     const ids = new Set(jobs.map((job) => String(job.id)));
-    const starts = await events.waitForAll(isStartOf(ids), BURST_JOBS, BURST_DEADLINE_MS, "all burst containers");
+    const starts = await waitFor(
+      () => {
+        const seen = followed.flatMap((events) => events.seen.filter(isStartOf(ids)));
+        return seen.length >= size ? seen : undefined;
+      },
+      { timeoutMs: BURST_DEADLINE_MS, intervalMs: 50, what: `all ${size} burst containers` },
+    );
     const done = await waitFor(
       () => {
         const current = jobs.map((job) => sim.getJob(job.id));
         return current.every((job) => job?.status === "completed") ? current : undefined;
       },
-      { timeoutMs: BURST_DEADLINE_MS, intervalMs: 50, what: "all burst jobs to complete" },
+      { timeoutMs: BURST_DEADLINE_MS, intervalMs: 50, what: `all ${size} burst jobs to complete` },
     );
     const containerIds = new Set(starts.map((e) => e.containerId));
-    await events.waitForAll(
-      (e) => e.action === "destroy" && containerIds.has(e.containerId),
-      BURST_JOBS,
-      STEP_DEADLINE_MS,
-      "removal of all burst containers",
+    await waitFor(
+      () =>
+        followed
+          .flatMap((events) => events.seen)
+          .filter((e) => e.action === "destroy" && containerIds.has(e.containerId)).length >= size,
+      { timeoutMs: BURST_DEADLINE_MS, intervalMs: 100, what: `removal of all ${size} burst containers` },
     );
-    await waitForDeliveries(sim, deliveriesBefore + 3 * BURST_JOBS, STEP_DEADLINE_MS);
-    rss = sampler.stop();
+    await waitForDeliveries(sim, deliveriesBefore + 3 * size, BURST_DEADLINE_MS);
+    const rss = sampler.stop();
     const inProgress = done.map((job) => inProgressAt(sim.requests, job?.runnerId ?? null) - t0);
     const jitTimes = sim.requests
       .slice(firstRequest)
       .filter((r) => r.method === "POST" && r.path.endsWith("/actions/runners/generate-jitconfig"))
       .map((r) => r.at)
       .sort((a, b) => a - b);
-    const gaps = jitTimes.slice(1).map((at, i) => at - (jitTimes[i] ?? at));
-    const startsMs = starts.map((e) => e.atMs - t0);
+    const waits = apps.flatMap((one, i) => parkWaits(one.logs().slice(logsBefore[i])));
     return {
-      allStartedMs: Math.max(...startsMs),
+      size,
+      allStartedMs: Math.max(...starts.map((e) => e.atMs - t0)),
       allInProgressMs: Math.max(...inProgress),
-      startsMs,
       jitConfigSpanMs: jitTimes.length > 1 ? Math.max(...jitTimes) - Math.min(...jitTimes) : 0,
-      jitConfigGapMs: median(gaps),
+      jitConfigsBusiestMinute: busiestWindow(jitTimes, 60_000),
+      maxParkWaitMs: waits.length > 0 ? Math.max(...waits) : 0,
+      parkedJobs: waits.length,
       peakRssMiB: Math.max(...rss),
-      rssSamples: rss.length,
-      calls: countCalls(sim.requests.slice(firstRequest), BURST_JOBS),
+      calls: countCalls(sim.requests.slice(firstRequest), size),
     };
   } finally {
     sampler.stop();
   }
+}
+
+/**
+ * How long GitHub's documented limit makes `size` JIT configs take at best: 180 writes in any
+ * minute, so the first 180 at once and each further 180 a minute later.
+ */
+function githubLimitMs(size: number): number {
+  return Math.floor((size - 1) / GITHUB_WRITES_PER_MINUTE) * 60_000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis, the GitHub budget and the intake
+
+/** Calls per command since Redis started (INFO commandstats). */
+async function redisCommandCalls(client: Redis): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const line of (await client.info("commandstats")).split("\n")) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (match?.[1] && match[2]) calls.set(match[1], Number(match[2]));
+  }
+  return calls;
+}
+
+function commandsDelta(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  provisions: number,
+): { total: number; top: [string, number][] } {
+  const perProvision = [...after].map(
+    ([name, calls]) => [name, (calls - (before.get(name) ?? 0)) / provisions] as [string, number],
+  );
+  // INFO itself is not the app's.
+  const counted = perProvision.filter(([name, calls]) => name !== "info" && calls > 0).sort((a, b) => b[1] - a[1]);
+  return { total: counted.reduce((sum, [, calls]) => sum + calls, 0), top: counted.slice(0, 8) };
+}
+
+/** Waits until the shared GitHub budget has refilled to its burst (the app's defaults: 300 points, 10 a second). */
+async function waitForFullBudget(client: Redis, prefix: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const [points, at] = await client.hmget(`${prefix}:github-budget`, "points", "at");
+      if (points === null || at === null) return true;
+      const [seconds, micros] = await client.time();
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      return Number(points) + ((now - Number(at)) * 600) / 60_000 >= 300;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, what: "the GitHub budget to refill" },
+  );
+}
+
+interface IntakeResult {
+  throughput: number;
+  bareThroughput: number;
+  p50Ms: number;
+  p99Ms: number;
+  bareP50Ms: number;
+  bareP99Ms: number;
+  steadyP99Ms: number;
+  bareSteadyP99Ms: number;
+  cpuPerWebhookMs: number;
+  bareCpuPerWebhookMs: number;
+  failures: number;
+}
+
+/**
+ * The webhook role alone (its own Redis prefix, so no worker picks up the demand) against a bare
+ * node:http server checking the same HMAC. BENCH_CPU_PROF=<dir> writes the app's CPU profile there.
+ */
+async function measureIntake(appEnv: Record<string, string>, cleanup: Cleanup): Promise<IntakeResult> {
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const intakeApp = await startApp({
+    env: { ...appEnv, PORT: String(await freePort()), RUNNERHUB_ROLES: "webhook", RUNNERHUB_REDIS_PREFIX: "intake" },
+    nodeArgs: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+  });
+  cleanup.add("runnerhub intake", async () => {
+    await intakeApp.stop();
+  });
+  const bare = await startBareHmacServer(WEBHOOK_SECRET, STEP_DEADLINE_MS);
+  cleanup.add("the bare HMAC server", () => bare.stop());
+  const url = `${intakeApp.url}/api/github/webhooks`;
+  const hooks = (count: number, firstJobId: number) =>
+    queuedWebhooks({ count, firstJobId, labels: JOB_LABELS, secret: WEBHOOK_SECRET });
+  // Warm-up: JIT compilation and connection set-up are not what is measured.
+  await fireAll(url, hooks(500, 1), INTAKE_CONCURRENCY);
+  await fireAll(bare.url, hooks(500, 1), INTAKE_CONCURRENCY);
+
+  const burst = hooks(INTAKE_WEBHOOKS, 1_000_000);
+  let cpu = cpuMs(bare.pid);
+  const bareRun = await fireAll(bare.url, burst, INTAKE_CONCURRENCY);
+  const bareCpu = cpuMs(bare.pid) - cpu;
+  cpu = cpuMs(intakeApp.pid);
+  const appRun = await fireAll(url, burst, INTAKE_CONCURRENCY);
+  const appCpu = cpuMs(intakeApp.pid) - cpu;
+
+  const steady = hooks(STEADY_PER_SECOND * STEADY_SECONDS, 2_000_000);
+  const bareSteady = await fireSteady(bare.url, steady, STEADY_PER_SECOND);
+  const appSteady = await fireSteady(url, steady, STEADY_PER_SECOND);
+  await bare.stop();
+  await intakeApp.stop();
+  return {
+    throughput: (INTAKE_WEBHOOKS * 1000) / appRun.totalMs,
+    bareThroughput: (INTAKE_WEBHOOKS * 1000) / bareRun.totalMs,
+    p50Ms: median(appRun.latenciesMs),
+    p99Ms: percentile(appRun.latenciesMs, 99),
+    bareP50Ms: median(bareRun.latenciesMs),
+    bareP99Ms: percentile(bareRun.latenciesMs, 99),
+    steadyP99Ms: percentile(appSteady.latenciesMs, 99),
+    bareSteadyP99Ms: percentile(bareSteady.latenciesMs, 99),
+    cpuPerWebhookMs: appCpu / INTAKE_WEBHOOKS,
+    bareCpuPerWebhookMs: bareCpu / INTAKE_WEBHOOKS,
+    failures: appRun.failures + appSteady.failures,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,33 +621,33 @@ async function runBench(cleanup: Cleanup): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "runnerhub-bench-"));
   cleanup.add("the pools file", () => rm(dir, { recursive: true, force: true }));
   const poolsFile = path.join(dir, "pools.yml");
-  await writeFile(poolsFile, stringify([POOL]));
+  await writeFile(poolsFile, stringify([POOL, CAPPED_POOL]));
 
   const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });
   cleanup.add("the GitHub simulator", () => sim.stop());
   const events = await ContainerEvents.follow(docker, `${LABELS.managed}=true`);
   cleanup.add("the docker events stream", () => events.close());
   log("starting runnerhub (dist/main.js)");
-  const app = await startApp({
-    env: {
-      APP_ID: "1",
-      PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 })
-        .privateKey.export({ type: "pkcs1", format: "pem" })
-        .toString(),
-      WEBHOOK_SECRET,
-      GHE_HOST: sim.host,
-      GHE_PROTOCOL: "http",
-      HOST: "127.0.0.1",
-      PORT: String(await freePort()),
-      LOG_LEVEL: "info",
-      REDIS_URL: redis.url,
-      RUNNERHUB_REDIS_PREFIX: "bench",
-      DOCKER_HOST: engine.dockerHost,
-      RUNNERHUB_ENGINE_NAME: "bench",
-      RUNNERHUB_CONFIG: poolsFile,
-      RUNNERHUB_STOP_GRACE: "5s",
-    },
-  });
+  const appEnv: Record<string, string> = {
+    APP_ID: "1",
+    PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 })
+      .privateKey.export({ type: "pkcs1", format: "pem" })
+      .toString(),
+    WEBHOOK_SECRET,
+    GHE_HOST: sim.host,
+    GHE_PROTOCOL: "http",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "info",
+    REDIS_URL: redis.url,
+    RUNNERHUB_REDIS_PREFIX: "bench",
+    DOCKER_HOST: engine.dockerHost,
+    RUNNERHUB_ENGINE_NAME: "bench",
+    RUNNERHUB_CONFIG: poolsFile,
+    RUNNERHUB_STOP_GRACE: "5s",
+  };
+  const app = await startApp({ env: { ...appEnv, PORT: String(await freePort()) } });
+  const redisClient = new Redis(redis.url, { maxRetriesPerRequest: null });
+  cleanup.add("the bench's Redis client", () => redisClient.disconnect());
   cleanup.add("runnerhub", async () => {
     await app.stop();
   });
@@ -473,14 +663,77 @@ async function runBench(cleanup: Cleanup): Promise<void> {
   const idleRss = median(await sampleRssFor(app.pid, RSS_SAMPLE_MS, IDLE_WINDOW_MS));
 
   log(`sequential: ${SEQUENTIAL_JOBS} jobs, one at a time`);
+  const commandsBefore = await redisCommandCalls(redisClient);
   const sequential = await measureSequential(stack);
-  log(`burst: ${BURST_JOBS} jobs queued at once`);
-  const burst = await measureBurst(stack);
+  const commandsAfter = await redisCommandCalls(redisClient);
+  const perProvision = commandsDelta(commandsBefore, commandsAfter, SEQUENTIAL_JOBS);
+
+  log(`burst: ${BURSTS[0]} jobs queued at once`);
+  const small = await measureBurst(stack, BURSTS[0], [app], [events]);
+
+  log(`burst: ${CAPPED_BURST} jobs on a pool of ${CAPPED_POOL.maxRunners}: parked and woken`);
+  const capped = await measureBurst(stack, CAPPED_BURST, [app], [events], CAPPED_POOL.labels);
+
+  log("a second worker process on a second engine, sharing Redis and the GitHub budget");
+  const engineB = await DockerEngine.start();
+  cleanup.add("dockerd B", () => engineB.destroy());
+  await buildStubImage(engineB.client(), STUB_IMAGE_TAG);
+  const eventsB = await ContainerEvents.follow(engineB.client(), `${LABELS.managed}=true`);
+  cleanup.add("the docker events stream of B", () => eventsB.close());
+  const appB = await startApp({
+    env: {
+      ...appEnv,
+      PORT: String(await freePort()),
+      RUNNERHUB_ROLES: "worker",
+      DOCKER_HOST: engineB.dockerHost,
+      RUNNERHUB_ENGINE_NAME: "bench-b",
+    },
+  });
+  cleanup.add("runnerhub worker B", async () => {
+    await appB.stop();
+  });
+  // The earlier phases spent part of the bucket; the big burst starts from a full one, as a
+  // burst after a quiet minute would, so the GitHub-limit baseline compares like with like.
+  await waitForFullBudget(redisClient, "bench");
+  log(`burst: ${BIG_BURST} jobs queued at once, two worker processes`);
+  const big = await measureBurst(stack, BIG_BURST, [app, appB], [events, eventsB]);
+  await appB.stop();
   const hwm = procStatusMiB(app.pid, "VmHWM");
+
+  log(`memory: ${RECORDS_ON_FILE} runner records on file`);
+  const records = new RunnerStore(redisClient, "bench");
+  const seeded = Array.from({ length: RECORDS_ON_FILE }, (_, i) => `linux-${(0x10000000 + i).toString(16)}`);
+  for (const name of seeded) {
+    // Busy and still in the making (no container yet): the reconciler leaves such records alone.
+    await records.put({
+      name,
+      pool: POOL.name,
+      engine: "bench",
+      installationId: 1,
+      scope: { kind: "org", org: OWNER },
+      githubJobId: 1,
+      runnerId: undefined,
+      containerId: undefined,
+      state: "busy",
+      busyJobId: undefined,
+      createdAt: Date.now(),
+      completedAt: undefined,
+    });
+  }
+  // A scrape reads every record (the runner gauge), so the figure includes holding them once.
+  await fetch(`${app.url}/metrics`).then((response) => response.text());
+  const rssWithRecords = median(await sampleRssFor(app.pid, RSS_SAMPLE_MS, IDLE_WINDOW_MS));
+  for (const name of seeded) {
+    await records.retire(name, { exitedAt: Date.now(), exitCode: 0, oomKilled: false, reason: "bench" });
+  }
+
+  log(`intake: ${INTAKE_WEBHOOKS} signed webhooks, ${INTAKE_CONCURRENCY} at a time, against a bare HMAC server`);
+  const intake = await measureIntake(appEnv, cleanup);
 
   const toStart = sequential.samples.map((s) => s.toContainerStartMs);
   const toInProgress = sequential.samples.map((s) => s.toInProgressMs);
   const baseMedian = median(baseline.sequentialMs);
+  const burstBaseline = (size: number) => Math.max(baseline.burstAllStartedMs[size] ?? Number.NaN, githubLimitMs(size));
   const rows: Row[] = [
     row("scale-up: webhook -> container start, median", "ms", median(toStart), baseMedian),
     row(
@@ -490,28 +743,55 @@ async function runBench(cleanup: Cleanup): Promise<void> {
       percentile(baseline.sequentialMs, 95),
     ),
     row("scale-up: webhook -> job in_progress, median", "ms", median(toInProgress), baseMedian),
+    ...[small, big].flatMap((burst) => [
+      row(`burst ${burst.size}: all containers started`, "ms", burst.allStartedMs, burstBaseline(burst.size)),
+      row(`burst ${burst.size}: all jobs in_progress`, "ms", burst.allInProgressMs, burstBaseline(burst.size)),
+      row(`burst ${burst.size}: longest park (woken, not the 30 s net)`, "ms", burst.maxParkWaitMs, null),
+    ]),
     row(
-      "scale-up: webhook -> job in_progress, p95",
+      `burst ${CAPPED_BURST} on a pool of ${CAPPED_POOL.maxRunners}: longest park (${capped.parkedJobs} parked)`,
       "ms",
-      percentile(toInProgress, 95),
-      percentile(baseline.sequentialMs, 95),
+      capped.maxParkWaitMs,
+      null,
     ),
-    row(`burst ${BURST_JOBS}: all containers started`, "ms", burst.allStartedMs, baseline.burstAllStartedMs),
-    row(`burst ${BURST_JOBS}: all jobs in_progress`, "ms", burst.allInProgressMs, baseline.burstAllStartedMs),
+    row(
+      `burst ${BIG_BURST}, 2 workers: JIT configs in the busiest minute`,
+      "count",
+      big.jitConfigsBusiestMinute,
+      GITHUB_WRITES_PER_MINUTE,
+    ),
+    row(
+      `intake: ${INTAKE_WEBHOOKS} webhooks, ${INTAKE_CONCURRENCY} at a time`,
+      "per s",
+      intake.throughput,
+      intake.bareThroughput,
+    ),
+    row("intake: answer p50", "ms", intake.p50Ms, intake.bareP50Ms),
+    row("intake: answer p99", "ms", intake.p99Ms, intake.bareP99Ms),
+    row(`intake: answer p99 at a steady ${STEADY_PER_SECOND}/s`, "ms", intake.steadyP99Ms, intake.bareSteadyP99Ms),
+    row("intake: CPU per webhook", "ms", intake.cpuPerWebhookMs, intake.bareCpuPerWebhookMs),
     row("memory: RSS idle after start", "MiB", idleRss, bareRss),
-    row(`memory: RSS peak during burst (${RSS_SAMPLE_MS} ms samples)`, "MiB", burst.peakRssMiB, bareRss),
+    row(`memory: RSS with ${RECORDS_ON_FILE} runner records on file`, "MiB", rssWithRecords, bareRss),
+    row(`memory: RSS peak during burst ${BIG_BURST}`, "MiB", big.peakRssMiB, bareRss),
     row("GitHub calls per runner, sequential", "calls", sequential.calls.perRunner, null),
-    row("GitHub calls per runner, burst", "calls", burst.calls.perRunner, null),
+    row(`GitHub calls per runner, burst ${BIG_BURST}`, "calls", big.calls.perRunner, null),
+    row("Redis commands per provision (all processes, whole window)", "count", perProvision.total, null),
   ];
   const jitLatencies = sequential.samples.flatMap((s) => (s.toJitConfigMs === null ? [] : [s.toJitConfigMs]));
+  const parkNet = Math.max(small.maxParkWaitMs, big.maxParkWaitMs, capped.maxParkWaitMs) < PARK_FALLBACK_MS;
   const notes = [
     `baseline for latency rows: create+start of the same container with dockerode, ${SEQUENTIAL_JOBS} sequential ` +
-      `(median ${Math.round(baseMedian)} ms); burst baseline: ${BURST_JOBS} in parallel`,
+      `(median ${Math.round(baseMedian)} ms); burst baselines: max(Docker alone starting N in parallel, ` +
+      `GitHub's limit for N JIT configs at ${GITHUB_WRITES_PER_MINUTE}/min) = ` +
+      BURSTS.map(
+        (n) => `${n}: max(${Math.round(baseline.burstAllStartedMs[n] ?? Number.NaN)}, ${githubLimitMs(n)}) ms`,
+      ).join(", "),
     `sequential breakdown (medians): webhook -> generate-jitconfig ${Math.round(median(jitLatencies))} ms, ` +
-      `-> container start ${Math.round(median(toStart))} ms, -> in_progress ${Math.round(median(toInProgress))} ms; ` +
-      `first job ${Math.round(toStart[0] ?? Number.NaN)} ms to container start`,
-    `burst: generate-jitconfig requests ${Math.round(burst.jitConfigGapMs)} ms apart (median), first to last ` +
-      `${Math.round(burst.jitConfigSpanMs)} ms; src/github/octokit.ts configures one write per 334 ms`,
+      `-> container start ${Math.round(median(toStart))} ms; first job ${Math.round(toStart[0] ?? Number.NaN)} ms`,
+    `burst ${BIG_BURST}: generate-jitconfig first to last ${Math.round(big.jitConfigSpanMs)} ms; ` +
+      `parked jobs ${small.parkedJobs} + ${capped.parkedJobs} + ${big.parkedJobs}; every parked job woken before the ` +
+      `${PARK_FALLBACK_MS / 1000} s safety net: ${parkNet ? "yes" : "NO"}`,
+    `Redis commands per provision, top: ${perProvision.top.map(([name, calls]) => `${name} ${calls.toFixed(1)}`).join(", ")}`,
     `memory: app VmHWM (kernel peak over the whole run) ${hwm.toFixed(1)} MiB; baseline is \`node -e\` with no imports`,
   ];
 
@@ -522,7 +802,7 @@ async function runBench(cleanup: Cleanup): Promise<void> {
     machine,
     settings: {
       sequentialJobs: SEQUENTIAL_JOBS,
-      burstJobs: BURST_JOBS,
+      bursts: BURSTS,
       jobSeconds: JOB_SECONDS,
       rssSampleMs: RSS_SAMPLE_MS,
       pool: POOL,
@@ -533,8 +813,16 @@ async function runBench(cleanup: Cleanup): Promise<void> {
     details: {
       baseline: { ...baseline, bareNodeRssMiB: bareRss },
       sequential,
-      burst,
-      memory: { idleRssMiB: idleRss, peakRssMiB: burst.peakRssMiB, vmHwmMiB: hwm, bareNodeRssMiB: bareRss },
+      bursts: [small, capped, big],
+      intake,
+      redisPerProvision: perProvision,
+      memory: {
+        idleRssMiB: idleRss,
+        rssWithRecords,
+        peakRssMiB: big.peakRssMiB,
+        vmHwmMiB: hwm,
+        bareNodeRssMiB: bareRss,
+      },
     },
   };
   const out = path.join(os.tmpdir(), `runnerhub-bench-${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);

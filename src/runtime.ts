@@ -57,8 +57,8 @@ async function serve(
   stack.defer("dashboard updates", () => admin.stop());
   const handlers: Handler[] = [
     ...served.flatMap((role) => role.handlers),
-    healthHandler(checks),
-    metricsHandler(shared.metrics.registry),
+    healthHandler(checks, log),
+    metricsHandler(shared.metrics.registry, config.metricsToken),
     admin,
   ];
   const server = createHttpServer(handlers, log);

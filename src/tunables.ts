@@ -17,14 +17,35 @@ export const GITHUB_JOB_MAX_QUEUE_MS = 24 * HOUR_MS;
 
 // --- Provisioning -------------------------------------------------------------------------------
 
-/** Demand younger than this is trusted to be still queued (saves a GitHub call per runner). */
-export const RECHECK_AFTER_MS = 10 * SECOND_MS;
+/**
+ * Demand younger than this is trusted to be still queued (saves a GitHub call per runner). Longer
+ * than a big burst takes: past the GitHub budget's burst (60 JIT configs) runners come at 2 a
+ * second, so a burst of 200 needs about 70 s, and at 10 s every job after the first hundred or so
+ * cost a job-status GET as well (2 calls per runner, and slower, in the bench's burst of 200).
+ * A settling webhook that got lost meanwhile costs one spare runner, which the reconciler retires.
+ */
+export const RECHECK_AFTER_MS = 2 * MINUTE_MS;
 
 /**
- * Runners started at once per process: starting one is mostly waiting on GitHub and Docker, so
- * ten overlap well without flooding either API.
+ * GitHub's answer to "is this job still queued?" is kept this long per job: demand woken again and
+ * again (a busy pool) asks GitHub at most once per job in this window. A job settled meanwhile by
+ * a lost webhook gets a runner it does not need, which the reconciler retires.
  */
-export const PROVISION_CONCURRENCY = 10;
+export const JOB_STATUS_CACHE_MS = 5 * MINUTE_MS;
+
+/**
+ * How long a job that was taken or finished is remembered: a `queued` webhook processed after its
+ * `in_progress` or `completed` (redelivered late, or overtaken) is ignored for that long. GitHub
+ * fails a job nobody took within a day, so no real `queued` comes later than that.
+ */
+export const SETTLED_JOB_MEMORY_SECONDS = DAY_SECONDS;
+
+/**
+ * Runners started at once per process: starting one is mostly waiting on GitHub and Docker. A
+ * burst inside the GitHub budget should start at Docker's pace, and Docker creates containers
+ * concurrently; at ten, two thirds of a 30-job burst waited behind the first wave.
+ */
+export const PROVISION_CONCURRENCY = 32;
 
 /**
  * A slot reserved but not confirmed within this time is reclaimed (its worker presumably died).
@@ -139,6 +160,30 @@ export function reconnectDelayMs(attempt: number): number {
   return Math.min(RECONNECT_FIRST_DELAY_MS * 2 ** attempt, RECONNECT_MAX_DELAY_MS);
 }
 
+// --- OOM re-runs ---------------------------------------------------------------------------------
+
+/**
+ * GitHub re-runs a job only once its whole workflow run has completed, and fails a job whose
+ * runner vanished only after a while: the re-run is asked for at once, then again from 5 s,
+ * doubling up to every 2 minutes.
+ */
+const OOM_RERUN_FIRST_RETRY_MS = 5 * SECOND_MS;
+const OOM_RERUN_MAX_RETRY_MS = 2 * MINUTE_MS;
+
+/** The wait before asking GitHub again to re-run an OOM-killed job (attempts made so far, from 1). */
+export function rerunRetryDelayMs(attemptsMade: number): number {
+  return Math.min(OOM_RERUN_FIRST_RETRY_MS * 2 ** Math.max(0, attemptsMade - 1), OOM_RERUN_MAX_RETRY_MS);
+}
+
+/** About six hours of asking (see rerunRetryDelayMs): a run still going after that is left alone. */
+export const OOM_RERUN_ATTEMPTS = 180;
+
+/** Re-run entries, done or given up, stay a week for inspection on the dashboard. */
+export const OOM_RERUN_KEEP_SECONDS = 7 * DAY_SECONDS;
+
+/** A job's re-run claim (and route) outlives its run finishing and the re-run being queued and served. */
+export const OOM_RERUN_CLAIM_SECONDS = 3 * DAY_SECONDS;
+
 // --- Periodic work ------------------------------------------------------------------------------
 
 /**
@@ -166,6 +211,12 @@ export const RECONCILE_SWEEP_MS = 30 * MINUTE_MS;
  * fault redelivering will not fix, and every redelivery costs a GitHub request.
  */
 export const MAX_REDELIVERIES = 3;
+
+/**
+ * Default of RUNNERHUB_PROVISION_LOCK, BullMQ's own lock: a worker renews its hold on a provision
+ * entry every half of it, and an entry whose worker died is run again within about two of it.
+ */
+export const PROVISION_LOCK_DEFAULT = "30s";
 
 // --- Lost engines -------------------------------------------------------------------------------
 
@@ -210,6 +261,14 @@ export const RECOVERY_PASS_MS = MINUTE_MS;
 export const PERIODIC_RUNS_KEPT = 100;
 
 // --- Connections and requests -------------------------------------------------------------------
+
+/**
+ * The longest a webhook waits for Redis to make its demand durable before it is answered 503, so
+ * GitHub records a failed delivery (which the recovery pass redelivers) rather than a success
+ * nothing stands behind. Well under GitHub's 10 s delivery timeout and the 9 s after which
+ * Probot's middleware would answer 202 by itself.
+ */
+export const INTAKE_TIMEOUT_MS = 3 * SECOND_MS;
 
 /**
  * A GitHub call that cannot get its share of the shared budget within this time fails and its

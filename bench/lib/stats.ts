@@ -25,7 +25,7 @@ export function ratio(value: number, baseline: number): number | null {
 
 export interface Row {
   metric: string;
-  unit: "ms" | "MiB" | "calls";
+  unit: "ms" | "MiB" | "calls" | "per s" | "count";
   runnerhub: number;
   /** null when there is no baseline (a plain figure) */
   baseline: number | null;
@@ -38,8 +38,10 @@ export function row(metric: string, unit: Row["unit"], runnerhub: number, baseli
 
 function figure(value: number | null, unit: Row["unit"]): string {
   if (value === null || !Number.isFinite(value)) return "-";
-  if (unit === "ms") return `${Math.round(value)} ms`;
+  if (unit === "ms") return value < 10 ? `${value.toFixed(2)} ms` : `${Math.round(value)} ms`;
   if (unit === "MiB") return `${value.toFixed(1)} MiB`;
+  if (unit === "per s") return `${Math.round(value)}/s`;
+  if (unit === "count") return String(Math.round(value));
   return value.toFixed(2);
 }
 

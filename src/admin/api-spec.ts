@@ -315,7 +315,7 @@ export function openApiDocument(): Record<string, unknown> {
     },
   );
   paths[BULL_BOARD_PATH] = page(
-    "Bull Board dashboard of the provision and runner-ops queues (its assets and API live under /admin/queues/)",
+    "Bull Board dashboard of the provision, runner-ops and oom-rerun queues (its assets and API live under /admin/queues/)",
     "getAdminQueues",
   );
   // A browser asking for a runner (Accept: text/html) gets its page instead of the JSON.

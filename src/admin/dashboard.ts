@@ -25,13 +25,13 @@ export function createDashboard(queues: Queues, engines: () => Promise<string[]>
   const adapter = new ExpressAdapter();
   adapter.setBasePath(BULL_BOARD_PATH);
   const board = createBullBoard({
-    queues: [new BullMQAdapter(queues.provision)],
+    queues: [new BullMQAdapter(queues.provision), new BullMQAdapter(queues.oomRerun)],
     serverAdapter: adapter,
     options: { uiConfig: { boardTitle: "runnerhub" } },
   });
   const app = adapter.getRouter() as ExpressApp;
   app.disable("x-powered-by");
-  const shown = new Set<string>([queues.provision.name]);
+  const shown = new Set<string>([queues.provision.name, queues.oomRerun.name]);
 
   // Runner-ops queues exist per engine; the engines are known from the live runners' records.
   async function showEngineQueues(): Promise<void> {

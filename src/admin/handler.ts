@@ -54,6 +54,7 @@ export interface AdminDeps {
   capacity: Capacity;
   slots: SlotKeeper;
   queues: Queues;
+  ledger: OverviewDeps["ledger"];
   github: RunnersApi;
   /** The engine this process is bound to (worker role): live logs of its runners are read there. */
   engine?: ContainerEngine | undefined;

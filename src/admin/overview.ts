@@ -1,18 +1,14 @@
-import type { Job } from "bullmq";
 import type { Pool } from "../config/pools.js";
 import type { Capacity } from "../pools/capacity.js";
 import type { PoolOverrides } from "../pools/overrides.js";
-import type { ProvisionRequest } from "../queue/jobs.js";
 import type { Queues } from "../queue/queues.js";
+import type { DemandLedger } from "../state/demand-ledger.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import type { ImageRecord } from "../images/policy.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { DASHBOARD_PING_TIMEOUT_MS, OVERVIEW_EVENTS } from "../tunables.js";
 import { JOB_STATES, type Overview, type PoolView } from "./schemas.js";
 import { engineViews, poolCounts, poolView, selectRunners, type LocalEngineState } from "./views.js";
-
-/** Provision-queue states of demand that no worker runs yet (parked entries are delayed ones). */
-const NOT_YET_RUNNING = ["waiting", "prioritized", "delayed"] as const;
 
 export interface OverviewDeps {
   /** The pools as the file declares them. */
@@ -21,6 +17,7 @@ export interface OverviewDeps {
   runners: RunnerStore;
   capacity: Capacity;
   queues: Queues;
+  ledger: Pick<DemandLedger, "waitingCount">;
   feed: { recent(count: number): Promise<FeedEntry[]> };
   /** Workers' heartbeats, the health of engines other processes work on. */
   heartbeats: { ages(): Promise<{ engine: string; ageMs: number }[]> };
@@ -61,28 +58,23 @@ async function reachable(ping: () => Promise<unknown>): Promise<boolean> {
 export function createOverviewReader(deps: OverviewDeps): OverviewReader {
   const provision = deps.queues.provision;
 
-  async function waitingPools(): Promise<string[]> {
-    const jobs = await provision.getJobs([...NOT_YET_RUNNING]);
-    return present<Job<ProvisionRequest>>(jobs).map((job) => job.data.pool);
-  }
-
   async function pools(selected: readonly Pool[]): Promise<PoolView[]> {
-    const [overrides, records, waiting, images] = await Promise.all([
+    const [overrides, records, images] = await Promise.all([
       deps.overrides.all(),
       deps.runners.list(),
-      waitingPools(),
       deps.imageStore.list(),
     ]);
     const now = deps.now();
     return Promise.all(
       selected.map(async (pool) => {
-        const [holders, parked] = await Promise.all([
+        const [holders, parked, waiting] = await Promise.all([
           deps.capacity.holders(pool.name, now),
           deps.capacity.parkedCount("pool", pool.name),
+          deps.ledger.waitingCount(pool.name),
         ]);
         const counts = poolCounts(pool.name, {
           runners: records,
-          waitingPools: waiting,
+          waiting,
           slotsHeld: holders.length,
           parked,
         });

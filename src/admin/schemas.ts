@@ -48,7 +48,7 @@ export const poolCountsSchema = z.object({
   starting: z.int().min(0),
   idle: z.int().min(0),
   busy: z.int().min(0),
-  /** Provision-queue entries for the pool that no worker is running: waiting, delayed or parked. */
+  /** The pool's jobs GitHub reports queued that no runner has taken yet (starting or parked runners included). */
   waiting: z.int().min(0),
   /** Runners holding one of the pool's maxRunners slots (reserved or running). */
   slotsHeld: z.int().min(0),

@@ -40,8 +40,8 @@ export function formatAge(ms: number): string {
 
 export interface PoolSnapshot {
   runners: readonly Pick<RunnerRecord, "pool" | "state">[];
-  /** The pool of every provision-queue entry that no worker is running yet. */
-  waitingPools: readonly string[];
+  /** The pool's jobs that GitHub reports queued and no runner has taken yet (the demand ledger). */
+  waiting: number;
   slotsHeld: number;
   parked: number;
 }
@@ -51,14 +51,13 @@ export function poolCounts(pool: string, snapshot: PoolSnapshot): PoolCounts {
     starting: 0,
     idle: 0,
     busy: 0,
-    waiting: 0,
+    waiting: snapshot.waiting,
     slotsHeld: snapshot.slotsHeld,
     parked: snapshot.parked,
   };
   for (const runner of snapshot.runners) {
     if (runner.pool === pool) counts[runner.state] += 1;
   }
-  counts.waiting = snapshot.waitingPools.filter((name) => name === pool).length;
   return counts;
 }
 

@@ -5,10 +5,11 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
-import { HEARTBEAT_INTERVAL_DEFAULT, HEARTBEAT_TIMEOUT_DEFAULT } from "../tunables.js";
+import { HEARTBEAT_INTERVAL_DEFAULT, HEARTBEAT_TIMEOUT_DEFAULT, PROVISION_LOCK_DEFAULT } from "../tunables.js";
 import { normalizeAuthKey } from "../images/reference.js";
 import { parseRegistryAuths, type RegistryAuths, type RegistryCredential } from "./registry-auth.js";
-import { parseDuration } from "./units.js";
+import { parseTestFault, type ProvisionStep } from "./test-fault.js";
+import { parseDuration, parseSize } from "./units.js";
 
 /** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
 export const WRITE_POINTS = 5;
@@ -43,6 +44,10 @@ export interface Config {
   poolsFile: string;
   pools: Pool[];
   adminToken: string | undefined;
+  /** Bearer token /metrics asks for; undefined: /metrics is open (a scraper on a private network). */
+  metricsToken: string | undefined;
+  /** Webhook bodies larger than this are refused (413) before they are read. */
+  webhookMaxBytes: number;
   roles: ReadonlySet<Role>;
   /** How long a runner container may keep running after GitHub reported its job completed. */
   stopGraceMs: number;
@@ -57,6 +62,10 @@ export interface Config {
    * minute) look at once.
    */
   recoveryIntervalMs: number;
+  /** A provision entry whose worker died is run again within about twice this (BullMQ's lock and stall check). */
+  provisionLockMs: number;
+  /** Test-only: the provisioning step after which a worker kills itself (see test-fault.ts). */
+  testFault: ProvisionStep | undefined;
   /** How often a worker writes its engine's heartbeat in Redis. */
   heartbeatIntervalMs: number;
   /** An engine whose heartbeat is silent this long is given up: its runners' records, slots and registrations go. */
@@ -72,6 +81,11 @@ export interface Config {
   redisPrefix: string;
   /** The one GitHub request budget every process shares (see src/github/budget.ts). */
   githubBudget: GitHubBudgetSettings;
+  /**
+   * GitHub's hourly rate limit per installation (x-ratelimit-remaining): below this many requests
+   * left, only runner registrations and deletions are made; other calls wait for the reset.
+   */
+  githubRateLimitFloor: number;
 }
 
 /** A token bucket in GitHub's secondary-limit points: a GET costs 1, any other method 5. */
@@ -179,6 +193,7 @@ const envSchema = z.object({
   RUNNERHUB_STOP_GRACE: envDuration("30s"),
   RUNNERHUB_RECONCILE_INTERVAL: envDuration("30s"),
   RUNNERHUB_BOOTSTRAP_TIMEOUT: envDuration("5m"),
+  RUNNERHUB_PROVISION_LOCK: envDuration(PROVISION_LOCK_DEFAULT),
   RUNNERHUB_HEARTBEAT_INTERVAL: envDuration(HEARTBEAT_INTERVAL_DEFAULT),
   RUNNERHUB_HEARTBEAT_TIMEOUT: envDuration(HEARTBEAT_TIMEOUT_DEFAULT),
   RUNNERHUB_RECOVERY_INTERVAL: envDuration("15m"),
@@ -204,6 +219,22 @@ const envSchema = z.object({
   ),
   RUNNERHUB_REGISTRY_AUTH_FILE: optionalString,
   RUNNERHUB_REGISTRY_AUTH: optionalString,
+  RUNNERHUB_GITHUB_RATE_FLOOR: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(500)),
+  RUNNERHUB_WEBHOOK_MAX_BYTES: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .default("1m")
+      .transform((text, ctx) => {
+        const bytes = parseSize(text);
+        if (bytes === undefined || bytes < 1024) {
+          ctx.addIssue({ code: "custom", message: `"${text}" is not a size of at least 1k; use e.g. 1m` });
+          return z.NEVER;
+        }
+        return bytes;
+      }),
+  ),
+  METRICS_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
   RUNNERHUB_DATA_DIR: z.preprocess(blankToUndefined, z.string().default(".data")),
   RUNNERHUB_REDIS_PREFIX: z.preprocess(
     blankToUndefined,
@@ -347,6 +378,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
   }
   const docker = parseDockerHost(env);
   if (!docker.ok) throw new ConfigError("the environment", docker.problems);
+  const testFault = parseTestFault(env.RUNNERHUB_TEST_FAULT, env.NODE_ENV);
+  if ("problem" in testFault) throw new ConfigError("the environment", [testFault.problem]);
   // Three beats may be late (a busy Redis, a GC pause) before a live engine is given up for lost.
   if (vars.RUNNERHUB_HEARTBEAT_TIMEOUT < 3 * vars.RUNNERHUB_HEARTBEAT_INTERVAL) {
     throw new ConfigError("the environment", [
@@ -383,12 +416,16 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     poolsFile,
     pools,
     adminToken: vars.ADMIN_TOKEN,
+    metricsToken: vars.METRICS_TOKEN,
+    webhookMaxBytes: vars.RUNNERHUB_WEBHOOK_MAX_BYTES,
     roles: new Set(vars.RUNNERHUB_ROLES),
     stopGraceMs: vars.RUNNERHUB_STOP_GRACE,
     reconcileIntervalMs: vars.RUNNERHUB_RECONCILE_INTERVAL,
     bootstrapTimeoutMs: vars.RUNNERHUB_BOOTSTRAP_TIMEOUT,
     recoveryIntervalMs: vars.RUNNERHUB_RECOVERY_INTERVAL,
     shutdownTimeoutMs: vars.RUNNERHUB_SHUTDOWN_TIMEOUT,
+    testFault: testFault.step,
+    provisionLockMs: vars.RUNNERHUB_PROVISION_LOCK,
     heartbeatIntervalMs: vars.RUNNERHUB_HEARTBEAT_INTERVAL,
     heartbeatTimeoutMs: vars.RUNNERHUB_HEARTBEAT_TIMEOUT,
     imageRefreshIntervalMs: vars.RUNNERHUB_IMAGE_REFRESH_INTERVAL,
@@ -401,5 +438,6 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
       pointsPerMinute: vars.RUNNERHUB_GITHUB_POINTS_PER_MINUTE,
       reservePoints: vars.RUNNERHUB_GITHUB_RESERVE,
     },
+    githubRateLimitFloor: vars.RUNNERHUB_GITHUB_RATE_FLOOR,
   };
 }

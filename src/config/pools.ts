@@ -110,6 +110,11 @@ export const poolSchema = z
     env: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "not an environment variable name"), z.string())
       .default({}),
+    /**
+     * A bigger pool that re-runs, once, a job whose runner this pool's memory limit OOM-killed. Its
+     * labels must carry every label of the job (a runner takes only jobs whose labels it all has).
+     */
+    oomRetryPool: z.string().min(1).optional(),
     dockerInDocker: z.boolean().default(false),
     gpus: z.boolean().default(false),
   })
@@ -188,6 +193,19 @@ export const poolsFileSchema = z
         ctx.addIssue({ code: "custom", path: [index, "name"], message: `duplicate pool name "${pool.name}"` });
       }
       seen.add(pool.name);
+    });
+    pools.forEach((pool, index) => {
+      if (pool.oomRetryPool === undefined) return;
+      const path = [index, "oomRetryPool"];
+      if (pool.oomRetryPool === pool.name) {
+        ctx.addIssue({ code: "custom", path, message: "must name another pool, not the pool itself" });
+      } else if (!seen.has(pool.oomRetryPool)) {
+        ctx.addIssue({
+          code: "custom",
+          path,
+          message: `no pool named "${pool.oomRetryPool}"; pools: ${[...seen].join(", ")}`,
+        });
+      }
     });
   });
 

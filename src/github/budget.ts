@@ -27,6 +27,13 @@ export interface GitHubBudget {
   take(call: GitHubCall): Promise<void>;
   /** No process spends anything for this long (GitHub's retry-after or rate-limit reset). */
   pause(ms: number): Promise<void>;
+  /**
+   * GitHub's hourly requests left for an installation ("app": the app's JWT) when they are below
+   * the rate-limit floor, as the last response told any process; undefined when above or unknown.
+   */
+  belowFloor(installation: string): Promise<number | undefined>;
+  /** What a response said about the hourly limit: remembered by every process until the reset when below the floor. */
+  observeRateLimit(installation: string, remaining: number, untilResetMs: number): Promise<void>;
 }
 
 export interface BudgetDeps {
@@ -36,6 +43,8 @@ export interface BudgetDeps {
   sleep: (ms: number) => Promise<void>;
   /** A call that cannot get its points within this time fails (every GitHub call has a bound). */
   maxWaitMs: number;
+  /** Below this many requests left in GitHub's hourly limit, only runner calls are made; 0: no floor. */
+  rateLimitFloor?: number;
 }
 
 export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
@@ -43,6 +52,7 @@ export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
   const redis = defineScripts(deps.redis);
   const keys = new RedisKeys(deps.prefix);
   const perMs = settings.pointsPerMinute / 60_000;
+  const floor = deps.rateLimitFloor ?? 0;
 
   const budget: GitHubBudget = {
     async tryTake(call) {
@@ -74,13 +84,31 @@ export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
     async pause(ms) {
       await redis.runnerhubPauseGitHubBudget(keys.githubBudget, keys.githubPause, Math.max(1, Math.ceil(ms)));
     },
+    async belowFloor(installation) {
+      if (!floor) return undefined;
+      const text = await redis.get(keys.githubRateLimit(installation));
+      return text === null ? undefined : Number(text);
+    },
+    async observeRateLimit(installation, remaining, untilResetMs) {
+      // Above the floor nothing is written: the common case costs no Redis call.
+      if (!floor || remaining >= floor) return;
+      await redis.set(
+        keys.githubRateLimit(installation),
+        String(remaining),
+        "PX",
+        Math.max(1000, Math.ceil(untilResetMs)),
+      );
+    },
   };
   return budget;
 }
 
-/** Registrations, deletions, and the installation token a registration needs first. */
+/**
+ * Registrations, deletions, and the installation token a registration needs first; Octokit passes
+ * route templates (`{runner_id}`), paginate and plain requests full paths (`42`).
+ */
 const RUNNER_CALL =
-  /(\/actions\/runners\/(generate-jitconfig|registration-token|\d+)|\/app\/installations\/\d+\/access_tokens)$/;
+  /(\/actions\/runners\/(generate-jitconfig|registration-token|\d+|\{runner_id\})|\/app\/installations\/(\d+|\{installation_id\})\/access_tokens)$/;
 
 /** What one GitHub request costs and how urgent it is, from its method and URL. */
 export function classifyCall(method: string, url: string): GitHubCall {

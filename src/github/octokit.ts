@@ -16,6 +16,42 @@ type Headers = Record<string, string | number | undefined>;
 type OctokitPlugin = Parameters<typeof ProbotOctokit.plugin>[0];
 
 /**
+ * A call other than a runner registration or deletion, refused without reaching GitHub because
+ * the installation's hourly budget is below RUNNERHUB_GITHUB_RATE_FLOOR: the caller defers it.
+ */
+export class BelowRateLimitFloor extends Error {
+  constructor(
+    readonly installation: string,
+    readonly remaining: number,
+  ) {
+    super(
+      `GitHub installation ${installation} has ${remaining} requests left this hour, below RUNNERHUB_GITHUB_RATE_FLOOR; ` +
+        "only runner registrations and deletions are made until the limit resets",
+    );
+    this.name = "BelowRateLimitFloor";
+  }
+}
+
+/** The installation a client acts for, as a label: "app" for the app's own JWT. */
+function installationOf(options: { auth?: unknown }): string {
+  const auth = options.auth as { installationId?: number | string } | undefined;
+  return auth?.installationId === undefined ? "app" : String(auth.installationId);
+}
+
+/** x-ratelimit-remaining and the ms until x-ratelimit-reset, when a response carries both. */
+function rateLimitOf(
+  headers: Headers | undefined,
+  nowMs: number,
+): { remaining: number; untilResetMs: number } | undefined {
+  const remaining = Number(headers?.["x-ratelimit-remaining"]);
+  const reset = Number(headers?.["x-ratelimit-reset"]) * 1000;
+  if (headers?.["x-ratelimit-remaining"] === undefined || !Number.isFinite(remaining) || !Number.isFinite(reset)) {
+    return undefined;
+  }
+  return { remaining, untilResetMs: reset - nowMs };
+}
+
+/**
  * The route as a label: Octokit passes the template (/orgs/{org}/actions/runners) for most calls,
  * but paginate's pages come as full URLs; those are cut back to a template so label values stay few.
  */
@@ -34,8 +70,7 @@ export function routeLabel(url: string): string {
  */
 function githubMetricsPlugin(metrics: GitHubMetrics): OctokitPlugin {
   return (octokit, options) => {
-    const auth = options.auth as { installationId?: number | string } | undefined;
-    const installation = auth?.installationId === undefined ? "app" : String(auth.installationId);
+    const installation = installationOf(options);
     const record = (route: string, status: number | string, headers: Headers | undefined) => {
       metrics.githubRequests.inc({ installation, route, status: String(status) });
       const remaining = Number(headers?.["x-ratelimit-remaining"]);
@@ -72,14 +107,32 @@ export function createRunnerhubOctokit(deps: {
   now: () => number;
 }): typeof ProbotOctokit {
   const { budget, log, now } = deps;
-  const budgeted = (octokit: Pick<InstanceType<typeof ProbotOctokit>, "hook">) => {
+  const budgeted: OctokitPlugin = (octokit, clientOptions) => {
+    const installation = installationOf(clientOptions);
+    const observe = async (headers: Headers | undefined) => {
+      const limit = rateLimitOf(headers, now());
+      if (limit) await budget.observeRateLimit(installation, limit.remaining, limit.untilResetMs);
+    };
     octokit.hook.wrap("request", async (request, options) => {
       const call = classifyCall(options.method, options.url);
+      if (call.priority !== "runner") {
+        const remaining = await budget.belowFloor(installation);
+        if (remaining !== undefined) {
+          log.warn(
+            { method: options.method, url: options.url, installation, remaining },
+            "GitHub budget below its floor: call deferred",
+          );
+          throw new BelowRateLimitFloor(installation, remaining);
+        }
+      }
       for (let attempt = 1; ; attempt++) {
         await budget.take(call);
         try {
-          return await request(options);
+          const response = await request(options);
+          await observe(response.headers as Headers);
+          return response;
         } catch (error) {
+          await observe((error as { response?: { headers?: Headers } }).response?.headers);
           const backoffMs = backoffAfter(error, now());
           if (backoffMs === undefined || attempt >= RATE_LIMITED_TRIES) throw error;
           log.warn(

@@ -33,6 +33,23 @@ export interface RunnersApi {
   /** "busy": GitHub refuses to delete a runner that is running a job; "missing": it knows none. */
   deleteRunner(target: RunnerTarget, runnerId: number): Promise<"deleted" | "missing" | "busy">;
   jobStatus(installationId: number, owner: string, repo: string, githubJobId: number): Promise<JobStatus>;
+  /** The job's status and, once completed, its conclusion (success, failure, cancelled…). */
+  jobResult(
+    installationId: number,
+    owner: string,
+    repo: string,
+    githubJobId: number,
+  ): Promise<{ status: JobStatus; conclusion: string | null }>;
+  /**
+   * Re-runs a job (Actions write). "run-in-progress": GitHub re-runs a job only once its whole
+   * workflow run has completed; ask again later.
+   */
+  rerunJob(
+    installationId: number,
+    owner: string,
+    repo: string,
+    githubJobId: number,
+  ): Promise<"rerun" | "run-in-progress">;
   /** The installation of this app on an organization or repository (app JWT). */
   installationFor(scope: RunnerScope): Promise<number>;
 }
@@ -177,9 +194,25 @@ export function createRunnersApi(auth: (installationId?: number) => Promise<Inst
     },
 
     async jobStatus(installationId, owner, repo, githubJobId) {
+      return (await this.jobResult(installationId, owner, repo, githubJobId)).status;
+    },
+
+    async jobResult(installationId, owner, repo, githubJobId) {
       const octokit = await auth(installationId);
       const { data } = await octokit.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: githubJobId });
-      return data.status;
+      return { status: data.status, conclusion: data.conclusion };
+    },
+
+    async rerunJob(installationId, owner, repo, githubJobId) {
+      const octokit = await auth(installationId);
+      try {
+        await octokit.rest.actions.reRunJobForWorkflowRun({ owner, repo, job_id: githubJobId });
+        return "rerun";
+      } catch (error) {
+        // GitHub's answer while other jobs of the run still run: "The workflow run containing this job is already running".
+        if (httpStatusOf(error) === 403 && /already running/i.test((error as Error).message)) return "run-in-progress";
+        throw error;
+      }
     },
   };
 }

@@ -5,10 +5,11 @@ import type { Pool } from "../config/pools.js";
 import { observeRunnerOnline } from "../lifecycle/runner-online.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
-import { matchPool } from "../pools/match.js";
+import { routePool } from "../pools/match.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
-import type { RunnerStore } from "../state/runner-store.js";
+import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../state/oom-reruns.js";
+import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 
 export interface IntakeDeps {
@@ -18,6 +19,8 @@ export interface IntakeDeps {
   runnerOpsQueue: (engine: string) => Queue<StopRunnerRequest>;
   runners: RunnerStore;
   ledger: DemandLedger;
+  /** Jobs re-run after an OOM kill, routed to the bigger pool runnerhub chose for them. */
+  oomReruns: OomRerunStore;
   stopGraceMs: number;
   /** A webhook was answered with an error: the missed-delivery recovery should look soon. */
   suspectMiss: () => Promise<void>;
@@ -39,19 +42,60 @@ export interface IntakeDeps {
 export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks {
   const { metrics } = deps;
 
+  const jobRef = (event: WorkflowJobEvent): RerunJobRef => ({
+    owner: event.repository.owner.login,
+    repo: event.repository.name,
+    runId: event.workflow_job.run_id,
+    name: event.workflow_job.name,
+  });
+
+  /** The OOM re-run this job is, if it is one (only re-run attempts cost a Redis read). */
+  async function oomRerunOf(event: WorkflowJobEvent): Promise<OomRerunClaim | undefined> {
+    if (!(event.workflow_job.run_attempt > 1)) return undefined;
+    return deps.oomReruns.claimOf(jobRef(event));
+  }
+
   /**
    * The job no longer waits for a runner: taken by one, or finished without one. Returns its pool
    * (undefined: no pool serves it) and the demand it stood for if it was still waiting.
    */
   async function settle(
-    job: WorkflowJobEvent["workflow_job"],
+    event: WorkflowJobEvent,
   ): Promise<{ pool: string; demand: ProvisionRequest | undefined } | undefined> {
-    const match = matchPool(job.labels, deps.currentPools());
+    const job = event.workflow_job;
+    const match = routePool(job.labels, deps.currentPools(), (await oomRerunOf(event))?.toPool);
     if (match.kind !== "matched") return undefined;
     return { pool: match.pool.name, demand: await deps.ledger.settled(match.pool.name, job.id) };
   }
 
   const repositoryOf = (event: WorkflowJobEvent) => `${event.repository.owner.login}/${event.repository.name}`;
+
+  /**
+   * The record of the runner a webhook names, if it is ours and belongs to the webhook's
+   * installation: another installation's webhook never touches it (counted and logged).
+   */
+  async function runnerOf(
+    deliveryId: string,
+    event: WorkflowJobEvent,
+    action: "in_progress" | "completed",
+  ): Promise<RunnerRecord | undefined> {
+    const name = event.workflow_job.runner_name;
+    if (!name) return undefined;
+    const record = await deps.runners.get(name);
+    if (!record) {
+      metrics.webhooks.inc({ action, outcome: "not-ours" });
+      return undefined;
+    }
+    if (record.installationId !== event.installation?.id) {
+      metrics.webhooks.inc({ action, outcome: "other-installation" });
+      jobLog(deliveryId, event.workflow_job, record.pool).warn(
+        { installationId: event.installation?.id, runnerInstallationId: record.installationId },
+        "webhook names a runner of another installation; ignored",
+      );
+      return undefined;
+    }
+    return record;
+  }
 
   /** The fields every line about a job carries; the pool is the runner's when a runner is named. */
   function jobLog(deliveryId: string, job: WorkflowJobEvent["workflow_job"], pool: string | undefined): Logger {
@@ -66,7 +110,8 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
     const event = context.payload as WorkflowJobEvent;
     // No child logger: at a burst's rate, building one per webhook showed in the profile.
     const fields = { deliveryId: context.id, jobId: event.workflow_job.id };
-    const demand = demandFor(event, deps.currentPools(), deps.now());
+    const rerun = await oomRerunOf(event);
+    const demand = demandFor(event, deps.currentPools(), deps.now(), rerun?.toPool);
     if (demand.kind === "ignore") {
       metrics.jobsIgnored.inc({ reason: demand.reason });
       metrics.webhooks.inc({ action: "queued", outcome: "ignored" });
@@ -78,19 +123,30 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
     }
     const request: ProvisionRequest = { ...demand.request, deliveryId: context.id };
     const { pool } = request;
-    const fresh = await deps.ledger.queued(request);
-    // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id. The feed entry
-    // needs no order with the queue entry, so both go out together.
-    const [job] = await Promise.all([
-      deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.githubJobId) }),
-      fresh &&
-        deps.feed.record({
-          kind: "queued",
-          pool,
-          jobId: request.githubJobId,
-          repository: `${request.owner}/${request.repo}`,
-        }),
-    ]);
+    if (rerun && pool === rerun.toPool) {
+      if (rerun.requeuedJobId === undefined) {
+        await deps.oomReruns.markRequeued(jobRef(event), rerun, request.githubJobId);
+      }
+      deps.log.info(
+        { ...fields, pool, oomKilledIn: rerun.fromPool, firstJobId: rerun.jobId },
+        "job re-run after an OOM kill goes to the bigger pool",
+      );
+    }
+    const recorded = await deps.ledger.queued(request, {
+      kind: "queued",
+      at: deps.now(),
+      pool,
+      jobId: request.githubJobId,
+      repository: `${request.owner}/${request.repo}`,
+    });
+    if (recorded === "settled") {
+      metrics.webhooks.inc({ action: "queued", outcome: "settled" });
+      deps.log.info({ ...fields, pool }, "late queued ignored: the job was already taken or finished");
+      return;
+    }
+    const fresh = recorded === "added";
+    // The job id makes a redelivered webhook a no-op: BullMQ keeps one job per id.
+    const job = await deps.provisionQueue.add("provision", request, { jobId: provisionJobId(request.githubJobId) });
     metrics.webhooks.inc({ action: "queued", outcome: "enqueued" });
     if (fresh) {
       metrics.jobsQueued.inc({ pool });
@@ -107,15 +163,22 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
   webhooks.on("workflow_job.in_progress", async (context) => {
     const event = context.payload as WorkflowJobEvent;
     const { workflow_job: job } = event;
-    const settled = await settle(job);
+    const settled = await settle(event);
     if (settled?.demand) {
       metrics.jobsStarted.inc({ pool: settled.pool });
       const since = settled.demand.enqueuedAt ?? settled.demand.queuedAt;
       metrics.jobStartSeconds.observe({ pool: settled.pool }, secondsBetween(since, deps.now()));
     }
-    if (!job.runner_name) return;
+    const ours = await runnerOf(context.id, event, "in_progress");
+    if (!ours) return;
     const repository = repositoryOf(event);
-    const record = await deps.runners.update(job.runner_name, { state: "busy", busyJobId: job.id, repository });
+    const { owner, repo, runId, name } = jobRef(event);
+    const record = await deps.runners.update(ours.name, {
+      state: "busy",
+      busyJobId: job.id,
+      repository,
+      busyJob: { runId, name, owner, repo, labels: job.labels },
+    });
     metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
     if (!record) return;
     await observeRunnerOnline(record, deps);
@@ -133,7 +196,7 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
   webhooks.on("workflow_job.completed", async (context) => {
     const event = context.payload as WorkflowJobEvent;
     const { workflow_job: job } = event;
-    const settled = await settle(job);
+    const settled = await settle(event);
     if (settled) metrics.jobsCompleted.inc({ pool: settled.pool, conclusion: job.conclusion ?? "unknown" });
     const completed = {
       kind: "completed",
@@ -148,7 +211,9 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
       jobLog(context.id, job, settled?.pool).info({ conclusion: job.conclusion }, "job ended without a runner");
       return;
     }
-    const record = await deps.runners.update(job.runner_name, { completedAt: deps.now() });
+    const ours = await runnerOf(context.id, event, "completed");
+    if (!ours) return;
+    const record = await deps.runners.update(ours.name, { completedAt: deps.now() });
     metrics.webhooks.inc({ action: "completed", outcome: record ? "ours" : "not-ours" });
     if (!record) return;
     await deps.feed.record({ ...completed, pool: record.pool, runnerName: record.name });

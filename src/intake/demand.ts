@@ -1,21 +1,43 @@
+import { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import type { RunnerScope } from "../github/runners-api.js";
-import { matchPool } from "../pools/match.js";
+import { routePool } from "../pools/match.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 
-/** The parts of a workflow_job webhook runnerhub reads. */
-export interface WorkflowJobEvent {
-  workflow_job: {
-    id: number;
-    run_id: number;
-    labels: string[];
-    created_at: string;
-    conclusion?: string | null;
-    runner_name: string | null;
-  };
-  repository: { name: string; owner: { login: string } };
-  organization?: { login: string } | null;
-  installation?: { id: number } | null;
+const githubId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const login = z.string().min(1).max(100);
+
+/**
+ * The parts of a workflow_job webhook runnerhub reads, as GitHub sends them; anything else in the
+ * payload is left alone. A signed payload that does not fit is answered 400 and changes nothing.
+ */
+export const workflowJobEventSchema = z.object({
+  workflow_job: z.object({
+    id: githubId,
+    run_id: githubId,
+    /** 1, then one more each time the run (or this job) is re-run; a re-run job gets a new id. */
+    run_attempt: z.number().int().positive(),
+    /** The job's name in its run, kept by a re-run. */
+    name: z.string(),
+    labels: z.array(z.string().max(1000)).max(100),
+    created_at: z.string(),
+    conclusion: z.string().nullable().optional(),
+    runner_name: z.string().max(1000).nullable().optional(),
+  }),
+  repository: z.object({ name: login, owner: z.object({ login }) }),
+  organization: z.object({ login }).nullable().optional(),
+  installation: z.object({ id: githubId }).nullable().optional(),
+});
+
+export type WorkflowJobEvent = z.infer<typeof workflowJobEventSchema>;
+
+/** The first field of a payload that runnerhub cannot read, as `path: problem`; undefined when it reads. */
+export function workflowJobProblem(payload: unknown): string | undefined {
+  const parsed = workflowJobEventSchema.safeParse(payload);
+  if (parsed.success) return undefined;
+  const issue = parsed.error.issues[0];
+  const path = issue?.path.map(String).join(".") || "(payload)";
+  return `${path}: ${issue?.message ?? "invalid"}`;
 }
 
 export function scopeOf(event: WorkflowJobEvent): RunnerScope {
@@ -28,10 +50,10 @@ export type Demand =
   | { kind: "provision"; request: ProvisionRequest }
   | { kind: "ignore"; reason: "no-installation" | "not-self-hosted" | "no-matching-pool" };
 
-/** What a queued workflow_job, arriving at `now`, asks of runnerhub. */
-export function demandFor(event: WorkflowJobEvent, pools: readonly Pool[], now: number): Demand {
+/** What a queued workflow_job, arriving at `now`, asks of runnerhub; `routedPool`: the pool runnerhub chose for it (an OOM re-run). */
+export function demandFor(event: WorkflowJobEvent, pools: readonly Pool[], now: number, routedPool?: string): Demand {
   if (!event.installation) return { kind: "ignore", reason: "no-installation" };
-  const match = matchPool(event.workflow_job.labels, pools);
+  const match = routePool(event.workflow_job.labels, pools, routedPool);
   if (match.kind === "ignored") return { kind: "ignore", reason: match.reason };
   const queuedAt = Date.parse(event.workflow_job.created_at);
   return {

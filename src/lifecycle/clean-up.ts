@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Pool } from "../config/pools.js";
 import type { ContainerEngine, ContainerExit } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
 import type { RunnersApi } from "../github/runners-api.js";
@@ -8,6 +9,7 @@ import { exitEventKind, type EventFeed } from "../state/event-feed.js";
 import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
 import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";
 import { exitReason, type ExitReason } from "./exit-reason.js";
+import { oomRerunDecision, requestOomRerun, type OomRerunDeps } from "./oom-rerun.js";
 import { maskSecrets, secretValuesOf, tailOf } from "./runner-logs.js";
 
 export interface CleanUpDeps {
@@ -17,6 +19,10 @@ export interface CleanUpDeps {
   github: RunnersApi;
   feed: EventFeed;
   metrics: Metrics;
+  /** The pools as the file declares them, read at each use. */
+  currentPools: () => readonly Pool[];
+  /** Where a job whose runner was OOM-killed is re-run (pool oomRetryPool). */
+  oomReruns: OomRerunDeps;
   log: Logger;
   now: () => number;
 }
@@ -68,8 +74,26 @@ function observeUsage(deps: CleanUpDeps, record: RunnerRecord | undefined, usage
   deps.metrics.runnerCpuSeconds.observe({ pool: record.pool }, usage.cpuSeconds);
 }
 
+/** Re-runs, on the pool's oomRetryPool, the job an OOM kill ended (once per job). */
+async function oomRerun(
+  deps: CleanUpDeps,
+  record: RunnerRecord | undefined,
+  observed: ExitReason,
+): Promise<{ pool: string; at: number } | undefined> {
+  const decision = oomRerunDecision(record, observed, deps.currentPools());
+  if (decision?.kind === "skip") {
+    deps.log.info(
+      { runnerName: record?.name, pool: record?.pool, reason: decision.reason },
+      "OOM-killed job not re-run",
+    );
+  }
+  if (decision?.kind !== "rerun" || !record) return undefined;
+  return requestOomRerun(record, decision.pool.name, deps.oomReruns);
+}
+
 /**
  * The end of a runner's life, after its container ended: keeps its last log lines and usage,
+ * re-runs the job an OOM kill ended on the pool's oomRetryPool,
  * withdraws a registration GitHub still holds, removes the container, retires the runner record
  * with the reason and frees its slot.
  */
@@ -91,10 +115,14 @@ export async function cleanUpRunner(
   const record = runnerName ? await deps.runners.get(runnerName) : undefined;
   // Already handled: events can repeat after a stream resumes from the last second seen.
   if (!exit && !record) return;
-  // A runner that finished its job was already removed by GitHub; any other still holds a registration.
+  // An ephemeral runner exits 0 only after its job, and GitHub removes its registration then, even
+  // when the in_progress webhook has not arrived yet (a burst's webhooks queue up: deleting there
+  // cost 0.4 extra calls per runner in the bench's burst of 200). A runner runnerhub was taking
+  // down, or one that crashed, still holds its registration.
   // An OOM kill is worth knowing even when runnerhub was stopping the runner anyway.
   const reason = record?.retiring && observed !== "oom-killed" ? record.retiring : observed;
-  const registrationLeft = record?.runnerId !== undefined && (observed !== "completed" || record.state !== "busy");
+  const registrationLeft =
+    record?.runnerId !== undefined && (observed !== "completed" || record.retiring !== undefined);
   if (record && record.runnerId !== undefined && registrationLeft) {
     const deleted = await deps.github.deleteRunner(record, record.runnerId).catch((error: unknown) => {
       log.warn({ err: error }, "could not delete runner registration; the reconciler will retry");
@@ -104,10 +132,18 @@ export async function cleanUpRunner(
   }
   const logs = exit ? await lastLines(deps, containerId, observed, log) : undefined;
   const usage = finalUsage(record?.usage, exit);
+  const rerun = await oomRerun(deps, record, observed);
   await engine.remove(containerId);
   await deps.runners.retire(
     runnerName,
-    { exitedAt: deps.now(), exitCode: exit?.exitCode, oomKilled: exit?.oomKilled ?? false, reason, usage },
+    {
+      exitedAt: deps.now(),
+      exitCode: exit?.exitCode,
+      oomKilled: exit?.oomKilled ?? false,
+      reason,
+      usage,
+      ...(rerun ? { rerun } : {}),
+    },
     logs,
   );
   observeUsage(deps, record, usage);
@@ -133,6 +169,7 @@ export async function cleanUpRunner(
     reason,
     peakMemoryBytes: usage?.peakMemoryBytes,
     cpuSeconds: usage?.cpuSeconds,
+    rerunPool: rerun?.pool,
   };
   if (observed === "completed" || record?.retiring) log.info(fields, "runner exited; container removed");
   else log.warn(fields, "runner ended abnormally; container removed");

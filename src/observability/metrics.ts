@@ -132,6 +132,12 @@ export function createMetrics() {
       buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
+    oomReruns: new Counter({
+      name: "runnerhub_oom_reruns_total",
+      help: "Jobs re-run on a bigger pool after their runner was OOM-killed, by pool and retry pool",
+      labelNames: ["pool", "retry_pool"] as const,
+      registers: [registry],
+    }),
     runnerPeakMemory: new Histogram({
       name: "runnerhub_runner_peak_memory_bytes",
       help: "Peak memory of a runner container that ran a job, by pool (size pools' memory from it)",

@@ -12,7 +12,7 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     const enqueuedAt = job.data.enqueuedAt ?? job.timestamp;
     deps.metrics.queueWaitSeconds.observe({ pool }, secondsBetween(enqueuedAt, deps.now()));
   }
-  const outcome = await provisionRunner(job.data, deps);
+  const outcome = await provisionRunner(job.data, deps, job.id);
   if (outcome.kind === "image-unavailable" && job.id !== undefined) {
     // Not a failed attempt: the demand stays queued until the image's backoff runs out.
     await job.moveToDelayed(Math.max(outcome.retryAt, deps.now() + 1), token);
@@ -41,6 +41,9 @@ export function startProvisionWorker(deps: ProvisionDeps, options: WorkerOptions
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
+    // An entry whose worker died is run again once its lock expires (the re-run adopts or
+    // withdraws what the dead worker left); the stall check runs as often as the lock lasts.
+    ...(deps.entryLockMs === undefined ? {} : { lockDuration: deps.entryLockMs, stalledInterval: deps.entryLockMs }),
   });
   worker.on("failed", (job, error) =>
     options.log.warn(

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
+import type { ProvisionStep } from "../config/test-fault.js";
 import type { ContainerEngine } from "../docker/engine.js";
 import { observeRunnerOnline } from "../lifecycle/runner-online.js";
 import { runnerContainerSpec } from "../docker/runner-spec.js";
@@ -12,9 +13,10 @@ import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
-import type { RunnerStore } from "../state/runner-store.js";
+import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import type { SlotKeeper } from "./slots.js";
-import { RESERVATION_LEASE_MS } from "../tunables.js";
+import { BelowRateLimitFloor } from "../github/octokit.js";
+import { JOB_STATUS_CACHE_MS, RESERVATION_LEASE_MS } from "../tunables.js";
 
 export interface ProvisionDeps {
   github: RunnersApi;
@@ -39,6 +41,10 @@ export interface ProvisionDeps {
   now: () => number;
   /** Suffixes of new runner names (randomRunnerSuffix in production). */
   randomSuffix: () => string;
+  /** How long a worker's hold on a queue entry lasts without renewal (RUNNERHUB_PROVISION_LOCK; BullMQ's 30 s when undefined). */
+  entryLockMs?: number;
+  /** A test-only fault point (RUNNERHUB_TEST_FAULT); does nothing in production. */
+  fault?: (step: ProvisionStep) => void;
 }
 
 export type ProvisionOutcome =
@@ -86,27 +92,143 @@ async function registrationEnv(
 }
 
 /**
- * Whether the pool still has a job no runner is coming for. The ledger knows from webhooks when
- * jobs were taken or cancelled, at no GitHub cost; only demand older than recheckAfterMs is
- * checked with GitHub too, in case the webhook that settled it was lost.
+ * Whether the pool still has a job no runner is coming for, as the webhooks tell it (no GitHub
+ * call): jobs were taken or cancelled, and runners are on their way or idle.
  */
-async function stillNeeded(request: ProvisionRequest, pool: Pool, deps: ProvisionDeps, log: Logger): Promise<boolean> {
+async function demandOpen(
+  pool: Pool,
+  deps: ProvisionDeps,
+  log: Logger,
+  entry: string | undefined,
+): Promise<{ waiting: number; free: number } | undefined> {
   const [waiting, records] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.runners.listPool(pool.name)]);
-  const free = freeRunners(pool.name, records).length;
-  if (unservedJobs(waiting, free) === 0) {
-    log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");
-    return false;
-  }
+  // An unfinished runner of this very entry (left on another engine by a killed worker) is no
+  // runner coming for this demand: that entry is being run again right here.
+  const unfinished = (record: RunnerRecord) => record.provisionEntry === entry && record.containerId === undefined;
+  const free = freeRunners(
+    pool.name,
+    records.filter((record) => entry === undefined || !unfinished(record)),
+  ).length;
+  if (unservedJobs(waiting, free) > 0) return { waiting, free };
+  log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");
+  return undefined;
+}
+
+/**
+ * Whether GitHub still has the job queued, asked only once a slot is held (demand parked on a
+ * full pool or engine asks nothing) and only for demand older than recheckAfterMs, in case the
+ * webhook that settled it was lost. The answer is kept per job (JOB_STATUS_CACHE_MS), and below
+ * the rate-limit floor the check is skipped: the job is assumed queued, which at worst makes a
+ * runner the reconciler retires.
+ */
+async function stillQueued(
+  request: ProvisionRequest,
+  pool: Pool,
+  open: { waiting: number; free: number },
+  deps: ProvisionDeps,
+  log: Logger,
+): Promise<boolean> {
   if (deps.now() - request.queuedAt <= deps.recheckAfterMs) return true;
-  const status = await deps.github.jobStatus(request.installationId, request.owner, request.repo, request.githubJobId);
+  let status = await deps.ledger.knownStatus(request.githubJobId);
+  if (status === undefined) {
+    try {
+      status = await deps.github.jobStatus(request.installationId, request.owner, request.repo, request.githubJobId);
+    } catch (error) {
+      if (!(error instanceof BelowRateLimitFloor)) throw error;
+      log.info({ remaining: error.remaining }, "GitHub budget below its floor; job status not checked");
+      return true;
+    }
+    await deps.ledger.rememberStatus(request.githubJobId, status, JOB_STATUS_CACHE_MS);
+  }
   if (STILL_WAITING.has(status)) return true;
   await deps.ledger.settled(pool.name, request.githubJobId);
   log.info({ status }, "job no longer queued at GitHub");
-  return unservedJobs(waiting - 1, free) > 0;
+  return unservedJobs(open.waiting - 1, open.free) > 0;
+}
+
+/**
+ * Takes a runner back that could not be made (or whose making was interrupted): container,
+ * registration, record and slot, in that order, so nothing is left that counts as a runner.
+ */
+async function withdraw(
+  record: { name: string; pool: string; runnerId: number | undefined; target: RunnerTarget; githubJobId: number },
+  containerId: string | undefined,
+  reason: string,
+  deps: ProvisionDeps,
+  log: Logger,
+): Promise<void> {
+  if (containerId !== undefined) await deps.engine.remove(containerId);
+  if (record.runnerId !== undefined) {
+    await deps.github
+      .deleteRunner(record.target, record.runnerId)
+      .catch((cleanupError: unknown) =>
+        log.warn(
+          { err: cleanupError, runnerId: record.runnerId },
+          "could not withdraw the registration; the reconciler will",
+        ),
+      );
+  }
+  await deps.runners.retire(record.name, { exitedAt: deps.now(), exitCode: undefined, oomKilled: false, reason });
+  await deps.slots.release(record.pool, deps.engine.name, record.name);
+  await deps.feed.record({
+    kind: "removed",
+    pool: record.pool,
+    runnerName: record.name,
+    engine: deps.engine.name,
+    jobId: record.githubJobId,
+    reason,
+  });
+}
+
+/**
+ * A re-run of a provision entry whose worker was killed mid-way finds what that worker left on
+ * this engine: a runner it finished is the entry's outcome; a started container is adopted (its
+ * slot was confirmed before it started); anything less is withdrawn, and provisioning starts over.
+ */
+async function resumeEntry(
+  entry: string,
+  pool: Pool,
+  deps: ProvisionDeps,
+  log: Logger,
+): Promise<ProvisionOutcome | undefined> {
+  const leftovers = (await deps.runners.list()).filter(
+    (record) => record.provisionEntry === entry && record.engine === deps.engine.name,
+  );
+  if (leftovers.length === 0) return undefined;
+  const containers = await deps.engine.listManaged();
+  for (const record of leftovers) {
+    const container = containers.find((candidate) => candidate.name === record.name);
+    const slot = await deps.capacity.confirm({
+      pool: pool.name,
+      fileMaxRunners: pool.maxRunners,
+      engine: deps.engine.name,
+      engineCapacity: deps.engineCapacity,
+      runner: record.name,
+    });
+    if (container?.state === "running" && slot === "ok") {
+      if (record.containerId === undefined) {
+        await deps.runners.update(record.name, { containerId: container.id, startedAt: deps.now() });
+        log.warn({ runnerName: record.name, containerId: container.id }, "interrupted provisioning: container adopted");
+      }
+      return { kind: "started", runnerName: record.name, containerId: container.id };
+    }
+    log.warn(
+      { runnerName: record.name, step: record.runnerId === undefined ? "record" : "registration" },
+      "interrupted provisioning: leftovers withdrawn",
+    );
+    const target = { installationId: record.installationId, scope: record.scope };
+    await withdraw({ ...record, target }, container?.id, "interrupted", deps, log);
+  }
+  return undefined;
 }
 
 /** Turns one unit of demand into a registered runner in a started container. */
-export async function provisionRunner(request: ProvisionRequest, deps: ProvisionDeps): Promise<ProvisionOutcome> {
+export async function provisionRunner(
+  request: ProvisionRequest,
+  deps: ProvisionDeps,
+  /** The provision-queue entry being run: its re-runs recognise what earlier runs left. */
+  entry?: string,
+): Promise<ProvisionOutcome> {
   const log = deps.log.child({
     pool: request.pool,
     jobId: request.githubJobId,
@@ -119,6 +241,9 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     return { kind: "skipped", reason: "pool-removed" };
   }
 
+  const resumed = entry === undefined ? undefined : await resumeEntry(entry, pool, deps, log);
+  if (resumed) return resumed;
+
   // No GitHub registration is spent before the runner's image is on the engine.
   const image = await deps.images.ensure(pool);
   if (image.kind === "unavailable") {
@@ -129,9 +254,8 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     return { kind: "image-unavailable", retryAt: image.retryAt };
   }
 
-  if (request.githubJobId > 0 && !(await stillNeeded(request, pool, deps, log))) {
-    return { kind: "skipped", reason: "demand-met" };
-  }
+  const open = request.githubJobId > 0 ? await demandOpen(pool, deps, log, entry) : { waiting: 0, free: 0 };
+  if (!open) return { kind: "skipped", reason: "demand-met" };
 
   const name = runnerName(pool.name, deps.randomSuffix());
   const runnerLog = log.child({ runnerName: name });
@@ -146,6 +270,17 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
   if (reservation !== "ok") {
     log.info({ reason: reservation }, "no capacity; demand waits for a slot");
     return { kind: "waiting", reason: reservation };
+  }
+  if (request.githubJobId > 0) {
+    // The slot is held from here: whatever the check says or throws, an unused one goes back.
+    const queued = await stillQueued(request, pool, open, deps, log).catch(async (error: unknown) => {
+      await deps.slots.release(pool.name, deps.engine.name, name);
+      throw error;
+    });
+    if (!queued) {
+      await deps.slots.release(pool.name, deps.engine.name, name);
+      return { kind: "skipped", reason: "demand-met" };
+    }
   }
   const reservedAt = deps.now();
   deps.metrics.capacityWaitSeconds.observe(
@@ -170,7 +305,9 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     createdAt: deps.now(),
     completedAt: undefined,
     repository: `${request.owner}/${request.repo}`,
+    provisionEntry: entry,
   });
+  deps.fault?.("record-written");
 
   let runnerId: number | undefined;
   let containerId: string | undefined;
@@ -180,6 +317,21 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
     deps.metrics.jitConfigSeconds.observe({ pool: pool.name }, secondsBetween(registering, deps.now()));
     runnerId = registration.runnerId;
     if (runnerId !== undefined) await deps.runners.update(name, { runnerId });
+    deps.fault?.("registered");
+    // The slot is made permanent before the container starts: a worker killed in between leaves
+    // a record without a container (withdrawn by the entry's re-run, or forgotten by the
+    // reconciler), never a running runner whose lease has expired and that holds no slot.
+    const confirmed = await deps.capacity.confirm({
+      pool: pool.name,
+      fileMaxRunners: pool.maxRunners,
+      engine: deps.engine.name,
+      engineCapacity: deps.engineCapacity,
+      runner: name,
+    });
+    if (confirmed !== "ok") {
+      throw new Error(`the reservation of ${name} expired while it was being made and the ${confirmed} slot is taken`);
+    }
+    deps.fault?.("slot-confirmed");
     const starting = deps.now();
     containerId = await deps.engine.startContainer(
       runnerContainerSpec({
@@ -194,42 +346,12 @@ export async function provisionRunner(request: ProvisionRequest, deps: Provision
       }),
     );
     deps.metrics.containerStartSeconds.observe({ pool: pool.name }, secondsBetween(starting, deps.now()));
-    const confirmed = await deps.capacity.confirm({
-      pool: pool.name,
-      fileMaxRunners: pool.maxRunners,
-      engine: deps.engine.name,
-      engineCapacity: deps.engineCapacity,
-      runner: name,
-    });
-    if (confirmed !== "ok") {
-      throw new Error(`the reservation of ${name} expired while it was being made and the ${confirmed} slot is taken`);
-    }
+    deps.fault?.("container-started");
   } catch (error) {
     deps.metrics.provisionFailures.inc({ pool: pool.name });
     runnerLog.error({ err: error, runnerId }, "runner failed to start; registration withdrawn, slot freed");
-    if (containerId !== undefined) await deps.engine.remove(containerId);
-    if (runnerId !== undefined) {
-      await deps.github
-        .deleteRunner(target, runnerId)
-        .catch((cleanupError: unknown) =>
-          runnerLog.warn({ err: cleanupError, runnerId }, "could not withdraw the registration; the reconciler will"),
-        );
-    }
-    await deps.runners.retire(name, {
-      exitedAt: deps.now(),
-      exitCode: undefined,
-      oomKilled: false,
-      reason: "start-failed",
-    });
-    await deps.slots.release(pool.name, deps.engine.name, name);
-    await deps.feed.record({
-      kind: "removed",
-      pool: pool.name,
-      runnerName: name,
-      engine: deps.engine.name,
-      jobId: request.githubJobId,
-      reason: "start-failed",
-    });
+    const record = { name, pool: pool.name, runnerId, target, githubJobId: request.githubJobId };
+    await withdraw(record, containerId, "start-failed", deps, runnerLog);
     throw error;
   }
   const startedAt = deps.now();

@@ -36,6 +36,25 @@ export function provisionJobId(githubJobId: number): string {
 }
 
 export const MAINTENANCE_QUEUE = "maintenance";
+export const OOM_RERUN_QUEUE = "oom-rerun";
+
+/** Re-run, on a bigger pool, a job whose runner was OOM-killed. */
+export interface OomRerunRequest {
+  installationId: number;
+  owner: string;
+  repo: string;
+  jobId: number;
+  runId: number;
+  jobName: string;
+  /** The pool whose runner was OOM-killed, and the pool the re-run goes to. */
+  fromPool: string;
+  toPool: string;
+  runnerName: string;
+}
+
+export function oomRerunJobId(jobId: number): string {
+  return `oom-rerun-${jobId}`;
+}
 
 function engineSuffix(engine: string): string {
   return engine.replace(/[^A-Za-z0-9_.-]/g, "_");

@@ -1,8 +1,17 @@
 import { Queue, type ConnectionOptions } from "bullmq";
 import type { Logger } from "pino";
 import type { Redis } from "ioredis";
-import { PROVISION_QUEUE, runnerOpsQueueName, type ProvisionRequest, type StopRunnerRequest } from "./jobs.js";
 import {
+  OOM_RERUN_QUEUE,
+  PROVISION_QUEUE,
+  runnerOpsQueueName,
+  type OomRerunRequest,
+  type ProvisionRequest,
+  type StopRunnerRequest,
+} from "./jobs.js";
+import {
+  OOM_RERUN_ATTEMPTS,
+  OOM_RERUN_KEEP_SECONDS,
   PROVISION_ATTEMPTS,
   PROVISION_BACKOFF_MS,
   PROVISION_KEEP_COMPLETED_SECONDS,
@@ -23,6 +32,8 @@ export interface WorkerOptions {
 export interface Queues {
   provision: Queue<ProvisionRequest>;
   runnerOps(engine: string): Queue<StopRunnerRequest>;
+  /** Jobs to re-run on a bigger pool after an OOM kill, each asked again until its run completed. */
+  oomRerun: Queue<OomRerunRequest>;
   close(): Promise<void>;
 }
 
@@ -37,9 +48,20 @@ export function createQueues(connection: Redis, prefix: string): Queues {
       removeOnFail: { age: PROVISION_KEEP_FAILED_SECONDS },
     },
   });
+  const oomRerun = new Queue<OomRerunRequest>(OOM_RERUN_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: OOM_RERUN_ATTEMPTS,
+      backoff: { type: "custom" },
+      removeOnComplete: { age: OOM_RERUN_KEEP_SECONDS },
+      removeOnFail: { age: OOM_RERUN_KEEP_SECONDS },
+    },
+  });
   const runnerOps = new Map<string, Queue<StopRunnerRequest>>();
   return {
     provision,
+    oomRerun,
     runnerOps(engine) {
       const name = runnerOpsQueueName(engine);
       let queue = runnerOps.get(name);
@@ -58,7 +80,11 @@ export function createQueues(connection: Redis, prefix: string): Queues {
       return queue;
     },
     async close() {
-      await Promise.all([provision.close(), ...[...runnerOps.values()].map((queue) => queue.close())]);
+      await Promise.all([
+        provision.close(),
+        oomRerun.close(),
+        ...[...runnerOps.values()].map((queue) => queue.close()),
+      ]);
     },
   };
 }

@@ -20,9 +20,11 @@ import { Capacity } from "../pools/capacity.js";
 import { PoolOverrides } from "../pools/overrides.js";
 import { createSlotKeeper, type SlotKeeper } from "../provisioning/slots.js";
 import { createQueues, type Queues } from "../queue/queues.js";
+import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
 import { DemandLedger } from "../state/demand-ledger.js";
 import { RedisEventFeed } from "../state/event-feed.js";
 import { ImageStore } from "../state/image-store.js";
+import { OomRerunStore } from "../state/oom-reruns.js";
 import { connectRedis, startEmbeddedRedis, type RedisHandle } from "../state/redis.js";
 import { RunnerStore } from "../state/runner-store.js";
 import { GITHUB_BUDGET_MAX_WAIT_MS, RECOVERY_MAX_AGE_MS } from "../tunables.js";
@@ -57,6 +59,8 @@ export interface Shared {
   imageStore: ImageStore;
   /** The pools as the file declares them, read at each use. */
   currentPools: () => readonly Pool[];
+  /** Jobs re-run on a bigger pool after an OOM kill: claimed once, queued, routed by intake. */
+  oomReruns: OomRerunDeps;
 }
 
 export async function startShared(config: Config, log: Logger, stack: TeardownStack): Promise<Shared> {
@@ -87,6 +91,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
         settings: config.githubBudget,
         sleep: (ms) => sleep(ms),
         maxWaitMs: GITHUB_BUDGET_MAX_WAIT_MS,
+        rateLimitFloor: config.githubRateLimitFloor,
       }),
       log: log.child({ name: "github" }),
       metrics,
@@ -119,5 +124,6 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     }),
     imageStore: new ImageStore(redis.client, config.redisPrefix),
     currentPools: () => config.pools,
+    oomReruns: { store: new OomRerunStore(redis.client, config.redisPrefix), queue: queues.oomRerun, log, now },
   };
 }

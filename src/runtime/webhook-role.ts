@@ -1,34 +1,41 @@
-import { createNodeMiddleware } from "@octokit/webhooks";
+import type { EmitterWebhookEvent } from "@octokit/webhooks";
 import { intakeWebhooks } from "../intake/app.js";
+import { WEBHOOK_PATH, webhookHandler } from "../intake/webhook-handler.js";
+import { INTAKE_TIMEOUT_MS } from "../tunables.js";
 import type { Served, Shared } from "./shared.js";
 
-export const WEBHOOK_PATH = "/api/github/webhooks";
+export { WEBHOOK_PATH };
 
-/** The webhook role: workflow_job webhooks, signature checked, turned into queue entries. */
+/** The webhook role: workflow_job webhooks, signature and fields checked, turned into queue entries. */
 export function startWebhookRole(shared: Shared): Served {
   const { config, queues } = shared;
+  const suspectMiss = () => shared.recovery.suspectMiss();
   const intake = intakeWebhooks({
     secret: config.github.webhookSecret,
-    suspectMiss: () => shared.recovery.suspectMiss(),
+    suspectMiss,
     currentPools: shared.currentPools,
     provisionQueue: queues.provision,
     runnerOpsQueue: (engine) => queues.runnerOps(engine),
     runners: shared.runners,
     ledger: shared.ledger,
+    oomReruns: shared.oomReruns.store,
     stopGraceMs: config.stopGraceMs,
     feed: shared.feed,
     metrics: shared.metrics,
     log: shared.log,
     now: shared.now,
   });
-  const webhooks = createNodeMiddleware(intake, { path: WEBHOOK_PATH, log: shared.log.child({ name: "webhooks" }) });
   return {
     handlers: [
-      async (req, res) => {
-        // Probot's manifest flow registers the app's root URL as its webhook URL; accept both.
-        if (req.method === "POST" && req.url === "/" && req.headers["x-github-event"]) req.url = WEBHOOK_PATH;
-        return (await webhooks(req, res)) === true;
-      },
+      webhookHandler({
+        verify: (body, signature) => intake.verify(body, signature),
+        // The handler checked the fields runnerhub reads; the rest is GitHub's to shape.
+        receive: (event) => intake.receive(event as EmitterWebhookEvent),
+        suspectMiss,
+        maxBytes: config.webhookMaxBytes,
+        timeoutMs: INTAKE_TIMEOUT_MS,
+        log: shared.log,
+      }),
     ],
     checks: {},
   };

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
 import { poolWarnings } from "../config/pools.js";
+import type { ProvisionStep } from "../config/test-fault.js";
 import { countEngineErrors } from "../docker/counted-engine.js";
 import { connectDocker, connectEngine, type ContainerEngine } from "../docker/engine.js";
 import { createImageEngine } from "../docker/images.js";
@@ -9,6 +11,7 @@ import { claimEngineName, forgetLostEngines, startHeartbeat } from "../lifecycle
 import { watchRunnerExits } from "../lifecycle/exit-watcher.js";
 import { createReconciler, type Reconciler } from "../lifecycle/reconciler.js";
 import { sampleRunnerUsage } from "../lifecycle/usage-sampler.js";
+import { startOomRerunWorker } from "../lifecycle/oom-rerun.js";
 import { startRunnerOpsWorker } from "../lifecycle/runner-ops-worker.js";
 import { randomRunnerSuffix } from "../pools/runner-names.js";
 import { startProvisionWorker } from "../provisioning/provision-worker.js";
@@ -113,6 +116,15 @@ function startImages(shared: Shared, engine: ContainerEngine) {
   return { puller, runOnce: () => maintenance.runOnce() };
 }
 
+/** The test-only fault point: this process dies, as if killed -9, right after the step. */
+function killAfter(step: ProvisionStep, log: Logger): (reached: ProvisionStep) => void {
+  return (reached) => {
+    if (reached !== step) return;
+    log.warn({ step }, "test fault point reached: killing this process");
+    process.kill(process.pid, "SIGKILL");
+  };
+}
+
 /** The BullMQ workers of this engine: one starts runners, the other stops them. */
 function startWorkers(shared: Shared, engine: ContainerEngine, images: ImagePuller, stack: TeardownStack): void {
   const { config, log } = shared;
@@ -131,10 +143,14 @@ function startWorkers(shared: Shared, engine: ContainerEngine, images: ImagePull
       githubWebUrl: config.github.webUrl,
       recheckAfterMs: RECHECK_AFTER_MS,
       randomSuffix: randomRunnerSuffix,
+      entryLockMs: config.provisionLockMs,
+      fault: config.testFault && killAfter(config.testFault, log),
     },
     options,
   );
   stack.defer("provision worker", () => provisioner.close());
   const runnerOps = startRunnerOpsWorker({ ...shared, engine }, options);
   stack.defer("runner-ops worker", () => runnerOps.close());
+  const oomReruns = startOomRerunWorker({ ...shared, store: shared.oomReruns.store }, options);
+  stack.defer("oom-rerun worker", () => oomReruns.close());
 }

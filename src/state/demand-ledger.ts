@@ -1,10 +1,14 @@
 import type { Redis } from "ioredis";
-import type { RunnerTarget } from "../github/runners-api.js";
+import type { JobStatus, RunnerTarget } from "../github/runners-api.js";
 import { targetKey } from "../github/runners-api.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { RedisKeys } from "./keys.js";
-import { GITHUB_JOB_MAX_QUEUE_MS } from "../tunables.js";
 import { defineScripts } from "./scripts/index.js";
+import { FEED_MAX_LENGTH, GITHUB_JOB_MAX_QUEUE_MS, SETTLED_JOB_MEMORY_SECONDS } from "../tunables.js";
+import type { FeedEvent } from "./event-feed.js";
+
+/** What recording a queued job did: "added", "waiting" (already: a redelivery), "settled" (a late queued; ignored). */
+export type QueuedOutcome = "added" | "waiting" | "settled";
 
 /**
  * What GitHub has told us through webhooks: which jobs of each pool still wait for a runner (with
@@ -21,28 +25,40 @@ export class DemandLedger {
     this.keys = new RedisKeys(prefix);
   }
 
-  /** Records a waiting job; false when it was already waiting (a redelivered webhook). */
-  async queued(request: ProvisionRequest): Promise<boolean> {
+  /**
+   * Records a waiting job, unless it already waits (a redelivered webhook) or was settled (a late
+   * one). A fresh job also gets `feedEntry` on the event feed, in the same script.
+   */
+  async queued(request: ProvisionRequest, feedEntry?: FeedEvent): Promise<QueuedOutcome> {
     const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
-    const added = await this.redis.runnerhubRecordQueued(
+    const outcome = await this.redis.runnerhubRecordQueued(
       this.keys.queuedJobs(request.pool),
       this.keys.queuedDemand(request.pool),
       this.keys.targets,
+      this.keys.settledJob(request.githubJobId),
+      this.keys.events,
       request.queuedAt,
       String(request.githubJobId),
       JSON.stringify(request),
       targetKey(target),
       JSON.stringify({ ...target, seenAt: request.queuedAt }),
+      feedEntry ? JSON.stringify(feedEntry) : "",
+      FEED_MAX_LENGTH,
     );
-    return added === 1;
+    return outcome === 1 ? "added" : outcome === 0 ? "waiting" : "settled";
   }
 
-  /** The job was taken by a runner, or ended without one; the demand it stood for, if it still waited. */
+  /**
+   * The job was taken by a runner, or ended without one: the demand it stood for, if it still
+   * waited. The job is remembered as settled for a day, so a late `queued` cannot bring it back.
+   */
   async settled(pool: string, githubJobId: number): Promise<ProvisionRequest | undefined> {
     const text = await this.redis.runnerhubSettleDemand(
       this.keys.queuedJobs(pool),
       this.keys.queuedDemand(pool),
+      this.keys.settledJob(githubJobId),
       String(githubJobId),
+      SETTLED_JOB_MEMORY_SECONDS,
     );
     return text ? (JSON.parse(text) as ProvisionRequest) : undefined;
   }
@@ -62,6 +78,16 @@ export class DemandLedger {
     if (ids.length === 0) return [];
     const texts = await this.redis.hmget(this.keys.queuedDemand(pool), ...ids);
     return texts.flatMap((text) => (text ? [JSON.parse(text) as ProvisionRequest] : []));
+  }
+
+  /** The job's status as GitHub last answered it, while that answer is kept (rememberStatus). */
+  async knownStatus(githubJobId: number): Promise<JobStatus | undefined> {
+    return ((await this.redis.get(this.keys.jobStatus(githubJobId))) as JobStatus | null) ?? undefined;
+  }
+
+  /** Keeps GitHub's answer about a job for ttlMs, so waking demand again does not ask again. */
+  async rememberStatus(githubJobId: number, status: JobStatus, ttlMs: number): Promise<void> {
+    await this.redis.set(this.keys.jobStatus(githubJobId), status, "PX", ttlMs);
   }
 
   async waitingCount(pool: string): Promise<number> {

@@ -36,6 +36,15 @@ export class RedisKeys {
     return `${this.prefix}:runner-logs:${name}`;
   }
 
+  /**
+   * String, 3 days TTL: taken (SET NX) when a job OOM-killed its runner and is re-run on a bigger
+   * pool (OomRerunClaim as JSON). A re-run gets a new job id, so the key is the run and the job's
+   * name; intake routes the re-run's queued job by it, and it keeps the re-run to once.
+   */
+  oomRerun(owner: string, repo: string, runId: number, jobName: string): string {
+    return `${this.prefix}:oom-rerun:${owner.toLowerCase()}/${repo.toLowerCase()}:${runId}:${jobName}`;
+  }
+
   /** String "1", 60 s TTL: taken (SET NX) by the one process that cleans up after a container. */
   cleanupClaim(containerId: string): string {
     return `${this.prefix}:cleanup:${containerId}`;
@@ -54,6 +63,24 @@ export class RedisKeys {
   /** Hash, no TTL: GitHub job id -> its ProvisionRequest as JSON, for the ids in queuedJobs(pool). */
   queuedDemand(pool: string): string {
     return `${this.prefix}:queued-demand:${pool}`;
+  }
+
+  /** String "1", 24 h TTL: the GitHub job was taken or finished; a late `queued` for it is ignored. */
+  settledJob(githubJobId: number): string {
+    return `${this.prefix}:settled:${githubJobId}`;
+  }
+
+  /** String, 5 min TTL: the job's status as GitHub last answered it (bounds status checks per job). */
+  jobStatus(githubJobId: number): string {
+    return `${this.prefix}:job-status:${githubJobId}`;
+  }
+
+  /**
+   * String, expires at GitHub's rate-limit reset: `{remaining, resetAt}` from the last response
+   * GitHub sent this installation ("app" for the app's JWT), read by every process's budget floor.
+   */
+  githubRateLimit(installation: string): string {
+    return `${this.prefix}:github-rate-limit:${installation}`;
   }
 
   /** Hash, no TTL: targetKey -> installation and scope last seen in a webhook, with seenAt (pruned after 24 h). */

@@ -19,6 +19,8 @@ export interface RunnerRecord {
   state: RunnerState;
   /** The job the runner actually took, from the in_progress webhook. */
   busyJobId: number | undefined;
+  /** That job as the in_progress webhook described it: what re-running it after an OOM kill needs. */
+  busyJob?: BusyJob;
   createdAt: number;
   /** When its container started. */
   startedAt?: number;
@@ -28,8 +30,22 @@ export interface RunnerRecord {
   retiring?: string;
   /** owner/repo of the job it runs, else of the job it was made for. */
   repository?: string;
+  /**
+   * The provision-queue entry that made this runner: a re-run of that entry (its worker was
+   * killed mid-way) recognises its leftovers and adopts or undoes them.
+   */
+  provisionEntry?: string;
   /** The most the container used, from Docker stats readings while it ran (and at its end). */
   usage?: RunnerUsage;
+}
+
+export interface BusyJob {
+  runId: number;
+  /** The job's name in its workflow run; a re-run keeps it (the job id changes). */
+  name: string;
+  owner: string;
+  repo: string;
+  labels: string[];
 }
 
 export interface RunnerUsage {

@@ -54,6 +54,7 @@ beforeAll(async () => {
     capacity: ctx.capacity,
     slots: ctx.slots,
     queues: ctx.queues,
+    ledger: ctx.ledger,
     github: ctx.newGitHub(),
     feed: ctx.feed,
     heartbeats: new Heartbeats(ctx.redis, ctx.prefix),

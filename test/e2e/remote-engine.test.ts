@@ -88,7 +88,7 @@ describe("a frozen engine (SIGSTOP on dockerd)", () => {
         },
         { timeoutMs: READYZ_DEADLINE_MS, what: "/readyz to answer 503" },
       );
-      expect(notReady.body.checks).toMatchObject({ redis: "ok", docker: expect.stringMatching(/within \d+ ms/) });
+      expect(notReady.body.checks).toMatchObject({ redis: "ok", docker: "timeout" });
 
       job = await jobFor();
       // The attempt holding a worker slot fails at the call timeout and goes back for a retry.

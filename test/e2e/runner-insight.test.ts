@@ -2,7 +2,9 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JOB_STATES } from "../../src/admin/schemas.js";
+import { JOB_STATES, runnerDetailSchema } from "../../src/admin/schemas.js";
+import { oomRerunJobId, OOM_RERUN_QUEUE } from "../../src/queue/jobs.js";
+import { Queue } from "bullmq";
 import { waitFor } from "../sim/github-simulator.js";
 import { startStack, stubPool, type Stack } from "./support/stack.js";
 
@@ -50,9 +52,18 @@ const crashingPool = stubPool({
   ],
 });
 
+/** Jobs of [self-hosted, linux, x64] land here (no extra label); 64 MiB is too little for some. */
+const smallPool = stubPool({ name: "small", resources: { memory: "64m", pids: 128 }, oomRetryPool: "big" });
+/** Carries every label of the small pool's jobs, and four times the memory. */
+const bigPool = stubPool({
+  name: "big",
+  labels: ["self-hosted", "linux", "x64", "big"],
+  resources: { memory: "256m", pids: 128 },
+});
+
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the tests`);
-  stack = await startStack({ pools: [crashingPool], env: { ADMIN_TOKEN: TOKEN } });
+  stack = await startStack({ pools: [crashingPool, smallPool, bigPool], env: { ADMIN_TOKEN: TOKEN } });
 });
 
 afterAll(async () => {
@@ -125,5 +136,78 @@ describe("what happened inside a runner, end to end", () => {
         expect(text.includes(secret), `a secret leaked into: ${text.slice(0, 200)}`).toBe(false);
     }
     expect(answers.join("\n")).not.toMatch(/ghs_[A-Za-z0-9]{20,}/);
+  });
+
+  it("re-runs a job whose runner was OOM-killed once, on the bigger pool, whose runner takes it", async () => {
+    const job = await stack.sim.queueJob({
+      owner: "acme",
+      repo: "app",
+      labels: ["self-hosted", "linux", "x64"],
+      behavior: { kind: "memory", megabytes: 48 },
+    });
+    const small = await waitFor(() => stack.sim.registrationHistory().find((r) => r.name.startsWith("small-")), {
+      timeoutMs: 20_000,
+      what: "a runner of the small pool",
+    });
+    const killed = await waitFor(
+      async () => {
+        const response = await fetch(`${stack.app.url}/admin/runners/${small.name}`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        const detail = runnerDetailSchema.parse(await response.json());
+        return detail.state === "exited" && detail;
+      },
+      { timeoutMs: 30_000, what: "the small runner's exit record" },
+    );
+    expect(killed).toMatchObject({
+      busyJobId: job.id,
+      exit: { reason: "oom-killed", oomKilled: true },
+      usage: { peakMemoryBytes: 64 * 1024 * 1024 },
+      rerun: { pool: "big" },
+    });
+
+    // What GitHub does a while after a runner vanished mid-job: the job fails, the run completes.
+    await stack.sim.loseRunner(small.id);
+
+    const rerun = await waitFor(
+      () => {
+        const found = stack.sim.jobs().find((j) => j.runId === job.runId && j.runAttempt === 2);
+        return found?.status === "completed" && found;
+      },
+      { timeoutMs: 60_000, what: "the re-run job to be served and completed" },
+    );
+    expect(rerun).toMatchObject({ name: job.name, conclusion: "success", labels: job.labels });
+    expect(rerun.runnerName).toMatch(/^big-/);
+    const big = stack.sim.registrationHistory().find((r) => r.name === rerun.runnerName);
+    expect(big?.labels).toEqual(bigPool.labels);
+
+    // Exactly once: the re-run entry is finished, and the run has exactly the two attempts.
+    const queue = new Queue(OOM_RERUN_QUEUE, { connection: stack.redis, prefix: stack.prefix });
+    try {
+      expect(await (await queue.getJob(oomRerunJobId(job.id)))?.getState()).toBe("completed");
+      expect(await queue.getJobCounts("waiting", "delayed", "active", "failed")).toEqual({
+        waiting: 0,
+        delayed: 0,
+        active: 0,
+        failed: 0,
+      });
+    } finally {
+      await queue.close();
+    }
+    expect(stack.sim.jobs().filter((j) => j.runId === job.runId)).toHaveLength(2);
+    const accepted = stack.sim.requests.filter((r) => r.method === "POST" && r.path.endsWith(`/jobs/${job.id}/rerun`));
+    expect(accepted.length).toBeGreaterThanOrEqual(1);
+
+    // The OOM-killed runner ran a job: it is in its pool's histograms, at its whole memory limit.
+    const metrics = await (await fetch(`${stack.app.url}/metrics`)).text();
+    expect(metrics).toMatch(/runnerhub_oom_reruns_total\{pool="small",retry_pool="big"\} 1/);
+    expect(metrics).toMatch(/runnerhub_runner_peak_memory_bytes_count\{pool="small"\} 1/);
+    expect(metrics).toMatch(/runnerhub_runner_peak_memory_bytes_sum\{pool="small"\} 67108864/);
+    expect(metrics).toMatch(/runnerhub_runner_cpu_seconds_count\{pool="small"\} 1/);
+
+    const shown = await cli(["runners", "show", small.name]);
+    expect(shown.stdout).toMatch(/^state:\s+exited: oom-killed, exit code 137, OOM-killed$/m);
+    expect(shown.stdout).toMatch(/^re-run:\s+on pool big, /m);
+    expect(shown.stdout).toMatch(/^peak memory:\s+64\.0 MiB$/m);
   });
 });

@@ -44,7 +44,7 @@ describe("npm start before the GitHub App exists", () => {
     expect(parsed.default_permissions).toMatchObject({
       organization_self_hosted_runners: "write",
       administration: "write",
-      actions: "read",
+      actions: "write",
     });
     expect(parsed.redirect_url).toBe(`${url}/probot/setup`);
   });

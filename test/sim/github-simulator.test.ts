@@ -436,6 +436,34 @@ describe("GitHubSimulator webhooks and jobs", () => {
     expect(sim.runners()).toEqual([]);
   });
 
+  it("re-runs a job once its run completed: a new job of the next attempt, queued by webhook", async () => {
+    const job = await sim.queueJob({
+      owner: "acme",
+      repo: "app",
+      labels: ["x"],
+      behavior: { kind: "memory", megabytes: 48 },
+    });
+    const runner = await jitRunner("/orgs/acme", "small", ["x"]);
+    expect((await runnerCall(runner.id, "poll")).text).toBe("memory 48");
+    const refused = await api("POST", `/repos/acme/app/actions/jobs/${job.id}/rerun`);
+    expect(refused).toMatchObject({
+      status: 403,
+      json: { message: "The workflow run containing this job is already running" },
+    });
+
+    await sim.loseRunner(runner.id);
+    const accepted = await api("POST", `/repos/acme/app/actions/jobs/${job.id}/rerun`);
+    expect(accepted.status).toBe(201);
+    const again = sim.jobs().find((j) => j.runId === job.runId && j.runAttempt === 2);
+    expect(again).toMatchObject({ status: "queued", name: job.name, labels: ["x"], behavior: job.behavior });
+    expect(again?.id).not.toBe(job.id);
+    const queued = await sim.waitFor(
+      () => receiver.ofAction("queued").find((r) => field(r.payload, "workflow_job", "id") === again?.id),
+      { timeoutMs: 5000, what: "the re-run's queued webhook" },
+    );
+    expect(queued.payload["workflow_job"]).toMatchObject({ run_id: job.runId, run_attempt: 2, name: job.name });
+  });
+
   it("records a lost delivery as failed and redelivers it with the same guid", async () => {
     const job = await sim.queueJob({ owner: "acme", repo: "app", labels: ["x"], deliver: false });
     expect(receiver.received).toEqual([]);

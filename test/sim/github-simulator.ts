@@ -19,7 +19,12 @@ import type { AddressInfo } from "node:net";
 import type { WebhookDefinition } from "@octokit/webhooks-examples";
 
 export type JobBehavior =
-  { kind: "run"; seconds: number } | { kind: "oom" } | { kind: "crash"; exitCode: number } | { kind: "hang" };
+  | { kind: "run"; seconds: number }
+  | { kind: "oom" }
+  /** Holds this much memory, then completes: OOM-killed under a smaller memory limit (plus the shell's own). */
+  | { kind: "memory"; megabytes: number }
+  | { kind: "crash"; exitCode: number }
+  | { kind: "hang" };
 
 export type JobStatus = "queued" | "in_progress" | "completed";
 export type JobConclusion = "success" | "failure" | "cancelled" | null;
@@ -118,6 +123,19 @@ export interface QueueJobOptions {
   behavior?: JobBehavior;
   /** default true; false records a failed delivery (502) without contacting the app */
   deliver?: boolean;
+}
+
+/**
+ * A fault the API answers instead of doing its work: the next `times` requests whose method and
+ * path (under /api/v3, without the query) match get this status, headers and message.
+ */
+export interface ApiFault {
+  method: string;
+  path: RegExp;
+  times: number;
+  status: number;
+  headers?: Record<string, string>;
+  message?: string;
 }
 
 export interface WaitForOptions {
@@ -360,6 +378,9 @@ export class GitHubSimulator {
   private nextLabelId = 1;
   private nextAccountId = 7_000_000;
   private nextRepositoryId = 600_000_000;
+  private readonly faults: ApiFault[] = [];
+  /** x-ratelimit-* headers on every API answer, when set */
+  private rateLimit: { remaining: number; resetAt: number } | undefined;
   /** deliveries go out one at a time, in the order the events happened */
   private deliveryChain: Promise<unknown> = Promise.resolve();
   private stopped = false;
@@ -475,6 +496,31 @@ export class GitHubSimulator {
     const guid = opts.deliveryId ?? randomUUID();
     const redelivery = this.deliveryLog.some((d) => d.guid === guid);
     return this.enqueueDelivery(() => this.deliver(event, body, guid, opts.secret ?? this.secret, redelivery));
+  }
+
+  /**
+   * The API answers the next matching requests with a fault (5xx, 429, a secondary limit…)
+   * instead of doing their work; faults are tried in the order they were added.
+   */
+  injectFault(fault: ApiFault): void {
+    this.faults.push({ ...fault });
+  }
+
+  /** Faults not yet used up. */
+  pendingFaults(): ApiFault[] {
+    return this.faults.filter((fault) => fault.times > 0).map((fault) => ({ ...fault }));
+  }
+
+  /** Every API answer carries x-ratelimit-remaining/-reset (undefined: none). */
+  setRateLimit(limit: { remaining: number; resetAt: Date } | undefined): void {
+    this.rateLimit = limit && { remaining: limit.remaining, resetAt: Math.floor(limit.resetAt.getTime() / 1000) };
+  }
+
+  /** The signed payload GitHub would send for this job and action now (to resend, reorder or mangle). */
+  jobPayload(jobId: number, action: "queued" | "in_progress" | "completed"): Record<string, unknown> {
+    const job = this.jobsById.get(jobId);
+    if (!job) throw new Error(`no job ${jobId}`);
+    return this.workflowJobPayload(action, job);
   }
 
   getJob(id: number): SimJob | undefined {
@@ -883,6 +929,10 @@ export class GitHubSimulator {
   private send(res: ServerResponse, reply: Reply): void {
     if (res.headersSent) return;
     const headers: Record<string, string> = { ...reply.headers };
+    if (this.rateLimit) {
+      headers["x-ratelimit-remaining"] ??= String(this.rateLimit.remaining);
+      headers["x-ratelimit-reset"] ??= String(this.rateLimit.resetAt);
+    }
     let body = "";
     if (reply.text !== undefined) {
       headers["content-type"] = "text/plain; charset=utf-8";
@@ -902,6 +952,11 @@ export class GitHubSimulator {
     }
     if (!path.startsWith(`${API_PREFIX}/`)) throw new HttpError(404, "Not Found");
     const apiPath = path.slice(API_PREFIX.length);
+    const fault = this.faults.find((f) => f.times > 0 && f.method === method && f.path.test(apiPath));
+    if (fault) {
+      fault.times--;
+      return { status: fault.status, headers: fault.headers, json: { message: fault.message ?? "Server Error" } };
+    }
     for (const r of this.routes) {
       if (r.method !== method) continue;
       const match = r.pattern.exec(apiPath);
@@ -1010,7 +1065,7 @@ export class GitHubSimulator {
           json: {
             token,
             expires_at: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z"),
-            permissions: { actions: "read", administration: "write", organization_self_hosted_runners: "write" },
+            permissions: { actions: "write", administration: "write", organization_self_hosted_runners: "write" },
             repository_selection: "all",
           },
         };
@@ -1063,7 +1118,9 @@ export class GitHubSimulator {
       })),
       route("POST", "/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions/jobs/(?<id>\\d+)/rerun", "token", (ctx) => {
         const job = this.repoJob(ctx.params);
-        if (job.status !== "completed") throw new HttpError(403, "This job is not completed yet");
+        // GitHub re-runs a job only once its whole run has completed (the re-run is a new attempt of the run).
+        const running = [...this.jobsById.values()].some((j) => j.runId === job.runId && j.status !== "completed");
+        if (running) throw new HttpError(403, "The workflow run containing this job is already running");
         const again = this.createJob({ ...job, labels: [...job.labels], runAttempt: job.runAttempt + 1 });
         void this.sendWebhook("workflow_job", this.workflowJobPayload("queued", again));
         return { status: 201, json: {} };
@@ -1247,6 +1304,8 @@ function behaviorLine(behavior: JobBehavior): string {
       return `run ${behavior.seconds}`;
     case "oom":
       return "oom";
+    case "memory":
+      return `memory ${behavior.megabytes}`;
     case "crash":
       return `crash ${behavior.exitCode}`;
     case "hang":

@@ -18,6 +18,8 @@ export interface AppProcess {
   readonly pid: number;
   logs(): string[];
   waitForLog(re: RegExp, timeoutMs: number): Promise<string>;
+  /** The exit code (null when killed by a signal) once the process has exited by itself. */
+  waitForExit(timeoutMs: number): Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -172,6 +174,17 @@ class ManagedApp implements AppProcess {
       this.events.once("exit", onExit);
       if (this.hasExited) onExit(this.exitCode ?? null);
     });
+  }
+
+  waitForExit(timeoutMs: number): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`app did not exit within ${timeoutMs} ms; last lines:\n${this.tail()}`)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([this.exited, late]).finally(() => clearTimeout(timer));
   }
 
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {

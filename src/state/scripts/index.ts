@@ -19,8 +19,8 @@ const SCRIPTS = {
   runnerhubReleaseLock: { file: "release-lock.lua", numberOfKeys: 1 },
   runnerhubPutRunner: { file: "put-runner.lua", numberOfKeys: 3 },
   runnerhubRetireRunner: { file: "retire-runner.lua", numberOfKeys: 5 },
-  runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 3 },
-  runnerhubSettleDemand: { file: "settle-demand.lua", numberOfKeys: 2 },
+  runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 5 },
+  runnerhubSettleDemand: { file: "settle-demand.lua", numberOfKeys: 3 },
   runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 2 },
   runnerhubPauseGitHubBudget: { file: "pause-github-budget.lua", numberOfKeys: 2 },
   runnerhubEngineBeat: { file: "engine-beat.lua", numberOfKeys: 1 },
@@ -75,17 +75,6 @@ declare module "ioredis" {
       keepSeconds: number,
       ...logText: string[]
     ): Result<string | null, Context>;
-    runnerhubRecordQueued(
-      waitingJobs: string,
-      waitingDemand: string,
-      targets: string,
-      queuedAt: number,
-      jobId: string,
-      request: string,
-      targetKey: string,
-      target: string,
-    ): Result<0 | 1, Context>;
-    runnerhubSettleDemand(waitingJobs: string, waitingDemand: string, jobId: string): Result<string | null, Context>;
     runnerhubTakeGitHubBudget(
       bucket: string,
       pause: string,
@@ -96,6 +85,27 @@ declare module "ioredis" {
     ): Result<number, Context>;
     runnerhubPauseGitHubBudget(bucket: string, pause: string, pauseMs: number): Result<number, Context>;
     runnerhubRenewLock(lock: string, token: string, leaseMs: number): Result<0 | 1, Context>;
+    runnerhubRecordQueued(
+      queuedJobs: string,
+      queuedDemand: string,
+      targets: string,
+      settledJob: string,
+      feed: string,
+      queuedAt: number,
+      githubJobId: string,
+      request: string,
+      targetKey: string,
+      target: string,
+      feedEntry: string,
+      feedMaxLength: number,
+    ): Result<1 | 0 | -1, Context>;
+    runnerhubSettleDemand(
+      queuedJobs: string,
+      queuedDemand: string,
+      settledJob: string,
+      githubJobId: string,
+      keepSeconds: number,
+    ): Result<string | null, Context>;
   }
 }
 

@@ -118,3 +118,28 @@ export async function startStack(
     },
   };
 }
+
+/** The keys of one JSON log line's top level, in order, duplicates kept (JSON.parse would drop them). */
+export function topLevelKeys(line: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const char = line[i];
+    if (char === "{" || char === "[") depth++;
+    else if (char === "}" || char === "]") depth--;
+    else if (char === '"') {
+      let end = i + 1;
+      while (end < line.length && line[end] !== '"') end += line[end] === "\\" ? 2 : 1;
+      if (depth === 1 && line[end + 1] === ":") keys.push(JSON.parse(line.slice(i, end + 1)) as string);
+      i = end;
+    }
+  }
+  return keys;
+}
+
+/** Log lines of the app that carry some key more than once (issue 9: one key per field). */
+export function linesWithRepeatedKeys(lines: readonly string[]): string[] {
+  return lines
+    .filter((line) => line.startsWith("{"))
+    .filter((line) => new Set(topLevelKeys(line)).size !== topLevelKeys(line).length);
+}

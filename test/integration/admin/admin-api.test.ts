@@ -181,6 +181,7 @@ beforeAll(async () => {
     capacity: ctx.capacity,
     slots: ctx.slots,
     queues: ctx.queues,
+    ledger: ctx.ledger,
     github: ctx.newGitHub(),
     engine: ctx.engine,
     feed: ctx.feed,
@@ -256,6 +257,9 @@ describe("pools", () => {
     await putRunner({ state: "idle" });
     await putRunner({ state: "busy", busyJobId: 1 });
     await putRunner({ pool: "gpu", state: "busy", busyJobId: 2 });
+    for (const request of [provisionRequest(101), provisionRequest(102), provisionRequest(103, { pool: "gpu" })]) {
+      await ctx.ledger.queued(request);
+    }
     await ctx.queues.provision.add("provision", provisionRequest(101), { jobId: provisionJobId(101) });
     await ctx.queues.provision.add("provision", provisionRequest(102), { jobId: provisionJobId(102) });
     await ctx.queues.provision.add("provision", provisionRequest(103, { pool: "gpu" }), {
@@ -659,7 +663,7 @@ describe("Bull Board dashboard", () => {
     const api = await call("GET", `${BULL_BOARD_PATH}/api/queues`);
     expect(api.status).toBe(200);
     const names = (api.json as { queues: { name: string }[] }).queues.map((queue) => queue.name);
-    expect(names).toEqual(expect.arrayContaining(["provision", `runner-ops-${ENGINE}`]));
+    expect(names).toEqual(expect.arrayContaining(["provision", "oom-rerun", `runner-ops-${ENGINE}`]));
     expectError(await call("GET", `${BULL_BOARD_PATH}/no/such/page`), 404);
   });
 });

@@ -5,7 +5,7 @@ import { Probot } from "probot";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubBudgetSettings } from "../../../src/config/load.js";
 import { createGitHubBudget, type GitHubBudget } from "../../../src/github/budget.js";
-import { createRunnerhubOctokit } from "../../../src/github/octokit.js";
+import { BelowRateLimitFloor, createRunnerhubOctokit } from "../../../src/github/octokit.js";
 import { createRunnersApi } from "../../../src/github/runners-api.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import { createMetrics } from "../../../src/observability/metrics.js";
@@ -154,6 +154,43 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     // 16 - 5 (installation token) - 5 (JIT config) - 1 (list) = 5 left: one more write fits, then nothing.
     expect(await budget.tryTake(JIT)).toBe(0);
     expect(await budget.tryTake(READ)).toBeGreaterThan(0);
+  });
+
+  it("below the rate-limit floor, skips job-status checks and lists but still registers runners", async () => {
+    const budget = createGitHubBudget({
+      redis: ctx.redis,
+      prefix: ctx.prefix,
+      settings: { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 },
+      sleep: (ms) => sleep(ms),
+      maxWaitMs: 30_000,
+      rateLimitFloor: 50,
+    });
+    const reset = String(Math.floor(Date.now() / 1000) + 600);
+    token();
+    const github = nock(GITHUB_API)
+      .get("/repos/acme/app/actions/jobs/41")
+      .reply(200, { status: "queued" }, { "x-ratelimit-remaining": "49", "x-ratelimit-reset": reset })
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(201, jitReply, { "x-ratelimit-remaining": "48", "x-ratelimit-reset": reset })
+      .delete("/orgs/acme/actions/runners/9")
+      .reply(204, "", { "x-ratelimit-remaining": "47", "x-ratelimit-reset": reset });
+    const api = runnersApi(budget);
+    expect(await api.jobStatus(7, "acme", "app", 41)).toBe("queued");
+    // Another process (its own connection) knows it from the first one's response.
+    const elsewhere = createGitHubBudget({
+      redis: other,
+      prefix: ctx.prefix,
+      settings: { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 },
+      sleep: (ms) => sleep(ms),
+      maxWaitMs: 30_000,
+      rateLimitFloor: 50,
+    });
+    expect(await elsewhere.belowFloor("7")).toBe(49);
+    await expect(api.jobStatus(7, "acme", "app", 41)).rejects.toBeInstanceOf(BelowRateLimitFloor);
+    await expect(api.listRunners(target)).rejects.toThrow(/RUNNERHUB_GITHUB_RATE_FLOOR/);
+    await api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] });
+    expect(await api.deleteRunner(target, 9)).toBe("deleted");
+    expect(github.isDone()).toBe(true);
   });
 
   it("honours retry-after: every process pauses, then the request is tried again", async () => {

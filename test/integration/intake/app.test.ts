@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EmitterWebhookEvent, Webhooks } from "@octokit/webhooks";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { RedisKeys } from "../../../src/state/keys.js";
 import { intakeWebhooks } from "../../../src/intake/app.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { provisionJobId } from "../../../src/queue/jobs.js";
@@ -9,7 +10,8 @@ import { type ServiceContext, runnerRecord, serviceContext, testPool } from "../
 
 const NOW = Date.parse("2026-01-01T12:00:00Z");
 const STOP_GRACE_MS = 45_000;
-const POOL = testPool({ name: "k8s", labels: ["self-hosted", "k8s"] });
+const POOL = testPool({ name: "k8s", labels: ["self-hosted", "k8s"], oomRetryPool: "k8s-big" });
+const BIG = testPool({ name: "k8s-big", labels: ["self-hosted", "k8s", "big"] });
 const RUNNER = "rh-k8s-abc123";
 
 let ctx: ServiceContext;
@@ -25,11 +27,12 @@ beforeEach(async () => {
   webhooks = intakeWebhooks({
     secret: "s",
     suspectMiss: () => Promise.resolve(),
-    currentPools: () => [POOL],
+    currentPools: () => [POOL, BIG],
     provisionQueue: ctx.queues.provision,
     runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
     runners: ctx.runners,
     ledger: ctx.ledger,
+    oomReruns: ctx.oomReruns.store,
     stopGraceMs: STOP_GRACE_MS,
     feed: ctx.feed,
     metrics,
@@ -46,17 +49,29 @@ afterAll(async () => {
   await ctx.close();
 });
 
-/** A real example of `action` (one sent to an App if there is one), re-pointed at one job, its labels and runner. */
+/** The installation every event below comes from: our runners there are the ones its webhooks may touch. */
+const INSTALLATION = 4242;
+
+/** A real example of `action`, re-pointed at one job, its labels and runner, sent to our installation. */
 function event(
   action: "queued" | "in_progress" | "completed",
-  job: { id: number; labels: string[]; runner_name: string | null },
+  job: {
+    id: number;
+    labels: string[];
+    runner_name: string | null;
+    run_id?: number;
+    run_attempt?: number;
+    name?: string;
+  },
 ): WorkflowJobExample {
   const candidates = workflowJobExamples().filter((e) => e.action === action);
   const example = candidates.find((e) => "installation" in e && e.installation) ?? candidates[0];
   if (!example) throw new Error(`@octokit/webhooks-examples has no workflow_job.${action} example`);
   const copy = structuredClone(example);
   Object.assign(copy.workflow_job, job);
-  return copy;
+  return Object.assign(copy, {
+    installation: { id: INSTALLATION, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI0Mg==" },
+  });
 }
 
 async function receive(payload: WorkflowJobExample, id = randomUUID()): Promise<void> {
@@ -110,6 +125,18 @@ describe("workflow_job.queued", () => {
     expect(delay?.value).toBe(1);
   });
 
+  it("ignores a queued processed after the job's in_progress or completed (out of order)", async () => {
+    await receive(event("completed", matching));
+    await receive(event("queued", matching));
+    await receive(event("in_progress", { ...matching, id: 4105, runner_name: "someone-elses-runner" }));
+    await receive(event("queued", { ...matching, id: 4105 }));
+
+    expect(await ctx.queues.provision.count()).toBe(0);
+    expect(await ctx.ledger.waitingCount(POOL.name)).toBe(0);
+    expect(await count(metrics.webhooks, { action: "queued", outcome: "settled" })).toBe(2);
+    expect(await ctx.redis.ttl(new RedisKeys(ctx.prefix).settledJob(matching.id))).toBeGreaterThan(23 * 3600);
+  });
+
   it("adds nothing for a job no pool serves and counts it as ignored", async () => {
     await receive(event("queued", { id: 4102, labels: ["ubuntu-latest"], runner_name: null }));
     await receive(event("queued", { id: 4103, labels: ["self-hosted", "gpu"], runner_name: null }));
@@ -122,17 +149,68 @@ describe("workflow_job.queued", () => {
   });
 });
 
+describe("a job re-run after an OOM kill", () => {
+  it("goes to the pool runnerhub chose for it, is settled there, and marks the re-run as arrived", async () => {
+    const first = event("queued", matching);
+    const ref = { owner: first.repository.owner.login, repo: first.repository.name, runId: 7001, name: "build (x64)" };
+    const claim = { jobId: matching.id, fromPool: POOL.name, toPool: BIG.name, runnerName: RUNNER, at: NOW };
+    expect(await ctx.oomReruns.store.claim(ref, claim)).toBe(true);
+    const rerun = { ...matching, id: 4201, run_id: ref.runId, name: ref.name, run_attempt: 2 };
+
+    await receive(event("queued", rerun));
+
+    const entry = await ctx.queues.provision.getJob(provisionJobId(rerun.id));
+    expect(entry?.data.pool).toBe(BIG.name);
+    expect(await ctx.ledger.waitingCount(BIG.name)).toBe(1);
+    expect(await ctx.oomReruns.store.claimOf(ref)).toEqual({ ...claim, requeuedJobId: rerun.id });
+    expect(await ctx.oomReruns.store.claim(ref, claim)).toBe(false);
+
+    await receive(event("in_progress", { ...rerun, runner_name: "k8s-big-runner" }));
+    expect(await ctx.ledger.waitingCount(BIG.name)).toBe(0);
+  });
+
+  it("leaves first attempts, and re-runs nobody routed, to label matching", async () => {
+    const example = event("queued", matching);
+    const ref = { owner: example.repository.owner.login, repo: example.repository.name, runId: 7002, name: "test" };
+    await ctx.oomReruns.store.claim(ref, {
+      jobId: 1,
+      fromPool: POOL.name,
+      toPool: BIG.name,
+      runnerName: RUNNER,
+      at: 1,
+    });
+    // A first attempt with the routed run and name (a re-run keeps both) still goes by its labels.
+    await receive(event("queued", { ...matching, id: 4301, run_id: 7002, name: "test", run_attempt: 1 }));
+    await receive(event("queued", { ...matching, id: 4302, run_id: 7003, name: "test", run_attempt: 2 }));
+    const pools = await Promise.all(
+      [4301, 4302].map(async (id) => (await ctx.queues.provision.getJob(provisionJobId(id)))?.data.pool),
+    );
+    expect(pools).toEqual([POOL.name, POOL.name]);
+  });
+});
+
 describe("workflow_job.in_progress", () => {
   it("marks our runner busy with the job and settles the job's demand", async () => {
-    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle" }));
+    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle", installationId: INSTALLATION }));
     await receive(event("queued", matching));
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(1);
 
-    await receive(event("in_progress", { ...matching, runner_name: RUNNER }));
+    const started = event("in_progress", { ...matching, runner_name: RUNNER });
+    await receive(started);
 
-    const taken = event("in_progress", matching);
-    const repository = `${taken.repository.owner.login}/${taken.repository.name}`;
-    expect(await ctx.runners.get(RUNNER)).toMatchObject({ state: "busy", busyJobId: matching.id, repository });
+    const repository = `${started.repository.owner.login}/${started.repository.name}`;
+    expect(await ctx.runners.get(RUNNER)).toMatchObject({
+      state: "busy",
+      busyJobId: matching.id,
+      repository,
+      busyJob: {
+        runId: started.workflow_job.run_id,
+        name: started.workflow_job.name,
+        owner: started.repository.owner.login,
+        repo: started.repository.name,
+        labels: matching.labels,
+      },
+    });
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(0);
     expect(await count(metrics.webhooks, { action: "in_progress", outcome: "ours" })).toBe(1);
     // The dashboard's timeline, newest first.
@@ -143,7 +221,7 @@ describe("workflow_job.in_progress", () => {
   });
 
   it("settles demand but touches no record when another runner took the job", async () => {
-    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle" }));
+    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle", installationId: INSTALLATION }));
     await receive(event("queued", matching));
 
     await receive(event("in_progress", { ...matching, runner_name: "someone-elses-runner" }));
@@ -157,9 +235,27 @@ describe("workflow_job.in_progress", () => {
   });
 });
 
+describe("webhooks of another installation", () => {
+  it("never touch our runner: no busy mark, no completion, no stop", async () => {
+    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle", installationId: INSTALLATION }));
+    const foreign = <T extends WorkflowJobExample>(payload: T): T => ({ ...payload, installation: { id: 999_999 } });
+    await receive(foreign(event("in_progress", { ...matching, runner_name: RUNNER })));
+    await receive(foreign(event("completed", { ...matching, runner_name: RUNNER })));
+
+    const untouched = await ctx.runners.get(RUNNER);
+    expect(untouched?.state).toBe("idle");
+    expect(untouched?.completedAt).toBeUndefined();
+    expect(await ctx.queues.runnerOps("test-engine").count()).toBe(0);
+    expect(await count(metrics.webhooks, { action: "in_progress", outcome: "other-installation" })).toBe(1);
+    expect(await count(metrics.webhooks, { action: "completed", outcome: "other-installation" })).toBe(1);
+  });
+});
+
 describe("workflow_job.completed", () => {
   it("records the completion and schedules one delayed stop of our runner on its engine", async () => {
-    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "busy", busyJobId: matching.id }));
+    await ctx.runners.put(
+      runnerRecord(RUNNER, { pool: POOL.name, state: "busy", busyJobId: matching.id, installationId: INSTALLATION }),
+    );
     const completed = event("completed", { ...matching, runner_name: RUNNER });
     await receive(completed);
     await receive(completed);

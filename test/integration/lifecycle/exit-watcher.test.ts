@@ -8,6 +8,7 @@ import { DockerEngine } from "../../support/docker-engine.js";
 import { watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-watcher.js";
 import { KEPT_LOG_BYTES } from "../../../src/tunables.js";
 import { sampleRunnerUsage } from "../../../src/lifecycle/usage-sampler.js";
+import { oomRerunJobId } from "../../../src/queue/jobs.js";
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { waitFor } from "../../sim/github-simulator.js";
 import {
@@ -47,6 +48,11 @@ function startWatcher(engine = ctx.engine): ExitWatcher {
     github: ctx.newGitHub(),
     feed: ctx.feed,
     metrics: ctx.metrics,
+    currentPools: () => [
+      testPool({ oomRetryPool: "linux-big" }),
+      testPool({ name: "linux-big", labels: ["self-hosted", "linux", "big"], resources: { memory: "256m" } }),
+    ],
+    oomReruns: ctx.oomReruns,
     log: ctx.log,
     now: () => Date.now(),
     reconnectDelayMs: () => 100,
@@ -151,6 +157,20 @@ describe("runner exit watcher (real Docker events)", () => {
     expect(unexpected.pendingMocks()).toHaveLength(2);
   });
 
+  it("calls GitHub for no runner that exited 0, even before its in_progress webhook arrived", async () => {
+    await startWatcher().ready;
+    const runner = await startRunner(["true"], "starting");
+    const unexpected = nock(GITHUB_API).post(/.*/).reply(500).delete(/.*/).reply(500);
+
+    await waitFor(() => containerGone(runner.containerId), {
+      timeoutMs: 15_000,
+      what: "the finished container to be removed",
+    });
+    const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 5_000, what: "the exit record" });
+    expect(exit).toMatchObject({ reason: "completed", exitCode: 0 });
+    expect(unexpected.pendingMocks()).toHaveLength(2);
+  });
+
   it("cleans, on start, runners that exited while nobody watched", async () => {
     const runner = await startRunner(["sh", "-c", "exit 3"]);
     await waitFor(async () => !(await ctx.engine.isRunning(runner.containerId)), {
@@ -222,11 +242,46 @@ describe("runner exit watcher (real Docker events)", () => {
     expect(await timelineOf(runner.name)).toMatchObject([{ kind: "oom-killed", runnerName: runner.name }]);
   });
 
-  it("keeps a crashed runner's last log lines, bounded, with its JIT config and tokens masked", async () => {
+  it("queues one re-run on the oomRetryPool for a job that OOM-killed its runner, and not a second", async () => {
+    await startWatcher().ready;
+    const busyJob = {
+      runId: 77_000 + seq,
+      name: "build",
+      owner: "acme",
+      repo: "app",
+      labels: ["self-hosted", "linux"],
+    };
+    const grow = ["sh", "-c", 'x=a; while true; do x="$x$x"; done'];
+    const first = await startRunner(grow, "busy");
+    await ctx.runners.update(first.name, { busyJob });
+    githubDelete(first.runnerId, 422);
+    const exit = await waitFor(() => ctx.runners.exitOf(first.name), {
+      timeoutMs: 30_000,
+      what: "the OOM exit record",
+    });
+    expect(exit).toMatchObject({ reason: "oom-killed", rerun: { pool: "linux-big" } });
+    const queued = await ctx.queues.oomRerun.getJob(oomRerunJobId(exit.busyJobId ?? 0));
+    expect(queued?.data).toMatchObject({
+      fromPool: "linux",
+      toPool: "linux-big",
+      runId: busyJob.runId,
+      jobName: "build",
+    });
+
+    // The re-run OOM-kills its runner too (say, in a pool still too small): no second re-run.
+    const second = await startRunner(grow, "busy");
+    await ctx.runners.update(second.name, { busyJob });
+    githubDelete(second.runnerId, 422);
+    const again = await waitFor(() => ctx.runners.exitOf(second.name), { timeoutMs: 30_000, what: "the second exit" });
+    expect(again.reason).toBe("oom-killed");
+    expect(again.rerun).toBeUndefined();
+    expect(await ctx.queues.oomRerun.getJob(oomRerunJobId(again.busyJobId ?? 0))).toBeUndefined();
+  });
+
+  it("keeps a crashed runner's last log lines, stdout and stderr, with its JIT config and tokens masked", async () => {
     await startWatcher().ready;
     const jitConfig = Buffer.from(JSON.stringify({ ".runner": "x".repeat(300), key: "SeCrEt123" })).toString("base64");
     const script = [
-      'i=0; while [ $i -lt 1500 ]; do echo "filler line $i ................................................................"; i=$((i+1)); done',
       'echo "config: $ACTIONS_RUNNER_INPUT_JITCONFIG"',
       "echo 'token ghs_16C7e42F292c6912E7710c838347Ae178B4a' >&2",
       "echo 'cannot connect to the broker: giving up' >&2",
@@ -237,17 +292,30 @@ describe("runner exit watcher (real Docker events)", () => {
 
     const exit = await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 15_000, what: "the exit record" });
     expect(exit).toMatchObject({ reason: "crashed", exitCode: 7 });
-    const logs = (await ctx.runners.logsOf(runner.name)) ?? "";
     // stdout and stderr are copied by Docker independently: their relative order is not exact.
+    const logs = (await ctx.runners.logsOf(runner.name)) ?? "";
     expect(logs).toContain("cannot connect to the broker: giving up\n");
-    expect(logs).toContain("filler line 1499 ");
     expect(logs).toContain("config: ***\n");
     expect(logs).toContain("token ***\n");
     expect(logs).not.toContain(jitConfig);
     expect(logs).not.toContain("ghs_");
+  });
+
+  it("keeps only the last 64 KiB of a long output, from a whole line", async () => {
+    await startWatcher().ready;
+    const script =
+      'i=0; while [ $i -lt 1500 ]; do echo "filler line $i ................................................................"; i=$((i+1)); done; echo "the end"; exit 1';
+    const runner = await startRunner(["sh", "-c", script]);
+    githubDelete(runner.runnerId);
+
+    await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 15_000, what: "the exit record" });
+    const logs = (await ctx.runners.logsOf(runner.name)) ?? "";
+    expect(
+      logs.endsWith("filler line 1499 ................................................................\nthe end\n"),
+    ).toBe(true);
+    expect(logs.startsWith("filler line ")).toBe(true);
     expect(Buffer.byteLength(logs)).toBeLessThanOrEqual(KEPT_LOG_BYTES.abnormal);
     expect(Buffer.byteLength(logs)).toBeGreaterThan(KEPT_LOG_BYTES.abnormal - 200);
-    expect(logs.startsWith("filler line ")).toBe(true);
   });
 
   it("samples a runner's resource use while it runs and keeps it, per job, in the pool's histograms", async () => {

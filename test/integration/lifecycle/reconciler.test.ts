@@ -46,6 +46,8 @@ beforeAll(async () => {
     github,
     feed: ctx.feed,
     metrics: ctx.metrics,
+    currentPools: () => [testPool()],
+    oomReruns: ctx.oomReruns,
     log: ctx.log,
     now: Date.now,
     reconnectDelayMs: () => 100,

@@ -26,6 +26,8 @@ import { createSlotKeeper, type SlotKeeper } from "../../../src/provisioning/slo
 import { createQueues, type Queues } from "../../../src/queue/queues.js";
 import type { ProvisionRequest } from "../../../src/queue/jobs.js";
 import type Dockerode from "dockerode";
+import type { OomRerunDeps } from "../../../src/lifecycle/oom-rerun.js";
+import { OomRerunStore } from "../../../src/state/oom-reruns.js";
 
 export { runnerRecord } from "../../unit/support/runners.js";
 
@@ -67,6 +69,8 @@ export interface ServiceContext {
   overrides: PoolOverrides;
   capacity: Capacity;
   slots: SlotKeeper;
+  /** Where the exit watcher records and queues OOM re-runs. */
+  oomReruns: OomRerunDeps;
   /** The shared GitHub budget of this context's prefix, with GitHub's defaults unless told. */
   newBudget(settings?: Partial<GitHubBudgetSettings>): GitHubBudget;
   /** The timeline feed, on this context's prefix. */
@@ -134,6 +138,7 @@ export async function serviceContext(): Promise<ServiceContext> {
     capacity,
     slots: createSlotKeeper(capacity, queues.provision, log),
     feed: new RedisEventFeed(redis, prefix, log, () => Date.now()),
+    oomReruns: { store: new OomRerunStore(redis, prefix), queue: queues.oomRerun, log, now: () => Date.now() },
     newGitHub(into = metrics) {
       const probot = new Probot({
         appId: 1,

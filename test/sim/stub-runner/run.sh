@@ -54,7 +54,7 @@ while :; do
       failures=0
       pause 0.2
       ;;
-    "run "* | oom | "crash "* | hang)
+    "run "* | oom | "memory "* | "crash "* | hang)
       break
       ;;
     *404*)
@@ -86,6 +86,18 @@ case "$answer" in
     while :; do
       hog="$hog$hog"
     done
+    ;;
+  "memory "*)
+    # Grows a shell variable in PID 1 to the size asked for (the copy made while doubling needs half
+    # as much again), then completes: a small memory limit OOM-kills it, a big one lets it finish.
+    want=$((${answer#memory } * 1048576))
+    hog=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+    while [ "${#hog}" -lt "$want" ]; do
+      hog="$hog$hog"
+    done
+    log "holding ${#hog} bytes"
+    call complete >/dev/null
+    exit 0
     ;;
   "crash "*)
     exit "${answer#crash }"

@@ -34,7 +34,7 @@ function record(fields: Partial<RunnerRecord> & { name: string }): RunnerRecord 
 }
 
 describe("poolCounts", () => {
-  it("counts the pool's runners per state and its not-yet-running queue entries", () => {
+  it("counts the pool's runners per state beside its waiting jobs, slots and parked entries", () => {
     const counts = poolCounts("linux", {
       runners: [
         { pool: "linux", state: "starting" },
@@ -42,7 +42,7 @@ describe("poolCounts", () => {
         { pool: "linux", state: "busy" },
         { pool: "gpu", state: "idle" },
       ],
-      waitingPools: ["linux", "gpu", "linux"],
+      waiting: 2,
       slotsHeld: 3,
       parked: 1,
     });
@@ -53,7 +53,7 @@ describe("poolCounts", () => {
     expect(
       poolCounts("none", {
         runners: [{ pool: "linux", state: "idle" }],
-        waitingPools: ["linux"],
+        waiting: 0,
         slotsHeld: 0,
         parked: 0,
       }),

@@ -106,6 +106,31 @@ describe("loadPools", () => {
     expect(problems).toEqual(['pools[1].name: duplicate pool name "a"']);
   });
 
+  it("takes an oomRetryPool that names another pool, declared before or after", () => {
+    const pools = loadPools(
+      writePools(`
+- { name: small, labels: [self-hosted, linux], image: x, maxRunners: 1, oomRetryPool: big }
+- { name: big, labels: [self-hosted, linux, big], image: x, maxRunners: 1 }
+`),
+    );
+    expect(pools.map((pool) => pool.oomRetryPool)).toEqual(["big", undefined]);
+  });
+
+  it("refuses an oomRetryPool naming the pool itself or no pool", () => {
+    const problems = problemsOf(() =>
+      loadPools(
+        writePools(`
+- { name: a, labels: [self-hosted], image: x, maxRunners: 1, oomRetryPool: a }
+- { name: b, labels: [self-hosted], image: x, maxRunners: 1, oomRetryPool: huge }
+`),
+      ),
+    );
+    expect(problems).toEqual([
+      "pools[0].oomRetryPool: must name another pool, not the pool itself",
+      'pools[1].oomRetryPool: no pool named "huge"; pools: a, b',
+    ]);
+  });
+
   it("explains a missing file and broken YAML", () => {
     expect(problemsOf(() => loadPools("/nonexistent/pools.yml"))[0]).toMatch(/RUNNERHUB_CONFIG: file not found/);
     expect(problemsOf(() => loadPools(writePools("- name: [unclosed")))[0]).toMatch(/not valid YAML/);

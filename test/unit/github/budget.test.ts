@@ -15,6 +15,13 @@ describe("classifyCall", () => {
     expect(classifyCall("POST", "/app/installations/7/access_tokens")).toEqual({ priority: "runner", points: 5 });
   });
 
+  it("recognises them in the route templates Octokit passes", () => {
+    const runner = { priority: "runner", points: 5 };
+    expect(classifyCall("DELETE", "/orgs/{org}/actions/runners/{runner_id}")).toEqual(runner);
+    expect(classifyCall("DELETE", "/repos/{owner}/{repo}/actions/runners/{runner_id}")).toEqual(runner);
+    expect(classifyCall("POST", "/app/installations/{installation_id}/access_tokens")).toEqual(runner);
+  });
+
   it("prices reads at 1 point and leaves other writes behind the reserve", () => {
     expect(classifyCall("GET", "/orgs/acme/actions/runners/42")).toEqual({ priority: "other", points: 1 });
     expect(classifyCall("GET", "/orgs/acme/actions/runners?per_page=100")).toEqual({ priority: "other", points: 1 });

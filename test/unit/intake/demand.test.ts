@@ -2,12 +2,24 @@ import { describe, expect, it } from "vitest";
 import { demandFor, type WorkflowJobEvent } from "../../../src/intake/demand.js";
 import { pool } from "../support/pools.js";
 
-const pools = [pool({ name: "linux", labels: ["self-hosted", "linux"] })];
+const pools = [
+  pool({ name: "linux", labels: ["self-hosted", "linux"], oomRetryPool: "linux-big" }),
+  pool({ name: "linux-big", labels: ["self-hosted", "linux", "big"] }),
+  pool({ name: "gpu", labels: ["self-hosted", "gpu"] }),
+];
 const NOW = Date.parse("2026-11-29T10:00:05Z");
 
 function event(overrides: Partial<WorkflowJobEvent> = {}, labels = ["self-hosted", "linux"]): WorkflowJobEvent {
   return {
-    workflow_job: { id: 55, run_id: 5, labels, created_at: "2026-11-29T10:00:00Z", runner_name: null },
+    workflow_job: {
+      id: 55,
+      run_id: 5,
+      run_attempt: 1,
+      name: "build",
+      labels,
+      created_at: "2026-11-29T10:00:00Z",
+      runner_name: null,
+    },
     repository: { name: "app", owner: { login: "acme" } },
     organization: { login: "acme" },
     installation: { id: 7 },
@@ -55,5 +67,17 @@ describe("demandFor", () => {
       NOW,
     );
     expect(demand.kind === "provision" && demand.request.queuedAt).toBe(NOW);
+  });
+
+  it("sends a job to the pool runnerhub chose for it when that pool carries its labels", () => {
+    const routed = (pool: string | undefined) => {
+      const demand = demandFor(event(), pools, NOW, pool);
+      return demand.kind === "provision" ? demand.request.pool : demand.reason;
+    };
+    expect(routed("linux-big")).toBe("linux-big");
+    expect(routed(undefined)).toBe("linux");
+    // A chosen pool that lacks a label of the job, or is gone, gives way to label matching.
+    expect(routed("gpu")).toBe("linux");
+    expect(routed("removed")).toBe("linux");
   });
 });

@@ -1,0 +1,156 @@
+import { UnrecoverableError, Worker, type ConnectionOptions, type Queue } from "bullmq";
+import type { Logger } from "pino";
+import type { Pool } from "../config/pools.js";
+import type { RunnersApi } from "../github/runners-api.js";
+import type { Metrics } from "../observability/metrics.js";
+import { OOM_RERUN_QUEUE, oomRerunJobId, type OomRerunRequest } from "../queue/jobs.js";
+import { rerunRetryDelayMs } from "../tunables.js";
+import type { OomRerunStore } from "../state/oom-reruns.js";
+import type { RunnerRecord } from "../state/runner-store.js";
+import { httpStatusOf } from "../errors.js";
+import { carriesLabels } from "../pools/match.js";
+import type { ExitReason } from "./exit-reason.js";
+
+export type OomRerunDecision = { kind: "rerun"; pool: Pool } | { kind: "skip"; reason: string };
+
+/**
+ * Whether the job a runner was OOM-killed in is re-run on the pool's oomRetryPool: only a job the
+ * runner was busy on and GitHub had not seen complete, and only on a pool whose runners carry every
+ * label of the job (GitHub gives a job only to a runner that has all its labels). Undefined when
+ * the runner was not OOM-killed.
+ */
+export function oomRerunDecision(
+  record: RunnerRecord | undefined,
+  observed: ExitReason,
+  pools: readonly Pool[],
+): OomRerunDecision | undefined {
+  if (observed !== "oom-killed") return undefined;
+  if (!record || record.state !== "busy" || !record.busyJob || record.busyJobId === undefined) {
+    return { kind: "skip", reason: "the runner had not taken a job" };
+  }
+  if (record.completedAt !== undefined) return { kind: "skip", reason: "its job had already completed" };
+  const pool = pools.find((candidate) => candidate.name === record.pool);
+  if (!pool?.oomRetryPool) return { kind: "skip", reason: `pool ${record.pool} names no oomRetryPool` };
+  const target = pools.find((candidate) => candidate.name === pool.oomRetryPool);
+  if (!target) return { kind: "skip", reason: `oomRetryPool ${pool.oomRetryPool} is not configured` };
+  if (!carriesLabels(target, record.busyJob.labels)) {
+    return {
+      kind: "skip",
+      reason: `pool ${target.name} lacks some of the job's labels ${record.busyJob.labels.join(", ")}`,
+    };
+  }
+  return { kind: "rerun", pool: target };
+}
+
+export interface OomRerunDeps {
+  store: OomRerunStore;
+  queue: Queue<OomRerunRequest>;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * Records that the runner's job is re-run on `toPool` and queues the re-run; once per job (by its
+ * run and name, which a re-run keeps). Undefined when the job was re-run before.
+ */
+export async function requestOomRerun(
+  record: RunnerRecord,
+  toPool: string,
+  deps: OomRerunDeps,
+): Promise<{ pool: string; at: number } | undefined> {
+  const job = record.busyJob;
+  const jobId = record.busyJobId;
+  if (!job || jobId === undefined) return undefined;
+  const at = deps.now();
+  const fields = { runnerName: record.name, jobId, runId: job.runId, job: job.name, pool: record.pool, toPool };
+  // Before the re-run is asked for: its queued webhook may arrive at once and must find the route.
+  const claimed = await deps.store.claim(
+    { owner: job.owner, repo: job.repo, runId: job.runId, name: job.name },
+    { jobId, fromPool: record.pool, toPool, runnerName: record.name, at },
+  );
+  if (!claimed) {
+    deps.log.warn(fields, "runner OOM-killed again in a job re-run once already; not re-run again");
+    return undefined;
+  }
+  const request: OomRerunRequest = {
+    installationId: record.installationId,
+    owner: job.owner,
+    repo: job.repo,
+    jobId,
+    runId: job.runId,
+    jobName: job.name,
+    fromPool: record.pool,
+    toPool,
+    runnerName: record.name,
+  };
+  await deps.queue.add("rerun", request, { jobId: oomRerunJobId(jobId) });
+  deps.log.warn(fields, "runner OOM-killed during a job; the job will be re-run on the bigger pool");
+  return { pool: toPool, at };
+}
+
+const NOT_RERUN = new Set(["success", "cancelled", "skipped", "neutral"]);
+
+export interface RerunWorkerDeps {
+  github: RunnersApi;
+  store: OomRerunStore;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** One attempt: re-runs the job once its run has completed (throws to be tried again until then). */
+export async function rerunOnce(request: OomRerunRequest, deps: RerunWorkerDeps): Promise<"rerun" | "not-needed"> {
+  const { github, log } = deps;
+  const fields = { jobId: request.jobId, runId: request.runId, job: request.jobName, toPool: request.toPool };
+  const { status, conclusion } = await github.jobResult(
+    request.installationId,
+    request.owner,
+    request.repo,
+    request.jobId,
+  );
+  if (status !== "completed") throw new Error(`job ${request.jobId} is still ${status}; re-run once its run completed`);
+  if (conclusion !== null && NOT_RERUN.has(conclusion)) {
+    log.info({ ...fields, conclusion }, "OOM-killed job not re-run: GitHub shows it did not fail");
+    return "not-needed";
+  }
+  // A re-run whose queued webhook arrived was sent by an earlier attempt (its answer lost): never twice.
+  const ref = { owner: request.owner, repo: request.repo, runId: request.runId, name: request.jobName };
+  const requeued = (await deps.store.claimOf(ref))?.requeuedJobId;
+  if (requeued !== undefined) {
+    log.info({ ...fields, requeuedJobId: requeued }, "OOM-killed job was re-run already");
+    return "not-needed";
+  }
+  let outcome: "rerun" | "run-in-progress";
+  try {
+    outcome = await github.rerunJob(request.installationId, request.owner, request.repo, request.jobId);
+  } catch (error) {
+    if (httpStatusOf(error) !== 403) throw error;
+    throw new UnrecoverableError(
+      `GitHub refused to re-run job ${request.jobId} of ${request.owner}/${request.repo} (${(error as Error).message}); the app needs the Actions write permission (see app.yml)`,
+    );
+  }
+  // Also GitHub's answer once a lost attempt's re-run is queued: the next attempt then sees it.
+  if (outcome === "run-in-progress") throw new Error(`the run of job ${request.jobId} is still running; re-run later`);
+  deps.metrics.oomReruns.inc({ pool: request.fromPool, retry_pool: request.toPool });
+  log.info(fields, "OOM-killed job re-run; its runner comes from the bigger pool");
+  return "rerun";
+}
+
+export function startOomRerunWorker(
+  deps: RerunWorkerDeps,
+  options: { connection: ConnectionOptions; prefix: string },
+): Worker<OomRerunRequest> {
+  const worker = new Worker<OomRerunRequest>(OOM_RERUN_QUEUE, (job) => rerunOnce(job.data, deps), {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: 2,
+    settings: { backoffStrategy: (attemptsMade: number) => rerunRetryDelayMs(attemptsMade) },
+  });
+  worker.on("failed", (job, error) => {
+    const final =
+      job === undefined || job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
+    const fields = { err: error, queueJobId: job?.id, attempt: job?.attemptsMade };
+    if (final) deps.log.error(fields, "OOM-killed job was not re-run");
+    else deps.log.debug(fields, "OOM re-run waits for the run to complete");
+  });
+  return worker;
+}
