@@ -23,8 +23,9 @@ export const GITHUB_JOB_MAX_QUEUE_MS = 24 * HOUR_MS;
  * second, so a burst of 200 needs about 70 s, and at 10 s every job after the first hundred or so
  * cost a job-status GET as well (2 calls per runner, and slower, in the bench's burst of 200).
  * A settling webhook that got lost meanwhile costs one spare runner, which the reconciler retires.
+ * `RUNNERHUB_RECHECK_AFTER` overrides it.
  */
-export const RECHECK_AFTER_MS = 2 * MINUTE_MS;
+export const RECHECK_AFTER_DEFAULT = "2m";
 
 /**
  * GitHub's answer to "is this job still queued?" is kept this long per job: demand woken again and

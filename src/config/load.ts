@@ -5,7 +5,12 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
-import { HEARTBEAT_INTERVAL_DEFAULT, HEARTBEAT_TIMEOUT_DEFAULT, PROVISION_LOCK_DEFAULT } from "../tunables.js";
+import {
+  HEARTBEAT_INTERVAL_DEFAULT,
+  HEARTBEAT_TIMEOUT_DEFAULT,
+  PROVISION_LOCK_DEFAULT,
+  RECHECK_AFTER_DEFAULT,
+} from "../tunables.js";
 import { normalizeAuthKey } from "../images/reference.js";
 import { parseRegistryAuths, type RegistryAuths, type RegistryCredential } from "./registry-auth.js";
 import { parseTestFault, type ProvisionStep } from "./test-fault.js";
@@ -64,6 +69,8 @@ export interface Config {
   recoveryIntervalMs: number;
   /** A provision entry whose worker died is run again within about twice this (BullMQ's lock and stall check). */
   provisionLockMs: number;
+  /** Demand older than this is checked with GitHub before a runner is made for it. */
+  recheckAfterMs: number;
   /** Test-only: the provisioning step after which a worker kills itself (see test-fault.ts). */
   testFault: ProvisionStep | undefined;
   /** How often a worker writes its engine's heartbeat in Redis. */
@@ -194,6 +201,7 @@ const envSchema = z.object({
   RUNNERHUB_RECONCILE_INTERVAL: envDuration("30s"),
   RUNNERHUB_BOOTSTRAP_TIMEOUT: envDuration("5m"),
   RUNNERHUB_PROVISION_LOCK: envDuration(PROVISION_LOCK_DEFAULT),
+  RUNNERHUB_RECHECK_AFTER: envDuration(RECHECK_AFTER_DEFAULT),
   RUNNERHUB_HEARTBEAT_INTERVAL: envDuration(HEARTBEAT_INTERVAL_DEFAULT),
   RUNNERHUB_HEARTBEAT_TIMEOUT: envDuration(HEARTBEAT_TIMEOUT_DEFAULT),
   RUNNERHUB_RECOVERY_INTERVAL: envDuration("15m"),
@@ -426,6 +434,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     shutdownTimeoutMs: vars.RUNNERHUB_SHUTDOWN_TIMEOUT,
     testFault: testFault.step,
     provisionLockMs: vars.RUNNERHUB_PROVISION_LOCK,
+    recheckAfterMs: vars.RUNNERHUB_RECHECK_AFTER,
     heartbeatIntervalMs: vars.RUNNERHUB_HEARTBEAT_INTERVAL,
     heartbeatTimeoutMs: vars.RUNNERHUB_HEARTBEAT_TIMEOUT,
     imageRefreshIntervalMs: vars.RUNNERHUB_IMAGE_REFRESH_INTERVAL,

@@ -21,7 +21,6 @@ import {
   RECONCILE_FRESH_RUNNER_MS,
   RECONCILE_SWEEP_MS,
   reconnectDelayMs,
-  RECHECK_AFTER_MS,
   USAGE_SAMPLE_INTERVAL_MS,
 } from "../tunables.js";
 import type { Served, Shared } from "./shared.js";
@@ -141,7 +140,7 @@ function startWorkers(shared: Shared, engine: ContainerEngine, images: ImagePull
       images,
       engineCapacity: config.docker.capacity,
       githubWebUrl: config.github.webUrl,
-      recheckAfterMs: RECHECK_AFTER_MS,
+      recheckAfterMs: config.recheckAfterMs,
       randomSuffix: randomRunnerSuffix,
       entryLockMs: config.provisionLockMs,
       fault: config.testFault && killAfter(config.testFault, log),

@@ -1,14 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENGINE_FULL_RETRY_MS, RECHECK_AFTER_MS } from "../../src/tunables.js";
+import { ENGINE_FULL_RETRY_MS } from "../../src/tunables.js";
 import { waitFor, type SimJob } from "../sim/github-simulator.js";
 import { startStack, stubPool, type Stack } from "./support/stack.js";
 
 const POOL = "linux";
+/** Short, so the measured window passes the age at which demand is re-checked with GitHub. */
+const RECHECK_AFTER_MS = 3_000;
 let stack: Stack;
 
 beforeAll(async () => {
   // One runner at a time on this engine: everything after the first job waits on a full engine.
-  stack = await startStack({ pools: [stubPool({ name: POOL })], env: { RUNNERHUB_ENGINE_CAPACITY: "1" } });
+  stack = await startStack({
+    pools: [stubPool({ name: POOL })],
+    env: { RUNNERHUB_ENGINE_CAPACITY: "1", RUNNERHUB_RECHECK_AFTER: `${RECHECK_AFTER_MS}ms` },
+  });
 });
 
 afterAll(async () => {
