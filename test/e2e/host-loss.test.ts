@@ -3,7 +3,7 @@ import { waitFor } from "../sim/github-simulator.js";
 import { buildStubImage } from "../sim/stub-image.js";
 import type { AppProcess } from "../support/app-process.js";
 import { DockerEngine } from "../support/docker-engine.js";
-import { startStack, stubPool, type Stack } from "./support/stack.js";
+import { queueLinuxJobs, startStack, stubPool, type Stack } from "./support/stack.js";
 
 /**
  * Fault: a host vanishes with its worker. Worker A runs on a private dockerd of its own and holds
@@ -68,16 +68,7 @@ describe("host loss", () => {
 
     await workerA.stop("SIGKILL");
     await hostA.stop();
-    const jobs = await Promise.all(
-      [1, 2].map(() =>
-        stack.sim.queueJob({
-          owner: "acme",
-          repo: "app",
-          labels: ["self-hosted", "linux"],
-          behavior: { kind: "run", seconds: 1 },
-        }),
-      ),
-    );
+    const jobs = await queueLinuxJobs(stack.sim, 2, { kind: "run", seconds: 1 });
     // The timeout, a reconcile interval, and a margin for starting two runners.
     await waitFor(() => jobs.every((job) => stack.sim.getJob(job.id)?.conclusion === "success"), {
       timeoutMs: TIMEOUT_MS + 2_000 + 25_000,

@@ -3,7 +3,7 @@ import type { RunnerRecord } from "../../src/state/runner-store.js";
 import { waitFor } from "../sim/github-simulator.js";
 import { RedisServer } from "../support/redis-server.js";
 import { watchRunning } from "./support/running-count.js";
-import { startStack, stubPool, type Stack } from "./support/stack.js";
+import { queueLinuxJobs, startStack, stubPool, type Stack } from "./support/stack.js";
 
 /**
  * Fault: Redis comes back empty (a restart without persistence) while two runners are busy. No
@@ -46,16 +46,7 @@ describe("Redis restarted with no data while runners are busy", () => {
     const worker = await stack.addProcess({ RUNNERHUB_ROLES: "worker" });
     const watch = await watchRunning(stack.docker, "linux");
     try {
-      const jobs = await Promise.all(
-        [1, 2].map(() =>
-          stack.sim.queueJob({
-            owner: "acme",
-            repo: "app",
-            labels: ["self-hosted", "linux"],
-            behavior: { kind: "run", seconds: 25 },
-          }),
-        ),
-      );
+      const jobs = await queueLinuxJobs(stack.sim, 2, { kind: "run", seconds: 25 });
       await waitFor(() => jobs.every((job) => stack.sim.getJob(job.id)?.status === "in_progress"), {
         timeoutMs: 20_000,
         what: "both jobs taken",

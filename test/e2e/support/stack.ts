@@ -8,7 +8,7 @@ import { inject } from "vitest";
 import { stringify } from "yaml";
 import { LABELS } from "../../../src/docker/labels.js";
 import { RedisKeys } from "../../../src/state/keys.js";
-import { GitHubSimulator } from "../../sim/github-simulator.js";
+import { GitHubSimulator, type SimJob } from "../../sim/github-simulator.js";
 import { freePort, startApp, type AppProcess } from "../../support/app-process.js";
 import { dockerClient } from "../../support/docker-engine.js";
 import { removeManagedContainers, testPrivateKey } from "../../integration/support/context.js";
@@ -120,6 +120,15 @@ export async function startStack(
 }
 
 /** The keys of one JSON log line's top level, in order, duplicates kept (JSON.parse would drop them). */
+/** Queues `count` jobs of acme/app asking for a `linux` self-hosted runner, each behaving as told. */
+export function queueLinuxJobs(sim: GitHubSimulator, count: number, behavior: SimJob["behavior"]): Promise<SimJob[]> {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      sim.queueJob({ owner: "acme", repo: "app", labels: ["self-hosted", "linux"], behavior }),
+    ),
+  );
+}
+
 export function topLevelKeys(line: string): string[] {
   const keys: string[] = [];
   let depth = 0;

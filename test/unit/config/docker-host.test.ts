@@ -44,9 +44,9 @@ describe("parseDockerHost: unix", () => {
 
 describe("parseDockerHost: tcp", () => {
   it("speaks plain HTTP without DOCKER_TLS_VERIFY, on Docker's default port 2375", () => {
-    expect(connection({ DOCKER_HOST: "tcp://10.0.0.5" })).toEqual({
+    expect(connection({ DOCKER_HOST: "tcp://docker.example" })).toEqual({
       kind: "tcp",
-      host: "10.0.0.5",
+      host: "docker.example",
       port: 2375,
       tls: undefined,
     });
