@@ -142,11 +142,6 @@ export function createReconciler(deps: ReconcilerDeps) {
     );
     const waitingJobs = new Map<string, ProvisionRequest[]>();
     for (const pool of pools) waitingJobs.set(pool.name, await deps.ledger.waiting(pool.name, now));
-    const pendingDemand = new Map<string, number>();
-    for (const entry of await deps.provisionQueue.getJobs(["waiting", "prioritized", "delayed", "active"])) {
-      // getJobs yields undefined for an entry removed between listing and loading.
-      if (entry) pendingDemand.set(entry.data.pool, (pendingDemand.get(entry.data.pool) ?? 0) + 1);
-    }
     return {
       snap: {
         now,
@@ -157,7 +152,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         records,
         registrations,
         waitingJobs,
-        pendingDemand,
+        pendingDemand: new Map(),
         slotHolders: { pools: poolHolders, engine: engineHolders },
       },
       warmTargets,
@@ -328,6 +323,22 @@ export function createReconciler(deps: ReconcilerDeps) {
   }
 
   /**
+   * Runners on their way only lower what a pass provisions: a plan made as if none were coming
+   * that provisions nothing is the plan. Only then are the pending provision-queue entries loaded
+   * and counted, so a pass costs nothing per entry unless jobs were left without a runner.
+   */
+  async function planWithPendingDemand(snap: ReconcileSnapshot): Promise<ReconcileAction[]> {
+    const plan = planReconcile(snap);
+    if (!plan.some((action) => action.kind === "provision")) return plan;
+    const pendingDemand = new Map<string, number>();
+    for (const entry of await deps.provisionQueue.getJobs(["waiting", "prioritized", "delayed", "active"])) {
+      // getJobs yields undefined for an entry removed between listing and loading.
+      if (entry) pendingDemand.set(entry.data.pool, (pendingDemand.get(entry.data.pool) ?? 0) + 1);
+    }
+    return planReconcile({ ...snap, pendingDemand });
+  }
+
+  /**
    * A pool's retirements are decided once for the whole pool: under the pool's lock, on records
    * read after every earlier retirement was written (a retired runner is marked retiring before
    * the lock is let go), so the surplus other engines already retired is not retired again. A
@@ -352,7 +363,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           .catch((error: unknown) => log.error({ err: error }, "cannot check for lost engines"));
         const pools = await deps.overrides.effective(deps.currentPools());
         const { snap, warmTargets } = await snapshot(pools);
-        const plan = planReconcile(snap);
+        const plan = await planWithPendingDemand(snap);
         const retiring = new Set(plan.flatMap((action) => (action.kind === "retire" ? [action.pool] : [])));
         const { done: actions, failed: failures } = await carryOutAll(
           plan.filter((action) => action.kind !== "retire"),

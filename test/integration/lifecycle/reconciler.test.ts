@@ -1,5 +1,5 @@
 import { Probot } from "probot";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Pool } from "../../../src/config/pools.js";
 import { runnerContainerSpec } from "../../../src/docker/runner-spec.js";
 import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-api.js";
@@ -8,7 +8,7 @@ import { createReconciler } from "../../../src/lifecycle/reconciler.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
 import { startProvisionWorker } from "../../../src/provisioning/provision-worker.js";
-import type { ProvisionRequest } from "../../../src/queue/jobs.js";
+import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
 import { GitHubSimulator, waitFor } from "../../sim/github-simulator.js";
 import {
   removeManagedContainers,
@@ -16,6 +16,7 @@ import {
   testPool,
   testPrivateKey,
   type ServiceContext,
+  provisionRequest,
   runnerRecord,
 } from "../support/context.js";
 
@@ -282,6 +283,33 @@ describe("reconciler (GitHub simulator, real Docker and Redis): each case conver
       expect(await ctx.queues.provision.getJobs(["waiting"])).toHaveLength(0);
     } finally {
       await worker.close();
+    }
+  });
+
+  it("provisions a job left without a runner once, counting queue entries only when a job is left", async () => {
+    pools = [testPool({ idleTimeout: "10m" })];
+    const loads = vi.spyOn(ctx.queues.provision, "getJobs");
+    try {
+      // Nothing waits: the pass reads no provision-queue entry.
+      await reconciler().runOnce();
+      expect(loads).not.toHaveBeenCalled();
+
+      // A waiting job whose entry is still queued has a runner on its way: nothing more is asked.
+      const request = provisionRequest(4242, { installationId: TARGET.installationId });
+      await ctx.ledger.queued(request);
+      await ctx.queues.provision.add("provision", request, { jobId: provisionJobId(request.githubJobId) });
+      const summary = await reconciler().runOnce();
+      expect(summary.skipped === false && summary.actions.provision).toBeUndefined();
+      expect(loads).toHaveBeenCalledTimes(1);
+      expect(await ctx.queues.provision.getJobCounts("waiting")).toEqual({ waiting: 1 });
+
+      // Its entry gone (provisioning gave up), the job gets one new entry.
+      await ctx.queues.provision.obliterate({ force: true });
+      expect(await reconciler().runOnce()).toMatchObject({ actions: { provision: 1 } });
+      const again = await ctx.queues.provision.getJobs(["waiting"]);
+      expect(again.map((entry) => entry.data.githubJobId)).toEqual([4242]);
+    } finally {
+      loads.mockRestore();
     }
   });
 
