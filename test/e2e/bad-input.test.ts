@@ -208,8 +208,9 @@ describe("malformed signed webhooks (seeded fuzz)", () => {
     expect((await post("/api/github/webhooks", body, signed(body))).status).toBe(200);
     const record = JSON.parse((await stack.redis.get(stack.keys.runner(runner))) ?? "{}") as Payload;
     expect(record["completedAt"]).toBeUndefined();
+    // The hung job ends; its idle runner is the stack's to remove (the reconciler would retire it
+    // only once GitHub's view of it is due, up to a pass plus RECONCILE_FRESH_RUNNER_MS later).
     await stack.sim.cancelJob(job.id);
-    await waitFor(async () => (await stack.containers()).length === 0, { timeoutMs: 20_000, what: "the runner to go" });
   });
 });
 
