@@ -31,21 +31,24 @@ const REQUIRED_HEADERS = ["x-github-event", "x-github-delivery", "x-hub-signatur
 type Body = { kind: "ok"; text: string } | { kind: "too-large" } | { kind: "aborted" };
 
 /** Reads the body while counting its bytes; stops at the first byte over the limit. */
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<Body> {
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Body> {
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > maxBytes) return { kind: "too-large" };
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+  if (Number.isFinite(declared) && declared > maxBytes) return Promise.resolve({ kind: "too-large" });
+  // Events rather than an async iterator: one promise per body instead of one per chunk.
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer) => {
       total += chunk.length;
-      if (total > maxBytes) return { kind: "too-large" };
-      chunks.push(chunk);
-    }
-  } catch {
-    return { kind: "aborted" };
-  }
-  return { kind: "ok", text: Buffer.concat(chunks).toString("utf8") };
+      if (total <= maxBytes) return void chunks.push(chunk);
+      req.off("data", onData).pause();
+      resolve({ kind: "too-large" });
+    };
+    req.on("data", onData);
+    req.once("end", () => resolve({ kind: "ok", text: Buffer.concat(chunks, total).toString("utf8") }));
+    req.once("error", () => resolve({ kind: "aborted" }));
+    req.once("close", () => resolve({ kind: "aborted" }));
+  });
 }
 
 /** Answers and closes the connection: the rest of the request is never read. */

@@ -17,7 +17,33 @@ function clientOptions() {
   return { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true } as const;
 }
 
+/**
+ * The commands sent in one turn of the event loop leave in one socket write: the socket is corked
+ * at the turn's first command and uncorked when the turn ends. A burst of webhooks otherwise costs
+ * a write system call per command (two per webhook: the ledger script and BullMQ's add), the
+ * intake's largest single cost in the profile in docs/benchmarks.md. ioredis' own
+ * auto-pipelining does the same through a pipeline object per turn, which copies every script
+ * defined on the connection (BullMQ's and runnerhub's, 80) and cost more than it saved.
+ */
+function coalesceWrites(client: Redis): void {
+  const send = client.sendCommand.bind(client);
+  let corked: Redis["stream"] | undefined;
+  client.sendCommand = (command, stream) => {
+    const socket = client.stream;
+    if (stream === undefined && socket !== undefined && socket !== corked && socket.writable) {
+      corked = socket;
+      socket.cork();
+      setImmediate(() => {
+        corked = undefined;
+        socket.uncork();
+      });
+    }
+    return send(command, stream);
+  };
+}
+
 async function connected(client: Redis, where: string): Promise<void> {
+  coalesceWrites(client);
   try {
     await client.connect();
     await client.ping();
