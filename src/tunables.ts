@@ -284,6 +284,17 @@ export const GITHUB_BUDGET_MAX_WAIT_MS = 5 * MINUTE_MS;
 export const RATE_LIMITED_TRIES = 3;
 
 /**
+ * Tries of one request that GitHub answers with a server error (5xx, or no answer at all), the
+ * first included, as Octokit's retry plugin makes them: its per-request Bottleneck scheduler
+ * added about 5 ms to every call (measured in docs/benchmarks.md), so runnerhub retries in its
+ * own budgeted request hook instead.
+ */
+export const GITHUB_SERVER_ERROR_TRIES = 3;
+
+/** Wait before the n-th retry of a server error: this times n², as Octokit's retry plugin waits (1 s, 4 s). */
+export const GITHUB_SERVER_ERROR_BACKOFF_MS = SECOND_MS;
+
+/**
  * An open Docker event stream is quiet while nothing happens, so silence proves nothing: every
  * this often a ping checks that the engine still answers, and a failed ping ends the stream (the
  * watcher re-opens it from the last event seen). Catches an engine that went away without closing

@@ -3,6 +3,7 @@ import type { GitHubBudgetSettings } from "../config/load.js";
 import { WRITE_POINTS } from "../config/load.js";
 import { RedisKeys } from "../state/keys.js";
 import { defineScripts } from "../state/scripts/index.js";
+import { GITHUB_SERVER_ERROR_BACKOFF_MS, GITHUB_SERVER_ERROR_TRIES } from "../tunables.js";
 
 /**
  * Runner registrations and deletions (and the installation tokens they need) come first: a job waits for them. Everything else (lists,
@@ -143,4 +144,17 @@ export function backoffAfter(error: unknown, nowMs: number): number | undefined 
   const message = "message" in error ? String(error.message) : "";
   if (status === 429 || /secondary rate limit/i.test(message)) return SECONDARY_LIMIT_DEFAULT_MS;
   return undefined;
+}
+
+/**
+ * How long to wait before trying again a request GitHub answered with a server error (Octokit
+ * reports a request that got no answer as status 500), after `attempt` tries; undefined when it
+ * is not one, or when the tries are used up. Client errors (4xx) are never tried again: the same
+ * request would get the same answer, and rate limits are backoffAfter's.
+ */
+export function serverErrorBackoff(error: unknown, attempt: number): number | undefined {
+  if (typeof error !== "object" || error === null || !("status" in error)) return undefined;
+  const status = Number(error.status);
+  if (!(status >= 500) || attempt >= GITHUB_SERVER_ERROR_TRIES) return undefined;
+  return GITHUB_SERVER_ERROR_BACKOFF_MS * attempt ** 2;
 }

@@ -1,11 +1,8 @@
 import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
 import type { Counter, Gauge } from "prom-client";
-import { backoffAfter, classifyCall, type GitHubBudget } from "./budget.js";
+import { backoffAfter, classifyCall, serverErrorBackoff, type GitHubBudget } from "./budget.js";
 import { RATE_LIMITED_TRIES } from "../tunables.js";
-
-/** Probot's own retries, minus 429: a rate limit is this module's to wait out, with every process. */
-const DO_NOT_RETRY = [400, 401, 403, 404, 410, 422, 429, 451];
 
 export interface GitHubMetrics {
   githubRequests: Counter<"installation" | "route" | "status">;
@@ -98,13 +95,15 @@ function githubMetricsPlugin(metrics: GitHubMetrics): OctokitPlugin {
  * Probot's Octokit with one GitHub budget shared by every process (src/github/budget.ts) instead
  * of Octokit's fixed gap between writes: each request spends its points from the shared bucket
  * first, and a rate-limit answer pauses every process for GitHub's retry-after (or until the
- * limit resets) before the request is tried again. Every attempt is counted (GitHubMetrics).
+ * limit resets) before the request is tried again; a server error is tried again after a short
+ * wait (GITHUB_SERVER_ERROR_TRIES). Every attempt is counted (GitHubMetrics).
  */
 export function createRunnerhubOctokit(deps: {
   budget: GitHubBudget;
   metrics: GitHubMetrics;
   log: Logger;
   now: () => number;
+  sleep: (ms: number) => Promise<void>;
 }): typeof ProbotOctokit {
   const { budget, log, now } = deps;
   const budgeted: OctokitPlugin = (octokit, clientOptions) => {
@@ -134,7 +133,23 @@ export function createRunnerhubOctokit(deps: {
         } catch (error) {
           await observe((error as { response?: { headers?: Headers } }).response?.headers);
           const backoffMs = backoffAfter(error, now());
-          if (backoffMs === undefined || attempt >= RATE_LIMITED_TRIES) throw error;
+          if (backoffMs === undefined) {
+            const retryMs = serverErrorBackoff(error, attempt);
+            if (retryMs === undefined) throw error;
+            log.warn(
+              {
+                method: options.method,
+                url: options.url,
+                status: (error as { status?: number }).status,
+                retryMs,
+                attempt,
+              },
+              "GitHub server error: request tried again",
+            );
+            await deps.sleep(retryMs);
+            continue;
+          }
+          if (attempt >= RATE_LIMITED_TRIES) throw error;
           log.warn(
             { method: options.method, url: options.url, backoffMs, attempt },
             "GitHub rate limit: every process pauses its GitHub calls",
@@ -146,13 +161,14 @@ export function createRunnerhubOctokit(deps: {
   };
   // A function, not an object: Probot passes throttle options of its own to every client, and an
   // object default would be merged shallowly. Octokit's throttling (a fixed gap per process) is
-  // off: the shared budget replaces it.
+  // off: the shared budget replaces it. Its retry plugin is off too: the loop above retries
+  // server errors without the plugin's per-request scheduler (GITHUB_SERVER_ERROR_TRIES).
   // Plugins wrap in order, the later outside: the counting sees each attempt the budget makes.
   return ProbotOctokit.plugin(githubMetricsPlugin(deps.metrics), budgeted).defaults(
     (options: Record<string, unknown>) => ({
       ...options,
       throttle: { ...(options.throttle as object | undefined), enabled: false },
-      retry: { ...(options.retry as object | undefined), doNotRetry: DO_NOT_RETRY },
+      retry: { ...(options.retry as object | undefined), enabled: false },
     }),
   );
 }

@@ -96,6 +96,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       log: log.child({ name: "github" }),
       metrics,
       now,
+      sleep: (ms) => sleep(ms),
     }),
   });
   return {

@@ -118,14 +118,20 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
 });
 
 describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
-  function runnersApi(budget: GitHubBudget, metrics = createMetrics()) {
+  function runnersApi(budget: GitHubBudget, metrics = createMetrics(), pause = (ms: number) => sleep(ms)) {
     const probot = new Probot({
       appId: 1,
       privateKey: testPrivateKey,
       secret: "s",
       baseUrl: GITHUB_API,
       log: createLogger("silent"),
-      Octokit: createRunnerhubOctokit({ budget, metrics, log: createLogger("silent"), now: () => Date.now() }),
+      Octokit: createRunnerhubOctokit({
+        budget,
+        metrics,
+        log: createLogger("silent"),
+        now: () => Date.now(),
+        sleep: pause,
+      }),
     });
     return createRunnersApi((id) => probot.auth(id));
   }
@@ -247,6 +253,51 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
       .reply(403, { message: "API rate limit exceeded" }, resetHeaders());
     const api = runnersApi(budget);
     await expect(api.listRunners(target)).rejects.toMatchObject({ status: 403 });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it("tries a server error again after 1 s and 4 s, spending points each time, then gives up", async () => {
+    const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: FROZEN, reservePoints: 0 });
+    token();
+    nock(GITHUB_API)
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(502, { message: "Server Error" })
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(201, jitReply)
+      .get("/orgs/acme/actions/runners")
+      .query(true)
+      .times(3)
+      .reply(500, { message: "Server Error" });
+    const waits: number[] = [];
+    const api = runnersApi(budget, createMetrics(), (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    });
+    await expect(
+      api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] }),
+    ).resolves.toMatchObject({ runnerId: 9 });
+    expect(waits).toEqual([1_000]);
+    await expect(api.listRunners(target)).rejects.toMatchObject({ status: 500 });
+    expect(waits).toEqual([1_000, 1_000, 4_000]);
+    expect(nock.isDone()).toBe(true);
+    // 300 - 5 (token) - 2 x 5 (JIT config tried twice) - 3 x 1 (list tried three times) = 282.
+    expect(await budget.tryTake({ priority: "other", points: 282 })).toBe(0);
+    expect(await budget.tryTake(READ)).toBeGreaterThan(0);
+  });
+
+  it("does not retry a 422: the same request would get the same answer", async () => {
+    const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+    token();
+    nock(GITHUB_API).post("/orgs/acme/actions/runners/generate-jitconfig").reply(422, { message: "Validation Failed" });
+    const waits: number[] = [];
+    const api = runnersApi(budget, createMetrics(), (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    });
+    await expect(
+      api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] }),
+    ).rejects.toMatchObject({ status: 422 });
+    expect(waits).toEqual([]);
     expect(nock.isDone()).toBe(true);
   });
 

@@ -146,7 +146,13 @@ export async function serviceContext(): Promise<ServiceContext> {
         secret: "s",
         baseUrl: GITHUB_API,
         log: createLogger("silent"),
-        Octokit: createRunnerhubOctokit({ budget: newBudget(), log, metrics: into, now: () => Date.now() }),
+        Octokit: createRunnerhubOctokit({
+          budget: newBudget(),
+          log,
+          metrics: into,
+          now: () => Date.now(),
+          sleep: (ms) => sleep(ms),
+        }),
       });
       return createRunnersApi((id) => probot.auth(id));
     },

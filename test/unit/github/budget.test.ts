@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffAfter, classifyCall } from "../../../src/github/budget.js";
+import { backoffAfter, classifyCall, serverErrorBackoff } from "../../../src/github/budget.js";
 
 describe("classifyCall", () => {
   it("puts runner registrations and deletions first and prices writes at 5 points", () => {
@@ -52,5 +52,18 @@ describe("backoffAfter", () => {
     expect(backoffAfter(error(403, {}, "Resource not accessible by integration"), now)).toBeUndefined();
     expect(backoffAfter(error(404, { "retry-after": "1" }), now)).toBeUndefined();
     expect(backoffAfter(new Error("socket hang up"), now)).toBeUndefined();
+  });
+});
+
+describe("serverErrorBackoff", () => {
+  it("waits 1 s, then 4 s, for a 5xx or a request without an answer (Octokit's status 500), then gives up", () => {
+    expect(serverErrorBackoff({ status: 502 }, 1)).toBe(1_000);
+    expect(serverErrorBackoff({ status: 500 }, 2)).toBe(4_000);
+    expect(serverErrorBackoff({ status: 503 }, 3)).toBeUndefined();
+  });
+
+  it("never tries a client error or a thrown value without a status again", () => {
+    for (const status of [400, 403, 404, 409, 422, 429]) expect(serverErrorBackoff({ status }, 1)).toBeUndefined();
+    expect(serverErrorBackoff(new Error("boom"), 1)).toBeUndefined();
   });
 });
