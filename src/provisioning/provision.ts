@@ -244,8 +244,12 @@ export async function provisionRunner(
   const resumed = entry === undefined ? undefined : await resumeEntry(entry, pool, deps, log);
   if (resumed) return resumed;
 
-  // No GitHub registration is spent before the runner's image is on the engine.
-  const image = await deps.images.ensure(pool);
+  // No GitHub registration is spent before the runner's image is on the engine. The image check
+  // (Docker) and the demand check (Redis) read different things, so they run side by side.
+  const [image, open] = await Promise.all([
+    deps.images.ensure(pool),
+    request.githubJobId > 0 ? demandOpen(pool, deps, log, entry) : { waiting: 0, free: 0 },
+  ]);
   if (image.kind === "unavailable") {
     log.warn(
       { image: pool.image, reason: image.failure.kind, retryAt: new Date(image.retryAt).toISOString() },
@@ -254,7 +258,6 @@ export async function provisionRunner(
     return { kind: "image-unavailable", retryAt: image.retryAt };
   }
 
-  const open = request.githubJobId > 0 ? await demandOpen(pool, deps, log, entry) : { waiting: 0, free: 0 };
   if (!open) return { kind: "skipped", reason: "demand-met" };
 
   const name = runnerName(pool.name, deps.randomSuffix());
