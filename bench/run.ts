@@ -145,56 +145,72 @@ async function createAndStart(docker: Dockerode, spec: Dockerode.ContainerCreate
 }
 
 interface BaselineResult {
-  sequentialMs: number[];
   /** Docker alone: burst size -> time until the last of that many containers started in parallel. */
   burstAllStartedMs: Record<number, number>;
 }
 
-async function measureBaseline(docker: Dockerode, pool: Pool): Promise<BaselineResult> {
-  const events = await ContainerEvents.follow(docker, `${BASELINE_LABEL}=baseline`);
-  try {
-    const runOne = async (name: string): Promise<number> => {
-      const t0 = wallNow();
-      const id = await createAndStart(docker, baselineSpec(pool, name));
-      const started = await events.waitFor(
-        (e) => e.action === "start" && e.containerId === id,
-        STEP_DEADLINE_MS,
-        `start of ${name}`,
-      );
-      await events.waitFor((e) => e.action === "die" && e.containerId === id, STEP_DEADLINE_MS, `exit of ${name}`);
-      await docker.getContainer(id).remove();
-      return started.atMs - t0;
-    };
-    // The engine's first container pays one-off costs (image layers, cgroup setup); not counted.
-    await runOne("bench-warmup");
-    const sequentialMs: number[] = [];
-    for (let i = 0; i < SEQUENTIAL_JOBS; i++) sequentialMs.push(await runOne(`bench-seq-${i}`));
+/**
+ * Docker alone, on the engine runnerhub uses: one container created and started (the time to its
+ * start event), or N of them at once. The sequential phase calls `startOne` before each of its
+ * jobs, so the baseline sees the engine in the state runnerhub's runner meets (after the bursts'
+ * hundreds of removals, an engine starts containers slower for a while).
+ */
+class DockerAlone {
+  private constructor(
+    private readonly docker: Dockerode,
+    private readonly pool: Pool,
+    private readonly events: ContainerEvents,
+  ) {}
 
+  static async open(docker: Dockerode, pool: Pool): Promise<DockerAlone> {
+    return new DockerAlone(docker, pool, await ContainerEvents.follow(docker, `${BASELINE_LABEL}=baseline`));
+  }
+
+  async startOne(name: string): Promise<number> {
+    const t0 = wallNow();
+    const id = await createAndStart(this.docker, baselineSpec(this.pool, name));
+    const started = await this.events.waitFor(
+      (e) => e.action === "start" && e.containerId === id,
+      STEP_DEADLINE_MS,
+      `start of ${name}`,
+    );
+    await this.events.waitFor((e) => e.action === "die" && e.containerId === id, STEP_DEADLINE_MS, `exit of ${name}`);
+    await this.docker.getContainer(id).remove();
+    return started.atMs - t0;
+  }
+
+  async bursts(): Promise<BaselineResult> {
+    // The engine's first container pays one-off costs (image layers, cgroup setup); not counted.
+    await this.startOne("bench-warmup");
     const burstAllStartedMs: Record<number, number> = {};
     for (const size of BURSTS) {
       const t0 = wallNow();
       const ids = await Promise.all(
-        Array.from({ length: size }, (_, i) => createAndStart(docker, baselineSpec(pool, `bench-burst-${size}-${i}`))),
+        Array.from({ length: size }, (_, i) =>
+          createAndStart(this.docker, baselineSpec(this.pool, `bench-burst-${size}-${i}`)),
+        ),
       );
       const wanted = new Set(ids);
-      const starts = await events.waitForAll(
+      const starts = await this.events.waitForAll(
         (e) => e.action === "start" && wanted.has(e.containerId),
         size,
         BURST_DEADLINE_MS,
         `baseline burst of ${size}: starts`,
       );
-      await events.waitForAll(
+      await this.events.waitForAll(
         (e) => e.action === "die" && wanted.has(e.containerId),
         size,
         BURST_DEADLINE_MS,
         `baseline burst of ${size}: exits`,
       );
-      await Promise.all(ids.map((id) => docker.getContainer(id).remove()));
+      await Promise.all(ids.map((id) => this.docker.getContainer(id).remove()));
       burstAllStartedMs[size] = Math.max(...starts.map((e) => e.atMs - t0));
     }
-    return { sequentialMs, burstAllStartedMs };
-  } finally {
-    events.close();
+    return { burstAllStartedMs };
+  }
+
+  close(): void {
+    this.events.close();
   }
 }
 
@@ -296,13 +312,17 @@ interface SequentialSample {
 
 interface SequentialResult {
   samples: SequentialSample[];
+  /** Docker alone starting the same container, once before each job */
+  baselineMs: number[];
   calls: CallCount;
 }
 
-async function measureSequential({ sim, events }: Stack): Promise<SequentialResult> {
+async function measureSequential({ sim, events }: Stack, dockerAlone: DockerAlone): Promise<SequentialResult> {
   const firstRequest = sim.requests.length;
   const samples: SequentialSample[] = [];
+  const baselineMs: number[] = [];
   for (let i = 0; i < SEQUENTIAL_JOBS; i++) {
+    baselineMs.push(await dockerAlone.startOne(`bench-seq-${i}`));
     const requestsBefore = sim.requests.length;
     const deliveriesBefore = sim.deliveries().length;
     const t0 = wallNow();
@@ -340,7 +360,7 @@ async function measureSequential({ sim, events }: Stack): Promise<SequentialResu
         `in_progress ${Math.round(inProgressAt(sim.requests, done.runnerId) - t0)} ms`,
     );
   }
-  return { samples, calls: countCalls(sim.requests.slice(firstRequest), SEQUENTIAL_JOBS) };
+  return { samples, baselineMs, calls: countCalls(sim.requests.slice(firstRequest), SEQUENTIAL_JOBS) };
 }
 
 interface BurstResult {
@@ -610,7 +630,9 @@ async function runBench(cleanup: Cleanup): Promise<void> {
   const pool = poolSchema.parse(POOL);
 
   log("baseline: containers created and started directly with dockerode");
-  const baseline = await measureBaseline(docker, pool);
+  const dockerAlone = await DockerAlone.open(docker, pool);
+  cleanup.add("the baseline's docker events stream", () => dockerAlone.close());
+  const baseline = await dockerAlone.bursts();
 
   log("baseline: RSS of a bare node process");
   const bare = await startBareNode(STEP_DEADLINE_MS);
@@ -664,7 +686,7 @@ async function runBench(cleanup: Cleanup): Promise<void> {
 
   log(`sequential: ${SEQUENTIAL_JOBS} jobs, one at a time`);
   const commandsBefore = await redisCommandCalls(redisClient);
-  const sequential = await measureSequential(stack);
+  const sequential = await measureSequential(stack, dockerAlone);
   const commandsAfter = await redisCommandCalls(redisClient);
   const perProvision = commandsDelta(commandsBefore, commandsAfter, SEQUENTIAL_JOBS);
 
@@ -732,7 +754,7 @@ async function runBench(cleanup: Cleanup): Promise<void> {
 
   const toStart = sequential.samples.map((s) => s.toContainerStartMs);
   const toInProgress = sequential.samples.map((s) => s.toInProgressMs);
-  const baseMedian = median(baseline.sequentialMs);
+  const baseMedian = median(sequential.baselineMs);
   const burstBaseline = (size: number) => Math.max(baseline.burstAllStartedMs[size] ?? Number.NaN, githubLimitMs(size));
   const rows: Row[] = [
     row("scale-up: webhook -> container start, median", "ms", median(toStart), baseMedian),
@@ -740,7 +762,7 @@ async function runBench(cleanup: Cleanup): Promise<void> {
       "scale-up: webhook -> container start, p95",
       "ms",
       percentile(toStart, 95),
-      percentile(baseline.sequentialMs, 95),
+      percentile(sequential.baselineMs, 95),
     ),
     row("scale-up: webhook -> job in_progress, median", "ms", median(toInProgress), baseMedian),
     ...[small, big].flatMap((burst) => [
@@ -780,7 +802,7 @@ async function runBench(cleanup: Cleanup): Promise<void> {
   const jitLatencies = sequential.samples.flatMap((s) => (s.toJitConfigMs === null ? [] : [s.toJitConfigMs]));
   const parkNet = Math.max(small.maxParkWaitMs, big.maxParkWaitMs, capped.maxParkWaitMs) < PARK_FALLBACK_MS;
   const notes = [
-    `baseline for latency rows: create+start of the same container with dockerode, ${SEQUENTIAL_JOBS} sequential ` +
+    `baseline for latency rows: create+start of the same container with dockerode, once before each of the ${SEQUENTIAL_JOBS} jobs ` +
       `(median ${Math.round(baseMedian)} ms); burst baselines: max(Docker alone starting N in parallel, ` +
       `GitHub's limit for N JIT configs at ${GITHUB_WRITES_PER_MINUTE}/min) = ` +
       BURSTS.map(
