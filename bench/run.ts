@@ -145,6 +145,8 @@ async function createAndStart(docker: Dockerode, spec: Dockerode.ContainerCreate
 }
 
 interface BaselineResult {
+  /** Docker alone, one container at a time on the fresh engine, before any burst (for comparison only). */
+  freshSequentialMs: number[];
   /** Docker alone: burst size -> time until the last of that many containers started in parallel. */
   burstAllStartedMs: Record<number, number>;
 }
@@ -179,9 +181,11 @@ class DockerAlone {
     return started.atMs - t0;
   }
 
-  async bursts(): Promise<BaselineResult> {
+  async onFreshEngine(): Promise<BaselineResult> {
     // The engine's first container pays one-off costs (image layers, cgroup setup); not counted.
     await this.startOne("bench-warmup");
+    const freshSequentialMs: number[] = [];
+    for (let i = 0; i < SEQUENTIAL_JOBS; i++) freshSequentialMs.push(await this.startOne(`bench-fresh-${i}`));
     const burstAllStartedMs: Record<number, number> = {};
     for (const size of BURSTS) {
       const t0 = wallNow();
@@ -206,7 +210,7 @@ class DockerAlone {
       await Promise.all(ids.map((id) => this.docker.getContainer(id).remove()));
       burstAllStartedMs[size] = Math.max(...starts.map((e) => e.atMs - t0));
     }
-    return { burstAllStartedMs };
+    return { freshSequentialMs, burstAllStartedMs };
   }
 
   close(): void {
@@ -632,7 +636,7 @@ async function runBench(cleanup: Cleanup): Promise<void> {
   log("baseline: containers created and started directly with dockerode");
   const dockerAlone = await DockerAlone.open(docker, pool);
   cleanup.add("the baseline's docker events stream", () => dockerAlone.close());
-  const baseline = await dockerAlone.bursts();
+  const baseline = await dockerAlone.onFreshEngine();
 
   log("baseline: RSS of a bare node process");
   const bare = await startBareNode(STEP_DEADLINE_MS);
@@ -808,6 +812,8 @@ async function runBench(cleanup: Cleanup): Promise<void> {
       BURSTS.map(
         (n) => `${n}: max(${Math.round(baseline.burstAllStartedMs[n] ?? Number.NaN)}, ${githubLimitMs(n)}) ms`,
       ).join(", "),
+    `Docker alone on the fresh engine, before the bursts: median ${Math.round(median(baseline.freshSequentialMs))} ms ` +
+      `(not a baseline: the sequential phase runs after the bursts' removals)`,
     `sequential breakdown (medians): webhook -> generate-jitconfig ${Math.round(median(jitLatencies))} ms, ` +
       `-> container start ${Math.round(median(toStart))} ms; first job ${Math.round(toStart[0] ?? Number.NaN)} ms`,
     `burst ${BIG_BURST}: generate-jitconfig first to last ${Math.round(big.jitConfigSpanMs)} ms; ` +
