@@ -12,7 +12,8 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     const enqueuedAt = job.data.enqueuedAt ?? job.timestamp;
     deps.metrics.queueWaitSeconds.observe({ pool }, secondsBetween(enqueuedAt, deps.now()));
   }
-  const outcome = await provisionRunner(job.data, deps, job.id);
+  // BullMQ counts every take-up, this one included.
+  const outcome = await provisionRunner(job.data, deps, job.id, job.attemptsStarted > 1);
   if (outcome.kind === "image-unavailable" && job.id !== undefined) {
     // Not a failed attempt: the demand stays queued until the image's backoff runs out.
     await job.moveToDelayed(Math.max(outcome.retryAt, deps.now() + 1), token);

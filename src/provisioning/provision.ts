@@ -101,7 +101,7 @@ async function demandOpen(
   log: Logger,
   entry: string | undefined,
 ): Promise<{ waiting: number; free: number } | undefined> {
-  const [waiting, records] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.runners.listPool(pool.name)]);
+  const [waiting, records] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.runners.listFree(pool.name)]);
   // An unfinished runner of this very entry (left on another engine by a killed worker) is no
   // runner coming for this demand: that entry is being run again right here.
   const unfinished = (record: RunnerRecord) => record.provisionEntry === entry && record.containerId === undefined;
@@ -184,6 +184,8 @@ async function withdraw(
  * A re-run of a provision entry whose worker was killed mid-way finds what that worker left on
  * this engine: a runner it finished is the entry's outcome; a started container is adopted (its
  * slot was confirmed before it started); anything less is withdrawn, and provisioning starts over.
+ * Leftovers are looked for among the pool's free runners: one that already took a job is the
+ * pool's like any other, and the demand check after this counts the job it took.
  */
 async function resumeEntry(
   entry: string,
@@ -191,7 +193,7 @@ async function resumeEntry(
   deps: ProvisionDeps,
   log: Logger,
 ): Promise<ProvisionOutcome | undefined> {
-  const leftovers = (await deps.runners.list()).filter(
+  const leftovers = (await deps.runners.listFree(pool.name)).filter(
     (record) => record.provisionEntry === entry && record.engine === deps.engine.name,
   );
   if (leftovers.length === 0) return undefined;
@@ -228,6 +230,11 @@ export async function provisionRunner(
   deps: ProvisionDeps,
   /** The provision-queue entry being run: its re-runs recognise what earlier runs left. */
   entry?: string,
+  /**
+   * Whether this entry was taken up before (a killed worker, a parked wake-up, a retry): only then
+   * can an earlier run have left something, and only then are the pool's runners searched for it.
+   */
+  rerun = true,
 ): Promise<ProvisionOutcome> {
   const log = deps.log.child({
     pool: request.pool,
@@ -241,7 +248,7 @@ export async function provisionRunner(
     return { kind: "skipped", reason: "pool-removed" };
   }
 
-  const resumed = entry === undefined ? undefined : await resumeEntry(entry, pool, deps, log);
+  const resumed = entry === undefined || !rerun ? undefined : await resumeEntry(entry, pool, deps, log);
   if (resumed) return resumed;
 
   // No GitHub registration is spent before the runner's image is on the engine. The image check

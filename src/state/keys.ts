@@ -16,14 +16,18 @@ export class RedisKeys {
     return `${this.prefix}:runners`;
   }
 
-  /** Set, no TTL: the names of the live runners of one pool, so provisioning reads its pool only. */
-  runnersOfPool(pool: string): string {
-    return `${this.runnersOfPoolPrefix}${pool}`;
+  /**
+   * Set, no TTL: the names of the pool's live runners that can still take a job (not busy, not
+   * retiring; freeRunners in src/pools/supply.ts), kept by the scripts that write runner records,
+   * so a provision weighs demand against these without reading the pool's busy runners.
+   */
+  freeRunnersOfPool(pool: string): string {
+    return `${this.freeRunnersOfPoolPrefix}${pool}`;
   }
 
-  /** The part of runnersOfPool(pool) before the pool's name (retire-runner.lua appends the name it reads). */
-  get runnersOfPoolPrefix(): string {
-    return `${this.prefix}:runners-of-pool:`;
+  /** The part of freeRunnersOfPool(pool) before the pool's name (the scripts append the name they read). */
+  get freeRunnersOfPoolPrefix(): string {
+    return `${this.prefix}:free-runners-of-pool:`;
   }
 
   /** String, 24 h TTL: an exited runner's last record and why it went (RunnerExitRecord as JSON). */

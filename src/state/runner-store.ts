@@ -65,7 +65,7 @@ export interface RunnerExitRecord extends RunnerRecord {
 /** What a clean-up adds to a runner's record when it retires it. */
 export type RunnerExit = Omit<RunnerExitRecord, keyof RunnerRecord> & Pick<RunnerRecord, "usage">;
 
-/** Runner records in Redis: one JSON string per runner plus sets of the live ones, all and per pool. */
+/** Runner records in Redis: one JSON string per runner, the set of the live ones, and per pool the set of its free ones. */
 export class RunnerStore {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
@@ -88,7 +88,7 @@ export class RunnerStore {
     return this.redis.runnerhubPutRunner(
       this.keys.runner(record.name),
       this.keys.runners,
-      this.keys.runnersOfPool(record.pool),
+      this.keys.freeRunnersOfPool(record.pool),
       JSON.stringify(record),
       record.name,
       mode,
@@ -110,7 +110,12 @@ export class RunnerStore {
     options: { keepBusy?: boolean } = {},
   ): Promise<RunnerRecord | undefined> {
     const mode = options.keepBusy ? "keep-busy" : "";
-    const text = await this.redis.runnerhubMergeRunner(this.keys.runner(name), JSON.stringify(change), mode);
+    const text = await this.redis.runnerhubMergeRunner(
+      this.keys.runner(name),
+      this.keys.freeRunnersOfPoolPrefix,
+      JSON.stringify(change),
+      mode,
+    );
     return text ? (JSON.parse(text) as RunnerRecord) : undefined;
   }
 
@@ -118,9 +123,12 @@ export class RunnerStore {
     return this.load(await this.redis.smembers(this.keys.runners));
   }
 
-  /** The live runners of one pool: what provisioning weighs demand against, without reading the fleet. */
-  async listPool(pool: string): Promise<RunnerRecord[]> {
-    return this.load(await this.redis.smembers(this.keys.runnersOfPool(pool)));
+  /**
+   * The pool's runners that can still take a job (starting or idle, not retiring): what a provision
+   * weighs demand against, read without the pool's busy runners, however many there are.
+   */
+  async listFree(pool: string): Promise<RunnerRecord[]> {
+    return this.load(await this.redis.smembers(this.keys.freeRunnersOfPool(pool)));
   }
 
   private async load(names: string[]): Promise<RunnerRecord[]> {
@@ -145,7 +153,7 @@ export class RunnerStore {
       this.keys.runner(name),
       this.keys.runners,
       this.keys.runnerExit(name),
-      this.keys.runnersOfPoolPrefix,
+      this.keys.freeRunnersOfPoolPrefix,
       this.keys.runnerLogs(name),
       name,
       JSON.stringify(exit),

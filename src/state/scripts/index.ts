@@ -10,7 +10,7 @@ import type { Reservation } from "../../pools/capacity.js";
  * it. Names carry a prefix so they never meet BullMQ's commands on a shared connection.
  */
 const SCRIPTS = {
-  runnerhubMergeRunner: { file: "merge-runner.lua", numberOfKeys: 1 },
+  runnerhubMergeRunner: { file: "merge-runner.lua", numberOfKeys: 2 },
   runnerhubRecordUsage: { file: "record-usage.lua", numberOfKeys: 1 },
   runnerhubTakeSlot: { file: "take-slot.lua", numberOfKeys: 3 },
   runnerhubPopOldest: { file: "pop-oldest.lua", numberOfKeys: 1 },
@@ -31,7 +31,12 @@ const SCRIPTS = {
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    runnerhubMergeRunner(runner: string, change: string, mode: "keep-busy" | ""): Result<string | null, Context>;
+    runnerhubMergeRunner(
+      runner: string,
+      freePoolPrefix: string,
+      change: string,
+      mode: "keep-busy" | "",
+    ): Result<string | null, Context>;
     runnerhubRecordUsage(runner: string, peakMemoryBytes: number, cpuSeconds: number): Result<0 | 1, Context>;
     runnerhubTakeSlot(
       poolSlots: string,
@@ -59,7 +64,7 @@ declare module "ioredis" {
     runnerhubPutRunner(
       record: string,
       live: string,
-      livePool: string,
+      freePool: string,
       json: string,
       name: string,
       mode: "absent" | "",
@@ -68,7 +73,7 @@ declare module "ioredis" {
       record: string,
       live: string,
       exit: string,
-      livePoolPrefix: string,
+      freePoolPrefix: string,
       logs: string,
       name: string,
       exitFields: string,

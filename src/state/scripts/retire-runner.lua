@@ -6,7 +6,7 @@
     KEYS[1] the runner record (string, JSON RunnerRecord)
     KEYS[2] the live runners (set of names)
     KEYS[3] the exit record (string, JSON RunnerExitRecord)
-    KEYS[4] the prefix of the per-pool sets of live runners (the pool's name is appended)
+    KEYS[4] the prefix of the per-pool sets of free runners (the pool's name is appended)
     KEYS[5] the runner's last log lines (string)
 
     ARGV[1] the runner's name
