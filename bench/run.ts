@@ -36,6 +36,8 @@ const BIG_BURST = 200;
 const GITHUB_WRITES_PER_MINUTE = 180;
 /** Runner records seeded for the memory row. */
 const RECORDS_ON_FILE = 500;
+/** Jobs run one at a time with RECORDS_ON_FILE busy runners on record (Redis work per provision at scale). */
+const SCALE_JOBS = 5;
 const INTAKE_WEBHOOKS = 10_000;
 const INTAKE_CONCURRENCY = 32;
 const STEADY_PER_SECOND = 500;
@@ -321,12 +323,17 @@ interface SequentialResult {
   calls: CallCount;
 }
 
-async function measureSequential({ sim, events }: Stack, dockerAlone: DockerAlone): Promise<SequentialResult> {
+/** `jobs` jobs one at a time; with `dockerAlone`, Docker alone starts one container before each. */
+async function measureSequential(
+  { sim, events }: Stack,
+  jobs: number,
+  dockerAlone?: DockerAlone,
+): Promise<SequentialResult> {
   const firstRequest = sim.requests.length;
   const samples: SequentialSample[] = [];
   const baselineMs: number[] = [];
-  for (let i = 0; i < SEQUENTIAL_JOBS; i++) {
-    baselineMs.push(await dockerAlone.startOne(`bench-seq-${i}`));
+  for (let i = 0; i < jobs; i++) {
+    if (dockerAlone) baselineMs.push(await dockerAlone.startOne(`bench-seq-${i}`));
     const requestsBefore = sim.requests.length;
     const deliveriesBefore = sim.deliveries().length;
     const t0 = wallNow();
@@ -360,11 +367,11 @@ async function measureSequential({ sim, events }: Stack, dockerAlone: DockerAlon
       toJitConfigMs: jit === undefined ? null : jit.at - t0,
     });
     log(
-      `sequential ${i + 1}/${SEQUENTIAL_JOBS}: container ${Math.round(started.atMs - t0)} ms, ` +
+      `sequential ${i + 1}/${jobs}: container ${Math.round(started.atMs - t0)} ms, ` +
         `in_progress ${Math.round(inProgressAt(sim.requests, done.runnerId) - t0)} ms`,
     );
   }
-  return { samples, baselineMs, calls: countCalls(sim.requests.slice(firstRequest), SEQUENTIAL_JOBS) };
+  return { samples, baselineMs, calls: countCalls(sim.requests.slice(firstRequest), jobs) };
 }
 
 interface BurstResult {
@@ -503,6 +510,34 @@ async function redisCommandCalls(client: Redis): Promise<Map<string, number>> {
     if (match?.[1] && match[2]) calls.set(match[1], Number(match[2]));
   }
   return calls;
+}
+
+/** Keys Redis found for a read so far (`keyspace_hits`): an MGET of 500 records counts 500. */
+async function redisKeysRead(client: Redis): Promise<number> {
+  const match = /^keyspace_hits:(\d+)/m.exec(await client.info("stats"));
+  if (!match?.[1]) throw new Error("INFO stats has no keyspace_hits");
+  return Number(match[1]);
+}
+
+interface RedisWork {
+  commands: Map<string, number>;
+  keysRead: number;
+}
+
+async function redisWork(client: Redis): Promise<RedisWork> {
+  return { commands: await redisCommandCalls(client), keysRead: await redisKeysRead(client) };
+}
+
+/** Redis commands and keys read per provision between two readings. */
+function perProvision(
+  before: RedisWork,
+  after: RedisWork,
+  provisions: number,
+): { total: number; top: [string, number][]; keysRead: number } {
+  return {
+    ...commandsDelta(before.commands, after.commands, provisions),
+    keysRead: (after.keysRead - before.keysRead) / provisions,
+  };
 }
 
 function commandsDelta(
@@ -689,10 +724,9 @@ async function runBench(cleanup: Cleanup): Promise<void> {
   const idleRss = median(await sampleRssFor(app.pid, RSS_SAMPLE_MS, IDLE_WINDOW_MS));
 
   log(`sequential: ${SEQUENTIAL_JOBS} jobs, one at a time`);
-  const commandsBefore = await redisCommandCalls(redisClient);
-  const sequential = await measureSequential(stack, dockerAlone);
-  const commandsAfter = await redisCommandCalls(redisClient);
-  const perProvision = commandsDelta(commandsBefore, commandsAfter, SEQUENTIAL_JOBS);
+  const workBefore = await redisWork(redisClient);
+  const sequential = await measureSequential(stack, SEQUENTIAL_JOBS, dockerAlone);
+  const redisPerProvision = perProvision(workBefore, await redisWork(redisClient), SEQUENTIAL_JOBS);
 
   log(`burst: ${BURSTS[0]} jobs queued at once`);
   const small = await measureBurst(stack, BURSTS[0], [app], [events]);
@@ -746,6 +780,10 @@ async function runBench(cleanup: Cleanup): Promise<void> {
       completedAt: undefined,
     });
   }
+  log(`scale: ${SCALE_JOBS} jobs, one at a time, with ${RECORDS_ON_FILE} busy runners on record`);
+  const scaleBefore = await redisWork(redisClient);
+  await measureSequential(stack, SCALE_JOBS);
+  const redisPerProvisionAtScale = perProvision(scaleBefore, await redisWork(redisClient), SCALE_JOBS);
   // A scrape reads every record (the runner gauge), so the figure includes holding them once.
   await fetch(`${app.url}/metrics`).then((response) => response.text());
   const rssWithRecords = median(await sampleRssFor(app.pid, RSS_SAMPLE_MS, IDLE_WINDOW_MS));
@@ -801,7 +839,19 @@ async function runBench(cleanup: Cleanup): Promise<void> {
     row(`memory: RSS peak during burst ${BIG_BURST}`, "MiB", big.peakRssMiB, bareRss),
     row("GitHub calls per runner, sequential", "calls", sequential.calls.perRunner, null),
     row(`GitHub calls per runner, burst ${BIG_BURST}`, "calls", big.calls.perRunner, null),
-    row("Redis commands per provision (all processes, whole window)", "count", perProvision.total, null),
+    row("Redis commands per provision (all processes, whole window)", "count", redisPerProvision.total, null),
+    row(
+      `Redis commands per provision, ${RECORDS_ON_FILE} busy runners on record`,
+      "count",
+      redisPerProvisionAtScale.total,
+      redisPerProvision.total,
+    ),
+    row(
+      `Redis keys read per provision, ${RECORDS_ON_FILE} busy runners on record`,
+      "count",
+      redisPerProvisionAtScale.keysRead,
+      redisPerProvision.keysRead,
+    ),
   ];
   const jitLatencies = sequential.samples.flatMap((s) => (s.toJitConfigMs === null ? [] : [s.toJitConfigMs]));
   const parkNet = Math.max(small.maxParkWaitMs, big.maxParkWaitMs, capped.maxParkWaitMs) < PARK_FALLBACK_MS;
@@ -819,7 +869,7 @@ async function runBench(cleanup: Cleanup): Promise<void> {
     `burst ${BIG_BURST}: generate-jitconfig first to last ${Math.round(big.jitConfigSpanMs)} ms; ` +
       `parked jobs ${small.parkedJobs} + ${capped.parkedJobs} + ${big.parkedJobs}; every parked job woken before the ` +
       `${PARK_FALLBACK_MS / 1000} s safety net: ${parkNet ? "yes" : "NO"}`,
-    `Redis commands per provision, top: ${perProvision.top.map(([name, calls]) => `${name} ${calls.toFixed(1)}`).join(", ")}`,
+    `Redis commands per provision, top: ${redisPerProvision.top.map(([name, calls]) => `${name} ${calls.toFixed(1)}`).join(", ")}`,
     `memory: app VmHWM (kernel peak over the whole run) ${hwm.toFixed(1)} MiB; baseline is \`node -e\` with no imports`,
   ];
 
@@ -843,7 +893,8 @@ async function runBench(cleanup: Cleanup): Promise<void> {
       sequential,
       bursts: [small, capped, big],
       intake,
-      redisPerProvision: perProvision,
+      redisPerProvision,
+      redisPerProvisionAtScale,
       memory: {
         idleRssMiB: idleRss,
         rssWithRecords,
