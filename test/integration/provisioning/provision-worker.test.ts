@@ -1,6 +1,6 @@
 import { QueueEvents } from "bullmq";
 import nock from "nock";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { LABELS } from "../../../src/docker/labels.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
@@ -8,6 +8,7 @@ import { randomRunnerSuffix } from "../../../src/pools/runner-names.js";
 import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
 import type { Capacity } from "../../../src/pools/capacity.js";
 import { startProvisionWorker } from "../../../src/provisioning/provision-worker.js";
+import { RedisKeys } from "../../../src/state/keys.js";
 import { PARK_FALLBACK_MS } from "../../../src/tunables.js";
 import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
 import {
@@ -203,6 +204,32 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
     );
     expect(await provisionRunner(demand, deps())).toEqual({ kind: "skipped", reason: "demand-met" });
     expect(unexpected.pendingMocks()).toHaveLength(2);
+  });
+
+  it("reads none of the pool's busy runners, however many there are, on a first run and a re-run", async () => {
+    const busy = Array.from({ length: 100 }, (_, i) => `linux-b${String(i).padStart(7, "0")}`);
+    for (const name of busy) {
+      await ctx.runners.put(runnerRecord(name, { engine: ctx.engine.name, state: "busy", containerId: "gone" }));
+    }
+    const idle = "linux-0000feed";
+    await ctx.runners.put(runnerRecord(idle, { engine: ctx.engine.name, state: "idle", githubJobId: 7000 }));
+    for (const job of [7001, 7002, 7003]) await queued(job);
+    const recordKey = new RedisKeys(ctx.prefix).runner("");
+    const counted = vi.spyOn(ctx.redis, "mget");
+    try {
+      githubForJit(701);
+      const first = await provisionRunner(provisionRequest(7002), deps(), "entry-7002", false);
+      expect(first).toMatchObject({ kind: "started" });
+      githubForJit(702);
+      const again = await provisionRunner(provisionRequest(7001), deps(), "entry-7001", true);
+      expect(again).toMatchObject({ kind: "started" });
+      const keys = counted.mock.calls.flat(2).filter((key): key is string => String(key).startsWith(recordKey));
+      // The idle runner and the new ones, never one of the hundred busy runners.
+      expect(keys.some((key) => busy.some((name) => key.endsWith(`:${name}`)))).toBe(false);
+      expect(keys).toContain(`${recordKey}${idle}`);
+    } finally {
+      counted.mockRestore();
+    }
   });
 
   it("still makes a runner when its own job was taken by another runner but another job waits", async () => {
