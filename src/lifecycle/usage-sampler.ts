@@ -36,14 +36,16 @@ export function sampleRunnerUsage(deps: UsageSamplerDeps): UsageSampler {
   }
 
   async function sampleOnce(): Promise<void> {
-    const running = (await runners.list()).filter((record) => record.engine === engine.name && record.containerId);
+    // The engine's own list, not the runner records: those of every other engine are not read.
+    // A container without a record (being adopted) is read and its reading dropped.
+    const running = (await engine.listManaged()).filter((container) => container.state === "running");
     for (let start = 0; start < running.length && !stopped; start += READINGS_AT_ONCE) {
       await Promise.all(
         running
           .slice(start, start + READINGS_AT_ONCE)
-          .map((record) =>
-            read(record.name, record.containerId ?? "").catch((error: unknown) =>
-              log.debug({ err: error, runnerName: record.name }, "could not read runner resource use"),
+          .map((container) =>
+            read(container.name, container.id).catch((error: unknown) =>
+              log.debug({ err: error, runnerName: container.name }, "could not read runner resource use"),
             ),
           ),
       );
