@@ -42,7 +42,7 @@ const GITHUB_WRITES_PER_MINUTE = 180;
 /** Runner records seeded for the memory row. */
 const RECORDS_ON_FILE = 500;
 /** Jobs run one at a time with RECORDS_ON_FILE busy runners on record (Redis work per provision at scale). */
-const SCALE_JOBS = 5;
+const SCALE_JOBS = 15;
 const INTAKE_WEBHOOKS = 10_000;
 const INTAKE_CONCURRENCY = 32;
 const STEADY_PER_SECOND = 500;
