@@ -135,6 +135,15 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     });
     return createRunnersApi((id) => probot.auth(id));
   }
+  /** A runners API whose pauses between tries are recorded and skipped. */
+  function runnersApiWithWaits(budget: GitHubBudget) {
+    const waits: number[] = [];
+    const api = runnersApi(budget, createMetrics(), (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    });
+    return { waits, api };
+  }
   const target = { installationId: 7, scope: { kind: "org", org: "acme" } } as const;
   const jitReply = {
     runner: { id: 9, name: "r", os: "linux", status: "offline", busy: false, labels: [] },
@@ -268,11 +277,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
       .query(true)
       .times(3)
       .reply(500, { message: "Server Error" });
-    const waits: number[] = [];
-    const api = runnersApi(budget, createMetrics(), (ms) => {
-      waits.push(ms);
-      return Promise.resolve();
-    });
+    const { waits, api } = runnersApiWithWaits(budget);
     await expect(
       api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] }),
     ).resolves.toMatchObject({ runnerId: 9 });
@@ -289,11 +294,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
     token();
     nock(GITHUB_API).post("/orgs/acme/actions/runners/generate-jitconfig").reply(422, { message: "Validation Failed" });
-    const waits: number[] = [];
-    const api = runnersApi(budget, createMetrics(), (ms) => {
-      waits.push(ms);
-      return Promise.resolve();
-    });
+    const { waits, api } = runnersApiWithWaits(budget);
     await expect(
       api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] }),
     ).rejects.toMatchObject({ status: 422 });
