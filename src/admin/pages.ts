@@ -52,6 +52,31 @@ function num(value: number | null): Html {
   return html`<td class="num">${value ?? "–"}</td>`;
 }
 
+/** A column heading: a label, or `{ num: label }` for a column of numbers (aligned right). */
+type Column = string | { num: string };
+
+/** One of the dashboard's tables: caption, column headings, then the rows. */
+function table(caption: Html | string, columns: readonly Column[], rows: readonly Html[]): Html {
+  const headings = columns.map((column) =>
+    typeof column === "string"
+      ? html`<th scope="col">${column}</th>`
+      : html`<th scope="col" class="num">${column.num}</th>`,
+  );
+  return html`<table>
+    <caption>
+      ${caption}
+    </caption>
+    <thead>
+      <tr>
+        ${headings}
+      </tr>
+    </thead>
+    <tbody>
+      ${rows}
+    </tbody>
+  </table>`;
+}
+
 function poolsTable(pools: readonly PoolView[]): Html {
   if (pools.length === 0) return html`<p>No pools are configured.</p>`;
   const rows = pools.map((pool) => {
@@ -73,28 +98,22 @@ function poolsTable(pools: readonly PoolView[]): Html {
       </td>
     </tr>`;
   });
-  return html`<table>
-    <caption>
-      Limits and live counts per pool
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Pool</th>
-        <th scope="col">Labels</th>
-        <th scope="col" class="num">Max</th>
-        <th scope="col" class="num">Min idle</th>
-        <th scope="col" class="num">Starting</th>
-        <th scope="col" class="num">Idle</th>
-        <th scope="col" class="num">Busy</th>
-        <th scope="col" class="num">Waiting</th>
-        <th scope="col" class="num">Parked</th>
-        <th scope="col" class="num">Slots used</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  return table(
+    "Limits and live counts per pool",
+    [
+      "Pool",
+      "Labels",
+      { num: "Max" },
+      { num: "Min idle" },
+      { num: "Starting" },
+      { num: "Idle" },
+      { num: "Busy" },
+      { num: "Waiting" },
+      { num: "Parked" },
+      { num: "Slots used" },
+    ],
+    rows,
+  );
 }
 
 /** Only the process working on an engine knows its capacity (RUNNERHUB_ENGINE_CAPACITY). */
@@ -115,45 +134,24 @@ function enginesTable(engines: readonly EngineView[], now: number): Html {
         <td>${engine.lastBeatMs === null ? "–" : html`${age(now - engine.lastBeatMs, now)} ago`}</td>
       </tr>`,
   );
-  return html`<table>
-    <caption>
-      Docker engines: every worker's heartbeat, and the engine of the process serving this page (pinged)
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Engine</th>
-        <th scope="col">Health</th>
-        <th scope="col" class="num">Starting</th>
-        <th scope="col" class="num">Idle</th>
-        <th scope="col" class="num">Busy</th>
-        <th scope="col" class="num">Capacity</th>
-        <th scope="col">Last heartbeat</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  return table(
+    "Docker engines: every worker's heartbeat, and the engine of the process serving this page (pinged)",
+    ["Engine", "Health", { num: "Starting" }, { num: "Idle" }, { num: "Busy" }, { num: "Capacity" }, "Last heartbeat"],
+    rows,
+  );
 }
 
 function queueTable(queue: Overview["queue"]): Html {
   const states = Object.entries(queue.counts);
-  return html`<table>
-    <caption>
-      Provision queue
-      <code>${queue.queue}</code>
-    </caption>
-    <thead>
-      <tr>
-        ${states.map(([state]) => html`<th scope="col" class="num">${state.charAt(0).toUpperCase() + state.slice(1)}</th>`)}
-      </tr>
-    </thead>
-    <tbody>
-      <tr>
+  return table(
+    html`Provision queue <code>${queue.queue}</code>`,
+    states.map(([state]) => ({ num: state.charAt(0).toUpperCase() + state.slice(1) })),
+    [
+      html`<tr>
         ${states.map(([state, count]) => html`<td class="num" data-queue-state="${state}">${count}</td>`)}
-      </tr>
-    </tbody>
-  </table>`;
+      </tr>`,
+    ],
+  );
 }
 
 function runnerState(runner: RunnerView): Html {
@@ -176,25 +174,11 @@ function runnersTable(runners: readonly RunnerView[], now: number): Html {
         <td>${runner.repository ?? "–"}</td>
       </tr>`,
   );
-  return html`<table>
-    <caption>
-      Live runners, by pool then age
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Runner</th>
-        <th scope="col">Pool</th>
-        <th scope="col">Engine</th>
-        <th scope="col">State</th>
-        <th scope="col">Age</th>
-        <th scope="col" class="num">Job</th>
-        <th scope="col">Repository</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  return table(
+    "Live runners, by pool then age",
+    ["Runner", "Pool", "Engine", "State", "Age", { num: "Job" }, "Repository"],
+    rows,
+  );
 }
 
 function eventLine(event: FeedEntry, linkRunner: boolean): Html {

@@ -1,11 +1,9 @@
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LABELS } from "../../src/docker/labels.js";
 import { waitFor } from "../sim/github-simulator.js";
 import { startStack, stubPool, type Stack } from "./support/stack.js";
+import { runCli } from "./support/cli.js";
 
-const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const TOKEN = "e2e-admin-token-0123456789abcdef";
 
 let stack: Stack;
@@ -18,17 +16,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH ?? "", RUNNERHUB_URL: stack.app.url, ADMIN_TOKEN: TOKEN }, timeout: 30_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, { RUNNERHUB_URL: stack.app.url, ADMIN_TOKEN: TOKEN });
 
 describe("limits changed at run time, through the running app", () => {
   it("refuses the admin API without the token", async () => {

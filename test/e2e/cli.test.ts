@@ -1,7 +1,5 @@
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import type { Server } from "node:http";
-import { fileURLToPath } from "node:url";
 import { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdminHandler } from "../../src/admin/handler.js";
@@ -10,8 +8,8 @@ import { PROVISION_QUEUE, provisionJobId, type ProvisionRequest } from "../../sr
 import { waitFor } from "../sim/github-simulator.js";
 import { type ServiceContext, provisionRequest, serviceContext, testPool } from "../integration/support/context.js";
 import { Heartbeats } from "../../src/state/heartbeats.js";
+import { CLI, runCli } from "./support/cli.js";
 
-const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const TOKEN = "cli-e2e-admin-token-0123456789";
 const ENGINE = "cli-engine";
 
@@ -19,26 +17,9 @@ let ctx: ServiceContext;
 let server: Server;
 let url: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The built CLI as a child process; the server URL and token come from its environment unless given. */
-function cli(args: string[], env: Record<string, string> = { RUNNERHUB_URL: url, ADMIN_TOKEN: TOKEN }): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 30_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+/** The built CLI; the server URL and token come from its environment unless given. */
+const cli = (args: string[], env: Record<string, string> = { RUNNERHUB_URL: url, ADMIN_TOKEN: TOKEN }) =>
+  runCli(args, env);
 
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the tests`);

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,9 +5,9 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../sim/github-simulator.js";
 import { startStack, stubPool, type Stack } from "./support/stack.js";
+import { runCli } from "./support/cli.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI = path.join(REPO_ROOT, "dist", "cli", "main.js");
 const TOKEN = "e2e-dashboard-token-0123456789abcdef";
 /** Debian's chromium (TESTING.md); playwright cannot download a browser here. */
 const CHROMIUM = process.env.RUNNERHUB_TEST_CHROMIUM ?? "/usr/bin/chromium";
@@ -55,17 +54,7 @@ afterAll(async () => {
 
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH ?? "", RUNNERHUB_URL: stack.app.url, ADMIN_TOKEN: TOKEN }, timeout: 30_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, { RUNNERHUB_URL: stack.app.url, ADMIN_TOKEN: TOKEN });
 
 describe("the dashboard in a browser", () => {
   it("sends a browser without a session to the login form and refuses a wrong token", async () => {

@@ -1,38 +1,18 @@
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JOB_STATES, runnerDetailSchema } from "../../src/admin/schemas.js";
 import { oomRerunJobId, OOM_RERUN_QUEUE } from "../../src/queue/jobs.js";
 import { Queue } from "bullmq";
 import { waitFor } from "../sim/github-simulator.js";
 import { startStack, stubPool, type Stack } from "./support/stack.js";
+import { CLI, runCli } from "./support/cli.js";
 
-const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const TOKEN = "insight-e2e-admin-token-0123456789";
 
 let stack: Stack;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** The built CLI against the built app, as a user runs it. */
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH ?? "", RUNNERHUB_URL: stack.app.url, ADMIN_TOKEN: TOKEN }, timeout: 30_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, { RUNNERHUB_URL: stack.app.url, ADMIN_TOKEN: TOKEN });
 
 async function admin(path: string): Promise<string> {
   const response = await fetch(`${stack.app.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });

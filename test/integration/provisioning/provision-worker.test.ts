@@ -70,7 +70,8 @@ function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
   };
 }
 
-function githubForJit(runnerId: number) {
+/** GitHub for one JIT config: token, runner groups, the config (answered with `headers`). */
+function githubForJit(runnerId: number, headers: Record<string, string> = {}) {
   const jitBodies: unknown[] = [];
   const scope = nock(GITHUB_API)
     .post("/app/installations/7/access_tokens")
@@ -82,17 +83,21 @@ function githubForJit(runnerId: number) {
       jitBodies.push(body);
       return true;
     })
-    .reply(201, (_uri, body) => ({
-      runner: {
-        id: runnerId,
-        name: (body as { name: string }).name,
-        os: "linux",
-        status: "offline",
-        busy: false,
-        labels: [],
-      },
-      encoded_jit_config: "c2VjcmV0LWppdC1jb25maWc=",
-    }));
+    .reply(
+      201,
+      (_uri, body) => ({
+        runner: {
+          id: runnerId,
+          name: (body as { name: string }).name,
+          os: "linux",
+          status: "offline",
+          busy: false,
+          labels: [],
+        },
+        encoded_jit_config: "c2VjcmV0LWppdC1jb25maWc=",
+      }),
+      headers,
+    );
   return { scope, jitBodies };
 }
 
@@ -317,21 +322,7 @@ describe("what one provision tells operators", () => {
     const lines: string[] = [];
     const log = createLogger("debug", { write: (line: string) => void lines.push(line) });
     const metrics = createMetrics();
-    const scope = nock(GITHUB_API)
-      .post("/app/installations/7/access_tokens")
-      .reply(201, { token: "ghs_installation_token", expires_at: new Date(Date.now() + 3600_000).toISOString() })
-      .get("/orgs/acme/actions/runner-groups")
-      .query(true)
-      .reply(200, { total_count: 1, runner_groups: [{ id: 3, name: "Default", default: true }] })
-      .post("/orgs/acme/actions/runners/generate-jitconfig")
-      .reply(
-        201,
-        {
-          runner: { id: 601, name: "x", os: "linux", status: "offline", busy: false, labels: [] },
-          encoded_jit_config: "e30=",
-        },
-        { "x-ratelimit-remaining": "4321", "x-ratelimit-resource": "core" },
-      );
+    const { scope } = githubForJit(601, { "x-ratelimit-remaining": "4321", "x-ratelimit-resource": "core" });
     const outcome = await provisionRunner(
       await queued(6006, { deliveryId: "delivery-6006", enqueuedAt: Date.now() }),
       deps({ log, metrics, github: ctx.newGitHub(metrics) }),
