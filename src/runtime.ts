@@ -7,11 +7,10 @@ import { createHttpServer, listen, type Handler } from "./http/server.js";
 import { startSchedulesRole } from "./runtime/schedules-role.js";
 import { startShared, type Served, type Shared } from "./runtime/shared.js";
 import { TeardownStack } from "./runtime/teardown.js";
-import { startWebhookRole, WEBHOOK_PATH } from "./runtime/webhook-role.js";
+import { WEBHOOK_PATH } from "./intake/webhook-handler.js";
+import { startWebhookRole } from "./runtime/webhook-role.js";
 import { startWorkerRole } from "./runtime/worker-role.js";
 import { Heartbeats } from "./state/heartbeats.js";
-
-export { WEBHOOK_PATH };
 
 export interface Runtime {
   port: number;

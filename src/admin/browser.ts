@@ -21,7 +21,7 @@ import {
   STYLE_PATH,
 } from "./pages.js";
 import type { Overview, RunnerDetail } from "./schemas.js";
-import { LIVE_KEEPALIVE_MS, LIVE_POLL_MS, LIVE_REFRESH_MS, SESSION_TTL_MS } from "../tunables.js";
+import { FEED_MAX_LENGTH, LIVE_KEEPALIVE_MS, LIVE_POLL_MS, LIVE_REFRESH_MS, SESSION_TTL_MS } from "../tunables.js";
 import { cookieValue, issueSession, safeNext, SESSION_COOKIE, sessionCookie, verifySession } from "./session.js";
 
 export interface BrowserDeps {
@@ -45,8 +45,6 @@ export interface BrowserUi {
 }
 
 const LOGIN_BODY_LIMIT = 8 * 1024;
-/** Entries scanned for one runner's timeline: the whole feed is about this long. */
-const RUNNER_TIMELINE_SCAN = 1000;
 
 /** No inline script or style, no framing, no other origin: the page needs nothing else. */
 const PAGE_HEADERS = {
@@ -143,7 +141,8 @@ export function createBrowserUi(deps: BrowserDeps): BrowserUi {
   }
 
   async function runnerPage(res: ServerResponse, name: string): Promise<true> {
-    const [detail, feed] = await Promise.all([deps.runnerDetail(name), deps.feed.recent(RUNNER_TIMELINE_SCAN)]);
+    // The whole feed is read: the runner's entries are somewhere in it.
+    const [detail, feed] = await Promise.all([deps.runnerDetail(name), deps.feed.recent(FEED_MAX_LENGTH)]);
     const events = feed.filter((event) => event.runnerName === name);
     return sendPage(res, detail ? 200 : 404, renderRunnerPage({ name, detail, events, now: deps.now() }));
   }

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import type { ContainerEngine } from "../docker/engine.js";
 import type { RunnersApi } from "../github/runners-api.js";
-import { KEPT_LOG_BYTES } from "../tunables.js";
+import { DASHBOARD_PING_TIMEOUT_MS, KEPT_LOG_BYTES } from "../tunables.js";
 import { maskingStream, maskSecrets, secretValuesOf, tailOf } from "../lifecycle/runner-logs.js";
 import { pathOf, sendJson, type Handler } from "../http/server.js";
 import { drainRunner } from "../lifecycle/drain.js";
@@ -20,12 +20,11 @@ import { BULL_BOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./a
 import { checkToken, presentedToken, tokenDigest } from "./auth.js";
 import { createBrowserUi, wantsHtml, type BrowserDeps } from "./browser.js";
 import { createDashboard } from "./dashboard.js";
-import { createOverviewReader, present, type OverviewDeps } from "./overview.js";
+import { createOverviewReader, present, queueCounts, type OverviewDeps } from "./overview.js";
 import { LOGIN_PATH } from "./pages.js";
 import { matchRoute, type Method } from "./routing.js";
 import {
   drainQuerySchema,
-  JOB_STATES,
   jobsQuerySchema,
   logsQuerySchema,
   runnersQuerySchema,
@@ -174,7 +173,11 @@ export async function createAdminHandler(deps: AdminDeps): Promise<AdminHandler>
   const engine = deps.engine;
   const reader = createOverviewReader({
     ...deps,
-    localEngine: engine && { name: engine.name, capacity: deps.engineCapacity, ping: () => engine.ping() },
+    localEngine: engine && {
+      name: engine.name,
+      capacity: deps.engineCapacity,
+      ping: () => engine.ping(DASHBOARD_PING_TIMEOUT_MS),
+    },
   });
   const browser =
     deps.adminToken === undefined
@@ -338,14 +341,7 @@ export async function createAdminHandler(deps: AdminDeps): Promise<AdminHandler>
     },
 
     async "GET /admin/queue"() {
-      const counts = await provision.getJobCounts(...JOB_STATES);
-      return {
-        status: 200,
-        body: {
-          queue: provision.name,
-          counts: Object.fromEntries(JOB_STATES.map((state) => [state, counts[state] ?? 0])),
-        },
-      };
+      return { status: 200, body: { queue: provision.name, counts: await queueCounts(provision) } };
     },
 
     async "GET /admin/queue/jobs"({ query }) {

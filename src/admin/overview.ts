@@ -6,8 +6,9 @@ import type { DemandLedger } from "../state/demand-ledger.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import type { ImageRecord } from "../images/policy.js";
 import type { RunnerStore } from "../state/runner-store.js";
-import { DASHBOARD_PING_TIMEOUT_MS, OVERVIEW_EVENTS } from "../tunables.js";
-import { JOB_STATES, type Overview, type PoolView } from "./schemas.js";
+import type { RunnerRecord } from "../state/runner-store.js";
+import { OVERVIEW_EVENTS } from "../tunables.js";
+import { JOB_STATES, type JobListState, type Overview, type PoolView } from "./schemas.js";
 import { engineViews, poolCounts, poolView, selectRunners, type LocalEngineState } from "./views.js";
 
 export interface OverviewDeps {
@@ -24,7 +25,7 @@ export interface OverviewDeps {
   heartbeatTimeoutMs: number;
   /** Runner images per engine, for each pool's image status. */
   imageStore: { list(): Promise<ImageRecord[]> };
-  /** The engine this process works on (worker role), pinged for its health. */
+  /** The engine this process works on (worker role), pinged for its health (bounded by DASHBOARD_PING_TIMEOUT_MS). */
   localEngine: { name: string; capacity: number | undefined; ping(): Promise<unknown> } | undefined;
   now: () => number;
 }
@@ -40,30 +41,18 @@ export function present<T>(jobs: readonly (T | undefined)[]): T[] {
   return jobs.filter((job): job is T => job !== undefined && job !== null);
 }
 
-async function reachable(ping: () => Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), DASHBOARD_PING_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([ping().then(() => true), late]);
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+/** The provision queue's entries per state the admin API lists. */
+export async function queueCounts(queue: Queues["provision"]): Promise<Record<JobListState, number>> {
+  const counts = await queue.getJobCounts(...JOB_STATES);
+  return Object.fromEntries(JOB_STATES.map((state) => [state, counts[state] ?? 0])) as Record<JobListState, number>;
 }
 
 /** Reads the snapshots the admin views are computed from (views.ts holds the logic). */
 export function createOverviewReader(deps: OverviewDeps): OverviewReader {
   const provision = deps.queues.provision;
 
-  async function pools(selected: readonly Pool[]): Promise<PoolView[]> {
-    const [overrides, records, images] = await Promise.all([
-      deps.overrides.all(),
-      deps.runners.list(),
-      deps.imageStore.list(),
-    ]);
+  async function poolViews(selected: readonly Pool[], records: readonly RunnerRecord[]): Promise<PoolView[]> {
+    const [overrides, images] = await Promise.all([deps.overrides.all(), deps.imageStore.list()]);
     const now = deps.now();
     return Promise.all(
       selected.map(async (pool) => {
@@ -86,35 +75,31 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
   async function localEngine(): Promise<LocalEngineState | undefined> {
     const local = deps.localEngine;
     if (!local) return undefined;
-    return { name: local.name, capacity: local.capacity, reachable: await reachable(local.ping) };
+    const reachable = await local.ping().then(
+      () => true,
+      () => false,
+    );
+    return { name: local.name, capacity: local.capacity, reachable };
   }
 
   return {
-    pools,
+    async pools(selected) {
+      return poolViews(selected, await deps.runners.list());
+    },
     async overview() {
-      const [poolList, records, counts, events, local, ages] = await Promise.all([
-        pools(deps.pools),
+      const [records, counts, events, local, ages] = await Promise.all([
         deps.runners.list(),
-        provision.getJobCounts(...JOB_STATES),
+        queueCounts(provision),
         deps.feed.recent(OVERVIEW_EVENTS),
         localEngine(),
         deps.heartbeats.ages(),
       ]);
       return {
         at: deps.now(),
-        pools: poolList,
+        pools: await poolViews(deps.pools, records),
         engines: engineViews(records, local, { ages, timeoutMs: deps.heartbeatTimeoutMs }),
         runners: selectRunners(records, undefined),
-        queue: {
-          queue: provision.name,
-          counts: {
-            waiting: counts.waiting ?? 0,
-            delayed: counts.delayed ?? 0,
-            active: counts.active ?? 0,
-            completed: counts.completed ?? 0,
-            failed: counts.failed ?? 0,
-          },
-        },
+        queue: { queue: provision.name, counts },
         events,
       };
     },

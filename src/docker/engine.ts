@@ -63,7 +63,8 @@ export interface LogFollow {
 /** The Docker calls runnerhub makes against one engine. */
 export interface ContainerEngine {
   readonly name: string;
-  ping(): Promise<void>;
+  /** Whether the engine answers, within timeoutMs (the call timeout when not given). */
+  ping(timeoutMs?: number): Promise<void>;
   /**
    * What tells this engine from another given the same name: Docker's engine ID (from the host's
    * key file, which two daemons on one host share) and the data root (which they do not).
@@ -221,7 +222,8 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
   const { callTimeoutMs } = options;
   const bounded = <T>(call: string, run: (abortSignal: AbortSignal) => Promise<T>, timeoutMs = callTimeoutMs) =>
     withDeadline(name, call, timeoutMs, run);
-  const ping = () => bounded("/_ping", (abortSignal) => abortable(docker).ping({ abortSignal }));
+  const ping = (timeoutMs = callTimeoutMs) =>
+    bounded("/_ping", (abortSignal) => abortable(docker).ping({ abortSignal }), timeoutMs);
   /**
    * Streams have no deadline, but an open one is checked with a ping every streamCheckMs: an
    * engine that stops answering ends it with an error. Returns the function that stops the checks.
@@ -239,8 +241,8 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
   return {
     name,
 
-    async ping() {
-      await ping();
+    async ping(timeoutMs) {
+      await ping(timeoutMs);
     },
 
     async identity() {

@@ -88,8 +88,12 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
     }
     if (record.installationId !== event.installation?.id) {
       metrics.webhooks.inc({ action, outcome: "other-installation" });
-      jobLog(deliveryId, event.workflow_job, record.pool).warn(
-        { installationId: event.installation?.id, runnerInstallationId: record.installationId },
+      deps.log.warn(
+        {
+          ...jobFields(deliveryId, event.workflow_job, record.pool),
+          installationId: event.installation?.id,
+          runnerInstallationId: record.installationId,
+        },
         "webhook names a runner of another installation; ignored",
       );
       return undefined;
@@ -97,9 +101,12 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
     return record;
   }
 
-  /** The fields every line about a job carries; the pool is the runner's when a runner is named. */
-  function jobLog(deliveryId: string, job: WorkflowJobEvent["workflow_job"], pool: string | undefined): Logger {
-    return deps.log.child({ deliveryId, jobId: job.id, pool, runnerName: job.runner_name ?? undefined });
+  /**
+   * The fields every line about a job carries; the pool is the runner's when a runner is named.
+   * Fields, not a child logger: building one per webhook showed in the intake's profile.
+   */
+  function jobFields(deliveryId: string, job: WorkflowJobEvent["workflow_job"], pool: string | undefined) {
+    return { deliveryId, jobId: job.id, pool, runnerName: job.runner_name ?? undefined };
   }
 
   const webhooks = new Webhooks({ secret: deps.secret });
@@ -190,7 +197,7 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
       jobId: job.id,
       repository,
     });
-    jobLog(context.id, job, record.pool).info("runner busy");
+    deps.log.info(jobFields(context.id, job, record.pool), "runner busy");
   });
 
   webhooks.on("workflow_job.completed", async (context) => {
@@ -208,7 +215,10 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
       if (settled) await deps.feed.record({ ...completed, pool: settled.pool });
       // Cancelled before any runner took it: the reconciler retires the runner made for it.
       metrics.webhooks.inc({ action: "completed", outcome: "no-runner" });
-      jobLog(context.id, job, settled?.pool).info({ conclusion: job.conclusion }, "job ended without a runner");
+      deps.log.info(
+        { ...jobFields(context.id, job, settled?.pool), conclusion: job.conclusion },
+        "job ended without a runner",
+      );
       return;
     }
     const ours = await runnerOf(context.id, event, "completed");
@@ -225,8 +235,12 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
         { runnerName: record.name, reason: "job-completed" },
         { jobId: `stop-${record.name}`, delay: deps.stopGraceMs },
       );
-    jobLog(context.id, job, record.pool).info(
-      { conclusion: job.conclusion, graceMs: deps.stopGraceMs },
+    deps.log.info(
+      {
+        ...jobFields(context.id, job, record.pool),
+        conclusion: job.conclusion,
+        graceMs: deps.stopGraceMs,
+      },
       "job completed; stop scheduled",
     );
   });

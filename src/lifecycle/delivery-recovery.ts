@@ -192,10 +192,13 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
     await multi.exec();
   }
 
+  /** Asks the next pass to look at GitHub, whatever the time since the last look. */
+  async function suspectMiss(): Promise<void> {
+    await redis.set(keys.deliverySuspect, "1", "PX", ttlMs);
+  }
+
   return {
-    async suspectMiss() {
-      await redis.set(keys.deliverySuspect, "1", "PX", ttlMs);
-    },
+    suspectMiss,
 
     async run() {
       const now = deps.now();
@@ -205,7 +208,7 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
       try {
         deliveries = await deps.listDeliveries(since);
       } catch (error) {
-        await redis.set(keys.deliverySuspect, "1", "PX", ttlMs);
+        await suspectMiss();
         throw error;
       }
       const candidates = pickRedeliveries(deliveries, new Set(), now, deps.maxAgeMs);

@@ -100,11 +100,6 @@ function stateFrom(registration: GitHubRunner): RunnerState {
 }
 
 /**
- * Desired versus actual for one engine, like a Kubernetes controller: what to remove, retire,
- * forget or create so that containers, GitHub registrations, records and capacity agree again.
- * Pure: the adapter gathers the snapshot and carries out the actions.
- */
-/**
  * The scopes whose registrations this engine's pass needs: those of its runners that are neither
  * busy nor new (idle ones to judge, ones that never registered). On the happy path a runner takes
  * its job within seconds and webhooks say the rest, so most passes list nothing.
@@ -123,6 +118,11 @@ export function scopesNeedingView(
   return [...targets.values()];
 }
 
+/**
+ * Desired versus actual for one engine, like a Kubernetes controller: what to remove, retire,
+ * forget or create so that containers, GitHub registrations, records and capacity agree again.
+ * Pure: the adapter gathers the snapshot and carries out the actions.
+ */
 export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   const actions: ReconcileAction[] = [];
   const poolsByName = new Map(snap.pools.map((pool) => [pool.name, pool]));

@@ -116,11 +116,14 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
     // Every scope served lately is also swept now and then for orphaned registrations, by
     // whichever engine's pass claims it first.
+    const served = new Map<string, RunnerTarget>();
     for (const target of [...known, ...records, ...warmTargets.values()]) {
-      const key = targetKey(target);
+      served.set(targetKey(target), { installationId: target.installationId, scope: target.scope });
+    }
+    for (const [key, target] of served) {
       if (targets.has(key)) continue;
       if ((await deps.redis.set(keys.reconcileSweep(key), "1", "PX", deps.sweepEveryMs, "NX")) !== "OK") continue;
-      targets.set(key, { installationId: target.installationId, scope: target.scope });
+      targets.set(key, target);
     }
     // A container without a record names its scope in its labels: with Redis emptied, that is
     // all there is to go by, and only GitHub's view decides whether it is adopted or stopped.

@@ -14,13 +14,12 @@ import { stopRunner } from "./stop-runner.js";
 export async function retireRunner(
   deps: { engine: ContainerEngine; runners: RunnerStore; github: RunnersApi; log: Logger },
   action: Extract<ReconcileAction, { kind: "retire" }>,
-): Promise<"retired" | "kept-busy"> {
+): Promise<void> {
   if ((await deps.github.deleteRunner(action.target, action.runnerId)) === "busy") {
     deps.log.info(runnerLogFields(action.runnerName), "runner took a job while being retired; kept");
     await deps.runners.update(action.runnerName, { state: "busy" });
-    return "kept-busy";
+    return;
   }
   deps.log.info({ ...runnerLogFields(action.runnerName), reason: action.reason }, "retiring idle runner");
   await stopRunner(deps, action.runnerName, action.containerId, action.reason);
-  return "retired";
 }

@@ -200,14 +200,17 @@ async function resumeEntry(
   const containers = await deps.engine.listManaged();
   for (const record of leftovers) {
     const container = containers.find((candidate) => candidate.name === record.name);
-    const slot = await deps.capacity.confirm({
-      pool: pool.name,
-      fileMaxRunners: pool.maxRunners,
-      engine: deps.engine.name,
-      engineCapacity: deps.engineCapacity,
-      runner: record.name,
-    });
-    if (container?.state === "running" && slot === "ok") {
+    // Only a running container keeps its slot; anything less is withdrawn, slot and all.
+    const kept =
+      container?.state === "running" &&
+      (await deps.capacity.confirm({
+        pool: pool.name,
+        fileMaxRunners: pool.maxRunners,
+        engine: deps.engine.name,
+        engineCapacity: deps.engineCapacity,
+        runner: record.name,
+      })) === "ok";
+    if (container && kept) {
       if (record.containerId === undefined) {
         await deps.runners.update(record.name, { containerId: container.id, startedAt: deps.now() });
         log.warn({ runnerName: record.name, containerId: container.id }, "interrupted provisioning: container adopted");

@@ -1,10 +1,8 @@
 import type { EmitterWebhookEvent } from "@octokit/webhooks";
 import { intakeWebhooks } from "../intake/app.js";
-import { WEBHOOK_PATH, webhookHandler } from "../intake/webhook-handler.js";
+import { webhookHandler } from "../intake/webhook-handler.js";
 import { INTAKE_TIMEOUT_MS } from "../tunables.js";
 import type { Served, Shared } from "./shared.js";
-
-export { WEBHOOK_PATH };
 
 /** The webhook role: workflow_job webhooks, signature and fields checked, turned into queue entries. */
 export function startWebhookRole(shared: Shared): Served {

@@ -80,8 +80,9 @@ export class RedisKeys {
   }
 
   /**
-   * String, expires at GitHub's rate-limit reset: `{remaining, resetAt}` from the last response
-   * GitHub sent this installation ("app" for the app's JWT), read by every process's budget floor.
+   * String, expires at GitHub's rate-limit reset: the requests left (`x-ratelimit-remaining`) in
+   * the last response GitHub sent this installation ("app" for the app's JWT), written only below
+   * the floor and read by every process's budget floor.
    */
   githubRateLimit(installation: string): string {
     return `${this.prefix}:github-rate-limit:${installation}`;

@@ -125,8 +125,14 @@ const definitions = Object.entries(SCRIPTS).map(([name, { file, numberOfKeys }])
   }
 });
 
-/** Defines runnerhub's scripts on a client (again is harmless); call before using them. */
+/**
+ * Defines runnerhub's scripts on a client, once: defining one again would forget that Redis
+ * already has it, and its next call would send the whole script instead of its SHA (every store
+ * and every lock release calls this on the shared connection).
+ */
 export function defineScripts(redis: Redis): Redis {
-  for (const { name, numberOfKeys, lua } of definitions) redis.defineCommand(name, { lua, numberOfKeys });
+  for (const { name, numberOfKeys, lua } of definitions) {
+    if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys });
+  }
   return redis;
 }
