@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   if (setUpNow) log.info("GitHub App settings saved by the setup page; starting");
   const runtime = await startRuntime(config, log);
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const shutdown = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, "shutting down");
@@ -26,13 +26,18 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
     runtime.stop().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       (error: unknown) => {
         log.error({ err: error }, "shutdown failed");
         process.exit(1);
       },
     );
   };
+  // A supervisor restarts a process that exits non-zero (e.g. under an engine name of its own).
+  void runtime.failed.then((error) => {
+    log.error({ err: error }, "cannot run on; stopping");
+    shutdown("fatal", 1);
+  });
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
 }

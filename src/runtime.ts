@@ -14,6 +14,8 @@ import { Heartbeats } from "./state/heartbeats.js";
 
 export interface Runtime {
   port: number;
+  /** Settles when a part fails in a way this process cannot run on from (the process must exit). */
+  failed: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -26,11 +28,15 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   const stack = new TeardownStack();
   return stack.startOrUnwind(async () => {
     const shared = await startShared(config, log, stack);
+    let fail: (error: Error) => void = () => undefined;
+    const failed = new Promise<Error>((resolve) => {
+      fail = resolve;
+    });
     const webhook = config.roles.has("webhook") ? startWebhookRole(shared) : undefined;
-    const worker = config.roles.has("worker") ? await startWorkerRole(shared, stack) : undefined;
+    const worker = config.roles.has("worker") ? await startWorkerRole(shared, stack, fail) : undefined;
     await startSchedulesRole(shared, stack, worker);
     const port = await serve(shared, [webhook, worker], worker?.engine, stack);
-    return { port, stop: () => stack.unwind() };
+    return { port, failed, stop: () => stack.unwind() };
   });
 }
 

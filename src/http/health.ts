@@ -6,11 +6,20 @@ import { HEALTH_CHECK_TIMEOUT_MS } from "../tunables.js";
 
 export type Check = () => Promise<unknown>;
 
+/** A check's own verdict, meant for whoever reads /readyz: its message is shown there. */
+export class NotReadyError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "NotReadyError";
+  }
+}
+
 /**
  * "ok", "timeout" or "error": /readyz is often reachable by more than operators, so the
- * dependency's own error text (addresses, paths) goes to the log only.
+ * dependency's own error text (addresses, paths) goes to the log only; a NotReadyError's reason,
+ * written for /readyz, is shown ("error: <reason>").
  */
-async function run(name: string, check: Check, log: Logger): Promise<"ok" | "timeout" | "error"> {
+async function run(name: string, check: Check, log: Logger): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), HEALTH_CHECK_TIMEOUT_MS);
@@ -22,7 +31,7 @@ async function run(name: string, check: Check, log: Logger): Promise<"ok" | "tim
     return outcome;
   } catch (error) {
     log.warn({ check: name, err: error }, "readiness check failed");
-    return "error";
+    return error instanceof NotReadyError ? `error: ${error.message}` : "error";
   } finally {
     clearTimeout(timer);
   }

@@ -5,13 +5,15 @@ import { targetKey, type GitHubRunner, type RunnerScope, type RunnerTarget } fro
 import { parseRunnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
-import type { RunnerRecord, RunnerState } from "../state/runner-store.js";
+import { isOnEngine, type RunnerRecord, type RunnerState } from "../state/runner-store.js";
 
 /** Everything one reconcile pass looks at, read once at its start. */
 export interface ReconcileSnapshot {
   now: number;
   /** The engine this pass acts on; other engines' runners are only counted. */
   engine: string;
+  /** Its Docker engine ID: records of an earlier engine under the same name are not this one's. */
+  engineId: string;
   /** A runner gets this long to register and come online before it counts as broken. */
   bootstrapTimeoutMs: number;
   /** Effective pools (run-time overrides applied). */
@@ -76,13 +78,14 @@ function recordFromContainer(
   pool: Pool,
   target: RunnerTarget,
   registration: GitHubRunner,
-  engine: string,
+  engine: { name: string; id: string },
 ): RunnerRecord {
   const githubJobId = Number(container.labels[LABELS.githubJobId]);
   return {
     name: container.name,
     pool: pool.name,
-    engine,
+    engine: engine.name,
+    engineId: engine.id,
     ...target,
     githubJobId: Number.isSafeInteger(githubJobId) ? githubJobId : 0,
     runnerId: registration.id,
@@ -106,13 +109,15 @@ function stateFrom(registration: GitHubRunner): RunnerState {
  */
 export function scopesNeedingView(
   records: readonly RunnerRecord[],
-  engine: string,
+  engine: { name: string; id: string },
   now: number,
   freshMs: number,
 ): RunnerTarget[] {
   const targets = new Map<string, RunnerTarget>();
   for (const record of records) {
-    if (record.engine !== engine || record.state === "busy" || now - record.createdAt < freshMs) continue;
+    if (!isOnEngine(record, engine.name, engine.id) || record.state === "busy" || now - record.createdAt < freshMs) {
+      continue;
+    }
     targets.set(targetKey(record), { installationId: record.installationId, scope: record.scope });
   }
   return [...targets.values()];
@@ -135,6 +140,8 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   }
   /** Whether a registration's name is one runnerhub gave a runner of a configured pool. */
   const namedByUs = (name: string) => poolsByName.has(parseRunnerName(name)?.pool ?? "");
+  /** Runners of an earlier engine under this name are the engine-loss pass's, never this pass's. */
+  const mine = (record: RunnerRecord) => isOnEngine(record, snap.engine, snap.engineId);
   const inTheMaking = (record: RunnerRecord) =>
     record.containerId === undefined && snap.now - record.createdAt < snap.bootstrapTimeoutMs;
   /** What each runner is doing, as far as this pass can tell. */
@@ -163,7 +170,10 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
       // timeout measured from its container's creation, it is stopped; otherwise left alone.
       const target = targetFromLabels(container.labels);
       if (found && pool && target) {
-        const adopted = recordFromContainer(container, pool, target, found.registration, snap.engine);
+        const adopted = recordFromContainer(container, pool, target, found.registration, {
+          name: snap.engine,
+          id: snap.engineId,
+        });
         actions.push({ kind: "adopt", record: adopted, fresh: true });
         states.set(adopted.name, adopted.state);
       } else if (!found && target && listedTargets.has(targetKey(target)) && age > snap.bootstrapTimeoutMs) {
@@ -204,7 +214,7 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   }
 
   for (const record of snap.records) {
-    if (record.engine !== snap.engine || containersByName.has(record.name) || inTheMaking(record)) continue;
+    if (!mine(record) || containersByName.has(record.name) || inTheMaking(record)) continue;
     actions.push({ kind: "forget-record", runnerName: record.name, pool: record.pool });
     leaving.add(record.name);
   }
@@ -212,7 +222,7 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   for (const [name, { registration, target }] of registrationsByName) {
     if (containersByName.has(name) || registration.busy || !namedByUs(name)) continue;
     const record = recordsByName.get(name);
-    if (record && (record.engine !== snap.engine || inTheMaking(record))) continue;
+    if (record && (!mine(record) || inTheMaking(record))) continue;
     actions.push({ kind: "delete-registration", runnerName: name, runnerId: registration.id, target });
   }
 
@@ -259,7 +269,7 @@ function planPoolSize(
     // Only runners of this engine whose registration this pass could see are judged.
     .filter(
       (record) =>
-        record.engine === snap.engine &&
+        isOnEngine(record, snap.engine, snap.engineId) &&
         !justAdopted.has(record.name) &&
         record.containerId !== undefined &&
         record.runnerId !== undefined &&

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import type { ContainerEngine } from "../docker/engine.js";
+import { LABELS } from "../docker/labels.js";
 import {
   describeScope,
   targetKey,
@@ -35,6 +36,10 @@ import { RECONCILE_LOCK_MS, RETIRE_LOCK_MS } from "../tunables.js";
 
 export interface ReconcilerDeps {
   engine: ContainerEngine;
+  /** The engine's Docker ID: records of an earlier engine under its name are not this pass's. */
+  engineId: string;
+  /** False once another engine took this one's name: from then on no pass runs here. */
+  ownsEngine: () => boolean;
   runners: RunnerStore;
   ledger: DemandLedger;
   capacity: Capacity;
@@ -111,7 +116,12 @@ export function createReconciler(deps: ReconcilerDeps) {
       if (target) warmTargets.set(pool.name, target);
     }
     const targets = new Map<string, RunnerTarget>();
-    for (const target of scopesNeedingView(records, deps.engine.name, now, deps.freshRunnerMs)) {
+    for (const target of scopesNeedingView(
+      records,
+      { name: deps.engine.name, id: deps.engineId },
+      now,
+      deps.freshRunnerMs,
+    )) {
       targets.set(targetKey(target), target);
     }
     // Every scope served lately is also swept now and then for orphaned registrations, by
@@ -149,6 +159,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       snap: {
         now,
         engine: deps.engine.name,
+        engineId: deps.engineId,
         bootstrapTimeoutMs: deps.bootstrapTimeoutMs,
         pools,
         containers,
@@ -171,11 +182,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       case "clean-exited":
         return deps.cleanUpExited(action.containerId, action.labels);
       case "stop": {
-        if (action.reason === "no-registration") {
-          // A paginated list can skip a runner while others are deleted; ask for this one.
-          const record = await deps.runners.get(action.runnerName);
-          if (record?.runnerId !== undefined && (await deps.github.getRunner(record, record.runnerId))) return;
-        }
+        if (action.reason !== "max-lifetime" && (await stillRegistered(action.runnerName, action.containerId))) return;
         log.info({ ...runnerLogFields(action.runnerName), reason: action.reason }, "stopping runner");
         return stopRunner(deps, action.runnerName, action.containerId, action.reason);
       }
@@ -259,6 +266,22 @@ export function createReconciler(deps: ReconcilerDeps) {
         return;
       }
     }
+  }
+
+  /**
+   * A paginated list can skip a runner while others are deleted: before a runner is stopped for
+   * lacking a registration (or a record, after Redis lost data), GitHub is asked about this one,
+   * by the id its record or its container's labels hold, else by name in a fresh listing.
+   */
+  async function stillRegistered(name: string, containerId: string): Promise<boolean> {
+    const record = await deps.runners.get(name);
+    const container = record ? undefined : (await deps.engine.listManaged()).find((c) => c.id === containerId);
+    const target = record ?? (container && targetFromLabels(container.labels));
+    if (!target) return false;
+    const labelled = Number(container?.labels[LABELS.runnerId]);
+    const runnerId = record?.runnerId ?? (Number.isSafeInteger(labelled) && labelled > 0 ? labelled : undefined);
+    if (runnerId !== undefined) return (await deps.github.getRunner(target, runnerId)) !== undefined;
+    return (await deps.github.listRunners(target)).some((registration) => registration.name === name);
   }
 
   /**
@@ -358,6 +381,7 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   return {
     async runOnce(): Promise<ReconcileSummary> {
+      if (!deps.ownsEngine()) return { skipped: true };
       const summary = await underLock(deps.redis, lockKey, RECONCILE_LOCK_MS, async () => {
         // A lost engine's runners still count as the pool's supply until they are given up, so
         // this pass then provisions the jobs they were counted for.

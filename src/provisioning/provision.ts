@@ -13,7 +13,7 @@ import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
-import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
+import { isOnEngine, type RunnerRecord, type RunnerStore } from "../state/runner-store.js";
 import type { SlotKeeper } from "./slots.js";
 import { BelowRateLimitFloor } from "../github/octokit.js";
 import { JOB_STATUS_CACHE_MS, RESERVATION_LEASE_MS } from "../tunables.js";
@@ -21,6 +21,13 @@ import { JOB_STATUS_CACHE_MS, RESERVATION_LEASE_MS } from "../tunables.js";
 export interface ProvisionDeps {
   github: RunnersApi;
   engine: ContainerEngine;
+  /** The engine's Docker ID, written into each record (tells runners of two engines under one name apart). */
+  engineId: string;
+  /**
+   * False once another engine took this one's name: no container starts from then on (checked
+   * right before a slot is made permanent, the last step before a container exists).
+   */
+  ownsEngine: () => boolean;
   /** Puts the pool's image on the engine before any registration is spent. */
   images: ImagePuller;
   runners: RunnerStore;
@@ -194,7 +201,7 @@ async function resumeEntry(
   log: Logger,
 ): Promise<ProvisionOutcome | undefined> {
   const leftovers = (await deps.runners.listFree(pool.name)).filter(
-    (record) => record.provisionEntry === entry && record.engine === deps.engine.name,
+    (record) => record.provisionEntry === entry && isOnEngine(record, deps.engine.name, deps.engineId),
   );
   if (leftovers.length === 0) return undefined;
   const containers = await deps.engine.listManaged();
@@ -308,6 +315,7 @@ export async function provisionRunner(
     name,
     pool: pool.name,
     engine: deps.engine.name,
+    engineId: deps.engineId,
     installationId: request.installationId,
     scope: request.scope,
     githubJobId: request.githubJobId,
@@ -334,6 +342,9 @@ export async function provisionRunner(
     // The slot is made permanent before the container starts: a worker killed in between leaves
     // a record without a container (withdrawn by the entry's re-run, or forgotten by the
     // reconciler), never a running runner whose lease has expired and that holds no slot.
+    if (!deps.ownsEngine()) {
+      throw new Error(`another engine took the name "${deps.engine.name}"; this worker starts no runner`);
+    }
     const confirmed = await deps.capacity.confirm({
       pool: pool.name,
       fileMaxRunners: pool.maxRunners,

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Worker } from "bullmq";
 import type { Logger } from "pino";
 import { poolWarnings } from "../config/pools.js";
 import type { ProvisionStep } from "../config/test-fault.js";
@@ -7,7 +8,12 @@ import { connectDocker, connectEngine, type ContainerEngine } from "../docker/en
 import { createImageEngine } from "../docker/images.js";
 import { createImageMaintenance } from "../images/maintenance.js";
 import { createImagePuller, type ImagePuller } from "../images/puller.js";
-import { claimEngineName, forgetLostEngines, startHeartbeat } from "../lifecycle/engine-loss.js";
+import {
+  claimEngineName,
+  forgetLostEngines,
+  startHeartbeat,
+  type EngineNameTakenError,
+} from "../lifecycle/engine-loss.js";
 import { watchRunnerExits } from "../lifecycle/exit-watcher.js";
 import { createReconciler, type Reconciler } from "../lifecycle/reconciler.js";
 import { sampleRunnerUsage } from "../lifecycle/usage-sampler.js";
@@ -15,6 +21,8 @@ import { startOomRerunWorker } from "../lifecycle/oom-rerun.js";
 import { startRunnerOpsWorker } from "../lifecycle/runner-ops-worker.js";
 import { randomRunnerSuffix } from "../pools/runner-names.js";
 import { startProvisionWorker } from "../provisioning/provision-worker.js";
+import type { ProvisionRequest } from "../queue/jobs.js";
+import { NotReadyError } from "../http/health.js";
 import { Heartbeats } from "../state/heartbeats.js";
 import {
   PROVISION_CONCURRENCY,
@@ -34,31 +42,38 @@ export interface WorkerRole extends Served {
   images: { engine: string; everyMs: number; run: () => Promise<unknown> };
 }
 
-/** The worker role: runs runners on this process's Docker engine and cleans up after them. */
-export async function startWorkerRole(shared: Shared, stack: TeardownStack): Promise<WorkerRole> {
-  const { config, redis } = shared;
+/**
+ * The worker role: runs runners on this process's Docker engine and cleans up after them. It
+ * stops provisioning while its engine does not answer, and stops for good (onFatal) once another
+ * engine takes its name: from then on its records are no longer its own.
+ */
+export async function startWorkerRole(
+  shared: Shared,
+  stack: TeardownStack,
+  onFatal: (error: Error) => void,
+): Promise<WorkerRole> {
+  const { config, redis, log } = shared;
   const engine = countEngineErrors(await connectEngine(config.docker), shared.metrics.dockerErrors);
-  for (const warning of poolWarnings(config.pools)) shared.log.warn({ pool: warning.pool }, warning.message);
+  for (const warning of poolWarnings(config.pools)) log.warn({ pool: warning.pool }, warning.message);
   const heartbeats = new Heartbeats(redis.client, config.redisPrefix);
-  const beat = {
-    heartbeats,
-    engine: engine.name,
-    engineId: await engine.identity(),
-    timeoutMs: config.heartbeatTimeoutMs,
-    log: shared.log,
-  };
+  const engineId = await engine.identity();
+  const beat = { heartbeats, engine: engine.name, engineId, timeoutMs: config.heartbeatTimeoutMs };
   // Before any work: a second engine under this name would share records and slots.
   await claimEngineName(beat);
+  let taken: EngineNameTakenError | undefined;
+  const ownsEngine = () => taken === undefined;
   const watcher = watchRunnerExits({ ...shared, engine, reconnectDelayMs });
   stack.defer("exit watcher", () => watcher.stop());
   await watcher.ready;
   const sampler = sampleRunnerUsage({ ...shared, engine, intervalMs: USAGE_SAMPLE_INTERVAL_MS });
   stack.defer("usage sampler", () => sampler.stop());
   const images = startImages(shared, engine);
-  startWorkers(shared, engine, images.puller, stack);
+  const provisioner = startWorkers(shared, { engine, engineId, ownsEngine }, images.puller, stack);
   const reconciler = createReconciler({
     ...shared,
     engine,
+    engineId,
+    ownsEngine,
     provisionQueue: shared.queues.provision,
     cleanUpExited: watcher.cleanUp,
     redis: redis.client,
@@ -79,15 +94,33 @@ export async function startWorkerRole(shared: Shared, stack: TeardownStack): Pro
   });
   const heartbeat = startHeartbeat({
     ...beat,
+    log,
     intervalMs: config.heartbeatIntervalMs,
-    // Whatever this engine had in Redis is gone: repair it now rather than one interval later.
+    answers: () =>
+      engine.ping().then(
+        () => true,
+        () => false,
+      ),
+    // Whatever this engine had in Redis is gone (or was given up): repair it now, not one pass later.
     onForgotten: () => reconciler.runOnce().then(() => undefined),
+    // Jobs taken while the engine is down would hang on it; other engines' workers serve them.
+    onAnswering: (answering) => (answering ? Promise.resolve(provisioner.resume()) : provisioner.pause(true)),
+    onTaken: (error) => {
+      taken = error;
+      void provisioner.pause(true);
+      onFatal(error);
+    },
   });
   stack.defer("heartbeat", async () => heartbeat.stop());
   return {
     engine,
     handlers: [],
-    checks: { docker: () => engine.ping() },
+    checks: {
+      docker: () => engine.ping(),
+      engineName: async () => {
+        if (taken) throw new NotReadyError(taken.message);
+      },
+    },
     reconcile: { engine: engine.name, everyMs: config.reconcileIntervalMs, reconciler },
     images: { engine: engine.name, everyMs: config.imageRefreshIntervalMs, run: images.runOnce },
   };
@@ -124,8 +157,14 @@ function killAfter(step: ProvisionStep, log: Logger): (reached: ProvisionStep) =
   };
 }
 
-/** The BullMQ workers of this engine: one starts runners, the other stops them. */
-function startWorkers(shared: Shared, engine: ContainerEngine, images: ImagePuller, stack: TeardownStack): void {
+/** The BullMQ workers of this engine: one starts runners (returned, to pause), the other stops them. */
+function startWorkers(
+  shared: Shared,
+  bound: { engine: ContainerEngine; engineId: string; ownsEngine: () => boolean },
+  images: ImagePuller,
+  stack: TeardownStack,
+): Worker<ProvisionRequest> {
+  const { engine } = bound;
   const { config, log } = shared;
   const options = {
     connection: shared.redis.client,
@@ -136,7 +175,7 @@ function startWorkers(shared: Shared, engine: ContainerEngine, images: ImagePull
   const provisioner = startProvisionWorker(
     {
       ...shared,
-      engine,
+      ...bound,
       images,
       engineCapacity: config.docker.capacity,
       githubWebUrl: config.github.webUrl,
@@ -152,4 +191,5 @@ function startWorkers(shared: Shared, engine: ContainerEngine, images: ImagePull
   stack.defer("runner-ops worker", () => runnerOps.close());
   const oomReruns = startOomRerunWorker({ ...shared, store: shared.oomReruns.store }, options);
   stack.defer("oom-rerun worker", () => oomReruns.close());
+  return provisioner;
 }

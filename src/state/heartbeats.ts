@@ -4,10 +4,14 @@ import { defineScripts } from "./scripts/index.js";
 
 export type BeatResult = { kind: "ok" | "new" } | { kind: "taken"; otherEngineId: string };
 
-/** An engine whose heartbeat fell silent, with the heartbeat as read (for forget). */
-export interface SilentEngine {
+/** An engine's heartbeat as read: its raw text (for forget), the engine's ID, and whether it is silent. */
+export interface EngineBeat {
   engine: string;
   beat: string;
+  /** The Docker engine ID that beat last; "" for an engine known only from runner records. */
+  engineId: string;
+  /** Its worker has not beaten, or its engine has not answered, within the timeout. */
+  silent: boolean;
 }
 
 /**
@@ -23,32 +27,50 @@ export class Heartbeats {
     this.keys = new RedisKeys(prefix);
   }
 
-  async beat(engine: string, engineId: string, timeoutMs: number): Promise<BeatResult> {
-    const [kind, other] = await this.redis.runnerhubEngineBeat(this.keys.heartbeats, engine, engineId, timeoutMs);
+  /** answered: whether the engine answered just now (a worker whose engine is down still beats). */
+  async beat(engine: string, engineId: string, timeoutMs: number, answered = true): Promise<BeatResult> {
+    const [kind, other] = await this.redis.runnerhubEngineBeat(
+      this.keys.heartbeats,
+      engine,
+      engineId,
+      timeoutMs,
+      answered ? "1" : "0",
+    );
     return kind === "taken" ? { kind, otherEngineId: other } : { kind };
   }
 
-  /** Engines silent past the timeout; engines named by records that never beat start their clock now. */
-  async silent(timeoutMs: number, enginesInRecords: readonly string[]): Promise<SilentEngine[]> {
-    const flat = await this.redis.runnerhubSilentEngines(this.keys.heartbeats, timeoutMs, ...enginesInRecords);
-    const silent: SilentEngine[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) silent.push({ engine: flat[i] ?? "", beat: flat[i + 1] ?? "" });
-    return silent;
+  /** Every engine's heartbeat; engines named by records that never beat start their clock now. */
+  async read(timeoutMs: number, enginesInRecords: readonly string[]): Promise<EngineBeat[]> {
+    const flat = await this.redis.runnerhubReadHeartbeats(this.keys.heartbeats, timeoutMs, ...enginesInRecords);
+    const beats: EngineBeat[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const beat = flat[i + 1] ?? "";
+      const { engineId } = JSON.parse(beat) as { engineId?: unknown };
+      beats.push({
+        engine: flat[i] ?? "",
+        beat,
+        engineId: typeof engineId === "string" ? engineId : "",
+        silent: flat[i + 2] === "1",
+      });
+    }
+    return beats;
   }
 
-  /** How long ago each engine last beat (ms, on Redis' clock), for the dashboard. */
+  /** How long ago each engine last beat with its engine answering (ms, on Redis' clock), for the dashboard. */
   async ages(): Promise<{ engine: string; ageMs: number }[]> {
     const [time, beats] = (await this.redis.multi().time().hgetall(this.keys.heartbeats).exec()) ?? [];
     const [seconds, micros] = (time?.[1] as [string, string] | undefined) ?? ["0", "0"];
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     return Object.entries((beats?.[1] as Record<string, string> | undefined) ?? {}).flatMap(([engine, text]) => {
-      const at = (JSON.parse(text) as { at?: unknown }).at;
-      return typeof at === "number" ? [{ engine, ageMs: Math.max(0, now - at) }] : [];
+      const { at, answeredAt } = JSON.parse(text) as { at?: unknown; answeredAt?: unknown };
+      if (typeof at !== "number") return [];
+      const last = typeof answeredAt === "number" ? Math.min(at, answeredAt) : at;
+      return [{ engine, ageMs: Math.max(0, now - last) }];
     });
   }
 
   /** Drops a lost engine's heartbeat, unless it beat again since it was read. */
-  async forget(silent: SilentEngine): Promise<boolean> {
+  async forget(silent: EngineBeat): Promise<boolean> {
     return (await this.redis.runnerhubForgetEngine(this.keys.heartbeats, silent.engine, silent.beat)) === 1;
   }
 }

@@ -10,6 +10,12 @@ export interface RunnerRecord {
   name: string;
   pool: string;
   engine: string;
+  /**
+   * The Docker engine ID under that name when the runner was made: a worker that took over a
+   * name (its engine replaced, or a paused worker's name claimed) tells its runners from the
+   * earlier engine's. Absent on records written before it existed.
+   */
+  engineId?: string;
   installationId: number;
   scope: RunnerScope;
   /** The job whose webhook caused this runner; it may end up taking another job of the pool. */
@@ -64,6 +70,15 @@ export interface RunnerExitRecord extends RunnerRecord {
 
 /** What a clean-up adds to a runner's record when it retires it. */
 export type RunnerExit = Omit<RunnerExitRecord, keyof RunnerRecord> & Pick<RunnerRecord, "usage">;
+
+/** Whether a record is a runner of this engine: its name, and its engine ID where recorded. */
+export function isOnEngine(
+  record: Pick<RunnerRecord, "engine" | "engineId">,
+  engine: string,
+  engineId: string,
+): boolean {
+  return record.engine === engine && (record.engineId === undefined || record.engineId === engineId);
+}
 
 /** Runner records in Redis: one JSON string per runner, the set of the live ones, and per pool the set of its free ones. */
 export class RunnerStore {

@@ -3,10 +3,10 @@
   again meanwhile (used by Heartbeats.forget).
 
   Input:
-    KEYS[1] the heartbeats (hash: engine name -> JSON {engineId, at})
+    KEYS[1] the heartbeats (hash: engine name -> JSON {engineId, at, answeredAt})
 
     ARGV[1] engine name
-    ARGV[2] its heartbeat as silent-engines read it
+    ARGV[2] its heartbeat as read-heartbeats read it
 
   Output:
     1 when removed, 0 when the heartbeat changed (the engine is back; nothing written)

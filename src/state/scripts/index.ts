@@ -24,7 +24,7 @@ const SCRIPTS = {
   runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 2 },
   runnerhubPauseGitHubBudget: { file: "pause-github-budget.lua", numberOfKeys: 2 },
   runnerhubEngineBeat: { file: "engine-beat.lua", numberOfKeys: 1 },
-  runnerhubSilentEngines: { file: "silent-engines.lua", numberOfKeys: 1 },
+  runnerhubReadHeartbeats: { file: "read-heartbeats.lua", numberOfKeys: 1 },
   runnerhubForgetEngine: { file: "forget-engine.lua", numberOfKeys: 1 },
   runnerhubRenewLock: { file: "renew-lock.lua", numberOfKeys: 1 },
 } as const;
@@ -58,8 +58,9 @@ declare module "ioredis" {
       engine: string,
       engineId: string,
       timeoutMs: number,
+      answered: "1" | "0",
     ): Result<["ok" | "new" | "taken", string], Context>;
-    runnerhubSilentEngines(heartbeats: string, timeoutMs: number, ...engines: string[]): Result<string[], Context>;
+    runnerhubReadHeartbeats(heartbeats: string, timeoutMs: number, ...engines: string[]): Result<string[], Context>;
     runnerhubForgetEngine(heartbeats: string, engine: string, beat: string): Result<0 | 1, Context>;
     runnerhubPutRunner(
       record: string,

@@ -78,6 +78,8 @@ afterAll(async () => {
 function reconciler(bootstrapTimeoutMs = 60_000, listing?: { freshRunnerMs: number; sweepEveryMs: number }) {
   return createReconciler({
     engine: ctx.engine,
+    engineId: "engine-id",
+    ownsEngine: () => true,
     runners: ctx.runners,
     ledger: ctx.ledger,
     capacity: ctx.capacity,
@@ -105,6 +107,8 @@ function provisionDeps(): ProvisionDeps {
   return {
     github,
     engine: ctx.engine,
+    engineId: "engine-id",
+    ownsEngine: () => true,
     images: ctx.images,
     runners: ctx.runners,
     ledger: ctx.ledger,

@@ -99,6 +99,8 @@ async function runnerOn(engine: ContainerEngine, githubJobId: number): Promise<s
   const outcome = await provisionRunner(demand(githubJobId), {
     github,
     engine,
+    engineId: `${engine.name}-id`,
+    ownsEngine: () => true,
     images: engine === ctx.engine ? ctx.images : ctx.imagePuller(engine.name, second.client()),
     runners: ctx.runners,
     ledger: ctx.ledger,
@@ -121,6 +123,8 @@ async function runnerOn(engine: ContainerEngine, githubJobId: number): Promise<s
 function reconcilerOf(engine: ContainerEngine) {
   return createReconciler({
     engine,
+    engineId: `${engine.name}-id`,
+    ownsEngine: () => true,
     runners: ctx.runners,
     ledger: ctx.ledger,
     capacity: ctx.capacity,

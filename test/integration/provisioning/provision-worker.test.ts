@@ -52,6 +52,8 @@ function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
   return {
     github: ctx.newGitHub(),
     engine: ctx.engine,
+    engineId: "engine-id",
+    ownsEngine: () => true,
     images: ctx.images,
     runners: ctx.runners,
     ledger: ctx.ledger,

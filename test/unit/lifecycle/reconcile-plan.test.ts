@@ -11,6 +11,7 @@ const NOW = 10_000_000;
 const MIN = 60_000;
 const TARGET = { installationId: 7, scope: { kind: "org" as const, org: "acme" } };
 const KEY = "7:acme";
+const HERE = { name: "here", id: "here-id" };
 const linux = pool({ name: "linux", labels: ["self-hosted", "linux"], idleTimeout: "10m", maxLifetime: "6h" });
 
 function record(name: string, fields: Partial<RunnerRecord> = {}): RunnerRecord {
@@ -83,6 +84,7 @@ function snapshot(fields: Partial<ReconcileSnapshot> = {}): ReconcileSnapshot {
   return {
     now: NOW,
     engine: "here",
+    engineId: "here-id",
     bootstrapTimeoutMs: MIN,
     pools: [linux],
     containers: [],
@@ -154,6 +156,15 @@ describe("planReconcile", () => {
       registrations: listed(registration(making.name), registration(elsewhere.name)),
     });
     expect(kinds(snap)).toEqual([]);
+  });
+
+  it("leaves alone the runners of an earlier engine under this name: the engine-loss pass gives them up", () => {
+    const earlier = record("linux-00000020", { engineId: "earlier-id" });
+    const snap = snapshot({ records: [earlier], registrations: listed(registration(earlier.name)) });
+    expect(kinds(snap)).toEqual([]);
+    expect(kinds(snapshot({ records: [{ ...earlier, engineId: "here-id" }] }))).toEqual([
+      "forget-record:linux-00000020",
+    ]);
   });
 
   it("forgets a record whose container is gone, and frees its slot", () => {
@@ -232,8 +243,8 @@ describe("planReconcile", () => {
       registrations: listed(registration(busy, { busy: true }), registration(idle)),
     });
     expect(planReconcile(snap)).toEqual([
-      { kind: "adopt", record: record(busy, { state: "busy" }), fresh: true },
-      { kind: "adopt", record: record(idle), fresh: true },
+      { kind: "adopt", record: record(busy, { state: "busy", engineId: "here-id" }), fresh: true },
+      { kind: "adopt", record: record(idle, { engineId: "here-id" }), fresh: true },
     ]);
   });
 
@@ -359,11 +370,11 @@ describe("scopesNeedingView", () => {
       record("linux-00000004", { state: "idle", createdAt: NOW - 10_000, ...repo }),
       record("linux-00000005", { state: "idle", engine: "elsewhere", ...repo }),
     ];
-    expect(scopesNeedingView(records, "here", NOW, MIN)).toEqual([TARGET]);
+    expect(scopesNeedingView(records, HERE, NOW, MIN)).toEqual([TARGET]);
   });
 
   it("lists nothing while every runner is busy or new: the happy path costs no GitHub call", () => {
     const records = [record("linux-00000001", { state: "busy" }), record("linux-00000002", { createdAt: NOW - 5_000 })];
-    expect(scopesNeedingView(records, "here", NOW, MIN)).toEqual([]);
+    expect(scopesNeedingView(records, HERE, NOW, MIN)).toEqual([]);
   });
 });
