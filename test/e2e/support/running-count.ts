@@ -1,8 +1,21 @@
 import type Dockerode from "dockerode";
 import { LABELS } from "../../../src/docker/labels.js";
 
-/** Follows Docker's own start/die events for a pool, so no moment between polls is missed. */
-export async function watchRunning(docker: Dockerode, pool: string) {
+export interface RunningCount {
+  running: number;
+  max: number;
+  starts: number;
+}
+
+/**
+ * Follows Docker's own start/die events for a pool, so no moment between polls is missed. Watches
+ * of several engines given one state count the runners of all of them together.
+ */
+export async function watchRunning(
+  docker: Dockerode,
+  pool: string,
+  state: RunningCount = { running: 0, max: 0, starts: 0 },
+) {
   const stream = (await docker.getEvents({
     filters: {
       type: ["container"],
@@ -10,7 +23,6 @@ export async function watchRunning(docker: Dockerode, pool: string) {
       label: [`${LABELS.managed}=true`, `${LABELS.pool}=${pool}`],
     },
   })) as NodeJS.ReadableStream & { destroy(): void };
-  const state = { running: 0, max: 0, starts: 0 };
   let buffered = "";
   stream.on("data", (chunk: Buffer) => {
     buffered += chunk.toString("utf8");
