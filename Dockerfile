@@ -1,5 +1,8 @@
 # syntax=docker/dockerfile:1
-FROM node:20-bookworm-slim AS build
+# Node.js 24, a supported LTS line (20 reached its end of life in April 2026). package.json's
+# engines still allows the Node 20 of development machines, where the tests run too.
+ARG NODE_IMAGE=node:24-bookworm-slim
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -7,7 +10,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 # The first start serves the GitHub App setup page and keeps the resulting settings here; mount
 # a volume on /data (docker-compose.yml does) so they outlive the container.

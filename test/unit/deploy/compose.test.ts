@@ -34,6 +34,13 @@ describe("docker-compose.yml on a first run", () => {
     expect(dockerfile).toMatch(/^RUN mkdir \/data && chown node:node \/data$/m);
   });
 
+  it("runs on a supported Node.js LTS line, in both stages", () => {
+    const base = /^ARG NODE_IMAGE=node:(\d+)-/m.exec(dockerfile)?.[1];
+    // Node 24 is supported until April 2028; 20 reached its end of life in April 2026.
+    expect(Number(base)).toBeGreaterThanOrEqual(24);
+    expect(dockerfile.match(/^FROM (\S+)/gm)).toEqual(["FROM ${NODE_IMAGE}", "FROM ${NODE_IMAGE}"]);
+  });
+
   it("refuses to start without the pools file instead of mounting an empty directory", () => {
     const pools = app?.volumes?.find(
       (volume) => typeof volume === "object" && volume.target === "/config/runnerhub.yml",
