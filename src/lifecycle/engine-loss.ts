@@ -144,7 +144,7 @@ export interface EngineLossDeps {
   runners: RunnerStore;
   capacity: Capacity;
   slots: SlotKeeper;
-  github: RunnersApi;
+  github: Pick<RunnersApi, "listRunners" | "deleteRunner">;
   redis: Redis;
   prefix: string;
   /** This worker's engine. */
