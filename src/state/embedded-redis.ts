@@ -141,7 +141,8 @@ async function sendShutdown(socket: string): Promise<void> {
  * process dies. SHUTDOWN flushes its append-only file, which the new server loads, so nothing is
  * lost, and the new server starts only once the old one has gone: never two on one file.
  */
-async function stopLeftover(paths: Paths, deadline: number, log: Logger): Promise<void> {
+async function stopLeftover(paths: Paths, boundMs: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + boundMs;
   const seen = new Set<number>();
   for (;;) {
     const found = await probe(paths.socket);
@@ -167,7 +168,7 @@ async function stopLeftover(paths: Paths, deadline: number, log: Logger): Promis
       const pids = running.length > 0 ? running.join(", ") : "unknown";
       throw new Error(
         `a redis-server (pid ${pids}) left running on the data folder ${paths.dir} neither stopped nor answered on ` +
-          `${paths.socket} within ${EMBEDDED_REDIS_START_MS / 1000} s (${found.state}); runnerhub does not start ` +
+          `${paths.socket} within ${boundMs / 1000} s (${found.state}); runnerhub does not start ` +
           `a second one on the same append-only file. Stop it (kill ${pids}) and start runnerhub again`,
       );
     }
@@ -228,7 +229,8 @@ function ended(child: ChildProcess): Promise<string> {
   });
 }
 
-async function untilAnswering(paths: Paths, child: ChildProcess, output: () => string, deadline: number) {
+async function untilAnswering(paths: Paths, child: ChildProcess, output: () => string, boundMs: number) {
+  const deadline = Date.now() + boundMs;
   const exit = ended(child);
   const failure = (what: string) =>
     new Error(
@@ -243,7 +245,7 @@ async function untilAnswering(paths: Paths, child: ChildProcess, output: () => s
     if (how !== undefined) throw failure(`stopped (${how}) before it answered`);
     if (Date.now() >= deadline) {
       const loading = found.state === "loading" ? ", still loading its append-only file" : "";
-      throw failure(`did not answer PING within ${EMBEDDED_REDIS_START_MS / 1000} s${loading}`);
+      throw failure(`did not answer PING within ${boundMs / 1000} s${loading}`);
     }
   }
 }
@@ -252,8 +254,13 @@ async function untilAnswering(paths: Paths, child: ChildProcess, output: () => s
  * Without REDIS_URL, runnerhub runs its own redis-server on a unix socket under the data folder,
  * with an append-only file there so queues and runner records survive restarts. One per folder:
  * a second runnerhub on it is refused, and a server left by a killed one is stopped first.
+ * `startTimeoutMs` bounds each wait: for a left-over server to go, and for the new one to answer.
  */
-export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<RedisHandle> {
+export async function startEmbeddedRedis(
+  dataDir: string,
+  log: Logger,
+  startTimeoutMs = EMBEDDED_REDIS_START_MS,
+): Promise<RedisHandle> {
   const found = spawnSync("redis-server", ["--version"], { stdio: "ignore" });
   if (found.error) {
     throw new Error(
@@ -274,11 +281,11 @@ export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<
   const release = () => holder?.close();
   let started: { child: ChildProcess; output: () => string; client: Redis } | undefined;
   try {
-    await stopLeftover(paths, Date.now() + EMBEDDED_REDIS_START_MS, log);
+    await stopLeftover(paths, startTimeoutMs, log);
     const child = spawnServer(paths);
     const output = keepOutput(child);
     try {
-      await untilAnswering(paths, child, output, Date.now() + EMBEDDED_REDIS_START_MS);
+      await untilAnswering(paths, child, output, startTimeoutMs);
       const client = new Redis({ path: paths.socket, ...clientOptions() });
       client.on("error", () => undefined);
       await connected(client, paths.socket);

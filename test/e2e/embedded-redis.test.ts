@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
@@ -12,6 +12,7 @@ import { RedisKeys } from "../../src/state/keys.js";
 import { GitHubSimulator, waitFor } from "../sim/github-simulator.js";
 import { freePort, startApp, type AppProcess } from "../support/app-process.js";
 import { dockerClient } from "../support/docker-engine.js";
+import { redisServersIn } from "../support/redis-server.js";
 import { removeManagedContainers, testPrivateKey } from "../integration/support/context.js";
 import { stubPool, WEBHOOK_SECRET } from "./support/stack.js";
 
@@ -68,22 +69,7 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-/** Live redis-server processes working in the data folder (zombies have no cwd and are not counted). */
-function redisServers(): number[] {
-  return readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return (
-          readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "redis-server" &&
-          readlinkSync(`/proc/${pid}/cwd`) === redisDir
-        );
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+const redisServers = () => redisServersIn(redisDir);
 
 async function start(): Promise<AppProcess> {
   const app = await startApp({ env: { ...env, PORT: String(await freePort()) } });
