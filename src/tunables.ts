@@ -334,3 +334,26 @@ export const LIVE_KEEPALIVE_MS = 15 * SECOND_MS;
 
 /** The dashboard's ping of this process' engine: a hung engine shows as unreachable, not as a hung page. */
 export const DASHBOARD_PING_TIMEOUT_MS = 2 * SECOND_MS;
+
+// --- Embedded Redis -----------------------------------------------------------------------------
+
+/**
+ * The embedded redis-server (no REDIS_URL) must answer PING on its socket within this time,
+ * loading of its append-only file included; a left-over server on the same data folder must
+ * answer or exit within it too. runnerhub's data is small (a day of queue entries and records)
+ * and loads in well under a second; half a minute still allows a slow disk, and a server that
+ * stays silent longer is reported (its last output, the data folder) instead of waited for.
+ */
+export const EMBEDDED_REDIS_START_MS = 30 * SECOND_MS;
+
+/** How often start-up asks the embedded redis-server (or a left-over one) whether it answers yet. */
+export const EMBEDDED_REDIS_POLL_MS = 50;
+
+/**
+ * One PING of the embedded redis-server's socket: a live server answers in microseconds, so one
+ * that stays silent this long is stopped or hung (SIGSTOP), not busy.
+ */
+export const EMBEDDED_REDIS_PROBE_TIMEOUT_MS = SECOND_MS;
+
+/** The lines of redis-server's own output kept for an error message: enough to show why it stopped. */
+export const EMBEDDED_REDIS_OUTPUT_LINES = 20;

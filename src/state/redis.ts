@@ -1,8 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import path from "node:path";
 import { Redis } from "ioredis";
-import type { Logger } from "pino";
 import { REDIS_RECONNECT_MAX_DELAY_MS, REDIS_RECONNECT_STEP_MS } from "../tunables.js";
 
 export interface RedisHandle {
@@ -12,7 +8,7 @@ export interface RedisHandle {
   close(): Promise<void>;
 }
 
-function clientOptions() {
+export function clientOptions() {
   // BullMQ needs commands to wait for a reconnect rather than fail after a few retries.
   return { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true } as const;
 }
@@ -42,7 +38,7 @@ function coalesceWrites(client: Redis): void {
   };
 }
 
-async function connected(client: Redis, where: string): Promise<void> {
+export async function connected(client: Redis, where: string): Promise<void> {
   coalesceWrites(client);
   try {
     await client.connect();
@@ -71,78 +67,4 @@ export async function connectRedis(url: string): Promise<RedisHandle> {
   client.on("error", () => undefined);
   await connected(client, describe);
   return { client, describe, close: () => client.quit().then(() => undefined) };
-}
-
-/**
- * Without REDIS_URL, runnerhub runs its own redis-server on a unix socket under the data folder,
- * with an append-only file there so queues and runner records survive restarts.
- */
-export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<RedisHandle> {
-  const found = spawnSync("redis-server", ["--version"], { stdio: "ignore" });
-  if (found.error) {
-    throw new Error(
-      "REDIS_URL is not set and no redis-server binary was found to start an embedded one; " +
-        "install Redis (e.g. apt-get install redis-server) or set REDIS_URL=redis://host:6379",
-    );
-  }
-  const dir = path.resolve(dataDir, "redis");
-  mkdirSync(dir, { recursive: true });
-  const socket = path.join(dir, "redis.sock");
-  if (socket.length > 100) {
-    throw new Error(
-      `the data folder path is too long for a unix socket (${socket}); set RUNNERHUB_DATA_DIR to a shorter path or set REDIS_URL`,
-    );
-  }
-  const child: ChildProcess = spawn(
-    "redis-server",
-    [
-      "--port",
-      "0",
-      "--unixsocket",
-      socket,
-      "--unixsocketperm",
-      "700",
-      "--dir",
-      dir,
-      "--appendonly",
-      "yes",
-      "--save",
-      "",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => output.push(...chunk.toString("utf8").split("\n").filter(Boolean).slice(-20));
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-
-  await new Promise<void>((resolve, reject) => {
-    const onExit = (code: number | null) =>
-      reject(new Error(`embedded redis-server exited with code ${code}: ${output.slice(-5).join(" | ")}`));
-    child.once("exit", onExit);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      if (chunk.toString("utf8").includes("Ready to accept connections")) {
-        child.off("exit", onExit);
-        resolve();
-      }
-    });
-  });
-  // Never outlive this process, even when it exits without close() (a shutdown cut short).
-  const killOnExit = () => child.kill("SIGTERM");
-  process.once("exit", killOnExit);
-  const client = new Redis({ path: socket, ...clientOptions() });
-  client.on("error", () => undefined);
-  await connected(client, socket);
-  log.info({ socket, dataDir: dir }, "embedded redis-server started");
-  return {
-    client,
-    describe: `unix:${socket}`,
-    async close() {
-      process.off("exit", killOnExit);
-      await client.quit();
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import net from "node:net";
 import { freePort, sleep } from "./app-process.js";
 
@@ -168,4 +169,24 @@ export class RedisServer {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Live redis-server processes whose working directory is `dir` (as redis-server's --dir makes it),
+ * read from /proc. Zombies have no cwd and are not counted: they hold no file any more.
+ */
+export function redisServersIn(dir: string): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return (
+          readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "redis-server" &&
+          readlinkSync(`/proc/${pid}/cwd`) === dir
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
