@@ -98,7 +98,12 @@ export class RedisKeys {
    * Redis' clock) while their container is being made, then +inf until released.
    */
   slots(kind: "pool" | "engine", name: string): string {
-    return `${this.prefix}:slots:${kind}:${name}`;
+    return `${this.slotsPrefix(kind)}${name}`;
+  }
+
+  /** The part of slots(kind, name) before the name (retiring a runner appends its record's pool and engine). */
+  slotsPrefix(kind: "pool" | "engine"): string {
+    return `${this.prefix}:slots:${kind}:`;
   }
 
   /** Sorted set, no TTL: BullMQ ids of provision entries parked until a slot of this pool or engine frees, scored by queuedAt. */
