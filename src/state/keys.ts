@@ -207,9 +207,12 @@ export class RedisKeys {
     return `${this.prefix}:images`;
   }
 
-  /** String, 60 s TTL renewed while the pull runs: the token of the one process pulling this image on this engine. */
-  pullLock(engine: string, image: string): string {
-    return `${this.prefix}:lock:pull:${engine}|${image}`;
+  /**
+   * String, 60 s TTL renewed while the pull runs: the token of the one process pulling this image
+   * on this engine with these credentials (the `auths` entry's name, "" for an anonymous pull).
+   */
+  pullLock(engine: string, image: string, credentials: string): string {
+    return `${this.prefix}:lock:pull:${engine}|${image}|${credentials}`;
   }
 
   /** Hash written by BullMQ: one entry of a queue (data, finishedOn, …), kept as the queue's options say. */
