@@ -76,20 +76,26 @@ export function parseRegistryAuths(document: unknown): AuthsParse {
 }
 
 /**
- * The credentials for pulling `image`: the entry a pool names (`registryAuth`), otherwise the most
- * specific `auths` key that covers the image (repository prefix before registry host).
+ * The `auths` entry used to pull `image`: the one a pool names (`registryAuth`), otherwise the most
+ * specific `auths` key that covers the image (repository prefix before registry host); undefined
+ * for an anonymous pull. A name, not a secret: pulls with different credentials are told apart by it.
  */
+export function credentialKeyFor(image: string, auths: RegistryAuths, poolKey: string | undefined): string | undefined {
+  if (poolKey !== undefined) {
+    const named = normalizeAuthKey(poolKey);
+    return auths.has(named) ? named : undefined;
+  }
+  const reference = parseImageReference(image);
+  if (!reference) return undefined;
+  return authKeysFor(reference).find((key) => auths.has(key));
+}
+
+/** The credentials for pulling `image` (the entry credentialKeyFor picks). */
 export function credentialsFor(
   image: string,
   auths: RegistryAuths,
   poolKey: string | undefined,
 ): RegistryCredential | undefined {
-  if (poolKey !== undefined) return auths.get(normalizeAuthKey(poolKey));
-  const reference = parseImageReference(image);
-  if (!reference) return undefined;
-  for (const key of authKeysFor(reference)) {
-    const found = auths.get(key);
-    if (found) return found;
-  }
-  return undefined;
+  const key = credentialKeyFor(image, auths, poolKey);
+  return key === undefined ? undefined : auths.get(key);
 }

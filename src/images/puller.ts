@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
-import { credentialsFor, type RegistryAuths } from "../config/registry-auth.js";
+import { credentialKeyFor, type RegistryAuths } from "../config/registry-auth.js";
 import { PullError, type ImageEngine, type PullEvent } from "../docker/images.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { ImageStore } from "../state/image-store.js";
@@ -26,8 +26,10 @@ export type ImageReadiness = { kind: "ready" } | { kind: "unavailable"; retryAt:
 export interface ImagePuller {
   /**
    * Makes sure the pool's image is on the engine before anything is spent on a runner: pulls it
-   * when the pool's policy says so (one pull per image at a time, in this process and across
-   * processes on the engine), or answers when to try again after a failed pull.
+   * when the pool's policy says so (one pull per image and credentials at a time, in this process
+   * and across processes on the engine), or answers when to try again after a failed pull. Pools
+   * that pull one image with different credentials never share a pull: one pool's bad credentials
+   * must not fail, nor its good ones vouch for, the other's.
    */
   ensure(pool: Pool, options?: { refresh?: boolean }): Promise<ImageReadiness>;
 }
@@ -67,6 +69,7 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
     pool: Pool,
     record: ImageRecord,
     localId: string | undefined,
+    credentials: string | undefined,
     token: string,
   ): Promise<ImageReadiness> {
     const image = pool.image;
@@ -75,7 +78,7 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
     await store.put({ ...record, pulling: { since: started, until: leaseUntil() } });
     const renewal = setInterval(() => {
       void store
-        .renew(engine, image, token, PULL_LOCK_TTL_MS)
+        .renew(engine, image, credentials ?? "", token, PULL_LOCK_TTL_MS)
         .then(() => store.put({ ...record, pulling: { since: started, until: leaseUntil() } }))
         .catch((error: unknown) => log.warn({ err: error, image }, "could not renew the pull lock"));
     }, PULL_LOCK_TTL_MS / 3);
@@ -96,7 +99,7 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
         log.info({ image, engine, ...tally.summary() }, "pulling image");
       }
     };
-    const credential = credentialsFor(image, deps.auths, pool.registryAuth);
+    const credential = credentials === undefined ? undefined : deps.auths.get(credentials);
     log.info({ image, engine, pool: pool.name, withCredentials: credential !== undefined }, "pulling image");
     try {
       await images.pull(image, credential, onEvent, controller.signal);
@@ -159,8 +162,9 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
     return { kind: "ready" };
   }
 
-  async function ensureOnce(pool: Pool, refresh: boolean): Promise<ImageReadiness> {
+  async function ensureOnce(pool: Pool, credentials: string | undefined, refresh: boolean): Promise<ImageReadiness> {
     const image = pool.image;
+    const lockName = credentials ?? "";
     const deadline = deps.now() + PULL_TIMEOUT_MS;
     for (;;) {
       const [localId, record] = await Promise.all([images.imageId(image), store.get(engine, image)]);
@@ -191,16 +195,16 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
         return { kind: "unavailable", retryAt: failure.nextRetryAt, failure };
       }
       const token = deps.newToken();
-      if (await store.lock(engine, image, token, PULL_LOCK_TTL_MS)) {
+      if (await store.lock(engine, image, lockName, token, PULL_LOCK_TTL_MS)) {
         try {
-          return await pullLocked(pool, record ?? emptyImageRecord(engine, image, now), localId, token);
+          return await pullLocked(pool, record ?? emptyImageRecord(engine, image, now), localId, credentials, token);
         } finally {
-          await store.unlock(engine, image, token);
+          await store.unlock(engine, image, lockName, token);
         }
       }
       // Another process on this engine is pulling the image: wait for it, then look again.
       log.debug({ image, engine }, "another process is pulling the image; waiting for it");
-      while ((await store.isLocked(engine, image)) && deps.now() < deadline) await delay(PULL_LOCK_POLL_MS);
+      while ((await store.isLocked(engine, image, lockName)) && deps.now() < deadline) await delay(PULL_LOCK_POLL_MS);
       if (deps.now() >= deadline) throw new Error(`waited ${PULL_TIMEOUT_MS} ms for another process to pull ${image}`);
       // A refresh the other process just did counts for this caller too.
       refresh = false;
@@ -209,10 +213,13 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
 
   return {
     ensure(pool, options = {}) {
-      const running = inFlight.get(pool.image);
+      const credentials = credentialKeyFor(pool.image, deps.auths, pool.registryAuth);
+      // `|` appears in neither an image reference nor an `auths` key.
+      const key = `${pool.image}|${credentials ?? ""}`;
+      const running = inFlight.get(key);
       if (running) return running;
-      const flight = ensureOnce(pool, options.refresh ?? false).finally(() => inFlight.delete(pool.image));
-      inFlight.set(pool.image, flight);
+      const flight = ensureOnce(pool, credentials, options.refresh ?? false).finally(() => inFlight.delete(key));
+      inFlight.set(key, flight);
       return flight;
     },
   };

@@ -5,8 +5,8 @@ import type { RunnersApi } from "../github/runners-api.js";
 import type { Metrics } from "../observability/metrics.js";
 import { OOM_RERUN_QUEUE, oomRerunJobId, type OomRerunRequest } from "../queue/jobs.js";
 import { rerunRetryDelayMs } from "../tunables.js";
-import type { OomRerunStore } from "../state/oom-reruns.js";
-import type { RunnerRecord } from "../state/runner-store.js";
+import type { OomRerunClaim, OomRerunStore } from "../state/oom-reruns.js";
+import type { BusyJob, RunnerRecord } from "../state/runner-store.js";
 import { httpStatusOf } from "../errors.js";
 import { carriesLabels } from "../pools/match.js";
 import type { ExitReason } from "./exit-reason.js";
@@ -50,8 +50,14 @@ export interface OomRerunDeps {
 }
 
 /**
- * Records that the runner's job is re-run on `toPool` and queues the re-run; once per job (by its
- * run and name, which a re-run keeps). Undefined when the job was re-run before.
+ * Queues the re-run of the runner's job on `toPool` and records that it is re-run; once per job (by
+ * its run and name, which a re-run keeps). Undefined when the job was re-run before.
+ *
+ * The queue entry is added before the claim is written: a claim is a promise that the job is re-run,
+ * and a crash between the two must not leave one with no entry to keep it (the job would then never
+ * be re-run, nor re-run by anyone else). An entry without its claim is harmless: its worker writes
+ * the claim before it asks GitHub (rerunOnce), so the re-run's queued webhook always finds its
+ * route, and an entry whose job another OOM kill claimed first does nothing.
  */
 export async function requestOomRerun(
   record: RunnerRecord,
@@ -63,16 +69,28 @@ export async function requestOomRerun(
   if (!job || jobId === undefined) return undefined;
   const at = deps.now();
   const fields = { runnerName: record.name, jobId, runId: job.runId, job: job.name, pool: record.pool, toPool };
-  // Before the re-run is asked for: its queued webhook may arrive at once and must find the route.
-  const claimed = await deps.store.claim(
-    { owner: job.owner, repo: job.repo, runId: job.runId, name: job.name },
-    { jobId, fromPool: record.pool, toPool, runnerName: record.name, at },
-  );
-  if (!claimed) {
+  const ref = { owner: job.owner, repo: job.repo, runId: job.runId, name: job.name };
+  const reRunBefore = () =>
     deps.log.warn(fields, "runner OOM-killed again in a job re-run once already; not re-run again");
+  // A claim of this very job id is an earlier clean-up of this runner that got this far.
+  const earlier = await deps.store.claimOf(ref);
+  if (earlier && earlier.jobId !== jobId) {
+    reRunBefore();
     return undefined;
   }
-  const request: OomRerunRequest = {
+  await deps.queue.add("rerun", rerunRequest(record, job, jobId, toPool), { jobId: oomRerunJobId(jobId) });
+  const claim = { jobId, fromPool: record.pool, toPool, runnerName: record.name, at };
+  if (!(await deps.store.claim(ref, claim)) && (await deps.store.claimOf(ref))?.jobId !== jobId) {
+    // Claimed for another job id in between: the entry just added finds that claim and does nothing.
+    reRunBefore();
+    return undefined;
+  }
+  deps.log.warn(fields, "runner OOM-killed during a job; the job will be re-run on the bigger pool");
+  return { pool: toPool, at: earlier?.at ?? at };
+}
+
+function rerunRequest(record: RunnerRecord, job: BusyJob, jobId: number, toPool: string): OomRerunRequest {
+  return {
     installationId: record.installationId,
     owner: job.owner,
     repo: job.repo,
@@ -83,9 +101,30 @@ export async function requestOomRerun(
     toPool,
     runnerName: record.name,
   };
-  await deps.queue.add("rerun", request, { jobId: oomRerunJobId(jobId) });
-  deps.log.warn(fields, "runner OOM-killed during a job; the job will be re-run on the bigger pool");
-  return { pool: toPool, at };
+}
+
+/**
+ * The claim of the request's job, written now when its requester was stopped between queueing the
+ * entry and claiming; undefined when another job id (an earlier OOM kill of this job) holds it.
+ */
+async function ownClaim(request: OomRerunRequest, deps: RerunWorkerDeps): Promise<OomRerunClaim | undefined> {
+  const ref = { owner: request.owner, repo: request.repo, runId: request.runId, name: request.jobName };
+  const claim: OomRerunClaim = {
+    jobId: request.jobId,
+    fromPool: request.fromPool,
+    toPool: request.toPool,
+    runnerName: request.runnerName,
+    at: deps.now(),
+  };
+  if (await deps.store.claim(ref, claim)) {
+    deps.log.warn(
+      { jobId: request.jobId, runId: request.runId, job: request.jobName, toPool: request.toPool },
+      "OOM re-run entry found without its claim (its requester stopped in between); claimed now",
+    );
+    return claim;
+  }
+  const held = await deps.store.claimOf(ref);
+  return held?.jobId === request.jobId ? held : undefined;
 }
 
 const NOT_RERUN = new Set(["success", "cancelled", "skipped", "neutral"]);
@@ -95,12 +134,19 @@ export interface RerunWorkerDeps {
   store: OomRerunStore;
   metrics: Metrics;
   log: Logger;
+  now: () => number;
 }
 
 /** One attempt: re-runs the job once its run has completed (throws to be tried again until then). */
 export async function rerunOnce(request: OomRerunRequest, deps: RerunWorkerDeps): Promise<"rerun" | "not-needed"> {
   const { github, log } = deps;
   const fields = { jobId: request.jobId, runId: request.runId, job: request.jobName, toPool: request.toPool };
+  // Before anything else: the re-run's queued webhook must find its route (the claim).
+  const claim = await ownClaim(request, deps);
+  if (!claim) {
+    log.warn(fields, "OOM-killed job's re-run is claimed by another OOM kill of it; not re-run again");
+    return "not-needed";
+  }
   const { status, conclusion } = await github.jobResult(
     request.installationId,
     request.owner,

@@ -11,8 +11,13 @@ export const MASK = "***";
 /** Environment variables of a runner container whose values are secrets by definition. */
 export const SECRET_ENV_NAMES = ["ACTIONS_RUNNER_INPUT_JITCONFIG", "RUNNER_TOKEN"] as const;
 
-/** Other variables are treated as secrets when their name says so (pool env: API_TOKEN, NPM_PASSWORD…). */
-const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|API_?KEY|JITCONFIG/i;
+/**
+ * Other variables are treated as secrets when their name says so (pool env: API_TOKEN,
+ * NPM_PASSWORD, BASIC_AUTH, NPM_AUTH, SIGNING_KEY…). AUTH followed by OR_NAME, OR_EMAIL or OR_DATE
+ * is git's author identity (GIT_AUTHOR_NAME), not a credential; AUTHORIZATION still counts.
+ */
+const SECRET_NAME =
+  /TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|API_?KEY|JITCONFIG|AUTH(?!OR_(NAME|EMAIL|DATE)$)|_KEY$/i;
 
 /** Shorter values are too likely to occur by chance in ordinary output to be masked everywhere. */
 const MIN_SECRET_LENGTH = 8;
@@ -74,7 +79,47 @@ export function tailOf(text: string, maxBytes: number): string {
 /** Lines longer than this are passed on in pieces (Docker splits log lines at 16 KiB anyway). */
 const MAX_LINE_BYTES = 64 * 1024;
 
-/** Masks a live log stream line by line, so a secret is never split across two writes. */
+/**
+ * A run of one token shape longer than this is passed on even though it has not ended (its pieces
+ * are masked on their own: every piece of such a run is itself a masked shape but its last few
+ * characters); it bounds what one endless line can hold in memory.
+ */
+const MAX_HELD_BYTES = 16 * MAX_LINE_BYTES;
+
+/** The longest a token shape needs before the patterns recognise it (a base64 run). */
+const LONGEST_SHAPE_START = 64;
+
+/** Where text masked so far may be cut: no secret or token shape, whole or begun, spans the cut. */
+function safeCut(text: string, secrets: readonly string[]): number {
+  const longest = Math.max(LONGEST_SHAPE_START, ...secrets.map((secret) => secret.length));
+  // A secret or shape that only begins in the last `longest` characters may still be growing.
+  let cut = Math.max(0, text.length - longest);
+  const spans: [number, number][] = [];
+  for (const secret of secrets.filter((s) => s.length >= MIN_SECRET_LENGTH)) {
+    for (let at = text.indexOf(secret); at >= 0; at = text.indexOf(secret, at + 1))
+      spans.push([at, at + secret.length]);
+  }
+  for (const pattern of [...TOKEN_PATTERNS, BASE64_RUN]) {
+    for (const match of text.matchAll(pattern)) spans.push([match.index, match.index + match[0].length]);
+  }
+  // Moving the cut before one span can put it inside another (a secret within a base64 run).
+  for (let moved = true; moved;) {
+    moved = false;
+    for (const [start, end] of spans) {
+      if (start < cut && cut < end) {
+        cut = start;
+        moved = true;
+      }
+    }
+  }
+  return cut;
+}
+
+/**
+ * Masks a live log stream line by line, so a secret is never split across two writes. A line
+ * longer than MAX_LINE_BYTES is passed on in pieces cut where no secret or token shape spans the
+ * cut, so a secret that straddles the 64 KiB mark is still masked whole.
+ */
 export function maskingStream(secrets: readonly string[]): Transform {
   let pending = "";
   return new Transform({
@@ -86,8 +131,9 @@ export function maskingStream(secrets: readonly string[]): Transform {
         pending = pending.slice(lastNewline + 1);
       }
       if (pending.length > MAX_LINE_BYTES) {
-        this.push(maskSecrets(pending, secrets));
-        pending = "";
+        const cut = pending.length > MAX_HELD_BYTES ? pending.length : safeCut(pending, secrets);
+        if (cut > 0) this.push(maskSecrets(pending.slice(0, cut), secrets));
+        pending = pending.slice(cut);
       }
       done();
     },

@@ -3,7 +3,7 @@ import type { ImageRecord } from "../images/policy.js";
 import { RedisKeys } from "./keys.js";
 import { defineScripts } from "./scripts/index.js";
 
-/** What runnerhub knows about runner images per engine, and the per-image pull lock. */
+/** What runnerhub knows about runner images per engine, and the per-image-and-credentials pull lock. */
 export class ImageStore {
   private readonly keys: RedisKeys;
 
@@ -38,20 +38,23 @@ export class ImageStore {
     await this.redis.hdel(this.keys.images, this.field(engine, image));
   }
 
-  /** One pull of an image per engine at a time, across processes; a dead holder blocks others for ttlMs at most. */
-  async lock(engine: string, image: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.keys.pullLock(engine, image), token, "PX", ttlMs, "NX")) === "OK";
+  /**
+   * One pull of an image per engine and credentials at a time, across processes (credentials: the
+   * `auths` entry's name, "" for an anonymous pull); a dead holder blocks others for ttlMs at most.
+   */
+  async lock(engine: string, image: string, credentials: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.pullLock(engine, image, credentials), token, "PX", ttlMs, "NX")) === "OK";
   }
 
-  async renew(engine: string, image: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.runnerhubRenewLock(this.keys.pullLock(engine, image), token, ttlMs)) === 1;
+  async renew(engine: string, image: string, credentials: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.runnerhubRenewLock(this.keys.pullLock(engine, image, credentials), token, ttlMs)) === 1;
   }
 
-  async unlock(engine: string, image: string, token: string): Promise<void> {
-    await this.redis.runnerhubReleaseLock(this.keys.pullLock(engine, image), token);
+  async unlock(engine: string, image: string, credentials: string, token: string): Promise<void> {
+    await this.redis.runnerhubReleaseLock(this.keys.pullLock(engine, image, credentials), token);
   }
 
-  async isLocked(engine: string, image: string): Promise<boolean> {
-    return (await this.redis.exists(this.keys.pullLock(engine, image))) === 1;
+  async isLocked(engine: string, image: string, credentials: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.pullLock(engine, image, credentials))) === 1;
   }
 }

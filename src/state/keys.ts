@@ -98,7 +98,12 @@ export class RedisKeys {
    * Redis' clock) while their container is being made, then +inf until released.
    */
   slots(kind: "pool" | "engine", name: string): string {
-    return `${this.prefix}:slots:${kind}:${name}`;
+    return `${this.slotsPrefix(kind)}${name}`;
+  }
+
+  /** The part of slots(kind, name) before the name (retiring a runner appends its record's pool and engine). */
+  slotsPrefix(kind: "pool" | "engine"): string {
+    return `${this.prefix}:slots:${kind}:`;
   }
 
   /** Sorted set, no TTL: BullMQ ids of provision entries parked until a slot of this pool or engine frees, scored by queuedAt. */
@@ -202,9 +207,12 @@ export class RedisKeys {
     return `${this.prefix}:images`;
   }
 
-  /** String, 60 s TTL renewed while the pull runs: the token of the one process pulling this image on this engine. */
-  pullLock(engine: string, image: string): string {
-    return `${this.prefix}:lock:pull:${engine}|${image}`;
+  /**
+   * String, 60 s TTL renewed while the pull runs: the token of the one process pulling this image
+   * on this engine with these credentials (the `auths` entry's name, "" for an anonymous pull).
+   */
+  pullLock(engine: string, image: string, credentials: string): string {
+    return `${this.prefix}:lock:pull:${engine}|${image}|${credentials}`;
   }
 
   /** Hash written by BullMQ: one entry of a queue (data, finishedOn, …), kept as the queue's options say. */

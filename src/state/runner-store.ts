@@ -162,7 +162,11 @@ export class RunnerStore {
     return updated === 1;
   }
 
-  /** Removes a live record and keeps what happened to it (and its last log lines, masked) for a day. */
+  /**
+   * Removes a live record, frees its pool and engine slots in the same step (a reader never sees a
+   * runner gone but its slot held), and keeps what happened to it (and its last log lines, masked)
+   * for a day. The caller still wakes the demand waiting for the slot (SlotKeeper.release).
+   */
   async retire(name: string, exit: RunnerExit, logs?: string): Promise<RunnerExitRecord | undefined> {
     const history = await this.redis.runnerhubRetireRunner(
       this.keys.runner(name),
@@ -170,6 +174,8 @@ export class RunnerStore {
       this.keys.runnerExit(name),
       this.keys.freeRunnersOfPoolPrefix,
       this.keys.runnerLogs(name),
+      this.keys.slotsPrefix("pool"),
+      this.keys.slotsPrefix("engine"),
       name,
       JSON.stringify(exit),
       EXIT_HISTORY_SECONDS,

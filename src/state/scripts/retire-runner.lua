@@ -1,6 +1,10 @@
 --[[
-  Removes a live runner record and keeps what happened to it for a while (RunnerStore.retire), in
-  one step, so no reader sees the runner in an index without its record or the other way round.
+  Removes a live runner record, frees its capacity slots and keeps what happened to it for a while
+  (RunnerStore.retire), in one step, so no reader sees the runner in an index without its record
+  or the other way round, nor a runner whose record is gone still holding a slot of its pool or
+  engine. (Freeing the slot in a second call left such a window: a reader between the two calls
+  counted a slot for a runner that no longer existed.) Waking the demand parked on the freed slot
+  stays with the caller (SlotKeeper), which needs the queue.
 
   Input:
     KEYS[1] the runner record (string, JSON RunnerRecord)
@@ -8,6 +12,8 @@
     KEYS[3] the exit record (string, JSON RunnerExitRecord)
     KEYS[4] the prefix of the per-pool sets of free runners (the pool's name is appended)
     KEYS[5] the runner's last log lines (string)
+    KEYS[6] the prefix of the per-pool slots (sorted sets; the record's pool is appended)
+    KEYS[7] the prefix of the per-engine slots (sorted sets; the record's engine is appended)
 
     ARGV[1] the runner's name
     ARGV[2] the exit fields as JSON (exitedAt, exitCode, oomKilled, reason), merged over the record
@@ -22,6 +28,8 @@ redis.call("SREM", KEYS[2], ARGV[1])
 if not text then return false end
 local record = cjson.decode(text)
 redis.call("SREM", KEYS[4] .. record.pool, ARGV[1])
+redis.call("ZREM", KEYS[6] .. record.pool, ARGV[1])
+if type(record.engine) == "string" then redis.call("ZREM", KEYS[7] .. record.engine, ARGV[1]) end
 for key, value in pairs(cjson.decode(ARGV[2])) do record[key] = value end
 local history = cjson.encode(record)
 redis.call("DEL", KEYS[1])

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadRegistryAuths } from "../../../src/config/load.js";
-import { credentialsFor, parseRegistryAuths } from "../../../src/config/registry-auth.js";
+import { credentialKeyFor, credentialsFor, parseRegistryAuths } from "../../../src/config/registry-auth.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
@@ -50,6 +50,11 @@ describe("registry credentials", () => {
     expect(credentialsFor("127.0.0.1:5000/stub:1", auths, undefined)?.username).toBe("local");
     expect(credentialsFor("ubuntu:24.04", auths, undefined)).toBeUndefined();
     expect(credentialsFor("ghcr.io/acme/runner:1", auths, "ghcr.io")?.username).toBe("org");
+    // The entry's name tells pulls with different credentials apart (the in-flight pulls' key).
+    expect(credentialKeyFor("ghcr.io/acme/runner:1", auths, undefined)).toBe("ghcr.io/acme");
+    expect(credentialKeyFor("ghcr.io/acme/runner:1", auths, "ghcr.io")).toBe("ghcr.io");
+    expect(credentialKeyFor("ghcr.io/acme/runner:1", auths, "quay.io")).toBeUndefined();
+    expect(credentialKeyFor("ubuntu:24.04", auths, undefined)).toBeUndefined();
   });
 
   it("names the field of a bad entry and never echoes a secret", () => {

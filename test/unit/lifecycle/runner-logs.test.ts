@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
 import { finalUsage } from "../../../src/lifecycle/clean-up.js";
 import { MASK, maskingStream, maskSecrets, secretValuesOf, tailOf } from "../../../src/lifecycle/runner-logs.js";
@@ -26,6 +27,29 @@ describe("secretValuesOf", () => {
       "=odd",
     ];
     expect(secretValuesOf(env)).toEqual([JIT_CONFIG, REGISTRATION_TOKEN, "npm_abcdefgh12345678", "hunter2hunter2"]);
+  });
+
+  it("takes variables whose name contains AUTH or ends in _KEY, not git's author identity", () => {
+    const env = [
+      "BASIC_AUTH=user:pa55word",
+      "NPM_AUTH=bnBtOnNlY3JldA",
+      "AUTHORIZATION=Bearer abcdefgh",
+      "oauth_client=client-secret-1",
+      "SIGNING_KEY=k3y-material-9",
+      "AWS_ACCESS_KEY=AKIAEXAMPLE123",
+      "GIT_AUTHOR_NAME=Jane Developer",
+      "GIT_AUTHOR_EMAIL=jane@example.com",
+      "KEYBOARD_LAYOUT=dvorak-programmer",
+      "MONKEY=chimpanzee-bonobo",
+    ];
+    expect(secretValuesOf(env)).toEqual([
+      "user:pa55word",
+      "bnBtOnNlY3JldA",
+      "Bearer abcdefgh",
+      "client-secret-1",
+      "k3y-material-9",
+      "AKIAEXAMPLE123",
+    ]);
   });
 });
 
@@ -88,6 +112,54 @@ describe("maskingStream", () => {
     const out: string[] = [];
     for await (const chunk of Readable.from(chunks).pipe(maskingStream([JIT_CONFIG]))) out.push(String(chunk));
     expect(out.join("")).toBe(`start\nconfig=${MASK}\nend`);
+  });
+
+  /** What the stream passes on, one entry per write it makes. */
+  async function streamed(chunks: string[], secrets: string[]): Promise<string[]> {
+    const stream = maskingStream(secrets);
+    const out: string[] = [];
+    stream.on("data", (chunk: Buffer) => out.push(String(chunk)));
+    for (const chunk of chunks) stream.write(chunk);
+    stream.end();
+    await finished(stream);
+    return out;
+  }
+
+  // A line with no newline for 64 KiB is passed on in pieces; a secret across that mark is masked whole.
+  const LONG = 64 * 1024;
+  /** Ordinary output, no token shape in it, exactly `length` characters. */
+  const filler = (length: number) => ". ".repeat(length).slice(0, length);
+
+  it("masks a known secret that straddles the 64 KiB mark of an endless line", async () => {
+    const secret = "hunter2-but-longer";
+    for (const cutInSecret of [1, 7, secret.length - 1]) {
+      const before = LONG - cutInSecret + 10;
+      const line = `${filler(before)}${secret}${filler(100)}`;
+      // The first read ends inside the secret, past the 64 KiB mark.
+      const out = await streamed([line.slice(0, before + cutInSecret), line.slice(before + cutInSecret)], [secret]);
+      expect(out.length).toBeGreaterThan(1);
+      expect(out.join("")).toBe(`${filler(before)}${MASK}${filler(100)}`);
+    }
+  });
+
+  it("masks a token shape it was not told about across the 64 KiB mark", async () => {
+    const token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    for (const cutInToken of [2, 10, 30]) {
+      const before = LONG - cutInToken + 10;
+      const line = `${filler(before)} ${token} done`;
+      const out = await streamed([line.slice(0, before + 1 + cutInToken), line.slice(before + 1 + cutInToken)], []);
+      expect(out.length).toBeGreaterThan(1);
+      expect(out.join("")).toBe(`${filler(before)} ${MASK} done`);
+    }
+  });
+
+  it("passes a line of ordinary text on while it is still being written", async () => {
+    const stream = maskingStream(["hunter2-but-longer"]);
+    const pieces: string[] = [];
+    stream.on("data", (chunk: Buffer) => pieces.push(String(chunk)));
+    stream.write("word ".repeat(LONG / 4));
+    expect(pieces.join("").length).toBeGreaterThan(LONG);
+    stream.end();
   });
 });
 
