@@ -165,11 +165,13 @@ async function stopLeftover(paths: Paths, boundMs: number, log: Logger): Promise
     if (found.state === "absent" && running.length === 0) return;
     if (found.state === "ready") await sendShutdown(paths.socket);
     if (Date.now() >= deadline) {
-      const pids = running.length > 0 ? running.join(", ") : "unknown";
+      const pids = running.join(", ");
+      const which = pids ? `a redis-server (pid ${pids})` : "a redis-server";
       throw new Error(
-        `a redis-server (pid ${pids}) left running on the data folder ${paths.dir} neither stopped nor answered on ` +
-          `${paths.socket} within ${boundMs / 1000} s (${found.state}); runnerhub does not start ` +
-          `a second one on the same append-only file. Stop it (kill ${pids}) and start runnerhub again`,
+        `${which} left running on the data folder ${paths.dir} neither stopped nor answered on ` +
+          `${paths.socket} within ${boundMs / 1000} s (${found.state}); runnerhub does not start a second one ` +
+          `on the same append-only file. Stop it (${pids ? `kill ${pids}` : "the redis-server working in that folder"}) ` +
+          "and start runnerhub again",
       );
     }
     await sleep(EMBEDDED_REDIS_POLL_MS);
