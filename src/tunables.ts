@@ -334,3 +334,14 @@ export const LIVE_KEEPALIVE_MS = 15 * SECOND_MS;
 
 /** The dashboard's ping of this process' engine: a hung engine shows as unreachable, not as a hung page. */
 export const DASHBOARD_PING_TIMEOUT_MS = 2 * SECOND_MS;
+
+// --- Setup page ---------------------------------------------------------------------------------
+
+/** Random bytes of a generated setup token: 192 bits, out of reach of guessing over HTTP. */
+export const SETUP_TOKEN_BYTES = 24;
+
+/** Largest body the setup page reads: an App id, a 4096-bit PEM (about 3.3 KiB) and a secret, form-encoded. */
+export const SETUP_BODY_MAX_BYTES = 64 * 1024;
+
+/** The manifest conversion is one small GitHub call; a GitHub that does not answer fails the page, not the process. */
+export const SETUP_GITHUB_TIMEOUT_MS = 30 * SECOND_MS;
