@@ -357,3 +357,40 @@ export const EMBEDDED_REDIS_PROBE_TIMEOUT_MS = SECOND_MS;
 
 /** The lines of redis-server's own output kept for an error message: enough to show why it stopped. */
 export const EMBEDDED_REDIS_OUTPUT_LINES = 20;
+
+// --- Dashboard under load and abuse ----------------------------------------------------------
+
+/** Live streams one dashboard session (or the bearer token) may hold: a person with a few tabs; more is a script or a leak. */
+export const LIVE_STREAMS_PER_SESSION = 4;
+
+/** Live streams a process holds at once: each keeps a socket and gets every update; a process serves a few operators. */
+export const LIVE_STREAMS_TOTAL = 64;
+
+/**
+ * Output a live stream may still have waiting for its client when the next update is due: a few
+ * whole updates (the runner table of a big installation is tens of KiB). A client that falls this
+ * far behind has stopped reading and is dropped; the kernel's socket buffers (megabytes) already
+ * hold what it did not take. A stream holds at most this plus one update.
+ */
+export const LIVE_STREAM_MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/** Failed dashboard logins one client address may make per window before it must wait (429): room for typos, none for guessing. */
+export const LOGIN_FAILURES_PER_WINDOW = 10;
+export const LOGIN_FAILURE_WINDOW_MS = MINUTE_MS;
+
+/** Client addresses whose failed logins are remembered at once; past it the longest-known go first, so a flood of addresses costs bounded memory. */
+export const LOGIN_THROTTLE_MAX_ADDRESSES = 10_000;
+
+/** Largest login form the dashboard reads: a token and a path to go on to. */
+export const LOGIN_BODY_MAX_BYTES = 8 * 1024;
+
+// --- Setup page ---------------------------------------------------------------------------------
+
+/** Random bytes of a generated setup token: 192 bits, out of reach of guessing over HTTP. */
+export const SETUP_TOKEN_BYTES = 24;
+
+/** Largest body the setup page reads: an App id, a 4096-bit PEM (about 3.3 KiB) and a secret, form-encoded. */
+export const SETUP_BODY_MAX_BYTES = 64 * 1024;
+
+/** The manifest conversion is one small GitHub call; a GitHub that does not answer fails the page, not the process. */
+export const SETUP_GITHUB_TIMEOUT_MS = 30 * SECOND_MS;

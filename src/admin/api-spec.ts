@@ -1,5 +1,12 @@
 import { z } from "zod";
 import { poolOverrideSchema } from "../pools/overrides.js";
+import {
+  LIVE_STREAMS_PER_SESSION,
+  LIVE_STREAMS_TOTAL,
+  LOGIN_BODY_MAX_BYTES,
+  LOGIN_FAILURE_WINDOW_MS,
+  LOGIN_FAILURES_PER_WINDOW,
+} from "../tunables.js";
 import type { Method } from "./routing.js";
 import {
   DEFAULT_PER_PAGE,
@@ -335,6 +342,12 @@ export function openApiDocument(): Record<string, unknown> {
       operationId: "getAdminEvents",
       responses: {
         200: { description: "An event stream", content: { "text/event-stream": { schema: { type: "string" } } } },
+        429: {
+          description:
+            `Too many live streams: at most ${LIVE_STREAMS_PER_SESSION} per session (or for the bearer token), ${LIVE_STREAMS_TOTAL} per process. ` +
+            "A stream ends when its session expires, and a client that stops reading is dropped.",
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        },
         ...responsesOf({}),
       },
     },
@@ -354,6 +367,10 @@ export function openApiDocument(): Record<string, unknown> {
       responses: {
         303: { description: "Logged in: on to `next` (default /admin)" },
         401: { description: "Wrong or missing token: the form again, with the error" },
+        413: { description: `The form is larger than ${LOGIN_BODY_MAX_BYTES} bytes` },
+        429: {
+          description: `${LOGIN_FAILURES_PER_WINDOW} failed logins from this address within ${LOGIN_FAILURE_WINDOW_MS / 1000} s: the form with the error, and Retry-After (seconds)`,
+        },
       },
     },
   };

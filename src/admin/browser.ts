@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { pathOf } from "../http/server.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import { DASHBOARD_SCRIPT, DASHBOARD_STYLE } from "./assets.js";
-import { checkToken, tokenDigest } from "./auth.js";
+import { checkToken, presentedToken, tokenDigest } from "./auth.js";
 import type { Html } from "./html.js";
 import { createLiveHub, type LiveHub } from "./live.js";
 import type { OverviewReader } from "./overview.js";
@@ -21,8 +21,30 @@ import {
   STYLE_PATH,
 } from "./pages.js";
 import type { Overview, RunnerDetail } from "./schemas.js";
-import { FEED_MAX_LENGTH, LIVE_KEEPALIVE_MS, LIVE_POLL_MS, LIVE_REFRESH_MS, SESSION_TTL_MS } from "../tunables.js";
-import { cookieValue, issueSession, safeNext, SESSION_COOKIE, sessionCookie, verifySession } from "./session.js";
+import {
+  FEED_MAX_LENGTH,
+  LIVE_KEEPALIVE_MS,
+  LIVE_POLL_MS,
+  LIVE_REFRESH_MS,
+  LIVE_STREAM_MAX_BUFFERED_BYTES,
+  LIVE_STREAMS_PER_SESSION,
+  LIVE_STREAMS_TOTAL,
+  LOGIN_BODY_MAX_BYTES,
+  LOGIN_FAILURE_WINDOW_MS,
+  LOGIN_FAILURES_PER_WINDOW,
+  LOGIN_THROTTLE_MAX_ADDRESSES,
+  SESSION_TTL_MS,
+} from "../tunables.js";
+import { createLoginThrottle } from "./login-throttle.js";
+import {
+  cookieValue,
+  issueSession,
+  safeNext,
+  SESSION_COOKIE,
+  sessionCookie,
+  sessionExpiresAt,
+  verifySession,
+} from "./session.js";
 
 export interface BrowserDeps {
   adminToken: string;
@@ -43,8 +65,6 @@ export interface BrowserUi {
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   stop(): Promise<void>;
 }
-
-const LOGIN_BODY_LIMIT = 8 * 1024;
 
 /** No inline script or style, no framing, no other origin: the page needs nothing else. */
 const PAGE_HEADERS = {
@@ -76,14 +96,22 @@ function overHttps(req: IncomingMessage): boolean {
   return socket.encrypted === true || req.headers["x-forwarded-proto"] === "https";
 }
 
+/** The login form; undefined when it is larger than LOGIN_BODY_MAX_BYTES (read to its end, so the 413 reaches the client). */
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+  if (Number(req.headers["content-length"] ?? 0) > LOGIN_BODY_MAX_BYTES) return undefined;
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size <= LOGIN_BODY_LIMIT) chunks.push(chunk);
+    if (size <= LOGIN_BODY_MAX_BYTES) chunks.push(chunk);
   }
-  return size > LOGIN_BODY_LIMIT ? undefined : new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+  return size > LOGIN_BODY_MAX_BYTES ? undefined : new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+}
+
+function refuseStream(res: ServerResponse, message: string): true {
+  res.writeHead(429, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  res.end(JSON.stringify({ error: message }));
+  return true;
 }
 
 /** The browser side of the admin area: log-in with a session cookie, the live dashboard, runner pages. */
@@ -99,23 +127,98 @@ export function createBrowserUi(deps: BrowserDeps): BrowserUi {
     now: deps.now,
   });
 
+  const throttle = createLoginThrottle({
+    limit: LOGIN_FAILURES_PER_WINDOW,
+    windowMs: LOGIN_FAILURE_WINDOW_MS,
+    maxAddresses: LOGIN_THROTTLE_MAX_ADDRESSES,
+  });
+  /** Open live streams by who holds them: a session's nonce, or "bearer" for the token. */
+  const streams = new Map<string, Set<ServerResponse>>();
+  let streamCount = 0;
+
   async function login(req: IncomingMessage, res: ServerResponse): Promise<true> {
+    // Behind a reverse proxy every client shares the proxy's address (forwarded headers can be forged).
+    const remoteAddress = req.socket.remoteAddress ?? "unknown";
+    const waitMs = throttle.waitMs(remoteAddress, deps.now());
+    if (waitMs !== undefined) {
+      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+      log.warn({ remoteAddress, retryAfterSeconds: seconds }, "dashboard login throttled");
+      const error = `Too many failed logins from your address; try again in ${seconds} s.`;
+      return sendPage(res, 429, renderLogin({ next: "/admin", error }), { "retry-after": String(seconds) });
+    }
     const form = await readForm(req);
-    const next = safeNext(form?.get("next"));
-    const result = checkToken(form?.get("token") ?? undefined, digest);
+    if (form === undefined) {
+      res.writeHead(413, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+      res.end(`login form exceeds ${LOGIN_BODY_MAX_BYTES} bytes\n`);
+      return true;
+    }
+    const next = safeNext(form.get("next"));
+    const result = checkToken(form.get("token") ?? undefined, digest);
     if (result !== "ok") {
-      log.warn({ reason: result, remoteAddress: req.socket.remoteAddress }, "dashboard login refused");
+      throttle.failed(remoteAddress, deps.now());
+      log.warn({ reason: result, remoteAddress }, "dashboard login refused");
       const error = result === "missing" ? "Enter the admin token." : "Wrong admin token.";
       return sendPage(res, 401, renderLogin({ next, error }));
     }
+    throttle.succeeded(remoteAddress);
     const session = issueSession(deps.adminToken, deps.now(), randomBytes(16).toString("base64url"));
-    log.info({ remoteAddress: req.socket.remoteAddress }, "dashboard login");
+    log.info({ remoteAddress }, "dashboard login");
     return redirect(res, next, {
       "set-cookie": sessionCookie(session, { secure: overHttps(req), maxAgeMs: SESSION_TTL_MS }),
     });
   }
 
-  function stream(req: IncomingMessage, res: ServerResponse, first: Overview): true {
+  /**
+   * Who holds a stream, and until when: the bearer token (no end), or the session cookie (its
+   * expiry). Called for requests the handler already authenticated, the bearer token first.
+   */
+  function holderOf(req: IncomingMessage): { key: string; endsAt: number | undefined } {
+    const cookie = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    if (presentedToken(req.headers.authorization) !== undefined || cookie === undefined) {
+      return { key: "bearer", endsAt: undefined };
+    }
+    return { key: `session:${cookie.split(".")[1] ?? ""}`, endsAt: sessionExpiresAt(cookie) };
+  }
+
+  async function stream(req: IncomingMessage, res: ServerResponse): Promise<true> {
+    const holder = holderOf(req);
+    const held = streams.get(holder.key) ?? new Set<ServerResponse>();
+    if (held.size >= LIVE_STREAMS_PER_SESSION) {
+      log.warn(
+        { holder: holder.key.split(":")[0], open: held.size },
+        "dashboard stream refused: too many for one session",
+      );
+      return refuseStream(
+        res,
+        `at most ${LIVE_STREAMS_PER_SESSION} live streams per session; close another dashboard tab`,
+      );
+    }
+    if (streamCount >= LIVE_STREAMS_TOTAL) {
+      log.warn({ open: streamCount }, "dashboard stream refused: too many open");
+      return refuseStream(res, `at most ${LIVE_STREAMS_TOTAL} live streams at once; try again later`);
+    }
+    // Counted before the first read, so a burst of requests cannot slip past the caps meanwhile.
+    held.add(res);
+    streams.set(holder.key, held);
+    streamCount += 1;
+    /** What ends with the stream: its subscription and timers, added once it runs. */
+    const cleanups: (() => void)[] = [];
+    const release = () => {
+      if (!held.delete(res)) return;
+      streamCount -= 1;
+      if (held.size === 0) streams.delete(holder.key);
+      for (const cleanup of cleanups) cleanup();
+    };
+    res.once("close", release);
+    let first: Overview;
+    try {
+      first = await deps.overview.overview();
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (res.destroyed) return true;
+
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
@@ -123,20 +226,39 @@ export function createBrowserUi(deps: BrowserDeps): BrowserUi {
       // Tells nginx-style proxies not to buffer the stream.
       "x-accel-buffering": "no",
     });
+    /**
+     * A client that stopped reading is dropped, not buffered for without end. What is still
+     * waiting is looked at before the next write: one update larger than the bound (a big
+     * installation's first) is fine while the client takes it.
+     */
+    const write = (chunk: string) => {
+      if (res.destroyed) return;
+      if (res.writableLength > LIVE_STREAM_MAX_BUFFERED_BYTES) {
+        log.warn(
+          { bufferedBytes: res.writableLength, remoteAddress: req.socket.remoteAddress },
+          "dashboard stream dropped: its client stopped reading",
+        );
+        res.destroy();
+        return;
+      }
+      res.write(chunk);
+    };
     const send = (overview: Overview) => {
       const sections = Object.fromEntries(
         Object.entries(renderSections(overview)).map(([id, markup]) => [id, markup.text]),
       );
-      res.write(`event: sections\ndata: ${JSON.stringify(sections)}\n\n`);
+      write(`event: sections\ndata: ${JSON.stringify(sections)}\n\n`);
     };
-    res.write("retry: 2000\n\n");
+    write("retry: 2000\n\n");
     send(first);
-    const unsubscribe = hub.subscribe(send);
-    const keepalive = setInterval(() => res.write(": keepalive\n\n"), LIVE_KEEPALIVE_MS);
-    req.once("close", () => {
-      clearInterval(keepalive);
-      unsubscribe();
-    });
+    cleanups.push(hub.subscribe(send));
+    const keepalive = setInterval(() => write(": keepalive\n\n"), LIVE_KEEPALIVE_MS);
+    cleanups.push(() => clearInterval(keepalive));
+    if (holder.endsAt !== undefined) {
+      // A session ends at its expiry for its streams too; the page's next reconnect meets the login.
+      const expiry = setTimeout(() => res.end(), Math.max(0, holder.endsAt - deps.now()));
+      cleanups.push(() => clearTimeout(expiry));
+    }
     return true;
   }
 
@@ -186,7 +308,7 @@ export function createBrowserUi(deps: BrowserDeps): BrowserUi {
       if (path === ADMIN_HOME || path === `${ADMIN_HOME}/`) {
         return sendPage(res, 200, renderDashboard(await deps.overview.overview()));
       }
-      if (path === EVENTS_PATH) return stream(req, res, await deps.overview.overview());
+      if (path === EVENTS_PATH) return stream(req, res);
       const runner = /^\/admin\/runners\/([^/]+)$/.exec(path);
       if (runner && wantsHtml(req)) {
         let name: string;

@@ -76,6 +76,16 @@ const ADMIN_PREFIX = "/admin";
 const REALM = 'realm="runnerhub admin"';
 const BODY_LIMIT_BYTES = 64 * 1024;
 const OVERRIDE_FIELDS = Object.keys(poolOverrideSchema.shape);
+/**
+ * Bull Board's pages: its own scripts (and their highlight worker), its inline styles, its API;
+ * nothing from another origin (its Google Fonts link is refused, the fonts fall back), no framing.
+ */
+const BULL_BOARD_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
 /** Lines read for a running container's tail (cut to KEPT_LOG_BYTES.abnormal), and before following it. */
 const LIVE_TAIL_LINES = 2000;
 const FOLLOW_TAIL_LINES = 200;
@@ -451,6 +461,7 @@ export async function createAdminHandler(deps: AdminDeps): Promise<AdminHandler>
 
     if (await browser.handle(req, res)) return true;
     if (onBullBoard) {
+      for (const [name, value] of Object.entries(BULL_BOARD_HEADERS)) res.setHeader(name, value);
       return (await dashboard.handle(req, res)) || send(res, error(404, `no dashboard page ${path}`));
     }
 

@@ -28,6 +28,11 @@ export function verifySession(value: string | undefined, token: string, now: num
   return timingSafeEqual(Buffer.from(presented), Buffer.from(expected));
 }
 
+/** When a session cookie (already verified) expires; live streams end then. */
+export function sessionExpiresAt(value: string): number {
+  return Number(value.split(".")[0]);
+}
+
 /** One cookie's value from a Cookie header. */
 export function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? "").split(";")) {

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { parseEnv } from "node:util";
 import { getPrivateKey } from "@probot/get-private-key";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -105,7 +106,7 @@ export interface GitHubBudgetSettings {
   reservePoints: number;
 }
 
-/** Not yet registered as a GitHub App: serve Probot's manifest setup page. */
+/** Not yet registered as a GitHub App: serve the manifest setup page (src/config/setup-mode.ts). */
 export interface SetupConfig {
   mode: "setup";
   http: { host: string; port: number };
@@ -113,6 +114,14 @@ export interface SetupConfig {
   settingsFile: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  /** RUNNERHUB_SETUP_TOKEN; undefined: a random one is made at start and printed with the page's URL. */
+  setupToken: string | undefined;
+  /** Where the App is created (web) and its manifest code converted (API). */
+  github: { baseUrl: string; webUrl: string };
+  /** GH_ORG: create the App for this organization instead of the user who opens the page. */
+  org: string | undefined;
+  /** WEBHOOK_PROXY_URL: the webhook URL the App is created with (a smee.io channel), instead of the page's own address. */
+  webhookProxyUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -178,6 +187,15 @@ const envSchema = z.object({
   RUNNERHUB_ENGINE_CAPACITY: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).optional()),
   RUNNERHUB_CONFIG: z.preprocess(blankToUndefined, z.string().default("runnerhub.yml")),
   ADMIN_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
+  RUNNERHUB_SETUP_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
+  GH_ORG: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, "an organization login (letters, digits and dashes)")
+      .optional(),
+  ),
+  WEBHOOK_PROXY_URL: z.preprocess(blankToUndefined, z.string().url().optional()),
   RUNNERHUB_ROLES: z.preprocess(
     blankToUndefined,
     z
@@ -339,13 +357,41 @@ function checkPoolAuths(file: string, pools: readonly Pool[], auths: RegistryAut
   if (problems.length > 0) throw new ConfigError(file, problems);
 }
 
+/** The settings file's path, as loadDotEnv and loadConfig both see it. */
+function settingsFileOf(env: Env, cwd: string): string {
+  return path.resolve(cwd, env.RUNNERHUB_ENV_FILE || ".env");
+}
+
 /**
- * Adds the variables of the settings file (`.env`, or RUNNERHUB_ENV_FILE: where Probot's setup
- * flow writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET) to the environment; variables already set win.
+ * The variables of the settings file; undefined when there is none. A file that is there but
+ * cannot be read is an error naming it: falling back to the setup page would hand the App to
+ * whoever opens it first.
+ */
+function readSettingsFile(file: string): Record<string, string | undefined> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    throw new ConfigError(file, [
+      `RUNNERHUB_ENV_FILE: cannot read the settings file (${code ?? (error as Error).message}); ` +
+        "give the user runnerhub runs as read access to it, or point RUNNERHUB_ENV_FILE at the right file",
+    ]);
+  }
+  return parseEnv(text);
+}
+
+/** The GitHub App's own settings: once any is in the settings file, the App was set up. */
+const APP_SETTINGS = ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET"] as const;
+
+/**
+ * Adds the variables of the settings file (`.env`, or RUNNERHUB_ENV_FILE: where the setup page
+ * writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET) to the environment; variables already set win.
  */
 export function loadDotEnv(cwd = process.cwd(), env: Env = process.env): void {
-  const file = path.resolve(cwd, env.RUNNERHUB_ENV_FILE || ".env");
-  if (existsSync(file)) process.loadEnvFile(file);
+  const values = readSettingsFile(settingsFileOf(env, cwd)) ?? {};
+  for (const [key, value] of Object.entries(values)) if (env[key] === undefined) env[key] = value;
 }
 
 /** The one place that reads the environment. */
@@ -363,13 +409,31 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
       `PRIVATE_KEY / PRIVATE_KEY_PATH: ${(error as Error).message.replace(/^\[[^\]]+\] /, "")}`,
     ]);
   }
+  const github = {
+    baseUrl: vars.GHE_HOST ? `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}/api/v3` : "https://api.github.com",
+    webUrl: vars.GHE_HOST ? `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}` : "https://github.com",
+  };
   if (vars.APP_ID === undefined || !privateKey) {
+    const settingsFile = settingsFileOf(env, cwd);
+    const settings = readSettingsFile(settingsFile);
+    const present = APP_SETTINGS.filter((key) => settings?.[key]);
+    // A process set up once never silently offers its App to whoever opens the setup page again.
+    if (present.length > 0) {
+      throw new ConfigError(settingsFile, [
+        `the settings file holds ${present.join(", ")}, yet ${vars.APP_ID === undefined ? "APP_ID" : "the private key (PRIVATE_KEY or PRIVATE_KEY_PATH)"} is missing or empty; ` +
+          "restore it from the GitHub App's settings page, or delete the file to register a new App with the setup page",
+      ]);
+    }
     return {
       mode: "setup",
       http,
-      settingsFile: path.resolve(cwd, vars.RUNNERHUB_ENV_FILE),
+      settingsFile,
       logLevel: vars.LOG_LEVEL,
       logFormat: vars.LOG_FORMAT,
+      setupToken: vars.RUNNERHUB_SETUP_TOKEN,
+      github,
+      org: vars.GH_ORG,
+      webhookProxyUrl: vars.WEBHOOK_PROXY_URL,
     };
   }
   if (!vars.WEBHOOK_SECRET) {
@@ -404,13 +468,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
   checkPoolAuths(poolsFile, pools, registryAuths);
   return {
     mode: "run",
-    github: {
-      appId: vars.APP_ID,
-      privateKey,
-      webhookSecret: vars.WEBHOOK_SECRET,
-      baseUrl: vars.GHE_HOST ? `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}/api/v3` : "https://api.github.com",
-      webUrl: vars.GHE_HOST ? `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}` : "https://github.com",
-    },
+    github: { appId: vars.APP_ID, privateKey, webhookSecret: vars.WEBHOOK_SECRET, ...github },
     http,
     logLevel: vars.LOG_LEVEL,
     logFormat: vars.LOG_FORMAT,

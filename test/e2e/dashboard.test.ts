@@ -158,13 +158,21 @@ describe("the dashboard in a browser", () => {
     await page.close();
   });
 
-  it("links Bull Board, which opens with the session cookie", async () => {
+  it("links Bull Board, which opens with the session cookie and works under its CSP", async () => {
     const page = await context.newPage();
+    const refused: string[] = [];
+    page.on("console", (message) => {
+      if (message.text().includes("Content Security Policy")) refused.push(message.text());
+    });
     await page.goto(`${stack.app.url}/admin`);
     await page.getByRole("link", { name: "Queues (Bull Board)" }).click();
     await page.waitForURL(`${stack.app.url}/admin/queues`);
     await page.getByText("provision", { exact: true }).first().waitFor({ timeout: LIVE_TIMEOUT_MS });
     await page.getByText("Loading...").waitFor({ state: "hidden", timeout: LIVE_TIMEOUT_MS });
+    // The policy is in force (its Google Fonts stylesheet, another origin, is refused) and
+    // nothing of the board's own is refused.
+    expect(refused.some((text) => text.includes("https://fonts.googleapis.com/"))).toBe(true);
+    expect(refused.filter((text) => !text.includes("https://fonts.googleapis.com/"))).toEqual([]);
     await shot(page, "6-bull-board");
     await page.close();
   });

@@ -109,6 +109,19 @@ export interface GitHubSimulatorOptions {
   webhookUrl?: string;
   webhookSecret: string;
   runnerGroups?: RunnerGroup[];
+  /**
+   * The App GitHub's manifest flow creates (POST /settings/apps/new, then the code's conversion);
+   * without it both answer 404. Its webhook secret is the simulator's own.
+   */
+  manifestApp?: { id: number; pem: string };
+}
+
+/** An App manifest the simulator was asked to create an App from, with the `state` it came with. */
+export interface ManifestSubmission {
+  /** the form's path: /settings/apps/new, or /organizations/{org}/settings/apps/new */
+  path: string;
+  state: string | null;
+  manifest: Record<string, unknown>;
 }
 
 export interface QueueJobOptions {
@@ -371,6 +384,11 @@ export class GitHubSimulator {
   /** every runner ever registered, also after GitHub removed its registration */
   private readonly registered: { id: number; name: string; labels: string[] }[] = [];
   private readonly routes: Route[];
+  /** every App manifest posted to the create-App form, in order */
+  readonly manifests: ManifestSubmission[] = [];
+  /** manifest codes not converted yet (GitHub's are good once) */
+  private readonly manifestCodes = new Set<string>();
+  private readonly manifestApp: GitHubSimulatorOptions["manifestApp"];
   private nextRunnerId = 1;
   private nextJobId = 1000;
   private nextRunId = 50_000;
@@ -394,6 +412,7 @@ export class GitHubSimulator {
     this.host = `127.0.0.1:${port}`;
     this.secret = opts.webhookSecret;
     this.groups = opts.runnerGroups ?? [{ id: 1, name: "Default" }];
+    this.manifestApp = opts.manifestApp;
     if (opts.webhookUrl !== undefined) this.setWebhookUrl(opts.webhookUrl);
     this.routes = this.buildRoutes();
   }
@@ -950,6 +969,9 @@ export class GitHubSimulator {
     if (path.startsWith("/_sim/")) {
       return this.runnerProtocol(method, path);
     }
+    if (method === "POST" && /^(?:\/organizations\/[^/]+)?\/settings\/apps\/new$/.test(path)) {
+      return this.createAppForm(req, path, query);
+    }
     if (!path.startsWith(`${API_PREFIX}/`)) throw new HttpError(404, "Not Found");
     const apiPath = path.slice(API_PREFIX.length);
     const fault = this.faults.find((f) => f.times > 0 && f.method === method && f.path.test(apiPath));
@@ -978,6 +1000,30 @@ export class GitHubSimulator {
       return r.handle({ params, query, body, installationId, path: apiPath });
     }
     throw new HttpError(404, "Not Found");
+  }
+
+  /**
+   * GitHub's "create App from manifest" form, as if the user clicked Create: the browser is sent
+   * to the manifest's redirect_url with a one-time code and the `state` the form was posted with.
+   */
+  private async createAppForm(req: IncomingMessage, path: string, query: URLSearchParams): Promise<Reply> {
+    if (!this.manifestApp) throw new HttpError(404, "Not Found");
+    const form = new URLSearchParams(await readBody(req));
+    let manifest: Record<string, unknown>;
+    try {
+      manifest = JSON.parse(form.get("manifest") ?? "") as Record<string, unknown>;
+    } catch {
+      throw new HttpError(422, "Invalid manifest");
+    }
+    if (typeof manifest.redirect_url !== "string") throw new HttpError(422, "Invalid manifest: redirect_url");
+    const state = query.get("state");
+    this.manifests.push({ path, state, manifest });
+    const code = randomBytes(10).toString("hex");
+    this.manifestCodes.add(code);
+    const back = new URL(manifest.redirect_url);
+    back.searchParams.set("code", code);
+    if (state !== null) back.searchParams.set("state", state);
+    return { status: 302, headers: { location: back.toString() } };
   }
 
   private authenticate(auth: Auth, headers: IncomingHttpHeaders): number | null {
@@ -1055,6 +1101,26 @@ export class GitHubSimulator {
 
   private buildRoutes(): Route[] {
     return [
+      route("POST", "/app-manifests/(?<code>[^/]+)/conversions", "none", (ctx) => {
+        const app = this.manifestApp;
+        const code = ctx.params.code ?? "";
+        if (!app || !this.manifestCodes.delete(code)) throw new HttpError(404, "Not Found");
+        const clientSecret = randomBytes(20).toString("hex");
+        this.secrets.push(app.pem, clientSecret);
+        return {
+          status: 201,
+          json: {
+            id: app.id,
+            slug: "runnerhub",
+            name: "runnerhub",
+            pem: app.pem,
+            webhook_secret: this.secret,
+            client_id: `Iv1.${randomBytes(8).toString("hex")}`,
+            client_secret: clientSecret,
+            html_url: `${this.url}/apps/runnerhub`,
+          },
+        };
+      }),
       route("POST", "/app/installations/(?<id>\\d+)/access_tokens", "jwt", (ctx) => {
         const token = `ghs_${randomBytes(18).toString("hex")}`;
         this.secrets.push(token);

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { generateKeyPairSync } from "node:crypto";
@@ -148,6 +148,39 @@ describe("loadConfig", () => {
   it("serves the setup page while the app is not registered", () => {
     expect(loadConfig({}, tmpdir())).toMatchObject({ mode: "setup", http: { port: 3000 } });
     expect(loadConfig({ PORT: "4000" }, tmpdir())).toMatchObject({ mode: "setup", http: { port: 4000 } });
+  });
+
+  it("takes a setup token of at least 16 characters", () => {
+    expect(loadConfig({ RUNNERHUB_SETUP_TOKEN: "setup-token-0123456789" }, tmpdir())).toMatchObject({
+      mode: "setup",
+      setupToken: "setup-token-0123456789",
+    });
+    expect(() => loadConfig({ RUNNERHUB_SETUP_TOKEN: "short" }, tmpdir())).toThrow(
+      /RUNNERHUB_SETUP_TOKEN: use at least 16 characters/,
+    );
+  });
+
+  it("never falls back to the setup page once the settings file holds an App, naming the file", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-settings-"));
+    const file = path.join(dir, "runnerhub.env");
+    writeFileSync(file, "APP_ID=12\nWEBHOOK_SECRET=s3cret\n");
+    expect(() => loadConfig({ RUNNERHUB_ENV_FILE: file, APP_ID: "12" }, dir)).toThrow(
+      new RegExp(`${file}[^]*holds APP_ID, WEBHOOK_SECRET, yet the private key`),
+    );
+    // A copy of .env.example (the App's settings empty) is no App yet.
+    writeFileSync(file, "APP_ID=\nPRIVATE_KEY=\nLOG_LEVEL=info\n");
+    expect(loadConfig({ RUNNERHUB_ENV_FILE: file }, dir)).toMatchObject({ mode: "setup", settingsFile: file });
+  });
+
+  it("refuses a settings file it cannot read, naming it", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-settings-"));
+    // A folder where the file should be: unreadable as a file, whoever runs the test (root too).
+    const file = path.join(dir, "runnerhub.env");
+    mkdirSync(file);
+    expect(() => loadDotEnv(dir, { RUNNERHUB_ENV_FILE: file })).toThrow(
+      new RegExp(`${file}[^]*cannot read the settings file \\(EISDIR\\)`),
+    );
+    expect(() => loadConfig({ RUNNERHUB_ENV_FILE: file }, dir)).toThrow(/cannot read the settings file/);
   });
 
   it("builds a typed config from the environment", () => {

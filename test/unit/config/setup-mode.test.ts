@@ -14,8 +14,7 @@ describe("saveSettings", () => {
   it("keeps the setup flow's settings in a new folder, owner-only, readable back as they were given", () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), "runnerhub-settings-")), "data", "runnerhub.env");
     const env: NodeJS.ProcessEnv = {};
-    // Probot wraps the key in quotes for its own .env writer.
-    saveSettings(file, { APP_ID: 123, PRIVATE_KEY: `"${pem}"`, WEBHOOK_SECRET: "s3cret #1" }, env);
+    saveSettings(file, { APP_ID: "123", PRIVATE_KEY: pem, WEBHOOK_SECRET: "s3cret #1" }, env);
 
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(parseEnv(readFileSync(file, "utf8"))).toEqual({
