@@ -278,6 +278,13 @@ export const INTAKE_TIMEOUT_MS = 3 * SECOND_MS;
 export const GITHUB_BUDGET_MAX_WAIT_MS = 5 * MINUTE_MS;
 
 /**
+ * Default of RUNNERHUB_GITHUB_TIMEOUT: a GitHub request without an answer this long is aborted
+ * (GitHub answers in well under a second; a half-dead connection never does, and undici alone
+ * would wait 300 s for headers). Long enough for a slow GHES under load.
+ */
+export const GITHUB_TIMEOUT_DEFAULT = "30s";
+
+/**
  * Tries of one request that GitHub answers with a rate limit, the first included: every process
  * pauses between them, so a third refusal means the limit outlasts a worker's patience.
  */

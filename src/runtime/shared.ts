@@ -95,6 +95,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       }),
       log: log.child({ name: "github" }),
       metrics,
+      timeoutMs: config.githubTimeoutMs,
       now,
       sleep: (ms) => sleep(ms),
     }),

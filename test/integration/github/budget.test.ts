@@ -5,11 +5,17 @@ import { Probot } from "probot";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubBudgetSettings } from "../../../src/config/load.js";
 import { createGitHubBudget, type GitHubBudget } from "../../../src/github/budget.js";
-import { BelowRateLimitFloor, createRunnerhubOctokit } from "../../../src/github/octokit.js";
+import { BelowRateLimitFloor, createRunnerhubOctokit, GitHubRequestTimeout } from "../../../src/github/octokit.js";
 import { createRunnersApi } from "../../../src/github/runners-api.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import { createMetrics } from "../../../src/observability/metrics.js";
-import { GITHUB_API, serviceContext, testPrivateKey, type ServiceContext } from "../support/context.js";
+import {
+  GITHUB_API,
+  serviceContext,
+  TEST_GITHUB_TIMEOUT_MS,
+  testPrivateKey,
+  type ServiceContext,
+} from "../support/context.js";
 
 let ctx: ServiceContext;
 /** A second process: its own Redis connection, the same prefix. */
@@ -118,7 +124,12 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
 });
 
 describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
-  function runnersApi(budget: GitHubBudget, metrics = createMetrics(), pause = (ms: number) => sleep(ms)) {
+  function runnersApi(
+    budget: GitHubBudget,
+    metrics = createMetrics(),
+    pause = (ms: number) => sleep(ms),
+    timeoutMs = TEST_GITHUB_TIMEOUT_MS,
+  ) {
     const probot = new Probot({
       appId: 1,
       privateKey: testPrivateKey,
@@ -128,6 +139,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
       Octokit: createRunnerhubOctokit({
         budget,
         metrics,
+        timeoutMs,
         log: createLogger("silent"),
         now: () => Date.now(),
         sleep: pause,
@@ -136,12 +148,17 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     return createRunnersApi((id) => probot.auth(id));
   }
   /** A runners API whose pauses between tries are recorded and skipped. */
-  function runnersApiWithWaits(budget: GitHubBudget) {
+  function runnersApiWithWaits(budget: GitHubBudget, metrics = createMetrics(), timeoutMs = TEST_GITHUB_TIMEOUT_MS) {
     const waits: number[] = [];
-    const api = runnersApi(budget, createMetrics(), (ms) => {
-      waits.push(ms);
-      return Promise.resolve();
-    });
+    const api = runnersApi(
+      budget,
+      metrics,
+      (ms) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+      timeoutMs,
+    );
     return { waits, api };
   }
   const target = { installationId: 7, scope: { kind: "org", org: "acme" } } as const;
@@ -314,4 +331,73 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     ).rejects.toMatchObject({ status: 403 });
     expect(await budget.tryTake(READ)).toBe(0);
   });
+
+  describe("a request GitHub never answers (RUNNERHUB_GITHUB_TIMEOUT)", () => {
+    /** Far longer than any deadline below: the reply would come only after the test has ended. */
+    const NEVER_MS = 120_000;
+    const DEADLINE_MS = 300;
+
+    it("is aborted at the deadline, counted with status timeout, and not tried again", async () => {
+      const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+      token();
+      nock(GITHUB_API).post("/orgs/acme/actions/runners/generate-jitconfig").delay(NEVER_MS).reply(201, jitReply);
+      const metrics = createMetrics();
+      const { waits, api } = runnersApiWithWaits(budget, metrics, DEADLINE_MS);
+      const started = performance.now();
+      const failure = api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] });
+      await expect(failure).rejects.toBeInstanceOf(GitHubRequestTimeout);
+      await expect(failure).rejects.toMatchObject({
+        method: "POST",
+        route: "/orgs/{org}/actions/runners/generate-jitconfig",
+        timeoutMs: DEADLINE_MS,
+        installation: "7",
+        message: expect.stringMatching(/RUNNERHUB_GITHUB_TIMEOUT/),
+      });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(DEADLINE_MS - 1);
+      // Not a server error: no wait-and-retry within the request, no HTTP status to misread.
+      expect(waits).toEqual([]);
+      await expect(failure).rejects.not.toHaveProperty("status");
+      const counted = await metrics.registry.metrics();
+      expect(counted).toContain(
+        'runnerhub_github_requests_total{installation="7",route="POST /orgs/{org}/actions/runners/generate-jitconfig",status="timeout"} 1',
+      );
+    });
+
+    it("bounds a call whose installation token hangs: both are given up at their deadlines", async () => {
+      const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+      nock(GITHUB_API)
+        .post("/app/installations/7/access_tokens")
+        .delay(NEVER_MS)
+        .reply(201, { token: "ghs_x", expires_at: new Date(Date.now() + 3600_000).toISOString() });
+      const metrics = createMetrics();
+      const { api } = runnersApiWithWaits(budget, metrics, DEADLINE_MS);
+      await expect(api.listRunners(target)).rejects.toBeInstanceOf(GitHubRequestTimeout);
+      await waitForMetric(
+        metrics,
+        'installation="7",route="POST /app/installations/{installation_id}/access_tokens",status="timeout"} 1',
+      );
+      expect(await metrics.registry.metrics()).toContain(
+        'installation="7",route="GET /orgs/{org}/actions/runners",status="timeout"} 1',
+      );
+    });
+
+    it("leaves a request answered in time alone", async () => {
+      const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+      token();
+      nock(GITHUB_API).post("/orgs/acme/actions/runners/generate-jitconfig").delay(50).reply(201, jitReply);
+      const { api } = runnersApiWithWaits(budget, createMetrics(), 5_000);
+      await expect(
+        api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] }),
+      ).resolves.toMatchObject({ runnerId: 9 });
+    });
+  });
 });
+
+/** The token request's own deadline may end a moment after the call's: poll the count, bounded. */
+async function waitForMetric(metrics: ReturnType<typeof createMetrics>, fragment: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await metrics.registry.metrics()).includes(fragment)) {
+    if (Date.now() > deadline) throw new Error(`no metric line with ${fragment}`);
+    await sleep(20);
+  }
+}
