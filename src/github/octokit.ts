@@ -90,6 +90,8 @@ export function routeLabel(url: string): string {
 function deadlinePlugin(timeoutMs: number): OctokitPlugin {
   return (octokit, options) => {
     const installation = installationOf(options);
+    // The signal a caller gave a request, kept apart from the deadlines this hook adds to it.
+    const callerSignals = new WeakMap<object, AbortSignal | undefined>();
     octokit.hook.wrap("request", async (request, requestOptions) => {
       const timeout = new GitHubRequestTimeout(
         requestOptions.method,
@@ -97,9 +99,18 @@ function deadlinePlugin(timeoutMs: number): OctokitPlugin {
         timeoutMs,
         installation,
       );
+      if (!callerSignals.has(requestOptions)) {
+        callerSignals.set(requestOptions, requestOptions.request?.signal as AbortSignal | undefined);
+      }
+      const callerSignal = callerSignals.get(requestOptions);
       const deadline = new AbortController();
-      const callerSignal = requestOptions.request?.signal as AbortSignal | undefined;
-      const signal = callerSignal ? AbortSignal.any([callerSignal, deadline.signal]) : deadline.signal;
+      // Octokit's hooks share one options object (each inner hook is bound to it; what a hook passes
+      // on is ignored), so the signal is set on it. It stays there: an inner hook that reads the
+      // options late (the auth hook, after fetching a token) then sends an already-aborted request.
+      requestOptions.request = {
+        ...requestOptions.request,
+        signal: callerSignal ? AbortSignal.any([callerSignal, deadline.signal]) : deadline.signal,
+      };
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
@@ -109,10 +120,7 @@ function deadlinePlugin(timeoutMs: number): OctokitPlugin {
         }, timeoutMs);
       });
       try {
-        return await Promise.race([
-          request({ ...requestOptions, request: { ...requestOptions.request, signal } }),
-          expired,
-        ]);
+        return await Promise.race([request(requestOptions), expired]);
       } catch (error) {
         // Whatever the aborted fetch threw (an AbortError Octokit labels 500), the deadline is the cause.
         throw deadline.signal.aborted ? timeout : error;
