@@ -278,6 +278,13 @@ export const INTAKE_TIMEOUT_MS = 3 * SECOND_MS;
 export const GITHUB_BUDGET_MAX_WAIT_MS = 5 * MINUTE_MS;
 
 /**
+ * An organization's runner-group ids are read again after this: a group renamed, deleted or
+ * recreated at GitHub is picked up within minutes, while a burst of JIT configs still costs one
+ * lookup. A JIT config refused for its group (404/422) drops the cached id at once.
+ */
+export const RUNNER_GROUP_CACHE_MS = 5 * MINUTE_MS;
+
+/**
  * Default of RUNNERHUB_GITHUB_TIMEOUT: a GitHub request without an answer this long is aborted
  * (GitHub answers in well under a second; a half-dead connection never does, and undici alone
  * would wait 300 s for headers). Long enough for a slow GHES under load.

@@ -6,8 +6,9 @@ import { defineScripts } from "../state/scripts/index.js";
 import { GITHUB_SERVER_ERROR_BACKOFF_MS, GITHUB_SERVER_ERROR_TRIES } from "../tunables.js";
 
 /**
- * Runner registrations and deletions (and the installation tokens they need) come first: a job waits for them. Everything else (lists,
- * job status, deliveries) may only spend points above the reserve.
+ * Runner registrations and deletions (and the installation tokens and runner-group lookups they
+ * need) come first: a job waits for them. Everything else (lists, job status, deliveries) may only
+ * spend points above the reserve.
  */
 export type CallPriority = "runner" | "other";
 
@@ -111,12 +112,17 @@ export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
 const RUNNER_CALL =
   /(\/actions\/runners\/(generate-jitconfig|registration-token|\d+|\{runner_id\})|\/app\/installations\/(\d+|\{installation_id\})\/access_tokens)$/;
 
+/** The organization's runner groups: a JIT config needs the pool's group id first. */
+const RUNNER_GROUPS = /\/orgs\/[^/]+\/actions\/runner-groups$/;
+
 /** What one GitHub request costs and how urgent it is, from its method and URL. */
 export function classifyCall(method: string, url: string): GitHubCall {
   const upper = method.toUpperCase();
   const read = upper === "GET" || upper === "HEAD" || upper === "OPTIONS";
   const path = url.split("?")[0] ?? url;
-  const runner = !read && (upper === "DELETE" || upper === "POST") && RUNNER_CALL.test(path);
+  const runner =
+    ((upper === "DELETE" || upper === "POST") && RUNNER_CALL.test(path)) ||
+    (upper === "GET" && RUNNER_GROUPS.test(path));
   return { priority: runner ? "runner" : "other", points: read ? 1 : WRITE_POINTS };
 }
 

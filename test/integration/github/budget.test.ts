@@ -7,6 +7,7 @@ import type { GitHubBudgetSettings } from "../../../src/config/load.js";
 import { createGitHubBudget, type GitHubBudget } from "../../../src/github/budget.js";
 import { BelowRateLimitFloor, createRunnerhubOctokit, GitHubRequestTimeout } from "../../../src/github/octokit.js";
 import { createRunnersApi } from "../../../src/github/runners-api.js";
+import { RUNNER_GROUP_CACHE_MS } from "../../../src/tunables.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import { createMetrics } from "../../../src/observability/metrics.js";
 import {
@@ -129,6 +130,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     metrics = createMetrics(),
     pause = (ms: number) => sleep(ms),
     timeoutMs = TEST_GITHUB_TIMEOUT_MS,
+    now = () => Date.now(),
   ) {
     const probot = new Probot({
       appId: 1,
@@ -145,7 +147,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
         sleep: pause,
       }),
     });
-    return createRunnersApi((id) => probot.auth(id));
+    return createRunnersApi((id) => probot.auth(id), now);
   }
   /** A runners API whose pauses between tries are recorded and skipped. */
   function runnersApiWithWaits(budget: GitHubBudget, metrics = createMetrics(), timeoutMs = TEST_GITHUB_TIMEOUT_MS) {
@@ -330,6 +332,86 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
       api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] }),
     ).rejects.toMatchObject({ status: 403 });
     expect(await budget.tryTake(READ)).toBe(0);
+  });
+
+  describe("the runner-group lookup a JIT config needs", () => {
+    const groups = (...list: { id: number; name: string }[]) => ({ total_count: list.length, runner_groups: list });
+
+    it("is a runner call: made below the rate-limit floor and from the reserve", async () => {
+      // The reserve is the whole bucket and never refills: only runner calls can spend anything.
+      const budget = createGitHubBudget({
+        redis: ctx.redis,
+        prefix: ctx.prefix,
+        settings: { burstPoints: 11, pointsPerMinute: FROZEN, reservePoints: 11 },
+        sleep: (ms) => sleep(ms),
+        maxWaitMs: 1_000,
+        rateLimitFloor: 50,
+      });
+      await budget.observeRateLimit("7", 10, 600_000);
+      token();
+      const github = nock(GITHUB_API)
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 3, name: "Builders" }))
+        .post("/orgs/acme/actions/runners/generate-jitconfig")
+        .reply(201, jitReply);
+      const api = runnersApi(budget);
+      const runnerGroupId = await api.runnerGroupId(target, "builders");
+      expect(runnerGroupId).toBe(3);
+      await api.generateJitConfig(target, { name: "r", runnerGroupId, labels: ["self-hosted"] });
+      expect(github.isDone()).toBe(true);
+    });
+
+    it("keeps a group id for RUNNER_GROUP_CACHE_MS, then reads the groups again", async () => {
+      const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+      let clock = 1_000_000;
+      const api = runnersApi(
+        budget,
+        createMetrics(),
+        (ms) => sleep(ms),
+        TEST_GITHUB_TIMEOUT_MS,
+        () => clock,
+      );
+      token();
+      const github = nock(GITHUB_API)
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 3, name: "Builders" }))
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 4, name: "Builders" }));
+      expect(await api.runnerGroupId(target, "Builders")).toBe(3);
+      clock += RUNNER_GROUP_CACHE_MS - 1;
+      expect(await api.runnerGroupId(target, "Builders")).toBe(3);
+      expect(github.pendingMocks()).toHaveLength(1);
+      clock += 1;
+      expect(await api.runnerGroupId(target, "Builders")).toBe(4);
+      expect(github.isDone()).toBe(true);
+    });
+
+    it("forgets a group id GitHub refuses a JIT config for (404/422), and a group that is gone", async () => {
+      const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+      const api = runnersApi(budget);
+      token();
+      const github = nock(GITHUB_API)
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 3, name: "Builders" }, { id: 5, name: "Testers" }))
+        .post("/orgs/acme/actions/runners/generate-jitconfig")
+        .reply(422, { message: "Invalid request: no runner group 3" })
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 4, name: "Builders" }))
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 4, name: "Builders" }));
+      const runner = { name: "r", runnerGroupId: await api.runnerGroupId(target, "Builders"), labels: ["x"] };
+      await expect(api.generateJitConfig(target, runner)).rejects.toMatchObject({ status: 422 });
+      expect(await api.runnerGroupId(target, "Builders")).toBe(4);
+      // The second read replaced the first: a group deleted since is looked up again, not taken from the cache.
+      await expect(api.runnerGroupId(target, "Testers")).rejects.toThrow(/runner group "Testers" does not exist/);
+      expect(github.isDone()).toBe(true);
+    });
   });
 
   describe("a request GitHub never answers (RUNNERHUB_GITHUB_TIMEOUT)", () => {

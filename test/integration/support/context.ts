@@ -158,7 +158,7 @@ export async function serviceContext(): Promise<ServiceContext> {
           sleep: (ms) => sleep(ms),
         }),
       });
-      return createRunnersApi((id) => probot.auth(id));
+      return createRunnersApi((id) => probot.auth(id), Date.now);
     },
     metrics,
     log,
