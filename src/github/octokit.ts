@@ -168,8 +168,8 @@ function githubMetricsPlugin(metrics: GitHubMetrics): OctokitPlugin {
 /**
  * Probot's Octokit with one GitHub budget shared by every process (src/github/budget.ts) instead
  * of Octokit's fixed gap between writes: each request spends its points from the shared bucket
- * first, and a rate-limit answer pauses every process for GitHub's retry-after (or until the
- * limit resets) before the request is tried again; a server error is tried again after a short
+ * first, and a rate-limit answer pauses that installation's calls in every process for GitHub's
+ * retry-after (or until the limit resets) before the request is tried again; a server error is tried again after a short
  * wait (GITHUB_SERVER_ERROR_TRIES). Every attempt has a deadline (timeoutMs, RUNNERHUB_GITHUB_TIMEOUT)
  * and is counted (GitHubMetrics), a timed-out one with status "timeout".
  */
@@ -202,7 +202,7 @@ export function createRunnerhubOctokit(deps: {
         }
       }
       for (let attempt = 1; ; attempt++) {
-        await budget.take(call);
+        await budget.take(installation, call);
         try {
           const response = await request(options);
           await observe(response.headers as Headers);
@@ -236,9 +236,9 @@ export function createRunnerhubOctokit(deps: {
           if (attempt >= RATE_LIMITED_TRIES) throw error;
           log.warn(
             { method: options.method, url: options.url, backoffMs, attempt },
-            "GitHub rate limit: every process pauses its GitHub calls",
+            "GitHub rate limit: every process pauses this installation's GitHub calls",
           );
-          await budget.pause(backoffMs);
+          await budget.pause(installation, backoffMs);
         }
       }
     });

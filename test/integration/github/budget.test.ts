@@ -57,12 +57,12 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
     const b = budgetOn(other, settings);
     const granted = { a: 0, b: 0 };
     for (let i = 0; i < 10; i++) {
-      if ((await a.tryTake(JIT)) === 0) granted.a++;
-      if ((await b.tryTake(JIT)) === 0) granted.b++;
+      if ((await a.tryTake("7", JIT)) === 0) granted.a++;
+      if ((await b.tryTake("7", JIT)) === 0) granted.b++;
     }
     expect(granted).toEqual({ a: 5, b: 5 });
-    expect(await a.tryTake(JIT)).toBeGreaterThan(0);
-    expect(await b.tryTake(READ)).toBeGreaterThan(0);
+    expect(await a.tryTake("7", JIT)).toBeGreaterThan(0);
+    expect(await b.tryTake("7", READ)).toBeGreaterThan(0);
   });
 
   it("keeps two clients spending as fast as they can within burst + refill", async () => {
@@ -74,7 +74,7 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
     await Promise.all(
       clients.map(async (client, index) => {
         while (Date.now() - started < 1_500) {
-          await client.take(JIT);
+          await client.take("7", JIT);
           spent[index] = (spent[index] ?? 0) + JIT.points;
         }
       }),
@@ -91,24 +91,40 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
   it("leaves the reserve to runner registrations and deletions", async () => {
     const budget = budgetOn(ctx.redis, { burstPoints: 30, pointsPerMinute: FROZEN, reservePoints: 10 });
     // Other calls may spend down to the reserve (20 points) and no further.
-    expect(await budget.tryTake(WRITE)).toBe(0);
-    expect(await budget.tryTake(WRITE)).toBe(0);
-    expect(await budget.tryTake(WRITE)).toBe(0);
-    expect(await budget.tryTake(WRITE)).toBe(0);
-    expect(await budget.tryTake(READ)).toBeGreaterThan(0);
-    expect(await budget.tryTake(WRITE)).toBeGreaterThan(0);
+    expect(await budget.tryTake("7", WRITE)).toBe(0);
+    expect(await budget.tryTake("7", WRITE)).toBe(0);
+    expect(await budget.tryTake("7", WRITE)).toBe(0);
+    expect(await budget.tryTake("7", WRITE)).toBe(0);
+    expect(await budget.tryTake("7", READ)).toBeGreaterThan(0);
+    expect(await budget.tryTake("7", WRITE)).toBeGreaterThan(0);
     // Runner calls still get the last 10.
-    expect(await budget.tryTake(JIT)).toBe(0);
-    expect(await budget.tryTake(JIT)).toBe(0);
-    expect(await budget.tryTake(JIT)).toBeGreaterThan(0);
+    expect(await budget.tryTake("7", JIT)).toBe(0);
+    expect(await budget.tryTake("7", JIT)).toBe(0);
+    expect(await budget.tryTake("7", JIT)).toBeGreaterThan(0);
   });
 
   it("makes a pause asked for by one client hold for every client, runner calls included", async () => {
     const settings = { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 };
-    await budgetOn(ctx.redis, settings).pause(5_000);
-    const wait = await budgetOn(other, settings).tryTake(JIT);
+    await budgetOn(ctx.redis, settings).pause("7", 5_000);
+    const wait = await budgetOn(other, settings).tryTake("7", JIT);
     expect(wait).toBeGreaterThan(4_000);
     expect(wait).toBeLessThanOrEqual(5_000);
+  });
+
+  it("pauses the installation GitHub refused, not the others, and lets it resume from an empty bucket", async () => {
+    // 60 points a second, so the paused installation's own bucket refills within the test.
+    const settings = { burstPoints: 300, pointsPerMinute: 3_600, reservePoints: 0 };
+    const here = budgetOn(ctx.redis, settings);
+    const elsewhere = budgetOn(other, settings);
+    await here.pause("7", 300);
+    expect(await elsewhere.tryTake("7", JIT)).toBeGreaterThan(0);
+    // Installation 8 and the app's own calls spend from the shared bucket as if nothing happened.
+    for (let i = 0; i < 10; i++) expect(await elsewhere.tryTake("8", JIT)).toBe(0);
+    expect(await elsewhere.tryTake("app", READ)).toBe(0);
+    // Once the pause is over, 7 starts from nothing and gets a write only as its bucket refills.
+    await elsewhere.take("7", JIT);
+    expect(await here.tryTake("7", JIT)).toBeGreaterThan(0);
+    expect(await here.tryTake("8", JIT)).toBe(0);
   });
 
   it("fails a call that cannot get its points within its bound, naming the setting", async () => {
@@ -119,8 +135,8 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
       sleep: () => Promise.resolve(),
       maxWaitMs: 1_000,
     });
-    await budget.take(JIT);
-    await expect(budget.take(JIT)).rejects.toThrow(/RUNNERHUB_GITHUB_POINTS_PER_MINUTE/);
+    await budget.take("7", JIT);
+    await expect(budget.take("7", JIT)).rejects.toThrow(/RUNNERHUB_GITHUB_POINTS_PER_MINUTE/);
   });
 });
 
@@ -186,8 +202,8 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     await api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] });
     await api.listRunners(target);
     // 16 - 5 (installation token) - 5 (JIT config) - 1 (list) = 5 left: one more write fits, then nothing.
-    expect(await budget.tryTake(JIT)).toBe(0);
-    expect(await budget.tryTake(READ)).toBeGreaterThan(0);
+    expect(await budget.tryTake("7", JIT)).toBe(0);
+    expect(await budget.tryTake("7", READ)).toBeGreaterThan(0);
   });
 
   it("below the rate-limit floor, skips job-status checks and lists but still registers runners", async () => {
@@ -252,7 +268,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     const deadline = Date.now() + 10_000;
     while (attempts.length === 0 && Date.now() < deadline) await sleep(10);
     while (pausedElsewhere === 0 && attempts.length === 1 && Date.now() < deadline) {
-      pausedElsewhere = await elsewhere.tryTake(READ);
+      pausedElsewhere = await elsewhere.tryTake("7", READ);
     }
     await expect(pending).resolves.toMatchObject({ runnerId: 9 });
     expect(attempts).toHaveLength(2);
@@ -265,6 +281,41 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
         `runnerhub_github_requests_total{installation="7",route="POST /orgs/{org}/actions/runners/generate-jitconfig",status="${status}"} 1`,
       );
     }
+  });
+
+  it("holds only the installation GitHub rate-limited: another installation's JIT config goes through meanwhile", async () => {
+    const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+    token();
+    nock(GITHUB_API)
+      .post("/app/installations/8/access_tokens")
+      .reply(201, { token: "ghs_y", expires_at: new Date(Date.now() + 3600_000).toISOString() });
+    const attempts: string[] = [];
+    nock(GITHUB_API)
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(() => {
+        attempts.push("acme refused");
+        return [429, { message: "You have exceeded a secondary rate limit." }, { "retry-after": "3" }];
+      })
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(() => {
+        attempts.push("acme");
+        return [201, jitReply];
+      })
+      .post("/orgs/globex/actions/runners/generate-jitconfig")
+      .reply(() => {
+        attempts.push("globex");
+        return [201, jitReply];
+      });
+    const api = runnersApi(budget);
+    const runner = { name: "r", runnerGroupId: 1, labels: ["self-hosted"] };
+    const acme = api.generateJitConfig(target, runner);
+    const deadline = Date.now() + 10_000;
+    while (attempts.length === 0 && Date.now() < deadline) await sleep(10);
+    await api.generateJitConfig({ installationId: 8, scope: { kind: "org", org: "globex" } }, runner);
+    // Installation 8 was served while 7 was still paused (before, every installation waited out 7's pause).
+    expect(await budget.tryTake("7", READ)).toBeGreaterThan(0);
+    await expect(acme).resolves.toMatchObject({ runnerId: 9 });
+    expect(attempts).toEqual(["acme refused", "globex", "acme"]);
   });
 
   it("waits for x-ratelimit-reset when the primary limit is spent, and gives up after three tries", async () => {
@@ -305,8 +356,8 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     expect(waits).toEqual([1_000, 1_000, 4_000]);
     expect(nock.isDone()).toBe(true);
     // 300 - 5 (token) - 2 x 5 (JIT config tried twice) - 3 x 1 (list tried three times) = 282.
-    expect(await budget.tryTake({ priority: "other", points: 282 })).toBe(0);
-    expect(await budget.tryTake(READ)).toBeGreaterThan(0);
+    expect(await budget.tryTake("7", { priority: "other", points: 282 })).toBe(0);
+    expect(await budget.tryTake("7", READ)).toBeGreaterThan(0);
   });
 
   it("does not retry a 422: the same request would get the same answer", async () => {
@@ -331,7 +382,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     await expect(
       api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] }),
     ).rejects.toMatchObject({ status: 403 });
-    expect(await budget.tryTake(READ)).toBe(0);
+    expect(await budget.tryTake("7", READ)).toBe(0);
   });
 
   describe("the runner-group lookup a JIT config needs", () => {
