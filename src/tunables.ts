@@ -194,6 +194,13 @@ export const OOM_RERUN_CLAIM_SECONDS = 3 * DAY_SECONDS;
 export const RECONCILE_LOCK_MS = 5 * MINUTE_MS;
 
 /**
+ * A Redis lock held around work (reconcile, engine loss, retire) is renewed this many times per
+ * lease while the work runs: two renewals in a row may fail (a Redis failover, a GC pause) before
+ * the lease runs out and the work is told its lock is lost.
+ */
+export const LOCK_RENEWALS_PER_LEASE = 3;
+
+/**
  * A runner younger than this needs no GitHub view yet: on the happy path it takes a job within
  * seconds and webhooks tell the rest. Only older runners that are not busy (idle, or never came
  * online) make a reconcile pass list their scope's registrations.
