@@ -194,6 +194,13 @@ export const OOM_RERUN_CLAIM_SECONDS = 3 * DAY_SECONDS;
 export const RECONCILE_LOCK_MS = 5 * MINUTE_MS;
 
 /**
+ * A Redis lock held around work (reconcile, engine loss, retire) is renewed this many times per
+ * lease while the work runs: two renewals in a row may fail (a Redis failover, a GC pause) before
+ * the lease runs out and the work is told its lock is lost.
+ */
+export const LOCK_RENEWALS_PER_LEASE = 3;
+
+/**
  * A runner younger than this needs no GitHub view yet: on the happy path it takes a job within
  * seconds and webhooks tell the rest. Only older runners that are not busy (idle, or never came
  * online) make a reconcile pass list their scope's registrations.
@@ -276,6 +283,20 @@ export const INTAKE_TIMEOUT_MS = 3 * SECOND_MS;
  * job is retried later, instead of holding a worker slot while the budget refills.
  */
 export const GITHUB_BUDGET_MAX_WAIT_MS = 5 * MINUTE_MS;
+
+/**
+ * An organization's runner-group ids are read again after this: a group renamed, deleted or
+ * recreated at GitHub is picked up within minutes, while a burst of JIT configs still costs one
+ * lookup. A JIT config refused for its group (404/422) drops the cached id at once.
+ */
+export const RUNNER_GROUP_CACHE_MS = 5 * MINUTE_MS;
+
+/**
+ * Default of RUNNERHUB_GITHUB_TIMEOUT: a GitHub request without an answer this long is aborted
+ * (GitHub answers in well under a second; a half-dead connection never does, and undici alone
+ * would wait 300 s for headers). Long enough for a slow GHES under load.
+ */
+export const GITHUB_TIMEOUT_DEFAULT = "30s";
 
 /**
  * Tries of one request that GitHub answers with a rate limit, the first included: every process

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
 import {
+  GITHUB_TIMEOUT_DEFAULT,
   HEARTBEAT_INTERVAL_DEFAULT,
   HEARTBEAT_TIMEOUT_DEFAULT,
   PROVISION_LOCK_DEFAULT,
@@ -94,6 +95,8 @@ export interface Config {
    * left, only runner registrations and deletions are made; other calls wait for the reset.
    */
   githubRateLimitFloor: number;
+  /** Longest wait for one GitHub request's answer before it is aborted and the work behind it retried. */
+  githubTimeoutMs: number;
 }
 
 /** A token bucket in GitHub's secondary-limit points: a GET costs 1, any other method 5. */
@@ -246,6 +249,7 @@ const envSchema = z.object({
   RUNNERHUB_REGISTRY_AUTH_FILE: optionalString,
   RUNNERHUB_REGISTRY_AUTH: optionalString,
   RUNNERHUB_GITHUB_RATE_FLOOR: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(500)),
+  RUNNERHUB_GITHUB_TIMEOUT: envDuration(GITHUB_TIMEOUT_DEFAULT),
   RUNNERHUB_WEBHOOK_MAX_BYTES: z.preprocess(
     blankToUndefined,
     z
@@ -506,5 +510,6 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
       reservePoints: vars.RUNNERHUB_GITHUB_RESERVE,
     },
     githubRateLimitFloor: vars.RUNNERHUB_GITHUB_RATE_FLOOR,
+    githubTimeoutMs: vars.RUNNERHUB_GITHUB_TIMEOUT,
   };
 }

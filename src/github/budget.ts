@@ -6,8 +6,9 @@ import { defineScripts } from "../state/scripts/index.js";
 import { GITHUB_SERVER_ERROR_BACKOFF_MS, GITHUB_SERVER_ERROR_TRIES } from "../tunables.js";
 
 /**
- * Runner registrations and deletions (and the installation tokens they need) come first: a job waits for them. Everything else (lists,
- * job status, deliveries) may only spend points above the reserve.
+ * Runner registrations and deletions (and the installation tokens and runner-group lookups they
+ * need) come first: a job waits for them. Everything else (lists, job status, deliveries) may only
+ * spend points above the reserve.
  */
 export type CallPriority = "runner" | "other";
 
@@ -18,16 +19,20 @@ export interface GitHubCall {
 }
 
 /**
- * One budget of GitHub calls for every process of an installation, kept in Redis: a token bucket
- * in GitHub's secondary-limit points, and a pause every process honours once GitHub has said no.
+ * One budget of GitHub calls for every process, kept in Redis: a token bucket in GitHub's
+ * secondary-limit points, and per installation ("app" for the app's JWT) a pause every process
+ * honours once GitHub has said no to that installation.
  */
 export interface GitHubBudget {
   /** Spends the call's points now (0) or says how many ms to wait before asking again. */
-  tryTake(call: GitHubCall): Promise<number>;
+  tryTake(installation: string, call: GitHubCall): Promise<number>;
   /** Waits until the call's points are spent; rejects after maxWaitMs. */
-  take(call: GitHubCall): Promise<void>;
-  /** No process spends anything for this long (GitHub's retry-after or rate-limit reset). */
-  pause(ms: number): Promise<void>;
+  take(installation: string, call: GitHubCall): Promise<void>;
+  /**
+   * No process calls GitHub for this installation for this long (GitHub's retry-after or
+   * rate-limit reset); other installations go on.
+   */
+  pause(installation: string, ms: number): Promise<void>;
   /**
    * GitHub's hourly requests left for an installation ("app": the app's JWT) when they are below
    * the rate-limit floor, as the last response told any process; undefined when above or unknown.
@@ -56,21 +61,22 @@ export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
   const floor = deps.rateLimitFloor ?? 0;
 
   const budget: GitHubBudget = {
-    async tryTake(call) {
+    async tryTake(installation, call) {
       const floor = call.priority === "runner" ? 0 : settings.reservePoints;
       return redis.runnerhubTakeGitHubBudget(
         keys.githubBudget,
-        keys.githubPause,
+        keys.githubPause(installation),
+        keys.githubInstallationBudget(installation),
         settings.burstPoints,
         perMs,
         call.points,
         floor,
       );
     },
-    async take(call) {
+    async take(installation, call) {
       let waited = 0;
       for (;;) {
-        const waitMs = await budget.tryTake(call);
+        const waitMs = await budget.tryTake(installation, call);
         if (waitMs === 0) return;
         if (waited + waitMs > deps.maxWaitMs) {
           throw new Error(
@@ -82,8 +88,14 @@ export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
         waited += waitMs;
       }
     },
-    async pause(ms) {
-      await redis.runnerhubPauseGitHubBudget(keys.githubBudget, keys.githubPause, Math.max(1, Math.ceil(ms)));
+    async pause(installation, ms) {
+      await redis.runnerhubPauseGitHubBudget(
+        keys.githubInstallationBudget(installation),
+        keys.githubPause(installation),
+        Math.max(1, Math.ceil(ms)),
+        settings.burstPoints,
+        perMs,
+      );
     },
     async belowFloor(installation) {
       if (!floor) return undefined;
@@ -111,12 +123,17 @@ export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
 const RUNNER_CALL =
   /(\/actions\/runners\/(generate-jitconfig|registration-token|\d+|\{runner_id\})|\/app\/installations\/(\d+|\{installation_id\})\/access_tokens)$/;
 
+/** The organization's runner groups: a JIT config needs the pool's group id first. */
+const RUNNER_GROUPS = /\/orgs\/[^/]+\/actions\/runner-groups$/;
+
 /** What one GitHub request costs and how urgent it is, from its method and URL. */
 export function classifyCall(method: string, url: string): GitHubCall {
   const upper = method.toUpperCase();
   const read = upper === "GET" || upper === "HEAD" || upper === "OPTIONS";
   const path = url.split("?")[0] ?? url;
-  const runner = !read && (upper === "DELETE" || upper === "POST") && RUNNER_CALL.test(path);
+  const runner =
+    ((upper === "DELETE" || upper === "POST") && RUNNER_CALL.test(path)) ||
+    (upper === "GET" && RUNNER_GROUPS.test(path));
   return { priority: runner ? "runner" : "other", points: read ? 1 : WRITE_POINTS };
 }
 

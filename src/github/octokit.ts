@@ -29,6 +29,27 @@ export class BelowRateLimitFloor extends Error {
   }
 }
 
+/**
+ * A GitHub request that got no complete answer within RUNNERHUB_GITHUB_TIMEOUT: it was aborted.
+ * Not tried again within the request (a POST may have reached GitHub, and the deadline is spent):
+ * the work behind it fails and is retried as a whole (a provision entry by BullMQ, a reconcile
+ * step by the next pass). Carries no HTTP status, so nothing mistakes it for GitHub's answer.
+ */
+export class GitHubRequestTimeout extends Error {
+  constructor(
+    readonly method: string,
+    readonly route: string,
+    readonly timeoutMs: number,
+    readonly installation: string,
+  ) {
+    super(
+      `GitHub did not answer ${method} ${route} (installation ${installation}) within ${timeoutMs} ms: ` +
+        "the request was aborted and the work behind it is tried again; raise RUNNERHUB_GITHUB_TIMEOUT if GitHub is only slow",
+    );
+    this.name = "GitHubRequestTimeout";
+  }
+}
+
 /** The installation a client acts for, as a label: "app" for the app's own JWT. */
 function installationOf(options: { auth?: unknown }): string {
   const auth = options.auth as { installationId?: number | string } | undefined;
@@ -62,6 +83,55 @@ export function routeLabel(url: string): string {
 }
 
 /**
+ * Gives each request attempt a deadline: the fetch gets an AbortSignal, and the attempt is given up
+ * at the deadline even when what hangs is not the fetch itself (an installation token fetched on
+ * the way, or a body that stops mid-way), so the caller always hears back within timeoutMs.
+ */
+function deadlinePlugin(timeoutMs: number): OctokitPlugin {
+  return (octokit, options) => {
+    const installation = installationOf(options);
+    // The signal a caller gave a request, kept apart from the deadlines this hook adds to it.
+    const callerSignals = new WeakMap<object, AbortSignal | undefined>();
+    octokit.hook.wrap("request", async (request, requestOptions) => {
+      const timeout = new GitHubRequestTimeout(
+        requestOptions.method,
+        routeLabel(requestOptions.url),
+        timeoutMs,
+        installation,
+      );
+      if (!callerSignals.has(requestOptions)) {
+        callerSignals.set(requestOptions, requestOptions.request?.signal as AbortSignal | undefined);
+      }
+      const callerSignal = callerSignals.get(requestOptions);
+      const deadline = new AbortController();
+      // Octokit's hooks share one options object (each inner hook is bound to it; what a hook passes
+      // on is ignored), so the signal is set on it. It stays there: an inner hook that reads the
+      // options late (the auth hook, after fetching a token) then sends an already-aborted request.
+      requestOptions.request = {
+        ...requestOptions.request,
+        signal: callerSignal ? AbortSignal.any([callerSignal, deadline.signal]) : deadline.signal,
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // Rejected before the abort, so the race ends with the timeout, not with what the abort makes of the fetch.
+          reject(timeout);
+          deadline.abort(timeout);
+        }, timeoutMs);
+      });
+      try {
+        return await Promise.race([request(requestOptions), expired]);
+      } catch (error) {
+        // Whatever the aborted fetch threw (an AbortError Octokit labels 500), the deadline is the cause.
+        throw deadline.signal.aborted ? timeout : error;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  };
+}
+
+/**
  * Counts every request by installation ("app" for the app's own JWT), route template and status,
  * and keeps the rate-limit budget GitHub reports in each response's headers.
  */
@@ -83,6 +153,10 @@ function githubMetricsPlugin(metrics: GitHubMetrics): OctokitPlugin {
         record(route, response.status, response.headers as Headers);
         return response;
       } catch (error) {
+        if (error instanceof GitHubRequestTimeout) {
+          record(route, "timeout", undefined);
+          throw error;
+        }
         const failure = error as { status?: number; response?: { headers?: Headers } };
         record(route, failure.status ?? "error", failure.response?.headers);
         throw error;
@@ -94,13 +168,16 @@ function githubMetricsPlugin(metrics: GitHubMetrics): OctokitPlugin {
 /**
  * Probot's Octokit with one GitHub budget shared by every process (src/github/budget.ts) instead
  * of Octokit's fixed gap between writes: each request spends its points from the shared bucket
- * first, and a rate-limit answer pauses every process for GitHub's retry-after (or until the
- * limit resets) before the request is tried again; a server error is tried again after a short
- * wait (GITHUB_SERVER_ERROR_TRIES). Every attempt is counted (GitHubMetrics).
+ * first, and a rate-limit answer pauses that installation's calls in every process for GitHub's
+ * retry-after (or until the limit resets) before the request is tried again; a server error is tried again after a short
+ * wait (GITHUB_SERVER_ERROR_TRIES). Every attempt has a deadline (timeoutMs, RUNNERHUB_GITHUB_TIMEOUT)
+ * and is counted (GitHubMetrics), a timed-out one with status "timeout".
  */
 export function createRunnerhubOctokit(deps: {
   budget: GitHubBudget;
   metrics: GitHubMetrics;
+  /** Longest wait for one attempt's answer (RUNNERHUB_GITHUB_TIMEOUT). */
+  timeoutMs: number;
   log: Logger;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
@@ -125,12 +202,19 @@ export function createRunnerhubOctokit(deps: {
         }
       }
       for (let attempt = 1; ; attempt++) {
-        await budget.take(call);
+        await budget.take(installation, call);
         try {
           const response = await request(options);
           await observe(response.headers as Headers);
           return response;
         } catch (error) {
+          if (error instanceof GitHubRequestTimeout) {
+            log.warn(
+              { method: options.method, url: options.url, installation, timeoutMs: error.timeoutMs, attempt },
+              "GitHub request timed out: aborted; the work behind it is tried again",
+            );
+            throw error;
+          }
           await observe((error as { response?: { headers?: Headers } }).response?.headers);
           const backoffMs = backoffAfter(error, now());
           if (backoffMs === undefined) {
@@ -152,9 +236,9 @@ export function createRunnerhubOctokit(deps: {
           if (attempt >= RATE_LIMITED_TRIES) throw error;
           log.warn(
             { method: options.method, url: options.url, backoffMs, attempt },
-            "GitHub rate limit: every process pauses its GitHub calls",
+            "GitHub rate limit: every process pauses this installation's GitHub calls",
           );
-          await budget.pause(backoffMs);
+          await budget.pause(installation, backoffMs);
         }
       }
     });
@@ -163,8 +247,9 @@ export function createRunnerhubOctokit(deps: {
   // object default would be merged shallowly. Octokit's throttling (a fixed gap per process) is
   // off: the shared budget replaces it. Its retry plugin is off too: the loop above retries
   // server errors without the plugin's per-request scheduler (GITHUB_SERVER_ERROR_TRIES).
-  // Plugins wrap in order, the later outside: the counting sees each attempt the budget makes.
-  return ProbotOctokit.plugin(githubMetricsPlugin(deps.metrics), budgeted).defaults(
+  // Plugins wrap in order, the later outside: the counting sees each attempt the budget makes, and
+  // each attempt's deadline (innermost) ends as a GitHubRequestTimeout the counting can tell apart.
+  return ProbotOctokit.plugin(deadlinePlugin(deps.timeoutMs), githubMetricsPlugin(deps.metrics), budgeted).defaults(
     (options: Record<string, unknown>) => ({
       ...options,
       throttle: { ...(options.throttle as object | undefined), enabled: false },

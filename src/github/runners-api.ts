@@ -1,5 +1,6 @@
 import type { ProbotOctokit } from "probot";
 import { httpStatusOf } from "../errors.js";
+import { RUNNER_GROUP_CACHE_MS } from "../tunables.js";
 
 export type RunnerScope = { kind: "org"; org: string } | { kind: "repo"; owner: string; repo: string };
 
@@ -85,25 +86,49 @@ export function targetKey(target: RunnerTarget): string {
 }
 
 /**
- * RunnersApi over installation-authenticated Octokit clients (Probot's, which bring the retry and
- * throttling plugins and cache installation tokens).
+ * RunnersApi over installation-authenticated Octokit clients (Probot's, which cache installation
+ * tokens; runnerhub's Octokit adds the shared budget, retries and deadlines). Runner-group ids are
+ * kept for RUNNER_GROUP_CACHE_MS, by `now`.
  */
-export function createRunnersApi(auth: (installationId?: number) => Promise<InstallationOctokit>): RunnersApi {
-  const groupIds = new Map<string, number>();
+export function createRunnersApi(
+  auth: (installationId?: number) => Promise<InstallationOctokit>,
+  now: () => number,
+): RunnersApi {
+  /** Group ids by installation, organization and lower-cased name, with when they were read. */
+  const groupIds = new Map<string, { id: number; readAt: number }>();
+  const groupKey = (installationId: number, org: string, name: string) =>
+    `${installationId}/${org}/${name.toLowerCase()}`;
+  const cachedGroupId = (key: string) => {
+    const cached = groupIds.get(key);
+    return cached !== undefined && now() - cached.readAt < RUNNER_GROUP_CACHE_MS ? cached.id : undefined;
+  };
 
   return {
     async generateJitConfig({ installationId, scope }, runner) {
       const octokit = await auth(installationId);
       const body = { name: runner.name, runner_group_id: runner.runnerGroupId, labels: runner.labels };
-      const { data } =
-        scope.kind === "org"
-          ? await octokit.rest.actions.generateRunnerJitconfigForOrg({ org: scope.org, ...body })
-          : await octokit.rest.actions.generateRunnerJitconfigForRepo({
-              owner: scope.owner,
-              repo: scope.repo,
-              ...body,
-            });
-      return { runnerId: data.runner.id, encodedJitConfig: data.encoded_jit_config };
+      try {
+        const { data } =
+          scope.kind === "org"
+            ? await octokit.rest.actions.generateRunnerJitconfigForOrg({ org: scope.org, ...body })
+            : await octokit.rest.actions.generateRunnerJitconfigForRepo({
+                owner: scope.owner,
+                repo: scope.repo,
+                ...body,
+              });
+        return { runnerId: data.runner.id, encodedJitConfig: data.encoded_jit_config };
+      } catch (error) {
+        const status = httpStatusOf(error);
+        // The group may have been deleted or recreated under a new id: the next attempt looks it up again.
+        if (scope.kind === "org" && (status === 404 || status === 422)) {
+          for (const [key, cached] of groupIds) {
+            if (key.startsWith(groupKey(installationId, scope.org, "")) && cached.id === runner.runnerGroupId) {
+              groupIds.delete(key);
+            }
+          }
+        }
+        throw error;
+      }
     },
 
     async createRegistrationToken({ installationId, scope }) {
@@ -117,13 +142,19 @@ export function createRunnersApi(auth: (installationId?: number) => Promise<Inst
 
     async runnerGroupId({ installationId, scope }, groupName) {
       if (scope.kind === "repo") return DEFAULT_RUNNER_GROUP_ID;
-      const key = `${installationId}/${scope.org}/${groupName.toLowerCase()}`;
-      const cached = groupIds.get(key);
+      const key = groupKey(installationId, scope.org, groupName);
+      const cached = cachedGroupId(key);
       if (cached !== undefined) return cached;
       const octokit = await auth(installationId);
       const groups = await octokit.paginate("GET /orgs/{org}/actions/runner-groups", { org: scope.org, per_page: 100 });
-      for (const group of groups) groupIds.set(`${installationId}/${scope.org}/${group.name.toLowerCase()}`, group.id);
-      const id = groupIds.get(key);
+      const readAt = now();
+      for (const [existing] of groupIds) {
+        if (existing.startsWith(groupKey(installationId, scope.org, ""))) groupIds.delete(existing);
+      }
+      for (const group of groups) {
+        groupIds.set(groupKey(installationId, scope.org, group.name), { id: group.id, readAt });
+      }
+      const id = groupIds.get(key)?.id;
       if (id === undefined) {
         throw new Error(
           `runner group "${groupName}" does not exist in organization ${scope.org}; create it or fix the pool's runnerGroup`,

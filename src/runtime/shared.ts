@@ -96,6 +96,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       }),
       log: log.child({ name: "github" }),
       metrics,
+      timeoutMs: config.githubTimeoutMs,
       now,
       sleep: (ms) => sleep(ms),
     }),
@@ -113,7 +114,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     capacity,
     slots: createSlotKeeper(capacity, queues.provision, log),
     probot,
-    github: createRunnersApi((installationId) => probot.auth(installationId)),
+    github: createRunnersApi((installationId) => probot.auth(installationId), now),
     feed: new RedisEventFeed(redis.client, config.redisPrefix, log, now),
     recovery: createDeliveryRecovery({
       ...githubDeliveriesApi(() => probot.auth()),

@@ -161,15 +161,26 @@ export class RedisKeys {
 
   /**
    * Hash {points, at}, expires once it would be full again: the GitHub call budget every process
-   * shares, in GitHub's secondary-limit points left at `at` (ms on Redis' clock).
+   * and installation shares, in GitHub's secondary-limit points left at `at` (ms on Redis' clock).
    */
   get githubBudget(): string {
     return `${this.prefix}:github-budget`;
   }
 
-  /** String, TTL of the pause: ms on Redis' clock until which no process calls GitHub (a rate limit). */
-  get githubPause(): string {
-    return `${this.prefix}:github-pause`;
+  /**
+   * Hash {points, at} like githubBudget, for one installation ("app": the app's JWT) after GitHub
+   * paused it: starts empty when the pause ends, expires once it would be full again.
+   */
+  githubInstallationBudget(installation: string): string {
+    return `${this.prefix}:github-budget:${installation}`;
+  }
+
+  /**
+   * String, TTL of the pause: ms on Redis' clock until which no process calls GitHub for this
+   * installation ("app": the app's JWT), after GitHub answered it with a rate limit.
+   */
+  githubPause(installation: string): string {
+    return `${this.prefix}:github-pause:${installation}`;
   }
 
   /**

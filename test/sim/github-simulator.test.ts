@@ -184,6 +184,27 @@ describe("GitHubSimulator API", () => {
     expect(sim.runners()[0]).toMatchObject({ online: false, busy: false, labels: ["self-hosted", "linux"] });
   });
 
+  it("holds chosen requests open without an answer, the set number of times, registering nothing", async () => {
+    sim.hangRequests({ method: "POST", path: /\/actions\/runners\/generate-jitconfig$/, times: 1 });
+    const body = { name: "rh-held", runner_group_id: 1, labels: ["self-hosted"] };
+    const aborted = new AbortController();
+    const held = fetch(`${sim.url}/api/v3/orgs/acme/actions/runners/generate-jitconfig`, {
+      method: "POST",
+      headers: { authorization: `token ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: aborted.signal,
+    });
+    await sim.waitFor(() => sim.heldRequests().open === 1, { timeoutMs: 5_000, what: "the request to be held" });
+    // Other routes still answer while it is held, and the next JIT request is answered.
+    expect((await api("GET", "/orgs/acme/actions/runners")).status).toBe(200);
+    expect(sim.runners()).toEqual([]);
+    expect((await api("POST", "/orgs/acme/actions/runners/generate-jitconfig", { body })).status).toBe(201);
+    aborted.abort();
+    await expect(held).rejects.toThrow();
+    await sim.waitFor(() => sim.heldRequests().open === 0, { timeoutMs: 5_000, what: "the held request to close" });
+    expect(sim.heldRequests()).toEqual({ open: 0, total: 1 });
+  });
+
   it("rejects invalid JIT requests with 422", async () => {
     const path = "/orgs/acme/actions/runners/generate-jitconfig";
     const bad = [

@@ -151,6 +151,17 @@ export interface ApiFault {
   message?: string;
 }
 
+/**
+ * Requests the API holds open and never answers: the next `times` requests whose method and path
+ * (under /api/v3, without the query) match get no status, no body and no close, as from a
+ * half-dead connection. Their work is not done (no runner is registered).
+ */
+export interface ApiHang {
+  method: string;
+  path: RegExp;
+  times: number;
+}
+
 export interface WaitForOptions {
   timeoutMs: number;
   intervalMs?: number;
@@ -397,6 +408,10 @@ export class GitHubSimulator {
   private nextAccountId = 7_000_000;
   private nextRepositoryId = 600_000_000;
   private readonly faults: ApiFault[] = [];
+  private readonly hangs: ApiHang[] = [];
+  /** requests held open by a hang, until they are closed by the client or by stop() */
+  private readonly held = new Set<ServerResponse>();
+  private heldTotal = 0;
   /** x-ratelimit-* headers on every API answer, when set */
   private rateLimit: { remaining: number; resetAt: number } | undefined;
   /** deliveries go out one at a time, in the order the events happened */
@@ -446,6 +461,7 @@ export class GitHubSimulator {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const req of this.inFlight) req.destroy();
+    for (const res of this.held) res.destroy();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -523,6 +539,16 @@ export class GitHubSimulator {
    */
   injectFault(fault: ApiFault): void {
     this.faults.push({ ...fault });
+  }
+
+  /** The next matching API requests are held open and never answered (see ApiHang). */
+  hangRequests(hang: ApiHang): void {
+    this.hangs.push({ ...hang });
+  }
+
+  /** How many requests a hang has held: `open` are still held, `total` ever were. */
+  heldRequests(): { open: number; total: number } {
+    return { open: this.held.size, total: this.heldTotal };
   }
 
   /** Faults not yet used up. */
@@ -932,6 +958,17 @@ export class GitHubSimulator {
     const parsed = new URL(req.url ?? "/", this.url);
     const path = parsed.pathname;
     this.requests.push({ method, path, at: Date.now() });
+    const apiPath = path.startsWith(`${API_PREFIX}/`) ? path.slice(API_PREFIX.length) : undefined;
+    const hang = this.hangs.find(
+      (h) => h.times > 0 && h.method === method && apiPath !== undefined && h.path.test(apiPath),
+    );
+    if (hang) {
+      hang.times--;
+      this.heldTotal++;
+      this.held.add(res);
+      res.on("close", () => this.held.delete(res));
+      return;
+    }
     try {
       const reply = await this.dispatch(req, method, path, parsed.searchParams);
       this.send(res, reply);

@@ -21,7 +21,7 @@ const SCRIPTS = {
   runnerhubRetireRunner: { file: "retire-runner.lua", numberOfKeys: 7 },
   runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 5 },
   runnerhubSettleDemand: { file: "settle-demand.lua", numberOfKeys: 3 },
-  runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 2 },
+  runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 3 },
   runnerhubPauseGitHubBudget: { file: "pause-github-budget.lua", numberOfKeys: 2 },
   runnerhubEngineBeat: { file: "engine-beat.lua", numberOfKeys: 1 },
   runnerhubReadHeartbeats: { file: "read-heartbeats.lua", numberOfKeys: 1 },
@@ -86,12 +86,19 @@ declare module "ioredis" {
     runnerhubTakeGitHubBudget(
       bucket: string,
       pause: string,
+      installationBucket: string,
       burstPoints: number,
       pointsPerMs: number,
       cost: number,
       floor: number,
     ): Result<number, Context>;
-    runnerhubPauseGitHubBudget(bucket: string, pause: string, pauseMs: number): Result<number, Context>;
+    runnerhubPauseGitHubBudget(
+      installationBucket: string,
+      pause: string,
+      pauseMs: number,
+      burstPoints: number,
+      pointsPerMs: number,
+    ): Result<number, Context>;
     runnerhubRenewLock(lock: string, token: string, leaseMs: number): Result<0 | 1, Context>;
     runnerhubRecordQueued(
       queuedJobs: string,

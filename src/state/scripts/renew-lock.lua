@@ -1,6 +1,7 @@
 --[[
   Extends a lock's lease only if the caller still holds it, so a holder that lost its lock (the
-  lease ran out) never takes it back from the process that holds it now (used by image pulls).
+  lease ran out) never takes it back from the process that holds it now (used by image pulls and
+  by underLock while its work runs).
 
   Input:
     KEYS[1] the lock (string holding its owner's token)

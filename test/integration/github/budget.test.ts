@@ -5,11 +5,18 @@ import { Probot } from "probot";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubBudgetSettings } from "../../../src/config/load.js";
 import { createGitHubBudget, type GitHubBudget } from "../../../src/github/budget.js";
-import { BelowRateLimitFloor, createRunnerhubOctokit } from "../../../src/github/octokit.js";
+import { BelowRateLimitFloor, createRunnerhubOctokit, GitHubRequestTimeout } from "../../../src/github/octokit.js";
 import { createRunnersApi } from "../../../src/github/runners-api.js";
+import { RUNNER_GROUP_CACHE_MS } from "../../../src/tunables.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import { createMetrics } from "../../../src/observability/metrics.js";
-import { GITHUB_API, serviceContext, testPrivateKey, type ServiceContext } from "../support/context.js";
+import {
+  GITHUB_API,
+  serviceContext,
+  TEST_GITHUB_TIMEOUT_MS,
+  testPrivateKey,
+  type ServiceContext,
+} from "../support/context.js";
 
 let ctx: ServiceContext;
 /** A second process: its own Redis connection, the same prefix. */
@@ -50,12 +57,12 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
     const b = budgetOn(other, settings);
     const granted = { a: 0, b: 0 };
     for (let i = 0; i < 10; i++) {
-      if ((await a.tryTake(JIT)) === 0) granted.a++;
-      if ((await b.tryTake(JIT)) === 0) granted.b++;
+      if ((await a.tryTake("7", JIT)) === 0) granted.a++;
+      if ((await b.tryTake("7", JIT)) === 0) granted.b++;
     }
     expect(granted).toEqual({ a: 5, b: 5 });
-    expect(await a.tryTake(JIT)).toBeGreaterThan(0);
-    expect(await b.tryTake(READ)).toBeGreaterThan(0);
+    expect(await a.tryTake("7", JIT)).toBeGreaterThan(0);
+    expect(await b.tryTake("7", READ)).toBeGreaterThan(0);
   });
 
   it("keeps two clients spending as fast as they can within burst + refill", async () => {
@@ -67,7 +74,7 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
     await Promise.all(
       clients.map(async (client, index) => {
         while (Date.now() - started < 1_500) {
-          await client.take(JIT);
+          await client.take("7", JIT);
           spent[index] = (spent[index] ?? 0) + JIT.points;
         }
       }),
@@ -84,24 +91,40 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
   it("leaves the reserve to runner registrations and deletions", async () => {
     const budget = budgetOn(ctx.redis, { burstPoints: 30, pointsPerMinute: FROZEN, reservePoints: 10 });
     // Other calls may spend down to the reserve (20 points) and no further.
-    expect(await budget.tryTake(WRITE)).toBe(0);
-    expect(await budget.tryTake(WRITE)).toBe(0);
-    expect(await budget.tryTake(WRITE)).toBe(0);
-    expect(await budget.tryTake(WRITE)).toBe(0);
-    expect(await budget.tryTake(READ)).toBeGreaterThan(0);
-    expect(await budget.tryTake(WRITE)).toBeGreaterThan(0);
+    expect(await budget.tryTake("7", WRITE)).toBe(0);
+    expect(await budget.tryTake("7", WRITE)).toBe(0);
+    expect(await budget.tryTake("7", WRITE)).toBe(0);
+    expect(await budget.tryTake("7", WRITE)).toBe(0);
+    expect(await budget.tryTake("7", READ)).toBeGreaterThan(0);
+    expect(await budget.tryTake("7", WRITE)).toBeGreaterThan(0);
     // Runner calls still get the last 10.
-    expect(await budget.tryTake(JIT)).toBe(0);
-    expect(await budget.tryTake(JIT)).toBe(0);
-    expect(await budget.tryTake(JIT)).toBeGreaterThan(0);
+    expect(await budget.tryTake("7", JIT)).toBe(0);
+    expect(await budget.tryTake("7", JIT)).toBe(0);
+    expect(await budget.tryTake("7", JIT)).toBeGreaterThan(0);
   });
 
   it("makes a pause asked for by one client hold for every client, runner calls included", async () => {
     const settings = { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 };
-    await budgetOn(ctx.redis, settings).pause(5_000);
-    const wait = await budgetOn(other, settings).tryTake(JIT);
+    await budgetOn(ctx.redis, settings).pause("7", 5_000);
+    const wait = await budgetOn(other, settings).tryTake("7", JIT);
     expect(wait).toBeGreaterThan(4_000);
     expect(wait).toBeLessThanOrEqual(5_000);
+  });
+
+  it("pauses the installation GitHub refused, not the others, and lets it resume from an empty bucket", async () => {
+    // 60 points a second, so the paused installation's own bucket refills within the test.
+    const settings = { burstPoints: 300, pointsPerMinute: 3_600, reservePoints: 0 };
+    const here = budgetOn(ctx.redis, settings);
+    const elsewhere = budgetOn(other, settings);
+    await here.pause("7", 300);
+    expect(await elsewhere.tryTake("7", JIT)).toBeGreaterThan(0);
+    // Installation 8 and the app's own calls spend from the shared bucket as if nothing happened.
+    for (let i = 0; i < 10; i++) expect(await elsewhere.tryTake("8", JIT)).toBe(0);
+    expect(await elsewhere.tryTake("app", READ)).toBe(0);
+    // Once the pause is over, 7 starts from nothing and gets a write only as its bucket refills.
+    await elsewhere.take("7", JIT);
+    expect(await here.tryTake("7", JIT)).toBeGreaterThan(0);
+    expect(await here.tryTake("8", JIT)).toBe(0);
   });
 
   it("fails a call that cannot get its points within its bound, naming the setting", async () => {
@@ -112,13 +135,19 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
       sleep: () => Promise.resolve(),
       maxWaitMs: 1_000,
     });
-    await budget.take(JIT);
-    await expect(budget.take(JIT)).rejects.toThrow(/RUNNERHUB_GITHUB_POINTS_PER_MINUTE/);
+    await budget.take("7", JIT);
+    await expect(budget.take("7", JIT)).rejects.toThrow(/RUNNERHUB_GITHUB_POINTS_PER_MINUTE/);
   });
 });
 
 describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
-  function runnersApi(budget: GitHubBudget, metrics = createMetrics(), pause = (ms: number) => sleep(ms)) {
+  function runnersApi(
+    budget: GitHubBudget,
+    metrics = createMetrics(),
+    pause = (ms: number) => sleep(ms),
+    timeoutMs = TEST_GITHUB_TIMEOUT_MS,
+    now = () => Date.now(),
+  ) {
     const probot = new Probot({
       appId: 1,
       privateKey: testPrivateKey,
@@ -128,20 +157,26 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
       Octokit: createRunnerhubOctokit({
         budget,
         metrics,
+        timeoutMs,
         log: createLogger("silent"),
         now: () => Date.now(),
         sleep: pause,
       }),
     });
-    return createRunnersApi((id) => probot.auth(id));
+    return createRunnersApi((id) => probot.auth(id), now);
   }
   /** A runners API whose pauses between tries are recorded and skipped. */
-  function runnersApiWithWaits(budget: GitHubBudget) {
+  function runnersApiWithWaits(budget: GitHubBudget, metrics = createMetrics(), timeoutMs = TEST_GITHUB_TIMEOUT_MS) {
     const waits: number[] = [];
-    const api = runnersApi(budget, createMetrics(), (ms) => {
-      waits.push(ms);
-      return Promise.resolve();
-    });
+    const api = runnersApi(
+      budget,
+      metrics,
+      (ms) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+      timeoutMs,
+    );
     return { waits, api };
   }
   const target = { installationId: 7, scope: { kind: "org", org: "acme" } } as const;
@@ -167,8 +202,8 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     await api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] });
     await api.listRunners(target);
     // 16 - 5 (installation token) - 5 (JIT config) - 1 (list) = 5 left: one more write fits, then nothing.
-    expect(await budget.tryTake(JIT)).toBe(0);
-    expect(await budget.tryTake(READ)).toBeGreaterThan(0);
+    expect(await budget.tryTake("7", JIT)).toBe(0);
+    expect(await budget.tryTake("7", READ)).toBeGreaterThan(0);
   });
 
   it("below the rate-limit floor, skips job-status checks and lists but still registers runners", async () => {
@@ -233,7 +268,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     const deadline = Date.now() + 10_000;
     while (attempts.length === 0 && Date.now() < deadline) await sleep(10);
     while (pausedElsewhere === 0 && attempts.length === 1 && Date.now() < deadline) {
-      pausedElsewhere = await elsewhere.tryTake(READ);
+      pausedElsewhere = await elsewhere.tryTake("7", READ);
     }
     await expect(pending).resolves.toMatchObject({ runnerId: 9 });
     expect(attempts).toHaveLength(2);
@@ -246,6 +281,41 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
         `runnerhub_github_requests_total{installation="7",route="POST /orgs/{org}/actions/runners/generate-jitconfig",status="${status}"} 1`,
       );
     }
+  });
+
+  it("holds only the installation GitHub rate-limited: another installation's JIT config goes through meanwhile", async () => {
+    const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+    token();
+    nock(GITHUB_API)
+      .post("/app/installations/8/access_tokens")
+      .reply(201, { token: "ghs_y", expires_at: new Date(Date.now() + 3600_000).toISOString() });
+    const attempts: string[] = [];
+    nock(GITHUB_API)
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(() => {
+        attempts.push("acme refused");
+        return [429, { message: "You have exceeded a secondary rate limit." }, { "retry-after": "3" }];
+      })
+      .post("/orgs/acme/actions/runners/generate-jitconfig")
+      .reply(() => {
+        attempts.push("acme");
+        return [201, jitReply];
+      })
+      .post("/orgs/globex/actions/runners/generate-jitconfig")
+      .reply(() => {
+        attempts.push("globex");
+        return [201, jitReply];
+      });
+    const api = runnersApi(budget);
+    const runner = { name: "r", runnerGroupId: 1, labels: ["self-hosted"] };
+    const acme = api.generateJitConfig(target, runner);
+    const deadline = Date.now() + 10_000;
+    while (attempts.length === 0 && Date.now() < deadline) await sleep(10);
+    await api.generateJitConfig({ installationId: 8, scope: { kind: "org", org: "globex" } }, runner);
+    // Installation 8 was served while 7 was still paused (before, every installation waited out 7's pause).
+    expect(await budget.tryTake("7", READ)).toBeGreaterThan(0);
+    await expect(acme).resolves.toMatchObject({ runnerId: 9 });
+    expect(attempts).toEqual(["acme refused", "globex", "acme"]);
   });
 
   it("waits for x-ratelimit-reset when the primary limit is spent, and gives up after three tries", async () => {
@@ -286,8 +356,8 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     expect(waits).toEqual([1_000, 1_000, 4_000]);
     expect(nock.isDone()).toBe(true);
     // 300 - 5 (token) - 2 x 5 (JIT config tried twice) - 3 x 1 (list tried three times) = 282.
-    expect(await budget.tryTake({ priority: "other", points: 282 })).toBe(0);
-    expect(await budget.tryTake(READ)).toBeGreaterThan(0);
+    expect(await budget.tryTake("7", { priority: "other", points: 282 })).toBe(0);
+    expect(await budget.tryTake("7", READ)).toBeGreaterThan(0);
   });
 
   it("does not retry a 422: the same request would get the same answer", async () => {
@@ -312,6 +382,155 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     await expect(
       api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] }),
     ).rejects.toMatchObject({ status: 403 });
-    expect(await budget.tryTake(READ)).toBe(0);
+    expect(await budget.tryTake("7", READ)).toBe(0);
+  });
+
+  describe("the runner-group lookup a JIT config needs", () => {
+    const groups = (...list: { id: number; name: string }[]) => ({ total_count: list.length, runner_groups: list });
+
+    it("is a runner call: made below the rate-limit floor and from the reserve", async () => {
+      // The reserve is the whole bucket and never refills: only runner calls can spend anything.
+      const budget = createGitHubBudget({
+        redis: ctx.redis,
+        prefix: ctx.prefix,
+        settings: { burstPoints: 11, pointsPerMinute: FROZEN, reservePoints: 11 },
+        sleep: (ms) => sleep(ms),
+        maxWaitMs: 1_000,
+        rateLimitFloor: 50,
+      });
+      await budget.observeRateLimit("7", 10, 600_000);
+      token();
+      const github = nock(GITHUB_API)
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 3, name: "Builders" }))
+        .post("/orgs/acme/actions/runners/generate-jitconfig")
+        .reply(201, jitReply);
+      const api = runnersApi(budget);
+      const runnerGroupId = await api.runnerGroupId(target, "builders");
+      expect(runnerGroupId).toBe(3);
+      await api.generateJitConfig(target, { name: "r", runnerGroupId, labels: ["self-hosted"] });
+      expect(github.isDone()).toBe(true);
+    });
+
+    it("keeps a group id for RUNNER_GROUP_CACHE_MS, then reads the groups again", async () => {
+      const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+      let clock = 1_000_000;
+      const api = runnersApi(
+        budget,
+        createMetrics(),
+        (ms) => sleep(ms),
+        TEST_GITHUB_TIMEOUT_MS,
+        () => clock,
+      );
+      token();
+      const github = nock(GITHUB_API)
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 3, name: "Builders" }))
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 4, name: "Builders" }));
+      expect(await api.runnerGroupId(target, "Builders")).toBe(3);
+      clock += RUNNER_GROUP_CACHE_MS - 1;
+      expect(await api.runnerGroupId(target, "Builders")).toBe(3);
+      expect(github.pendingMocks()).toHaveLength(1);
+      clock += 1;
+      expect(await api.runnerGroupId(target, "Builders")).toBe(4);
+      expect(github.isDone()).toBe(true);
+    });
+
+    it("forgets a group id GitHub refuses a JIT config for (404/422), and a group that is gone", async () => {
+      const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+      const api = runnersApi(budget);
+      token();
+      const github = nock(GITHUB_API)
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 3, name: "Builders" }, { id: 5, name: "Testers" }))
+        .post("/orgs/acme/actions/runners/generate-jitconfig")
+        .reply(422, { message: "Invalid request: no runner group 3" })
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 4, name: "Builders" }))
+        .get("/orgs/acme/actions/runner-groups")
+        .query(true)
+        .reply(200, groups({ id: 4, name: "Builders" }));
+      const runner = { name: "r", runnerGroupId: await api.runnerGroupId(target, "Builders"), labels: ["x"] };
+      await expect(api.generateJitConfig(target, runner)).rejects.toMatchObject({ status: 422 });
+      expect(await api.runnerGroupId(target, "Builders")).toBe(4);
+      // The second read replaced the first: a group deleted since is looked up again, not taken from the cache.
+      await expect(api.runnerGroupId(target, "Testers")).rejects.toThrow(/runner group "Testers" does not exist/);
+      expect(github.isDone()).toBe(true);
+    });
+  });
+
+  describe("a request GitHub never answers (RUNNERHUB_GITHUB_TIMEOUT)", () => {
+    /** Far longer than any deadline below: the reply would come only after the test has ended. */
+    const NEVER_MS = 120_000;
+    const DEADLINE_MS = 300;
+
+    it("is aborted at the deadline, counted with status timeout, and not tried again", async () => {
+      const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+      token();
+      nock(GITHUB_API).post("/orgs/acme/actions/runners/generate-jitconfig").delay(NEVER_MS).reply(201, jitReply);
+      const metrics = createMetrics();
+      const { waits, api } = runnersApiWithWaits(budget, metrics, DEADLINE_MS);
+      const started = performance.now();
+      const failure = api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] });
+      await expect(failure).rejects.toBeInstanceOf(GitHubRequestTimeout);
+      await expect(failure).rejects.toMatchObject({
+        method: "POST",
+        route: "/orgs/{org}/actions/runners/generate-jitconfig",
+        timeoutMs: DEADLINE_MS,
+        installation: "7",
+        message: expect.stringMatching(/RUNNERHUB_GITHUB_TIMEOUT/),
+      });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(DEADLINE_MS - 1);
+      // Not a server error: no wait-and-retry within the request, no HTTP status to misread.
+      expect(waits).toEqual([]);
+      await expect(failure).rejects.not.toHaveProperty("status");
+      const counted = await metrics.registry.metrics();
+      expect(counted).toContain(
+        'runnerhub_github_requests_total{installation="7",route="POST /orgs/{org}/actions/runners/generate-jitconfig",status="timeout"} 1',
+      );
+    });
+
+    it("bounds a call whose installation token hangs: both are given up at their deadlines", async () => {
+      const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+      nock(GITHUB_API)
+        .post("/app/installations/7/access_tokens")
+        .delay(NEVER_MS)
+        .reply(201, { token: "ghs_x", expires_at: new Date(Date.now() + 3600_000).toISOString() });
+      const metrics = createMetrics();
+      const { api } = runnersApiWithWaits(budget, metrics, DEADLINE_MS);
+      await expect(api.listRunners(target)).rejects.toBeInstanceOf(GitHubRequestTimeout);
+      await waitForMetric(
+        metrics,
+        'installation="7",route="POST /app/installations/{installation_id}/access_tokens",status="timeout"} 1',
+      );
+      expect(await metrics.registry.metrics()).toContain(
+        'installation="7",route="GET /orgs/{org}/actions/runners",status="timeout"} 1',
+      );
+    });
+
+    it("leaves a request answered in time alone", async () => {
+      const budget = budgetOn(ctx.redis, { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 });
+      token();
+      nock(GITHUB_API).post("/orgs/acme/actions/runners/generate-jitconfig").delay(50).reply(201, jitReply);
+      const { api } = runnersApiWithWaits(budget, createMetrics(), 5_000);
+      await expect(
+        api.generateJitConfig(target, { name: "r", runnerGroupId: 1, labels: ["self-hosted"] }),
+      ).resolves.toMatchObject({ runnerId: 9 });
+    });
   });
 });
+
+/** The token request's own deadline may end a moment after the call's: poll the count, bounded. */
+async function waitForMetric(metrics: ReturnType<typeof createMetrics>, fragment: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await metrics.registry.metrics()).includes(fragment)) {
+    if (Date.now() > deadline) throw new Error(`no metric line with ${fragment}`);
+    await sleep(20);
+  }
+}

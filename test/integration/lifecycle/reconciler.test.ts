@@ -39,7 +39,7 @@ beforeAll(async () => {
     baseUrl: `${sim.url}/api/v3`,
     log: createLogger("silent"),
   });
-  github = createRunnersApi((id) => probot.auth(id));
+  github = createRunnersApi((id) => probot.auth(id), Date.now);
   watcher = watchRunnerExits({
     engine: ctx.engine,
     runners: ctx.runners,

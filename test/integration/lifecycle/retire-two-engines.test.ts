@@ -45,7 +45,7 @@ beforeAll(async () => {
     baseUrl: `${sim.url}/api/v3`,
     log: createLogger("silent"),
   });
-  github = createRunnersApi((id) => probot.auth(id));
+  github = createRunnersApi((id) => probot.auth(id), Date.now);
   engines = [
     ctx.engine,
     createContainerEngine("second-engine", second.client(), { callTimeoutMs: TEST_DOCKER_TIMEOUT_MS }),

@@ -40,6 +40,9 @@ export const testPrivateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }
 /** Generous: the engine is shared by parallel tests on a small machine. */
 export const TEST_DOCKER_TIMEOUT_MS = 60_000;
 
+/** RUNNERHUB_GITHUB_TIMEOUT's default: nock answers at once, so only a test that hangs a reply reaches it. */
+export const TEST_GITHUB_TIMEOUT_MS = 30_000;
+
 export function testPool(fields: Record<string, unknown> = {}): Pool {
   return poolSchema.parse({
     name: "linux",
@@ -150,11 +153,12 @@ export async function serviceContext(): Promise<ServiceContext> {
           budget: newBudget(),
           log,
           metrics: into,
+          timeoutMs: TEST_GITHUB_TIMEOUT_MS,
           now: () => Date.now(),
           sleep: (ms) => sleep(ms),
         }),
       });
-      return createRunnersApi((id) => probot.auth(id));
+      return createRunnersApi((id) => probot.auth(id), Date.now);
     },
     metrics,
     log,

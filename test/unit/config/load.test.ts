@@ -224,6 +224,16 @@ describe("loadConfig", () => {
     expect(config.docker.callTimeoutMs).toBe(5_000);
   });
 
+  it("gives every GitHub request a deadline: 30 s unless RUNNERHUB_GITHUB_TIMEOUT says otherwise", () => {
+    expect(loadConfig(base(), tmpdir())).toMatchObject({ githubTimeoutMs: 30_000 });
+    expect(loadConfig({ ...base(), RUNNERHUB_GITHUB_TIMEOUT: "2s" }, tmpdir())).toMatchObject({
+      githubTimeoutMs: 2_000,
+    });
+    expect(problemsOf(() => loadConfig({ ...base(), RUNNERHUB_GITHUB_TIMEOUT: "soon" }, tmpdir()))).toEqual([
+      expect.stringMatching(/^RUNNERHUB_GITHUB_TIMEOUT: "soon" is not a duration/),
+    ]);
+  });
+
   it("names each bad variable", () => {
     const problems = problemsOf(() =>
       loadConfig(

@@ -22,6 +22,16 @@ describe("classifyCall", () => {
     expect(classifyCall("POST", "/app/installations/{installation_id}/access_tokens")).toEqual(runner);
   });
 
+  it("puts the runner-group lookup a JIT config waits for first, at a read's price", () => {
+    const lookup = { priority: "runner", points: 1 };
+    expect(classifyCall("GET", "/orgs/{org}/actions/runner-groups")).toEqual(lookup);
+    expect(
+      classifyCall("GET", "https://ghe.example/api/v3/orgs/acme/actions/runner-groups?per_page=100&page=2"),
+    ).toEqual(lookup);
+    expect(classifyCall("GET", "/orgs/acme/actions/runner-groups/4/runners")).toEqual({ priority: "other", points: 1 });
+    expect(classifyCall("DELETE", "/orgs/acme/actions/runner-groups/4")).toEqual({ priority: "other", points: 5 });
+  });
+
   it("prices reads at 1 point and leaves other writes behind the reserve", () => {
     expect(classifyCall("GET", "/orgs/acme/actions/runners/42")).toEqual({ priority: "other", points: 1 });
     expect(classifyCall("GET", "/orgs/acme/actions/runners?per_page=100")).toEqual({ priority: "other", points: 1 });
