@@ -147,6 +147,35 @@ describe("GitHubSimulator API", () => {
     expect((await api("GET", "/app/hook/deliveries", { auth: `token ${token}` })).status).toBe(401);
   });
 
+  it("plays the manifest flow: the create-App form sends the browser back with a one-time code and the state", async () => {
+    const withApp = await GitHubSimulator.start({ webhookSecret: SECRET, manifestApp: { id: 77, pem: "PEM" } });
+    try {
+      const manifest = JSON.stringify({ name: "runnerhub", redirect_url: "http://127.0.0.1:1/probot/setup" });
+      const created = await fetch(`${withApp.url}/organizations/acme/settings/apps/new?state=s1`, {
+        method: "POST",
+        body: new URLSearchParams({ manifest }),
+        redirect: "manual",
+      });
+      expect(created.status).toBe(302);
+      const back = new URL(created.headers.get("location") ?? "");
+      expect(`${back.origin}${back.pathname}`).toBe("http://127.0.0.1:1/probot/setup");
+      expect(back.searchParams.get("state")).toBe("s1");
+      expect(withApp.manifests).toEqual([
+        { path: "/organizations/acme/settings/apps/new", state: "s1", manifest: JSON.parse(manifest) },
+      ]);
+      const convert = () =>
+        fetch(`${withApp.url}/api/v3/app-manifests/${back.searchParams.get("code")}/conversions`, { method: "POST" });
+      const converted = await convert();
+      expect(converted.status).toBe(201);
+      expect(await converted.json()).toMatchObject({ id: 77, pem: "PEM", webhook_secret: SECRET });
+      expect((await convert()).status).toBe(404);
+    } finally {
+      await withApp.stop();
+    }
+    // Without an App to create, the flow is not there.
+    expect((await fetch(`${sim.url}/settings/apps/new`, { method: "POST", body: "manifest=%7B%7D" })).status).toBe(404);
+  });
+
   it("answers unknown routes with 404 Not Found", async () => {
     const res = await api("GET", "/nothing/here");
     expect(res.status).toBe(404);
