@@ -6,7 +6,7 @@ import { parseRunnerName } from "../pools/runner-names.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
 import type { EngineBeat, Heartbeats } from "../state/heartbeats.js";
 import { RedisKeys } from "../state/keys.js";
-import { underLock } from "../state/lock.js";
+import { underLock, type Lease } from "../state/lock.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { ENGINE_LOSS_LOCK_MS } from "../tunables.js";
 
@@ -179,16 +179,17 @@ export async function forgetLostEngines(deps: EngineLossDeps): Promise<string[]>
   const lockOf = (engine: string) => new RedisKeys(deps.prefix).engineLossLock(engine);
   const forgotten: string[] = [];
   for (const lost of plan.lost) {
-    const done = await underLock(deps.redis, lockOf(lost.beat.engine), ENGINE_LOSS_LOCK_MS, () =>
-      forgetEngine(deps, lost.beat),
+    const done = await underLock(deps.redis, lockOf(lost.beat.engine), ENGINE_LOSS_LOCK_MS, (lease) =>
+      forgetEngine(deps, lost.beat, lease),
     );
     if (done) forgotten.push(lost.beat.engine);
   }
   for (const { engine, records: superseded } of plan.superseded) {
-    await underLock(deps.redis, lockOf(engine), ENGINE_LOSS_LOCK_MS, async () => {
+    await underLock(deps.redis, lockOf(engine), ENGINE_LOSS_LOCK_MS, async (lease) => {
       const kept = await giveUp(
         deps,
         superseded.map((record) => record.name),
+        lease,
       );
       deps.log.warn(
         { engine, forgotten: superseded.length - kept.size, keptBusy: kept.size },
@@ -199,12 +200,13 @@ export async function forgetLostEngines(deps: EngineLossDeps): Promise<string[]>
   return forgotten;
 }
 
-async function forgetEngine(deps: EngineLossDeps, lost: EngineBeat): Promise<boolean> {
+async function forgetEngine(deps: EngineLossDeps, lost: EngineBeat, lease: Lease): Promise<boolean> {
   const names = (await deps.runners.list()).filter((record) => record.engine === lost.engine).map((r) => r.name);
-  const kept = await giveUp(deps, names);
+  const kept = await giveUp(deps, names, lease);
   // Slots whose runner has no record left (a reservation in the making when the host went).
   for (const holder of await deps.capacity.allHolders("engine", lost.engine)) {
     if (kept.has(holder)) continue;
+    lease.assertHeld();
     const pool = parseRunnerName(holder)?.pool;
     if (pool) await deps.slots.release(pool, lost.engine, holder);
     else await deps.capacity.releaseFrom("engine", lost.engine, holder);
@@ -222,7 +224,7 @@ async function forgetEngine(deps: EngineLossDeps, lost: EngineBeat): Promise<boo
  * registration could not be checked. A token-registered runner whose record never learnt its
  * GitHub id is looked up by name first, so a busy one keeps its slot too.
  */
-async function giveUp(deps: EngineLossDeps, names: readonly string[]): Promise<Set<string>> {
+async function giveUp(deps: EngineLossDeps, names: readonly string[], lease: Lease): Promise<Set<string>> {
   const { log } = deps;
   const kept = new Set<string>();
   const listed = new Map<string, Promise<GitHubRunner[]>>();
@@ -233,6 +235,8 @@ async function giveUp(deps: EngineLossDeps, names: readonly string[]): Promise<S
     return list;
   };
   for (const name of names) {
+    // A pass that lost its lock (a slow GitHub call outlived the renewals) stops writing.
+    lease.assertHeld();
     const record = await deps.runners.get(name);
     if (!record) continue;
     const outcome = await withdrawRegistration(deps, record, listOnce).catch((error: unknown) => {
@@ -243,6 +247,7 @@ async function giveUp(deps: EngineLossDeps, names: readonly string[]): Promise<S
       kept.add(name);
       continue;
     }
+    lease.assertHeld();
     await deps.runners.retire(name, {
       exitedAt: deps.now(),
       exitCode: undefined,

@@ -19,7 +19,7 @@ import type { DemandLedger } from "../state/demand-ledger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { RedisKeys } from "../state/keys.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
-import { underLock } from "../state/lock.js";
+import { underLock, type Lease } from "../state/lock.js";
 import {
   parseScope,
   planReconcile,
@@ -328,10 +328,17 @@ export function createReconciler(deps: ReconcilerDeps) {
     });
   }
 
-  async function carryOutAll(plan: ReconcileAction[], pools: Pool[], warmTargets: Map<string, RunnerTarget>) {
+  async function carryOutAll(
+    plan: ReconcileAction[],
+    pools: Pool[],
+    warmTargets: Map<string, RunnerTarget>,
+    lease: Lease,
+  ) {
     const done: Record<string, number> = {};
     let failed = 0;
     for (const action of plan) {
+      // A pass whose lock was lost (a call outlived its renewals) stops: another pass may act now.
+      lease.assertHeld();
       try {
         await carryOut(action, pools, warmTargets);
         done[action.kind] = (done[action.kind] ?? 0) + 1;
@@ -371,18 +378,18 @@ export function createReconciler(deps: ReconcilerDeps) {
    * pass that finds the lock taken leaves the pool's retiring to a later pass.
    */
   async function retireSurplus(pool: string, snap: ReconcileSnapshot, pools: Pool[]) {
-    return underLock(deps.redis, keys.retireLock(pool), RETIRE_LOCK_MS, async () => {
+    return underLock(deps.redis, keys.retireLock(pool), RETIRE_LOCK_MS, async (lease) => {
       const fresh = planReconcile({ ...snap, records: await deps.runners.list() }).filter(
         (action) => action.kind === "retire" && action.pool === pool,
       );
-      return carryOutAll(fresh, pools, new Map());
+      return carryOutAll(fresh, pools, new Map(), lease);
     });
   }
 
   return {
     async runOnce(): Promise<ReconcileSummary> {
       if (!deps.ownsEngine()) return { skipped: true };
-      const summary = await underLock(deps.redis, lockKey, RECONCILE_LOCK_MS, async () => {
+      const summary = await underLock(deps.redis, lockKey, RECONCILE_LOCK_MS, async (lease) => {
         // A lost engine's runners still count as the pool's supply until they are given up, so
         // this pass then provisions the jobs they were counted for.
         await deps
@@ -396,6 +403,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           plan.filter((action) => action.kind !== "retire"),
           pools,
           warmTargets,
+          lease,
         );
         let failed = failures;
         for (const pool of retiring) {
