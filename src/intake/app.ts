@@ -6,6 +6,7 @@ import { observeRunnerOnline } from "../lifecycle/runner-online.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
 import { routePool } from "../pools/match.js";
+import type { CrashLoopStore } from "../state/crash-loops.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
 import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../state/oom-reruns.js";
@@ -21,6 +22,8 @@ export interface IntakeDeps {
   ledger: DemandLedger;
   /** Jobs re-run after an OOM kill, routed to the bigger pool runnerhub chose for them. */
   oomReruns: OomRerunStore;
+  /** A runner taking a job ends its pool's crash loop. */
+  crashLoops: Pick<CrashLoopStore, "clear">;
   stopGraceMs: number;
   /** A webhook was answered with an error: the missed-delivery recovery should look soon. */
   suspectMiss: () => Promise<void>;
@@ -189,6 +192,9 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
     metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
     if (!record) return;
     await observeRunnerOnline(record, deps);
+    if (await deps.crashLoops.clear(record.pool)) {
+      deps.log.info(jobFields(context.id, job, record.pool), "a runner of the pool took a job; its crash loop is over");
+    }
     await deps.feed.record({
       kind: "took-job",
       pool: record.pool,

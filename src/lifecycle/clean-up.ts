@@ -4,7 +4,9 @@ import type { ContainerEngine, ContainerExit } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
 import type { RunnersApi } from "../github/runners-api.js";
 import type { Metrics } from "../observability/metrics.js";
+import { crashedBeforeJob, type CrashLoopRecord } from "../pools/crash-loop.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
+import type { CrashLoopStore } from "../state/crash-loops.js";
 import { exitEventKind, type EventFeed } from "../state/event-feed.js";
 import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
 import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";
@@ -23,6 +25,8 @@ export interface CleanUpDeps {
   currentPools: () => readonly Pool[];
   /** Where a job whose runner was OOM-killed is re-run (pool oomRetryPool). */
   oomReruns: OomRerunDeps;
+  /** Counts runners that end before taking a job; enough in a row back their pool off. */
+  crashLoops: Pick<CrashLoopStore, "recordCrash">;
   log: Logger;
   now: () => number;
 }
@@ -91,11 +95,44 @@ async function oomRerun(
   return requestOomRerun(record, decision.pool.name, deps.oomReruns);
 }
 
+/** Counts a runner that ended before taking a job towards its pool's crash loop (undefined: it does not count). */
+async function countCrash(
+  deps: CleanUpDeps,
+  record: RunnerRecord | undefined,
+  observed: ExitReason,
+  exit: ContainerExit | undefined,
+  log: Logger,
+): Promise<CrashLoopRecord | undefined> {
+  if (!record || !crashedBeforeJob(record, observed)) return undefined;
+  const pool = deps.currentPools().find((candidate) => candidate.name === record.pool);
+  if (!pool) return undefined;
+  const { record: loop, backoffBegun } = await deps.crashLoops.recordCrash(pool, {
+    runnerName: record.name,
+    exitCode: exit?.exitCode,
+    reason: observed,
+    at: deps.now(),
+  });
+  if (backoffBegun) {
+    deps.metrics.crashLoopBackoffs.inc({ pool: pool.name });
+    log.warn(
+      {
+        crashes: loop.crashes,
+        backoffs: loop.backoffs,
+        backoffUntil: new Date(loop.backoffUntil).toISOString(),
+        exitCode: exit?.exitCode,
+      },
+      "pool is crash-looping: its runners end before taking a job; no runner is made for it until the backoff ends",
+    );
+  }
+  return loop;
+}
+
 /**
  * The end of a runner's life, after its container ended: keeps its last log lines and usage,
  * re-runs the job an OOM kill ended on the pool's oomRetryPool,
  * withdraws a registration GitHub still holds, removes the container, retires the runner record
- * with the reason and frees its slot.
+ * with the reason, frees its slot, and counts a runner that died before taking a job towards its
+ * pool's crash loop.
  */
 export async function cleanUpRunner(
   deps: CleanUpDeps,
@@ -161,6 +198,7 @@ export async function cleanUpRunner(
     ...(record?.repository ? { repository: record.repository } : {}),
     reason,
   });
+  const crashLoop = await countCrash(deps, record, observed, exit, log);
   const fields = {
     jobId,
     containerId,
@@ -170,6 +208,7 @@ export async function cleanUpRunner(
     peakMemoryBytes: usage?.peakMemoryBytes,
     cpuSeconds: usage?.cpuSeconds,
     rerunPool: rerun?.pool,
+    crashesInARow: crashLoop?.crashes,
   };
   if (observed === "completed" || record?.retiring) log.info(fields, "runner exited; container removed");
   else log.warn(fields, "runner ended abnormally; container removed");

@@ -17,6 +17,7 @@ export function startWebhookRole(shared: Shared): Served {
     runners: shared.runners,
     ledger: shared.ledger,
     oomReruns: shared.oomReruns.store,
+    crashLoops: shared.crashLoops,
     stopGraceMs: config.stopGraceMs,
     feed: shared.feed,
     metrics: shared.metrics,

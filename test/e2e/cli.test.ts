@@ -41,6 +41,7 @@ beforeAll(async () => {
     heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
     heartbeatTimeoutMs: 30_000,
     imageStore: ctx.imageStore,
+    crashLoops: ctx.crashLoops,
     log: ctx.log,
     now: () => Date.now(),
   });

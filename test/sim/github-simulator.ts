@@ -379,6 +379,8 @@ export class GitHubSimulator {
   private nextAccountId = 7_000_000;
   private nextRepositoryId = 600_000_000;
   private readonly faults: ApiFault[] = [];
+  /** While set, a runner's first poll tells it to exit with this code before taking any job. */
+  private startCrashCode: number | undefined;
   /** x-ratelimit-* headers on every API answer, when set */
   private rateLimit: { remaining: number; resetAt: number } | undefined;
   /** deliveries go out one at a time, in the order the events happened */
@@ -504,6 +506,15 @@ export class GitHubSimulator {
    */
   injectFault(fault: ApiFault): void {
     this.faults.push({ ...fault });
+  }
+
+  /**
+   * Runners die at start from now on (a broken image, a runner that cannot configure itself): each
+   * runner's first poll tells the stub to exit with this code, before it takes a job. Undefined
+   * lets runners start normally again.
+   */
+  crashRunnersAtStart(exitCode: number | undefined): void {
+    this.startCrashCode = exitCode;
   }
 
   /** Faults not yet used up. */
@@ -1266,6 +1277,8 @@ export class GitHubSimulator {
 
   private poll(reg: Registration): Reply {
     reg.lastPollAt = Date.now();
+    if (reg.jobId === null && this.startCrashCode !== undefined)
+      return { status: 200, text: `exit ${this.startCrashCode}\n` };
     if (reg.jobId === null) {
       const job = [...this.jobsById.values()]
         .filter((j) => j.status === "queued" && this.canTake(reg, j))

@@ -188,6 +188,7 @@ beforeAll(async () => {
     heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
     heartbeatTimeoutMs: 30_000,
     imageStore: ctx.imageStore,
+    crashLoops: ctx.crashLoops,
     log,
     now: () => Date.now(),
   };

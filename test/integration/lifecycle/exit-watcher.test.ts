@@ -53,6 +53,7 @@ function startWatcher(engine = ctx.engine): ExitWatcher {
       testPool({ name: "linux-big", labels: ["self-hosted", "linux", "big"], resources: { memory: "256m" } }),
     ],
     oomReruns: ctx.oomReruns,
+    crashLoops: ctx.crashLoops,
     log: ctx.log,
     now: () => Date.now(),
     reconnectDelayMs: () => 100,

@@ -20,6 +20,8 @@ import { RunnerStore } from "../../../src/state/runner-store.js";
 import { DemandLedger } from "../../../src/state/demand-ledger.js";
 import { RedisKeys } from "../../../src/state/keys.js";
 import { RedisEventFeed } from "../../../src/state/event-feed.js";
+import { CrashLoopStore } from "../../../src/state/crash-loops.js";
+import { CRASH_LOOP_POLICY } from "../../../src/pools/crash-loop.js";
 import { Capacity } from "../../../src/pools/capacity.js";
 import { PoolOverrides } from "../../../src/pools/overrides.js";
 import { createSlotKeeper, type SlotKeeper } from "../../../src/provisioning/slots.js";
@@ -71,6 +73,8 @@ export interface ServiceContext {
   slots: SlotKeeper;
   /** Where the exit watcher records and queues OOM re-runs. */
   oomReruns: OomRerunDeps;
+  /** Pools' crash loops, on this context's prefix, with runnerhub's policy. */
+  crashLoops: CrashLoopStore;
   /** The shared GitHub budget of this context's prefix, with GitHub's defaults unless told. */
   newBudget(settings?: Partial<GitHubBudgetSettings>): GitHubBudget;
   /** The timeline feed, on this context's prefix. */
@@ -139,6 +143,7 @@ export async function serviceContext(): Promise<ServiceContext> {
     slots: createSlotKeeper(capacity, queues.provision, log),
     feed: new RedisEventFeed(redis, prefix, log, () => Date.now()),
     oomReruns: { store: new OomRerunStore(redis, prefix), queue: queues.oomRerun, log, now: () => Date.now() },
+    crashLoops: new CrashLoopStore(redis, prefix, CRASH_LOOP_POLICY),
     newGitHub(into = metrics) {
       const probot = new Probot({
         appId: 1,
