@@ -122,8 +122,12 @@ export const CRASH_LOOP_MEMORY_MS = 30 * MINUTE_MS;
 /** Lines of the last crashed runner's output shown with a crash-looping pool (the API, dashboard and `top`). */
 export const CRASH_LOOP_LOG_LINES = 20;
 
-/** Tries of one crash-loop update racing other processes' updates of the same pool (compare-and-set). */
-export const CRASH_LOOP_WRITE_TRIES = 5;
+/**
+ * Tries of one crash-loop update racing other updates of the same pool (compare-and-set). Every
+ * round lets at least one writer through, so a burst of this many runners dying at once (a broken
+ * image met by a burst of jobs, more than one process's PROVISION_CONCURRENCY) is counted whole.
+ */
+export const CRASH_LOOP_WRITE_TRIES = 50;
 
 // --- Runner images ------------------------------------------------------------------------------
 
