@@ -8,6 +8,8 @@ import type { RunnersApi } from "../github/runners-api.js";
 import { DASHBOARD_PING_TIMEOUT_MS, KEPT_LOG_BYTES } from "../tunables.js";
 import { maskingStream, maskSecrets, secretValuesOf, tailOf } from "../lifecycle/runner-logs.js";
 import { pathOf, sendJson, type Handler } from "../http/server.js";
+import { swallowInto } from "../observability/internal-errors.js";
+import type { Metrics } from "../observability/metrics.js";
 import { drainRunner } from "../lifecycle/drain.js";
 import type { Capacity } from "../pools/capacity.js";
 import { overrideProblems, poolOverrideSchema, type PoolOverrides } from "../pools/overrides.js";
@@ -67,6 +69,8 @@ export interface AdminDeps {
   imageStore: ImageStore;
   /** Pools whose runners keep ending before a job: shown, and reset by an operator. */
   crashLoops: CrashLoopStore;
+  /** Counts errors the admin goes on without (runnerhub_internal_errors_total). */
+  metrics: Pick<Metrics, "internalErrors">;
   log: Logger;
   now: () => number;
 }
@@ -210,11 +214,20 @@ export async function createAdminHandler(deps: AdminDeps): Promise<AdminHandler>
     let woken = 0;
     for (const entry of present(await provision.getJobs(["delayed"]))) {
       if (entry.data.pool !== pool) continue;
-      // An entry that woke or went since it was listed cannot be promoted; that is fine.
-      const promoted = await entry.promote().then(
-        () => true,
-        () => false,
-      );
+      // An entry that woke or went since it was listed cannot be promoted; it runs anyway.
+      const promoted = await entry
+        .promote()
+        .then(() => true)
+        .catch(
+          swallowInto(
+            { log, metrics: deps.metrics },
+            {
+              where: "admin.wake-deferred",
+              message: "could not wake a provision entry deferred by a crash loop; it runs when its delay ends",
+              fields: { pool, queueJobId: entry.id },
+            },
+          ),
+        );
       if (promoted) woken += 1;
     }
     return woken;

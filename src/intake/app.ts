@@ -3,6 +3,7 @@ import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import { observeRunnerOnline } from "../lifecycle/runner-online.js";
+import { swallowInto } from "../observability/internal-errors.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
 import { routePool } from "../pools/match.js";
@@ -115,7 +116,14 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
   const webhooks = new Webhooks({ secret: deps.secret });
   // GitHub records the failed delivery; the recovery pass redelivers it. With Redis down the mark
   // cannot be written either, and the recovery's periodic look finds the failure.
-  webhooks.onError(() => deps.suspectMiss().catch(() => undefined));
+  webhooks.onError(() =>
+    deps.suspectMiss().catch(
+      swallowInto(deps, {
+        where: "intake.suspect-miss",
+        message: "could not ask the delivery recovery to look; its periodic look finds the failed delivery",
+      }),
+    ),
+  );
   webhooks.on("workflow_job.queued", async (context) => {
     const event = context.payload as WorkflowJobEvent;
     // No child logger: at a burst's rate, building one per webhook showed in the profile.

@@ -3,6 +3,7 @@ import type { Pool } from "../config/pools.js";
 import type { ContainerEngine, ContainerExit } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
 import type { RunnersApi } from "../github/runners-api.js";
+import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import { crashedBeforeJob, type CrashLoopRecord } from "../pools/crash-loop.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
@@ -66,7 +67,11 @@ async function lastLines(
     if (text === undefined) return undefined;
     return tailOf(maskSecrets(text, secretValuesOf(env ?? [])), KEPT_LOG_BYTES[kind]);
   } catch (error) {
-    log.warn({ err: error, containerId }, "could not read the runner's last log lines");
+    reportSwallowed({ log, metrics: deps.metrics }, error, {
+      where: "clean-up.last-log-lines",
+      message: "could not read the runner's last log lines",
+      fields: { containerId },
+    });
     return undefined;
   }
 }
@@ -161,10 +166,16 @@ export async function cleanUpRunner(
   const registrationLeft =
     record?.runnerId !== undefined && (observed !== "completed" || record.retiring !== undefined);
   if (record && record.runnerId !== undefined && registrationLeft) {
-    const deleted = await deps.github.deleteRunner(record, record.runnerId).catch((error: unknown) => {
-      log.warn({ err: error }, "could not delete runner registration; the reconciler will retry");
-      return undefined;
-    });
+    const deleted = await deps.github.deleteRunner(record, record.runnerId).catch(
+      swallowInto(
+        { log, metrics: deps.metrics },
+        {
+          where: "clean-up.delete-registration",
+          message: "could not delete runner registration; the reconciler will retry",
+          fields: { runnerId: record.runnerId },
+        },
+      ),
+    );
     if (deleted === "deleted") log.info({ runnerId: record.runnerId }, "runner registration deleted");
   }
   const logs = exit ? await lastLines(deps, containerId, observed, log) : undefined;

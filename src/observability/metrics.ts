@@ -101,6 +101,12 @@ export function createMetrics() {
       labelNames: ["pool"] as const,
       registers: [registry],
     }),
+    internalErrors: new Counter({
+      name: "runnerhub_internal_errors_total",
+      help: "Errors runnerhub caught and went on without (logged with the same where), by place",
+      labelNames: ["where"] as const,
+      registers: [registry],
+    }),
     crashLoopBackoffs: new Counter({
       name: "runnerhub_crash_loop_backoffs_total",
       help: "Backoffs begun because a pool's runners kept ending before taking a job, by pool",

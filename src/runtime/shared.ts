@@ -17,6 +17,7 @@ import {
   registerRunnerGauge,
   type Metrics,
 } from "../observability/metrics.js";
+import { swallowInto } from "../observability/internal-errors.js";
 import { Capacity } from "../pools/capacity.js";
 import { CRASH_LOOP_POLICY, crashLoopOf, poolVersion } from "../pools/crash-loop.js";
 import { PoolOverrides } from "../pools/overrides.js";
@@ -75,6 +76,18 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
   log.info({ redis: redis.describe, roles: [...config.roles], pools: config.pools.map((p) => p.name) }, "starting");
   const now = () => Date.now();
   const metrics = createMetrics();
+  // After a start the client reconnects by itself; each failed attempt is an error event.
+  redis.client.on(
+    "error",
+    swallowInto(
+      { log, metrics },
+      {
+        where: "redis.connection",
+        message: "Redis connection failed; reconnecting",
+        fields: { redis: redis.describe },
+      },
+    ),
+  );
   const runners = new RunnerStore(redis.client, config.redisPrefix);
   registerRunnerGauge(metrics.registry, () => runners.list());
   const queues = createQueues(redis.client, config.redisPrefix);
@@ -126,12 +139,13 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     slots: createSlotKeeper(capacity, queues.provision, log),
     probot,
     github: createRunnersApi((installationId) => probot.auth(installationId)),
-    feed: new RedisEventFeed(redis.client, config.redisPrefix, log, now),
+    feed: new RedisEventFeed(redis.client, config.redisPrefix, log, now, metrics),
     recovery: createDeliveryRecovery({
       ...githubDeliveriesApi(() => probot.auth()),
       redis: redis.client,
       prefix: config.redisPrefix,
       log,
+      metrics,
       now,
       maxAgeMs: RECOVERY_MAX_AGE_MS,
       fullCheckEveryMs: config.recoveryIntervalMs,

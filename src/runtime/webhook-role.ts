@@ -33,6 +33,7 @@ export function startWebhookRole(shared: Shared): Served {
         suspectMiss,
         maxBytes: config.webhookMaxBytes,
         timeoutMs: INTAKE_TIMEOUT_MS,
+        metrics: shared.metrics,
         log: shared.log,
       }),
     ],

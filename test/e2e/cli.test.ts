@@ -42,6 +42,7 @@ beforeAll(async () => {
     heartbeatTimeoutMs: 30_000,
     imageStore: ctx.imageStore,
     crashLoops: ctx.crashLoops,
+    metrics: ctx.metrics,
     log: ctx.log,
     now: () => Date.now(),
   });

@@ -189,6 +189,7 @@ beforeAll(async () => {
     heartbeatTimeoutMs: 30_000,
     imageStore: ctx.imageStore,
     crashLoops: ctx.crashLoops,
+    metrics: ctx.metrics,
     log,
     now: () => Date.now(),
   };

@@ -330,6 +330,7 @@ describe("runner exit watcher (real Docker events)", () => {
     const sampler = sampleRunnerUsage({
       engine: ctx.engine,
       runners: ctx.runners,
+      metrics: ctx.metrics,
       log: ctx.log,
       intervalMs: 3_600_000,
     });

@@ -141,7 +141,7 @@ export async function serviceContext(): Promise<ServiceContext> {
     overrides,
     capacity,
     slots: createSlotKeeper(capacity, queues.provision, log),
-    feed: new RedisEventFeed(redis, prefix, log, () => Date.now()),
+    feed: new RedisEventFeed(redis, prefix, log, () => Date.now(), metrics),
     oomReruns: { store: new OomRerunStore(redis, prefix), queue: queues.oomRerun, log, now: () => Date.now() },
     crashLoops: new CrashLoopStore(redis, prefix, CRASH_LOOP_POLICY),
     newGitHub(into = metrics) {
