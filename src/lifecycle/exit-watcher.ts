@@ -71,7 +71,11 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
       },
       (error) => {
         if (stopped) return;
-        log.warn({ err: error, engine: engine.name }, "docker event stream ended; reconnecting");
+        reportSwallowed(deps, error, {
+          where: "exit-watcher.stream-ended",
+          message: "docker event stream ended; reconnecting",
+          fields: { engine: engine.name },
+        });
         scheduleReconnect(0);
       },
     );
