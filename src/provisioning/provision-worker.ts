@@ -21,21 +21,22 @@ async function crashLoopBackoff(poolName: string, deps: ProvisionWorkerDeps): Pr
 
 async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undefined, deps: ProvisionWorkerDeps) {
   const pool = job.data.pool;
-  // Taken up for the first time: neither parked nor retried before.
-  if (job.data.parkedAt === undefined && job.attemptsMade === 0) {
-    const enqueuedAt = job.data.enqueuedAt ?? job.timestamp;
-    deps.metrics.queueWaitSeconds.observe({ pool }, secondsBetween(enqueuedAt, deps.now()));
-  }
   const backoffUntil = await crashLoopBackoff(pool, deps);
   if (backoffUntil !== undefined && job.id !== undefined) {
-    // Not a failed attempt either, and no registration is spent: the entry sleeps through the
-    // backoff (and, delayed, keeps the reconciler from queueing the same demand again).
+    // Not a failed attempt, and no registration is spent: the entry sleeps through the backoff
+    // (and, delayed, keeps the reconciler from queueing the same demand again). Before the
+    // queue-wait reading, which a deferred entry takes when it is finally taken up.
     deps.log.info(
       { pool, jobId: job.data.githubJobId, queueJobId: job.id, until: new Date(backoffUntil).toISOString() },
       "pool is crash-looping; demand waits for the backoff to end",
     );
     await job.moveToDelayed(backoffUntil, token);
     throw new DelayedError();
+  }
+  // Taken up for the first time: neither parked nor retried before.
+  if (job.data.parkedAt === undefined && job.attemptsMade === 0) {
+    const enqueuedAt = job.data.enqueuedAt ?? job.timestamp;
+    deps.metrics.queueWaitSeconds.observe({ pool }, secondsBetween(enqueuedAt, deps.now()));
   }
   // BullMQ counts every take-up, this one included.
   const outcome = await provisionRunner(job.data, deps, job.id, job.attemptsStarted > 1);
