@@ -91,6 +91,44 @@ export const USAGE_SAMPLE_INTERVAL_MS = 5 * SECOND_MS;
  */
 export const DEFAULT_RUNNER_LIMITS = { memoryBytes: 4 * 1024 ** 3, pids: 4096 } as const;
 
+// --- Crash loops ---------------------------------------------------------------------------------
+
+/**
+ * Runners of a pool that end in a row before taking a job (src/pools/crash-loop.ts) before the pool
+ * backs off: one crash is bad luck (a host hiccup, a job that came and went), three in a row with
+ * no job taken in between is the pool itself.
+ */
+export const CRASH_LOOP_THRESHOLD = 3;
+
+/**
+ * The first backoff of a crash-looping pool: a reconcile interval or so, so a passing fault (GitHub
+ * or the registry briefly away) costs little delay; each later one doubles.
+ */
+export const CRASH_LOOP_FIRST_BACKOFF_MS = 30 * SECOND_MS;
+
+/**
+ * The longest backoff: a pool fixed behind runnerhub's back (an image retagged, a network healed)
+ * is tried again within minutes, and a broken one costs six registrations an hour instead of one
+ * per reconcile pass.
+ */
+export const CRASH_LOOP_MAX_BACKOFF_MS = 10 * MINUTE_MS;
+
+/**
+ * A pool without a crash for this long starts afresh. Longer than the longest backoff, or the
+ * doubling would start over after every capped wait.
+ */
+export const CRASH_LOOP_MEMORY_MS = 30 * MINUTE_MS;
+
+/** Lines of the last crashed runner's output shown with a crash-looping pool (the API, dashboard and `top`). */
+export const CRASH_LOOP_LOG_LINES = 20;
+
+/**
+ * Tries of one crash-loop update racing other updates of the same pool (compare-and-set). Every
+ * round lets at least one writer through, so a burst of this many runners dying at once (a broken
+ * image met by a burst of jobs, more than one process's PROVISION_CONCURRENCY) is counted whole.
+ */
+export const CRASH_LOOP_WRITE_TRIES = 50;
+
 // --- Runner images ------------------------------------------------------------------------------
 
 /** A pull may take this long in all (a multi-GB image on a slow link), then it fails for retry. */

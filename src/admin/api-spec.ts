@@ -31,7 +31,7 @@ import {
 
 export const BULL_BOARD_PATH = "/admin/queues";
 /** The admin API's own version: it changes when a route or shape changes, not with each release. */
-export const API_VERSION = "1.0.0";
+export const API_VERSION = "1.1.0";
 
 const SCHEMAS = {
   Error: errorSchema,
@@ -102,6 +102,17 @@ export const ROUTE_DOCS = {
       400: invalid,
       404: notFound("pool"),
       413: { description: "Request body too large", schema: "Error" },
+    },
+  },
+  "DELETE /admin/pools/{name}/crash-loop": {
+    method: "DELETE",
+    template: "/admin/pools/{name}/crash-loop",
+    summary:
+      "End a pool's crash loop (after fixing what made its runners die before taking a job): its waiting demand gets runners at once",
+    parameters: [pathParam("name", "Pool name")],
+    responses: {
+      200: { description: "The pool as GET /admin/pools shows it", schema: "Pool" },
+      404: notFound("pool"),
     },
   },
   "GET /admin/runners": {

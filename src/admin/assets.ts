@@ -29,7 +29,7 @@ meter { width: 4rem; vertical-align: middle; }
 .badge-starting, .badge-runner-created, .badge-queued { background: #ddf4ff; color: #0a3069; }
 .badge-idle, .badge-ok, .badge-completed { background: #dafbe1; color: #116329; }
 .badge-busy, .badge-took-job { background: #fff8c5; color: #6c4400; }
-.badge-crashed, .badge-oom-killed, .badge-unreachable { background: #ffebe9; color: #a40e26; }
+.badge-crashed, .badge-oom-killed, .badge-unreachable, .badge-crash-looping { background: #ffebe9; color: #a40e26; }
 .events { list-style: none; padding: 0; margin: 0; }
 .events li { padding: .2rem 0; border-bottom: 1px solid var(--line); }
 .events time, #live-status { color: var(--muted); font-variant-numeric: tabular-nums; }
@@ -39,6 +39,8 @@ meter { width: 4rem; vertical-align: middle; }
 .login { display: grid; gap: .5rem; max-width: 24rem; }
 .login input, .login button { font: inherit; padding: .4rem .5rem; }
 .login button { background: #1f883d; color: #ffffff; border: 0; border-radius: 6px; cursor: pointer; }
+.crash-loop { border-left: 4px solid #a40e26; padding: .2rem .6rem; margin: .6rem 0; }
+.crash-loop pre { max-height: 16rem; overflow: auto; font-size: .8rem; }
 .error { color: #a40e26; background: #ffebe9; padding: .4rem .6rem; border-radius: 6px; margin: 0; }
 `;
 

@@ -8,12 +8,15 @@ import type { RunnersApi } from "../github/runners-api.js";
 import { DASHBOARD_PING_TIMEOUT_MS, KEPT_LOG_BYTES } from "../tunables.js";
 import { maskingStream, maskSecrets, secretValuesOf, tailOf } from "../lifecycle/runner-logs.js";
 import { pathOf, sendJson, type Handler } from "../http/server.js";
+import { swallowInto } from "../observability/internal-errors.js";
+import type { Metrics } from "../observability/metrics.js";
 import { drainRunner } from "../lifecycle/drain.js";
 import type { Capacity } from "../pools/capacity.js";
 import { overrideProblems, poolOverrideSchema, type PoolOverrides } from "../pools/overrides.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { Queues } from "../queue/queues.js";
+import type { CrashLoopStore } from "../state/crash-loops.js";
 import type { ImageStore } from "../state/image-store.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { BULL_BOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./api-spec.js";
@@ -64,6 +67,10 @@ export interface AdminDeps {
   feed: BrowserDeps["feed"];
   /** Image states per engine, for the pools' image status. */
   imageStore: ImageStore;
+  /** Pools whose runners keep ending before a job: shown, and reset by an operator. */
+  crashLoops: CrashLoopStore;
+  /** Counts errors the admin goes on without (runnerhub_internal_errors_total). */
+  metrics: Pick<Metrics, "internalErrors">;
   log: Logger;
   now: () => number;
 }
@@ -209,6 +216,33 @@ export async function createAdminHandler(deps: AdminDeps): Promise<AdminHandler>
     return woken;
   }
 
+  /**
+   * Demand sleeping through a crash-loop backoff (delayed entries of the pool; entries parked on a
+   * full pool among them, which look again and park again) is woken once the loop is reset.
+   */
+  async function wakeDeferred(pool: string): Promise<number> {
+    let woken = 0;
+    for (const entry of present(await provision.getJobs(["delayed"]))) {
+      if (entry.data.pool !== pool) continue;
+      // An entry that woke or went since it was listed cannot be promoted; it runs anyway.
+      const promoted = await entry
+        .promote()
+        .then(() => true)
+        .catch(
+          swallowInto(
+            { log, metrics: deps.metrics },
+            {
+              where: "admin.wake-deferred",
+              message: "could not wake a provision entry deferred by a crash loop; it runs when its delay ends",
+              fields: { pool, queueJobId: entry.id },
+            },
+          ),
+        );
+      if (promoted) woken += 1;
+    }
+    return woken;
+  }
+
   async function loadJob(id: string): Promise<{ job: Job<ProvisionRequest>; state: string } | undefined> {
     const job = await provision.getJob(id);
     if (!job) return undefined;
@@ -272,6 +306,17 @@ export async function createAdminHandler(deps: AdminDeps): Promise<AdminHandler>
       const override = await deps.overrides.merge(pool.name, parsed.data);
       const woken = await wakeParked(pool, override.maxRunners ?? pool.maxRunners);
       log.info({ pool: pool.name, change: parsed.data, override, woken }, "pool limits changed");
+      const [view] = await reader.pools([pool]);
+      return { status: 200, body: view };
+    },
+
+    async "DELETE /admin/pools/{name}/crash-loop"({ params }) {
+      const name = params.name ?? "";
+      const pool = deps.pools.find((candidate) => candidate.name === name);
+      if (!pool) return error(404, `no pool named "${name}"; pools: ${deps.pools.map((p) => p.name).join(", ")}`);
+      const ended = await deps.crashLoops.clear(pool.name);
+      const woken = ended ? await wakeDeferred(pool.name) : 0;
+      log.info({ pool: pool.name, ended, woken }, "crash loop reset by an operator");
       const [view] = await reader.pools([pool]);
       return { status: 200, body: view };
     },

@@ -1,7 +1,9 @@
 import type { Pool } from "../config/pools.js";
 import type { Capacity } from "../pools/capacity.js";
+import { crashLoopOf, poolVersion } from "../pools/crash-loop.js";
 import type { PoolOverrides } from "../pools/overrides.js";
 import type { Queues } from "../queue/queues.js";
+import type { CrashLoopStore } from "../state/crash-loops.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import type { ImageRecord } from "../images/policy.js";
@@ -25,6 +27,8 @@ export interface OverviewDeps {
   heartbeatTimeoutMs: number;
   /** Runner images per engine, for each pool's image status. */
   imageStore: { list(): Promise<ImageRecord[]> };
+  /** Pools whose runners keep ending before a job. */
+  crashLoops: Pick<CrashLoopStore, "getMany" | "policy">;
   /** The engine this process works on (worker role), pinged for its health (bounded by DASHBOARD_PING_TIMEOUT_MS). */
   localEngine: { name: string; capacity: number | undefined; ping(): Promise<unknown> } | undefined;
   now: () => number;
@@ -52,7 +56,11 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
   const provision = deps.queues.provision;
 
   async function poolViews(selected: readonly Pool[], records: readonly RunnerRecord[]): Promise<PoolView[]> {
-    const [overrides, images] = await Promise.all([deps.overrides.all(), deps.imageStore.list()]);
+    const [overrides, images, crashLoops] = await Promise.all([
+      deps.overrides.all(),
+      deps.imageStore.list(),
+      deps.crashLoops.getMany(selected.map((pool) => pool.name)),
+    ]);
     const now = deps.now();
     return Promise.all(
       selected.map(async (pool) => {
@@ -67,7 +75,9 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
           slotsHeld: holders.length,
           parked,
         });
-        return poolView(pool, overrides[pool.name], counts, images, now);
+        const looping = crashLoopOf(crashLoops.get(pool.name), poolVersion(pool), now, deps.crashLoops.policy);
+        const crashLoop = looping && { record: looping, logs: await deps.runners.logsOf(looping.lastRunner) };
+        return poolView(pool, overrides[pool.name], counts, images, now, crashLoop);
       }),
     );
   }

@@ -77,12 +77,28 @@ function table(caption: Html | string, columns: readonly Column[], rows: readonl
   </table>`;
 }
 
+/** Why a crash-looping pool makes no runners now: the loop, the last runner that died and its last lines. */
+function crashLoopNote(pool: PoolView): Html | "" {
+  const loop = pool.crashLoop;
+  if (!loop) return "";
+  const exit = loop.lastExitCode === null ? loop.lastReason : `${loop.lastReason}, exit code ${loop.lastExitCode}`;
+  return html`<div class="crash-loop" data-crash-loop="${pool.name}">
+    <p>
+      ${badge("crash-looping")} Pool <strong>${pool.name}</strong>: ${loop.crashes} runners in a row ended before taking
+      a job; no runner is made before
+      <time datetime="${loop.backoffUntil}">${loop.backoffUntil.slice(11, 19)}</time> UTC (backoff ${loop.backoffs}).
+      Last: <a href="${runnerPath(loop.lastRunner)}">${loop.lastRunner}</a> (${exit}).
+    </p>
+    <pre tabindex="0">${loop.lastLines || "(no log lines kept)"}</pre>
+  </div>`;
+}
+
 function poolsTable(pools: readonly PoolView[]): Html {
   if (pools.length === 0) return html`<p>No pools are configured.</p>`;
   const rows = pools.map((pool) => {
     const { limits, counts } = pool;
-    return html`<tr data-pool="${pool.name}">
-      <th scope="row">${pool.name}</th>
+    return html`<tr data-pool="${pool.name}" data-health="${pool.health}">
+      <th scope="row">${pool.name}${pool.health === "ok" ? "" : html` ${badge(pool.health)}`}</th>
       <td>${pool.labels.join(", ")}</td>
       ${num(limits.maxRunners)}${num(limits.minIdle)}${num(counts.starting)}${num(counts.idle)}${num(counts.busy)}${num(counts.waiting)}${num(counts.parked)}
       <td class="num">
@@ -98,7 +114,7 @@ function poolsTable(pools: readonly PoolView[]): Html {
       </td>
     </tr>`;
   });
-  return table(
+  const limitsTable = table(
     "Limits and live counts per pool",
     [
       "Pool",
@@ -114,6 +130,7 @@ function poolsTable(pools: readonly PoolView[]): Html {
     ],
     rows,
   );
+  return html`${limitsTable}${pools.map(crashLoopNote)}`;
 }
 
 /** Only the process working on an engine knows its capacity (RUNNERHUB_ENGINE_CAPACITY). */

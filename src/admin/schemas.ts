@@ -77,6 +77,24 @@ export const imageStatusSchema = z.object({
 });
 export type ImageStatusView = z.output<typeof imageStatusSchema>;
 
+/** A pool whose runners keep ending before they take a job, so its provisioning backs off. */
+export const crashLoopSchema = z.object({
+  /** Runners in a row that ended before taking a job. */
+  crashes: z.int().min(0),
+  /** Backoffs begun so far; each lasts twice the one before, up to a ceiling. */
+  backoffs: z.int().min(0),
+  /** No runner is made for the pool before this (ISO time); in the past: the next runner is being tried. */
+  backoffUntil: z.string(),
+  lastCrashAt: z.string(),
+  /** The last runner that ended before taking a job, its exit code and reason (crashed, oom-killed, never-started). */
+  lastRunner: z.string(),
+  lastExitCode: z.int().nullable(),
+  lastReason: z.string(),
+  /** Its last log lines (secrets masked); empty when none were kept. */
+  lastLines: z.string(),
+});
+export type CrashLoopView = z.output<typeof crashLoopSchema>;
+
 export const poolViewSchema = z.object({
   name: z.string(),
   labels: z.array(z.string()),
@@ -91,6 +109,10 @@ export const poolViewSchema = z.object({
   }),
   overrides: poolOverrideSchema,
   counts: poolCountsSchema,
+  /** crash-looping: its runners keep ending before taking a job, and runners are made only after a backoff. */
+  health: z.enum(["ok", "crash-looping"]),
+  /** The crash loop, while the pool is crash-looping (DELETE /admin/pools/{name}/crash-loop ends it). */
+  crashLoop: crashLoopSchema.nullable(),
 });
 export type PoolView = z.output<typeof poolViewSchema>;
 

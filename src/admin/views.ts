@@ -2,8 +2,11 @@ import type { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import { effectivePool, type PoolOverride } from "../pools/overrides.js";
 import type { ImageRecord } from "../images/policy.js";
+import type { CrashLoopRecord } from "../pools/crash-loop.js";
+import { CRASH_LOOP_LOG_LINES } from "../tunables.js";
 import type { RunnerExitRecord, RunnerRecord } from "../state/runner-store.js";
 import type {
+  CrashLoopView,
   EngineView,
   FieldProblem,
   ImageStatusView,
@@ -91,12 +94,34 @@ export function imageStatusView(record: ImageRecord, now: number): ImageStatusVi
   };
 }
 
+/** The last `count` lines of a text (a trailing newline does not count as a line). */
+export function lastLines(text: string, count: number): string {
+  const lines = text.replace(/\n$/, "").split("\n");
+  return lines.slice(-count).join("\n");
+}
+
+/** A crash loop as the API shows it, with the last lines of the runner that crashed last. */
+export function crashLoopView(record: CrashLoopRecord, logs: string | undefined): CrashLoopView {
+  return {
+    crashes: record.crashes,
+    backoffs: record.backoffs,
+    backoffUntil: iso(record.backoffUntil),
+    lastCrashAt: iso(record.lastCrashAt),
+    lastRunner: record.lastRunner,
+    lastExitCode: record.lastExitCode,
+    lastReason: record.lastReason,
+    lastLines: logs === undefined ? "" : lastLines(logs, CRASH_LOOP_LOG_LINES),
+  };
+}
+
 export function poolView(
   pool: Pool,
   override: PoolOverride | undefined,
   counts: PoolCounts,
   images: readonly ImageRecord[] = [],
   now = 0,
+  /** The pool's crash loop while it lasts (crashLoopOf), with the last crashed runner's kept log lines. */
+  crashLoop?: { record: CrashLoopRecord; logs: string | undefined },
 ): PoolView {
   const effective = effectivePool(pool, override);
   return {
@@ -113,6 +138,8 @@ export function poolView(
     },
     overrides: override ?? {},
     counts,
+    health: crashLoop ? "crash-looping" : "ok",
+    crashLoop: crashLoop ? crashLoopView(crashLoop.record, crashLoop.logs) : null,
   };
 }
 

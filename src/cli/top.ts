@@ -56,6 +56,23 @@ function poolsTable(overview: Overview): string {
   );
 }
 
+/** Lines of a crash-looping pool's last runner shown in a frame (the API has more). */
+export const TOP_CRASH_LINES = 3;
+
+/** A warning per crash-looping pool: why no runner is made, and the last lines of the runner that died last. */
+function crashLoopLines(overview: Overview): string[] {
+  return overview.pools.flatMap((pool) => {
+    const loop = pool.crashLoop;
+    if (!loop) return [];
+    const exit = loop.lastExitCode === null ? loop.lastReason : `${loop.lastReason}, exit code ${loop.lastExitCode}`;
+    const tail = loop.lastLines === "" ? [] : loop.lastLines.split("\n").slice(-TOP_CRASH_LINES);
+    return [
+      `! pool ${pool.name} crash-looping: ${loop.crashes} runners in a row ended before a job; next runner not before ${loop.backoffUntil.slice(11, 19)} UTC; last ${loop.lastRunner} (${exit})`,
+      ...tail.map((line) => `    ${line}`),
+    ];
+  });
+}
+
 function enginesTable(overview: Overview): string {
   if (overview.engines.length === 0) return "no engines known\n";
   return formatTable(
@@ -115,6 +132,7 @@ export function renderTop(overview: Overview, options: FrameOptions): string {
     `queue ${overview.queue.queue}: ${counts}`,
     "",
     ...poolsTable(overview).trimEnd().split("\n"),
+    ...crashLoopLines(overview),
     "",
     ...enginesTable(overview).trimEnd().split("\n"),
     "",

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import type { ImageEngine } from "../docker/images.js";
+import { reportSwallowed } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { ImageStore } from "../state/image-store.js";
 import { planImageGc, type ImageGcStep } from "./gc-plan.js";
@@ -99,7 +100,11 @@ export function createImageMaintenance(deps: ImageMaintenanceDeps) {
       try {
         if (await carryOut(step)) removed++;
       } catch (error) {
-        log.warn({ err: error, engine, step }, "image clean-up step failed; the next pass tries again");
+        reportSwallowed({ log, metrics: deps.metrics }, error, {
+          where: "images.clean-up-step",
+          message: "image clean-up step failed; the next pass tries again",
+          fields: { engine, step },
+        });
       }
     }
     return removed;

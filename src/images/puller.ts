@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import { credentialKeyFor, type RegistryAuths } from "../config/registry-auth.js";
 import { PullError, type ImageEngine, type PullEvent } from "../docker/images.js";
+import { swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { ImageStore } from "../state/image-store.js";
 import {
@@ -80,7 +81,16 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
       void store
         .renew(engine, image, credentials ?? "", token, PULL_LOCK_TTL_MS)
         .then(() => store.put({ ...record, pulling: { since: started, until: leaseUntil() } }))
-        .catch((error: unknown) => log.warn({ err: error, image }, "could not renew the pull lock"));
+        .catch(
+          swallowInto(
+            { log, metrics },
+            {
+              where: "images.renew-pull-lock",
+              message: "could not renew the pull lock; another process may start the same pull",
+              fields: { image },
+            },
+          ),
+        );
     }, PULL_LOCK_TTL_MS / 3);
     const controller = new AbortController();
     const overall = setTimeout(

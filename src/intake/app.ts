@@ -3,9 +3,11 @@ import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import { observeRunnerOnline } from "../lifecycle/runner-online.js";
+import { swallowInto } from "../observability/internal-errors.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
 import { routePool } from "../pools/match.js";
+import type { CrashLoopStore } from "../state/crash-loops.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
 import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../state/oom-reruns.js";
@@ -21,6 +23,8 @@ export interface IntakeDeps {
   ledger: DemandLedger;
   /** Jobs re-run after an OOM kill, routed to the bigger pool runnerhub chose for them. */
   oomReruns: OomRerunStore;
+  /** A runner taking a job ends its pool's crash loop. */
+  crashLoops: Pick<CrashLoopStore, "clear">;
   stopGraceMs: number;
   /** A webhook was answered with an error: the missed-delivery recovery should look soon. */
   suspectMiss: () => Promise<void>;
@@ -112,7 +116,14 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
   const webhooks = new Webhooks({ secret: deps.secret });
   // GitHub records the failed delivery; the recovery pass redelivers it. With Redis down the mark
   // cannot be written either, and the recovery's periodic look finds the failure.
-  webhooks.onError(() => deps.suspectMiss().catch(() => undefined));
+  webhooks.onError(() =>
+    deps.suspectMiss().catch(
+      swallowInto(deps, {
+        where: "intake.suspect-miss",
+        message: "could not ask the delivery recovery to look; its periodic look finds the failed delivery",
+      }),
+    ),
+  );
   webhooks.on("workflow_job.queued", async (context) => {
     const event = context.payload as WorkflowJobEvent;
     // No child logger: at a burst's rate, building one per webhook showed in the profile.
@@ -189,6 +200,9 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
     metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
     if (!record) return;
     await observeRunnerOnline(record, deps);
+    if (await deps.crashLoops.clear(record.pool)) {
+      deps.log.info(jobFields(context.id, job, record.pool), "a runner of the pool took a job; its crash loop is over");
+    }
     await deps.feed.record({
       kind: "took-job",
       pool: record.pool,

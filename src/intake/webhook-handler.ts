@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { pathOf, sendJson, type Handler } from "../http/server.js";
+import { swallowInto } from "../observability/internal-errors.js";
+import type { Metrics } from "../observability/metrics.js";
 import { workflowJobProblem } from "./demand.js";
 
 export const WEBHOOK_PATH = "/api/github/webhooks";
@@ -23,6 +25,7 @@ export interface WebhookHandlerDeps {
   maxBytes: number;
   /** Longest wait for receive() before the delivery is answered 503. */
   timeoutMs: number;
+  metrics: Pick<Metrics, "internalErrors">;
   log: Logger;
 }
 
@@ -131,9 +134,13 @@ export function webhookHandler(deps: WebhookHandlerDeps): Handler {
     } else {
       log.error({ ...fields, err: outcome.error }, "webhook not recorded; answered 503");
     }
-    void deps
-      .suspectMiss()
-      .catch((error: unknown) => log.warn({ ...fields, err: error }, "could not ask the delivery recovery to look"));
+    void deps.suspectMiss().catch(
+      swallowInto(deps, {
+        where: "intake.suspect-miss",
+        message: "could not ask the delivery recovery to look; its periodic look finds the failed delivery",
+        fields,
+      }),
+    );
     return sendJson(res, 503, {
       error: "the event could not be recorded now; GitHub marks the delivery failed and runnerhub redelivers it",
     });

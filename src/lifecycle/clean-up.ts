@@ -3,8 +3,11 @@ import type { Pool } from "../config/pools.js";
 import type { ContainerEngine, ContainerExit } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
 import type { RunnersApi } from "../github/runners-api.js";
+import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
+import { crashedBeforeJob, type CrashLoopRecord } from "../pools/crash-loop.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
+import type { CrashLoopStore } from "../state/crash-loops.js";
 import { exitEventKind, type EventFeed } from "../state/event-feed.js";
 import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
 import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";
@@ -23,6 +26,8 @@ export interface CleanUpDeps {
   currentPools: () => readonly Pool[];
   /** Where a job whose runner was OOM-killed is re-run (pool oomRetryPool). */
   oomReruns: OomRerunDeps;
+  /** Counts runners that end before taking a job; enough in a row back their pool off. */
+  crashLoops: Pick<CrashLoopStore, "recordCrash">;
   log: Logger;
   now: () => number;
 }
@@ -62,7 +67,11 @@ async function lastLines(
     if (text === undefined) return undefined;
     return tailOf(maskSecrets(text, secretValuesOf(env ?? [])), KEPT_LOG_BYTES[kind]);
   } catch (error) {
-    log.warn({ err: error, containerId }, "could not read the runner's last log lines");
+    reportSwallowed({ log, metrics: deps.metrics }, error, {
+      where: "clean-up.last-log-lines",
+      message: "could not read the runner's last log lines",
+      fields: { containerId },
+    });
     return undefined;
   }
 }
@@ -91,11 +100,44 @@ async function oomRerun(
   return requestOomRerun(record, decision.pool.name, deps.oomReruns);
 }
 
+/** Counts a runner that ended before taking a job towards its pool's crash loop (undefined: it does not count). */
+async function countCrash(
+  deps: CleanUpDeps,
+  record: RunnerRecord | undefined,
+  observed: ExitReason,
+  exit: ContainerExit | undefined,
+  log: Logger,
+): Promise<CrashLoopRecord | undefined> {
+  if (!record || !crashedBeforeJob(record, observed)) return undefined;
+  const pool = deps.currentPools().find((candidate) => candidate.name === record.pool);
+  if (!pool) return undefined;
+  const { record: loop, backoffBegun } = await deps.crashLoops.recordCrash(pool, {
+    runnerName: record.name,
+    exitCode: exit?.exitCode,
+    reason: observed,
+    at: deps.now(),
+  });
+  if (backoffBegun) {
+    deps.metrics.crashLoopBackoffs.inc({ pool: pool.name });
+    log.warn(
+      {
+        crashes: loop.crashes,
+        backoffs: loop.backoffs,
+        backoffUntil: new Date(loop.backoffUntil).toISOString(),
+        exitCode: exit?.exitCode,
+      },
+      "pool is crash-looping: its runners end before taking a job; no runner is made for it until the backoff ends",
+    );
+  }
+  return loop;
+}
+
 /**
  * The end of a runner's life, after its container ended: keeps its last log lines and usage,
  * re-runs the job an OOM kill ended on the pool's oomRetryPool,
  * withdraws a registration GitHub still holds, removes the container, retires the runner record
- * with the reason and frees its slot.
+ * with the reason, frees its slot, and counts a runner that died before taking a job towards its
+ * pool's crash loop.
  */
 export async function cleanUpRunner(
   deps: CleanUpDeps,
@@ -124,10 +166,16 @@ export async function cleanUpRunner(
   const registrationLeft =
     record?.runnerId !== undefined && (observed !== "completed" || record.retiring !== undefined);
   if (record && record.runnerId !== undefined && registrationLeft) {
-    const deleted = await deps.github.deleteRunner(record, record.runnerId).catch((error: unknown) => {
-      log.warn({ err: error }, "could not delete runner registration; the reconciler will retry");
-      return undefined;
-    });
+    const deleted = await deps.github.deleteRunner(record, record.runnerId).catch(
+      swallowInto(
+        { log, metrics: deps.metrics },
+        {
+          where: "clean-up.delete-registration",
+          message: "could not delete runner registration; the reconciler will retry",
+          fields: { runnerId: record.runnerId },
+        },
+      ),
+    );
     if (deleted === "deleted") log.info({ runnerId: record.runnerId }, "runner registration deleted");
   }
   const logs = exit ? await lastLines(deps, containerId, observed, log) : undefined;
@@ -161,6 +209,7 @@ export async function cleanUpRunner(
     ...(record?.repository ? { repository: record.repository } : {}),
     reason,
   });
+  const crashLoop = await countCrash(deps, record, observed, exit, log);
   const fields = {
     jobId,
     containerId,
@@ -170,6 +219,7 @@ export async function cleanUpRunner(
     peakMemoryBytes: usage?.peakMemoryBytes,
     cpuSeconds: usage?.cpuSeconds,
     rerunPool: rerun?.pool,
+    crashesInARow: crashLoop?.crashes,
   };
   if (observed === "completed" || record?.retiring) log.info(fields, "runner exited; container removed");
   else log.warn(fields, "runner ended abnormally; container removed");

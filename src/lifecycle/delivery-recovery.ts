@@ -1,6 +1,8 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
+import { reportSwallowed } from "../observability/internal-errors.js";
+import type { Metrics } from "../observability/metrics.js";
 import { RedisKeys } from "../state/keys.js";
 import { defineScripts } from "../state/scripts/index.js";
 import { MAX_REDELIVERIES } from "../tunables.js";
@@ -30,6 +32,7 @@ export interface DeliveryRecoveryDeps extends DeliveriesApi {
   redis: Redis;
   prefix: string;
   log: Logger;
+  metrics: Pick<Metrics, "internalErrors">;
   now: () => number;
   /**
    * Events older than this are left alone; also the lifetime of what Redis remembers about an
@@ -262,7 +265,11 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
         } catch (error) {
           failed += 1;
           await redis.runnerhubReleaseRedelivery(keys.deliveryRedeliveries(delivery.guid), String(count + 1));
-          log.warn({ ...fields, err: error }, "webhook redelivery request failed; the next pass retries");
+          reportSwallowed(deps, error, {
+            where: "delivery-recovery.redeliver",
+            message: "webhook redelivery request failed; the next pass retries",
+            fields,
+          });
         }
       }
 

@@ -1,5 +1,6 @@
 import { hasEnded, type ManagedContainer } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
+import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
 import { cleanUpRunner, type CleanUpDeps } from "./clean-up.js";
 
 export interface ExitWatcherDeps extends CleanUpDeps {
@@ -32,7 +33,14 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
     const running = inFlight.get(containerId);
     if (running) return running;
     const work = cleanUpRunner(deps, containerId, labels)
-      .catch((error: unknown) => log.error({ err: error, containerId }, "runner cleanup failed"))
+      .catch(
+        swallowInto(deps, {
+          where: "exit-watcher.clean-up",
+          message: "runner cleanup failed; the reconciler cleans up after the container",
+          fields: { containerId },
+          level: "error",
+        }),
+      )
       .finally(() => inFlight.delete(containerId));
     inFlight.set(containerId, work);
     return work;
@@ -63,7 +71,11 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
       },
       (error) => {
         if (stopped) return;
-        log.warn({ err: error, engine: engine.name }, "docker event stream ended; reconnecting");
+        reportSwallowed(deps, error, {
+          where: "exit-watcher.stream-ended",
+          message: "docker event stream ended; reconnecting",
+          fields: { engine: engine.name },
+        });
         scheduleReconnect(0);
       },
     );
@@ -82,7 +94,11 @@ export function watchRunnerExits(deps: ExitWatcherDeps): ExitWatcher {
     retryTimer = setTimeout(() => {
       if (stopped) return;
       connect(attempt + 1).catch((error: unknown) => {
-        log.warn({ err: error, engine: engine.name, attempt: attempt + 1 }, "docker engine unreachable; will retry");
+        reportSwallowed(deps, error, {
+          where: "exit-watcher.reconnect",
+          message: "docker engine unreachable; will retry",
+          fields: { engine: engine.name, attempt: attempt + 1 },
+        });
         scheduleReconnect(attempt + 1);
       });
     }, deps.reconnectDelayMs(attempt));

@@ -1,5 +1,7 @@
 import { Queue, Worker, type ConnectionOptions } from "bullmq";
 import type { Logger } from "pino";
+import { swallowInto } from "../observability/internal-errors.js";
+import type { Metrics } from "../observability/metrics.js";
 import { imagesQueueName, MAINTENANCE_QUEUE, reconcileQueueName } from "../queue/jobs.js";
 import type { Reconciler } from "./reconciler.js";
 import { PERIODIC_RUNS_KEPT } from "../tunables.js";
@@ -25,6 +27,7 @@ export async function startSchedules(options: {
   connection: ConnectionOptions;
   prefix: string;
   log: Logger;
+  metrics: Pick<Metrics, "internalErrors">;
   now: () => number;
   recovery: { everyMs: number; run: () => Promise<unknown> };
   reconcile?: { engine: string; everyMs: number; reconciler: Reconciler };
@@ -76,7 +79,13 @@ export async function startSchedules(options: {
         if (await queue.getJobScheduler(task.name)) return;
         await queue.upsertJobScheduler(task.name, { every: task.everyMs });
         options.log.warn({ task: task.name }, "periodic task's scheduler was gone from Redis; put back");
-      })().catch((error: unknown) => options.log.warn({ err: error, task: task.name }, "cannot check the scheduler"));
+      })().catch(
+        swallowInto(options, {
+          where: "schedules.check",
+          message: "cannot check the periodic task's scheduler; the next interval checks again",
+          fields: { task: task.name },
+        }),
+      );
     }, task.everyMs);
     options.teardown.defer(`${task.name} scheduler check`, async () => clearInterval(check));
   }

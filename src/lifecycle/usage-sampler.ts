@@ -1,10 +1,13 @@
 import type { Logger } from "pino";
 import type { ContainerEngine } from "../docker/engine.js";
+import { swallowInto } from "../observability/internal-errors.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { RunnerStore } from "../state/runner-store.js";
 
 export interface UsageSamplerDeps {
   engine: ContainerEngine;
   runners: RunnerStore;
+  metrics: Pick<Metrics, "internalErrors">;
   log: Logger;
   /** Pause between two rounds of readings. */
   intervalMs: number;
@@ -25,7 +28,7 @@ const READINGS_AT_ONCE = 8;
  * runner's record, where the exit record inherits them.
  */
 export function sampleRunnerUsage(deps: UsageSamplerDeps): UsageSampler {
-  const { engine, runners, log } = deps;
+  const { engine, runners } = deps;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let round: Promise<void> = Promise.resolve();
@@ -41,13 +44,17 @@ export function sampleRunnerUsage(deps: UsageSamplerDeps): UsageSampler {
     const running = (await engine.listManaged()).filter((container) => container.state === "running");
     for (let start = 0; start < running.length && !stopped; start += READINGS_AT_ONCE) {
       await Promise.all(
-        running
-          .slice(start, start + READINGS_AT_ONCE)
-          .map((container) =>
-            read(container.name, container.id).catch((error: unknown) =>
-              log.debug({ err: error, runnerName: container.name }, "could not read runner resource use"),
-            ),
+        running.slice(start, start + READINGS_AT_ONCE).map((container) =>
+          // Debug: a container that ends between the list and the reading fails it now and then.
+          read(container.name, container.id).catch(
+            swallowInto(deps, {
+              where: "usage-sampler.read",
+              message: "could not read runner resource use",
+              fields: { runnerName: container.name },
+              level: "debug",
+            }),
           ),
+        ),
       );
     }
   }
@@ -55,7 +62,13 @@ export function sampleRunnerUsage(deps: UsageSamplerDeps): UsageSampler {
   function schedule(): void {
     timer = setTimeout(() => {
       round = sampleOnce()
-        .catch((error: unknown) => log.warn({ err: error, engine: engine.name }, "runner usage round failed"))
+        .catch(
+          swallowInto(deps, {
+            where: "usage-sampler.round",
+            message: "runner usage round failed; the next round reads again",
+            fields: { engine: engine.name },
+          }),
+        )
         .finally(() => {
           if (!stopped) schedule();
         });

@@ -101,6 +101,18 @@ export function createMetrics() {
       labelNames: ["pool"] as const,
       registers: [registry],
     }),
+    internalErrors: new Counter({
+      name: "runnerhub_internal_errors_total",
+      help: "Errors runnerhub caught and went on without (logged with the same where), by place",
+      labelNames: ["where"] as const,
+      registers: [registry],
+    }),
+    crashLoopBackoffs: new Counter({
+      name: "runnerhub_crash_loop_backoffs_total",
+      help: "Backoffs begun because a pool's runners kept ending before taking a job, by pool",
+      labelNames: ["pool"] as const,
+      registers: [registry],
+    }),
     reconcileActions: new Counter({
       name: "runnerhub_reconcile_actions_total",
       help: "Actions the reconciler carried out, by kind and outcome (ok, failed)",
@@ -221,6 +233,23 @@ export function registerPoolLimitGauges(
     });
   limit("runnerhub_pool_max_runners", "Effective maxRunners of each pool", "maxRunners");
   limit("runnerhub_pool_min_idle", "Effective minIdle of each pool", "minIdle");
+}
+
+/** 1 for each pool that is crash-looping (src/pools/crash-loop.ts), 0 for the others, read at scrape. */
+export function registerCrashLoopGauge(
+  registry: Registry,
+  crashLooping: () => Promise<readonly { pool: string; looping: boolean }[]>,
+): void {
+  new Gauge({
+    name: "runnerhub_pool_crash_looping",
+    help: "1 while a pool's runners keep ending before taking a job and its provisioning backs off",
+    labelNames: ["pool"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { pool, looping } of await crashLooping()) this.set({ pool }, looping ? 1 : 0);
+    },
+  });
 }
 
 /** Entries of the provision queue by BullMQ state, read at scrape. */

@@ -1,12 +1,38 @@
 import { DelayedError, Worker, type Job } from "bullmq";
 import { secondsBetween } from "../observability/metrics.js";
+import { backoffEnd, poolVersion } from "../pools/crash-loop.js";
 import { PROVISION_QUEUE, type ProvisionRequest } from "../queue/jobs.js";
 import type { WorkerOptions } from "../queue/queues.js";
 import { ENGINE_FULL_RETRY_MS, PARK_FALLBACK_MS } from "../tunables.js";
+import type { CrashLoopStore } from "../state/crash-loops.js";
 import { provisionRunner, type ProvisionDeps } from "./provision.js";
 
-async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undefined, deps: ProvisionDeps) {
+export interface ProvisionWorkerDeps extends ProvisionDeps {
+  /** Pools whose runners keep ending before a job: their demand waits out the backoff. */
+  crashLoops: Pick<CrashLoopStore, "get" | "policy">;
+}
+
+/** Until when the pool's provisioning backs off because its runners crash before taking a job. */
+async function crashLoopBackoff(poolName: string, deps: ProvisionWorkerDeps): Promise<number | undefined> {
+  const pool = deps.currentPools().find((candidate) => candidate.name === poolName);
+  if (!pool) return undefined;
+  return backoffEnd(await deps.crashLoops.get(pool.name), poolVersion(pool), deps.now(), deps.crashLoops.policy);
+}
+
+async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undefined, deps: ProvisionWorkerDeps) {
   const pool = job.data.pool;
+  const backoffUntil = await crashLoopBackoff(pool, deps);
+  if (backoffUntil !== undefined && job.id !== undefined) {
+    // Not a failed attempt, and no registration is spent: the entry sleeps through the backoff
+    // (and, delayed, keeps the reconciler from queueing the same demand again). Before the
+    // queue-wait reading, which a deferred entry takes when it is finally taken up.
+    deps.log.info(
+      { pool, jobId: job.data.githubJobId, queueJobId: job.id, until: new Date(backoffUntil).toISOString() },
+      "pool is crash-looping; demand waits for the backoff to end",
+    );
+    await job.moveToDelayed(backoffUntil, token);
+    throw new DelayedError();
+  }
   // Taken up for the first time: neither parked nor retried before.
   if (job.data.parkedAt === undefined && job.attemptsMade === 0) {
     const enqueuedAt = job.data.enqueuedAt ?? job.timestamp;
@@ -37,7 +63,7 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
 }
 
 /** The provisioner: takes demand from the shared queue and starts runners on this engine. */
-export function startProvisionWorker(deps: ProvisionDeps, options: WorkerOptions): Worker<ProvisionRequest> {
+export function startProvisionWorker(deps: ProvisionWorkerDeps, options: WorkerOptions): Worker<ProvisionRequest> {
   const worker = new Worker<ProvisionRequest>(PROVISION_QUEUE, (job, token) => provisionOrPark(job, token, deps), {
     connection: options.connection,
     prefix: options.prefix,

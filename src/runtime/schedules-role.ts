@@ -20,6 +20,7 @@ export async function startSchedulesRole(
     connection: redis.client,
     prefix: config.redisPrefix,
     log,
+    metrics: shared.metrics,
     now,
     recovery: { everyMs: Math.min(RECOVERY_PASS_MS, config.recoveryIntervalMs), run: () => recovery.run() },
     reconcile: worker?.reconcile,

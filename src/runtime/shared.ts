@@ -12,15 +12,19 @@ import type { Handler } from "../http/server.js";
 import {
   createMetrics,
   registerPoolLimitGauges,
+  registerCrashLoopGauge,
   registerQueueGauge,
   registerRunnerGauge,
   type Metrics,
 } from "../observability/metrics.js";
+import { swallowInto } from "../observability/internal-errors.js";
 import { Capacity } from "../pools/capacity.js";
+import { CRASH_LOOP_POLICY, crashLoopOf, poolVersion } from "../pools/crash-loop.js";
 import { PoolOverrides } from "../pools/overrides.js";
 import { createSlotKeeper, type SlotKeeper } from "../provisioning/slots.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
+import { CrashLoopStore } from "../state/crash-loops.js";
 import { DemandLedger } from "../state/demand-ledger.js";
 import { RedisEventFeed } from "../state/event-feed.js";
 import { ImageStore } from "../state/image-store.js";
@@ -62,6 +66,8 @@ export interface Shared {
   currentPools: () => readonly Pool[];
   /** Jobs re-run on a bigger pool after an OOM kill: claimed once, queued, routed by intake. */
   oomReruns: OomRerunDeps;
+  /** Pools whose runners end before taking a job, and their provisioning backoff. */
+  crashLoops: CrashLoopStore;
 }
 
 export async function startShared(config: Config, log: Logger, stack: TeardownStack): Promise<Shared> {
@@ -71,6 +77,18 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
   log.info({ redis: redis.describe, roles: [...config.roles], pools: config.pools.map((p) => p.name) }, "starting");
   const now = () => Date.now();
   const metrics = createMetrics();
+  // After a start the client reconnects by itself; each failed attempt is an error event.
+  redis.client.on(
+    "error",
+    swallowInto(
+      { log, metrics },
+      {
+        where: "redis.connection",
+        message: "Redis connection failed; reconnecting",
+        fields: { redis: redis.describe },
+      },
+    ),
+  );
   const runners = new RunnerStore(redis.client, config.redisPrefix);
   registerRunnerGauge(metrics.registry, () => runners.list());
   const queues = createQueues(redis.client, config.redisPrefix);
@@ -79,6 +97,14 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
   const capacity = new Capacity(redis.client, config.redisPrefix);
   registerPoolLimitGauges(metrics.registry, () => overrides.effective(config.pools));
   registerQueueGauge(metrics.registry, () => queues.provision.getJobCounts());
+  const crashLoops = new CrashLoopStore(redis.client, config.redisPrefix, CRASH_LOOP_POLICY);
+  registerCrashLoopGauge(metrics.registry, async () => {
+    const records = await crashLoops.getMany(config.pools.map((pool) => pool.name));
+    return config.pools.map((pool) => ({
+      pool: pool.name,
+      looping: crashLoopOf(records.get(pool.name), poolVersion(pool), now(), crashLoops.policy) !== undefined,
+    }));
+  });
   const probot = new Probot({
     appId: config.github.appId,
     privateKey: config.github.privateKey,
@@ -115,12 +141,13 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     slots: createSlotKeeper(capacity, queues.provision, log),
     probot,
     github: createRunnersApi((installationId) => probot.auth(installationId), now),
-    feed: new RedisEventFeed(redis.client, config.redisPrefix, log, now),
+    feed: new RedisEventFeed(redis.client, config.redisPrefix, log, now, metrics),
     recovery: createDeliveryRecovery({
       ...githubDeliveriesApi(() => probot.auth()),
       redis: redis.client,
       prefix: config.redisPrefix,
       log,
+      metrics,
       now,
       maxAgeMs: RECOVERY_MAX_AGE_MS,
       fullCheckEveryMs: config.recoveryIntervalMs,
@@ -128,5 +155,6 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     imageStore: new ImageStore(redis.client, config.redisPrefix),
     currentPools: () => config.pools,
     oomReruns: { store: new OomRerunStore(redis.client, config.redisPrefix), queue: queues.oomRerun, log, now },
+    crashLoops,
   };
 }

@@ -1,6 +1,8 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { reportSwallowed } from "../observability/internal-errors.js";
+import type { Metrics } from "../observability/metrics.js";
 import { FEED_MAX_LENGTH } from "../tunables.js";
 import { RedisKeys } from "./keys.js";
 
@@ -73,6 +75,8 @@ export class RedisEventFeed implements EventFeed {
     prefix: string,
     private readonly log: Logger,
     private readonly now: () => number,
+    /** Counts entries that could not be added (runnerhub_internal_errors_total). */
+    private readonly metrics: Pick<Metrics, "internalErrors">,
   ) {
     this.key = new RedisKeys(prefix).events;
   }
@@ -83,7 +87,12 @@ export class RedisEventFeed implements EventFeed {
       // "~" lets Redis trim whole macro nodes, which is much cheaper than an exact cap.
       await this.redis.xadd(this.key, "MAXLEN", "~", FEED_MAX_LENGTH, "*", "event", JSON.stringify(entry));
     } catch (error) {
-      this.log.warn({ err: error, event: event.kind, pool: event.pool }, "could not add to the event feed");
+      // The timeline is for people; what it would have said is in the logs of the caller too.
+      reportSwallowed({ log: this.log, metrics: this.metrics }, error, {
+        where: "event-feed.record",
+        message: "could not add to the event feed",
+        fields: { event: event.kind, pool: event.pool },
+      });
     }
   }
 

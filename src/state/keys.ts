@@ -111,6 +111,14 @@ export class RedisKeys {
     return `${this.prefix}:parked:${kind}:${name}`;
   }
 
+  /**
+   * String, TTL of CRASH_LOOP_MEMORY_MS after the last crash: the pool's crash loop (CrashLoopRecord
+   * as JSON, src/pools/crash-loop.ts), written by compare-and-set, removed when a runner takes a job.
+   */
+  crashLoop(pool: string): string {
+    return `${this.prefix}:crash-loop:${pool}`;
+  }
+
   /** Hash, no TTL: pool name -> its run-time PoolOverride as JSON (read by the slot script too). */
   get poolOverrides(): string {
     return `${this.prefix}:pool-overrides`;

@@ -41,6 +41,8 @@ beforeAll(async () => {
     heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
     heartbeatTimeoutMs: 30_000,
     imageStore: ctx.imageStore,
+    crashLoops: ctx.crashLoops,
+    metrics: ctx.metrics,
     log: ctx.log,
     now: () => Date.now(),
   });

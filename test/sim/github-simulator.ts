@@ -412,6 +412,8 @@ export class GitHubSimulator {
   /** requests held open by a hang, until they are closed by the client or by stop() */
   private readonly held = new Set<ServerResponse>();
   private heldTotal = 0;
+  /** While set, a runner's first poll tells it to exit with this code before taking any job. */
+  private startCrashCode: number | undefined;
   /** x-ratelimit-* headers on every API answer, when set */
   private rateLimit: { remaining: number; resetAt: number } | undefined;
   /** deliveries go out one at a time, in the order the events happened */
@@ -549,6 +551,15 @@ export class GitHubSimulator {
   /** How many requests a hang has held: `open` are still held, `total` ever were. */
   heldRequests(): { open: number; total: number } {
     return { open: this.held.size, total: this.heldTotal };
+  }
+
+  /**
+   * Runners die at start from now on (a broken image, a runner that cannot configure itself): each
+   * runner's first poll tells the stub to exit with this code, before it takes a job. Undefined
+   * lets runners start normally again.
+   */
+  crashRunnersAtStart(exitCode: number | undefined): void {
+    this.startCrashCode = exitCode;
   }
 
   /** Faults not yet used up. */
@@ -1369,6 +1380,8 @@ export class GitHubSimulator {
 
   private poll(reg: Registration): Reply {
     reg.lastPollAt = Date.now();
+    if (reg.jobId === null && this.startCrashCode !== undefined)
+      return { status: 200, text: `exit ${this.startCrashCode}\n` };
     if (reg.jobId === null) {
       const job = [...this.jobsById.values()]
         .filter((j) => j.status === "queued" && this.canTake(reg, j))

@@ -27,6 +27,7 @@ const SCRIPTS = {
   runnerhubReadHeartbeats: { file: "read-heartbeats.lua", numberOfKeys: 1 },
   runnerhubForgetEngine: { file: "forget-engine.lua", numberOfKeys: 1 },
   runnerhubRenewLock: { file: "renew-lock.lua", numberOfKeys: 1 },
+  runnerhubCompareAndSet: { file: "compare-and-set.lua", numberOfKeys: 1 },
 } as const;
 
 declare module "ioredis" {
@@ -53,6 +54,7 @@ declare module "ioredis" {
     runnerhubClaimRedelivery(count: string, expected: string, ttlMs: string): Result<0 | 1, Context>;
     runnerhubReleaseRedelivery(count: string, expected: string): Result<0 | 1, Context>;
     runnerhubReleaseLock(lock: string, token: string): Result<0 | 1, Context>;
+    runnerhubCompareAndSet(key: string, expected: string, value: string, ttlMs: number): Result<0 | 1, Context>;
     runnerhubEngineBeat(
       heartbeats: string,
       engine: string,

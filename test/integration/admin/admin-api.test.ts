@@ -188,6 +188,8 @@ beforeAll(async () => {
     heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
     heartbeatTimeoutMs: 30_000,
     imageStore: ctx.imageStore,
+    crashLoops: ctx.crashLoops,
+    metrics: ctx.metrics,
     log,
     now: () => Date.now(),
   };
@@ -366,6 +368,49 @@ describe("pools", () => {
     expect(expectError(await call("PATCH", "/admin/pools/nope", { body: { maxRunners: 1 } }), 404).error).toContain(
       'no pool named "nope"',
     );
+  });
+
+  it("shows a crash-looping pool with its last runner's lines, and a reset ends it and wakes its deferred demand", async () => {
+    const [linux] = pools();
+    if (!linux) throw new Error("no linux pool");
+    const crashed = await putRunner();
+    await ctx.runners.retire(
+      crashed.name,
+      { exitedAt: Date.now(), exitCode: 2, oomKilled: false, reason: "crashed" },
+      "starting\ncannot configure the runner\n",
+    );
+    for (let crash = 0; crash < 3; crash++) {
+      await ctx.crashLoops.recordCrash(linux, {
+        runnerName: crashed.name,
+        exitCode: 2,
+        reason: "crashed",
+        at: Date.now(),
+      });
+    }
+    const deferred = await ctx.queues.provision.add("provision", provisionRequest(201), {
+      jobId: provisionJobId(201),
+      delay: 60_000,
+    });
+    const { pools: shown } = expectShape(await call("GET", "/admin/pools"), 200, poolsResponseSchema);
+    expect(shown[0]).toMatchObject({
+      health: "crash-looping",
+      crashLoop: {
+        crashes: 3,
+        backoffs: 1,
+        lastRunner: crashed.name,
+        lastExitCode: 2,
+        lastReason: "crashed",
+        lastLines: "starting\ncannot configure the runner",
+      },
+    });
+    expect(shown[1]).toMatchObject({ health: "ok", crashLoop: null });
+
+    const reset = expectShape(await call("DELETE", "/admin/pools/linux/crash-loop"), 200, poolViewSchema);
+    expect(reset).toMatchObject({ name: "linux", health: "ok", crashLoop: null });
+    expect(await ctx.crashLoops.get("linux")).toBeUndefined();
+    expect(await deferred.getState()).toBe("waiting");
+    await deferred.remove();
+    expectError(await call("DELETE", "/admin/pools/nope/crash-loop"), 404);
   });
 });
 
@@ -762,8 +807,8 @@ describe("the dashboard", () => {
     const cookie = await logIn();
     const page = await call("GET", "/admin", { token: null, headers: { ...html, cookie } });
     expect(page.status).toBe(200);
-    expect(page.text).toContain('<tr data-pool="linux">');
-    expect(page.text).toContain('<tr data-pool="gpu">');
+    expect(page.text).toContain('<tr data-pool="linux" data-health="ok">');
+    expect(page.text).toContain('<tr data-pool="gpu" data-health="ok">');
     expect(page.text).toContain('href="/admin/queues"');
     expect((await call("GET", "/admin/overview", { token: null, headers: { cookie } })).status).toBe(200);
     expect((await call("GET", `${BULL_BOARD_PATH}/api/queues`, { token: null, headers: { cookie } })).status).toBe(200);

@@ -51,6 +51,8 @@ beforeAll(async () => {
     heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
     heartbeatTimeoutMs: 30_000,
     imageStore: ctx.imageStore,
+    crashLoops: ctx.crashLoops,
+    metrics: ctx.metrics,
     log,
     now: () => Date.now(),
   });

@@ -33,6 +33,7 @@ beforeEach(async () => {
     runners: ctx.runners,
     ledger: ctx.ledger,
     oomReruns: ctx.oomReruns.store,
+    crashLoops: ctx.crashLoops,
     stopGraceMs: STOP_GRACE_MS,
     feed: ctx.feed,
     metrics,

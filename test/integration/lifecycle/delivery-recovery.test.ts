@@ -11,6 +11,7 @@ import {
   type DeliveryRecovery,
 } from "../../../src/lifecycle/delivery-recovery.js";
 import { createLogger } from "../../../src/observability/logger.js";
+import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { RedisKeys } from "../../../src/state/keys.js";
 import { GitHubSimulator } from "../../sim/github-simulator.js";
 import { testPrivateKey } from "../support/context.js";
@@ -97,6 +98,7 @@ let redis: Redis;
 let prefix: string;
 let api: DeliveriesApi;
 let logs: LogLine[];
+let metrics: Metrics;
 
 function recovery(deps: Partial<DeliveriesApi> = {}): DeliveryRecovery {
   const log = createLogger("debug", {
@@ -110,6 +112,7 @@ function recovery(deps: Partial<DeliveriesApi> = {}): DeliveryRecovery {
     redis,
     prefix,
     log,
+    metrics,
     now: () => Date.now(),
     maxAgeMs: HOUR,
     fullCheckEveryMs: HOUR,
@@ -121,6 +124,7 @@ const deliveryLists = () => sim.requests.filter((r) => r.method === "GET" && r.p
 const attemptsOf = (guid: string) => sim.deliveries().filter((d) => d.guid === guid);
 
 beforeEach(async () => {
+  metrics = createMetrics();
   receiver = await Receiver.start();
   sim = await GitHubSimulator.start({ webhookSecret: SECRET, webhookUrl: receiver.url });
   redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
@@ -195,6 +199,7 @@ describe("delivery recovery against the GitHub simulator", () => {
         redis: other,
         prefix,
         log: createLogger("silent"),
+        metrics,
         now: () => Date.now(),
         maxAgeMs: HOUR,
         fullCheckEveryMs: HOUR,
@@ -256,7 +261,15 @@ describe("delivery recovery against the GitHub simulator", () => {
     });
 
     expect(await flaky.run()).toMatchObject({ redelivered: 0, failed: 1 });
-    expect(logs.some((l) => l.level === 40 && l.msg.startsWith("webhook redelivery request failed"))).toBe(true);
+    const failed = logs.find((l) => l.msg.startsWith("webhook redelivery request failed"));
+    expect(failed).toMatchObject({
+      level: 40,
+      where: "delivery-recovery.redeliver",
+      err: { message: "GitHub answered 502" },
+    });
+    expect(await metrics.registry.getSingleMetricAsString("runnerhub_internal_errors_total")).toContain(
+      'runnerhub_internal_errors_total{where="delivery-recovery.redeliver"} 1',
+    );
     refuse = false;
     expect(await flaky.run()).toMatchObject({ redelivered: 1, failed: 0 });
     await sim.waitFor(() => receiver.received.length === 1 && sim.deliveries().length === 2, {
@@ -274,6 +287,7 @@ describe("delivery recovery against the GitHub simulator", () => {
       redis,
       prefix,
       log: createLogger("silent"),
+      metrics,
       now: () => now,
       maxAgeMs: HOUR,
       fullCheckEveryMs: 10 * 60_000,

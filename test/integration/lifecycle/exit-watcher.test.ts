@@ -53,6 +53,7 @@ function startWatcher(engine = ctx.engine): ExitWatcher {
       testPool({ name: "linux-big", labels: ["self-hosted", "linux", "big"], resources: { memory: "256m" } }),
     ],
     oomReruns: ctx.oomReruns,
+    crashLoops: ctx.crashLoops,
     log: ctx.log,
     now: () => Date.now(),
     reconnectDelayMs: () => 100,
@@ -329,6 +330,7 @@ describe("runner exit watcher (real Docker events)", () => {
     const sampler = sampleRunnerUsage({
       engine: ctx.engine,
       runners: ctx.runners,
+      metrics: ctx.metrics,
       log: ctx.log,
       intervalMs: 3_600_000,
     });

@@ -6,8 +6,8 @@ import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-a
 import { watchRunnerExits, type ExitWatcher } from "../../../src/lifecycle/exit-watcher.js";
 import { createReconciler } from "../../../src/lifecycle/reconciler.js";
 import { createLogger } from "../../../src/observability/logger.js";
-import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
-import { startProvisionWorker } from "../../../src/provisioning/provision-worker.js";
+import { provisionRunner } from "../../../src/provisioning/provision.js";
+import { startProvisionWorker, type ProvisionWorkerDeps } from "../../../src/provisioning/provision-worker.js";
 import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
 import { GitHubSimulator, waitFor } from "../../sim/github-simulator.js";
 import {
@@ -49,6 +49,7 @@ beforeAll(async () => {
     metrics: ctx.metrics,
     currentPools: () => [testPool()],
     oomReruns: ctx.oomReruns,
+    crashLoops: ctx.crashLoops,
     log: ctx.log,
     now: Date.now,
     reconnectDelayMs: () => 100,
@@ -103,7 +104,7 @@ function reconciler(bootstrapTimeoutMs = 60_000, listing?: { freshRunnerMs: numb
 }
 
 let suffix = 0;
-function provisionDeps(): ProvisionDeps {
+function provisionDeps(): ProvisionWorkerDeps {
   return {
     github,
     engine: ctx.engine,
@@ -123,6 +124,7 @@ function provisionDeps(): ProvisionDeps {
     log: ctx.log,
     now: Date.now,
     randomSuffix: () => (0x10000000 + process.pid * 1000 + ++suffix).toString(16).slice(-8).padStart(8, "0"),
+    crashLoops: ctx.crashLoops,
   };
 }
 

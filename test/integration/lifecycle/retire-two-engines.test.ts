@@ -60,6 +60,7 @@ beforeAll(async () => {
       metrics: ctx.metrics,
       currentPools: () => [testPool()],
       oomReruns: ctx.oomReruns,
+      crashLoops: ctx.crashLoops,
       log: ctx.log,
       now: Date.now,
       reconnectDelayMs: () => 100,

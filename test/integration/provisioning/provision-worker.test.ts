@@ -5,9 +5,9 @@ import { LABELS } from "../../../src/docker/labels.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { randomRunnerSuffix } from "../../../src/pools/runner-names.js";
-import { provisionRunner, type ProvisionDeps } from "../../../src/provisioning/provision.js";
+import { provisionRunner } from "../../../src/provisioning/provision.js";
 import type { Capacity } from "../../../src/pools/capacity.js";
-import { startProvisionWorker } from "../../../src/provisioning/provision-worker.js";
+import { startProvisionWorker, type ProvisionWorkerDeps } from "../../../src/provisioning/provision-worker.js";
 import { RedisKeys } from "../../../src/state/keys.js";
 import { PARK_FALLBACK_MS } from "../../../src/tunables.js";
 import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
@@ -48,7 +48,7 @@ async function queued(githubJobId: number, fields: Partial<ProvisionRequest> = {
   return demand;
 }
 
-function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
+function deps(fields: Partial<ProvisionWorkerDeps> = {}): ProvisionWorkerDeps {
   return {
     github: ctx.newGitHub(),
     engine: ctx.engine,
@@ -68,6 +68,7 @@ function deps(fields: Partial<ProvisionDeps> = {}): ProvisionDeps {
     log: ctx.log,
     now: () => Date.now(),
     randomSuffix: randomRunnerSuffix,
+    crashLoops: ctx.crashLoops,
     ...fields,
   };
 }

@@ -20,6 +20,8 @@ import { RunnerStore } from "../../../src/state/runner-store.js";
 import { DemandLedger } from "../../../src/state/demand-ledger.js";
 import { RedisKeys } from "../../../src/state/keys.js";
 import { RedisEventFeed } from "../../../src/state/event-feed.js";
+import { CrashLoopStore } from "../../../src/state/crash-loops.js";
+import { CRASH_LOOP_POLICY } from "../../../src/pools/crash-loop.js";
 import { Capacity } from "../../../src/pools/capacity.js";
 import { PoolOverrides } from "../../../src/pools/overrides.js";
 import { createSlotKeeper, type SlotKeeper } from "../../../src/provisioning/slots.js";
@@ -74,6 +76,8 @@ export interface ServiceContext {
   slots: SlotKeeper;
   /** Where the exit watcher records and queues OOM re-runs. */
   oomReruns: OomRerunDeps;
+  /** Pools' crash loops, on this context's prefix, with runnerhub's policy. */
+  crashLoops: CrashLoopStore;
   /** The shared GitHub budget of this context's prefix, with GitHub's defaults unless told. */
   newBudget(settings?: Partial<GitHubBudgetSettings>): GitHubBudget;
   /** The timeline feed, on this context's prefix. */
@@ -140,8 +144,9 @@ export async function serviceContext(): Promise<ServiceContext> {
     overrides,
     capacity,
     slots: createSlotKeeper(capacity, queues.provision, log),
-    feed: new RedisEventFeed(redis, prefix, log, () => Date.now()),
+    feed: new RedisEventFeed(redis, prefix, log, () => Date.now(), metrics),
     oomReruns: { store: new OomRerunStore(redis, prefix), queue: queues.oomRerun, log, now: () => Date.now() },
+    crashLoops: new CrashLoopStore(redis, prefix, CRASH_LOOP_POLICY),
     newGitHub(into = metrics) {
       const probot = new Probot({
         appId: 1,

@@ -2,7 +2,7 @@
 # Plays a GitHub Actions runner against test/sim/github-simulator.ts. The JIT config the app passes
 # in ACTIONS_RUNNER_INPUT_JITCONFIG is, for the simulator, base64 of "<simulator url> <runner id>".
 # Exit codes: 0 job done or registration gone, 2 bad config, 3 simulator unreachable, or the
-# code a "crash" job asks for.
+# code a "crash" job or an "exit" at start asks for.
 
 log() {
   echo "stub-runner: $*" >&2
@@ -56,6 +56,12 @@ while :; do
       ;;
     "run "* | oom | "memory "* | "crash "* | hang)
       break
+      ;;
+    "exit "*)
+      # A runner that cannot start (the simulator plays a broken image): dies before any job.
+      log "runner $id cannot start: simulated start-up failure"
+      log "exiting with code ${answer#exit }"
+      exit "${answer#exit }"
       ;;
     *404*)
       log "registration $id is gone"

@@ -10,7 +10,7 @@ import {
 } from "../../../src/admin/pages.js";
 import type { RunnerDetail } from "../../../src/admin/schemas.js";
 import { engineViews } from "../../../src/admin/views.js";
-import { AT, knownOverview, runner } from "../support/overview.js";
+import { AT, crashLoopingOverview, knownOverview, runner } from "../support/overview.js";
 
 /** Markup with its layout whitespace taken out, so assertions read like the elements they look for. */
 const flat = (markup: { text: string }) =>
@@ -45,9 +45,20 @@ describe("the dashboard's sections", () => {
 
   it("show each pool's limits, counts and slots", () => {
     expect(flat(sections.pools)).toContain(
-      '<tr data-pool="linux"><th scope="row">linux</th><td>self-hosted, linux</td><td class="num">4</td><td class="num">1</td><td class="num">1</td><td class="num">1</td><td class="num">1</td><td class="num">2</td><td class="num">1</td>',
+      '<tr data-pool="linux" data-health="ok"><th scope="row">linux</th><td>self-hosted, linux</td><td class="num">4</td><td class="num">1</td><td class="num">1</td><td class="num">1</td><td class="num">1</td><td class="num">2</td><td class="num">1</td>',
     );
     expect(flat(sections.pools)).toContain('<meter min="0" max="4" value="3" aria-label="slots of linux in use">');
+  });
+
+  it("mark a crash-looping pool and show its last runner's last lines, escaped", () => {
+    const pools = flat(renderSections(crashLoopingOverview()).pools);
+    expect(pools).toContain(
+      '<tr data-pool="gpu" data-health="crash-looping"><th scope="row">gpu <span class="badge badge-crash-looping">crash-looping</span></th>',
+    );
+    expect(pools).toContain('<div class="crash-loop" data-crash-loop="gpu">');
+    expect(pools).toContain('<a href="/admin/runners/gpu-dddd0005">gpu-dddd0005</a> (crashed, exit code 1)');
+    expect(pools).toContain("config &lt;bad&gt;");
+    expect(pools).not.toContain('data-crash-loop="linux"');
   });
 
   it("show engines with their health and capacity", () => {

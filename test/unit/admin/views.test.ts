@@ -138,6 +138,35 @@ describe("poolView", () => {
     expect(poolViewSchema.parse(view)).toEqual(view);
   });
 
+  it("shows a crash loop with the last lines of the runner that crashed last", () => {
+    expect(poolView(linux, undefined, counts)).toMatchObject({ health: "ok", crashLoop: null });
+    const record = {
+      poolVersion: "v",
+      crashes: 3,
+      backoffs: 1,
+      backoffUntil: Date.UTC(2026, 0, 1, 0, 0, 30),
+      lastCrashAt: Date.UTC(2026, 0, 1),
+      lastRunner: "linux-1",
+      lastExitCode: 7,
+      lastReason: "crashed",
+    };
+    const logs = `${Array.from({ length: 30 }, (_, line) => `line ${line + 1}`).join("\n")}\n`;
+    const view = poolView(linux, undefined, counts, [], 0, { record, logs });
+    expect(view.health).toBe("crash-looping");
+    expect(view.crashLoop).toMatchObject({
+      crashes: 3,
+      backoffs: 1,
+      backoffUntil: "2026-01-01T00:00:30.000Z",
+      lastRunner: "linux-1",
+      lastExitCode: 7,
+      lastReason: "crashed",
+    });
+    // The last CRASH_LOOP_LOG_LINES lines.
+    expect(view.crashLoop?.lastLines.split("\n")).toEqual(Array.from({ length: 20 }, (_, line) => `line ${line + 11}`));
+    expect(poolViewSchema.parse(view)).toEqual(view);
+    expect(poolView(linux, undefined, counts, [], 0, { record, logs: undefined }).crashLoop?.lastLines).toBe("");
+  });
+
   it("applies overrides and shows them", () => {
     const view = poolView(linux, { maxRunners: 2, idleTimeout: "90s" }, counts);
     expect(view.limits).toEqual({ maxRunners: 2, minIdle: 1, idleTimeoutMs: 90_000, maxLifetimeMs: 21_600_000 });

@@ -54,6 +54,8 @@ describe("runCli", () => {
       limits: { maxRunners: 3, minIdle: 0, idleTimeoutMs: 1, maxLifetimeMs: 1 },
       overrides: { maxRunners: 3 },
       counts: { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: 0, parked: 0 },
+      health: "ok",
+      crashLoop: null,
     };
     const result = await run(["pools", "set", "linux", "--max", "3"], () => json(200, pool));
     expect(result.code).toBe(EXIT_OK);

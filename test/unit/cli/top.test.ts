@@ -2,11 +2,22 @@ import { describe, expect, it } from "vitest";
 import { parseInvocation } from "../../../src/cli/args.js";
 import { EXIT_FAILED, EXIT_OK, runCli, type Terminal } from "../../../src/cli/run.js";
 import { ANSI, bar, redraw, renderTop } from "../../../src/cli/top.js";
-import { knownOverview } from "../support/overview.js";
+import { crashLoopingOverview, knownOverview } from "../support/overview.js";
 
 const URL_ = "http://127.0.0.1:3000";
 
 describe("renderTop", () => {
+  it("says which pool is crash-looping, until when, and what its last runner printed last", () => {
+    const lines = renderTop(crashLoopingOverview(), { url: URL_ }).split("\n");
+    const at = lines.indexOf("gpu    1    0         0         0     0     0        0       0/1 [..........]");
+    expect(lines.slice(at + 1, at + 5)).toEqual([
+      "! pool gpu crash-looping: 4 runners in a row ended before a job; next runner not before 03:05:00 UTC; last gpu-dddd0005 (crashed, exit code 1)",
+      "    config <bad>",
+      "    not allowed",
+      "    exiting with code 1",
+    ]);
+  });
+
   it("renders a known state", () => {
     expect(renderTop(knownOverview(), { url: URL_ })).toBe(
       [

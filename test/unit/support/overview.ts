@@ -37,6 +37,8 @@ export function knownOverview(): Overview {
         limits: { maxRunners: 4, minIdle: 1, idleTimeoutMs: 60_000, maxLifetimeMs: 3_600_000 },
         overrides: {},
         counts: { ...counts, starting: 1, idle: 1, busy: 1, waiting: 2, slotsHeld: 3, parked: 1 },
+        health: "ok",
+        crashLoop: null,
       },
       {
         name: "gpu",
@@ -47,6 +49,8 @@ export function knownOverview(): Overview {
         limits: { maxRunners: 1, minIdle: 0, idleTimeoutMs: 60_000, maxLifetimeMs: 3_600_000 },
         overrides: { maxRunners: 1 },
         counts,
+        health: "ok",
+        crashLoop: null,
       },
     ],
     engines: [
@@ -101,5 +105,31 @@ export function knownOverview(): Overview {
       },
       { id: "2-0", kind: "queued", at: AT - 6_000, pool: "linux", jobId: 102, repository: "acme/app" },
     ],
+  };
+}
+
+/** The known state with pool gpu crash-looping: its last runner died at start, printing lines with markup in them. */
+export function crashLoopingOverview(): Overview {
+  const overview = knownOverview();
+  return {
+    ...overview,
+    pools: overview.pools.map((pool) =>
+      pool.name !== "gpu"
+        ? pool
+        : {
+            ...pool,
+            health: "crash-looping",
+            crashLoop: {
+              crashes: 4,
+              backoffs: 2,
+              backoffUntil: new Date(AT + 55_000).toISOString(),
+              lastCrashAt: new Date(AT - 5_000).toISOString(),
+              lastRunner: "gpu-dddd0005",
+              lastExitCode: 1,
+              lastReason: "crashed",
+              lastLines: "starting\nconfig <bad>\nnot allowed\nexiting with code 1",
+            },
+          },
+    ),
   };
 }
