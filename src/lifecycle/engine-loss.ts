@@ -1,6 +1,8 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { targetKey, type GitHubRunner, type RunnersApi, type RunnerTarget } from "../github/runners-api.js";
+import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { Capacity } from "../pools/capacity.js";
 import { parseRunnerName } from "../pools/runner-names.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
@@ -29,6 +31,7 @@ export interface HeartbeatOptions {
   intervalMs: number;
   timeoutMs: number;
   log: Logger;
+  metrics: Pick<Metrics, "internalErrors">;
   /** Whether the engine answers now (a ping within the Docker deadline). */
   answers: () => Promise<boolean>;
   /** Called when a beat finds no earlier one, or the engine answers after a silence past the timeout. */
@@ -90,7 +93,13 @@ export function startHeartbeat(options: HeartbeatOptions): { stop(): void } {
   function schedule(): void {
     timer = setTimeout(() => {
       tick()
-        .catch((error: unknown) => log.warn({ err: error, engine }, "heartbeat failed; retrying"))
+        .catch(
+          swallowInto(options, {
+            where: "engine-loss.heartbeat",
+            message: "heartbeat failed; retrying",
+            fields: { engine },
+          }),
+        )
         .finally(() => {
           if (!stopped) schedule();
         });
@@ -151,6 +160,7 @@ export interface EngineLossDeps {
   engine: string;
   heartbeatTimeoutMs: number;
   log: Logger;
+  metrics: Pick<Metrics, "internalErrors">;
   now: () => number;
 }
 
@@ -225,7 +235,6 @@ async function forgetEngine(deps: EngineLossDeps, lost: EngineBeat, lease: Lease
  * GitHub id is looked up by name first, so a busy one keeps its slot too.
  */
 async function giveUp(deps: EngineLossDeps, names: readonly string[], lease: Lease): Promise<Set<string>> {
-  const { log } = deps;
   const kept = new Set<string>();
   const listed = new Map<string, Promise<GitHubRunner[]>>();
   const listOnce = (target: RunnerTarget) => {
@@ -240,7 +249,11 @@ async function giveUp(deps: EngineLossDeps, names: readonly string[], lease: Lea
     const record = await deps.runners.get(name);
     if (!record) continue;
     const outcome = await withdrawRegistration(deps, record, listOnce).catch((error: unknown) => {
-      log.warn({ err: error, runnerName: name }, "cannot delete a lost runner's registration; next pass retries");
+      reportSwallowed(deps, error, {
+        where: "engine-loss.delete-registration",
+        message: "cannot delete a lost runner's registration; next pass retries",
+        fields: { runnerName: name },
+      });
       return "failed" as const;
     });
     if (outcome === "busy" || outcome === "failed") {

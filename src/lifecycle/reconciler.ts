@@ -16,6 +16,7 @@ import type { PoolOverrides } from "../pools/overrides.js";
 import type { SlotKeeper } from "../provisioning/slots.js";
 import { reprovisionJobId, type ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
+import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import { RedisKeys } from "../state/keys.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
@@ -106,13 +107,13 @@ export function createReconciler(deps: ReconcilerDeps) {
     ]);
     const warmTargets = new Map<string, RunnerTarget>();
     for (const pool of pools) {
-      const target = await warmTarget(pool, known).catch((error: unknown) => {
-        log.warn(
-          { err: error, pool: pool.name, warmScope: pool.warmScope },
-          "cannot resolve the installation for warm runners",
-        );
-        return undefined;
-      });
+      const target = await warmTarget(pool, known).catch(
+        swallowInto(deps, {
+          where: "reconciler.warm-target",
+          message: "cannot resolve the installation for warm runners",
+          fields: { pool: pool.name, warmScope: pool.warmScope },
+        }),
+      );
       if (target) warmTargets.set(pool.name, target);
     }
     const targets = new Map<string, RunnerTarget>();
@@ -149,7 +150,11 @@ export function createReconciler(deps: ReconcilerDeps) {
           registrations.set(key, { target, runners: await deps.github.listRunners(target) });
         } catch (error) {
           // An unlisted scope is left alone this pass: no runner is judged on missing data.
-          log.warn({ err: error, scope: describeScope(target.scope) }, "cannot list runners; scope skipped this pass");
+          reportSwallowed(deps, error, {
+            where: "reconciler.list-runners",
+            message: "cannot list runners; scope skipped this pass",
+            fields: { scope: describeScope(target.scope) },
+          });
         }
       }),
     );
@@ -392,9 +397,13 @@ export function createReconciler(deps: ReconcilerDeps) {
       const summary = await underLock(deps.redis, lockKey, RECONCILE_LOCK_MS, async (lease) => {
         // A lost engine's runners still count as the pool's supply until they are given up, so
         // this pass then provisions the jobs they were counted for.
-        await deps
-          .forgetLostEngines?.()
-          .catch((error: unknown) => log.error({ err: error }, "cannot check for lost engines"));
+        await deps.forgetLostEngines?.().catch(
+          swallowInto(deps, {
+            where: "reconciler.forget-lost-engines",
+            message: "cannot check for lost engines",
+            level: "error",
+          }),
+        );
         const pools = await deps.overrides.effective(deps.currentPools());
         const { snap, warmTargets } = await snapshot(pools);
         const plan = await planWithPendingDemand(snap);

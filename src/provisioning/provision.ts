@@ -6,6 +6,7 @@ import { observeRunnerOnline } from "../lifecycle/runner-online.js";
 import { runnerContainerSpec } from "../docker/runner-spec.js";
 import { describeScope, type RunnerTarget, type RunnersApi } from "../github/runners-api.js";
 import type { ImagePuller } from "../images/puller.js";
+import { swallowInto } from "../observability/internal-errors.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import type { Capacity } from "../pools/capacity.js";
 import { runnerName } from "../pools/runner-names.js";
@@ -166,14 +167,16 @@ async function withdraw(
 ): Promise<void> {
   if (containerId !== undefined) await deps.engine.remove(containerId);
   if (record.runnerId !== undefined) {
-    await deps.github
-      .deleteRunner(record.target, record.runnerId)
-      .catch((cleanupError: unknown) =>
-        log.warn(
-          { err: cleanupError, runnerId: record.runnerId },
-          "could not withdraw the registration; the reconciler will",
-        ),
-      );
+    await deps.github.deleteRunner(record.target, record.runnerId).catch(
+      swallowInto(
+        { log, metrics: deps.metrics },
+        {
+          where: "provision.withdraw-registration",
+          message: "could not withdraw the registration; the reconciler will",
+          fields: { runnerId: record.runnerId },
+        },
+      ),
+    );
   }
   await deps.runners.retire(record.name, { exitedAt: deps.now(), exitCode: undefined, oomKilled: false, reason });
   await deps.slots.release(record.pool, deps.engine.name, record.name);

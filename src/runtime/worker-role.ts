@@ -95,6 +95,7 @@ export async function startWorkerRole(
   const heartbeat = startHeartbeat({
     ...beat,
     log,
+    metrics: shared.metrics,
     intervalMs: config.heartbeatIntervalMs,
     answers: () =>
       engine.ping().then(
