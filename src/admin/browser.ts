@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { pathOf } from "../http/server.js";
+import { pathOf, readBody } from "../http/server.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import { DASHBOARD_SCRIPT, DASHBOARD_STYLE } from "./assets.js";
 import { checkToken, presentedToken, tokenDigest } from "./auth.js";
@@ -96,16 +96,10 @@ function overHttps(req: IncomingMessage): boolean {
   return socket.encrypted === true || req.headers["x-forwarded-proto"] === "https";
 }
 
-/** The login form; undefined when it is larger than LOGIN_BODY_MAX_BYTES (read to its end, so the 413 reaches the client). */
+/** The login form; undefined when it is larger than LOGIN_BODY_MAX_BYTES. */
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  if (Number(req.headers["content-length"] ?? 0) > LOGIN_BODY_MAX_BYTES) return undefined;
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= LOGIN_BODY_MAX_BYTES) chunks.push(chunk);
-  }
-  return size > LOGIN_BODY_MAX_BYTES ? undefined : new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+  const text = await readBody(req, LOGIN_BODY_MAX_BYTES);
+  return text === undefined ? undefined : new URLSearchParams(text);
 }
 
 function refuseStream(res: ServerResponse, message: string): true {

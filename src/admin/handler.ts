@@ -7,7 +7,7 @@ import type { ContainerEngine } from "../docker/engine.js";
 import type { RunnersApi } from "../github/runners-api.js";
 import { DASHBOARD_PING_TIMEOUT_MS, KEPT_LOG_BYTES } from "../tunables.js";
 import { maskingStream, maskSecrets, secretValuesOf, tailOf } from "../lifecycle/runner-logs.js";
-import { pathOf, sendJson, type Handler } from "../http/server.js";
+import { pathOf, readBody, sendJson, type Handler } from "../http/server.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import { drainRunner } from "../lifecycle/drain.js";
@@ -124,16 +124,8 @@ type BodyResult = { ok: true; value: unknown } | { ok: false; reply: Reply };
 
 async function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
   const tooLarge = error(413, `request body exceeds ${BODY_LIMIT_BYTES} bytes`);
-  if (Number(req.headers["content-length"] ?? 0) > BODY_LIMIT_BYTES) return { ok: false, reply: tooLarge };
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // Reads to the end even past the limit: leaving the body unread would break the connection before the answer.
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= BODY_LIMIT_BYTES) chunks.push(chunk);
-  }
-  if (size > BODY_LIMIT_BYTES) return { ok: false, reply: tooLarge };
-  const text = Buffer.concat(chunks).toString("utf8");
+  const text = await readBody(req, BODY_LIMIT_BYTES);
+  if (text === undefined) return { ok: false, reply: tooLarge };
   if (text.trim() === "") {
     return {
       ok: false,

@@ -57,7 +57,7 @@ function poolsTable(overview: Overview): string {
 }
 
 /** Lines of a crash-looping pool's last runner shown in a frame (the API has more). */
-export const TOP_CRASH_LINES = 3;
+const TOP_CRASH_LINES = 3;
 
 /** A warning per crash-looping pool: why no runner is made, and the last lines of the runner that died last. */
 function crashLoopLines(overview: Overview): string[] {

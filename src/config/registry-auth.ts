@@ -89,13 +89,3 @@ export function credentialKeyFor(image: string, auths: RegistryAuths, poolKey: s
   if (!reference) return undefined;
   return authKeysFor(reference).find((key) => auths.has(key));
 }
-
-/** The credentials for pulling `image` (the entry credentialKeyFor picks). */
-export function credentialsFor(
-  image: string,
-  auths: RegistryAuths,
-  poolKey: string | undefined,
-): RegistryCredential | undefined {
-  const key = credentialKeyFor(image, auths, poolKey);
-  return key === undefined ? undefined : auths.get(key);
-}

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { checkToken, presentedToken, tokenDigest } from "../admin/auth.js";
 import type { Html } from "../admin/html.js";
 import { cookieValue } from "../admin/session.js";
-import { listen, pathOf, sendJson } from "../http/server.js";
+import { listen, pathOf, readBody, sendJson } from "../http/server.js";
 import { createLogger } from "../observability/logger.js";
 import { SETUP_BODY_MAX_BYTES, SETUP_GITHUB_TIMEOUT_MS, SETUP_TOKEN_BYTES } from "../tunables.js";
 import type { SetupConfig } from "./load.js";
@@ -104,20 +104,6 @@ function baseUrlOf(req: IncomingMessage): string {
   return `${overHttps(req) ? "https" : "http"}://${host ?? "localhost"}`;
 }
 
-type Body = { ok: true; text: string } | { ok: false };
-
-/** The body up to SETUP_BODY_MAX_BYTES; read to its end past that, so the 413 reaches the client. */
-async function readBody(req: IncomingMessage): Promise<Body> {
-  if (Number(req.headers["content-length"] ?? 0) > SETUP_BODY_MAX_BYTES) return { ok: false };
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= SETUP_BODY_MAX_BYTES) chunks.push(chunk);
-  }
-  return size > SETUP_BODY_MAX_BYTES ? { ok: false } : { ok: true, text: Buffer.concat(chunks).toString("utf8") };
-}
-
 function parseImport(req: IncomingMessage, text: string): unknown {
   if ((req.headers["content-type"] ?? "").includes("application/json")) {
     try {
@@ -164,9 +150,9 @@ export function createSetupHandler(deps: SetupHandlerDeps) {
   }
 
   async function importApp(req: IncomingMessage, res: ServerResponse, cookie: Record<string, string>) {
-    const body = await readBody(req);
-    if (!body.ok) return text(res, 413, `request body exceeds ${SETUP_BODY_MAX_BYTES} bytes`);
-    const parsed = importSchema.safeParse(parseImport(req, body.text));
+    const body = await readBody(req, SETUP_BODY_MAX_BYTES);
+    if (body === undefined) return text(res, 413, `request body exceeds ${SETUP_BODY_MAX_BYTES} bytes`);
+    const parsed = importSchema.safeParse(parseImport(req, body));
     if (!parsed.success) {
       const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? "body")))];
       return page(res, 400, renderImportPage(`Missing or invalid: ${fields.join(", ")}.`), cookie);

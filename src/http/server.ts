@@ -9,6 +9,22 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): tr
   return true;
 }
 
+/**
+ * A request body as text, or undefined when it is larger than maxBytes (the caller answers 413).
+ * An announced oversized body is refused unread; one that grows past the limit is read to its end
+ * (kept no further), since leaving it half-read would break the connection before the answer.
+ */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+  if (Number(req.headers["content-length"] ?? 0) > maxBytes) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= maxBytes) chunks.push(chunk);
+  }
+  return size > maxBytes ? undefined : Buffer.concat(chunks).toString("utf8");
+}
+
 export function pathOf(req: IncomingMessage): string {
   return new URL(req.url ?? "/", "http://localhost").pathname;
 }

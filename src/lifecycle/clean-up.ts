@@ -182,6 +182,13 @@ export async function cleanUpRunner(
   const usage = finalUsage(record?.usage, exit);
   const rerun = await oomRerun(deps, record, observed);
   await engine.remove(containerId);
+  // Counted before the slot is freed: the demand that slot wakes must find the backoff begun.
+  const crashLoop = await countCrash(deps, record, observed, exit, log).catch(
+    swallowInto(
+      { log, metrics: deps.metrics },
+      { where: "clean-up.count-crash", message: "cannot count a crash before a job; the clean-up goes on" },
+    ),
+  );
   await deps.runners.retire(
     runnerName,
     {
@@ -209,7 +216,6 @@ export async function cleanUpRunner(
     ...(record?.repository ? { repository: record.repository } : {}),
     reason,
   });
-  const crashLoop = await countCrash(deps, record, observed, exit, log);
   const fields = {
     jobId,
     containerId,

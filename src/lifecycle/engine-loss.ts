@@ -36,7 +36,7 @@ export interface HeartbeatOptions {
   answers: () => Promise<boolean>;
   /** Called when a beat finds no earlier one, or the engine answers after a silence past the timeout. */
   onForgotten: () => Promise<void>;
-  /** The engine stopped answering (false) or answers again (true). */
+  /** The engine stopped answering (false) or answers again (true): pause, or repair then resume. */
   onAnswering: (answering: boolean) => Promise<void>;
   /** Another engine beats under this name: this worker's records are no longer its own. */
   onTaken: (error: EngineNameTakenError) => void;
@@ -56,27 +56,40 @@ export async function claimEngineName(
 
 /**
  * Beats for this worker's engine every intervalMs (after claimEngineName), each beat saying
- * whether the engine answered: a worker whose engine went away keeps beating, and the beat lets
- * other workers give that engine up all the same. Beats never overlap (an unanswered ping lasts
- * the Docker deadline). The heartbeat stays on stop: a worker restarted within the timeout finds
- * its runners as it left them. A "taken" beat ends the beating for good.
+ * whether the engine answered its last ping: a worker whose engine went away keeps beating, and
+ * the beat lets other workers give that engine up all the same. Pings run beside the beats (one
+ * at a time, each bounded by the Docker deadline), and the repairs a beat calls for run beside
+ * them too: a beat is never late because Docker or a reconcile pass is slow, so a live worker
+ * never looks silent. The heartbeat stays on stop: a worker restarted within the timeout finds its
+ * runners as it left them. A "taken" beat ends the beating for good.
  */
 export function startHeartbeat(options: HeartbeatOptions): { stop(): void } {
   const { heartbeats, engine, engineId, timeoutMs, log } = options;
   log.info({ engine, engineId, intervalMs: options.intervalMs, timeoutMs }, "heartbeat started");
+  const reporting = { log, metrics: options.metrics };
   let answering = true;
+  let pinging = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
 
-  async function tick(): Promise<void> {
-    const answered = await options.answers();
-    if (answered !== answering) {
+  async function ping(): Promise<void> {
+    if (pinging) return;
+    pinging = true;
+    try {
+      const answered = await options.answers();
+      if (answered === answering || stopped) return;
       answering = answered;
       if (answered) log.warn({ engine }, "engine answers again");
       else log.error({ engine }, "engine does not answer; this worker stops provisioning until it does");
       await options.onAnswering(answered);
+    } finally {
+      pinging = false;
     }
-    const result = await heartbeats.beat(engine, engineId, timeoutMs, answered);
+  }
+
+  async function tick(): Promise<void> {
+    void ping().catch(swallowInto(reporting, { where: "engine-loss.ping", message: "engine ping failed" }));
+    const result = await heartbeats.beat(engine, engineId, timeoutMs, answering);
     if (result.kind === "taken") {
       stopped = true;
       log.error({ engine, engineId, otherEngineId: result.otherEngineId }, "another engine beats under this name");
@@ -86,7 +99,11 @@ export function startHeartbeat(options: HeartbeatOptions): { stop(): void } {
         { engine },
         "this engine's heartbeat was gone or stale (Redis lost its data, or it was given up for lost)",
       );
-      await options.onForgotten();
+      void options
+        .onForgotten()
+        .catch(
+          swallowInto(reporting, { where: "engine-loss.repair", message: "repair after a lost heartbeat failed" }),
+        );
     }
   }
 
@@ -94,7 +111,7 @@ export function startHeartbeat(options: HeartbeatOptions): { stop(): void } {
     timer = setTimeout(() => {
       tick()
         .catch(
-          swallowInto(options, {
+          swallowInto(reporting, {
             where: "engine-loss.heartbeat",
             message: "heartbeat failed; retrying",
             fields: { engine },

@@ -105,7 +105,11 @@ export async function startWorkerRole(
     // Whatever this engine had in Redis is gone (or was given up): repair it now, not one pass later.
     onForgotten: () => reconciler.runOnce().then(() => undefined),
     // Jobs taken while the engine is down would hang on it; other engines' workers serve them.
-    onAnswering: (answering) => (answering ? Promise.resolve(provisioner.resume()) : provisioner.pause(true)),
+    // Back up, it first reconciles what it finds (registrations others deleted, busy runners).
+    onAnswering: async (answering) => {
+      if (!answering) return provisioner.pause(true);
+      await reconciler.runOnce().finally(() => provisioner.resume());
+    },
     onTaken: (error) => {
       taken = error;
       void provisioner.pause(true);

@@ -55,12 +55,16 @@ export async function underLock<T>(
   // The lease counts from when the lock was taken, then from when each successful renewal was sent.
   let expiry = leaseEnds(ms);
   let renewing = false;
+  let done = false;
   const renew = async () => {
-    if (renewing || lost.signal.aborted) return;
+    if (renewing || done || lost.signal.aborted) return;
     renewing = true;
     const sentAt = performance.now();
     try {
-      if ((await scripts.runnerhubRenewLock(key, token, ms)) === 1) {
+      const renewed = await scripts.runnerhubRenewLock(key, token, ms);
+      // A renewal answered after the work ended must not start a new lease timer.
+      if (done) return;
+      if (renewed === 1) {
         clearTimeout(expiry);
         expiry = leaseEnds(Math.max(0, ms - (performance.now() - sentAt)));
       } else {
@@ -83,6 +87,7 @@ export async function underLock<T>(
   try {
     return await work(lease);
   } finally {
+    done = true;
     clearInterval(renewals);
     clearTimeout(expiry);
     await scripts.runnerhubReleaseLock(key, token);

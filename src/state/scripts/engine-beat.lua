@@ -31,8 +31,16 @@ local text = redis.call("HGET", heartbeats, engine)
 local previous = text and cjson.decode(text)
 local other = previous and previous.engineId ~= "" and previous.engineId ~= engineId
 if other and now - previous.at < timeoutMs then return { "taken", previous.engineId } end
+-- Unanswered: the last answer stands; with no beat of this engine to take it from (given up, or
+-- Redis lost it), the engine counts as silent since a whole timeout ago.
 local answeredAt = now
-if not answered then answeredAt = (previous and not other and previous.answeredAt) or now end
+if not answered then
+  if previous and not other then
+    answeredAt = previous.answeredAt or previous.at
+  else
+    answeredAt = now - timeoutMs
+  end
+end
 redis.call("HSET", heartbeats, engine, cjson.encode({ engineId = engineId, at = now, answeredAt = answeredAt }))
 if not previous or other then return { "new", "" } end
 local lastAnswer = previous.answeredAt or previous.at

@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadRegistryAuths } from "../../../src/config/load.js";
-import { credentialKeyFor, credentialsFor, parseRegistryAuths } from "../../../src/config/registry-auth.js";
+import { credentialKeyFor, parseRegistryAuths, type RegistryAuths } from "../../../src/config/registry-auth.js";
+
+/** The credentials a pull of `image` uses: the entry credentialKeyFor picks. */
+function credentials(auths: RegistryAuths, image: string, poolKey: string | undefined) {
+  const key = credentialKeyFor(image, auths, poolKey);
+  return key === undefined ? undefined : auths.get(key);
+}
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
@@ -45,11 +51,11 @@ describe("registry credentials", () => {
         "127.0.0.1:5000": { username: "local", password: "c" },
       },
     });
-    expect(credentialsFor("ghcr.io/acme/runner:1", auths, undefined)?.username).toBe("acme");
-    expect(credentialsFor("ghcr.io/other/runner:1", auths, undefined)?.username).toBe("org");
-    expect(credentialsFor("127.0.0.1:5000/stub:1", auths, undefined)?.username).toBe("local");
-    expect(credentialsFor("ubuntu:24.04", auths, undefined)).toBeUndefined();
-    expect(credentialsFor("ghcr.io/acme/runner:1", auths, "ghcr.io")?.username).toBe("org");
+    expect(credentials(auths, "ghcr.io/acme/runner:1", undefined)?.username).toBe("acme");
+    expect(credentials(auths, "ghcr.io/other/runner:1", undefined)?.username).toBe("org");
+    expect(credentials(auths, "127.0.0.1:5000/stub:1", undefined)?.username).toBe("local");
+    expect(credentials(auths, "ubuntu:24.04", undefined)).toBeUndefined();
+    expect(credentials(auths, "ghcr.io/acme/runner:1", "ghcr.io")?.username).toBe("org");
     // The entry's name tells pulls with different credentials apart (the in-flight pulls' key).
     expect(credentialKeyFor("ghcr.io/acme/runner:1", auths, undefined)).toBe("ghcr.io/acme");
     expect(credentialKeyFor("ghcr.io/acme/runner:1", auths, "ghcr.io")).toBe("ghcr.io");
