@@ -14,6 +14,11 @@ export interface PullFailure {
   attempts: number;
   at: number;
   nextRetryAt: number;
+  /**
+   * The registry credentials entry the failed pull used ("" for none): a failure with one entry
+   * (bad credentials) never makes pools that pull the image with another entry wait.
+   */
+  credentials?: string;
 }
 
 /** What runnerhub knows about one image on one engine. */

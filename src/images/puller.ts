@@ -131,6 +131,7 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
         attempts,
         at: now,
         nextRetryAt: now + pullRetryDelayMs(attempts),
+        credentials: credentials ?? "",
       };
       await store.put({ ...record, pulling: undefined, failure });
       metrics.imagePullFailures.inc({ pool: pool.name, reason: kind });
@@ -177,7 +178,10 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
     const lockName = credentials ?? "";
     const deadline = deps.now() + PULL_TIMEOUT_MS;
     for (;;) {
-      const [localId, record] = await Promise.all([images.imageId(image), store.get(engine, image)]);
+      const [localId, stored] = await Promise.all([images.imageId(image), store.get(engine, image)]);
+      // A failure of a pull with other credentials is that pull's, not this one's to wait out.
+      const foreign = stored?.failure !== undefined && (stored.failure.credentials ?? "") !== lockName;
+      const record = foreign ? { ...stored, failure: undefined } : stored;
       const now = deps.now();
       const decision = decideImage({ policy: pool.pull, localId, record, now, refreshMs: deps.refreshMs, refresh });
       if (decision.kind === "use") {
@@ -198,6 +202,7 @@ export function createImagePuller(deps: ImagePullerDeps): ImagePuller {
           attempts,
           at: now,
           nextRetryAt: now + pullRetryDelayMs(attempts),
+          credentials: lockName,
         };
         await store.put({ ...base, failure });
         metrics.imagePullFailures.inc({ pool: pool.name, reason: failure.kind });

@@ -91,4 +91,17 @@ describe("image pulls of one image with different credentials", () => {
     // One set of credentials, one pull: pool c waited for team B's.
     expect(c).toEqual({ kind: "ready" });
   });
+
+  it("never makes a pool wait out the backoff of a pull that failed with other credentials", async () => {
+    const registry = registryEngine();
+    registry.release();
+    const images = puller(registry.engine);
+    const teamA = testPool({ name: "a", image: IMAGE, registryAuth: "127.0.0.1:5999" });
+    const teamB = testPool({ name: "b", image: IMAGE, registryAuth: "127.0.0.1:5999/shared" });
+
+    expect(await images.ensure(teamA)).toMatchObject({ kind: "unavailable", failure: { kind: "unauthorized" } });
+    // Team A's failure is backing off; team B pulls at once all the same.
+    expect(await images.ensure(teamB)).toEqual({ kind: "ready" });
+    expect(registry.pulls).toEqual(["team-a", "team-b"]);
+  });
 });
