@@ -26,10 +26,13 @@ const jitRequests = () =>
   stack.sim.requests.filter((r) => r.method === "POST" && r.path.endsWith("/generate-jitconfig"));
 
 describe("a queued job gets a runner container, end to end", () => {
-  it("answers /healthz and /readyz with Redis and Docker reachable", async () => {
+  it("answers /healthz and /readyz with Redis and Docker reachable and the engine name its own", async () => {
     const ready = await fetch(`${stack.app.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: "ready", checks: { redis: "ok", docker: "ok" } });
+    expect(await ready.json()).toEqual({
+      status: "ready",
+      checks: { redis: "ok", docker: "ok", engineName: "ok" },
+    });
   });
 
   it("runs the job in a fresh labeled container that is gone afterwards", async () => {
