@@ -6,8 +6,13 @@ import { createAdminHandler } from "../../src/admin/handler.js";
 import { createHttpServer, listen } from "../../src/http/server.js";
 import { PROVISION_QUEUE, provisionJobId, type ProvisionRequest } from "../../src/queue/jobs.js";
 import { waitFor } from "../sim/github-simulator.js";
-import { type ServiceContext, provisionRequest, serviceContext, testPool } from "../integration/support/context.js";
-import { Heartbeats } from "../../src/state/heartbeats.js";
+import {
+  adminDeps,
+  type ServiceContext,
+  provisionRequest,
+  serviceContext,
+  testPool,
+} from "../integration/support/context.js";
 import { CLI, runCli } from "./support/cli.js";
 
 const TOKEN = "cli-e2e-admin-token-0123456789";
@@ -24,28 +29,17 @@ const cli = (args: string[], env: Record<string, string> = { RUNNERHUB_URL: url,
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the tests`);
   ctx = await serviceContext();
-  const handler = await createAdminHandler({
-    adminToken: TOKEN,
-    pools: [
-      testPool({ name: "linux", maxRunners: 4, warmScope: "acme" }),
-      testPool({ name: "gpu", labels: ["self-hosted", "gpu"], maxRunners: 1 }),
-    ],
-    overrides: ctx.overrides,
-    runners: ctx.runners,
-    capacity: ctx.capacity,
-    slots: ctx.slots,
-    queues: ctx.queues,
-    ledger: ctx.ledger,
-    github: ctx.newGitHub(),
-    feed: ctx.feed,
-    heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
-    heartbeatTimeoutMs: 30_000,
-    imageStore: ctx.imageStore,
-    crashLoops: ctx.crashLoops,
-    metrics: ctx.metrics,
-    log: ctx.log,
-    now: () => Date.now(),
-  });
+  const handler = await createAdminHandler(
+    adminDeps(ctx, {
+      adminToken: TOKEN,
+      pools: [
+        testPool({ name: "linux", maxRunners: 4, warmScope: "acme" }),
+        testPool({ name: "gpu", labels: ["self-hosted", "gpu"], maxRunners: 1 }),
+      ],
+      // No engine: this process is bound to none, as a webhook-only front is.
+      engine: undefined,
+    }),
+  );
   server = createHttpServer([handler], ctx.log);
   url = `http://127.0.0.1:${await listen(server, "127.0.0.1", 0)}`;
   const base = {

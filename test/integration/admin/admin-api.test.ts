@@ -30,6 +30,7 @@ import {
 import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { waitFor } from "../../sim/github-simulator.js";
 import {
+  adminDeps,
   GITHUB_API,
   type ServiceContext,
   provisionRequest,
@@ -174,25 +175,7 @@ beforeAll(async () => {
   nock.disableNetConnect();
   nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
   const log = createLogger("debug", { write: (line: string) => void logLines.push(line) });
-  const deps = {
-    pools: pools(),
-    overrides: ctx.overrides,
-    runners: ctx.runners,
-    capacity: ctx.capacity,
-    slots: ctx.slots,
-    queues: ctx.queues,
-    ledger: ctx.ledger,
-    github: ctx.newGitHub(),
-    engine: ctx.engine,
-    feed: ctx.feed,
-    heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
-    heartbeatTimeoutMs: 30_000,
-    imageStore: ctx.imageStore,
-    crashLoops: ctx.crashLoops,
-    metrics: ctx.metrics,
-    log,
-    now: () => Date.now(),
-  };
+  const deps = adminDeps(ctx, { pools: pools(), log });
   handler = await createAdminHandler({ ...deps, adminToken: TOKEN });
   server = createHttpServer([handler], log);
   base = `http://127.0.0.1:${await listen(server, "127.0.0.1", 0)}`;

@@ -6,7 +6,6 @@ import { createAdminHandler, type AdminHandler } from "../../../src/admin/handle
 import { issueSession } from "../../../src/admin/session.js";
 import { createHttpServer, listen } from "../../../src/http/server.js";
 import { createLogger } from "../../../src/observability/logger.js";
-import { Heartbeats } from "../../../src/state/heartbeats.js";
 import {
   LIVE_STREAM_MAX_BUFFERED_BYTES,
   LIVE_STREAMS_PER_SESSION,
@@ -16,7 +15,7 @@ import {
   SESSION_TTL_MS,
 } from "../../../src/tunables.js";
 import { waitFor } from "../../sim/github-simulator.js";
-import { runnerRecord, serviceContext, testPool, type ServiceContext } from "../support/context.js";
+import { adminDeps, runnerRecord, serviceContext, testPool, type ServiceContext } from "../support/context.js";
 
 /**
  * The dashboard under load and abuse, on a real HTTP server: capped live streams, a stalled
@@ -36,26 +35,9 @@ const logLines: string[] = [];
 beforeAll(async () => {
   ctx = await serviceContext();
   const log = createLogger("debug", { write: (line: string) => void logLines.push(line) });
-  handler = await createAdminHandler({
-    adminToken: TOKEN,
-    pools: [testPool({ name: "linux", maxRunners: 5 })],
-    overrides: ctx.overrides,
-    runners: ctx.runners,
-    capacity: ctx.capacity,
-    slots: ctx.slots,
-    queues: ctx.queues,
-    ledger: ctx.ledger,
-    github: ctx.newGitHub(),
-    engine: ctx.engine,
-    feed: ctx.feed,
-    heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
-    heartbeatTimeoutMs: 30_000,
-    imageStore: ctx.imageStore,
-    crashLoops: ctx.crashLoops,
-    metrics: ctx.metrics,
-    log,
-    now: () => Date.now(),
-  });
+  handler = await createAdminHandler(
+    adminDeps(ctx, { adminToken: TOKEN, pools: [testPool({ name: "linux", maxRunners: 5 })], log }),
+  );
   server = createHttpServer([handler], log);
   port = await listen(server, "127.0.0.1", 0);
   base = `http://127.0.0.1:${port}`;

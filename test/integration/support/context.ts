@@ -30,6 +30,8 @@ import type { ProvisionRequest } from "../../../src/queue/jobs.js";
 import type Dockerode from "dockerode";
 import type { OomRerunDeps } from "../../../src/lifecycle/oom-rerun.js";
 import { OomRerunStore } from "../../../src/state/oom-reruns.js";
+import type { AdminDeps } from "../../../src/admin/handler.js";
+import { Heartbeats } from "../../../src/state/heartbeats.js";
 
 export { runnerRecord } from "../../unit/support/runners.js";
 
@@ -203,6 +205,30 @@ export function provisionRequest(githubJobId: number, fields: Partial<ProvisionR
     labels: ["self-hosted", "linux"],
     pool: "linux",
     queuedAt: Date.now(),
+    ...fields,
+  };
+}
+
+/** The admin handler's parts on this context (every test server of the admin API starts from these). */
+export function adminDeps(ctx: ServiceContext, fields: Pick<AdminDeps, "pools"> & Partial<AdminDeps>): AdminDeps {
+  return {
+    adminToken: undefined,
+    overrides: ctx.overrides,
+    runners: ctx.runners,
+    capacity: ctx.capacity,
+    slots: ctx.slots,
+    queues: ctx.queues,
+    ledger: ctx.ledger,
+    github: ctx.newGitHub(),
+    engine: ctx.engine,
+    feed: ctx.feed,
+    heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
+    heartbeatTimeoutMs: 30_000,
+    imageStore: ctx.imageStore,
+    crashLoops: ctx.crashLoops,
+    metrics: ctx.metrics,
+    log: ctx.log,
+    now: () => Date.now(),
     ...fields,
   };
 }
