@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../sim/github-simulator.js";
 import { buildStubImage } from "../sim/stub-image.js";
 import { DockerEngine } from "../support/docker-engine.js";
-import { watchRunning, type RunningCount } from "./support/running-count.js";
+import { watchRunning } from "./support/running-count.js";
 import { queueLinuxJobs, startStack, stubPool, type Stack } from "./support/stack.js";
 
 /**
@@ -45,11 +45,8 @@ async function heartbeatAgeMs(engine: string): Promise<number> {
 
 describe("a paused worker that comes back under a taken name", () => {
   it("never lets the pool run more than maxRunners, stops no busy runner, and stops itself", async () => {
-    const running: RunningCount = { running: 0, max: 0, starts: 0 };
-    const watches = [
-      await watchRunning(hostA.client(), "linux", running),
-      await watchRunning(stack.docker, "linux", running),
-    ];
+    const watch = await watchRunning([hostA.client(), stack.docker], "linux");
+    const running = watch.state;
     const workerA = await stack.addProcess({
       RUNNERHUB_ROLES: "worker",
       DOCKER_HOST: hostA.dockerHost,
@@ -87,6 +84,6 @@ describe("a paused worker that comes back under a taken name", () => {
     const busy = await hostA.client().listContainers({ filters: { status: ["running"] } });
     expect(busy).toHaveLength(3);
     expect(running.max).toBeLessThanOrEqual(3);
-    for (const watch of watches) watch.stop();
+    watch.stop();
   }, 120_000);
 });

@@ -4,7 +4,7 @@ import { buildStubImage } from "../sim/stub-image.js";
 import type { AppProcess } from "../support/app-process.js";
 import { DockerEngine } from "../support/docker-engine.js";
 import { EngineForwarder } from "../support/engine-forwarder.js";
-import { watchRunning, type RunningCount } from "./support/running-count.js";
+import { watchRunning } from "./support/running-count.js";
 import { queueLinuxJobs, startStack, stubPool, type Stack } from "./support/stack.js";
 
 /**
@@ -50,11 +50,8 @@ async function readyz(app: AppProcess): Promise<{ status: number; body: { checks
 
 describe("a remote engine that stops answering while its worker lives", () => {
   it("is given up by the other workers, which serve the waiting jobs; its worker stops provisioning", async () => {
-    const running: RunningCount = { running: 0, max: 0, starts: 0 };
-    const watches = [
-      await watchRunning(hostA.client(), "linux", running),
-      await watchRunning(stack.docker, "linux", running),
-    ];
+    const watch = await watchRunning([hostA.client(), stack.docker], "linux");
+    const running = watch.state;
     const workerA = await stack.addProcess({
       RUNNERHUB_ROLES: "worker",
       DOCKER_HOST: forwarder.dockerHost,
@@ -101,7 +98,7 @@ describe("a remote engine that stops answering while its worker lives", () => {
       what: "worker A ready again",
     });
     await workerA.waitForLog(/engine answers again/, 5_000);
-    for (const watch of watches) watch.stop();
+    watch.stop();
     expect(running.max).toBeLessThanOrEqual(2);
   }, 120_000);
 });

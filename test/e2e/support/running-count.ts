@@ -1,20 +1,20 @@
 import type Dockerode from "dockerode";
 import { LABELS } from "../../../src/docker/labels.js";
 
-export interface RunningCount {
-  running: number;
-  max: number;
-  starts: number;
+/**
+ * Follows Docker's own start/die events for a pool, so no moment between polls is missed; given
+ * several engines, it counts the runners of all of them together.
+ */
+export async function watchRunning(engines: Dockerode | Dockerode[], pool: string) {
+  const state = { running: 0, max: 0, starts: 0 };
+  const streams = await Promise.all([engines].flat().map((docker) => followStartsAndDies(docker, pool, state)));
+  return { state, stop: () => streams.forEach((stream) => stream.destroy()) };
 }
 
-/**
- * Follows Docker's own start/die events for a pool, so no moment between polls is missed. Watches
- * of several engines given one state count the runners of all of them together.
- */
-export async function watchRunning(
+async function followStartsAndDies(
   docker: Dockerode,
   pool: string,
-  state: RunningCount = { running: 0, max: 0, starts: 0 },
+  state: { running: number; max: number; starts: number },
 ) {
   const stream = (await docker.getEvents({
     filters: {
@@ -37,5 +37,5 @@ export async function watchRunning(
       state.max = Math.max(state.max, state.running);
     }
   });
-  return { state, stop: () => stream.destroy() };
+  return stream;
 }
