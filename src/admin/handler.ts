@@ -11,9 +11,8 @@ import { pathOf, readBody, sendJson, type Handler } from "../http/server.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import { drainRunner } from "../lifecycle/drain.js";
-import type { Capacity } from "../pools/capacity.js";
 import { overrideProblems, poolOverrideSchema, type PoolOverrides } from "../pools/overrides.js";
-import type { SlotKeeper } from "../provisioning/slots.js";
+import type { Slots } from "../slots/slots.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { Queues } from "../queue/queues.js";
 import type { CrashLoopStore } from "../state/crash-loops.js";
@@ -53,8 +52,7 @@ export interface AdminDeps {
   pools: readonly Pool[];
   overrides: PoolOverrides;
   runners: RunnerStore;
-  capacity: Capacity;
-  slots: SlotKeeper;
+  slots: Slots;
   queues: Queues;
   ledger: OverviewDeps["ledger"];
   github: RunnersApi;
@@ -197,8 +195,8 @@ export async function createAdminHandler(deps: AdminDeps): Promise<AdminHandler>
   async function wakeParked(pool: Pool, maxRunners: number): Promise<number> {
     const now = deps.now();
     const [holders, parked] = await Promise.all([
-      deps.capacity.holders(pool.name, now),
-      deps.capacity.parkedCount("pool", pool.name),
+      deps.slots.holders(pool.name, now),
+      deps.slots.parkedCount("pool", pool.name),
     ]);
     let woken = 0;
     for (let budget = slotsToWake(maxRunners, holders.length, parked); budget > 0; budget--) {

@@ -1,5 +1,5 @@
 import type { Pool } from "../config/pools.js";
-import type { Capacity } from "../pools/capacity.js";
+import type { Slots } from "../slots/slots.js";
 import { crashLoopOf, poolVersion } from "../pools/crash-loop.js";
 import type { PoolOverrides } from "../pools/overrides.js";
 import type { Queues } from "../queue/queues.js";
@@ -18,7 +18,7 @@ export interface OverviewDeps {
   pools: readonly Pool[];
   overrides: PoolOverrides;
   runners: RunnerStore;
-  capacity: Capacity;
+  slots: Slots;
   queues: Queues;
   ledger: Pick<DemandLedger, "waitingCount">;
   feed: { recent(count: number): Promise<FeedEntry[]> };
@@ -65,8 +65,8 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
     return Promise.all(
       selected.map(async (pool) => {
         const [holders, parked, waiting] = await Promise.all([
-          deps.capacity.holders(pool.name, now),
-          deps.capacity.parkedCount("pool", pool.name),
+          deps.slots.holders(pool.name, now),
+          deps.slots.parkedCount("pool", pool.name),
           deps.ledger.waitingCount(pool.name),
         ]);
         const counts = poolCounts(pool.name, {

@@ -2,7 +2,7 @@ import { Webhooks } from "@octokit/webhooks";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
-import { observeRunnerOnline } from "../lifecycle/runner-online.js";
+import { observeRunnerOnline } from "../provisioning/runner-online.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";

@@ -6,7 +6,7 @@ import type { RunnersApi } from "../github/runners-api.js";
 import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import { crashedBeforeJob, type CrashLoopRecord } from "../pools/crash-loop.js";
-import type { SlotKeeper } from "../provisioning/slots.js";
+import type { EngineSlots } from "../slots/slots.js";
 import type { CrashLoopStore } from "../state/crash-loops.js";
 import { exitEventKind, type EventFeed } from "../state/event-feed.js";
 import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
@@ -18,7 +18,7 @@ import { maskSecrets, secretValuesOf, tailOf } from "./runner-logs.js";
 export interface CleanUpDeps {
   engine: ContainerEngine;
   runners: RunnerStore;
-  slots: SlotKeeper;
+  slots: EngineSlots;
   github: RunnersApi;
   feed: EventFeed;
   metrics: Metrics;
@@ -203,7 +203,7 @@ export async function cleanUpRunner(
   );
   observeUsage(deps, record, usage);
   const pool = labels[LABELS.pool] ?? "unknown";
-  await deps.slots.release(pool, record?.engine ?? engine.name, runnerName);
+  await deps.slots.release(pool, runnerName, record?.engine ?? engine.name);
   deps.metrics.runnerExits.inc({ pool, reason });
   if (exit?.oomKilled) deps.metrics.oomKills.inc({ pool });
   const jobId = record?.busyJobId ?? record?.githubJobId ?? numberOrUndefined(labels[LABELS.githubJobId]);

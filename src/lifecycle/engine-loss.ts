@@ -3,9 +3,8 @@ import type { Logger } from "pino";
 import { targetKey, type GitHubRunner, type RunnersApi, type RunnerTarget } from "../github/runners-api.js";
 import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { Capacity } from "../pools/capacity.js";
 import { parseRunnerName } from "../pools/runner-names.js";
-import type { SlotKeeper } from "../provisioning/slots.js";
+import type { Slots } from "../slots/slots.js";
 import type { EngineBeat, Heartbeats } from "../state/heartbeats.js";
 import { RedisKeys } from "../state/keys.js";
 import { underLock, type Lease } from "../state/lock.js";
@@ -168,8 +167,7 @@ export function planEngineLoss(
 export interface EngineLossDeps {
   heartbeats: Heartbeats;
   runners: RunnerStore;
-  capacity: Capacity;
-  slots: SlotKeeper;
+  slots: Slots;
   github: Pick<RunnersApi, "listRunners" | "deleteRunner">;
   redis: Redis;
   prefix: string;
@@ -231,12 +229,12 @@ async function forgetEngine(deps: EngineLossDeps, lost: EngineBeat, lease: Lease
   const names = (await deps.runners.list()).filter((record) => record.engine === lost.engine).map((r) => r.name);
   const kept = await giveUp(deps, names, lease);
   // Slots whose runner has no record left (a reservation in the making when the host went).
-  for (const holder of await deps.capacity.allHolders("engine", lost.engine)) {
+  for (const holder of await deps.slots.allHolders("engine", lost.engine)) {
     if (kept.has(holder)) continue;
     lease.assertHeld();
     const pool = parseRunnerName(holder)?.pool;
-    if (pool) await deps.slots.release(pool, lost.engine, holder);
-    else await deps.capacity.releaseFrom("engine", lost.engine, holder);
+    if (pool) await deps.slots.release(pool, holder, lost.engine);
+    else await deps.slots.releaseFrom("engine", lost.engine, holder);
   }
   deps.log.warn(
     { engine: lost.engine, forgotten: names.length - kept.size, keptBusy: kept.size },
@@ -284,7 +282,7 @@ async function giveUp(deps: EngineLossDeps, names: readonly string[], lease: Lea
       oomKilled: false,
       reason: "engine-lost",
     });
-    await deps.slots.release(record.pool, record.engine, name);
+    await deps.slots.release(record.pool, name, record.engine);
   }
   return kept;
 }

@@ -11,9 +11,8 @@ import {
   type RunnerTarget,
   type RunnersApi,
 } from "../github/runners-api.js";
-import type { Capacity } from "../pools/capacity.js";
 import type { PoolOverrides } from "../pools/overrides.js";
-import type { SlotKeeper } from "../provisioning/slots.js";
+import type { EngineSlots } from "../slots/slots.js";
 import { reprovisionJobId, type ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
@@ -30,7 +29,7 @@ import {
   type ReconcileSnapshot,
 } from "./reconcile-plan.js";
 import { runnerLogFields } from "../pools/runner-names.js";
-import { observeRunnerOnline } from "./runner-online.js";
+import { observeRunnerOnline } from "../provisioning/runner-online.js";
 import { retireRunner } from "./retire-runner.js";
 import { stopRunner } from "./stop-runner.js";
 import { RECONCILE_LOCK_MS, RETIRE_LOCK_MS } from "../tunables.js";
@@ -43,8 +42,7 @@ export interface ReconcilerDeps {
   ownsEngine: () => boolean;
   runners: RunnerStore;
   ledger: DemandLedger;
-  capacity: Capacity;
-  slots: SlotKeeper;
+  slots: EngineSlots;
   overrides: PoolOverrides;
   /** The pools as the file declares them, read at each use. */
   currentPools: () => readonly Pool[];
@@ -59,8 +57,6 @@ export interface ReconcilerDeps {
   freshRunnerMs: number;
   /** How often each scope served lately is listed for orphans, by one engine (RECONCILE_SWEEP_MS). */
   sweepEveryMs: number;
-  /** Most runner containers this engine may hold; undefined for no limit (slots of adopted runners). */
-  engineCapacity: number | undefined;
   /** Gives up engines whose heartbeat fell silent (forgetLostEngines), before each pass reads the state. */
   forgetLostEngines?: () => Promise<unknown>;
   metrics: Metrics;
@@ -98,8 +94,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     // Slot holders first: a runner provisioned while this pass lists GitHub then shows up in the
     // records read next, so its confirmed slot is never mistaken for a leaked one.
     const poolHolders = new Map<string, string[]>();
-    for (const pool of pools) poolHolders.set(pool.name, await deps.capacity.confirmedHolders("pool", pool.name));
-    const engineHolders = await deps.capacity.confirmedHolders("engine", deps.engine.name);
+    for (const pool of pools) poolHolders.set(pool.name, await deps.slots.confirmedHolders("pool", pool.name));
+    const engineHolders = await deps.slots.confirmedHolders("engine", deps.slots.engine.name);
     const [containers, records, known] = await Promise.all([
       deps.engine.listManaged(),
       deps.runners.list(),
@@ -209,7 +205,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           oomKilled: false,
           reason: "no-container",
         });
-        return deps.slots.release(action.pool, deps.engine.name, action.runnerName);
+        return deps.slots.release(action.pool, action.runnerName);
       case "release-slot":
         if (
           (await deps.runners.get(action.runnerName)) ||
@@ -218,8 +214,8 @@ export function createReconciler(deps: ReconcilerDeps) {
           return;
         }
         log.warn({ ...runnerLogFields(action.runnerName), slot: action.slot }, "leaked capacity slot released");
-        await deps.capacity.releaseFrom(action.slot.kind, action.slot.name, action.runnerName);
-        await deps.slots.wake(action.slot.kind === "pool" ? action.slot.name : "", deps.engine.name);
+        await deps.slots.releaseFrom(action.slot.kind, action.slot.name, action.runnerName);
+        await deps.slots.wake(action.slot.kind === "pool" ? action.slot.name : undefined);
         return;
       case "mark": {
         const record = await deps.runners.update(
@@ -300,15 +296,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       : (await deps.runners.update(record.name, { containerId: record.containerId })) !== undefined;
     if (!written) return;
     const pool = pools.find((candidate) => candidate.name === record.pool);
-    const slot = pool
-      ? await deps.capacity.confirm({
-          pool: pool.name,
-          fileMaxRunners: pool.maxRunners,
-          engine: deps.engine.name,
-          engineCapacity: deps.engineCapacity,
-          runner: record.name,
-        })
-      : "pool-full";
+    const slot = pool ? await deps.slots.confirm(pool, record.name) : "pool-full";
     const fields = { runnerName: record.name, containerId: record.containerId, state: record.state, slot };
     if (slot === "ok") {
       log.warn(fields, "runner container adopted");

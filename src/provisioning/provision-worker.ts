@@ -46,7 +46,6 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     throw new DelayedError();
   }
   if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
-  const engine = deps.engine.name;
   const poolFull = outcome.reason === "pool-full";
   if (job.data.parkedAt === undefined) await job.updateData({ ...job.data, parkedAt: deps.now() });
   // Delayed first, parked second: a release only ever pops a parked entry that is already
@@ -54,11 +53,14 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
   // an entry it could not promote, and the wake-up was lost until the safety net.) A release
   // before the entry is parked finds nothing to wake; the re-check below catches it.
   await job.moveToDelayed(deps.now() + (poolFull ? PARK_FALLBACK_MS : ENGINE_FULL_RETRY_MS), token);
-  await deps.capacity.park(poolFull ? "pool" : "engine", poolFull ? pool : engine, job.id, job.data.queuedAt);
-  const fileMaxRunners = deps.currentPools().find((candidate) => candidate.name === pool)?.maxRunners ?? 0;
-  if (await deps.capacity.hasRoom({ pool, fileMaxRunners, engine, engineCapacity: deps.engineCapacity })) {
-    await deps.slots.wake(pool, engine);
-  }
+  await deps.slots.park(
+    poolFull ? "pool" : "engine",
+    poolFull ? pool : deps.slots.engine.name,
+    job.id,
+    job.data.queuedAt,
+  );
+  const maxRunners = deps.currentPools().find((candidate) => candidate.name === pool)?.maxRunners ?? 0;
+  if (await deps.slots.hasRoom({ name: pool, maxRunners })) await deps.slots.wake(pool);
   throw new DelayedError();
 }
 

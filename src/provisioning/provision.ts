@@ -2,22 +2,21 @@ import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import type { ProvisionStep } from "../config/test-fault.js";
 import type { ContainerEngine } from "../docker/engine.js";
-import { observeRunnerOnline } from "../lifecycle/runner-online.js";
 import { runnerContainerSpec } from "../docker/runner-spec.js";
 import { describeScope, type RunnerTarget, type RunnersApi } from "../github/runners-api.js";
 import type { ImagePuller } from "../images/puller.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
-import type { Capacity } from "../pools/capacity.js";
 import { runnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
 import { isOnEngine, type RunnerRecord, type RunnerStore } from "../state/runner-store.js";
-import type { SlotKeeper } from "./slots.js";
+import type { EngineSlots } from "../slots/slots.js";
+import { observeRunnerOnline } from "./runner-online.js";
 import { BelowRateLimitFloor } from "../github/octokit.js";
-import { JOB_STATUS_CACHE_MS, RESERVATION_LEASE_MS } from "../tunables.js";
+import { JOB_STATUS_CACHE_MS } from "../tunables.js";
 
 export interface ProvisionDeps {
   github: RunnersApi;
@@ -35,10 +34,8 @@ export interface ProvisionDeps {
   ledger: DemandLedger;
   /** The pools as the file declares them, read at each use. */
   currentPools: () => readonly Pool[];
-  capacity: Capacity;
-  slots: SlotKeeper;
-  /** Most runner containers this engine may hold; undefined for no limit. */
-  engineCapacity: number | undefined;
+  /** The pool and engine ceilings, bound to this worker's engine. */
+  slots: EngineSlots;
   /** GitHub's web address (https://github.com or the GHES host), for token-style runner images. */
   githubWebUrl: string;
   /** Demand older than this is checked against GitHub before a runner is made for it. */
@@ -179,7 +176,7 @@ async function withdraw(
     );
   }
   await deps.runners.retire(record.name, { exitedAt: deps.now(), exitCode: undefined, oomKilled: false, reason });
-  await deps.slots.release(record.pool, deps.engine.name, record.name);
+  await deps.slots.release(record.pool, record.name);
   await deps.feed.record({
     kind: "removed",
     pool: record.pool,
@@ -211,15 +208,7 @@ async function resumeEntry(
   for (const record of leftovers) {
     const container = containers.find((candidate) => candidate.name === record.name);
     // Only a running container keeps its slot; anything less is withdrawn, slot and all.
-    const kept =
-      container?.state === "running" &&
-      (await deps.capacity.confirm({
-        pool: pool.name,
-        fileMaxRunners: pool.maxRunners,
-        engine: deps.engine.name,
-        engineCapacity: deps.engineCapacity,
-        runner: record.name,
-      })) === "ok";
+    const kept = container?.state === "running" && (await deps.slots.confirm(pool, record.name)) === "ok";
     if (container && kept) {
       if (record.containerId === undefined) {
         await deps.runners.update(record.name, { containerId: container.id, startedAt: deps.now() });
@@ -282,14 +271,7 @@ export async function provisionRunner(
 
   const name = runnerName(pool.name, deps.randomSuffix());
   const runnerLog = log.child({ runnerName: name });
-  const reservation = await deps.capacity.reserve({
-    pool: pool.name,
-    fileMaxRunners: pool.maxRunners,
-    engine: deps.engine.name,
-    engineCapacity: deps.engineCapacity,
-    runner: name,
-    leaseMs: RESERVATION_LEASE_MS,
-  });
+  const reservation = await deps.slots.reserve(pool, name);
   if (reservation !== "ok") {
     log.info({ reason: reservation }, "no capacity; demand waits for a slot");
     return { kind: "waiting", reason: reservation };
@@ -297,11 +279,11 @@ export async function provisionRunner(
   if (request.githubJobId > 0) {
     // The slot is held from here: whatever the check says or throws, an unused one goes back.
     const queued = await stillQueued(request, pool, open, deps, log).catch(async (error: unknown) => {
-      await deps.slots.release(pool.name, deps.engine.name, name);
+      await deps.slots.release(pool.name, name);
       throw error;
     });
     if (!queued) {
-      await deps.slots.release(pool.name, deps.engine.name, name);
+      await deps.slots.release(pool.name, name);
       return { kind: "skipped", reason: "demand-met" };
     }
   }
@@ -348,13 +330,7 @@ export async function provisionRunner(
     if (!deps.ownsEngine()) {
       throw new Error(`another engine took the name "${deps.engine.name}"; this worker starts no runner`);
     }
-    const confirmed = await deps.capacity.confirm({
-      pool: pool.name,
-      fileMaxRunners: pool.maxRunners,
-      engine: deps.engine.name,
-      engineCapacity: deps.engineCapacity,
-      runner: name,
-    });
+    const confirmed = await deps.slots.confirm(pool, name);
     if (confirmed !== "ok") {
       throw new Error(`the reservation of ${name} expired while it was being made and the ${confirmed} slot is taken`);
     }

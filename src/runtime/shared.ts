@@ -18,10 +18,8 @@ import {
   type Metrics,
 } from "../observability/metrics.js";
 import { swallowInto } from "../observability/internal-errors.js";
-import { Capacity } from "../pools/capacity.js";
 import { CRASH_LOOP_POLICY, crashLoopOf, poolVersion } from "../pools/crash-loop.js";
 import { PoolOverrides } from "../pools/overrides.js";
-import { createSlotKeeper, type SlotKeeper } from "../provisioning/slots.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
 import { CrashLoopStore } from "../state/crash-loops.js";
@@ -31,6 +29,8 @@ import { ImageStore } from "../state/image-store.js";
 import { OomRerunStore } from "../state/oom-reruns.js";
 import { startEmbeddedRedis } from "../state/embedded-redis.js";
 import { connectRedis, type RedisHandle } from "../state/redis.js";
+import { Slots } from "../slots/slots.js";
+import { storeContext } from "../state/store-context.js";
 import { RunnerStore } from "../state/runner-store.js";
 import { GITHUB_BUDGET_MAX_WAIT_MS, RECOVERY_MAX_AGE_MS } from "../tunables.js";
 import type { TeardownStack } from "./teardown.js";
@@ -52,8 +52,8 @@ export interface Shared {
   ledger: DemandLedger;
   queues: Queues;
   overrides: PoolOverrides;
-  capacity: Capacity;
-  slots: SlotKeeper;
+  /** The pool and engine ceilings as every role sees them; a worker binds them to its engine. */
+  slots: Slots;
   probot: Probot;
   github: RunnersApi;
   /** The dashboard's timeline, written by intake, provisioning and clean-up. */
@@ -94,7 +94,6 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
   const queues = createQueues(redis.client, config.redisPrefix);
   stack.defer("queues", () => queues.close());
   const overrides = new PoolOverrides(redis.client, config.redisPrefix);
-  const capacity = new Capacity(redis.client, config.redisPrefix);
   registerPoolLimitGauges(metrics.registry, () => overrides.effective(config.pools));
   registerQueueGauge(metrics.registry, () => queues.provision.getJobCounts());
   const crashLoops = new CrashLoopStore(redis.client, config.redisPrefix, CRASH_LOOP_POLICY);
@@ -137,8 +136,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     ledger: new DemandLedger(redis.client, config.redisPrefix),
     queues,
     overrides,
-    capacity,
-    slots: createSlotKeeper(capacity, queues.provision, log),
+    slots: new Slots(storeContext(redis.client, config.redisPrefix), queues.provision, log),
     probot,
     github: createRunnersApi((installationId) => probot.auth(installationId), now),
     feed: new RedisEventFeed(redis.client, config.redisPrefix, log, now, metrics),

@@ -22,6 +22,7 @@ import { startRunnerOpsWorker } from "../lifecycle/runner-ops-worker.js";
 import { randomRunnerSuffix } from "../pools/runner-names.js";
 import { startProvisionWorker } from "../provisioning/provision-worker.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
+import type { EngineSlots } from "../slots/slots.js";
 import { NotReadyError } from "../http/health.js";
 import { Heartbeats } from "../state/heartbeats.js";
 import {
@@ -62,13 +63,14 @@ export async function startWorkerRole(
   await claimEngineName(beat);
   let taken: EngineNameTakenError | undefined;
   const ownsEngine = () => taken === undefined;
-  const watcher = watchRunnerExits({ ...shared, engine, reconnectDelayMs });
+  const slots = shared.slots.forEngine({ name: engine.name, capacity: config.docker.capacity });
+  const watcher = watchRunnerExits({ ...shared, slots, engine, reconnectDelayMs });
   stack.defer("exit watcher", () => watcher.stop());
   await watcher.ready;
   const sampler = sampleRunnerUsage({ ...shared, engine, intervalMs: USAGE_SAMPLE_INTERVAL_MS });
   stack.defer("usage sampler", () => sampler.stop());
   const images = startImages(shared, engine);
-  const provisioner = startWorkers(shared, { engine, engineId, ownsEngine }, images.puller, stack);
+  const provisioner = startWorkers(shared, { engine, engineId, ownsEngine, slots }, images.puller, stack);
   const reconciler = createReconciler({
     ...shared,
     engine,
@@ -81,7 +83,7 @@ export async function startWorkerRole(
     bootstrapTimeoutMs: config.bootstrapTimeoutMs,
     freshRunnerMs: RECONCILE_FRESH_RUNNER_MS,
     sweepEveryMs: RECONCILE_SWEEP_MS,
-    engineCapacity: config.docker.capacity,
+    slots,
     forgetLostEngines: () =>
       forgetLostEngines({
         ...shared,
@@ -165,7 +167,7 @@ function killAfter(step: ProvisionStep, log: Logger): (reached: ProvisionStep) =
 /** The BullMQ workers of this engine: one starts runners (returned, to pause), the other stops them. */
 function startWorkers(
   shared: Shared,
-  bound: { engine: ContainerEngine; engineId: string; ownsEngine: () => boolean },
+  bound: { engine: ContainerEngine; engineId: string; ownsEngine: () => boolean; slots: EngineSlots },
   images: ImagePuller,
   stack: TeardownStack,
 ): Worker<ProvisionRequest> {
@@ -182,7 +184,6 @@ function startWorkers(
       ...shared,
       ...bound,
       images,
-      engineCapacity: config.docker.capacity,
       githubWebUrl: config.github.webUrl,
       recheckAfterMs: config.recheckAfterMs,
       randomSuffix: randomRunnerSuffix,

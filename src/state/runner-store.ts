@@ -165,7 +165,7 @@ export class RunnerStore {
   /**
    * Removes a live record, frees its pool and engine slots in the same step (a reader never sees a
    * runner gone but its slot held), and keeps what happened to it (and its last log lines, masked)
-   * for a day. The caller still wakes the demand waiting for the slot (SlotKeeper.release).
+   * for a day. The caller still wakes the demand waiting for the slot (Slots.wake).
    */
   async retire(name: string, exit: RunnerExit, logs?: string): Promise<RunnerExitRecord | undefined> {
     const history = await this.redis.runnerhubRetireRunner(

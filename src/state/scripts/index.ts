@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Redis, Result } from "ioredis";
-import type { Reservation } from "../../pools/capacity.js";
 
 /**
  * runnerhub's Lua scripts, one .lua file each beside this module (the build copies them to dist);
@@ -13,7 +12,6 @@ const SCRIPTS = {
   runnerhubMergeRunner: { file: "merge-runner.lua", numberOfKeys: 2 },
   runnerhubRecordUsage: { file: "record-usage.lua", numberOfKeys: 1 },
   runnerhubTakeSlot: { file: "take-slot.lua", numberOfKeys: 3 },
-  runnerhubPopOldest: { file: "pop-oldest.lua", numberOfKeys: 1 },
   runnerhubClaimRedelivery: { file: "claim-redelivery.lua", numberOfKeys: 1 },
   runnerhubReleaseRedelivery: { file: "release-redelivery.lua", numberOfKeys: 1 },
   runnerhubReleaseLock: { file: "release-lock.lua", numberOfKeys: 1 },
@@ -29,6 +27,9 @@ const SCRIPTS = {
   runnerhubRenewLock: { file: "renew-lock.lua", numberOfKeys: 1 },
   runnerhubCompareAndSet: { file: "compare-and-set.lua", numberOfKeys: 1 },
 } as const;
+
+/** What take-slot.lua answers: the slot is taken (or would be), or which ceiling refused it. */
+export type Reservation = "ok" | "pool-full" | "engine-full";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -50,7 +51,6 @@ declare module "ioredis" {
       leaseMs: number,
       mode: "reserve" | "check" | "confirm",
     ): Result<Reservation, Context>;
-    runnerhubPopOldest(sortedSet: string): Result<string | null, Context>;
     runnerhubClaimRedelivery(count: string, expected: string, ttlMs: string): Result<0 | 1, Context>;
     runnerhubReleaseRedelivery(count: string, expected: string): Result<0 | 1, Context>;
     runnerhubReleaseLock(lock: string, token: string): Result<0 | 1, Context>;

@@ -4,7 +4,7 @@
   or the other way round, nor a runner whose record is gone still holding a slot of its pool or
   engine. (Freeing the slot in a second call left such a window: a reader between the two calls
   counted a slot for a runner that no longer existed.) Waking the demand parked on the freed slot
-  stays with the caller (SlotKeeper), which needs the queue.
+  stays with the caller (Slots), which needs the queue.
 
   Input:
     KEYS[1] the runner record (string, JSON RunnerRecord)

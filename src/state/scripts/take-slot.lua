@@ -1,6 +1,6 @@
 --[[
   Takes, checks or confirms a runner's slot under the per-pool and per-engine ceilings (used by
-  Capacity). Slots are sorted sets of runner names scored by lease expiry: a reservation holds a
+  Slots). Slots are sorted sets of runner names scored by lease expiry: a reservation holds a
   lease until its container has started, then +inf until the container is gone. Pruning expired
   leases and counting happen inside this one script, so no two processes can take the last slot.
   Time is Redis' own clock, so hosts with skewed clocks cannot prune each other's live leases.

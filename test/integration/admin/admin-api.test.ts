@@ -252,15 +252,10 @@ describe("pools", () => {
       delay: 60_000,
     });
     const now = Date.now();
-    await ctx.capacity.reserve({
-      pool: "gpu",
-      fileMaxRunners: 2,
-      engine: ENGINE,
-      engineCapacity: undefined,
-      runner: "held-1",
-      leaseMs: 600_000,
-    });
-    await ctx.capacity.park("pool", "gpu", provisionJobId(103), now);
+    await ctx.slots
+      .forEngine({ name: ENGINE, capacity: undefined }, 600_000)
+      .reserve({ name: "gpu", maxRunners: 2 }, "held-1");
+    await ctx.slots.park("pool", "gpu", provisionJobId(103), now);
 
     const { pools: shown } = expectShape(await call("GET", "/admin/pools"), 200, poolsResponseSchema);
     expect(shown.map((pool) => pool.name)).toEqual(["linux", "gpu"]);
@@ -290,14 +285,9 @@ describe("pools", () => {
     expect(effective[0]).toMatchObject({ name: "linux", maxRunners: 1, idleTimeout: 90_000 });
 
     const reserve = (runner: string) =>
-      ctx.capacity.reserve({
-        pool: "linux",
-        fileMaxRunners: 5,
-        engine: ENGINE,
-        engineCapacity: undefined,
-        runner,
-        leaseMs: 600_000,
-      });
+      ctx.slots
+        .forEngine({ name: ENGINE, capacity: undefined }, 600_000)
+        .reserve({ name: "linux", maxRunners: 5 }, runner);
     expect(await reserve("first")).toBe("ok");
     expect(await reserve("second")).toBe("pool-full");
 
@@ -311,14 +301,9 @@ describe("pools", () => {
   });
 
   it("wakes parked demand when a raised limit makes room", async () => {
-    await ctx.capacity.reserve({
-      pool: "gpu",
-      fileMaxRunners: 2,
-      engine: ENGINE,
-      engineCapacity: undefined,
-      runner: "held-2",
-      leaseMs: 600_000,
-    });
+    await ctx.slots
+      .forEngine({ name: ENGINE, capacity: undefined }, 600_000)
+      .reserve({ name: "gpu", maxRunners: 2 }, "held-2");
     expect(await (await ctx.queues.provision.getJob(provisionJobId(103)))?.getState()).toBe("delayed");
     const patched = expectShape(
       await call("PATCH", "/admin/pools/gpu", { body: { maxRunners: 3 } }),

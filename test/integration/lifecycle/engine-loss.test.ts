@@ -51,9 +51,10 @@ async function runner(name: string, engine: string, runnerId: number | undefined
     completedAt: undefined,
   };
   await ctx.runners.put(record);
-  const slot = { pool: "linux", fileMaxRunners: 10, engine, engineCapacity: undefined, runner: name };
-  await ctx.capacity.reserve({ ...slot, leaseMs: 60_000 });
-  await ctx.capacity.confirm(slot);
+  const slots = ctx.slots.forEngine({ name: engine, capacity: undefined });
+  const pool = { name: "linux", maxRunners: 10 };
+  await slots.reserve(pool, name);
+  await slots.confirm(pool, name);
   return record;
 }
 
@@ -99,7 +100,7 @@ describe("forgetLostEngines", () => {
       "linux-0000000a",
       "linux-0000000d",
     ]);
-    expect((await ctx.capacity.confirmedHolders("pool", "linux")).sort()).toEqual(["linux-0000000a", "linux-0000000d"]);
+    expect((await ctx.slots.confirmedHolders("pool", "linux")).sort()).toEqual(["linux-0000000a", "linux-0000000d"]);
     // Runners kept busy keep the engine's heartbeat too: the next pass tries them again.
     expect(await ctx.redis.hexists(keys.heartbeats, "gone")).toBe(1);
   });
@@ -114,7 +115,7 @@ describe("forgetLostEngines", () => {
 
     expect(deleted).toEqual([50]);
     expect(await ctx.runners.list()).toEqual([]);
-    expect(await ctx.capacity.confirmedHolders("engine", "unanswering")).toEqual([]);
+    expect(await ctx.slots.confirmedHolders("engine", "unanswering")).toEqual([]);
   });
 
   it("gives nothing up when every engine looks silent, this one's included", async () => {

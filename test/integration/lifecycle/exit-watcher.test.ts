@@ -44,7 +44,7 @@ function startWatcher(engine = ctx.engine): ExitWatcher {
   watcher = watchRunnerExits({
     engine,
     runners: ctx.runners,
-    slots: ctx.slots,
+    slots: ctx.slots.forEngine({ name: engine.name, capacity: undefined }),
     github: ctx.newGitHub(),
     feed: ctx.feed,
     metrics: ctx.metrics,
@@ -195,28 +195,16 @@ describe("runner exit watcher (real Docker events)", () => {
   it("frees the slot and forgets the runner of a container removed by hand", async () => {
     await startWatcher().ready;
     const runner = await startRunner(["sleep", "300"], "busy");
-    await ctx.capacity.reserve({
-      pool: "linux",
-      fileMaxRunners: 5,
-      engine: ctx.engine.name,
-      engineCapacity: undefined,
-      runner: runner.name,
-      leaseMs: 60_000,
-    });
-    await ctx.capacity.confirm({
-      pool: "linux",
-      fileMaxRunners: 5,
-      engine: ctx.engine.name,
-      engineCapacity: undefined,
-      runner: runner.name,
-    });
+    const pool = { name: "linux", maxRunners: 5 };
+    await ctx.engineSlots.reserve(pool, runner.name);
+    await ctx.engineSlots.confirm(pool, runner.name);
     githubDelete(runner.runnerId);
 
     await ctx.docker.getContainer(runner.containerId).remove({ force: true });
 
     await waitFor(() => ctx.runners.exitOf(runner.name), { timeoutMs: 15_000, what: "the runner to be forgotten" });
     expect(await ctx.runners.get(runner.name)).toBeUndefined();
-    expect(await ctx.capacity.confirmedHolders("pool", "linux")).not.toContain(runner.name);
+    expect(await ctx.slots.confirmedHolders("pool", "linux")).not.toContain(runner.name);
   });
 
   it("records an OOM kill", async () => {

@@ -6,7 +6,7 @@ import { createLogger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { randomRunnerSuffix } from "../../../src/pools/runner-names.js";
 import { provisionRunner } from "../../../src/provisioning/provision.js";
-import type { Capacity } from "../../../src/pools/capacity.js";
+import type { EngineSlots } from "../../../src/slots/slots.js";
 import { startProvisionWorker, type ProvisionWorkerDeps } from "../../../src/provisioning/provision-worker.js";
 import { RedisKeys } from "../../../src/state/keys.js";
 import { PARK_FALLBACK_MS } from "../../../src/tunables.js";
@@ -58,9 +58,7 @@ function deps(fields: Partial<ProvisionWorkerDeps> = {}): ProvisionWorkerDeps {
     runners: ctx.runners,
     ledger: ctx.ledger,
     currentPools: () => [testPool({ command: ["sleep", "300"] })],
-    capacity: ctx.capacity,
-    slots: ctx.slots,
-    engineCapacity: undefined,
+    slots: ctx.engineSlots,
     githubWebUrl: "https://github.com",
     recheckAfterMs: 10_000,
     feed: ctx.feed,
@@ -182,7 +180,7 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
     const outcome = await provisionRunner(await queued(3004), absent);
     expect(outcome).toEqual({ kind: "image-unavailable", retryAt: expect.any(Number) });
     expect(unexpected.pendingMocks()).toHaveLength(2);
-    expect(await ctx.capacity.holders("linux", Date.now())).toEqual([]);
+    expect(await ctx.slots.holders("linux", Date.now())).toEqual([]);
     expect(await ctx.runners.list()).toEqual([]);
     const record = await ctx.imageStore.get(ctx.engine.name, image);
     expect(record?.failure).toMatchObject({ kind: "not-on-engine", attempts: 1 });
@@ -254,25 +252,25 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
   describe("a slot freed while a job is being parked wakes that job (no lost wake-up)", () => {
     type Point = "before-park" | "after-park" | "before-recheck";
 
-    /** ctx.capacity, but `release` runs at one point of the parking sequence, once. */
-    function capacityReleasingAt(point: Point, release: () => Promise<void>): Capacity {
-      const capacity = Object.create(ctx.capacity) as Capacity;
+    /** ctx.engineSlots, but `release` runs at one point of the parking sequence, once. */
+    function slotsReleasingAt(point: Point, release: () => Promise<void>): EngineSlots {
+      const slots = Object.create(ctx.engineSlots) as EngineSlots;
       let fired = false;
       const at = async (reached: Point) => {
         if (reached !== point || fired) return;
         fired = true;
         await release();
       };
-      capacity.park = async (...args) => {
+      slots.park = async (...args) => {
         await at("before-park");
-        await ctx.capacity.park(...args);
+        await ctx.engineSlots.park(...args);
         await at("after-park");
       };
-      capacity.hasRoom = async (request) => {
+      slots.hasRoom = async (pool) => {
         await at("before-recheck");
-        return ctx.capacity.hasRoom(request);
+        return ctx.engineSlots.hasRoom(pool);
       };
-      return capacity;
+      return slots;
     }
 
     // "after-park" is the race that lost the job before the fix: a release popped the parked
@@ -282,16 +280,16 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
       async (point) => {
         const { scope } = githubForJit(601);
         const pool = testPool({ command: ["sleep", "300"], maxRunners: 1 });
-        const holder = { pool: "linux", fileMaxRunners: 1, engine: ctx.engine.name, engineCapacity: undefined };
-        await ctx.capacity.reserve({ ...holder, runner: "linux-holder", leaseMs: 60_000 });
-        await ctx.capacity.confirm({ ...holder, runner: "linux-holder" });
-        const capacity = capacityReleasingAt(point, () => ctx.slots.release("linux", ctx.engine.name, "linux-holder"));
+        const holder = { name: "linux", maxRunners: 1 };
+        await ctx.engineSlots.reserve(holder, "linux-holder");
+        await ctx.engineSlots.confirm(holder, "linux-holder");
+        const slots = slotsReleasingAt(point, () => ctx.engineSlots.release("linux", "linux-holder"));
         const events = new QueueEvents(ctx.queues.provision.name, {
           connection: ctx.redis.duplicate(),
           prefix: ctx.prefix,
         });
         await events.waitUntilReady();
-        const worker = startProvisionWorker(deps({ currentPools: () => [pool], capacity }), {
+        const worker = startProvisionWorker(deps({ currentPools: () => [pool], slots }), {
           connection: ctx.redis,
           prefix: ctx.prefix,
           concurrency: 1,

@@ -56,29 +56,31 @@ describe("RunnerStore's free runners per pool", () => {
 
 describe("RunnerStore.retire", () => {
   it("frees the runner's pool and engine slots in the same step as it removes the record", async () => {
-    const slot = { pool: "linux", fileMaxRunners: 2, engine: "test-engine", engineCapacity: 2 };
+    const slots = ctx.slots.forEngine({ name: "test-engine", capacity: 2 });
+    const pool = { name: "linux", maxRunners: 2 };
     for (const name of ["linux-a", "linux-b"]) {
       await ctx.runners.put(runnerRecord(name));
-      expect(await ctx.capacity.reserve({ ...slot, runner: name, leaseMs: 60_000 })).toBe("ok");
+      expect(await slots.reserve(pool, name)).toBe("ok");
     }
-    expect(await ctx.capacity.confirm({ ...slot, runner: "linux-b" })).toBe("ok");
+    expect(await slots.confirm(pool, "linux-b")).toBe("ok");
 
     // Nothing else is called: a reader right after the record went finds no slot of it (leased or confirmed).
     await ctx.runners.retire("linux-a", exit);
     await ctx.runners.retire("linux-b", exit);
-    expect(await ctx.capacity.allHolders("pool", "linux")).toEqual([]);
-    expect(await ctx.capacity.allHolders("engine", "test-engine")).toEqual([]);
+    expect(await ctx.slots.allHolders("pool", "linux")).toEqual([]);
+    expect(await ctx.slots.allHolders("engine", "test-engine")).toEqual([]);
     expect(await ctx.runners.list()).toEqual([]);
   });
 
   it("leaves other runners' slots, and frees nothing for a runner without a record", async () => {
-    const slot = { pool: "linux", fileMaxRunners: 2, engine: "test-engine", engineCapacity: 2, leaseMs: 60_000 };
+    const slots = ctx.slots.forEngine({ name: "test-engine", capacity: 2 });
+    const pool = { name: "linux", maxRunners: 2 };
     await ctx.runners.put(runnerRecord("linux-kept"));
-    expect(await ctx.capacity.reserve({ ...slot, runner: "linux-kept" })).toBe("ok");
-    expect(await ctx.capacity.reserve({ ...slot, runner: "linux-norecord" })).toBe("ok");
+    expect(await slots.reserve(pool, "linux-kept")).toBe("ok");
+    expect(await slots.reserve(pool, "linux-norecord")).toBe("ok");
 
     expect(await ctx.runners.retire("linux-norecord", exit)).toBeUndefined();
-    expect((await ctx.capacity.allHolders("pool", "linux")).sort()).toEqual(["linux-kept", "linux-norecord"]);
-    expect((await ctx.capacity.allHolders("engine", "test-engine")).sort()).toEqual(["linux-kept", "linux-norecord"]);
+    expect((await ctx.slots.allHolders("pool", "linux")).sort()).toEqual(["linux-kept", "linux-norecord"]);
+    expect((await ctx.slots.allHolders("engine", "test-engine")).sort()).toEqual(["linux-kept", "linux-norecord"]);
   });
 });

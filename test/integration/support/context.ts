@@ -16,15 +16,15 @@ import { createRunnersApi, type RunnersApi } from "../../../src/github/runners-a
 import { createLogger, type Logger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { ImageStore } from "../../../src/state/image-store.js";
+import { EngineSlots, Slots } from "../../../src/slots/slots.js";
+import { storeContext } from "../../../src/state/store-context.js";
 import { RunnerStore } from "../../../src/state/runner-store.js";
 import { DemandLedger } from "../../../src/state/demand-ledger.js";
 import { RedisKeys } from "../../../src/state/keys.js";
 import { RedisEventFeed } from "../../../src/state/event-feed.js";
 import { CrashLoopStore } from "../../../src/state/crash-loops.js";
 import { CRASH_LOOP_POLICY } from "../../../src/pools/crash-loop.js";
-import { Capacity } from "../../../src/pools/capacity.js";
 import { PoolOverrides } from "../../../src/pools/overrides.js";
-import { createSlotKeeper, type SlotKeeper } from "../../../src/provisioning/slots.js";
 import { createQueues, type Queues } from "../../../src/queue/queues.js";
 import type { ProvisionRequest } from "../../../src/queue/jobs.js";
 import type Dockerode from "dockerode";
@@ -74,8 +74,9 @@ export interface ServiceContext {
   queues: Queues;
   ledger: DemandLedger;
   overrides: PoolOverrides;
-  capacity: Capacity;
-  slots: SlotKeeper;
+  slots: Slots;
+  /** The slots of this context's engine, without a capacity. */
+  engineSlots: EngineSlots;
   /** Where the exit watcher records and queues OOM re-runs. */
   oomReruns: OomRerunDeps;
   /** Pools' crash loops, on this context's prefix, with runnerhub's policy. */
@@ -106,7 +107,7 @@ export async function serviceContext(): Promise<ServiceContext> {
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const queues = createQueues(redis, prefix);
   const overrides = new PoolOverrides(redis, prefix);
-  const capacity = new Capacity(redis, prefix);
+  const slots = new Slots(storeContext(redis, prefix), queues.provision, log);
   const newBudget = (settings: Partial<GitHubBudgetSettings> = {}) =>
     createGitHubBudget({
       redis,
@@ -144,8 +145,8 @@ export async function serviceContext(): Promise<ServiceContext> {
     queues,
     ledger: new DemandLedger(redis, prefix),
     overrides,
-    capacity,
-    slots: createSlotKeeper(capacity, queues.provision, log),
+    slots,
+    engineSlots: slots.forEngine({ name: engine.name, capacity: undefined }),
     feed: new RedisEventFeed(redis, prefix, log, () => Date.now(), metrics),
     oomReruns: { store: new OomRerunStore(redis, prefix), queue: queues.oomRerun, log, now: () => Date.now() },
     crashLoops: new CrashLoopStore(redis, prefix, CRASH_LOOP_POLICY),
@@ -215,7 +216,6 @@ export function adminDeps(ctx: ServiceContext, fields: Pick<AdminDeps, "pools"> 
     adminToken: undefined,
     overrides: ctx.overrides,
     runners: ctx.runners,
-    capacity: ctx.capacity,
     slots: ctx.slots,
     queues: ctx.queues,
     ledger: ctx.ledger,
