@@ -20,10 +20,10 @@ export const GITHUB_JOB_MAX_QUEUE_MS = 24 * HOUR_MS;
 /**
  * Demand younger than this is trusted to be still queued (saves a GitHub call per runner). Longer
  * than a big burst takes: past the GitHub budget's burst (60 JIT configs) runners come at 2 a
- * second, so a burst of 200 needs about 70 s, and at 10 s every job after the first hundred or so
- * cost a job-status GET as well (2 calls per runner, and slower, in the bench's burst of 200).
- * A settling webhook that got lost meanwhile costs one spare runner, which the reconciler retires.
- * `RUNNERHUB_RECHECK_AFTER` overrides it.
+ * second, so a burst of 200 needs about 70 s, and a shorter window would make the later jobs of a
+ * burst each cost a job-status GET as well (docs/benchmarks.md). A settling webhook that got lost
+ * meanwhile costs one spare runner, which the reconciler retires. `RUNNERHUB_RECHECK_AFTER`
+ * overrides it.
  */
 export const RECHECK_AFTER_DEFAULT = "2m";
 
@@ -44,7 +44,7 @@ export const SETTLED_JOB_MEMORY_SECONDS = DAY_SECONDS;
 /**
  * Runners started at once per process: starting one is mostly waiting on GitHub and Docker. A
  * burst inside the GitHub budget should start at Docker's pace, and Docker creates containers
- * concurrently; at ten, two thirds of a 30-job burst waited behind the first wave.
+ * concurrently, so a burst's jobs must not wait behind a first wave (docs/benchmarks.md).
  */
 export const PROVISION_CONCURRENCY = 32;
 
@@ -345,8 +345,8 @@ export const RATE_LIMITED_TRIES = 3;
 /**
  * Tries of one request that GitHub answers with a server error (5xx, or no answer at all), the
  * first included, as Octokit's retry plugin makes them: its per-request Bottleneck scheduler
- * added about 5 ms to every call (measured in docs/benchmarks.md), so runnerhub retries in its
- * own budgeted request hook instead.
+ * adds latency to every call (docs/benchmarks.md), so runnerhub retries in its own budgeted
+ * request hook instead.
  */
 export const GITHUB_SERVER_ERROR_TRIES = 3;
 

@@ -40,8 +40,7 @@ export interface IntakeDeps {
  *
  * @octokit/webhooks (what Probot's middleware runs on) verifies the signature and parses the body
  * once; Probot itself is left out of the hot path because it builds an installation-authenticated
- * Octokit for every event, which these handlers never use (a sixth of the intake's CPU time in the
- * profile in docs/benchmarks.md).
+ * Octokit for every event, which these handlers never use (docs/benchmarks.md).
  */
 export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks {
   const { metrics } = deps;
@@ -107,7 +106,8 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
 
   /**
    * The fields every line about a job carries; the pool is the runner's when a runner is named.
-   * Fields, not a child logger: building one per webhook showed in the intake's profile.
+   * Fields, not a child logger: building one per webhook is too dear at a burst's rate
+   * (docs/benchmarks.md).
    */
   function jobFields(deliveryId: string, job: WorkflowJobEvent["workflow_job"], pool: string | undefined) {
     return { deliveryId, jobId: job.id, pool, runnerName: job.runner_name ?? undefined };
@@ -126,7 +126,7 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
   );
   webhooks.on("workflow_job.queued", async (context) => {
     const event = context.payload as WorkflowJobEvent;
-    // No child logger: at a burst's rate, building one per webhook showed in the profile.
+    // No child logger per webhook, for the reason given at jobFields.
     const fields = { deliveryId: context.id, jobId: event.workflow_job.id };
     const rerun = await oomRerunOf(event);
     const demand = demandFor(event, deps.currentPools(), deps.now(), rerun?.toPool);
@@ -170,7 +170,7 @@ export function intakeWebhooks(deps: IntakeDeps & { secret: string }): Webhooks 
       metrics.jobsQueued.inc({ pool });
       metrics.webhookDelaySeconds.observe({ pool }, secondsBetween(request.queuedAt, request.enqueuedAt ?? deps.now()));
     }
-    // Debug: at a burst's rate one line per webhook was a tenth of the intake's time; the worker
+    // Debug: a line per webhook is too dear at a burst's rate (docs/benchmarks.md); the worker
     // logs each runner it starts at info.
     deps.log.debug(
       { ...fields, pool, queueJobId: job.id, labels: request.labels, redelivered: !fresh },

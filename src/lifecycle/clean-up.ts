@@ -158,8 +158,8 @@ export async function cleanUpRunner(
   // Already handled: events can repeat after a stream resumes from the last second seen.
   if (!exit && !record) return;
   // An ephemeral runner exits 0 only after its job, and GitHub removes its registration then, even
-  // when the in_progress webhook has not arrived yet (a burst's webhooks queue up: deleting there
-  // cost 0.4 extra calls per runner in the bench's burst of 200). A runner runnerhub was taking
+  // when the in_progress webhook has not arrived yet (a burst's webhooks queue up, and deleting
+  // there would spend a GitHub call on a registration already gone). A runner runnerhub was taking
   // down, or one that crashed, still holds its registration.
   // An OOM kill is worth knowing even when runnerhub was stopping the runner anyway.
   const reason = record?.retiring && observed !== "oom-killed" ? record.retiring : observed;

@@ -16,10 +16,9 @@ export function clientOptions() {
 /**
  * The commands sent in one turn of the event loop leave in one socket write: the socket is corked
  * at the turn's first command and uncorked when the turn ends. A burst of webhooks otherwise costs
- * a write system call per command (two per webhook: the ledger script and BullMQ's add), about a
- * fifth of the intake's CPU time in the profile in docs/benchmarks.md. ioredis' own
- * auto-pipelining does the same through a pipeline object per turn, which copies every script
- * defined on the connection (BullMQ's and runnerhub's, 80) and cost more than it saved.
+ * a write system call per command (two per webhook: the ledger script and BullMQ's add). ioredis'
+ * own auto-pipelining does the same through a pipeline object per turn, which copies every script
+ * defined on the connection, BullMQ's and runnerhub's (docs/benchmarks.md).
  */
 function coalesceWrites(client: Redis): void {
   const send = client.sendCommand.bind(client);

@@ -3,7 +3,7 @@
   taken or finished: a `queued` processed after the job's `in_progress` or `completed`
   (redelivered late, or overtaken) must not bring back settled demand. One script instead of a
   MULTI, because on the connection BullMQ shares every MULTI first copies BullMQ's dozens of
-  scripts (ioredis builds a pipeline per MULTI), which was the largest cost of a webhook.
+  scripts (ioredis builds a pipeline per MULTI; docs/benchmarks.md).
 
   Input:
     KEYS[1] the pool's waiting jobs (sorted set of GitHub job ids scored by queuedAt)
