@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { targetKey, type GitHubRunner, type RunnersApi, type RunnerTarget } from "../github/runners-api.js";
 import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
@@ -6,7 +5,7 @@ import type { Metrics } from "../observability/metrics.js";
 import { parseRunnerName } from "../pools/runner-names.js";
 import type { Slots } from "../slots/slots.js";
 import type { EngineBeat, Heartbeats } from "../state/heartbeats.js";
-import { RedisKeys } from "../state/keys.js";
+import type { StoreContext } from "../state/store-context.js";
 import { underLock, type Lease } from "../state/lock.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { ENGINE_LOSS_LOCK_MS } from "../tunables.js";
@@ -169,8 +168,7 @@ export interface EngineLossDeps {
   runners: RunnerStore;
   slots: Slots;
   github: Pick<RunnersApi, "listRunners" | "deleteRunner">;
-  redis: Redis;
-  prefix: string;
+  store: StoreContext;
   /** This worker's engine. */
   engine: string;
   heartbeatTimeoutMs: number;
@@ -201,16 +199,16 @@ export async function forgetLostEngines(deps: EngineLossDeps): Promise<string[]>
     );
     return [];
   }
-  const lockOf = (engine: string) => new RedisKeys(deps.prefix).engineLossLock(engine);
+  const lockOf = (engine: string) => deps.store.keys.engineLossLock(engine);
   const forgotten: string[] = [];
   for (const lost of plan.lost) {
-    const done = await underLock(deps.redis, lockOf(lost.beat.engine), ENGINE_LOSS_LOCK_MS, (lease) =>
+    const done = await underLock(deps.store.redis, lockOf(lost.beat.engine), ENGINE_LOSS_LOCK_MS, (lease) =>
       forgetEngine(deps, lost.beat, lease),
     );
     if (done) forgotten.push(lost.beat.engine);
   }
   for (const { engine, records: superseded } of plan.superseded) {
-    await underLock(deps.redis, lockOf(engine), ENGINE_LOSS_LOCK_MS, async (lease) => {
+    await underLock(deps.store.redis, lockOf(engine), ENGINE_LOSS_LOCK_MS, async (lease) => {
       const kept = await giveUp(
         deps,
         superseded.map((record) => record.name),

@@ -30,7 +30,7 @@ import { OomRerunStore } from "../state/oom-reruns.js";
 import { startEmbeddedRedis } from "../state/embedded-redis.js";
 import { connectRedis, type RedisHandle } from "../state/redis.js";
 import { Slots } from "../slots/slots.js";
-import { storeContext } from "../state/store-context.js";
+import { storeContext, type StoreContext } from "../state/store-context.js";
 import { RunnerStore } from "../state/runner-store.js";
 import { GITHUB_BUDGET_MAX_WAIT_MS, RECOVERY_MAX_AGE_MS } from "../tunables.js";
 import type { TeardownStack } from "./teardown.js";
@@ -48,6 +48,8 @@ export interface Shared {
   now: () => number;
   metrics: Metrics;
   redis: RedisHandle;
+  /** The Redis client with runnerhub's scripts and key layout, for every store. */
+  store: StoreContext;
   runners: RunnerStore;
   ledger: DemandLedger;
   queues: Queues;
@@ -89,6 +91,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       },
     ),
   );
+  const store = storeContext(redis.client, config.redisPrefix);
   const runners = new RunnerStore(redis.client, config.redisPrefix);
   registerRunnerGauge(metrics.registry, () => runners.list());
   const queues = createQueues(redis.client, config.redisPrefix);
@@ -136,7 +139,8 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     ledger: new DemandLedger(redis.client, config.redisPrefix),
     queues,
     overrides,
-    slots: new Slots(storeContext(redis.client, config.redisPrefix), queues.provision, log),
+    store,
+    slots: new Slots(store, queues.provision, log),
     probot,
     github: createRunnersApi((installationId) => probot.auth(installationId), now),
     feed: new RedisEventFeed(redis.client, config.redisPrefix, log, now, metrics),

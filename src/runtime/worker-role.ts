@@ -78,8 +78,6 @@ export async function startWorkerRole(
     ownsEngine,
     provisionQueue: shared.queues.provision,
     cleanUpExited: watcher.cleanUp,
-    redis: redis.client,
-    prefix: config.redisPrefix,
     bootstrapTimeoutMs: config.bootstrapTimeoutMs,
     freshRunnerMs: RECONCILE_FRESH_RUNNER_MS,
     sweepEveryMs: RECONCILE_SWEEP_MS,
@@ -88,8 +86,6 @@ export async function startWorkerRole(
       forgetLostEngines({
         ...shared,
         heartbeats,
-        redis: redis.client,
-        prefix: config.redisPrefix,
         engine: engine.name,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       }),

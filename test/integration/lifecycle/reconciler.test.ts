@@ -89,8 +89,7 @@ function reconciler(bootstrapTimeoutMs = 60_000, listing?: { freshRunnerMs: numb
     github,
     provisionQueue: ctx.queues.provision,
     cleanUpExited: watcher.cleanUp,
-    redis: ctx.redis,
-    prefix: ctx.prefix,
+    store: ctx.store,
     bootstrapTimeoutMs,
     // Every pass sees GitHub unless a test asks for the production rule.
     freshRunnerMs: listing?.freshRunnerMs ?? 0,

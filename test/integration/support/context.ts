@@ -17,7 +17,7 @@ import { createLogger, type Logger } from "../../../src/observability/logger.js"
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { ImageStore } from "../../../src/state/image-store.js";
 import { EngineSlots, Slots } from "../../../src/slots/slots.js";
-import { storeContext } from "../../../src/state/store-context.js";
+import { storeContext, type StoreContext } from "../../../src/state/store-context.js";
 import { RunnerStore } from "../../../src/state/runner-store.js";
 import { DemandLedger } from "../../../src/state/demand-ledger.js";
 import { RedisKeys } from "../../../src/state/keys.js";
@@ -62,6 +62,8 @@ export function testPool(fields: Record<string, unknown> = {}): Pool {
 export interface ServiceContext {
   redis: Redis;
   prefix: string;
+  /** The stores' client and key layout on this context's prefix. */
+  store: StoreContext;
   docker: Dockerode;
   engine: ContainerEngine;
   imageEngine: ImageEngine;
@@ -107,7 +109,8 @@ export async function serviceContext(): Promise<ServiceContext> {
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const queues = createQueues(redis, prefix);
   const overrides = new PoolOverrides(redis, prefix);
-  const slots = new Slots(storeContext(redis, prefix), queues.provision, log);
+  const store = storeContext(redis, prefix);
+  const slots = new Slots(store, queues.provision, log);
   const newBudget = (settings: Partial<GitHubBudgetSettings> = {}) =>
     createGitHubBudget({
       redis,
@@ -135,6 +138,7 @@ export async function serviceContext(): Promise<ServiceContext> {
     newBudget,
     redis,
     prefix,
+    store,
     docker,
     engine,
     imageEngine,
