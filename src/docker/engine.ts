@@ -218,6 +218,157 @@ export interface EngineOptions {
 
 const MANAGED_FILTER = { label: [`${LABELS.managed}=true`] };
 
+/** One engine's Docker client, each call bounded by the call deadline, and open streams checked with pings. */
+interface EngineCalls {
+  docker: Docker;
+  bounded: <T>(call: string, run: (abortSignal: AbortSignal) => Promise<T>, timeoutMs?: number) => Promise<T>;
+  /** Pings the engine every streamCheckMs while a stream is open; returns the function that stops. */
+  checkWhileOpen: (what: string, onDead: (error: Error) => void) => () => void;
+}
+
+/** Creates and starts a container; one that fails to start is removed again. */
+async function startManagedContainer(calls: EngineCalls, spec: Docker.ContainerCreateOptions): Promise<string> {
+  const container = await calls.bounded("container create", (abortSignal) =>
+    calls.docker.createContainer({ ...spec, abortSignal }),
+  );
+  try {
+    await calls.bounded("container start", (abortSignal) => container.start({ abortSignal }));
+  } catch (error) {
+    // A start that timed out may still happen; removing by force covers both.
+    await ignoreMissing(
+      calls.bounded("container remove", (abortSignal) => container.remove({ force: true, abortSignal })),
+    );
+    throw error;
+  }
+  return container.id;
+}
+
+async function containerStatus(calls: EngineCalls, containerId: string): Promise<ContainerStatus> {
+  try {
+    const { State, HostConfig } = await calls.bounded("container inspect", (abortSignal) =>
+      calls.docker.getContainer(containerId).inspect({ abortSignal }),
+    );
+    if (State.Running || State.Restarting || State.Paused) return { kind: "alive" };
+    const exit = {
+      exitCode: State.ExitCode,
+      oomKilled: State.OOMKilled,
+      error: State.Error || undefined,
+      neverStarted: State.Status === "created",
+      memoryLimitBytes: HostConfig.Memory || undefined,
+    };
+    return { kind: "ended", exit };
+  } catch (error) {
+    if (httpStatusOf(error) === 404) return { kind: "missing" };
+    throw error;
+  }
+}
+
+/**
+ * Follows the engine's events for managed containers from `since` (ns). Opening the stream is
+ * bounded like any call; the open stream is quiet while nothing happens, so it is checked with pings.
+ */
+async function watchEvents(
+  calls: EngineCalls,
+  since: number | undefined,
+  onEvent: (event: ContainerEvent) => void,
+  onEnd: (error: Error | undefined) => void,
+): Promise<() => void> {
+  const stream = (await calls.bounded("event stream", (abortSignal) =>
+    calls.docker.getEvents({
+      since: since === undefined ? undefined : Math.floor(since / 1e9),
+      filters: { type: ["container"], event: ["die", "oom", "destroy", "health_status"], ...MANAGED_FILTER },
+      abortSignal,
+    }),
+  )) as NodeJS.ReadableStream & { destroy(): void };
+  let buffered = "";
+  let ended = false;
+  const stopChecking = calls.checkWhileOpen("event stream", (error) => {
+    stream.destroy();
+    finish(error);
+  });
+  const finish = (error: Error | undefined) => {
+    stopChecking();
+    if (ended) return;
+    ended = true;
+    onEnd(error);
+  };
+  stream.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString("utf8");
+    let newline = buffered.indexOf("\n");
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      newline = buffered.indexOf("\n");
+      if (!line) continue;
+      const event = JSON.parse(line) as {
+        Action: string;
+        Actor: { ID: string; Attributes: Record<string, string> };
+        timeNano: number;
+      };
+      onEvent({
+        action: event.Action,
+        containerId: event.Actor.ID,
+        labels: event.Actor.Attributes,
+        timeNano: event.timeNano,
+      });
+    }
+  });
+  stream.on("error", (error: Error) => finish(error));
+  stream.on("end", () => finish(undefined));
+  stream.on("close", () => finish(undefined));
+  return () => {
+    stopChecking();
+    ended = true;
+    stream.destroy();
+  };
+}
+
+async function followContainerLogs(calls: EngineCalls, containerId: string, tailLines: number): Promise<LogFollow> {
+  // Opening is bounded; the open stream is checked with pings (a quiet runner writes nothing for a while).
+  const raw = (await calls.bounded("container logs", (abortSignal) =>
+    calls.docker
+      .getContainer(containerId)
+      .logs({ stdout: true, stderr: true, tail: tailLines, follow: true, abortSignal }),
+  )) as Readable;
+  const stopChecking = calls.checkWhileOpen("log stream", (error) => raw.destroy(error));
+  raw.once("close", stopChecking);
+  const stream = raw.pipe(demuxLogStream());
+  raw.on("end", () => stream.end());
+  raw.on("error", (error) => stream.destroy(error));
+  return {
+    stream,
+    close() {
+      raw.destroy();
+      stream.end();
+    },
+  };
+}
+
+async function containerUsage(calls: EngineCalls, containerId: string): Promise<ContainerUsage | undefined> {
+  let stats: Docker.ContainerStats;
+  try {
+    // one-shot: answer at once instead of waiting a second for a second sample.
+    stats = await calls.bounded("container stats", (abortSignal) => {
+      // A variable, not a literal: @types/dockerode does not declare abortSignal for stats.
+      const request = { stream: false as const, "one-shot": true, abortSignal };
+      return calls.docker.getContainer(containerId).stats(request);
+    });
+  } catch (error) {
+    if (httpStatusOf(error) === 404) return undefined;
+    throw error;
+  }
+  const memory = stats.memory_stats as { usage?: number; max_usage?: number } | undefined;
+  const cpuNanos = stats.cpu_stats?.cpu_usage?.total_usage ?? 0;
+  // A stopped container answers with empty figures.
+  if (memory?.usage === undefined && cpuNanos === 0) return undefined;
+  const memoryBytes = memory?.usage ?? 0;
+  return {
+    memoryBytes,
+    peakMemoryBytes: Math.max(memoryBytes, memory?.max_usage ?? 0),
+    cpuSeconds: cpuNanos / 1e9,
+  };
+}
+
 export function createContainerEngine(name: string, docker: Docker, options: EngineOptions): ContainerEngine {
   const { callTimeoutMs } = options;
   const bounded = <T>(call: string, run: (abortSignal: AbortSignal) => Promise<T>, timeoutMs = callTimeoutMs) =>
@@ -238,6 +389,8 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
     return () => clearInterval(timer);
   };
 
+  const calls: EngineCalls = { docker, bounded, checkWhileOpen };
+
   return {
     name,
 
@@ -250,21 +403,7 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
       return `${info.ID}@${info.DockerRootDir}`;
     },
 
-    async startContainer(spec) {
-      const container = await bounded("container create", (abortSignal) =>
-        docker.createContainer({ ...spec, abortSignal }),
-      );
-      try {
-        await bounded("container start", (abortSignal) => container.start({ abortSignal }));
-      } catch (error) {
-        // A start that timed out may still happen; removing by force covers both.
-        await ignoreMissing(
-          bounded("container remove", (abortSignal) => container.remove({ force: true, abortSignal })),
-        );
-        throw error;
-      }
-      return container.id;
-    },
+    startContainer: (spec) => startManagedContainer(calls, spec),
 
     async listManaged() {
       const containers = await bounded("container list", (abortSignal) =>
@@ -279,25 +418,7 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
       }));
     },
 
-    async status(containerId) {
-      try {
-        const { State, HostConfig } = await bounded("container inspect", (abortSignal) =>
-          docker.getContainer(containerId).inspect({ abortSignal }),
-        );
-        if (State.Running || State.Restarting || State.Paused) return { kind: "alive" };
-        const exit = {
-          exitCode: State.ExitCode,
-          oomKilled: State.OOMKilled,
-          error: State.Error || undefined,
-          neverStarted: State.Status === "created",
-          memoryLimitBytes: HostConfig.Memory || undefined,
-        };
-        return { kind: "ended", exit };
-      } catch (error) {
-        if (httpStatusOf(error) === 404) return { kind: "missing" };
-        throw error;
-      }
-    },
+    status: (containerId) => containerStatus(calls, containerId),
 
     async isRunning(containerId) {
       return (await this.status(containerId)).kind === "alive";
@@ -325,58 +446,7 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
       );
     },
 
-    async watch(since, onEvent, onEnd) {
-      // Opening the stream is bounded like any call; the open stream is quiet while nothing
-      // happens, so it is checked with pings instead.
-      const stream = (await bounded("event stream", (abortSignal) =>
-        docker.getEvents({
-          since: since === undefined ? undefined : Math.floor(since / 1e9),
-          filters: { type: ["container"], event: ["die", "oom", "destroy", "health_status"], ...MANAGED_FILTER },
-          abortSignal,
-        }),
-      )) as NodeJS.ReadableStream & { destroy(): void };
-      let buffered = "";
-      let ended = false;
-      const stopChecking = checkWhileOpen("event stream", (error) => {
-        stream.destroy();
-        finish(error);
-      });
-      const finish = (error: Error | undefined) => {
-        stopChecking();
-        if (ended) return;
-        ended = true;
-        onEnd(error);
-      };
-      stream.on("data", (chunk: Buffer) => {
-        buffered += chunk.toString("utf8");
-        let newline = buffered.indexOf("\n");
-        while (newline >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          newline = buffered.indexOf("\n");
-          if (!line) continue;
-          const event = JSON.parse(line) as {
-            Action: string;
-            Actor: { ID: string; Attributes: Record<string, string> };
-            timeNano: number;
-          };
-          onEvent({
-            action: event.Action,
-            containerId: event.Actor.ID,
-            labels: event.Actor.Attributes,
-            timeNano: event.timeNano,
-          });
-        }
-      });
-      stream.on("error", (error: Error) => finish(error));
-      stream.on("end", () => finish(undefined));
-      stream.on("close", () => finish(undefined));
-      return () => {
-        stopChecking();
-        ended = true;
-        stream.destroy();
-      };
-    },
+    watch: (since, onEvent, onEnd) => watchEvents(calls, since, onEvent, onEnd),
 
     async environment(containerId) {
       try {
@@ -390,6 +460,8 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
       }
     },
 
+    followLogs: (containerId, tailLines) => followContainerLogs(calls, containerId, tailLines),
+
     async logTail(containerId, tailLines) {
       try {
         const buffer = await bounded("container logs", (abortSignal) =>
@@ -402,50 +474,6 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
       }
     },
 
-    async followLogs(containerId, tailLines) {
-      // Opening is bounded; the open stream is checked with pings (a quiet runner writes nothing for a while).
-      const raw = (await bounded("container logs", (abortSignal) =>
-        docker
-          .getContainer(containerId)
-          .logs({ stdout: true, stderr: true, tail: tailLines, follow: true, abortSignal }),
-      )) as Readable;
-      const stopChecking = checkWhileOpen("log stream", (error) => raw.destroy(error));
-      raw.once("close", stopChecking);
-      const stream = raw.pipe(demuxLogStream());
-      raw.on("end", () => stream.end());
-      raw.on("error", (error) => stream.destroy(error));
-      return {
-        stream,
-        close() {
-          raw.destroy();
-          stream.end();
-        },
-      };
-    },
-
-    async usage(containerId) {
-      let stats: Docker.ContainerStats;
-      try {
-        // one-shot: answer at once instead of waiting a second for a second sample.
-        stats = await bounded("container stats", (abortSignal) => {
-          // A variable, not a literal: @types/dockerode does not declare abortSignal for stats.
-          const request = { stream: false as const, "one-shot": true, abortSignal };
-          return docker.getContainer(containerId).stats(request);
-        });
-      } catch (error) {
-        if (httpStatusOf(error) === 404) return undefined;
-        throw error;
-      }
-      const memory = stats.memory_stats as { usage?: number; max_usage?: number } | undefined;
-      const cpuNanos = stats.cpu_stats?.cpu_usage?.total_usage ?? 0;
-      // A stopped container answers with empty figures.
-      if (memory?.usage === undefined && cpuNanos === 0) return undefined;
-      const memoryBytes = memory?.usage ?? 0;
-      return {
-        memoryBytes,
-        peakMemoryBytes: Math.max(memoryBytes, memory?.max_usage ?? 0),
-        cpuSeconds: cpuNanos / 1e9,
-      };
-    },
+    usage: (containerId) => containerUsage(calls, containerId),
   };
 }

@@ -226,6 +226,125 @@ async function resumeEntry(
   return undefined;
 }
 
+/**
+ * Takes the runner's slot; undefined once it is held, else why the demand waits or is met. The
+ * demand is checked against GitHub only with the slot held, and an unused slot goes back.
+ */
+async function takeSlot(
+  request: ProvisionRequest,
+  pool: Pool,
+  name: string,
+  open: { waiting: number; free: number },
+  deps: ProvisionDeps,
+  log: Logger,
+): Promise<ProvisionOutcome | undefined> {
+  const reservation = await deps.slots.reserve(pool, name);
+  if (reservation !== "ok") {
+    log.info({ reason: reservation }, "no capacity; demand waits for a slot");
+    return { kind: "waiting", reason: reservation };
+  }
+  if (request.githubJobId > 0) {
+    // The slot is held from here: whatever the check says or throws, an unused one goes back.
+    const queued = await stillQueued(request, pool, open, deps, log).catch(async (error: unknown) => {
+      await deps.slots.release(pool.name, name);
+      throw error;
+    });
+    if (!queued) {
+      await deps.slots.release(pool.name, name);
+      return { kind: "skipped", reason: "demand-met" };
+    }
+  }
+  const reservedAt = deps.now();
+  deps.metrics.capacityWaitSeconds.observe(
+    { pool: pool.name },
+    secondsBetween(request.parkedAt ?? reservedAt, reservedAt),
+  );
+  return undefined;
+}
+
+function newRecord(
+  request: ProvisionRequest,
+  pool: Pool,
+  name: string,
+  entry: string | undefined,
+  deps: ProvisionDeps,
+): RunnerRecord {
+  return {
+    name,
+    pool: pool.name,
+    engine: deps.engine.name,
+    engineId: deps.engineId,
+    installationId: request.installationId,
+    scope: request.scope,
+    githubJobId: request.githubJobId,
+    runnerId: undefined,
+    containerId: undefined,
+    state: "starting",
+    busyJobId: undefined,
+    createdAt: deps.now(),
+    completedAt: undefined,
+    repository: `${request.owner}/${request.repo}`,
+    provisionEntry: entry,
+  };
+}
+
+/**
+ * Registers the runner at GitHub, makes its slot permanent and starts its container. On any
+ * failure the registration is withdrawn and the slot freed before the error is thrown on.
+ */
+async function registerAndStart(
+  request: ProvisionRequest,
+  pool: Pool,
+  name: string,
+  deps: ProvisionDeps,
+  runnerLog: Logger,
+): Promise<{ runnerId: number | undefined; containerId: string }> {
+  const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
+  let runnerId: number | undefined;
+  let containerId: string | undefined;
+  try {
+    const registering = deps.now();
+    const registration = await registrationEnv(pool, target, { name, labels: pool.labels }, deps);
+    deps.metrics.jitConfigSeconds.observe({ pool: pool.name }, secondsBetween(registering, deps.now()));
+    runnerId = registration.runnerId;
+    if (runnerId !== undefined) await deps.runners.update(name, { runnerId });
+    deps.fault?.("registered");
+    // The slot is made permanent before the container starts: a worker killed in between leaves
+    // a record without a container (withdrawn by the entry's re-run, or forgotten by the
+    // reconciler), never a running runner whose lease has expired and that holds no slot.
+    if (!deps.ownsEngine()) {
+      throw new Error(`another engine took the name "${deps.engine.name}"; this worker starts no runner`);
+    }
+    const confirmed = await deps.slots.confirm(pool, name);
+    if (confirmed !== "ok") {
+      throw new Error(`the reservation of ${name} expired while it was being made and the ${confirmed} slot is taken`);
+    }
+    deps.fault?.("slot-confirmed");
+    const starting = deps.now();
+    containerId = await deps.engine.startContainer(
+      runnerContainerSpec({
+        name,
+        pool,
+        runnerId,
+        githubJobId: request.githubJobId,
+        owner: request.owner,
+        repo: request.scope.kind === "repo" ? request.scope.repo : undefined,
+        installationId: request.installationId,
+        registrationEnv: registration.env,
+      }),
+    );
+    deps.metrics.containerStartSeconds.observe({ pool: pool.name }, secondsBetween(starting, deps.now()));
+    deps.fault?.("container-started");
+    return { runnerId, containerId };
+  } catch (error) {
+    deps.metrics.provisionFailures.inc({ pool: pool.name });
+    runnerLog.error({ err: error, runnerId }, "runner failed to start; registration withdrawn, slot freed");
+    const record = { name, pool: pool.name, runnerId, target, githubJobId: request.githubJobId };
+    await withdraw(record, containerId, "start-failed", deps, runnerLog);
+    throw error;
+  }
+}
+
 /** Turns one unit of demand into a registered runner in a started container. */
 export async function provisionRunner(
   request: ProvisionRequest,
@@ -270,93 +389,14 @@ export async function provisionRunner(
   if (!open) return { kind: "skipped", reason: "demand-met" };
 
   const name = runnerName(pool.name, deps.randomSuffix());
-  const runnerLog = log.child({ runnerName: name });
-  const reservation = await deps.slots.reserve(pool, name);
-  if (reservation !== "ok") {
-    log.info({ reason: reservation }, "no capacity; demand waits for a slot");
-    return { kind: "waiting", reason: reservation };
-  }
-  if (request.githubJobId > 0) {
-    // The slot is held from here: whatever the check says or throws, an unused one goes back.
-    const queued = await stillQueued(request, pool, open, deps, log).catch(async (error: unknown) => {
-      await deps.slots.release(pool.name, name);
-      throw error;
-    });
-    if (!queued) {
-      await deps.slots.release(pool.name, name);
-      return { kind: "skipped", reason: "demand-met" };
-    }
-  }
-  const reservedAt = deps.now();
-  deps.metrics.capacityWaitSeconds.observe(
-    { pool: pool.name },
-    secondsBetween(request.parkedAt ?? reservedAt, reservedAt),
-  );
-
-  const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
+  const waiting = await takeSlot(request, pool, name, open, deps, log);
+  if (waiting) return waiting;
   // The record exists before GitHub knows the runner, so the reconciler never mistakes a
   // registration in the making for an orphan.
-  await deps.runners.put({
-    name,
-    pool: pool.name,
-    engine: deps.engine.name,
-    engineId: deps.engineId,
-    installationId: request.installationId,
-    scope: request.scope,
-    githubJobId: request.githubJobId,
-    runnerId: undefined,
-    containerId: undefined,
-    state: "starting",
-    busyJobId: undefined,
-    createdAt: deps.now(),
-    completedAt: undefined,
-    repository: `${request.owner}/${request.repo}`,
-    provisionEntry: entry,
-  });
+  await deps.runners.put(newRecord(request, pool, name, entry, deps));
   deps.fault?.("record-written");
-
-  let runnerId: number | undefined;
-  let containerId: string | undefined;
-  try {
-    const registering = deps.now();
-    const registration = await registrationEnv(pool, target, { name, labels: pool.labels }, deps);
-    deps.metrics.jitConfigSeconds.observe({ pool: pool.name }, secondsBetween(registering, deps.now()));
-    runnerId = registration.runnerId;
-    if (runnerId !== undefined) await deps.runners.update(name, { runnerId });
-    deps.fault?.("registered");
-    // The slot is made permanent before the container starts: a worker killed in between leaves
-    // a record without a container (withdrawn by the entry's re-run, or forgotten by the
-    // reconciler), never a running runner whose lease has expired and that holds no slot.
-    if (!deps.ownsEngine()) {
-      throw new Error(`another engine took the name "${deps.engine.name}"; this worker starts no runner`);
-    }
-    const confirmed = await deps.slots.confirm(pool, name);
-    if (confirmed !== "ok") {
-      throw new Error(`the reservation of ${name} expired while it was being made and the ${confirmed} slot is taken`);
-    }
-    deps.fault?.("slot-confirmed");
-    const starting = deps.now();
-    containerId = await deps.engine.startContainer(
-      runnerContainerSpec({
-        name,
-        pool,
-        runnerId,
-        githubJobId: request.githubJobId,
-        owner: request.owner,
-        repo: request.scope.kind === "repo" ? request.scope.repo : undefined,
-        installationId: request.installationId,
-        registrationEnv: registration.env,
-      }),
-    );
-    deps.metrics.containerStartSeconds.observe({ pool: pool.name }, secondsBetween(starting, deps.now()));
-    deps.fault?.("container-started");
-  } catch (error) {
-    deps.metrics.provisionFailures.inc({ pool: pool.name });
-    runnerLog.error({ err: error, runnerId }, "runner failed to start; registration withdrawn, slot freed");
-    const record = { name, pool: pool.name, runnerId, target, githubJobId: request.githubJobId };
-    await withdraw(record, containerId, "start-failed", deps, runnerLog);
-    throw error;
-  }
+  const runnerLog = log.child({ runnerName: name });
+  const { runnerId, containerId } = await registerAndStart(request, pool, name, deps, runnerLog);
   const startedAt = deps.now();
   const started = await deps.runners.update(name, { containerId, startedAt });
   // A fast runner may have taken its job before its start time was written.
