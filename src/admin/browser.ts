@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { pathOf, readBody } from "../http/server.js";
+import { checkToken, presentedToken, tokenDigest } from "../http/auth.js";
+import { cookieValue } from "../http/cookies.js";
+import type { Html } from "../http/html.js";
+import { overHttps, pathOf, readBody } from "../http/server.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import { DASHBOARD_SCRIPT, DASHBOARD_STYLE } from "./assets.js";
-import { checkToken, presentedToken, tokenDigest } from "./auth.js";
-import type { Html } from "./html.js";
 import { createLiveHub, type LiveHub } from "./live.js";
 import type { OverviewReader } from "./overview.js";
 import {
@@ -36,15 +37,7 @@ import {
   SESSION_TTL_MS,
 } from "../tunables.js";
 import { createLoginThrottle } from "./login-throttle.js";
-import {
-  cookieValue,
-  issueSession,
-  safeNext,
-  SESSION_COOKIE,
-  sessionCookie,
-  sessionExpiresAt,
-  verifySession,
-} from "./session.js";
+import { issueSession, safeNext, SESSION_COOKIE, sessionCookie, sessionExpiresAt, verifySession } from "./session.js";
 
 export interface BrowserDeps {
   adminToken: string;
@@ -88,12 +81,6 @@ function sendPage(res: ServerResponse, status: number, page: Html, headers: Reco
 function redirect(res: ServerResponse, location: string, headers: Record<string, string> = {}): true {
   res.writeHead(303, { location, "cache-control": "no-store", ...headers }).end();
   return true;
-}
-
-/** The session cookie gets Secure when the browser reached us over HTTPS (directly or via a proxy). */
-function overHttps(req: IncomingMessage): boolean {
-  const socket = req.socket as { encrypted?: boolean };
-  return socket.encrypted === true || req.headers["x-forwarded-proto"] === "https";
 }
 
 /** The login form; undefined when it is larger than LOGIN_BODY_MAX_BYTES. */

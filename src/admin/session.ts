@@ -33,15 +33,6 @@ export function sessionExpiresAt(value: string): number {
   return Number(value.split(".")[0]);
 }
 
-/** One cookie's value from a Cookie header. */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? "").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
 /** HttpOnly (no script reads it), SameSite=Strict (no other site sends it), scoped to /admin. */
 export function sessionCookie(value: string, options: { secure: boolean; maxAgeMs: number }): string {
   const attributes = [

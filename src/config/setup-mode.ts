@@ -6,10 +6,10 @@ import { parseEnv } from "node:util";
 import type { Logger } from "pino";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { checkToken, presentedToken, tokenDigest } from "../admin/auth.js";
-import type { Html } from "../admin/html.js";
-import { cookieValue } from "../admin/session.js";
-import { listen, pathOf, readBody, sendJson } from "../http/server.js";
+import { checkToken, presentedToken, tokenDigest } from "../http/auth.js";
+import { cookieValue } from "../http/cookies.js";
+import type { Html } from "../http/html.js";
+import { listen, overHttps, pathOf, readBody, sendJson } from "../http/server.js";
 import { createLogger } from "../observability/logger.js";
 import { SETUP_BODY_MAX_BYTES, SETUP_GITHUB_TIMEOUT_MS, SETUP_TOKEN_BYTES } from "../tunables.js";
 import type { SetupConfig } from "./load.js";
@@ -91,10 +91,6 @@ export interface SetupHandlerDeps {
   /** Keeps the App's settings; the caller starts for real once it was called. */
   save(values: Record<string, string>): void;
   log: Logger;
-}
-
-function overHttps(req: IncomingMessage): boolean {
-  return (req.socket as { encrypted?: boolean }).encrypted === true || req.headers["x-forwarded-proto"] === "https";
 }
 
 /** The address the browser reached us on (a proxy's forwarded one when there is one): the manifest points GitHub there. */
