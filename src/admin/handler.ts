@@ -20,10 +20,10 @@ import type { CrashLoopStore } from "../state/crash-loops.js";
 import type { ImageStore } from "../state/image-store.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { BULL_BOARD_PATH, openApiDocument, ROUTE_DOCS, type RouteKey } from "./api-spec.js";
-import { createBrowserUi, wantsHtml, type BrowserDeps } from "./browser.js";
-import { createDashboard } from "./dashboard.js";
+import { createBrowserUi, wantsHtml, type BrowserDeps } from "./dashboard/browser.js";
+import { createBullBoardHandler } from "./dashboard/bull-board.js";
 import { createOverviewReader, present, queueCounts, type OverviewDeps } from "./overview.js";
-import { LOGIN_PATH } from "./pages.js";
+import { LOGIN_PATH } from "./dashboard/pages.js";
 import { matchRoute, type Method } from "./routing.js";
 import {
   drainQuerySchema,
@@ -165,7 +165,7 @@ export async function createAdminHandler(deps: AdminDeps): Promise<AdminHandler>
   // The config refuses a token shorter than 16 characters at start-up.
   const expectedDigest = deps.adminToken === undefined ? undefined : tokenDigest(deps.adminToken);
   const provision = deps.queues.provision;
-  const dashboard = createDashboard(deps.queues, async () => [
+  const bullBoard = createBullBoardHandler(deps.queues, async () => [
     ...new Set((await deps.runners.list()).map((record) => record.engine)),
   ]);
   const openapi = openApiDocument();
@@ -497,7 +497,7 @@ export async function createAdminHandler(deps: AdminDeps): Promise<AdminHandler>
     if (await browser.handle(req, res)) return true;
     if (onBullBoard) {
       for (const [name, value] of Object.entries(BULL_BOARD_HEADERS)) res.setHeader(name, value);
-      return (await dashboard.handle(req, res)) || send(res, error(404, `no dashboard page ${path}`));
+      return (await bullBoard.handle(req, res)) || send(res, error(404, `no dashboard page ${path}`));
     }
 
     const method = req.method ?? "GET";

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { SESSION_TTL_MS } from "../tunables.js";
+import { SESSION_TTL_MS } from "../../tunables.js";
 
 /**
  * Browser sessions of the dashboard, without server state: the cookie is an expiry and a nonce

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { issueSession, safeNext, sessionCookie, verifySession } from "../../../src/admin/session.js";
-import { SESSION_TTL_MS } from "../../../src/tunables.js";
+import { issueSession, safeNext, sessionCookie, verifySession } from "../../../../src/admin/dashboard/session.js";
+import { SESSION_TTL_MS } from "../../../../src/tunables.js";
 
 const TOKEN = "0123456789abcdef-admin";
 const NOW = 1_700_000_000_000;

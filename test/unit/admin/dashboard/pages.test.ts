@@ -5,9 +5,9 @@ import {
   renderRunnerPage,
   renderSections,
   SECTION_IDS,
-} from "../../../src/admin/pages.js";
-import type { RunnerDetail } from "../../../src/admin/schemas.js";
-import { AT, crashLoopingOverview, knownOverview, runner } from "../support/overview.js";
+} from "../../../../src/admin/dashboard/pages.js";
+import type { RunnerDetail } from "../../../../src/admin/schemas.js";
+import { AT, crashLoopingOverview, knownOverview, runner } from "../../support/overview.js";
 
 /** Markup with its layout whitespace taken out, so assertions read like the elements they look for. */
 const flat = (markup: { text: string }) =>

@@ -1,8 +1,8 @@
-import type { FeedEntry, FeedEventKind } from "../state/event-feed.js";
-import { BULL_BOARD_PATH } from "./api-spec.js";
-import { html, type Html } from "../http/html.js";
-import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView } from "./schemas.js";
-import { engineCapacity, formatAge, formatBytes } from "./format.js";
+import type { FeedEntry, FeedEventKind } from "../../state/event-feed.js";
+import { BULL_BOARD_PATH } from "../api-spec.js";
+import { html, type Html } from "../../http/html.js";
+import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView } from "../schemas.js";
+import { engineCapacity, formatAge, formatBytes } from "../format.js";
 
 /**
  * The dashboard's HTML, rendered from an overview without I/O. The server renders whole pages

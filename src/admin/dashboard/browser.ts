@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { checkToken, presentedToken, tokenDigest } from "../http/auth.js";
-import { cookieValue } from "../http/cookies.js";
-import type { Html } from "../http/html.js";
-import { overHttps, pathOf, readBody } from "../http/server.js";
-import type { FeedEntry } from "../state/event-feed.js";
+import { checkToken, presentedToken, tokenDigest } from "../../http/auth.js";
+import { cookieValue } from "../../http/cookies.js";
+import type { Html } from "../../http/html.js";
+import { overHttps, pathOf, readBody } from "../../http/server.js";
+import type { FeedEntry } from "../../state/event-feed.js";
 import { DASHBOARD_SCRIPT, DASHBOARD_STYLE } from "./assets.js";
 import { createLiveHub, type LiveHub } from "./live.js";
-import type { OverviewReader } from "./overview.js";
+import type { OverviewReader } from "../overview.js";
 import {
   ADMIN_HOME,
   EVENTS_PATH,
@@ -21,7 +21,7 @@ import {
   SCRIPT_PATH,
   STYLE_PATH,
 } from "./pages.js";
-import type { Overview, RunnerDetail } from "./schemas.js";
+import type { Overview, RunnerDetail } from "../schemas.js";
 import {
   FEED_MAX_LENGTH,
   LIVE_KEEPALIVE_MS,
@@ -35,7 +35,7 @@ import {
   LOGIN_FAILURES_PER_WINDOW,
   LOGIN_THROTTLE_MAX_ADDRESSES,
   SESSION_TTL_MS,
-} from "../tunables.js";
+} from "../../tunables.js";
 import { createLoginThrottle } from "./login-throttle.js";
 import { issueSession, safeNext, SESSION_COOKIE, sessionCookie, sessionExpiresAt, verifySession } from "./session.js";
 
