@@ -3,7 +3,7 @@ import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
 import type { Queues } from "../../queue/queues.js";
-import { BULL_BOARD_PATH } from "../api-spec.js";
+import { BULL_BOARD_PATH } from "../api/spec.js";
 
 /** The part of an Express app used here; the adapter types its app loosely. */
 interface ExpressApp {

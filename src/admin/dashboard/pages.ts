@@ -1,5 +1,5 @@
 import type { FeedEntry, FeedEventKind } from "../../state/event-feed.js";
-import { BULL_BOARD_PATH } from "../api-spec.js";
+import { BULL_BOARD_PATH } from "../api/spec.js";
 import { html, type Html } from "../../http/html.js";
 import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView } from "../schemas.js";
 import { engineCapacity, formatAge, formatBytes } from "../format.js";

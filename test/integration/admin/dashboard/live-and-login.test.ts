@@ -1,7 +1,7 @@
 import { request, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BULL_BOARD_PATH } from "../../../../src/admin/api-spec.js";
+import { BULL_BOARD_PATH } from "../../../../src/admin/api/spec.js";
 import { createAdminHandler, type AdminHandler } from "../../../../src/admin/handler.js";
 import { issueSession } from "../../../../src/admin/dashboard/session.js";
 import { createHttpServer, listen } from "../../../../src/http/server.js";
