@@ -19,28 +19,6 @@ import type {
 
 /** What the admin API shows is computed here from snapshots, without I/O, so it is unit-tested. */
 
-/** Bytes in binary units with one decimal: 512 B, 1.5 KiB, 64.0 MiB, 2.0 GiB. */
-export function formatBytes(bytes: number): string {
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  if (bytes < 1024) return `${bytes} B`;
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit] ?? ""}`;
-}
-
-/** A compact age: 42s, 5m, 3h, 2d (the dashboard's script counts the same way). */
-export function formatAge(ms: number): string {
-  const seconds = Math.max(0, Math.floor(ms / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
-  return `${Math.floor(seconds / 86_400)}d`;
-}
-
 export interface PoolSnapshot {
   runners: readonly Pick<RunnerRecord, "pool" | "state">[];
   /** The pool's jobs that GitHub reports queued and no runner has taken yet (the demand ledger). */

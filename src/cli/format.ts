@@ -1,7 +1,5 @@
 import type { ErrorBody, JobView, PoolView, RunnerDetail, RunnerView } from "../admin/schemas.js";
-import { formatAge, formatBytes } from "../admin/views.js";
-
-export { formatAge, formatBytes };
+import { formatAge, formatBytes } from "../admin/format.js";
 
 /** Everything the CLI prints is built here, without I/O, so it is unit-tested. */
 

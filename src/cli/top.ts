@@ -1,7 +1,7 @@
-import { engineCapacity } from "../admin/pages.js";
+import { engineCapacity, formatAge } from "../admin/format.js";
 import type { Overview } from "../admin/schemas.js";
 import type { FeedEntry } from "../state/event-feed.js";
-import { formatAge, formatTable } from "./format.js";
+import { formatTable } from "./format.js";
 
 /** `runnerhub top`: one frame of the live picture, from an overview, without I/O. */
 

@@ -6,10 +6,10 @@ import { parseEnv } from "node:util";
 import type { Logger } from "pino";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { checkToken, presentedToken, tokenDigest } from "../admin/auth.js";
-import type { Html } from "../admin/html.js";
-import { cookieValue } from "../admin/session.js";
-import { listen, pathOf, readBody, sendJson } from "../http/server.js";
+import { checkToken, presentedToken, tokenDigest } from "../http/auth.js";
+import { cookieValue } from "../http/cookies.js";
+import type { Html } from "../http/html.js";
+import { listen, overHttps, pathOf, readBody, sendJson } from "../http/server.js";
 import { createLogger } from "../observability/logger.js";
 import { SETUP_BODY_MAX_BYTES, SETUP_GITHUB_TIMEOUT_MS, SETUP_TOKEN_BYTES } from "../tunables.js";
 import type { SetupConfig } from "./load.js";
@@ -93,10 +93,6 @@ export interface SetupHandlerDeps {
   log: Logger;
 }
 
-function overHttps(req: IncomingMessage): boolean {
-  return (req.socket as { encrypted?: boolean }).encrypted === true || req.headers["x-forwarded-proto"] === "https";
-}
-
 /** The address the browser reached us on (a proxy's forwarded one when there is one): the manifest points GitHub there. */
 function baseUrlOf(req: IncomingMessage): string {
   const forwarded = req.headers["x-forwarded-host"];
@@ -115,6 +111,152 @@ function parseImport(req: IncomingMessage, text: string): unknown {
   return Object.fromEntries(new URLSearchParams(text));
 }
 
+function sendPage(
+  res: ServerResponse,
+  config: SetupConfig,
+  status: number,
+  body: Html,
+  headers: Record<string, string> = {},
+) {
+  res.writeHead(status, {
+    ...PAGE_HEADERS,
+    "content-security-policy": `default-src 'none'; form-action 'self' ${new URL(config.github.webUrl).origin}; frame-ancestors 'none'; base-uri 'none'`,
+    ...headers,
+  });
+  res.end(body.text);
+}
+
+function sendText(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...headers });
+  res.end(`${message}\n`);
+}
+
+/** The token the request presents: an explicit one wins over the cookie. */
+function presented(req: IncomingMessage, query: URLSearchParams): { value: string | undefined; inUrl: boolean } {
+  const inUrl = query.get("token") ?? query.get("state") ?? undefined;
+  if (inUrl !== undefined) return { value: inUrl, inUrl: true };
+  return {
+    value: presentedToken(req.headers.authorization) ?? cookieValue(req.headers.cookie, SETUP_COOKIE),
+    inUrl: false,
+  };
+}
+
+async function importApp(
+  { config, log, save }: SetupHandlerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  cookie: Record<string, string>,
+) {
+  const body = await readBody(req, SETUP_BODY_MAX_BYTES);
+  if (body === undefined) return sendText(res, 413, `request body exceeds ${SETUP_BODY_MAX_BYTES} bytes`);
+  const parsed = importSchema.safeParse(parseImport(req, body));
+  if (!parsed.success) {
+    const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? "body")))];
+    return sendPage(res, config, 400, renderImportPage(`Missing or invalid: ${fields.join(", ")}.`), cookie);
+  }
+  save({
+    APP_ID: String(parsed.data.appId),
+    PRIVATE_KEY: parsed.data.pem,
+    WEBHOOK_SECRET: parsed.data.webhook_secret,
+  });
+  log.info({ appId: parsed.data.appId, settingsFile: config.settingsFile }, "setup: existing GitHub App saved");
+  return sendPage(res, config, 200, renderDonePage(), { ...cookie, ...LAST_ANSWER });
+}
+
+/** GitHub sent the browser back with a code for the App it created: trade it for the App's settings. */
+async function finishManifest({ config, log, save }: SetupHandlerDeps, res: ServerResponse, code: string | null) {
+  if (!code || !/^[A-Za-z0-9_-]{1,200}$/.test(code)) {
+    return sendText(res, 400, `code missing or invalid; start again at ${SETUP_HOME}`);
+  }
+  const url = `${config.github.baseUrl}/app-manifests/${code}/conversions`;
+  let answer: Response;
+  try {
+    answer = await fetch(url, {
+      method: "POST",
+      headers: { accept: "application/vnd.github+json", "user-agent": "runnerhub-setup" },
+      signal: AbortSignal.timeout(SETUP_GITHUB_TIMEOUT_MS),
+    });
+  } catch (error) {
+    log.warn({ err: error, githubUrl: config.github.baseUrl }, "setup: GitHub did not answer the manifest conversion");
+    return sendText(res, 502, `GitHub did not answer at ${config.github.baseUrl}; try again from ${SETUP_HOME}`);
+  }
+  const converted = conversionSchema.safeParse(answer.ok ? await answer.json() : undefined);
+  if (!converted.success) {
+    log.warn({ status: answer.status }, "setup: GitHub refused the manifest conversion");
+    return sendText(
+      res,
+      502,
+      `GitHub answered ${answer.status} to the manifest conversion (a code is good once, for an hour); start again at ${SETUP_HOME}`,
+    );
+  }
+  const app = converted.data;
+  save({
+    APP_ID: String(app.id),
+    PRIVATE_KEY: app.pem,
+    WEBHOOK_SECRET: app.webhook_secret,
+    GITHUB_CLIENT_ID: app.client_id,
+    GITHUB_CLIENT_SECRET: app.client_secret,
+  });
+  log.info({ appId: app.id, settingsFile: config.settingsFile }, "setup: GitHub App created and saved");
+  res
+    .writeHead(302, { location: `${app.html_url}/installations/new`, "cache-control": "no-store", ...LAST_ANSWER })
+    .end();
+}
+
+/** What anyone may ask for: /healthz, /readyz, / (sent on to the setup page); 404 for what is no setup route. */
+function answerOpenRoute(req: IncomingMessage, res: ServerResponse, path: string, method: string): boolean {
+  if (method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
+  if (method === "GET" && path === "/readyz") {
+    return sendJson(res, 503, {
+      status: "not ready",
+      reason: "setup: no GitHub App yet; open the setup URL printed at start (or set RUNNERHUB_SETUP_TOKEN)",
+    });
+  }
+  if (method === "GET" && path === "/") {
+    res.writeHead(302, { location: `${SETUP_HOME}${new URL(req.url ?? "/", "http://localhost").search}` }).end();
+    return true;
+  }
+  const routes = [SETUP_HOME, SETUP_IMPORT, SETUP_RETURN];
+  if (!routes.includes(path)) return sendJson(res, 404, { error: "not found", path });
+  return false;
+}
+
+/**
+ * Checks the setup token, answering 401 or 403 itself; on success, the headers that hand the
+ * token to the browser's cookie when it came in the URL.
+ */
+function authorize(
+  { log }: SetupHandlerDeps,
+  digest: Buffer,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+): Record<string, string> | undefined {
+  const token = presented(req, query);
+  const auth = checkToken(token.value, digest);
+  if (auth !== "ok") {
+    log.warn(
+      { method: req.method ?? "GET", path: pathOf(req), reason: auth, remoteAddress: req.socket.remoteAddress },
+      "setup request refused",
+    );
+    if (auth === "missing") {
+      sendText(
+        res,
+        401,
+        "setup token required: open the URL runnerhub printed at start, or set RUNNERHUB_SETUP_TOKEN",
+        {
+          "www-authenticate": 'Bearer realm="runnerhub setup"',
+        },
+      );
+    } else sendText(res, 403, "wrong setup token");
+    return undefined;
+  }
+  // From the printed URL on, the browser carries the token itself (never readable by a script, never sent by another site).
+  if (!token.inUrl) return {};
+  const attributes = [`${SETUP_COOKIE}=${token.value}`, `Path=${SETUP_HOME}`, "HttpOnly", "SameSite=Strict"];
+  return { "set-cookie": [...attributes, ...(overHttps(req) ? ["Secure"] : [])].join("; ") };
+}
+
 /**
  * The setup routes: the manifest page, GitHub's redirect back, the import of an existing App,
  * and /healthz and /readyz. Every setup route needs the setup token: as `?token=` (the URL
@@ -123,148 +265,25 @@ function parseImport(req: IncomingMessage, text: string): unknown {
  */
 export function createSetupHandler(deps: SetupHandlerDeps) {
   const digest = tokenDigest(deps.token);
-  const { config, log } = deps;
-
-  function page(res: ServerResponse, status: number, body: Html, headers: Record<string, string> = {}) {
-    res.writeHead(status, {
-      ...PAGE_HEADERS,
-      "content-security-policy": `default-src 'none'; form-action 'self' ${new URL(config.github.webUrl).origin}; frame-ancestors 'none'; base-uri 'none'`,
-      ...headers,
-    });
-    res.end(body.text);
-  }
-
-  function text(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
-    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...headers });
-    res.end(`${message}\n`);
-  }
-
-  /** The token the request presents: an explicit one wins over the cookie. */
-  function presented(req: IncomingMessage, query: URLSearchParams): { value: string | undefined; inUrl: boolean } {
-    const inUrl = query.get("token") ?? query.get("state") ?? undefined;
-    if (inUrl !== undefined) return { value: inUrl, inUrl: true };
-    return {
-      value: presentedToken(req.headers.authorization) ?? cookieValue(req.headers.cookie, SETUP_COOKIE),
-      inUrl: false,
-    };
-  }
-
-  async function importApp(req: IncomingMessage, res: ServerResponse, cookie: Record<string, string>) {
-    const body = await readBody(req, SETUP_BODY_MAX_BYTES);
-    if (body === undefined) return text(res, 413, `request body exceeds ${SETUP_BODY_MAX_BYTES} bytes`);
-    const parsed = importSchema.safeParse(parseImport(req, body));
-    if (!parsed.success) {
-      const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? "body")))];
-      return page(res, 400, renderImportPage(`Missing or invalid: ${fields.join(", ")}.`), cookie);
-    }
-    deps.save({
-      APP_ID: String(parsed.data.appId),
-      PRIVATE_KEY: parsed.data.pem,
-      WEBHOOK_SECRET: parsed.data.webhook_secret,
-    });
-    log.info({ appId: parsed.data.appId, settingsFile: config.settingsFile }, "setup: existing GitHub App saved");
-    return page(res, 200, renderDonePage(), { ...cookie, ...LAST_ANSWER });
-  }
-
-  /** GitHub sent the browser back with a code for the App it created: trade it for the App's settings. */
-  async function finishManifest(res: ServerResponse, code: string | null) {
-    if (!code || !/^[A-Za-z0-9_-]{1,200}$/.test(code)) {
-      return text(res, 400, `code missing or invalid; start again at ${SETUP_HOME}`);
-    }
-    const url = `${config.github.baseUrl}/app-manifests/${code}/conversions`;
-    let answer: Response;
-    try {
-      answer = await fetch(url, {
-        method: "POST",
-        headers: { accept: "application/vnd.github+json", "user-agent": "runnerhub-setup" },
-        signal: AbortSignal.timeout(SETUP_GITHUB_TIMEOUT_MS),
-      });
-    } catch (error) {
-      log.warn(
-        { err: error, githubUrl: config.github.baseUrl },
-        "setup: GitHub did not answer the manifest conversion",
-      );
-      return text(res, 502, `GitHub did not answer at ${config.github.baseUrl}; try again from ${SETUP_HOME}`);
-    }
-    const converted = conversionSchema.safeParse(answer.ok ? await answer.json() : undefined);
-    if (!converted.success) {
-      log.warn({ status: answer.status }, "setup: GitHub refused the manifest conversion");
-      return text(
-        res,
-        502,
-        `GitHub answered ${answer.status} to the manifest conversion (a code is good once, for an hour); start again at ${SETUP_HOME}`,
-      );
-    }
-    const app = converted.data;
-    deps.save({
-      APP_ID: String(app.id),
-      PRIVATE_KEY: app.pem,
-      WEBHOOK_SECRET: app.webhook_secret,
-      GITHUB_CLIENT_ID: app.client_id,
-      GITHUB_CLIENT_SECRET: app.client_secret,
-    });
-    log.info({ appId: app.id, settingsFile: config.settingsFile }, "setup: GitHub App created and saved");
-    res
-      .writeHead(302, { location: `${app.html_url}/installations/new`, "cache-control": "no-store", ...LAST_ANSWER })
-      .end();
-  }
+  const { config } = deps;
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = pathOf(req);
     const method = req.method ?? "GET";
+    if (answerOpenRoute(req, res, path, method)) return;
     const query = new URL(req.url ?? "/", "http://localhost").searchParams;
-    if (method === "GET" && path === "/healthz") return void sendJson(res, 200, { status: "ok" });
-    if (method === "GET" && path === "/readyz") {
-      return void sendJson(res, 503, {
-        status: "not ready",
-        reason: "setup: no GitHub App yet; open the setup URL printed at start (or set RUNNERHUB_SETUP_TOKEN)",
-      });
-    }
-    if (method === "GET" && path === "/") {
-      return void res
-        .writeHead(302, { location: `${SETUP_HOME}${new URL(req.url ?? "/", "http://localhost").search}` })
-        .end();
-    }
-    const routes = [SETUP_HOME, SETUP_IMPORT, SETUP_RETURN];
-    if (!routes.includes(path)) return void sendJson(res, 404, { error: "not found", path });
-
-    const token = presented(req, query);
-    const auth = checkToken(token.value, digest);
-    if (auth !== "ok") {
-      log.warn({ method, path, reason: auth, remoteAddress: req.socket.remoteAddress }, "setup request refused");
-      return auth === "missing"
-        ? text(
-            res,
-            401,
-            "setup token required: open the URL runnerhub printed at start, or set RUNNERHUB_SETUP_TOKEN",
-            {
-              "www-authenticate": 'Bearer realm="runnerhub setup"',
-            },
-          )
-        : text(res, 403, "wrong setup token");
-    }
-    // From the printed URL on, the browser carries the token itself (never readable by a script, never sent by another site).
-    const cookie: Record<string, string> = token.inUrl
-      ? {
-          "set-cookie": [
-            `${SETUP_COOKIE}=${token.value}`,
-            `Path=${SETUP_HOME}`,
-            "HttpOnly",
-            "SameSite=Strict",
-            ...(overHttps(req) ? ["Secure"] : []),
-          ].join("; "),
-        }
-      : {};
+    const cookie = authorize(deps, digest, req, res, query);
+    if (cookie === undefined) return;
 
     if (method === "GET" && path === SETUP_HOME) {
       const manifest = manifestOf(deps.app, baseUrlOf(req), config.webhookProxyUrl);
       const createUrl = createAppUrl(config.github.webUrl, config.org, deps.token);
-      return page(res, 200, renderSetupPage({ manifest, createAppUrl: createUrl }), cookie);
+      return sendPage(res, config, 200, renderSetupPage({ manifest, createAppUrl: createUrl }), cookie);
     }
-    if (method === "GET" && path === SETUP_IMPORT) return page(res, 200, renderImportPage(), cookie);
-    if (method === "POST" && path === SETUP_IMPORT) return importApp(req, res, cookie);
-    if (method === "GET" && path === SETUP_RETURN) return finishManifest(res, query.get("code"));
-    return text(res, 405, `${method} is not allowed on ${path}`);
+    if (method === "GET" && path === SETUP_IMPORT) return sendPage(res, config, 200, renderImportPage(), cookie);
+    if (method === "POST" && path === SETUP_IMPORT) return importApp(deps, req, res, cookie);
+    if (method === "GET" && path === SETUP_RETURN) return finishManifest(deps, res, query.get("code"));
+    return sendText(res, 405, `${method} is not allowed on ${path}`);
   };
 }
 

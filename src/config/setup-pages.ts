@@ -1,4 +1,4 @@
-import { html, type Html } from "../admin/html.js";
+import { html, type Html } from "../http/html.js";
 
 /**
  * The setup page's HTML and the GitHub App manifest it posts, without I/O. The page registers

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { checkToken, presentedToken, tokenDigest } from "../admin/auth.js";
+import { checkToken, presentedToken, tokenDigest } from "./auth.js";
 import { pathOf, sendJson, type Handler } from "./server.js";
 import { HEALTH_CHECK_TIMEOUT_MS } from "../tunables.js";
 

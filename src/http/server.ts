@@ -29,6 +29,12 @@ export function pathOf(req: IncomingMessage): string {
   return new URL(req.url ?? "/", "http://localhost").pathname;
 }
 
+/** Whether the browser reached us over HTTPS, directly or through a proxy that says so. */
+export function overHttps(req: IncomingMessage): boolean {
+  const socket = req.socket as { encrypted?: boolean };
+  return socket.encrypted === true || req.headers["x-forwarded-proto"] === "https";
+}
+
 export function createHttpServer(handlers: Handler[], log: Logger): Server {
   return createServer((req, res) => {
     void (async () => {

@@ -3,9 +3,9 @@ import { Worker, type Job } from "bullmq";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { BULL_BOARD_PATH, ROUTE_DOCS } from "../../../src/admin/api-spec.js";
+import { BULL_BOARD_PATH, ROUTE_DOCS } from "../../../src/admin/api/spec.js";
 import { ADMIN_DISABLED_MESSAGE, createAdminHandler, type AdminHandler } from "../../../src/admin/handler.js";
-import { compileTemplate } from "../../../src/admin/routing.js";
+import { compileTemplate } from "../../../src/admin/api/routing.js";
 import {
   drainResponseSchema,
   errorSchema,

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { poolOverrideSchema } from "../../../src/pools/overrides.js";
 import { poolViewSchema, runnerDetailSchema, runnerViewSchema } from "../../../src/admin/schemas.js";
+import { engineCapacity } from "../../../src/admin/format.js";
 import {
+  engineViews,
   fieldProblems,
   jobView,
   pageCount,
@@ -307,6 +309,37 @@ describe("fieldProblems", () => {
     const result = poolOverrideSchema.safeParse([1]);
     expect(fieldProblems(result.error?.issues ?? [], "body")).toEqual([
       { field: "body", message: "must be a JSON object" },
+    ]);
+  });
+});
+
+describe("engines", () => {
+  it("come from heartbeats and live runners; this process' ping decides its own, and only it knows the capacity", () => {
+    const views = engineViews(
+      [
+        { engine: "b", state: "busy" },
+        { engine: "b", state: "idle" },
+        { engine: "a", state: "starting" },
+      ],
+      { name: "c", capacity: undefined, reachable: false },
+      {
+        ages: [
+          { engine: "b", ageMs: 1_500.4 },
+          { engine: "c", ageMs: 2_000 },
+          { engine: "d", ageMs: 30_000 },
+        ],
+        timeoutMs: 30_000,
+      },
+    );
+    expect(views).toEqual([
+      { name: "a", starting: 1, idle: 0, busy: 0, capacity: null, health: "unknown", lastBeatMs: null },
+      { name: "b", starting: 0, idle: 1, busy: 1, capacity: null, health: "ok", lastBeatMs: 1_500 },
+      { name: "c", starting: 0, idle: 0, busy: 0, capacity: "unlimited", health: "unreachable", lastBeatMs: 2_000 },
+      { name: "d", starting: 0, idle: 0, busy: 0, capacity: null, health: "silent", lastBeatMs: 30_000 },
+    ]);
+    expect(views.map(engineCapacity)).toEqual(["unknown", "unknown", "no limit", "unknown"]);
+    expect(engineViews([], { name: "c", capacity: 4, reachable: true }, { ages: [], timeoutMs: 1 })).toEqual([
+      { name: "c", starting: 0, idle: 0, busy: 0, capacity: 4, health: "ok", lastBeatMs: null },
     ]);
   });
 });

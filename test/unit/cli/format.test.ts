@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { JobView, PoolView, RunnerDetail, RunnerView } from "../../../src/admin/schemas.js";
 import {
-  formatAge,
-  formatBytes,
   formatRunnerDetail,
   formatDrain,
   formatError,
@@ -41,16 +39,6 @@ describe("formatTable", () => {
         ],
       ),
     ).toBe(["A     LONGER  C", "xxxx  y", "z             end", ""].join("\n"));
-  });
-});
-
-describe("formatAge", () => {
-  it("picks the largest whole unit", () => {
-    expect(formatAge(-5)).toBe("0s");
-    expect(formatAge(59_999)).toBe("59s");
-    expect(formatAge(60_000)).toBe("1m");
-    expect(formatAge(2 * 3600_000 + 5)).toBe("2h");
-    expect(formatAge(3 * 86_400_000)).toBe("3d");
   });
 });
 
@@ -223,14 +211,5 @@ describe("formatRunnerDetail", () => {
     const silent = formatRunnerDetail({ ...exited, busyJobId: null, logs: "", rerun: null }, NOW);
     expect(silent).toContain("job:          11 (made for it; took none)\n");
     expect(silent.endsWith("--- last log lines ---\n(no output)\n")).toBe(true);
-  });
-
-  it("formats sizes in binary units", () => {
-    expect([512, 1536, 64 * 1024 * 1024, 3 * 1024 ** 3].map(formatBytes)).toEqual([
-      "512 B",
-      "1.5 KiB",
-      "64.0 MiB",
-      "3.0 GiB",
-    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileTemplate, matchRoute, type RouteSpec } from "../../../src/admin/routing.js";
+import { compileTemplate, matchRoute, type RouteSpec } from "../../../../src/admin/api/routing.js";
 
 const routes: RouteSpec[] = [
   { method: "GET", template: "/admin/queue/jobs/{id}" },

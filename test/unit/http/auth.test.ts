@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkToken, presentedToken, tokenDigest } from "../../../src/admin/auth.js";
+import { checkToken, presentedToken, tokenDigest } from "../../../src/http/auth.js";
 
 const TOKEN = "0123456789abcdef-admin";
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;

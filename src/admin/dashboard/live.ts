@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Overview } from "./schemas.js";
+import type { Overview } from "../schemas.js";
 
 export interface LiveDeps {
   read(): Promise<Overview>;

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { SESSION_TTL_MS } from "../tunables.js";
+import { SESSION_TTL_MS } from "../../tunables.js";
 
 /**
  * Browser sessions of the dashboard, without server state: the cookie is an expiry and a nonce
@@ -31,15 +31,6 @@ export function verifySession(value: string | undefined, token: string, now: num
 /** When a session cookie (already verified) expires; live streams end then. */
 export function sessionExpiresAt(value: string): number {
   return Number(value.split(".")[0]);
-}
-
-/** One cookie's value from a Cookie header. */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? "").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
 }
 
 /** HttpOnly (no script reads it), SameSite=Strict (no other site sends it), scoped to /admin. */

@@ -1,11 +1,11 @@
 import { request, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BULL_BOARD_PATH } from "../../../src/admin/api-spec.js";
-import { createAdminHandler, type AdminHandler } from "../../../src/admin/handler.js";
-import { issueSession } from "../../../src/admin/session.js";
-import { createHttpServer, listen } from "../../../src/http/server.js";
-import { createLogger } from "../../../src/observability/logger.js";
+import { BULL_BOARD_PATH } from "../../../../src/admin/api/spec.js";
+import { createAdminHandler, type AdminHandler } from "../../../../src/admin/handler.js";
+import { issueSession } from "../../../../src/admin/dashboard/session.js";
+import { createHttpServer, listen } from "../../../../src/http/server.js";
+import { createLogger } from "../../../../src/observability/logger.js";
 import {
   LIVE_STREAM_MAX_BUFFERED_BYTES,
   LIVE_STREAMS_PER_SESSION,
@@ -13,9 +13,9 @@ import {
   LOGIN_BODY_MAX_BYTES,
   LOGIN_FAILURES_PER_WINDOW,
   SESSION_TTL_MS,
-} from "../../../src/tunables.js";
-import { waitFor } from "../../sim/github-simulator.js";
-import { adminDeps, runnerRecord, serviceContext, testPool, type ServiceContext } from "../support/context.js";
+} from "../../../../src/tunables.js";
+import { waitFor } from "../../../sim/github-simulator.js";
+import { adminDeps, runnerRecord, serviceContext, testPool, type ServiceContext } from "../../support/context.js";
 
 /**
  * The dashboard under load and abuse, on a real HTTP server: capped live streams, a stalled

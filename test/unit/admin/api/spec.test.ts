@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BULL_BOARD_PATH, openApiDocument, ROUTE_DOCS } from "../../../src/admin/api-spec.js";
+import { BULL_BOARD_PATH, openApiDocument, ROUTE_DOCS } from "../../../../src/admin/api/spec.js";
 
 type Operation = { responses: Record<string, unknown>; requestBody?: unknown; operationId: string };
 const doc = openApiDocument() as {

@@ -1,8 +1,8 @@
-import type { FeedEntry, FeedEventKind } from "../state/event-feed.js";
-import { BULL_BOARD_PATH } from "./api-spec.js";
-import { html, type Html } from "./html.js";
-import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView } from "./schemas.js";
-import { formatAge, formatBytes } from "./views.js";
+import type { FeedEntry, FeedEventKind } from "../../state/event-feed.js";
+import { BULL_BOARD_PATH } from "../api/spec.js";
+import { html, type Html } from "../../http/html.js";
+import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView } from "../schemas.js";
+import { engineCapacity, formatAge, formatBytes } from "../format.js";
 
 /**
  * The dashboard's HTML, rendered from an overview without I/O. The server renders whole pages
@@ -131,12 +131,6 @@ function poolsTable(pools: readonly PoolView[]): Html {
     rows,
   );
   return html`${limitsTable}${pools.map(crashLoopNote)}`;
-}
-
-/** Only the process working on an engine knows its capacity (RUNNERHUB_ENGINE_CAPACITY). */
-export function engineCapacity(engine: EngineView): string {
-  if (engine.capacity === null) return "unknown";
-  return engine.capacity === "unlimited" ? "no limit" : String(engine.capacity);
 }
 
 function enginesTable(engines: readonly EngineView[], now: number): Html {

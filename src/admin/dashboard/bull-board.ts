@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
-import type { Queues } from "../queue/queues.js";
-import { BULL_BOARD_PATH } from "./api-spec.js";
+import type { Queues } from "../../queue/queues.js";
+import { BULL_BOARD_PATH } from "../api/spec.js";
 
 /** The part of an Express app used here; the adapter types its app loosely. */
 interface ExpressApp {
@@ -11,7 +11,7 @@ interface ExpressApp {
   disable(setting: string): unknown;
 }
 
-export interface Dashboard {
+export interface BullBoard {
   /** Serves a request under BULL_BOARD_PATH; false when the board has no such page. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
@@ -21,7 +21,7 @@ export interface Dashboard {
  * relative to the mount point (as Express' own mounting would) and the promise settles when the
  * response finished, or when the board's app falls through.
  */
-export function createDashboard(queues: Queues, engines: () => Promise<string[]>): Dashboard {
+export function createBullBoardHandler(queues: Queues, engines: () => Promise<string[]>): BullBoard {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(BULL_BOARD_PATH);
   const board = createBullBoard({

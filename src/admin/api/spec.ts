@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { poolOverrideSchema } from "../pools/overrides.js";
+import { poolOverrideSchema } from "../../pools/overrides.js";
 import {
   LIVE_STREAMS_PER_SESSION,
   LIVE_STREAMS_TOTAL,
   LOGIN_BODY_MAX_BYTES,
   LOGIN_FAILURE_WINDOW_MS,
   LOGIN_FAILURES_PER_WINDOW,
-} from "../tunables.js";
+} from "../../tunables.js";
 import type { Method } from "./routing.js";
 import {
   DEFAULT_PER_PAGE,
@@ -22,7 +22,7 @@ import {
   queueCountsSchema,
   runnerDetailSchema,
   runnersResponseSchema,
-} from "./schemas.js";
+} from "../schemas.js";
 
 /**
  * Every admin route, described once: the handler binds an implementation to each key (the

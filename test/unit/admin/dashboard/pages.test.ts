@@ -1,16 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { escapeHtml, html } from "../../../src/admin/html.js";
 import {
-  engineCapacity,
   renderDashboard,
   renderLogin,
   renderRunnerPage,
   renderSections,
   SECTION_IDS,
-} from "../../../src/admin/pages.js";
-import type { RunnerDetail } from "../../../src/admin/schemas.js";
-import { engineViews } from "../../../src/admin/views.js";
-import { AT, crashLoopingOverview, knownOverview, runner } from "../support/overview.js";
+} from "../../../../src/admin/dashboard/pages.js";
+import type { RunnerDetail } from "../../../../src/admin/schemas.js";
+import { AT, crashLoopingOverview, knownOverview, runner } from "../../support/overview.js";
 
 /** Markup with its layout whitespace taken out, so assertions read like the elements they look for. */
 const flat = (markup: { text: string }) =>
@@ -18,21 +15,6 @@ const flat = (markup: { text: string }) =>
     .replace(/\s+/g, " ")
     .replace(/>\s+</g, "><")
     .replace(/\s*\/?>/g, ">");
-
-describe("html", () => {
-  it("escapes what it interpolates, except nested fragments; joins arrays; drops empty values", () => {
-    const name = `<script>alert("x")</script>&'`;
-    expect(html`<p title="${name}">${name}</p>`.text).toBe(
-      `<p title="${escapeHtml(name)}">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;</p>`,
-    );
-    // Another name for the tag, so that the formatter leaves this template as written.
-    const tag = html;
-    expect(tag`<ul>${["a", "<b>"].map((item) => tag`<li>${item}</li>`)}</ul>`.text).toBe(
-      "<ul><li>a</li><li>&lt;b&gt;</li></ul>",
-    );
-    expect(html`${undefined}${null}${false}${0}`.text).toBe("0");
-  });
-});
 
 describe("the dashboard's sections", () => {
   const sections = renderSections(knownOverview());
@@ -152,36 +134,5 @@ describe("pages", () => {
 
     const missing = flat(renderRunnerPage({ name: "x<y", detail: undefined, events: [], now: AT }));
     expect(missing).toContain("No runner named <code>x&lt;y</code>");
-  });
-});
-
-describe("engines", () => {
-  it("come from heartbeats and live runners; this process' ping decides its own, and only it knows the capacity", () => {
-    const views = engineViews(
-      [
-        { engine: "b", state: "busy" },
-        { engine: "b", state: "idle" },
-        { engine: "a", state: "starting" },
-      ],
-      { name: "c", capacity: undefined, reachable: false },
-      {
-        ages: [
-          { engine: "b", ageMs: 1_500.4 },
-          { engine: "c", ageMs: 2_000 },
-          { engine: "d", ageMs: 30_000 },
-        ],
-        timeoutMs: 30_000,
-      },
-    );
-    expect(views).toEqual([
-      { name: "a", starting: 1, idle: 0, busy: 0, capacity: null, health: "unknown", lastBeatMs: null },
-      { name: "b", starting: 0, idle: 1, busy: 1, capacity: null, health: "ok", lastBeatMs: 1_500 },
-      { name: "c", starting: 0, idle: 0, busy: 0, capacity: "unlimited", health: "unreachable", lastBeatMs: 2_000 },
-      { name: "d", starting: 0, idle: 0, busy: 0, capacity: null, health: "silent", lastBeatMs: 30_000 },
-    ]);
-    expect(views.map(engineCapacity)).toEqual(["unknown", "unknown", "no limit", "unknown"]);
-    expect(engineViews([], { name: "c", capacity: 4, reachable: true }, { ages: [], timeoutMs: 1 })).toEqual([
-      { name: "c", starting: 0, idle: 0, busy: 0, capacity: 4, health: "ok", lastBeatMs: null },
-    ]);
   });
 });

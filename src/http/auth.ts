@@ -7,7 +7,7 @@ export function tokenDigest(token: string): Buffer {
   return createHash("sha256").update(token, "utf8").digest();
 }
 
-/** The token a request presents as `Authorization: Bearer TOKEN`. Browsers log in once instead (session.ts). */
+/** The token a request presents as `Authorization: Bearer TOKEN`. Browsers log in once instead (admin/dashboard/session.ts). */
 export function presentedToken(authorization: string | undefined): string | undefined {
   return /^bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
 }

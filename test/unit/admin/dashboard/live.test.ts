@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createLiveHub, overviewKey } from "../../../src/admin/live.js";
-import type { Overview } from "../../../src/admin/schemas.js";
-import { createLogger } from "../../../src/observability/logger.js";
+import { createLiveHub, overviewKey } from "../../../../src/admin/dashboard/live.js";
+import type { Overview } from "../../../../src/admin/schemas.js";
+import { createLogger } from "../../../../src/observability/logger.js";
 
 function overview(at: number, runners: number): Overview {
   return {

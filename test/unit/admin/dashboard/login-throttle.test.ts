@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLoginThrottle } from "../../../src/admin/login-throttle.js";
+import { createLoginThrottle } from "../../../../src/admin/dashboard/login-throttle.js";
 
 const limits = { limit: 3, windowMs: 60_000, maxAddresses: 2 };
 
