@@ -86,6 +86,41 @@ export function targetKey(target: RunnerTarget): string {
 }
 
 /**
+ * Runner-group ids by installation, organization and lower-cased name, kept for
+ * RUNNER_GROUP_CACHE_MS after they were read.
+ */
+class RunnerGroupIds {
+  private readonly ids = new Map<string, { id: number; readAt: number }>();
+
+  constructor(private readonly now: () => number) {}
+
+  get(installationId: number, org: string, name: string): number | undefined {
+    const cached = this.ids.get(this.key(installationId, org, name));
+    return cached !== undefined && this.now() - cached.readAt < RUNNER_GROUP_CACHE_MS ? cached.id : undefined;
+  }
+
+  /** The organization's groups as just listed, replacing what was known of it; returns them by lower-cased name. */
+  replace(installationId: number, org: string, groups: { id: number; name: string }[]): Map<string, number> {
+    this.forget(installationId, org);
+    const readAt = this.now();
+    for (const group of groups) this.ids.set(this.key(installationId, org, group.name), { id: group.id, readAt });
+    return new Map(groups.map((group) => [group.name.toLowerCase(), group.id]));
+  }
+
+  /** Forgets the organization's groups (only the one with this id, when given). */
+  forget(installationId: number, org: string, id?: number): void {
+    const prefix = this.key(installationId, org, "");
+    for (const [key, cached] of this.ids) {
+      if (key.startsWith(prefix) && (id === undefined || cached.id === id)) this.ids.delete(key);
+    }
+  }
+
+  private key(installationId: number, org: string, name: string): string {
+    return `${installationId}/${org}/${name.toLowerCase()}`;
+  }
+}
+
+/**
  * RunnersApi over installation-authenticated Octokit clients (Probot's, which cache installation
  * tokens; runnerhub's Octokit adds the shared budget, retries and deadlines). Runner-group ids are
  * kept for RUNNER_GROUP_CACHE_MS, by `now`.
@@ -94,14 +129,7 @@ export function createRunnersApi(
   auth: (installationId?: number) => Promise<InstallationOctokit>,
   now: () => number,
 ): RunnersApi {
-  /** Group ids by installation, organization and lower-cased name, with when they were read. */
-  const groupIds = new Map<string, { id: number; readAt: number }>();
-  const groupKey = (installationId: number, org: string, name: string) =>
-    `${installationId}/${org}/${name.toLowerCase()}`;
-  const cachedGroupId = (key: string) => {
-    const cached = groupIds.get(key);
-    return cached !== undefined && now() - cached.readAt < RUNNER_GROUP_CACHE_MS ? cached.id : undefined;
-  };
+  const groupIds = new RunnerGroupIds(now);
 
   return {
     async generateJitConfig({ installationId, scope }, runner) {
@@ -121,11 +149,7 @@ export function createRunnersApi(
         const status = httpStatusOf(error);
         // The group may have been deleted or recreated under a new id: the next attempt looks it up again.
         if (scope.kind === "org" && (status === 404 || status === 422)) {
-          for (const [key, cached] of groupIds) {
-            if (key.startsWith(groupKey(installationId, scope.org, "")) && cached.id === runner.runnerGroupId) {
-              groupIds.delete(key);
-            }
-          }
+          groupIds.forget(installationId, scope.org, runner.runnerGroupId);
         }
         throw error;
       }
@@ -142,19 +166,11 @@ export function createRunnersApi(
 
     async runnerGroupId({ installationId, scope }, groupName) {
       if (scope.kind === "repo") return DEFAULT_RUNNER_GROUP_ID;
-      const key = groupKey(installationId, scope.org, groupName);
-      const cached = cachedGroupId(key);
+      const cached = groupIds.get(installationId, scope.org, groupName);
       if (cached !== undefined) return cached;
       const octokit = await auth(installationId);
       const groups = await octokit.paginate("GET /orgs/{org}/actions/runner-groups", { org: scope.org, per_page: 100 });
-      const readAt = now();
-      for (const [existing] of groupIds) {
-        if (existing.startsWith(groupKey(installationId, scope.org, ""))) groupIds.delete(existing);
-      }
-      for (const group of groups) {
-        groupIds.set(groupKey(installationId, scope.org, group.name), { id: group.id, readAt });
-      }
-      const id = groupIds.get(key)?.id;
+      const id = groupIds.replace(installationId, scope.org, groups).get(groupName.toLowerCase());
       if (id === undefined) {
         throw new Error(
           `runner group "${groupName}" does not exist in organization ${scope.org}; create it or fix the pool's runnerGroup`,
@@ -214,7 +230,15 @@ export function createRunnersApi(
         throw error;
       }
     },
+    ...jobsAndInstallations(auth),
+  };
+}
 
+/** The RunnersApi calls about jobs and installations, which need no runner-group ids. */
+function jobsAndInstallations(
+  auth: (installationId?: number) => Promise<InstallationOctokit>,
+): Pick<RunnersApi, "installationFor" | "jobStatus" | "jobResult" | "rerunJob"> {
+  return {
     async installationFor(scope) {
       const octokit = await auth();
       const { data } =

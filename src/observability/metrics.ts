@@ -33,163 +33,202 @@ const PHASES = {
 
 type Phase = keyof typeof PHASES;
 
+function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]) {
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]) {
+  return new Gauge({ name, help, labelNames, registers: [registry] });
+}
+
+function histogram<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  buckets: number[],
+) {
+  return new Histogram({ name, help, labelNames, buckets, registers: [registry] });
+}
+
+function phase(registry: Registry, key: Phase) {
+  return histogram(registry, PHASES[key][0], PHASES[key][1], ["pool"], WAIT_BUCKETS);
+}
+
+/** Jobs as GitHub reports them, and the webhooks that tell of them. */
+function jobMetrics(registry: Registry) {
+  return {
+    webhooks: counter(registry, "runnerhub_webhooks_total", "workflow_job webhooks received, by action and outcome", [
+      "action",
+      "outcome",
+    ]),
+    jobsIgnored: counter(registry, "runnerhub_jobs_ignored_total", "Queued jobs no pool serves, by reason", ["reason"]),
+    jobsQueued: counter(
+      registry,
+      "runnerhub_jobs_queued_total",
+      "Jobs GitHub queued for a pool (redeliveries not counted)",
+      ["pool"],
+    ),
+    jobsStarted: counter(
+      registry,
+      "runnerhub_jobs_started_total",
+      "Jobs of a pool that a runner took (first in_progress webhook)",
+      ["pool"],
+    ),
+    jobsCompleted: counter(
+      registry,
+      "runnerhub_jobs_completed_total",
+      "Jobs of a pool that ended, by GitHub's conclusion",
+      ["pool", "conclusion"],
+    ),
+  };
+}
+
+/** Runner containers: made, failed, ended, and what they used. */
+function runnerMetrics(registry: Registry) {
+  return {
+    runnersCreated: counter(registry, "runnerhub_runners_created_total", "Runner containers created, by pool", [
+      "pool",
+    ]),
+    provisionFailures: counter(
+      registry,
+      "runnerhub_provision_failures_total",
+      "Provisioning attempts that failed, by pool",
+      ["pool"],
+    ),
+    runnerExits: counter(
+      registry,
+      "runnerhub_runner_exits_total",
+      "Runner containers that exited, by pool and reason",
+      ["pool", "reason"],
+    ),
+    oomKills: counter(
+      registry,
+      "runnerhub_oom_kills_total",
+      "Runner containers the kernel killed for exceeding the pool's memory limit",
+      ["pool"],
+    ),
+    crashLoopBackoffs: counter(
+      registry,
+      "runnerhub_crash_loop_backoffs_total",
+      "Backoffs begun because a pool's runners kept ending before taking a job, by pool",
+      ["pool"],
+    ),
+    oomReruns: counter(
+      registry,
+      "runnerhub_oom_reruns_total",
+      "Jobs re-run on a bigger pool after their runner was OOM-killed, by pool and retry pool",
+      ["pool", "retry_pool"],
+    ),
+    provisionSeconds: histogram(
+      registry,
+      "runnerhub_provision_seconds",
+      "From the queued webhook to a started runner container",
+      ["pool"],
+      [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    ),
+    runnerPeakMemory: histogram(
+      registry,
+      "runnerhub_runner_peak_memory_bytes",
+      "Peak memory of a runner container that ran a job, by pool (size pools' memory from it)",
+      ["pool"],
+      [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16_384, 32_768].map((mib) => mib * 1024 * 1024),
+    ),
+    runnerCpuSeconds: histogram(
+      registry,
+      "runnerhub_runner_cpu_seconds",
+      "CPU time a runner container that ran a job used, by pool",
+      ["pool"],
+      [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400],
+    ),
+  };
+}
+
+/** The phases of a job's wait, one histogram each. */
+function phaseMetrics(registry: Registry) {
+  return {
+    webhookDelaySeconds: phase(registry, "webhookDelay"),
+    queueWaitSeconds: phase(registry, "queueWait"),
+    capacityWaitSeconds: phase(registry, "capacityWait"),
+    jitConfigSeconds: phase(registry, "jitConfig"),
+    containerStartSeconds: phase(registry, "containerStart"),
+    runnerOnlineSeconds: phase(registry, "runnerOnline"),
+    jobStartSeconds: phase(registry, "jobStart"),
+  };
+}
+
+/** runnerhub itself and what it depends on: its own errors and passes, GitHub and Docker. */
+function dependencyMetrics(registry: Registry) {
+  return {
+    internalErrors: counter(
+      registry,
+      "runnerhub_internal_errors_total",
+      "Errors runnerhub caught and went on without (logged with the same where), by place",
+      ["where"],
+    ),
+    reconcileActions: counter(
+      registry,
+      "runnerhub_reconcile_actions_total",
+      "Actions the reconciler carried out, by kind and outcome (ok, failed)",
+      ["kind", "outcome"],
+    ),
+    githubRequests: counter(
+      registry,
+      "runnerhub_github_requests_total",
+      "GitHub API requests (after Octokit's retries), by installation (app: the app's JWT), route and status",
+      ["installation", "route", "status"],
+    ),
+    githubRateLimitRemaining: gauge(
+      registry,
+      "runnerhub_github_rate_limit_remaining",
+      "Requests left in GitHub's rate-limit window, from the last response's x-ratelimit-remaining",
+      ["installation", "resource"],
+    ),
+    dockerErrors: counter(
+      registry,
+      "runnerhub_docker_errors_total",
+      "Docker engine calls that failed, by engine and operation",
+      ["engine", "operation"],
+    ),
+  };
+}
+
+/** Runner images: pulls and clean-up. */
+function imageMetrics(registry: Registry) {
+  return {
+    imagePullSeconds: histogram(
+      registry,
+      "runnerhub_image_pull_seconds",
+      "Image pulls by runnerhub, by pool and result (success or failure)",
+      ["pool", "result"],
+      [0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800],
+    ),
+    imagePullFailures: counter(
+      registry,
+      "runnerhub_image_pull_failures_total",
+      "Failed image pulls, by pool and reason (not-found, unauthorized, unreachable, timeout, not-on-engine, error)",
+      ["pool", "reason"],
+    ),
+    imagesRemoved: counter(
+      registry,
+      "runnerhub_images_removed_total",
+      "Runner images removed by the image clean-up, by kind (unused reference, superseded id)",
+      ["kind"],
+    ),
+  };
+}
+
 /** One registry per process, passed down; nothing registers on prom-client's global. */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "runnerhub_process_" });
-  const phase = (key: Phase) =>
-    new Histogram({
-      name: PHASES[key][0],
-      help: PHASES[key][1],
-      labelNames: ["pool"] as const,
-      buckets: WAIT_BUCKETS,
-      registers: [registry],
-    });
   return {
     registry,
-    webhooks: new Counter({
-      name: "runnerhub_webhooks_total",
-      help: "workflow_job webhooks received, by action and outcome",
-      labelNames: ["action", "outcome"] as const,
-      registers: [registry],
-    }),
-    jobsIgnored: new Counter({
-      name: "runnerhub_jobs_ignored_total",
-      help: "Queued jobs no pool serves, by reason",
-      labelNames: ["reason"] as const,
-      registers: [registry],
-    }),
-    jobsQueued: new Counter({
-      name: "runnerhub_jobs_queued_total",
-      help: "Jobs GitHub queued for a pool (redeliveries not counted)",
-      labelNames: ["pool"] as const,
-      registers: [registry],
-    }),
-    jobsStarted: new Counter({
-      name: "runnerhub_jobs_started_total",
-      help: "Jobs of a pool that a runner took (first in_progress webhook)",
-      labelNames: ["pool"] as const,
-      registers: [registry],
-    }),
-    jobsCompleted: new Counter({
-      name: "runnerhub_jobs_completed_total",
-      help: "Jobs of a pool that ended, by GitHub's conclusion",
-      labelNames: ["pool", "conclusion"] as const,
-      registers: [registry],
-    }),
-    runnersCreated: new Counter({
-      name: "runnerhub_runners_created_total",
-      help: "Runner containers created, by pool",
-      labelNames: ["pool"] as const,
-      registers: [registry],
-    }),
-    provisionFailures: new Counter({
-      name: "runnerhub_provision_failures_total",
-      help: "Provisioning attempts that failed, by pool",
-      labelNames: ["pool"] as const,
-      registers: [registry],
-    }),
-    runnerExits: new Counter({
-      name: "runnerhub_runner_exits_total",
-      help: "Runner containers that exited, by pool and reason",
-      labelNames: ["pool", "reason"] as const,
-      registers: [registry],
-    }),
-    oomKills: new Counter({
-      name: "runnerhub_oom_kills_total",
-      help: "Runner containers the kernel killed for exceeding the pool's memory limit",
-      labelNames: ["pool"] as const,
-      registers: [registry],
-    }),
-    internalErrors: new Counter({
-      name: "runnerhub_internal_errors_total",
-      help: "Errors runnerhub caught and went on without (logged with the same where), by place",
-      labelNames: ["where"] as const,
-      registers: [registry],
-    }),
-    crashLoopBackoffs: new Counter({
-      name: "runnerhub_crash_loop_backoffs_total",
-      help: "Backoffs begun because a pool's runners kept ending before taking a job, by pool",
-      labelNames: ["pool"] as const,
-      registers: [registry],
-    }),
-    reconcileActions: new Counter({
-      name: "runnerhub_reconcile_actions_total",
-      help: "Actions the reconciler carried out, by kind and outcome (ok, failed)",
-      labelNames: ["kind", "outcome"] as const,
-      registers: [registry],
-    }),
-    githubRequests: new Counter({
-      name: "runnerhub_github_requests_total",
-      help: "GitHub API requests (after Octokit's retries), by installation (app: the app's JWT), route and status",
-      labelNames: ["installation", "route", "status"] as const,
-      registers: [registry],
-    }),
-    githubRateLimitRemaining: new Gauge({
-      name: "runnerhub_github_rate_limit_remaining",
-      help: "Requests left in GitHub's rate-limit window, from the last response's x-ratelimit-remaining",
-      labelNames: ["installation", "resource"] as const,
-      registers: [registry],
-    }),
-    dockerErrors: new Counter({
-      name: "runnerhub_docker_errors_total",
-      help: "Docker engine calls that failed, by engine and operation",
-      labelNames: ["engine", "operation"] as const,
-      registers: [registry],
-    }),
-    provisionSeconds: new Histogram({
-      name: "runnerhub_provision_seconds",
-      help: "From the queued webhook to a started runner container",
-      labelNames: ["pool"] as const,
-      buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
-      registers: [registry],
-    }),
-    oomReruns: new Counter({
-      name: "runnerhub_oom_reruns_total",
-      help: "Jobs re-run on a bigger pool after their runner was OOM-killed, by pool and retry pool",
-      labelNames: ["pool", "retry_pool"] as const,
-      registers: [registry],
-    }),
-    runnerPeakMemory: new Histogram({
-      name: "runnerhub_runner_peak_memory_bytes",
-      help: "Peak memory of a runner container that ran a job, by pool (size pools' memory from it)",
-      labelNames: ["pool"] as const,
-      buckets: [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16_384, 32_768].map((mib) => mib * 1024 * 1024),
-      registers: [registry],
-    }),
-    runnerCpuSeconds: new Histogram({
-      name: "runnerhub_runner_cpu_seconds",
-      help: "CPU time a runner container that ran a job used, by pool",
-      labelNames: ["pool"] as const,
-      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400],
-      registers: [registry],
-    }),
-    webhookDelaySeconds: phase("webhookDelay"),
-    queueWaitSeconds: phase("queueWait"),
-    capacityWaitSeconds: phase("capacityWait"),
-    jitConfigSeconds: phase("jitConfig"),
-    containerStartSeconds: phase("containerStart"),
-    runnerOnlineSeconds: phase("runnerOnline"),
-    jobStartSeconds: phase("jobStart"),
-    imagePullSeconds: new Histogram({
-      name: "runnerhub_image_pull_seconds",
-      help: "Image pulls by runnerhub, by pool and result (success or failure)",
-      labelNames: ["pool", "result"] as const,
-      buckets: [0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800],
-      registers: [registry],
-    }),
-    imagePullFailures: new Counter({
-      name: "runnerhub_image_pull_failures_total",
-      help: "Failed image pulls, by pool and reason (not-found, unauthorized, unreachable, timeout, not-on-engine, error)",
-      labelNames: ["pool", "reason"] as const,
-      registers: [registry],
-    }),
-    imagesRemoved: new Counter({
-      name: "runnerhub_images_removed_total",
-      help: "Runner images removed by the image clean-up, by kind (unused reference, superseded id)",
-      labelNames: ["kind"] as const,
-      registers: [registry],
-    }),
+    ...jobMetrics(registry),
+    ...runnerMetrics(registry),
+    ...phaseMetrics(registry),
+    ...dependencyMetrics(registry),
+    ...imageMetrics(registry),
   };
 }
 
