@@ -2,7 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import { credentialKeyFor, type RegistryAuths } from "../config/registry-auth.js";
-import { PullError, type ImageEngine, type PullEvent } from "../docker/images.js";
+import { PullError, type ImageEngine, type PullEvent } from "./image-engine.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { ImageStore } from "../state/image-store.js";
