@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, loadDotEnv } from "./config/load.js";
 import { serveSetupPage } from "./config/setup-mode.js";
 import { createLogger } from "./observability/logger.js";
-import { startRuntime } from "./runtime.js";
+import { startRuntime } from "./runtime/index.js";
 
 async function main(): Promise<void> {
   loadDotEnv();

@@ -5,7 +5,7 @@ import type { DockerTarget } from "../config/load.js";
 import { LABELS } from "./labels.js";
 import { demuxLogBuffer, demuxLogStream } from "./logs.js";
 import { sshDialAgent } from "./ssh.js";
-import { httpStatusOf } from "../errors.js";
+import { httpStatusOf } from "../http/error-status.js";
 import { EVENT_STREAM_CHECK_MS } from "../tunables.js";
 
 /** Docker's container states (`docker ps --format {{.State}}`). */

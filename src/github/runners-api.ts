@@ -1,5 +1,5 @@
 import type { ProbotOctokit } from "probot";
-import { httpStatusOf } from "../errors.js";
+import { httpStatusOf } from "../http/error-status.js";
 import { RUNNER_GROUP_CACHE_MS } from "../tunables.js";
 
 export type RunnerScope = { kind: "org"; org: string } | { kind: "repo"; owner: string; repo: string };

@@ -1,4 +1,4 @@
-import type { ContainerImageUse } from "../docker/images.js";
+import type { ContainerImageUse } from "./image-engine.js";
 import type { ImageRecord } from "./policy.js";
 
 /** A tracked image as the engine has it now. */

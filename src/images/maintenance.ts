@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
-import type { ImageEngine } from "../docker/images.js";
+import type { ImageEngine } from "./image-engine.js";
 import { reportSwallowed } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { ImageStore } from "../state/image-store.js";

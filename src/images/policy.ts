@@ -1,4 +1,4 @@
-import type { PullEvent } from "../docker/images.js";
+import type { PullEvent } from "./image-engine.js";
 import { PULL_RETRY_BASE_MS, PULL_RETRY_MAX_MS } from "../tunables.js";
 
 export type PullPolicy = "missing" | "always" | "never";

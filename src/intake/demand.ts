@@ -12,6 +12,8 @@ const login = z.string().min(1).max(100);
  * payload is left alone. A signed payload that does not fit is answered 400 and changes nothing.
  */
 export const workflowJobEventSchema = z.object({
+  /** Any value reads: only queued, in_progress and completed are acted on, the rest are answered 200. */
+  action: z.unknown().optional(),
   workflow_job: z.object({
     id: githubId,
     run_id: githubId,
@@ -31,13 +33,15 @@ export const workflowJobEventSchema = z.object({
 
 export type WorkflowJobEvent = z.infer<typeof workflowJobEventSchema>;
 
-/** The first field of a payload that runnerhub cannot read, as `path: problem`; undefined when it reads. */
-export function workflowJobProblem(payload: unknown): string | undefined {
+/** A payload as runnerhub reads it, or its first field that does not read, as `path: problem`. */
+export type WorkflowJobRead = { ok: true; event: WorkflowJobEvent } | { ok: false; problem: string };
+
+export function readWorkflowJob(payload: unknown): WorkflowJobRead {
   const parsed = workflowJobEventSchema.safeParse(payload);
-  if (parsed.success) return undefined;
+  if (parsed.success) return { ok: true, event: parsed.data };
   const issue = parsed.error.issues[0];
   const path = issue?.path.map(String).join(".") || "(payload)";
-  return `${path}: ${issue?.message ?? "invalid"}`;
+  return { ok: false, problem: `${path}: ${issue?.message ?? "invalid"}` };
 }
 
 export function scopeOf(event: WorkflowJobEvent): RunnerScope {

@@ -1,29 +1,24 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { verify } from "@octokit/webhooks-methods";
 import type { Logger } from "pino";
 import { pathOf, sendJson, type Handler } from "../http/server.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
-import { workflowJobProblem } from "./demand.js";
+import { readWorkflowJob } from "./demand.js";
+import { isHandledAction, type WorkflowJobHandlers } from "./workflow-job-handlers.js";
 
 export const WEBHOOK_PATH = "/api/github/webhooks";
 
-/** A verified webhook, as @octokit/webhooks' receive() takes it. */
-export interface ReceivedEvent {
-  id: string;
-  name: string;
-  payload: unknown;
-}
-
 export interface WebhookHandlerDeps {
-  /** Whether `signature` (X-Hub-Signature-256) signs `body` with the webhook secret. */
-  verify(body: string, signature: string): Promise<boolean>;
-  /** Runs the event's handlers; resolves once what they write is in Redis. */
-  receive(event: ReceivedEvent): Promise<void>;
+  /** The App's webhook secret: X-Hub-Signature-256 must sign the body with it. */
+  secret: string;
+  /** Run for a valid workflow_job event of the action they are named after. */
+  workflowJob: WorkflowJobHandlers;
   /** An event was answered 503: the missed-delivery recovery should look soon (written once Redis answers). */
   suspectMiss(): Promise<void>;
   /** Bodies over this many bytes are refused (413) without being read. */
   maxBytes: number;
-  /** Longest wait for receive() before the delivery is answered 503. */
+  /** Longest wait for a handler before the delivery is answered 503. */
   timeoutMs: number;
   metrics: Pick<Metrics, "internalErrors">;
   log: Logger;
@@ -97,7 +92,7 @@ export function webhookHandler(deps: WebhookHandlerDeps): Handler {
         `body over ${deps.maxBytes} bytes (RUNNERHUB_WEBHOOK_MAX_BYTES); a workflow_job payload is a few KB`,
       );
     }
-    if (!(await deps.verify(body.text, String(req.headers["x-hub-signature-256"])))) {
+    if (!(await verify(deps.secret, body.text, String(req.headers["x-hub-signature-256"])))) {
       return sendJson(res, 400, { error: "signature does not match event payload and secret" });
     }
     let payload: unknown;
@@ -106,19 +101,21 @@ export function webhookHandler(deps: WebhookHandlerDeps): Handler {
     } catch {
       return sendJson(res, 400, { error: "body is not JSON" });
     }
-    if (name === "workflow_job") {
-      const problem = workflowJobProblem(payload);
-      if (problem !== undefined) {
-        log.warn({ ...fields, problem }, "malformed workflow_job payload; refused");
-        return sendJson(res, 400, { error: `workflow_job payload: ${problem}` });
-      }
+    // Events and actions runnerhub does not act on are answered as recorded: there is nothing to record.
+    if (name !== "workflow_job") return sendJson(res, 200, { ok: true });
+    const read = readWorkflowJob(payload);
+    if (!read.ok) {
+      log.warn({ ...fields, problem: read.problem }, "malformed workflow_job payload; refused");
+      return sendJson(res, 400, { error: `workflow_job payload: ${read.problem}` });
     }
+    const { action } = read.event;
+    if (!isHandledAction(action)) return sendJson(res, 200, { ok: true });
 
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), deps.timeoutMs);
     });
-    const work = deps.receive({ id, name, payload }).then(
+    const work = deps.workflowJob[action](id, read.event).then(
       () => "done" as const,
       (error: unknown) => ({ error }),
     );

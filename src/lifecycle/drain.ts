@@ -1,6 +1,6 @@
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
-import { httpStatusOf } from "../errors.js";
+import { httpStatusOf } from "../http/error-status.js";
 import type { RunnersApi } from "../github/runners-api.js";
 import type { StopRunnerRequest } from "../queue/jobs.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";

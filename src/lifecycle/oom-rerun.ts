@@ -7,7 +7,7 @@ import { OOM_RERUN_QUEUE, oomRerunJobId, type OomRerunRequest } from "../queue/j
 import { rerunRetryDelayMs } from "../tunables.js";
 import type { OomRerunClaim, OomRerunStore } from "../state/oom-reruns.js";
 import type { BusyJob, RunnerRecord } from "../state/runner-store.js";
-import { httpStatusOf } from "../errors.js";
+import { httpStatusOf } from "../http/error-status.js";
 import { carriesLabels } from "../pools/match.js";
 import type { ExitReason } from "./exit-reason.js";
 

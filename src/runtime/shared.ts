@@ -6,7 +6,7 @@ import type { Pool } from "../config/pools.js";
 import { createGitHubBudget } from "../github/budget.js";
 import { createRunnerhubOctokit } from "../github/octokit.js";
 import { createRunnersApi, type RunnersApi } from "../github/runners-api.js";
-import { createDeliveryRecovery, githubDeliveriesApi, type DeliveryRecovery } from "../lifecycle/delivery-recovery.js";
+import { createDeliveryRecovery, githubDeliveriesApi, type DeliveryRecovery } from "../intake/delivery-recovery.js";
 import type { Check } from "../http/health.js";
 import type { Handler } from "../http/server.js";
 import {

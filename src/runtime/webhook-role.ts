@@ -1,5 +1,4 @@
-import type { EmitterWebhookEvent } from "@octokit/webhooks";
-import { intakeWebhooks } from "../intake/app.js";
+import { createWorkflowJobHandlers } from "../intake/workflow-job-handlers.js";
 import { webhookHandler } from "../intake/webhook-handler.js";
 import { INTAKE_TIMEOUT_MS } from "../tunables.js";
 import type { Served, Shared } from "./shared.js";
@@ -7,10 +6,7 @@ import type { Served, Shared } from "./shared.js";
 /** The webhook role: workflow_job webhooks, signature and fields checked, turned into queue entries. */
 export function startWebhookRole(shared: Shared): Served {
   const { config, queues } = shared;
-  const suspectMiss = () => shared.recovery.suspectMiss();
-  const intake = intakeWebhooks({
-    secret: config.github.webhookSecret,
-    suspectMiss,
+  const workflowJob = createWorkflowJobHandlers({
     currentPools: shared.currentPools,
     provisionQueue: queues.provision,
     runnerOpsQueue: (engine) => queues.runnerOps(engine),
@@ -27,10 +23,9 @@ export function startWebhookRole(shared: Shared): Served {
   return {
     handlers: [
       webhookHandler({
-        verify: (body, signature) => intake.verify(body, signature),
-        // The handler checked the fields runnerhub reads; the rest is GitHub's to shape.
-        receive: (event) => intake.receive(event as EmitterWebhookEvent),
-        suspectMiss,
+        secret: config.github.webhookSecret,
+        workflowJob,
+        suspectMiss: () => shared.recovery.suspectMiss(),
         maxBytes: config.webhookMaxBytes,
         timeoutMs: INTAKE_TIMEOUT_MS,
         metrics: shared.metrics,

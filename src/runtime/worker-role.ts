@@ -5,7 +5,7 @@ import { poolWarnings } from "../config/pools.js";
 import type { ProvisionStep } from "../config/test-fault.js";
 import { countEngineErrors } from "../docker/counted-engine.js";
 import { connectDocker, connectEngine, type ContainerEngine } from "../docker/engine.js";
-import { createImageEngine } from "../docker/images.js";
+import { createImageEngine } from "../images/image-engine.js";
 import { createImageMaintenance } from "../images/maintenance.js";
 import { createImagePuller, type ImagePuller } from "../images/puller.js";
 import {
@@ -18,7 +18,7 @@ import { watchRunnerExits } from "../lifecycle/exit-watcher.js";
 import { createReconciler, type Reconciler } from "../lifecycle/reconciler.js";
 import { sampleRunnerUsage } from "../lifecycle/usage-sampler.js";
 import { startOomRerunWorker } from "../lifecycle/oom-rerun.js";
-import { startRunnerOpsWorker } from "../lifecycle/runner-ops-worker.js";
+import { startStopRunnerWorker } from "../lifecycle/stop-runner-worker.js";
 import { randomRunnerSuffix } from "../pools/runner-names.js";
 import { startProvisionWorker } from "../provisioning/provision-worker.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
@@ -189,7 +189,7 @@ function startWorkers(
     options,
   );
   stack.defer("provision worker", () => provisioner.close());
-  const runnerOps = startRunnerOpsWorker({ ...shared, engine }, options);
+  const runnerOps = startStopRunnerWorker({ ...shared, engine }, options);
   stack.defer("runner-ops worker", () => runnerOps.close());
   const oomReruns = startOomRerunWorker({ ...shared, store: shared.oomReruns.store }, options);
   stack.defer("oom-rerun worker", () => oomReruns.close());

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RegistryCredential } from "../../../src/config/registry-auth.js";
-import type { ImageEngine } from "../../../src/docker/images.js";
+import type { ImageEngine } from "../../../src/images/image-engine.js";
 import { createImagePuller } from "../../../src/images/puller.js";
 import { waitFor } from "../../sim/github-simulator.js";
 import { serviceContext, testPool, type ServiceContext } from "../support/context.js";

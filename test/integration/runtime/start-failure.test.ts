@@ -11,7 +11,7 @@ import { inject } from "vitest";
 import { loadConfig, type Config } from "../../../src/config/load.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import { MAINTENANCE_QUEUE, PROVISION_QUEUE, reconcileQueueName, runnerOpsQueueName } from "../../../src/queue/jobs.js";
-import { startRuntime } from "../../../src/runtime.js";
+import { startRuntime } from "../../../src/runtime/index.js";
 import { stringify } from "yaml";
 import { testPrivateKey } from "../support/context.js";
 

@@ -6,7 +6,7 @@ import type { GitHubBudgetSettings } from "../../../src/config/load.js";
 import { parseDockerHost } from "../../../src/config/docker-host.js";
 import { poolSchema, type Pool } from "../../../src/config/pools.js";
 import { connectDocker, createContainerEngine, type ContainerEngine } from "../../../src/docker/engine.js";
-import { createImageEngine, type ImageEngine } from "../../../src/docker/images.js";
+import { createImageEngine, type ImageEngine } from "../../../src/images/image-engine.js";
 import { LABELS } from "../../../src/docker/labels.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createGitHubBudget, type GitHubBudget } from "../../../src/github/budget.js";

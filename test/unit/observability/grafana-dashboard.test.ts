@@ -17,7 +17,7 @@ interface Panel {
   panels?: Panel[];
 }
 
-/** The registry as the running app has it: runtime.ts adds the gauges read at scrape. */
+/** The registry as the running app has it: runtime/shared.ts adds the gauges read at scrape. */
 function appRegistry() {
   const metrics = createMetrics();
   registerRunnerGauge(metrics.registry, () => Promise.resolve([]));

@@ -10,7 +10,7 @@ import { stopRunner } from "./stop-runner.js";
  * Stops runner containers on this engine: after their job completed (if the runner did not exit
  * by itself), or when drained through the admin API.
  */
-export function startRunnerOpsWorker(
+export function startStopRunnerWorker(
   deps: { engine: ContainerEngine; runners: RunnerStore; log: Logger },
   options: WorkerOptions,
 ): Worker<StopRunnerRequest> {

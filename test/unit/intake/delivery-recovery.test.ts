@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pickRedeliveries, type HookDelivery } from "../../../src/lifecycle/delivery-recovery.js";
+import { pickRedeliveries, type HookDelivery } from "../../../src/intake/delivery-recovery.js";
 
 const NOW = Date.parse("2024-05-01T12:00:00Z");
 const HOUR = 3_600_000;

@@ -1,8 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { EmitterWebhookEvent, Webhooks } from "@octokit/webhooks";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisKeys } from "../../../src/state/keys.js";
-import { intakeWebhooks } from "../../../src/intake/app.js";
+import { readWorkflowJob } from "../../../src/intake/demand.js";
+import {
+  createWorkflowJobHandlers,
+  isHandledAction,
+  type WorkflowJobHandlers,
+} from "../../../src/intake/workflow-job-handlers.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { provisionJobId } from "../../../src/queue/jobs.js";
 import { type WorkflowJobExample, workflowJobExamples } from "../../sim/github-simulator.js";
@@ -16,7 +20,7 @@ const RUNNER = "rh-k8s-abc123";
 
 let ctx: ServiceContext;
 let metrics: Metrics;
-let webhooks: Webhooks;
+let handlers: WorkflowJobHandlers;
 
 beforeAll(async () => {
   ctx = await serviceContext();
@@ -24,9 +28,7 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   metrics = createMetrics();
-  webhooks = intakeWebhooks({
-    secret: "s",
-    suspectMiss: () => Promise.resolve(),
+  handlers = createWorkflowJobHandlers({
     currentPools: () => [POOL, BIG],
     provisionQueue: ctx.queues.provision,
     runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
@@ -75,12 +77,12 @@ function event(
   });
 }
 
+/** What the webhook handler does with a valid workflow_job: reads it, then calls its action's handler. */
 async function receive(payload: WorkflowJobExample, id = randomUUID()): Promise<void> {
-  await webhooks.receive({
-    id,
-    name: "workflow_job",
-    payload: payload as unknown as EmitterWebhookEvent<"workflow_job">["payload"],
-  });
+  const read = readWorkflowJob(payload);
+  if (!read.ok) throw new Error(`example does not read: ${read.problem}`);
+  if (!isHandledAction(read.event.action)) throw new Error(`no handler for workflow_job.${String(read.event.action)}`);
+  await handlers[read.event.action](id, read.event);
 }
 
 async function count(

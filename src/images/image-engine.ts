@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import type { RegistryCredential } from "../config/registry-auth.js";
-import { httpStatusOf } from "../errors.js";
-import { withDeadline } from "./engine.js";
+import { httpStatusOf } from "../http/error-status.js";
+import { withDeadline } from "../docker/engine.js";
 
 /** One line of Docker's pull progress stream. */
 export interface PullEvent {

@@ -128,6 +128,107 @@ export function pickRedeliveries(
   return picks.map((pick) => pick.latest);
 }
 
+/** What a pass read: GitHub's list, the events in it to redeliver, and each one's redeliveries requested and listed. */
+interface Pass {
+  deliveries: HookDelivery[];
+  candidates: HookDelivery[];
+  requested: Map<string, number>;
+  seen: Map<string, number>;
+}
+
+/** How many redeliveries of each event GitHub lists. */
+function redeliveriesSeen(deliveries: readonly HookDelivery[]): Map<string, number> {
+  const seen = new Map<string, number>();
+  for (const delivery of deliveries) {
+    if (delivery.redelivery) seen.set(delivery.guid, (seen.get(delivery.guid) ?? 0) + 1);
+  }
+  return seen;
+}
+
+/** Every one of the event's redeliveries was requested and is listed, failed too. */
+function givenUp(pass: Pass, guid: string, maxRedeliveries: number): boolean {
+  const count = pass.requested.get(guid) ?? 0;
+  return count >= maxRedeliveries && (pass.seen.get(guid) ?? 0) >= count;
+}
+
+/**
+ * The events this pass leaves alone: given up (each reported once, across processes), or with a
+ * redelivery still on its way.
+ */
+async function holdBack(
+  pass: Pass,
+  maxRedeliveries: number,
+  markAbandoned: (guid: string) => Promise<boolean>,
+  log: Logger,
+): Promise<{ held: Set<string>; abandoned: number }> {
+  const held = new Set<string>();
+  let abandoned = 0;
+  for (const candidate of pass.candidates) {
+    const count = pass.requested.get(candidate.guid) ?? 0;
+    const seen = pass.seen.get(candidate.guid) ?? 0;
+    if (count >= maxRedeliveries) {
+      held.add(candidate.guid);
+      if (seen >= count && (await markAbandoned(candidate.guid))) {
+        abandoned += 1;
+        log.warn(
+          { guid: candidate.guid, event: candidate.event, action: candidate.action, redeliveries: count },
+          "webhook delivery abandoned: every redelivery failed",
+        );
+      }
+    } else if (seen < count) {
+      held.add(candidate.guid);
+      log.debug({ guid: candidate.guid, redeliveries: count, seenRedeliveries: seen }, "redelivery still pending");
+    }
+  }
+  return { held, abandoned };
+}
+
+/** Every event still without a 2xx and not given up, with the time of its original attempt. */
+function unresolvedOf(pass: Pass, maxRedeliveries: number): Map<string, number> {
+  const originalAt = new Map<string, number>();
+  for (const delivery of pass.deliveries) {
+    if (delivery.redelivery) continue;
+    originalAt.set(delivery.guid, Math.min(originalAt.get(delivery.guid) ?? Infinity, delivery.deliveredAt));
+  }
+  const unresolved = new Map<string, number>();
+  for (const candidate of pass.candidates) {
+    const at = originalAt.get(candidate.guid);
+    if (!givenUp(pass, candidate.guid, maxRedeliveries) && at !== undefined) unresolved.set(candidate.guid, at);
+  }
+  return unresolved;
+}
+
+/**
+ * Where a pass starts listing, or undefined when it has no reason to ask GitHub: from shortly
+ * before the newest delivery the last pass saw, and further back only as far as the oldest event
+ * still awaiting its redelivery, so a pass reads what changed, not the day.
+ */
+function listStart(
+  deps: Pick<DeliveryRecoveryDeps, "maxAgeMs" | "fullCheckEveryMs" | "cursorOverlapMs">,
+  now: number,
+  last: { cursor: string | null; suspect: string | null; checkedAt: string | null; oldestUnresolved?: number },
+): number | undefined {
+  const { cursor, oldestUnresolved } = last;
+  const due =
+    cursor === null ||
+    last.suspect !== null ||
+    oldestUnresolved !== undefined ||
+    last.checkedAt === null ||
+    now - Number(last.checkedAt) >= deps.fullCheckEveryMs;
+  if (!due) return undefined;
+  const from = Math.min(
+    cursor === null ? -Infinity : Number(cursor) - (deps.cursorOverlapMs ?? DEFAULT_CURSOR_OVERLAP_MS),
+    oldestUnresolved ?? Infinity,
+  );
+  return Math.max(now - deps.maxAgeMs, from);
+}
+
+function passDone(log: Logger, result: DeliveryRecoveryResult): DeliveryRecoveryResult {
+  if (result.redelivered + result.failed + result.abandoned > 0) log.info(result, "delivery recovery pass done");
+  else log.debug(result, "delivery recovery pass done");
+  return result;
+}
+
 /**
  * Redelivers the `workflow_job` webhooks GitHub could not deliver (app down, timeout, error
  * answer), since GitHub never retries them by itself.
@@ -158,11 +259,6 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
     return (await redis.set(keys.deliveryAbandoned(guid), "1", "PX", ttlMs, "NX")) === "OK";
   }
 
-  /**
-   * Where this pass starts listing, or undefined when it has no reason to ask GitHub. It lists
-   * from shortly before the newest delivery the last pass saw, and further back only as far as
-   * the oldest event still awaiting its redelivery, so a pass reads what changed, not the day.
-   */
   async function listFrom(now: number): Promise<number | undefined> {
     const [cursor, suspect, checkedAt, oldest] = await Promise.all([
       redis.get(keys.deliveryCursor),
@@ -171,18 +267,7 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
       redis.zrange(keys.deliveryUnresolved, "0", "0", "WITHSCORES"),
     ]);
     const oldestUnresolved = oldest[1] === undefined ? undefined : Number(oldest[1]);
-    const due =
-      cursor === null ||
-      suspect !== null ||
-      oldestUnresolved !== undefined ||
-      checkedAt === null ||
-      now - Number(checkedAt) >= deps.fullCheckEveryMs;
-    if (!due) return undefined;
-    const from = Math.min(
-      cursor === null ? -Infinity : Number(cursor) - (deps.cursorOverlapMs ?? DEFAULT_CURSOR_OVERLAP_MS),
-      oldestUnresolved ?? Infinity,
-    );
-    return Math.max(now - deps.maxAgeMs, from);
+    return listStart(deps, now, { cursor, suspect, checkedAt, oldestUnresolved });
   }
 
   /** Remembers where this pass got to and which events still await a redelivery. */
@@ -198,6 +283,36 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
   /** Asks the next pass to look at GitHub, whatever the time since the last look. */
   async function suspectMiss(): Promise<void> {
     await redis.set(keys.deliverySuspect, "1", "PX", ttlMs);
+  }
+
+  /** Requests one more redelivery of the event unless another process claimed it first. */
+  async function redeliver(delivery: HookDelivery, count: number): Promise<"redelivered" | "failed" | "claimed"> {
+    const fields = { guid: delivery.guid, deliveryId: delivery.id, event: delivery.event, action: delivery.action };
+    const claimed = await redis.runnerhubClaimRedelivery(
+      keys.deliveryRedeliveries(delivery.guid),
+      String(count),
+      ttlMs,
+    );
+    if (claimed !== 1) {
+      log.debug(fields, "redelivery claimed by another process");
+      return "claimed";
+    }
+    try {
+      await deps.redeliver(delivery.id);
+      log.info(
+        { ...fields, redeliveries: count + 1, lastStatusCode: delivery.statusCode },
+        "webhook redelivery requested",
+      );
+      return "redelivered";
+    } catch (error) {
+      await redis.runnerhubReleaseRedelivery(keys.deliveryRedeliveries(delivery.guid), String(count + 1));
+      reportSwallowed(deps, error, {
+        where: "delivery-recovery.redeliver",
+        message: "webhook redelivery request failed; the next pass retries",
+        fields,
+      });
+      return "failed";
+    }
   }
 
   return {
@@ -216,82 +331,18 @@ export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryReco
       }
       const candidates = pickRedeliveries(deliveries, new Set(), now, deps.maxAgeMs);
       const requested = await requestedCounts(candidates.map((candidate) => candidate.guid));
-      const seenRedeliveries = new Map<string, number>();
-      for (const delivery of deliveries) {
-        if (delivery.redelivery) seenRedeliveries.set(delivery.guid, (seenRedeliveries.get(delivery.guid) ?? 0) + 1);
-      }
-
-      const held = new Set<string>();
-      let abandoned = 0;
-      for (const candidate of candidates) {
-        const count = requested.get(candidate.guid) ?? 0;
-        const seen = seenRedeliveries.get(candidate.guid) ?? 0;
-        if (count >= maxRedeliveries) {
-          held.add(candidate.guid);
-          if (seen >= count && (await markAbandoned(candidate.guid))) {
-            abandoned += 1;
-            log.warn(
-              { guid: candidate.guid, event: candidate.event, action: candidate.action, redeliveries: count },
-              "webhook delivery abandoned: every redelivery failed",
-            );
-          }
-        } else if (seen < count) {
-          held.add(candidate.guid);
-          log.debug({ guid: candidate.guid, redeliveries: count, seenRedeliveries: seen }, "redelivery still pending");
-        }
-      }
-
+      const pass: Pass = { deliveries, candidates, requested, seen: redeliveriesSeen(deliveries) };
+      const { held, abandoned } = await holdBack(pass, maxRedeliveries, markAbandoned, log);
       let redelivered = 0;
       let failed = 0;
       for (const delivery of pickRedeliveries(deliveries, held, now, deps.maxAgeMs)) {
-        const count = requested.get(delivery.guid) ?? 0;
-        const fields = { guid: delivery.guid, deliveryId: delivery.id, event: delivery.event, action: delivery.action };
-        const claimed = await redis.runnerhubClaimRedelivery(
-          keys.deliveryRedeliveries(delivery.guid),
-          String(count),
-          ttlMs,
-        );
-        if (claimed !== 1) {
-          log.debug(fields, "redelivery claimed by another process");
-          continue;
-        }
-        try {
-          await deps.redeliver(delivery.id);
-          redelivered += 1;
-          log.info(
-            { ...fields, redeliveries: count + 1, lastStatusCode: delivery.statusCode },
-            "webhook redelivery requested",
-          );
-        } catch (error) {
-          failed += 1;
-          await redis.runnerhubReleaseRedelivery(keys.deliveryRedeliveries(delivery.guid), String(count + 1));
-          reportSwallowed(deps, error, {
-            where: "delivery-recovery.redeliver",
-            message: "webhook redelivery request failed; the next pass retries",
-            fields,
-          });
-        }
+        const outcome = await redeliver(delivery, requested.get(delivery.guid) ?? 0);
+        if (outcome === "redelivered") redelivered += 1;
+        if (outcome === "failed") failed += 1;
       }
-
       // Every event still without a 2xx and not given up is looked at again by the next pass.
-      const originalAt = new Map<string, number>();
-      for (const delivery of deliveries) {
-        if (delivery.redelivery) continue;
-        originalAt.set(delivery.guid, Math.min(originalAt.get(delivery.guid) ?? Infinity, delivery.deliveredAt));
-      }
-      const unresolved = new Map<string, number>();
-      for (const candidate of candidates) {
-        const count = requested.get(candidate.guid) ?? 0;
-        const given = count >= maxRedeliveries && (seenRedeliveries.get(candidate.guid) ?? 0) >= count;
-        const at = originalAt.get(candidate.guid);
-        if (!given && at !== undefined) unresolved.set(candidate.guid, at);
-      }
-      await remember(now, deliveries, unresolved);
-
-      const result = { examined: deliveries.length, redelivered, failed, abandoned };
-      if (redelivered + failed + abandoned > 0) log.info(result, "delivery recovery pass done");
-      else log.debug(result, "delivery recovery pass done");
-      return result;
+      await remember(now, deliveries, unresolvedOf(pass, maxRedeliveries));
+      return passDone(log, { examined: deliveries.length, redelivered, failed, abandoned });
     },
   };
 }

@@ -1,16 +1,16 @@
 import type { Logger } from "pino";
-import { createAdminHandler } from "./admin/handler.js";
-import type { Config } from "./config/load.js";
-import type { ContainerEngine } from "./docker/engine.js";
-import { healthHandler, metricsHandler } from "./http/health.js";
-import { createHttpServer, listen, type Handler } from "./http/server.js";
-import { startSchedulesRole } from "./runtime/schedules-role.js";
-import { startShared, type Served, type Shared } from "./runtime/shared.js";
-import { TeardownStack } from "./runtime/teardown.js";
-import { WEBHOOK_PATH } from "./intake/webhook-handler.js";
-import { startWebhookRole } from "./runtime/webhook-role.js";
-import { startWorkerRole } from "./runtime/worker-role.js";
-import { Heartbeats } from "./state/heartbeats.js";
+import { createAdminHandler } from "../admin/handler.js";
+import type { Config } from "../config/load.js";
+import type { ContainerEngine } from "../docker/engine.js";
+import { healthHandler, metricsHandler } from "../http/health.js";
+import { createHttpServer, listen, type Handler } from "../http/server.js";
+import { startSchedulesRole } from "./schedules-role.js";
+import { startShared, type Served, type Shared } from "./shared.js";
+import { TeardownStack } from "./teardown.js";
+import { WEBHOOK_PATH } from "../intake/webhook-handler.js";
+import { startWebhookRole } from "./webhook-role.js";
+import { startWorkerRole } from "./worker-role.js";
+import { Heartbeats } from "../state/heartbeats.js";
 
 export interface Runtime {
   port: number;

@@ -9,7 +9,7 @@ import {
   githubDeliveriesApi,
   type DeliveriesApi,
   type DeliveryRecovery,
-} from "../../../src/lifecycle/delivery-recovery.js";
+} from "../../../src/intake/delivery-recovery.js";
 import { createLogger } from "../../../src/observability/logger.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
 import { RedisKeys } from "../../../src/state/keys.js";
