@@ -18,16 +18,6 @@ export const GITHUB_JOB_MAX_QUEUE_MS = 24 * HOUR_MS;
 // --- Provisioning -------------------------------------------------------------------------------
 
 /**
- * Demand younger than this is trusted to be still queued (saves a GitHub call per runner). Longer
- * than a big burst takes: past the GitHub budget's burst (60 JIT configs) runners come at 2 a
- * second, so a burst of 200 needs about 70 s, and a shorter window would make the later jobs of a
- * burst each cost a job-status GET as well (docs/benchmarks.md). A settling webhook that got lost
- * meanwhile costs one spare runner, which the reconciler retires. `RUNNERHUB_RECHECK_AFTER`
- * overrides it.
- */
-export const RECHECK_AFTER_DEFAULT = "2m";
-
-/**
  * GitHub's answer to "is this job still queued?" is kept this long per job: demand woken again and
  * again (a busy pool) asks GitHub at most once per job in this window. A job settled meanwhile by
  * a lost webhook gets a runner it does not need, which the reconciler retires.
@@ -258,27 +248,7 @@ export const RECONCILE_SWEEP_MS = 30 * MINUTE_MS;
  */
 export const MAX_REDELIVERIES = 3;
 
-/**
- * Default of RUNNERHUB_PROVISION_LOCK, BullMQ's own lock: a worker renews its hold on a provision
- * entry every half of it, and an entry whose worker died is run again within about two of it.
- */
-export const PROVISION_LOCK_DEFAULT = "30s";
-
 // --- Lost engines -------------------------------------------------------------------------------
-
-/**
- * Default of RUNNERHUB_HEARTBEAT_INTERVAL: a worker writes its engine's heartbeat this often. One
- * small Redis write per engine every 5 s costs nothing, and twelve beats fit in the timeout.
- */
-export const HEARTBEAT_INTERVAL_DEFAULT = "5s";
-
-/**
- * Default of RUNNERHUB_HEARTBEAT_TIMEOUT: an engine silent this long is given up for lost. A
- * minute rides out a Redis failover, a long GC pause or a worker restart (its runners are then
- * found as they were), and is short next to GitHub's own patience with a vanished runner. The
- * config insists on at least three intervals.
- */
-export const HEARTBEAT_TIMEOUT_DEFAULT = "60s";
 
 /**
  * One process cleans up after each lost engine, holding this lock: long enough for a GitHub
@@ -328,13 +298,6 @@ export const GITHUB_BUDGET_MAX_WAIT_MS = 5 * MINUTE_MS;
  * lookup. A JIT config refused for its group (404/422) drops the cached id at once.
  */
 export const RUNNER_GROUP_CACHE_MS = 5 * MINUTE_MS;
-
-/**
- * Default of RUNNERHUB_GITHUB_TIMEOUT: a GitHub request without an answer this long is aborted
- * (GitHub answers in well under a second; a half-dead connection never does, and undici alone
- * would wait 300 s for headers). Long enough for a slow GHES under load.
- */
-export const GITHUB_TIMEOUT_DEFAULT = "30s";
 
 /**
  * Tries of one request that GitHub answers with a rate limit, the first included: every process

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import type { Pool } from "../config/pools.js";
 import type { ContainerEngine } from "../docker/engine.js";
 import type { RunnersApi } from "../github/runners-api.js";
 import { checkToken, presentedToken, tokenDigest, type AuthResult } from "../http/auth.js";
 import { pathOf, type Handler } from "../http/server.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { PoolCatalog } from "../pools/catalog.js";
 import type { PoolOverrides } from "../pools/overrides.js";
 import type { Queues } from "../queue/queues.js";
 import type { Slots } from "../slots/slots.js";
@@ -27,8 +27,7 @@ import { createOverviewReader, type OverviewDeps, type OverviewReader } from "./
 export interface AdminDeps {
   /** Undefined: every /admin route answers 503. */
   adminToken: string | undefined;
-  /** The pools as the file declares them. */
-  pools: readonly Pool[];
+  pools: PoolCatalog;
   overrides: PoolOverrides;
   runners: RunnerStore;
   slots: Slots;
@@ -78,7 +77,18 @@ const ROUTE_TABLE = (Object.keys(ROUTE_DOCS) as RouteKey[]).map((key) => ({
 function overviewReader(deps: AdminDeps): OverviewReader {
   const engine = deps.engine;
   return createOverviewReader({
-    ...deps,
+    pools: deps.pools,
+    overrides: deps.overrides,
+    runners: deps.runners,
+    slots: deps.slots,
+    queues: deps.queues,
+    ledger: deps.ledger,
+    feed: deps.feed,
+    heartbeats: deps.heartbeats,
+    heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
+    imageStore: deps.imageStore,
+    crashLoops: deps.crashLoops,
+    now: deps.now,
     localEngine: engine && {
       name: engine.name,
       capacity: deps.engineCapacity,

@@ -1,6 +1,7 @@
 import type { Pool } from "../config/pools.js";
 import type { Slots } from "../slots/slots.js";
 import { crashLoopOf, poolVersion } from "../pools/crash-loop.js";
+import type { PoolCatalog } from "../pools/catalog.js";
 import type { PoolOverrides } from "../pools/overrides.js";
 import type { Queues } from "../queue/queues.js";
 import type { CrashLoopStore } from "../state/crash-loops.js";
@@ -14,8 +15,7 @@ import { JOB_STATES, type JobListState, type Overview, type PoolView } from "./s
 import { engineViews, poolCounts, poolView, selectRunners, type LocalEngineState } from "./views.js";
 
 export interface OverviewDeps {
-  /** The pools as the file declares them. */
-  pools: readonly Pool[];
+  pools: PoolCatalog;
   overrides: PoolOverrides;
   runners: RunnerStore;
   slots: Slots;
@@ -106,7 +106,7 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
       ]);
       return {
         at: deps.now(),
-        pools: await poolViews(deps.pools, records),
+        pools: await poolViews(deps.pools.declared(), records),
         engines: engineViews(records, local, { ages, timeoutMs: deps.heartbeatTimeoutMs }),
         runners: selectRunners(records, undefined),
         queue: { queue: provision.name, counts },

@@ -4,15 +4,9 @@ import { parseEnv } from "node:util";
 import { getPrivateKey } from "@probot/get-private-key";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ENV_DEFAULTS as D } from "./defaults.js";
 import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
-import {
-  GITHUB_TIMEOUT_DEFAULT,
-  HEARTBEAT_INTERVAL_DEFAULT,
-  HEARTBEAT_TIMEOUT_DEFAULT,
-  PROVISION_LOCK_DEFAULT,
-  RECHECK_AFTER_DEFAULT,
-} from "../tunables.js";
 import { normalizeAuthKey } from "../images/reference.js";
 import { parseRegistryAuths, type RegistryAuths, type RegistryCredential } from "./registry-auth.js";
 import { parseTestFault, type ProvisionStep } from "./test-fault.js";
@@ -169,14 +163,14 @@ const envSchema = z.object({
       .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "a host name with an optional port, without protocol or path")
       .optional(),
   ),
-  GHE_PROTOCOL: z.preprocess(blankToUndefined, z.enum(["http", "https"]).default("https")),
-  PORT: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
-  HOST: z.preprocess(blankToUndefined, z.string().default("0.0.0.0")),
+  GHE_PROTOCOL: z.preprocess(blankToUndefined, z.enum(["http", "https"]).default(D.GHE_PROTOCOL)),
+  PORT: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(65535).default(D.PORT)),
+  HOST: z.preprocess(blankToUndefined, z.string().default(D.HOST)),
   LOG_LEVEL: z.preprocess(
     blankToUndefined,
-    z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default(D.LOG_LEVEL),
   ),
-  LOG_FORMAT: z.preprocess(blankToUndefined, z.enum(["json", "pretty"]).default("json")),
+  LOG_FORMAT: z.preprocess(blankToUndefined, z.enum(["json", "pretty"]).default(D.LOG_FORMAT)),
   REDIS_URL: z.preprocess(
     blankToUndefined,
     z
@@ -184,11 +178,11 @@ const envSchema = z.object({
       .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
       .optional(),
   ),
-  RUNNERHUB_DOCKER_TIMEOUT: envDuration("30s"),
-  RUNNERHUB_SHUTDOWN_TIMEOUT: envDuration("25s"),
+  RUNNERHUB_DOCKER_TIMEOUT: envDuration(D.RUNNERHUB_DOCKER_TIMEOUT),
+  RUNNERHUB_SHUTDOWN_TIMEOUT: envDuration(D.RUNNERHUB_SHUTDOWN_TIMEOUT),
   RUNNERHUB_ENGINE_NAME: optionalString,
   RUNNERHUB_ENGINE_CAPACITY: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).optional()),
-  RUNNERHUB_CONFIG: z.preprocess(blankToUndefined, z.string().default("runnerhub.yml")),
+  RUNNERHUB_CONFIG: z.preprocess(blankToUndefined, z.string().default(D.RUNNERHUB_CONFIG)),
   ADMIN_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
   RUNNERHUB_SETUP_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
   GH_ORG: z.preprocess(
@@ -203,7 +197,7 @@ const envSchema = z.object({
     blankToUndefined,
     z
       .string()
-      .default("all")
+      .default(D.RUNNERHUB_ROLES)
       .transform((text, ctx): Role[] => {
         const parts = text.split(",").map((part) => part.trim());
         if (parts.length === 1 && parts[0] === "all") return ["webhook", "worker"];
@@ -218,24 +212,33 @@ const envSchema = z.object({
         return roles;
       }),
   ),
-  RUNNERHUB_STOP_GRACE: envDuration("30s"),
-  RUNNERHUB_RECONCILE_INTERVAL: envDuration("30s"),
-  RUNNERHUB_BOOTSTRAP_TIMEOUT: envDuration("5m"),
-  RUNNERHUB_PROVISION_LOCK: envDuration(PROVISION_LOCK_DEFAULT),
-  RUNNERHUB_RECHECK_AFTER: envDuration(RECHECK_AFTER_DEFAULT),
-  RUNNERHUB_HEARTBEAT_INTERVAL: envDuration(HEARTBEAT_INTERVAL_DEFAULT),
-  RUNNERHUB_HEARTBEAT_TIMEOUT: envDuration(HEARTBEAT_TIMEOUT_DEFAULT),
-  RUNNERHUB_RECOVERY_INTERVAL: envDuration("15m"),
-  RUNNERHUB_GITHUB_BURST: z.preprocess(blankToUndefined, z.coerce.number().int().min(5).default(300)),
-  RUNNERHUB_GITHUB_POINTS_PER_MINUTE: z.preprocess(blankToUndefined, z.coerce.number().positive().default(600)),
-  RUNNERHUB_GITHUB_RESERVE: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(100)),
-  RUNNERHUB_ENV_FILE: z.preprocess(blankToUndefined, z.string().default(".env")),
-  RUNNERHUB_IMAGE_REFRESH_INTERVAL: envDuration("15m"),
+  RUNNERHUB_STOP_GRACE: envDuration(D.RUNNERHUB_STOP_GRACE),
+  RUNNERHUB_RECONCILE_INTERVAL: envDuration(D.RUNNERHUB_RECONCILE_INTERVAL),
+  RUNNERHUB_BOOTSTRAP_TIMEOUT: envDuration(D.RUNNERHUB_BOOTSTRAP_TIMEOUT),
+  RUNNERHUB_PROVISION_LOCK: envDuration(D.RUNNERHUB_PROVISION_LOCK),
+  RUNNERHUB_RECHECK_AFTER: envDuration(D.RUNNERHUB_RECHECK_AFTER),
+  RUNNERHUB_HEARTBEAT_INTERVAL: envDuration(D.RUNNERHUB_HEARTBEAT_INTERVAL),
+  RUNNERHUB_HEARTBEAT_TIMEOUT: envDuration(D.RUNNERHUB_HEARTBEAT_TIMEOUT),
+  RUNNERHUB_RECOVERY_INTERVAL: envDuration(D.RUNNERHUB_RECOVERY_INTERVAL),
+  RUNNERHUB_GITHUB_BURST: z.preprocess(
+    blankToUndefined,
+    z.coerce.number().int().min(5).default(D.RUNNERHUB_GITHUB_BURST),
+  ),
+  RUNNERHUB_GITHUB_POINTS_PER_MINUTE: z.preprocess(
+    blankToUndefined,
+    z.coerce.number().positive().default(D.RUNNERHUB_GITHUB_POINTS_PER_MINUTE),
+  ),
+  RUNNERHUB_GITHUB_RESERVE: z.preprocess(
+    blankToUndefined,
+    z.coerce.number().int().min(0).default(D.RUNNERHUB_GITHUB_RESERVE),
+  ),
+  RUNNERHUB_ENV_FILE: z.preprocess(blankToUndefined, z.string().default(D.RUNNERHUB_ENV_FILE)),
+  RUNNERHUB_IMAGE_REFRESH_INTERVAL: envDuration(D.RUNNERHUB_IMAGE_REFRESH_INTERVAL),
   RUNNERHUB_IMAGE_GC_AGE: z.preprocess(
     blankToUndefined,
     z
       .string()
-      .default("24h")
+      .default(D.RUNNERHUB_IMAGE_GC_AGE)
       .transform((text, ctx) => {
         if (text === "off") return undefined;
         const ms = parseDuration(text);
@@ -248,13 +251,16 @@ const envSchema = z.object({
   ),
   RUNNERHUB_REGISTRY_AUTH_FILE: optionalString,
   RUNNERHUB_REGISTRY_AUTH: optionalString,
-  RUNNERHUB_GITHUB_RATE_FLOOR: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).default(500)),
-  RUNNERHUB_GITHUB_TIMEOUT: envDuration(GITHUB_TIMEOUT_DEFAULT),
+  RUNNERHUB_GITHUB_RATE_FLOOR: z.preprocess(
+    blankToUndefined,
+    z.coerce.number().int().min(0).default(D.RUNNERHUB_GITHUB_RATE_FLOOR),
+  ),
+  RUNNERHUB_GITHUB_TIMEOUT: envDuration(D.RUNNERHUB_GITHUB_TIMEOUT),
   RUNNERHUB_WEBHOOK_MAX_BYTES: z.preprocess(
     blankToUndefined,
     z
       .string()
-      .default("1m")
+      .default(D.RUNNERHUB_WEBHOOK_MAX_BYTES)
       .transform((text, ctx) => {
         const bytes = parseSize(text);
         if (bytes === undefined || bytes < 1024) {
@@ -265,13 +271,13 @@ const envSchema = z.object({
       }),
   ),
   METRICS_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
-  RUNNERHUB_DATA_DIR: z.preprocess(blankToUndefined, z.string().default(".data")),
+  RUNNERHUB_DATA_DIR: z.preprocess(blankToUndefined, z.string().default(D.RUNNERHUB_DATA_DIR)),
   RUNNERHUB_REDIS_PREFIX: z.preprocess(
     blankToUndefined,
     z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,40}$/, "use 1-40 letters, digits, dashes or underscores")
-      .default("runnerhub"),
+      .default(D.RUNNERHUB_REDIS_PREFIX),
   ),
 });
 
@@ -363,7 +369,7 @@ function checkPoolAuths(file: string, pools: readonly Pool[], auths: RegistryAut
 
 /** The settings file's path, as loadDotEnv and loadConfig both see it. */
 function settingsFileOf(env: Env, cwd: string): string {
-  return path.resolve(cwd, env.RUNNERHUB_ENV_FILE || ".env");
+  return path.resolve(cwd, env.RUNNERHUB_ENV_FILE || D.RUNNERHUB_ENV_FILE);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
+import type { PoolCatalog } from "../pools/catalog.js";
 import type { ImageEngine } from "./image-engine.js";
 import { reportSwallowed } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -12,7 +13,7 @@ export interface ImageMaintenanceDeps {
   images: ImageEngine;
   store: ImageStore;
   puller: ImagePuller;
-  pools: () => readonly Pool[];
+  pools: PoolCatalog;
   /** Undefined: unused runner images are never removed. */
   gcAgeMs: number | undefined;
   metrics: Metrics;
@@ -112,7 +113,7 @@ export function createImageMaintenance(deps: ImageMaintenanceDeps) {
 
   return {
     async runOnce(): Promise<ImageMaintenanceSummary> {
-      const pools = deps.pools();
+      const pools = deps.pools.declared();
       await markPoolImages(pools, deps.now());
       let ready = 0;
       let unavailable = 0;

@@ -1,6 +1,5 @@
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
-import type { Pool } from "../config/pools.js";
 import { observeRunnerOnline } from "../provisioning/runner-online.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
@@ -11,10 +10,10 @@ import type { EventFeed } from "../state/event-feed.js";
 import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../state/oom-reruns.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
+import type { PoolCatalog } from "../pools/catalog.js";
 
 export interface WorkflowJobHandlerDeps {
-  /** The pools as the file declares them, read at each use. */
-  currentPools: () => readonly Pool[];
+  pools: PoolCatalog;
   provisionQueue: Queue<ProvisionRequest>;
   runnerOpsQueue: (engine: string) => Queue<StopRunnerRequest>;
   runners: RunnerStore;
@@ -95,11 +94,11 @@ async function oomRerunOf(
  * (undefined: no pool serves it) and the demand it stood for if it was still waiting.
  */
 async function settle(
-  deps: Pick<WorkflowJobHandlerDeps, "oomReruns" | "currentPools" | "ledger">,
+  deps: Pick<WorkflowJobHandlerDeps, "oomReruns" | "pools" | "ledger">,
   event: WorkflowJobEvent,
 ): Promise<{ pool: string; demand: ProvisionRequest | undefined } | undefined> {
   const job = event.workflow_job;
-  const match = routePool(job.labels, deps.currentPools(), (await oomRerunOf(deps, event))?.toPool);
+  const match = routePool(job.labels, deps.pools.declared(), (await oomRerunOf(deps, event))?.toPool);
   if (match.kind !== "matched") return undefined;
   return { pool: match.pool.name, demand: await deps.ledger.settled(match.pool.name, job.id) };
 }
@@ -141,7 +140,7 @@ async function onQueued(deps: WorkflowJobHandlerDeps, deliveryId: string, event:
   // No child logger per webhook, for the reason given at jobFields.
   const fields = { deliveryId, jobId: event.workflow_job.id };
   const rerun = await oomRerunOf(deps, event);
-  const demand = demandFor(event, deps.currentPools(), deps.now(), rerun?.toPool);
+  const demand = demandFor(event, deps.pools.declared(), deps.now(), rerun?.toPool);
   if (demand.kind === "ignore") {
     metrics.jobsIgnored.inc({ reason: demand.reason });
     metrics.webhooks.inc({ action: "queued", outcome: "ignored" });

@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import type { Pool } from "../config/pools.js";
 import type { ContainerEngine, ContainerExit } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
 import type { RunnersApi } from "../github/runners-api.js";
@@ -14,6 +13,7 @@ import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";
 import { exitReason, type ExitReason } from "./exit-reason.js";
 import { oomRerunDecision, requestOomRerun, type OomRerunDeps } from "./oom-rerun.js";
 import { maskSecrets, secretValuesOf, tailOf } from "./runner-logs.js";
+import type { PoolCatalog } from "../pools/catalog.js";
 
 export interface CleanUpDeps {
   engine: ContainerEngine;
@@ -22,8 +22,7 @@ export interface CleanUpDeps {
   github: RunnersApi;
   feed: EventFeed;
   metrics: Metrics;
-  /** The pools as the file declares them, read at each use. */
-  currentPools: () => readonly Pool[];
+  pools: PoolCatalog;
   /** Where a job whose runner was OOM-killed is re-run (pool oomRetryPool). */
   oomReruns: OomRerunDeps;
   /** Counts runners that end before taking a job; enough in a row back their pool off. */
@@ -89,7 +88,7 @@ async function oomRerun(
   record: RunnerRecord | undefined,
   observed: ExitReason,
 ): Promise<{ pool: string; at: number } | undefined> {
-  const decision = oomRerunDecision(record, observed, deps.currentPools());
+  const decision = oomRerunDecision(record, observed, deps.pools.declared());
   if (decision?.kind === "skip") {
     deps.log.info(
       { runnerName: record?.name, pool: record?.pool, reason: decision.reason },
@@ -109,7 +108,7 @@ async function countCrash(
   log: Logger,
 ): Promise<CrashLoopRecord | undefined> {
   if (!record || !crashedBeforeJob(record, observed)) return undefined;
-  const pool = deps.currentPools().find((candidate) => candidate.name === record.pool);
+  const pool = deps.pools.find(record.pool);
   if (!pool) return undefined;
   const { record: loop, backoffBegun } = await deps.crashLoops.recordCrash(pool, {
     runnerName: record.name,

@@ -5,7 +5,7 @@ import type { ContainerEngine } from "../docker/engine.js";
 import type { RunnersApi } from "../github/runners-api.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { PoolOverrides } from "../pools/overrides.js";
+import type { PoolCatalog } from "../pools/catalog.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { EngineSlots } from "../slots/slots.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
@@ -26,9 +26,7 @@ export interface ReconcilerDeps {
   runners: RunnerStore;
   ledger: DemandLedger;
   slots: EngineSlots;
-  overrides: PoolOverrides;
-  /** The pools as the file declares them, read at each use. */
-  currentPools: () => readonly Pool[];
+  pools: PoolCatalog;
   github: RunnersApi;
   provisionQueue: Queue<ProvisionRequest>;
   /** The exit watcher's cleanup, for containers that exited without an event seen. */
@@ -100,7 +98,7 @@ export function createReconciler(deps: ReconcilerDeps) {
             level: "error",
           }),
         );
-        const pools = await deps.overrides.effective(deps.currentPools());
+        const pools = await deps.pools.effective();
         const { snap, warmTargets } = await readSnapshot(deps, installations, pools);
         const plan = await planWithPendingDemand(deps, snap);
         const retiring = new Set(plan.flatMap((action) => (action.kind === "retire" ? [action.pool] : [])));

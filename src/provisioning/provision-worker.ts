@@ -14,7 +14,7 @@ export interface ProvisionWorkerDeps extends ProvisionDeps {
 
 /** Until when the pool's provisioning backs off because its runners crash before taking a job. */
 async function crashLoopBackoff(poolName: string, deps: ProvisionWorkerDeps): Promise<number | undefined> {
-  const pool = deps.currentPools().find((candidate) => candidate.name === poolName);
+  const pool = deps.pools.find(poolName);
   if (!pool) return undefined;
   return backoffEnd(await deps.crashLoops.get(pool.name), poolVersion(pool), deps.now(), deps.crashLoops.policy);
 }
@@ -59,7 +59,7 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     job.id,
     job.data.queuedAt,
   );
-  const maxRunners = deps.currentPools().find((candidate) => candidate.name === pool)?.maxRunners ?? 0;
+  const maxRunners = deps.pools.find(pool)?.maxRunners ?? 0;
   if (await deps.slots.hasRoom({ name: pool, maxRunners })) await deps.slots.wake(pool);
   throw new DelayedError();
 }

@@ -7,6 +7,7 @@ import { describeScope, type RunnerTarget, type RunnersApi } from "../github/run
 import type { ImagePuller } from "../images/puller.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
+import type { PoolCatalog } from "../pools/catalog.js";
 import { runnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
@@ -32,8 +33,7 @@ export interface ProvisionDeps {
   images: ImagePuller;
   runners: RunnerStore;
   ledger: DemandLedger;
-  /** The pools as the file declares them, read at each use. */
-  currentPools: () => readonly Pool[];
+  pools: PoolCatalog;
   /** The pool and engine ceilings, bound to this worker's engine. */
   slots: EngineSlots;
   /** GitHub's web address (https://github.com or the GHES host), for token-style runner images. */
@@ -363,7 +363,7 @@ export async function provisionRunner(
     deliveryId: request.deliveryId,
     scope: describeScope(request.scope),
   });
-  const pool = deps.currentPools().find((candidate) => candidate.name === request.pool);
+  const pool = deps.pools.find(request.pool);
   if (!pool) {
     log.warn("pool no longer configured; demand dropped");
     return { kind: "skipped", reason: "pool-removed" };

@@ -51,13 +51,24 @@ async function serve(
   const served = roles.filter((role) => role !== undefined);
   const checks = Object.assign({ redis: () => shared.redis.client.ping() }, ...served.map((role) => role.checks));
   const admin = await createAdminHandler({
-    ...shared,
     adminToken: config.adminToken,
-    pools: config.pools,
+    pools: shared.pools,
+    overrides: shared.overrides,
+    runners: shared.runners,
+    slots: shared.slots,
+    queues: shared.queues,
+    ledger: shared.ledger,
+    github: shared.github,
+    feed: shared.feed,
+    imageStore: shared.imageStore,
+    crashLoops: shared.crashLoops,
     engine,
     engineCapacity: config.docker.capacity,
     heartbeats: new Heartbeats(shared.redis.client, config.redisPrefix),
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    metrics: shared.metrics,
+    log,
+    now: shared.now,
   });
   stack.defer("dashboard updates", () => admin.stop());
   const handlers: Handler[] = [

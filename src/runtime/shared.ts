@@ -2,7 +2,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Probot } from "probot";
 import type { Logger } from "pino";
 import type { Config } from "../config/load.js";
-import type { Pool } from "../config/pools.js";
 import { createGitHubBudget } from "../github/budget.js";
 import { createRunnerhubOctokit } from "../github/octokit.js";
 import { createRunnersApi, type RunnersApi } from "../github/runners-api.js";
@@ -19,6 +18,7 @@ import {
 } from "../observability/metrics.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import { CRASH_LOOP_POLICY, crashLoopOf, poolVersion } from "../pools/crash-loop.js";
+import { poolCatalog, type PoolCatalog } from "../pools/catalog.js";
 import { PoolOverrides } from "../pools/overrides.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
@@ -64,8 +64,7 @@ export interface Shared {
   recovery: DeliveryRecovery;
   /** Runner images per engine: pull state and backoff (workers), image status (admin API). */
   imageStore: ImageStore;
-  /** The pools as the file declares them, read at each use. */
-  currentPools: () => readonly Pool[];
+  pools: PoolCatalog;
   /** Jobs re-run on a bigger pool after an OOM kill: claimed once, queued, routed by intake. */
   oomReruns: OomRerunDeps;
   /** Pools whose runners end before taking a job, and their provisioning backoff. */
@@ -97,7 +96,8 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
   const queues = createQueues(redis.client, config.redisPrefix);
   stack.defer("queues", () => queues.close());
   const overrides = new PoolOverrides(redis.client, config.redisPrefix);
-  registerPoolLimitGauges(metrics.registry, () => overrides.effective(config.pools));
+  const pools = poolCatalog(() => config.pools, overrides);
+  registerPoolLimitGauges(metrics.registry, () => pools.effective());
   registerQueueGauge(metrics.registry, () => queues.provision.getJobCounts());
   const crashLoops = new CrashLoopStore(redis.client, config.redisPrefix, CRASH_LOOP_POLICY);
   registerCrashLoopGauge(metrics.registry, async () => {
@@ -155,7 +155,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       fullCheckEveryMs: config.recoveryIntervalMs,
     }),
     imageStore: new ImageStore(redis.client, config.redisPrefix),
-    currentPools: () => config.pools,
+    pools,
     oomReruns: { store: new OomRerunStore(redis.client, config.redisPrefix), queue: queues.oomRerun, log, now },
     crashLoops,
   };

@@ -7,7 +7,7 @@ import type { Served, Shared } from "./shared.js";
 export function startWebhookRole(shared: Shared): Served {
   const { config, queues } = shared;
   const workflowJob = createWorkflowJobHandlers({
-    currentPools: shared.currentPools,
+    pools: shared.pools,
     provisionQueue: queues.provision,
     runnerOpsQueue: (engine) => queues.runnerOps(engine),
     runners: shared.runners,

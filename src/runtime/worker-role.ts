@@ -53,8 +53,8 @@ export async function startWorkerRole(
   stack: TeardownStack,
   onFatal: (error: Error) => void,
 ): Promise<WorkerRole> {
-  const { config, redis, log } = shared;
-  const engine = countEngineErrors(await connectEngine(config.docker), shared.metrics.dockerErrors);
+  const { config, redis, log, now, metrics, runners, github, feed, pools, crashLoops } = shared;
+  const engine = countEngineErrors(await connectEngine(config.docker), metrics.dockerErrors);
   for (const warning of poolWarnings(config.pools)) log.warn({ pool: warning.pool }, warning.message);
   const heartbeats = new Heartbeats(redis.client, config.redisPrefix);
   const engineId = await engine.identity();
@@ -64,18 +64,35 @@ export async function startWorkerRole(
   let taken: EngineNameTakenError | undefined;
   const ownsEngine = () => taken === undefined;
   const slots = shared.slots.forEngine({ name: engine.name, capacity: config.docker.capacity });
-  const watcher = watchRunnerExits({ ...shared, slots, engine, reconnectDelayMs });
+  const watcher = watchRunnerExits({
+    engine,
+    runners,
+    slots,
+    github,
+    feed,
+    pools,
+    oomReruns: shared.oomReruns,
+    crashLoops,
+    reconnectDelayMs,
+    metrics,
+    log,
+    now,
+  });
   stack.defer("exit watcher", () => watcher.stop());
   await watcher.ready;
-  const sampler = sampleRunnerUsage({ ...shared, engine, intervalMs: USAGE_SAMPLE_INTERVAL_MS });
+  const sampler = sampleRunnerUsage({ engine, runners, intervalMs: USAGE_SAMPLE_INTERVAL_MS, metrics, log });
   stack.defer("usage sampler", () => sampler.stop());
   const images = startImages(shared, engine);
   const provisioner = startWorkers(shared, { engine, engineId, ownsEngine, slots }, images.puller, stack);
   const reconciler = createReconciler({
-    ...shared,
     engine,
     engineId,
     ownsEngine,
+    runners,
+    ledger: shared.ledger,
+    pools,
+    github,
+    store: shared.store,
     provisionQueue: shared.queues.provision,
     cleanUpExited: watcher.cleanUp,
     bootstrapTimeoutMs: config.bootstrapTimeoutMs,
@@ -84,16 +101,25 @@ export async function startWorkerRole(
     slots,
     forgetLostEngines: () =>
       forgetLostEngines({
-        ...shared,
         heartbeats,
+        runners,
+        slots: shared.slots,
+        github,
+        store: shared.store,
         engine: engine.name,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+        metrics,
+        log,
+        now,
       }),
+    metrics,
+    log,
+    now,
   });
   const heartbeat = startHeartbeat({
     ...beat,
     log,
-    metrics: shared.metrics,
+    metrics,
     intervalMs: config.heartbeatIntervalMs,
     answers: () =>
       engine.ping().then(
@@ -131,11 +157,11 @@ export async function startWorkerRole(
 
 /** Image handling on this engine: the puller provisioning waits on, and the periodic image pass. */
 function startImages(shared: Shared, engine: ContainerEngine) {
-  const { config } = shared;
+  const { config, metrics, log, now } = shared;
   // A client of its own: pulls stream for minutes, outside the engine adapter's call deadline.
   const docker = connectDocker(config.docker.connection, { connectTimeoutMs: config.docker.callTimeoutMs });
   const images = createImageEngine(engine.name, docker, config.docker.callTimeoutMs);
-  const common = { ...shared, engine: engine.name, images, store: shared.imageStore };
+  const common = { engine: engine.name, images, store: shared.imageStore, metrics, log, now };
   const puller = createImagePuller({
     ...common,
     auths: config.registryAuths,
@@ -145,7 +171,7 @@ function startImages(shared: Shared, engine: ContainerEngine) {
   const maintenance = createImageMaintenance({
     ...common,
     puller,
-    pools: shared.currentPools,
+    pools: shared.pools,
     gcAgeMs: config.imageGcAgeMs,
   });
   return { puller, runOnce: () => maintenance.runOnce() };
@@ -168,7 +194,7 @@ function startWorkers(
   stack: TeardownStack,
 ): Worker<ProvisionRequest> {
   const { engine } = bound;
-  const { config, log } = shared;
+  const { config, log, metrics, now, runners, github } = shared;
   const options = {
     connection: shared.redis.client,
     prefix: config.redisPrefix,
@@ -177,21 +203,29 @@ function startWorkers(
   };
   const provisioner = startProvisionWorker(
     {
-      ...shared,
       ...bound,
       images,
+      github,
+      runners,
+      ledger: shared.ledger,
+      pools: shared.pools,
+      crashLoops: shared.crashLoops,
+      feed: shared.feed,
       githubWebUrl: config.github.webUrl,
       recheckAfterMs: config.recheckAfterMs,
       randomSuffix: randomRunnerSuffix,
       entryLockMs: config.provisionLockMs,
       fault: config.testFault && killAfter(config.testFault, log),
+      metrics,
+      log,
+      now,
     },
     options,
   );
   stack.defer("provision worker", () => provisioner.close());
-  const runnerOps = startStopRunnerWorker({ ...shared, engine }, options);
+  const runnerOps = startStopRunnerWorker({ engine, runners, log }, options);
   stack.defer("runner-ops worker", () => runnerOps.close());
-  const oomReruns = startOomRerunWorker({ ...shared, store: shared.oomReruns.store }, options);
+  const oomReruns = startOomRerunWorker({ github, store: shared.oomReruns.store, metrics, log, now }, options);
   stack.defer("oom-rerun worker", () => oomReruns.close());
   return provisioner;
 }

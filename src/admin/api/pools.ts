@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Pool } from "../../config/pools.js";
 import { swallowInto } from "../../observability/internal-errors.js";
 import type { Metrics } from "../../observability/metrics.js";
+import type { PoolCatalog } from "../../pools/catalog.js";
 import { overrideProblems, poolOverrideSchema, type PoolOverrides } from "../../pools/overrides.js";
 import type { Queues } from "../../queue/queues.js";
 import type { Slots } from "../../slots/slots.js";
@@ -11,8 +12,7 @@ import { fieldProblems, slotsToWake } from "../views.js";
 import { errorReply, readJsonBody, type Reply, type RouteContext, type Routes } from "./reply.js";
 
 export interface PoolApiDeps {
-  /** The pools as the file declares them. */
-  pools: readonly Pool[];
+  pools: PoolCatalog;
   overrides: PoolOverrides;
   slots: Slots;
   provision: Queues["provision"];
@@ -72,8 +72,8 @@ async function wakeDeferred(deps: PoolApiDeps, pool: string): Promise<number> {
 
 async function changeLimits(deps: PoolApiDeps, { req, params }: RouteContext): Promise<Reply> {
   const name = params.name ?? "";
-  const pool = deps.pools.find((candidate) => candidate.name === name);
-  if (!pool) return noPool(deps.pools, name);
+  const pool = deps.pools.find(name);
+  if (!pool) return noPool(deps.pools.declared(), name);
   const body = await readJsonBody(req);
   if (!body.ok) return body.reply;
   const parsed = poolOverrideSchema.safeParse(body.value);
@@ -91,8 +91,8 @@ async function changeLimits(deps: PoolApiDeps, { req, params }: RouteContext): P
 
 async function resetCrashLoop(deps: PoolApiDeps, { params }: RouteContext): Promise<Reply> {
   const name = params.name ?? "";
-  const pool = deps.pools.find((candidate) => candidate.name === name);
-  if (!pool) return noPool(deps.pools, name);
+  const pool = deps.pools.find(name);
+  if (!pool) return noPool(deps.pools.declared(), name);
   const ended = await deps.crashLoops.clear(pool.name);
   const woken = ended ? await wakeDeferred(deps, pool.name) : 0;
   deps.log.info({ pool: pool.name, ended, woken }, "crash loop reset by an operator");
@@ -105,7 +105,10 @@ export function poolRoutes(
   deps: PoolApiDeps,
 ): Routes<"GET /admin/pools" | "PATCH /admin/pools/{name}" | "DELETE /admin/pools/{name}/crash-loop"> {
   return {
-    "GET /admin/pools": async () => ({ status: 200, body: { pools: await deps.overview.pools(deps.pools) } }),
+    "GET /admin/pools": async () => ({
+      status: 200,
+      body: { pools: await deps.overview.pools(deps.pools.declared()) },
+    }),
     "PATCH /admin/pools/{name}": (ctx) => changeLimits(deps, ctx),
     "DELETE /admin/pools/{name}/crash-loop": (ctx) => resetCrashLoop(deps, ctx),
   };

@@ -75,7 +75,7 @@ describe("image clean-up on a real engine", () => {
       images: ctx.imageEngine,
       store: ctx.imageStore,
       puller: ctx.images,
-      pools: () => [testPool({ image: tag("pool"), pull: "never" })],
+      pools: ctx.poolsOf(() => [testPool({ image: tag("pool"), pull: "never" })]),
       gcAgeMs: HOUR,
       metrics: ctx.metrics,
       log: ctx.log,

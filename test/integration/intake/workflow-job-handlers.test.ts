@@ -29,7 +29,7 @@ beforeAll(async () => {
 beforeEach(async () => {
   metrics = createMetrics();
   handlers = createWorkflowJobHandlers({
-    currentPools: () => [POOL, BIG],
+    pools: ctx.poolsOf(() => [POOL, BIG]),
     provisionQueue: ctx.queues.provision,
     runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
     runners: ctx.runners,

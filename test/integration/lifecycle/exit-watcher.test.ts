@@ -48,10 +48,10 @@ function startWatcher(engine = ctx.engine): ExitWatcher {
     github: ctx.newGitHub(),
     feed: ctx.feed,
     metrics: ctx.metrics,
-    currentPools: () => [
+    pools: ctx.poolsOf(() => [
       testPool({ oomRetryPool: "linux-big" }),
       testPool({ name: "linux-big", labels: ["self-hosted", "linux", "big"], resources: { memory: "256m" } }),
-    ],
+    ]),
     oomReruns: ctx.oomReruns,
     crashLoops: ctx.crashLoops,
     log: ctx.log,

@@ -57,7 +57,7 @@ function deps(fields: Partial<ProvisionWorkerDeps> = {}): ProvisionWorkerDeps {
     images: ctx.images,
     runners: ctx.runners,
     ledger: ctx.ledger,
-    currentPools: () => [testPool({ command: ["sleep", "300"] })],
+    pools: ctx.poolsOf(() => [testPool({ command: ["sleep", "300"] })]),
     slots: ctx.engineSlots,
     githubWebUrl: "https://github.com",
     recheckAfterMs: 10_000,
@@ -165,7 +165,7 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
   it("withdraws the registration and keeps no record when the container cannot start", async () => {
     const { scope } = githubForJit(502);
     const deleted = nock(GITHUB_API).delete("/orgs/acme/actions/runners/502").reply(204);
-    const broken = deps({ currentPools: () => [testPool({ command: ["/no/such/entrypoint"] })] });
+    const broken = deps({ pools: ctx.poolsOf(() => [testPool({ command: ["/no/such/entrypoint"] })]) });
     await expect(provisionRunner(await queued(3003), broken)).rejects.toThrow();
     scope.done();
     deleted.done();
@@ -176,7 +176,7 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
     const unexpected = nock(GITHUB_API).post(/.*/).reply(500).get(/.*/).reply(500);
     // pull: never, so the engine never reaches for a registry outside this machine.
     const image = "runnerhub-no-such-image:missing";
-    const absent = deps({ currentPools: () => [testPool({ image, pull: "never" })] });
+    const absent = deps({ pools: ctx.poolsOf(() => [testPool({ image, pull: "never" })]) });
     const outcome = await provisionRunner(await queued(3004), absent);
     expect(outcome).toEqual({ kind: "image-unavailable", retryAt: expect.any(Number) });
     expect(unexpected.pendingMocks()).toHaveLength(2);
@@ -289,7 +289,7 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
           prefix: ctx.prefix,
         });
         await events.waitUntilReady();
-        const worker = startProvisionWorker(deps({ currentPools: () => [pool], slots }), {
+        const worker = startProvisionWorker(deps({ pools: ctx.poolsOf(() => [pool]), slots }), {
           connection: ctx.redis,
           prefix: ctx.prefix,
           concurrency: 1,

@@ -24,6 +24,7 @@ import { RedisKeys } from "../../../src/state/keys.js";
 import { RedisEventFeed } from "../../../src/state/event-feed.js";
 import { CrashLoopStore } from "../../../src/state/crash-loops.js";
 import { CRASH_LOOP_POLICY } from "../../../src/pools/crash-loop.js";
+import { poolCatalog, type PoolCatalog } from "../../../src/pools/catalog.js";
 import { PoolOverrides } from "../../../src/pools/overrides.js";
 import { createQueues, type Queues } from "../../../src/queue/queues.js";
 import type { ProvisionRequest } from "../../../src/queue/jobs.js";
@@ -85,6 +86,8 @@ export interface ServiceContext {
   crashLoops: CrashLoopStore;
   /** The shared GitHub budget of this context's prefix, with GitHub's defaults unless told. */
   newBudget(settings?: Partial<GitHubBudgetSettings>): GitHubBudget;
+  /** The pools `declared` reads, with the run-time overrides on this context's prefix. */
+  poolsOf(declared: () => readonly Pool[]): PoolCatalog;
   /** The timeline feed, on this context's prefix. */
   feed: RedisEventFeed;
   /** A GitHub client with empty caches (installation tokens, runner group ids), counting into `into`. */
@@ -136,6 +139,7 @@ export async function serviceContext(): Promise<ServiceContext> {
     });
   return {
     newBudget,
+    poolsOf: (declared) => poolCatalog(declared, overrides),
     redis,
     prefix,
     store,
@@ -215,7 +219,11 @@ export function provisionRequest(githubJobId: number, fields: Partial<ProvisionR
 }
 
 /** The admin handler's parts on this context (every test server of the admin API starts from these). */
-export function adminDeps(ctx: ServiceContext, fields: Pick<AdminDeps, "pools"> & Partial<AdminDeps>): AdminDeps {
+export function adminDeps(
+  ctx: ServiceContext,
+  fields: { pools: readonly Pool[] } & Partial<Omit<AdminDeps, "pools">>,
+): AdminDeps {
+  const { pools, ...rest } = fields;
   return {
     adminToken: undefined,
     overrides: ctx.overrides,
@@ -233,6 +241,7 @@ export function adminDeps(ctx: ServiceContext, fields: Pick<AdminDeps, "pools"> 
     metrics: ctx.metrics,
     log: ctx.log,
     now: () => Date.now(),
-    ...fields,
+    ...rest,
+    pools: ctx.poolsOf(() => pools),
   };
 }
