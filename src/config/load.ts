@@ -14,7 +14,7 @@ import {
   RECHECK_AFTER_DEFAULT,
 } from "../tunables.js";
 import { WRITE_POINTS, type GitHubBudgetSettings } from "../github/budget.js";
-import { normalizeAuthKey } from "../images/reference.js";
+import { normalizeAuthKey } from "./image-reference.js";
 import type { LogFormat } from "../observability/logger.js";
 import { parseRegistryAuths, type RegistryAuths, type RegistryCredential } from "./registry-auth.js";
 import { parseTestFault, type ProvisionStep } from "./test-fault.js";

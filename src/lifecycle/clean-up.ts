@@ -11,7 +11,7 @@ import type { CrashLoopStore } from "../state/crash-loops.js";
 import { exitEventKind, type EventFeed } from "../state/event-feed.js";
 import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
 import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";
-import { exitReason, type ExitReason } from "./exit-reason.js";
+import { exitReason, type ExitReason } from "../docker/exit-reason.js";
 import { oomRerunDecision, requestOomRerun, type OomRerunDeps } from "./oom-rerun.js";
 import { maskSecrets, secretValuesOf, tailOf } from "./runner-logs.js";
 

@@ -9,7 +9,7 @@ import type { OomRerunClaim, OomRerunStore } from "../state/oom-reruns.js";
 import type { BusyJob, RunnerRecord } from "../state/runner-store.js";
 import { httpStatusOf } from "../http/error-status.js";
 import { carriesLabels } from "../pools/match.js";
-import type { ExitReason } from "./exit-reason.js";
+import type { ExitReason } from "../docker/exit-reason.js";
 
 export type OomRerunDecision = { kind: "rerun"; pool: Pool } | { kind: "skip"; reason: string };
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Pool } from "../config/pools.js";
-import type { ExitReason } from "../lifecycle/exit-reason.js";
+import type { ExitReason } from "../docker/exit-reason.js";
 import type { RunnerRecord } from "../state/runner-store.js";
 import {
   CRASH_LOOP_FIRST_BACKOFF_MS,
