@@ -3,7 +3,7 @@ import type { Pool } from "../config/pools.js";
 import type { ImageEngine } from "./image-engine.js";
 import { reportSwallowed } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { ImageStore } from "../state/image-store.js";
+import type { ImageStore } from "./image-store.js";
 import { planImageGc, type ImageGcStep } from "./gc-plan.js";
 import type { ImagePuller } from "./puller.js";
 

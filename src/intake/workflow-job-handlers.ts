@@ -5,7 +5,7 @@ import { observeRunnerOnline } from "../provisioning/runner-online.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
 import { routePool } from "../pools/match.js";
-import type { CrashLoopStore } from "../state/crash-loops.js";
+import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
 import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../state/oom-reruns.js";

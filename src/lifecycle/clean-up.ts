@@ -7,7 +7,7 @@ import { reportSwallowed, swallowInto } from "../observability/internal-errors.j
 import type { Metrics } from "../observability/metrics.js";
 import { crashedBeforeJob, type CrashLoopRecord } from "../pools/crash-loop.js";
 import type { EngineSlots } from "../slots/slots.js";
-import type { CrashLoopStore } from "../state/crash-loops.js";
+import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { exitEventKind, type EventFeed } from "../state/event-feed.js";
 import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
 import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";

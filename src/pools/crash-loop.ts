@@ -16,7 +16,7 @@ import {
  * until the backoff ends, and each crash after a backoff doubles the next one, up to a ceiling.
  * A runner of the pool taking a job, a change of the pool in the pools file or an operator's reset
  * ends it; so does a quiet period without crashes. The decisions are here, without I/O; the state
- * lives in Redis (src/state/crash-loops.ts).
+ * lives in Redis (src/pools/crash-loop-store.ts).
  */
 
 export interface CrashLoopPolicy {

@@ -22,10 +22,10 @@ import { CRASH_LOOP_POLICY, crashLoopOf, poolVersion } from "../pools/crash-loop
 import { PoolOverrides } from "../pools/overrides.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
-import { CrashLoopStore } from "../state/crash-loops.js";
+import { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { DemandLedger } from "../state/demand-ledger.js";
 import { RedisEventFeed } from "../state/event-feed.js";
-import { ImageStore } from "../state/image-store.js";
+import { ImageStore } from "../images/image-store.js";
 import { OomRerunStore } from "../state/oom-reruns.js";
 import { startEmbeddedRedis } from "../state/embedded-redis.js";
 import { connectRedis, type RedisHandle } from "../state/redis.js";
