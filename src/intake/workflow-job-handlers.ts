@@ -8,7 +8,7 @@ import { routePool } from "../pools/match.js";
 import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
-import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../state/oom-reruns.js";
+import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../lifecycle/oom-rerun-store.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 

@@ -5,7 +5,7 @@ import type { RunnersApi } from "../github/runners-api.js";
 import type { Metrics } from "../observability/metrics.js";
 import { OOM_RERUN_QUEUE, oomRerunJobId, type OomRerunRequest } from "../queue/jobs.js";
 import { rerunRetryDelayMs } from "../tunables.js";
-import type { OomRerunClaim, OomRerunStore } from "../state/oom-reruns.js";
+import type { OomRerunClaim, OomRerunStore } from "./oom-rerun-store.js";
 import type { BusyJob, RunnerRecord } from "../state/runner-store.js";
 import { httpStatusOf } from "../http/error-status.js";
 import { carriesLabels } from "../pools/match.js";

@@ -26,7 +26,7 @@ import { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { DemandLedger } from "../state/demand-ledger.js";
 import { RedisEventFeed } from "../state/event-feed.js";
 import { ImageStore } from "../images/image-store.js";
-import { OomRerunStore } from "../state/oom-reruns.js";
+import { OomRerunStore } from "../lifecycle/oom-rerun-store.js";
 import { startEmbeddedRedis } from "../state/embedded-redis.js";
 import { connectRedis, type RedisHandle } from "../state/redis.js";
 import { Slots } from "../slots/slots.js";

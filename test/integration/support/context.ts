@@ -28,7 +28,7 @@ import { createQueues, type Queues } from "../../../src/queue/queues.js";
 import type { ProvisionRequest } from "../../../src/queue/jobs.js";
 import type Dockerode from "dockerode";
 import type { OomRerunDeps } from "../../../src/lifecycle/oom-rerun.js";
-import { OomRerunStore } from "../../../src/state/oom-reruns.js";
+import { OomRerunStore } from "../../../src/lifecycle/oom-rerun-store.js";
 import type { AdminDeps } from "../../../src/admin/handler.js";
 import { Heartbeats } from "../../../src/state/heartbeats.js";
 
