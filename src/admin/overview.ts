@@ -4,7 +4,7 @@ import { crashLoopOf, poolVersion } from "../pools/crash-loop.js";
 import type { PoolCatalog } from "../pools/catalog.js";
 import type { PoolOverrides } from "../pools/overrides.js";
 import type { Queues } from "../queue/queues.js";
-import type { CrashLoopStore } from "../state/crash-loops.js";
+import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import type { ImageRecord } from "../images/policy.js";

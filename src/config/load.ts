@@ -7,18 +7,15 @@ import { z } from "zod";
 import { ENV_DEFAULTS as D } from "./defaults.js";
 import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
-import { normalizeAuthKey } from "../images/reference.js";
+import { WRITE_POINTS, type GitHubBudgetSettings } from "../github/budget.js";
+import { normalizeAuthKey } from "./image-reference.js";
+import type { LogFormat } from "../observability/logger.js";
 import { parseRegistryAuths, type RegistryAuths, type RegistryCredential } from "./registry-auth.js";
 import { parseTestFault, type ProvisionStep } from "./test-fault.js";
 import { parseDuration, parseSize } from "./units.js";
 
-/** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
-export const WRITE_POINTS = 5;
-
 export type Role = "webhook" | "worker";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
-/** json: one object per line (production, log shippers); pretty: for a terminal (npm run dev). */
-export type LogFormat = "json" | "pretty";
 
 export interface DockerTarget {
   /**
@@ -91,16 +88,6 @@ export interface Config {
   githubRateLimitFloor: number;
   /** Longest wait for one GitHub request's answer before it is aborted and the work behind it retried. */
   githubTimeoutMs: number;
-}
-
-/** A token bucket in GitHub's secondary-limit points: a GET costs 1, any other method 5. */
-export interface GitHubBudgetSettings {
-  /** Points that may be spent at once after a quiet spell (the bucket's size). */
-  burstPoints: number;
-  /** Points added back per minute. */
-  pointsPerMinute: number;
-  /** Points only runner registrations and deletions may spend; other calls leave them. */
-  reservePoints: number;
 }
 
 /** Not yet registered as a GitHub App: serve the manifest setup page (src/config/setup-mode.ts). */

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
-import { parseImageReference } from "../images/reference.js";
+import { parseImageReference } from "./image-reference.js";
 import { DEFAULT_RUNNER_LIMITS } from "../tunables.js";
 import { parseDuration, parseSize } from "./units.js";
 

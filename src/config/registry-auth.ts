@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { authKeysFor, normalizeAuthKey, parseImageReference } from "../images/reference.js";
+import { authKeysFor, normalizeAuthKey, parseImageReference } from "./image-reference.js";
 
 /** What Docker's engine takes as X-Registry-Auth for a pull. */
 export interface RegistryCredential {

@@ -1,9 +1,20 @@
 import type { Redis } from "ioredis";
-import type { GitHubBudgetSettings } from "../config/load.js";
-import { WRITE_POINTS } from "../config/load.js";
 import { RedisKeys } from "../state/keys.js";
 import { defineScripts } from "../state/scripts/index.js";
 import { GITHUB_SERVER_ERROR_BACKOFF_MS, GITHUB_SERVER_ERROR_TRIES } from "../tunables.js";
+
+/** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
+export const WRITE_POINTS = 5;
+
+/** A token bucket in GitHub's secondary-limit points: a GET costs 1, any other method 5. */
+export interface GitHubBudgetSettings {
+  /** Points that may be spent at once after a quiet spell (the bucket's size). */
+  burstPoints: number;
+  /** Points added back per minute. */
+  pointsPerMinute: number;
+  /** Points only runner registrations and deletions may spend; other calls leave them. */
+  reservePoints: number;
+}
 
 /**
  * Runner registrations and deletions (and the installation tokens and runner-group lookups they

@@ -1,14 +1,7 @@
 import type { ProbotOctokit } from "probot";
 import { httpStatusOf } from "../http/error-status.js";
+import type { JobStatus, RunnerScope, RunnerTarget } from "../scope/runner-scope.js";
 import { RUNNER_GROUP_CACHE_MS } from "../tunables.js";
-
-export type RunnerScope = { kind: "org"; org: string } | { kind: "repo"; owner: string; repo: string };
-
-/** Where a runner registers: the installation whose token we use and the org or repo. */
-export interface RunnerTarget {
-  installationId: number;
-  scope: RunnerScope;
-}
 
 export interface GitHubRunner {
   id: number;
@@ -17,8 +10,6 @@ export interface GitHubRunner {
   busy: boolean;
   labels: string[];
 }
-
-export type JobStatus = "queued" | "waiting" | "in_progress" | "completed" | "pending" | "requested" | "unknown";
 
 /** The GitHub calls runnerhub makes; one small surface so tests and fakes stay honest. */
 export interface RunnersApi {
@@ -74,15 +65,6 @@ function toGitHubRunner(runner: {
     busy: runner.busy,
     labels: runner.labels.map((label) => label.name),
   };
-}
-
-export function describeScope(scope: RunnerScope): string {
-  return scope.kind === "org" ? scope.org : `${scope.owner}/${scope.repo}`;
-}
-
-/** One string per installation and scope, for maps and Redis hash fields. */
-export function targetKey(target: RunnerTarget): string {
-  return `${target.installationId}:${describeScope(target.scope)}`;
 }
 
 /**

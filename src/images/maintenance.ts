@@ -4,7 +4,7 @@ import type { PoolCatalog } from "../pools/catalog.js";
 import type { ImageEngine } from "./image-engine.js";
 import { reportSwallowed } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { ImageStore } from "../state/image-store.js";
+import type { ImageStore } from "./image-store.js";
 import { planImageGc, type ImageGcStep } from "./gc-plan.js";
 import type { ImagePuller } from "./puller.js";
 

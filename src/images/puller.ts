@@ -5,7 +5,7 @@ import { credentialKeyFor, type RegistryAuths } from "../config/registry-auth.js
 import { PullError, type ImageEngine, type PullEvent } from "./image-engine.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { ImageStore } from "../state/image-store.js";
+import type { ImageStore } from "./image-store.js";
 import {
   PULL_LOCK_POLL_MS,
   PULL_LOCK_TTL_MS,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Pool } from "../config/pools.js";
-import type { RunnerScope } from "../github/runners-api.js";
+import type { RunnerScope } from "../scope/runner-scope.js";
 import { routePool } from "../pools/match.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 

@@ -6,11 +6,11 @@ import { reportSwallowed, swallowInto } from "../observability/internal-errors.j
 import type { Metrics } from "../observability/metrics.js";
 import { crashedBeforeJob, type CrashLoopRecord } from "../pools/crash-loop.js";
 import type { EngineSlots } from "../slots/slots.js";
-import type { CrashLoopStore } from "../state/crash-loops.js";
+import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { exitEventKind, type EventFeed } from "../state/event-feed.js";
 import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
 import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";
-import { exitReason, type ExitReason } from "./exit-reason.js";
+import { exitReason, type ExitReason } from "../docker/exit-reason.js";
 import { oomRerunDecision, requestOomRerun, type OomRerunDeps } from "./oom-rerun.js";
 import { maskSecrets, secretValuesOf, tailOf } from "./runner-logs.js";
 import type { PoolCatalog } from "../pools/catalog.js";

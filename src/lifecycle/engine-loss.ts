@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import { targetKey, type GitHubRunner, type RunnersApi, type RunnerTarget } from "../github/runners-api.js";
+import type { GitHubRunner, RunnersApi } from "../github/runners-api.js";
+import { targetKey, type RunnerTarget } from "../scope/runner-scope.js";
 import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import { parseRunnerName } from "../pools/runner-names.js";

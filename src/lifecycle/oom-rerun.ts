@@ -5,11 +5,11 @@ import type { RunnersApi } from "../github/runners-api.js";
 import type { Metrics } from "../observability/metrics.js";
 import { OOM_RERUN_QUEUE, oomRerunJobId, type OomRerunRequest } from "../queue/jobs.js";
 import { rerunRetryDelayMs } from "../tunables.js";
-import type { OomRerunClaim, OomRerunStore } from "../state/oom-reruns.js";
+import type { OomRerunClaim, OomRerunStore } from "./oom-rerun-store.js";
 import type { BusyJob, RunnerRecord } from "../state/runner-store.js";
 import { httpStatusOf } from "../http/error-status.js";
 import { carriesLabels } from "../pools/match.js";
-import type { ExitReason } from "./exit-reason.js";
+import type { ExitReason } from "../docker/exit-reason.js";
 
 export type OomRerunDecision = { kind: "rerun"; pool: Pool } | { kind: "skip"; reason: string };
 

@@ -1,6 +1,6 @@
 import type { Pool } from "../config/pools.js";
 import { LABELS } from "../docker/labels.js";
-import type { RunnerTarget } from "../github/runners-api.js";
+import type { RunnerTarget } from "../scope/runner-scope.js";
 import { runnerLogFields } from "../pools/runner-names.js";
 import { observeRunnerOnline } from "../provisioning/runner-online.js";
 import { reprovisionJobId } from "../queue/jobs.js";

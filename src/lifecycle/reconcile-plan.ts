@@ -1,7 +1,8 @@
 import type { Pool } from "../config/pools.js";
 import { hasEnded, type ManagedContainer } from "../docker/engine.js";
 import { LABELS } from "../docker/labels.js";
-import { targetKey, type GitHubRunner, type RunnerScope, type RunnerTarget } from "../github/runners-api.js";
+import type { GitHubRunner } from "../github/runners-api.js";
+import { targetKey, type RunnerScope, type RunnerTarget } from "../scope/runner-scope.js";
 import { parseRunnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";

@@ -1,5 +1,6 @@
 import type { Pool } from "../config/pools.js";
-import { describeScope, targetKey, type GitHubRunner, type RunnerTarget } from "../github/runners-api.js";
+import type { GitHubRunner } from "../github/runners-api.js";
+import { describeScope, targetKey, type RunnerTarget } from "../scope/runner-scope.js";
 import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { parseScope, scopesNeedingView, targetFromLabels, type ReconcileSnapshot } from "./reconcile-plan.js";

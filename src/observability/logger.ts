@@ -1,5 +1,7 @@
 import { pino, type Logger } from "pino";
-import type { LogFormat } from "../config/load.js";
+
+/** json: one object per line (production, log shippers); pretty: for a terminal (npm run dev). */
+export type LogFormat = "json" | "pretty";
 
 /** Everything that may hold a secret, wherever it appears in a log object. */
 export const REDACT_PATHS = [

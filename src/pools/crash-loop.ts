@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Pool } from "../config/pools.js";
-import type { ExitReason } from "../lifecycle/exit-reason.js";
+import type { ExitReason } from "../docker/exit-reason.js";
 import type { RunnerRecord } from "../state/runner-store.js";
 import {
   CRASH_LOOP_FIRST_BACKOFF_MS,
@@ -16,7 +16,7 @@ import {
  * until the backoff ends, and each crash after a backoff doubles the next one, up to a ceiling.
  * A runner of the pool taking a job, a change of the pool in the pools file or an operator's reset
  * ends it; so does a quiet period without crashes. The decisions are here, without I/O; the state
- * lives in Redis (src/state/crash-loops.ts).
+ * lives in Redis (src/pools/crash-loop-store.ts).
  */
 
 export interface CrashLoopPolicy {

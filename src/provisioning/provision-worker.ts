@@ -4,7 +4,7 @@ import { backoffEnd, poolVersion } from "../pools/crash-loop.js";
 import { PROVISION_QUEUE, type ProvisionRequest } from "../queue/jobs.js";
 import type { WorkerOptions } from "../queue/queues.js";
 import { ENGINE_FULL_RETRY_MS, PARK_FALLBACK_MS } from "../tunables.js";
-import type { CrashLoopStore } from "../state/crash-loops.js";
+import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { provisionRunner, type ProvisionDeps } from "./provision.js";
 
 export interface ProvisionWorkerDeps extends ProvisionDeps {

@@ -1,4 +1,4 @@
-import type { RunnerScope } from "../github/runners-api.js";
+import type { RunnerScope } from "../scope/runner-scope.js";
 
 export const PROVISION_QUEUE = "provision";
 export const RUNNER_OPS_QUEUE_PREFIX = "runner-ops";

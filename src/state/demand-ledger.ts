@@ -1,6 +1,5 @@
 import type { Redis } from "ioredis";
-import type { JobStatus, RunnerTarget } from "../github/runners-api.js";
-import { targetKey } from "../github/runners-api.js";
+import { targetKey, type JobStatus, type RunnerTarget } from "../scope/runner-scope.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { RedisKeys } from "./keys.js";
 import { defineScripts } from "./scripts/index.js";

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { RunnerScope } from "../github/runners-api.js";
+import type { RunnerScope } from "../scope/runner-scope.js";
 import { RedisKeys } from "./keys.js";
 import { defineScripts } from "./scripts/index.js";
 import { CLEANUP_CLAIM_MS, EXIT_HISTORY_SECONDS } from "../tunables.js";

@@ -6,7 +6,7 @@ import type { PoolCatalog } from "../../pools/catalog.js";
 import { overrideProblems, poolOverrideSchema, type PoolOverrides } from "../../pools/overrides.js";
 import type { Queues } from "../../queue/queues.js";
 import type { Slots } from "../../slots/slots.js";
-import type { CrashLoopStore } from "../../state/crash-loops.js";
+import type { CrashLoopStore } from "../../pools/crash-loop-store.js";
 import { present, type OverviewReader } from "../overview.js";
 import { fieldProblems, slotsToWake } from "../views.js";
 import { errorReply, readJsonBody, type Reply, type RouteContext, type Routes } from "./reply.js";

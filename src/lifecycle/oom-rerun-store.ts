@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { OOM_RERUN_CLAIM_SECONDS } from "../tunables.js";
-import { RedisKeys } from "./keys.js";
+import { RedisKeys } from "../state/keys.js";
 
 /** A job re-run after an OOM kill, and where its re-run goes. */
 export interface OomRerunClaim {

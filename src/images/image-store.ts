@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
-import type { ImageRecord } from "../images/policy.js";
-import { RedisKeys } from "./keys.js";
-import { defineScripts } from "./scripts/index.js";
+import type { ImageRecord } from "./policy.js";
+import { RedisKeys } from "../state/keys.js";
+import { defineScripts } from "../state/scripts/index.js";
 
 /** What runnerhub knows about runner images per engine, and the per-image-and-credentials pull lock. */
 export class ImageStore {

@@ -1,14 +1,8 @@
 import type { Redis } from "ioredis";
 import type { Pool } from "../config/pools.js";
-import {
-  afterCrash,
-  poolVersion,
-  type CrashLoopPolicy,
-  type CrashLoopRecord,
-  type RunnerCrash,
-} from "../pools/crash-loop.js";
-import { RedisKeys } from "./keys.js";
-import { defineScripts } from "./scripts/index.js";
+import { afterCrash, poolVersion, type CrashLoopPolicy, type CrashLoopRecord, type RunnerCrash } from "./crash-loop.js";
+import { RedisKeys } from "../state/keys.js";
+import { defineScripts } from "../state/scripts/index.js";
 import { CRASH_LOOP_WRITE_TRIES } from "../tunables.js";
 
 /** Per pool, its runners' crashes before a job and the backoff they earned (decided in src/pools/crash-loop.ts). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exitReason } from "../../../src/lifecycle/exit-reason.js";
+import { exitReason } from "../../../src/docker/exit-reason.js";
 
 const exit = { exitCode: 0, oomKilled: false, error: undefined, neverStarted: false, memoryLimitBytes: undefined };
 

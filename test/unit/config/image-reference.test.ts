@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { authKeysFor, normalizeAuthKey, parseImageReference } from "../../../src/images/reference.js";
+import { authKeysFor, normalizeAuthKey, parseImageReference } from "../../../src/config/image-reference.js";
 
 describe("parseImageReference", () => {
   it("finds the registry the way Docker does", () => {

@@ -1,4 +1,4 @@
-import type { ContainerExit } from "../docker/engine.js";
+import type { ContainerExit } from "./engine.js";
 
 export type ExitReason = "completed" | "oom-killed" | "crashed" | "never-started" | "gone";
 
