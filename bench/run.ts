@@ -17,6 +17,7 @@ import { poolSchema, type Pool } from "../src/config/pools.js";
 import { LABELS } from "../src/docker/labels.js";
 import { runnerContainerSpec } from "../src/docker/runner-spec.js";
 import { RunnerStore } from "../src/state/runner-store.js";
+import { storeContext } from "../src/state/store-context.js";
 import { PARK_FALLBACK_MS } from "../src/tunables.js";
 import { GitHubSimulator, waitFor, type SimJob, type SimRequest } from "../test/sim/github-simulator.js";
 import { buildStubImage, STUB_IMAGE_TAG } from "../test/sim/stub-image.js";
@@ -794,7 +795,7 @@ async function runBench(cleanup: Cleanup): Promise<void> {
   const hwm = procStatusMiB(app.pid, "VmHWM");
 
   log(`memory: ${RECORDS_ON_FILE} runner records on file`);
-  const records = new RunnerStore(redisClient, "bench");
+  const records = new RunnerStore(storeContext(redisClient, "bench"));
   const seeded = Array.from({ length: RECORDS_ON_FILE }, (_, i) => `linux-${(0x10000000 + i).toString(16)}`);
   for (const name of seeded) {
     // Busy and still in the making (no container yet): the reconciler leaves such records alone.

@@ -1,6 +1,4 @@
-import type { Redis } from "ioredis";
-import { RedisKeys } from "../state/keys.js";
-import { defineScripts } from "../state/scripts/index.js";
+import type { StoreContext } from "../state/store-context.js";
 import { GITHUB_SERVER_ERROR_BACKOFF_MS, GITHUB_SERVER_ERROR_TRIES } from "../tunables.js";
 
 /** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
@@ -54,8 +52,7 @@ export interface GitHubBudget {
 }
 
 export interface BudgetDeps {
-  redis: Redis;
-  prefix: string;
+  store: StoreContext;
   settings: GitHubBudgetSettings;
   sleep: (ms: number) => Promise<void>;
   /** A call that cannot get its points within this time fails (every GitHub call has a bound). */
@@ -66,8 +63,7 @@ export interface BudgetDeps {
 
 export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
   const { settings } = deps;
-  const redis = defineScripts(deps.redis);
-  const keys = new RedisKeys(deps.prefix);
+  const { redis, keys } = deps.store;
   const perMs = settings.pointsPerMinute / 60_000;
   const floor = deps.rateLimitFloor ?? 0;
 

@@ -1,10 +1,8 @@
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import { reportSwallowed } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
-import { RedisKeys } from "../state/keys.js";
-import { defineScripts } from "../state/scripts/index.js";
+import type { StoreContext } from "../state/store-context.js";
 import { MAX_REDELIVERIES } from "../tunables.js";
 
 /** One attempt to deliver a webhook, as GitHub's deliveries API lists it. */
@@ -29,8 +27,7 @@ export interface DeliveriesApi {
 }
 
 export interface DeliveryRecoveryDeps extends DeliveriesApi {
-  redis: Redis;
-  prefix: string;
+  store: StoreContext;
   log: Logger;
   metrics: Pick<Metrics, "internalErrors">;
   now: () => number;
@@ -243,8 +240,7 @@ function passDone(log: Logger, result: DeliveryRecoveryResult): DeliveryRecovery
  */
 export function createDeliveryRecovery(deps: DeliveryRecoveryDeps): DeliveryRecovery {
   const { log } = deps;
-  const redis = defineScripts(deps.redis);
-  const keys = new RedisKeys(deps.prefix);
+  const { redis, keys } = deps.store;
   const maxRedeliveries = deps.maxRedeliveries ?? MAX_REDELIVERIES;
   const ttlMs = String(Math.max(1, Math.ceil(deps.maxAgeMs)));
 

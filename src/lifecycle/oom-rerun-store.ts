@@ -1,6 +1,5 @@
-import type { Redis } from "ioredis";
 import { OOM_RERUN_CLAIM_SECONDS } from "../tunables.js";
-import { RedisKeys } from "../state/keys.js";
+import type { StoreContext } from "../state/store-context.js";
 
 /** A job re-run after an OOM kill, and where its re-run goes. */
 export interface OomRerunClaim {
@@ -23,31 +22,26 @@ export interface RerunJobRef {
 
 /** Which jobs were re-run after an OOM kill (once each), read by intake to route the re-run. */
 export class OomRerunStore {
-  private readonly keys: RedisKeys;
-
-  constructor(
-    private readonly redis: Redis,
-    prefix: string,
-  ) {
-    this.keys = new RedisKeys(prefix);
-  }
+  constructor(private readonly store: StoreContext) {}
 
   private key(job: RerunJobRef): string {
-    return this.keys.oomRerun(job.owner, job.repo, job.runId, job.name);
+    return this.store.keys.oomRerun(job.owner, job.repo, job.runId, job.name);
   }
 
   /** True for the one caller that gets to re-run this job; false once it was re-run (by anyone). */
   async claim(job: RerunJobRef, claim: OomRerunClaim): Promise<boolean> {
-    return (await this.redis.set(this.key(job), JSON.stringify(claim), "EX", OOM_RERUN_CLAIM_SECONDS, "NX")) === "OK";
+    return (
+      (await this.store.redis.set(this.key(job), JSON.stringify(claim), "EX", OOM_RERUN_CLAIM_SECONDS, "NX")) === "OK"
+    );
   }
 
   async claimOf(job: RerunJobRef): Promise<OomRerunClaim | undefined> {
-    const text = await this.redis.get(this.key(job));
+    const text = await this.store.redis.get(this.key(job));
     return text ? (JSON.parse(text) as OomRerunClaim) : undefined;
   }
 
   /** The re-run's queued webhook arrived (only intake writes this, after claim). */
   async markRequeued(job: RerunJobRef, claim: OomRerunClaim, requeuedJobId: number): Promise<void> {
-    await this.redis.set(this.key(job), JSON.stringify({ ...claim, requeuedJobId }), "KEEPTTL");
+    await this.store.redis.set(this.key(job), JSON.stringify({ ...claim, requeuedJobId }), "KEEPTTL");
   }
 }

@@ -1,33 +1,24 @@
-import type { Redis } from "ioredis";
 import type { Pool } from "../config/pools.js";
 import { afterCrash, poolVersion, type CrashLoopPolicy, type CrashLoopRecord, type RunnerCrash } from "./crash-loop.js";
-import { RedisKeys } from "../state/keys.js";
-import { defineScripts } from "../state/scripts/index.js";
 import { CRASH_LOOP_WRITE_TRIES } from "../tunables.js";
+import type { StoreContext } from "../state/store-context.js";
 
 /** Per pool, its runners' crashes before a job and the backoff they earned (decided in src/pools/crash-loop.ts). */
 export class CrashLoopStore {
-  private readonly redis: Redis;
-  private readonly keys: RedisKeys;
-
   constructor(
-    redis: Redis,
-    prefix: string,
+    private readonly store: StoreContext,
     readonly policy: CrashLoopPolicy,
-  ) {
-    this.redis = defineScripts(redis);
-    this.keys = new RedisKeys(prefix);
-  }
+  ) {}
 
   async get(pool: string): Promise<CrashLoopRecord | undefined> {
-    const text = await this.redis.get(this.keys.crashLoop(pool));
+    const text = await this.store.redis.get(this.store.keys.crashLoop(pool));
     return text ? (JSON.parse(text) as CrashLoopRecord) : undefined;
   }
 
   /** The records of these pools, by pool name (pools without one are left out). */
   async getMany(pools: readonly string[]): Promise<Map<string, CrashLoopRecord>> {
     if (pools.length === 0) return new Map();
-    const texts = await this.redis.mget(pools.map((pool) => this.keys.crashLoop(pool)));
+    const texts = await this.store.redis.mget(pools.map((pool) => this.store.keys.crashLoop(pool)));
     return new Map(
       pools.flatMap((pool, index) => {
         const text = texts[index];
@@ -42,13 +33,13 @@ export class CrashLoopStore {
    * from the value still there is written (the others read again).
    */
   async recordCrash(pool: Pool, crash: RunnerCrash): Promise<{ record: CrashLoopRecord; backoffBegun: boolean }> {
-    const key = this.keys.crashLoop(pool.name);
+    const key = this.store.keys.crashLoop(pool.name);
     const version = poolVersion(pool);
     for (let attempt = 1; ; attempt++) {
-      const text = (await this.redis.get(key)) ?? "";
+      const text = (await this.store.redis.get(key)) ?? "";
       const previous = text ? (JSON.parse(text) as CrashLoopRecord) : undefined;
       const outcome = afterCrash(previous, crash, version, this.policy);
-      const written = await this.redis.runnerhubCompareAndSet(
+      const written = await this.store.redis.runnerhubCompareAndSet(
         key,
         text,
         JSON.stringify(outcome.record),
@@ -65,6 +56,6 @@ export class CrashLoopStore {
 
   /** Ends the pool's crash loop (a runner took a job, or an operator reset it); false when there was none. */
   async clear(pool: string): Promise<boolean> {
-    return (await this.redis.del(this.keys.crashLoop(pool))) === 1;
+    return (await this.store.redis.del(this.store.keys.crashLoop(pool))) === 1;
   }
 }

@@ -1,8 +1,7 @@
-import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import { parseDuration } from "../config/units.js";
-import { RedisKeys } from "../state/keys.js";
+import type { StoreContext } from "../state/store-context.js";
 
 const durationText = z
   .string()
@@ -53,15 +52,12 @@ export function overrideProblems(pool: Pool, override: PoolOverride): { field: s
 export class PoolOverrides {
   private readonly key: string;
 
-  constructor(
-    private readonly redis: Redis,
-    prefix: string,
-  ) {
-    this.key = new RedisKeys(prefix).poolOverrides;
+  constructor(private readonly store: StoreContext) {
+    this.key = store.keys.poolOverrides;
   }
 
   async all(): Promise<Record<string, PoolOverride>> {
-    const raw = await this.redis.hgetall(this.key);
+    const raw = await this.store.redis.hgetall(this.key);
     return Object.fromEntries(Object.entries(raw).map(([name, text]) => [name, JSON.parse(text) as PoolOverride]));
   }
 
@@ -69,12 +65,12 @@ export class PoolOverrides {
   async merge(pool: string, change: PoolOverride): Promise<PoolOverride> {
     const current = (await this.all())[pool] ?? {};
     const next = { ...current, ...change };
-    await this.redis.hset(this.key, pool, JSON.stringify(next));
+    await this.store.redis.hset(this.key, pool, JSON.stringify(next));
     return next;
   }
 
   async clear(pool: string): Promise<void> {
-    await this.redis.hdel(this.key, pool);
+    await this.store.redis.hdel(this.key, pool);
   }
 
   /** The configured pools with their overrides applied. */

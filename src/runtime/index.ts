@@ -64,7 +64,7 @@ async function serve(
     crashLoops: shared.crashLoops,
     engine,
     engineCapacity: config.docker.capacity,
-    heartbeats: new Heartbeats(shared.redis.client, config.redisPrefix),
+    heartbeats: new Heartbeats(shared.store),
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     metrics: shared.metrics,
     log,

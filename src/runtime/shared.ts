@@ -91,15 +91,15 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     ),
   );
   const store = storeContext(redis.client, config.redisPrefix);
-  const runners = new RunnerStore(redis.client, config.redisPrefix);
+  const runners = new RunnerStore(store);
   registerRunnerGauge(metrics.registry, () => runners.list());
   const queues = createQueues(redis.client, config.redisPrefix);
   stack.defer("queues", () => queues.close());
-  const overrides = new PoolOverrides(redis.client, config.redisPrefix);
+  const overrides = new PoolOverrides(store);
   const pools = poolCatalog(() => config.pools, overrides);
   registerPoolLimitGauges(metrics.registry, () => pools.effective());
   registerQueueGauge(metrics.registry, () => queues.provision.getJobCounts());
-  const crashLoops = new CrashLoopStore(redis.client, config.redisPrefix, CRASH_LOOP_POLICY);
+  const crashLoops = new CrashLoopStore(store, CRASH_LOOP_POLICY);
   registerCrashLoopGauge(metrics.registry, async () => {
     const records = await crashLoops.getMany(config.pools.map((pool) => pool.name));
     return config.pools.map((pool) => ({
@@ -115,8 +115,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     log: log.child({ name: "probot" }),
     Octokit: createRunnerhubOctokit({
       budget: createGitHubBudget({
-        redis: redis.client,
-        prefix: config.redisPrefix,
+        store,
         settings: config.githubBudget,
         sleep: (ms) => sleep(ms),
         maxWaitMs: GITHUB_BUDGET_MAX_WAIT_MS,
@@ -136,27 +135,26 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     metrics,
     redis,
     runners,
-    ledger: new DemandLedger(redis.client, config.redisPrefix),
+    ledger: new DemandLedger(store),
     queues,
     overrides,
     store,
     slots: new Slots(store, queues.provision, log),
     probot,
     github: createRunnersApi((installationId) => probot.auth(installationId), now),
-    feed: new RedisEventFeed(redis.client, config.redisPrefix, log, now, metrics),
+    feed: new RedisEventFeed(store, log, now, metrics),
     recovery: createDeliveryRecovery({
       ...githubDeliveriesApi(() => probot.auth()),
-      redis: redis.client,
-      prefix: config.redisPrefix,
+      store,
       log,
       metrics,
       now,
       maxAgeMs: RECOVERY_MAX_AGE_MS,
       fullCheckEveryMs: config.recoveryIntervalMs,
     }),
-    imageStore: new ImageStore(redis.client, config.redisPrefix),
+    imageStore: new ImageStore(store),
     pools,
-    oomReruns: { store: new OomRerunStore(redis.client, config.redisPrefix), queue: queues.oomRerun, log, now },
+    oomReruns: { store: new OomRerunStore(store), queue: queues.oomRerun, log, now },
     crashLoops,
   };
 }

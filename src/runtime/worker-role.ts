@@ -53,10 +53,10 @@ export async function startWorkerRole(
   stack: TeardownStack,
   onFatal: (error: Error) => void,
 ): Promise<WorkerRole> {
-  const { config, redis, log, now, metrics, runners, github, feed, pools, crashLoops } = shared;
+  const { config, log, now, metrics, runners, github, feed, pools, crashLoops } = shared;
   const engine = countEngineErrors(await connectEngine(config.docker), metrics.dockerErrors);
   for (const warning of poolWarnings(config.pools)) log.warn({ pool: warning.pool }, warning.message);
-  const heartbeats = new Heartbeats(redis.client, config.redisPrefix);
+  const heartbeats = new Heartbeats(shared.store);
   const engineId = await engine.identity();
   const beat = { heartbeats, engine: engine.name, engineId, timeoutMs: config.heartbeatTimeoutMs };
   // Before any work: a second engine under this name would share records and slots.

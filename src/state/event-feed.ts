@@ -1,10 +1,9 @@
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { reportSwallowed } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import { FEED_MAX_LENGTH } from "../tunables.js";
-import { RedisKeys } from "./keys.js";
+import type { StoreContext } from "./store-context.js";
 
 /**
  * A short, bounded history of what happened to jobs and runners, for the dashboard's timeline:
@@ -71,21 +70,20 @@ export class RedisEventFeed implements EventFeed {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
-    prefix: string,
+    private readonly store: StoreContext,
     private readonly log: Logger,
     private readonly now: () => number,
     /** Counts entries that could not be added (runnerhub_internal_errors_total). */
     private readonly metrics: Pick<Metrics, "internalErrors">,
   ) {
-    this.key = new RedisKeys(prefix).events;
+    this.key = store.keys.events;
   }
 
   async record(event: Omit<FeedEvent, "at">): Promise<void> {
     const entry: FeedEvent = { ...event, at: this.now() };
     try {
       // "~" lets Redis trim whole macro nodes, which is much cheaper than an exact cap.
-      await this.redis.xadd(this.key, "MAXLEN", "~", FEED_MAX_LENGTH, "*", "event", JSON.stringify(entry));
+      await this.store.redis.xadd(this.key, "MAXLEN", "~", FEED_MAX_LENGTH, "*", "event", JSON.stringify(entry));
     } catch (error) {
       // The timeline is for people; what it would have said is in the logs of the caller too.
       reportSwallowed({ log: this.log, metrics: this.metrics }, error, {
@@ -98,12 +96,12 @@ export class RedisEventFeed implements EventFeed {
 
   /** The newest entries, newest first. */
   async recent(count: number): Promise<FeedEntry[]> {
-    return parseEntries(await this.redis.xrevrange(this.key, "+", "-", "COUNT", count));
+    return parseEntries(await this.store.redis.xrevrange(this.key, "+", "-", "COUNT", count));
   }
 
   /** The id of the newest entry ("" when empty): it changes whenever something is recorded. */
   async lastId(): Promise<string> {
-    const [newest] = await this.redis.xrevrange(this.key, "+", "-", "COUNT", 1);
+    const [newest] = await this.store.redis.xrevrange(this.key, "+", "-", "COUNT", 1);
     return newest?.[0] ?? "";
   }
 }

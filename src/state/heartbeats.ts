@@ -1,6 +1,4 @@
-import type { Redis } from "ioredis";
-import { RedisKeys } from "./keys.js";
-import { defineScripts } from "./scripts/index.js";
+import type { StoreContext } from "./store-context.js";
 
 export type BeatResult = { kind: "ok" | "new" } | { kind: "taken"; otherEngineId: string };
 
@@ -19,18 +17,12 @@ export interface EngineBeat {
  * Redis' clock so hosts with skewed clocks judge each other fairly.
  */
 export class Heartbeats {
-  private readonly redis: Redis;
-  private readonly keys: RedisKeys;
-
-  constructor(redis: Redis, prefix: string) {
-    this.redis = defineScripts(redis);
-    this.keys = new RedisKeys(prefix);
-  }
+  constructor(private readonly store: StoreContext) {}
 
   /** answered: whether the engine answered just now (a worker whose engine is down still beats). */
   async beat(engine: string, engineId: string, timeoutMs: number, answered = true): Promise<BeatResult> {
-    const [kind, other] = await this.redis.runnerhubEngineBeat(
-      this.keys.heartbeats,
+    const [kind, other] = await this.store.redis.runnerhubEngineBeat(
+      this.store.keys.heartbeats,
       engine,
       engineId,
       timeoutMs,
@@ -41,7 +33,11 @@ export class Heartbeats {
 
   /** Every engine's heartbeat; engines named by records that never beat start their clock now. */
   async read(timeoutMs: number, enginesInRecords: readonly string[]): Promise<EngineBeat[]> {
-    const flat = await this.redis.runnerhubReadHeartbeats(this.keys.heartbeats, timeoutMs, ...enginesInRecords);
+    const flat = await this.store.redis.runnerhubReadHeartbeats(
+      this.store.keys.heartbeats,
+      timeoutMs,
+      ...enginesInRecords,
+    );
     const beats: EngineBeat[] = [];
     for (let i = 0; i + 2 < flat.length; i += 3) {
       const beat = flat[i + 1] ?? "";
@@ -58,7 +54,7 @@ export class Heartbeats {
 
   /** How long ago each engine last beat with its engine answering (ms, on Redis' clock), for the dashboard. */
   async ages(): Promise<{ engine: string; ageMs: number }[]> {
-    const [time, beats] = (await this.redis.multi().time().hgetall(this.keys.heartbeats).exec()) ?? [];
+    const [time, beats] = (await this.store.redis.multi().time().hgetall(this.store.keys.heartbeats).exec()) ?? [];
     const [seconds, micros] = (time?.[1] as [string, string] | undefined) ?? ["0", "0"];
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     return Object.entries((beats?.[1] as Record<string, string> | undefined) ?? {}).flatMap(([engine, text]) => {
@@ -71,6 +67,6 @@ export class Heartbeats {
 
   /** Drops a lost engine's heartbeat, unless it beat again since it was read. */
   async forget(silent: EngineBeat): Promise<boolean> {
-    return (await this.redis.runnerhubForgetEngine(this.keys.heartbeats, silent.engine, silent.beat)) === 1;
+    return (await this.store.redis.runnerhubForgetEngine(this.store.keys.heartbeats, silent.engine, silent.beat)) === 1;
   }
 }

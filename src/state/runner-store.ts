@@ -1,8 +1,6 @@
-import type { Redis } from "ioredis";
 import type { RunnerScope } from "../scope/runner-scope.js";
-import { RedisKeys } from "./keys.js";
-import { defineScripts } from "./scripts/index.js";
 import { CLEANUP_CLAIM_MS, EXIT_HISTORY_SECONDS } from "../tunables.js";
+import type { StoreContext } from "./store-context.js";
 
 export type RunnerState = "starting" | "idle" | "busy";
 
@@ -82,13 +80,7 @@ export function isOnEngine(
 
 /** Runner records in Redis: one JSON string per runner, the set of the live ones, and per pool the set of its free ones. */
 export class RunnerStore {
-  private readonly redis: Redis;
-  private readonly keys: RedisKeys;
-
-  constructor(redis: Redis, prefix: string) {
-    this.redis = defineScripts(redis);
-    this.keys = new RedisKeys(prefix);
-  }
+  constructor(private readonly store: StoreContext) {}
 
   async put(record: RunnerRecord): Promise<void> {
     await this.write(record, "");
@@ -100,10 +92,10 @@ export class RunnerStore {
   }
 
   private write(record: RunnerRecord, mode: "absent" | ""): Promise<0 | 1> {
-    return this.redis.runnerhubPutRunner(
-      this.keys.runner(record.name),
-      this.keys.runners,
-      this.keys.freeRunnersOfPool(record.pool),
+    return this.store.redis.runnerhubPutRunner(
+      this.store.keys.runner(record.name),
+      this.store.keys.runners,
+      this.store.keys.freeRunnersOfPool(record.pool),
       JSON.stringify(record),
       record.name,
       mode,
@@ -111,7 +103,7 @@ export class RunnerStore {
   }
 
   async get(name: string): Promise<RunnerRecord | undefined> {
-    const text = await this.redis.get(this.keys.runner(name));
+    const text = await this.store.redis.get(this.store.keys.runner(name));
     return text ? (JSON.parse(text) as RunnerRecord) : undefined;
   }
 
@@ -125,9 +117,9 @@ export class RunnerStore {
     options: { keepBusy?: boolean } = {},
   ): Promise<RunnerRecord | undefined> {
     const mode = options.keepBusy ? "keep-busy" : "";
-    const text = await this.redis.runnerhubMergeRunner(
-      this.keys.runner(name),
-      this.keys.freeRunnersOfPoolPrefix,
+    const text = await this.store.redis.runnerhubMergeRunner(
+      this.store.keys.runner(name),
+      this.store.keys.freeRunnersOfPoolPrefix,
       JSON.stringify(change),
       mode,
     );
@@ -135,7 +127,7 @@ export class RunnerStore {
   }
 
   async list(): Promise<RunnerRecord[]> {
-    return this.load(await this.redis.smembers(this.keys.runners));
+    return this.load(await this.store.redis.smembers(this.store.keys.runners));
   }
 
   /**
@@ -143,19 +135,19 @@ export class RunnerStore {
    * weighs demand against, read without the pool's busy runners, however many there are.
    */
   async listFree(pool: string): Promise<RunnerRecord[]> {
-    return this.load(await this.redis.smembers(this.keys.freeRunnersOfPool(pool)));
+    return this.load(await this.store.redis.smembers(this.store.keys.freeRunnersOfPool(pool)));
   }
 
   private async load(names: string[]): Promise<RunnerRecord[]> {
     if (names.length === 0) return [];
-    const texts = await this.redis.mget(names.map((name) => this.keys.runner(name)));
+    const texts = await this.store.redis.mget(names.map((name) => this.store.keys.runner(name)));
     return texts.flatMap((text) => (text ? [JSON.parse(text) as RunnerRecord] : []));
   }
 
   /** Raises the runner's recorded peak memory and CPU time to this reading; false when there is no such runner. */
   async recordUsage(name: string, usage: RunnerUsage): Promise<boolean> {
-    const updated = await this.redis.runnerhubRecordUsage(
-      this.keys.runner(name),
+    const updated = await this.store.redis.runnerhubRecordUsage(
+      this.store.keys.runner(name),
       Math.round(usage.peakMemoryBytes),
       usage.cpuSeconds,
     );
@@ -168,14 +160,14 @@ export class RunnerStore {
    * for a day. The caller still wakes the demand waiting for the slot (Slots.wake).
    */
   async retire(name: string, exit: RunnerExit, logs?: string): Promise<RunnerExitRecord | undefined> {
-    const history = await this.redis.runnerhubRetireRunner(
-      this.keys.runner(name),
-      this.keys.runners,
-      this.keys.runnerExit(name),
-      this.keys.freeRunnersOfPoolPrefix,
-      this.keys.runnerLogs(name),
-      this.keys.slotsPrefix("pool"),
-      this.keys.slotsPrefix("engine"),
+    const history = await this.store.redis.runnerhubRetireRunner(
+      this.store.keys.runner(name),
+      this.store.keys.runners,
+      this.store.keys.runnerExit(name),
+      this.store.keys.freeRunnersOfPoolPrefix,
+      this.store.keys.runnerLogs(name),
+      this.store.keys.slotsPrefix("pool"),
+      this.store.keys.slotsPrefix("engine"),
       name,
       JSON.stringify(exit),
       EXIT_HISTORY_SECONDS,
@@ -186,21 +178,26 @@ export class RunnerStore {
 
   /** The last log lines kept when the runner's container was removed. */
   async logsOf(name: string): Promise<string | undefined> {
-    return (await this.redis.get(this.keys.runnerLogs(name))) ?? undefined;
+    return (await this.store.redis.get(this.store.keys.runnerLogs(name))) ?? undefined;
   }
 
   /** True for the one caller that gets to clean up after this container (per minute). */
   async claimCleanup(containerId: string): Promise<boolean> {
-    return (await this.redis.set(this.keys.cleanupClaim(containerId), "1", "PX", CLEANUP_CLAIM_MS, "NX")) === "OK";
+    return (
+      (await this.store.redis.set(this.store.keys.cleanupClaim(containerId), "1", "PX", CLEANUP_CLAIM_MS, "NX")) ===
+      "OK"
+    );
   }
 
   /** True for the one caller that first sees this runner online (seen at GitHub, or taking a job). */
   async claimOnline(name: string): Promise<boolean> {
-    return (await this.redis.set(this.keys.onlineClaim(name), "1", "EX", EXIT_HISTORY_SECONDS, "NX")) === "OK";
+    return (
+      (await this.store.redis.set(this.store.keys.onlineClaim(name), "1", "EX", EXIT_HISTORY_SECONDS, "NX")) === "OK"
+    );
   }
 
   async exitOf(name: string): Promise<RunnerExitRecord | undefined> {
-    const text = await this.redis.get(this.keys.runnerExit(name));
+    const text = await this.store.redis.get(this.store.keys.runnerExit(name));
     return text ? (JSON.parse(text) as RunnerExitRecord) : undefined;
   }
 }

@@ -810,7 +810,7 @@ describe("the dashboard", () => {
       { name: ENGINE, starting: 0, idle: 0, busy: 1, capacity: null, health: "unknown", lastBeatMs: null },
       { name: ctx.engine.name, starting: 0, idle: 0, busy: 0, capacity: "unlimited", health: "ok", lastBeatMs: null },
     ]);
-    await new Heartbeats(ctx.redis, ctx.prefix).beat(ENGINE, "engine-id", 30_000);
+    await new Heartbeats(ctx.store).beat(ENGINE, "engine-id", 30_000);
     const beaten = expectShape(await call("GET", "/admin/overview"), 200, overviewSchema);
     expect(beaten.engines[0]).toMatchObject({ name: ENGINE, health: "ok" });
     expect(beaten.engines[0]?.lastBeatMs).toBeLessThan(30_000);

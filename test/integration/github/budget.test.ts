@@ -16,6 +16,7 @@ import {
   testPrivateKey,
   type ServiceContext,
 } from "../support/context.js";
+import { storeContext } from "../../../src/state/store-context.js";
 
 let ctx: ServiceContext;
 /** A second process: its own Redis connection, the same prefix. */
@@ -40,7 +41,12 @@ afterAll(async () => {
 });
 
 function budgetOn(redis: Redis, settings: GitHubBudgetSettings): GitHubBudget {
-  return createGitHubBudget({ redis, prefix: ctx.prefix, settings, sleep: (ms) => sleep(ms), maxWaitMs: 30_000 });
+  return createGitHubBudget({
+    store: storeContext(redis, ctx.prefix),
+    settings,
+    sleep: (ms) => sleep(ms),
+    maxWaitMs: 30_000,
+  });
 }
 
 const JIT = { priority: "runner", points: 5 } as const;
@@ -128,8 +134,7 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
 
   it("fails a call that cannot get its points within its bound, naming the setting", async () => {
     const budget = createGitHubBudget({
-      redis: ctx.redis,
-      prefix: ctx.prefix,
+      store: ctx.store,
       settings: { burstPoints: 5, pointsPerMinute: FROZEN, reservePoints: 0 },
       sleep: () => Promise.resolve(),
       maxWaitMs: 1_000,
@@ -207,8 +212,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
 
   it("below the rate-limit floor, skips job-status checks and lists but still registers runners", async () => {
     const budget = createGitHubBudget({
-      redis: ctx.redis,
-      prefix: ctx.prefix,
+      store: ctx.store,
       settings: { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 },
       sleep: (ms) => sleep(ms),
       maxWaitMs: 30_000,
@@ -227,8 +231,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     expect(await api.jobStatus(7, "acme", "app", 41)).toBe("queued");
     // Another process (its own connection) knows it from the first one's response.
     const elsewhere = createGitHubBudget({
-      redis: other,
-      prefix: ctx.prefix,
+      store: storeContext(other, ctx.prefix),
       settings: { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 },
       sleep: (ms) => sleep(ms),
       maxWaitMs: 30_000,
@@ -390,8 +393,7 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
     it("is a runner call: made below the rate-limit floor and from the reserve", async () => {
       // The reserve is the whole bucket and never refills: only runner calls can spend anything.
       const budget = createGitHubBudget({
-        redis: ctx.redis,
-        prefix: ctx.prefix,
+        store: ctx.store,
         settings: { burstPoints: 11, pointsPerMinute: FROZEN, reservePoints: 11 },
         sleep: (ms) => sleep(ms),
         maxWaitMs: 1_000,

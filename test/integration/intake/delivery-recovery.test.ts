@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from "../../../src/observability/metrics.
 import { RedisKeys } from "../../../src/state/keys.js";
 import { GitHubSimulator } from "../../sim/github-simulator.js";
 import { testPrivateKey } from "../support/context.js";
+import { storeContext } from "../../../src/state/store-context.js";
 
 const SECRET = "recovery-test-secret";
 const HOUR = 3_600_000;
@@ -109,8 +110,7 @@ function recovery(deps: Partial<DeliveriesApi> = {}): DeliveryRecovery {
   return createDeliveryRecovery({
     ...api,
     ...deps,
-    redis,
-    prefix,
+    store: storeContext(redis, prefix),
     log,
     metrics,
     now: () => Date.now(),
@@ -196,8 +196,7 @@ describe("delivery recovery against the GitHub simulator", () => {
       const one = recovery();
       const two = createDeliveryRecovery({
         ...api,
-        redis: other,
-        prefix,
+        store: storeContext(other, prefix),
         log: createLogger("silent"),
         metrics,
         now: () => Date.now(),
@@ -284,8 +283,7 @@ describe("delivery recovery against the GitHub simulator", () => {
     let now = Date.now();
     const pass = createDeliveryRecovery({
       ...api,
-      redis,
-      prefix,
+      store: storeContext(redis, prefix),
       log: createLogger("silent"),
       metrics,
       now: () => now,

@@ -13,7 +13,7 @@ let keys: RedisKeys;
 
 beforeAll(async () => {
   ctx = await serviceContext();
-  heartbeats = new Heartbeats(ctx.redis, ctx.prefix);
+  heartbeats = new Heartbeats(ctx.store);
   keys = new RedisKeys(ctx.prefix);
 });
 

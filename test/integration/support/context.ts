@@ -104,26 +104,25 @@ export async function serviceContext(): Promise<ServiceContext> {
   const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const keys = new RedisKeys(prefix);
+  const store = storeContext(redis, prefix);
   const target = parseDockerHost({ DOCKER_HOST: inject("dockerHost") });
   if (!target.ok) throw new Error(target.problems.join("; "));
   const docker = connectDocker(target.connection, { connectTimeoutMs: TEST_DOCKER_TIMEOUT_MS });
   const engine = createContainerEngine("test-engine", docker, { callTimeoutMs: TEST_DOCKER_TIMEOUT_MS });
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const queues = createQueues(redis, prefix);
-  const overrides = new PoolOverrides(redis, prefix);
-  const store = storeContext(redis, prefix);
+  const overrides = new PoolOverrides(store);
   const slots = new Slots(store, queues.provision, log);
   const newBudget = (settings: Partial<GitHubBudgetSettings> = {}) =>
     createGitHubBudget({
-      redis,
-      prefix,
+      store,
       settings: { burstPoints: 300, pointsPerMinute: 600, reservePoints: 100, ...settings },
       sleep: (ms) => sleep(ms),
       maxWaitMs: 60_000,
     });
   const metrics = createMetrics();
   const imageEngine = createImageEngine("test-engine", docker, TEST_DOCKER_TIMEOUT_MS);
-  const imageStore = new ImageStore(redis, prefix);
+  const imageStore = new ImageStore(store);
   const imagePuller = (engineName: string, client: Dockerode) =>
     createImagePuller({
       engine: engineName,
@@ -148,15 +147,15 @@ export async function serviceContext(): Promise<ServiceContext> {
     imageStore,
     images: imagePuller(engine.name, docker),
     imagePuller,
-    runners: new RunnerStore(redis, prefix),
+    runners: new RunnerStore(store),
     queues,
-    ledger: new DemandLedger(redis, prefix),
+    ledger: new DemandLedger(store),
     overrides,
     slots,
     engineSlots: slots.forEngine({ name: engine.name, capacity: undefined }),
-    feed: new RedisEventFeed(redis, prefix, log, () => Date.now(), metrics),
-    oomReruns: { store: new OomRerunStore(redis, prefix), queue: queues.oomRerun, log, now: () => Date.now() },
-    crashLoops: new CrashLoopStore(redis, prefix, CRASH_LOOP_POLICY),
+    feed: new RedisEventFeed(store, log, () => Date.now(), metrics),
+    oomReruns: { store: new OomRerunStore(store), queue: queues.oomRerun, log, now: () => Date.now() },
+    crashLoops: new CrashLoopStore(store, CRASH_LOOP_POLICY),
     newGitHub(into = metrics) {
       const probot = new Probot({
         appId: 1,
@@ -233,7 +232,7 @@ export function adminDeps(
     github: ctx.newGitHub(),
     engine: ctx.engine,
     feed: ctx.feed,
-    heartbeats: new Heartbeats(ctx.redis, ctx.prefix),
+    heartbeats: new Heartbeats(ctx.store),
     heartbeatTimeoutMs: 30_000,
     imageStore: ctx.imageStore,
     crashLoops: ctx.crashLoops,
