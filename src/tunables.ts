@@ -416,3 +416,33 @@ export const SETUP_BODY_MAX_BYTES = 64 * 1024;
 
 /** The manifest conversion is one small GitHub call; a GitHub that does not answer fails the page, not the process. */
 export const SETUP_GITHUB_TIMEOUT_MS = 30 * SECOND_MS;
+
+// --- Warm pools ---------------------------------------------------------------------------------
+
+/**
+ * An adaptive pool keeps enough idle runners that the jobs arriving during one runner boot find
+ * one this often (a Poisson quantile of the expected arrivals): the burst margin. 0.95 keeps a
+ * 0.4 jobs/s pool with a 4 s boot at 4 warm runners, not 2, without paying for the rare tail.
+ */
+export const WARM_BURST_QUANTILE = 0.95;
+
+/** A pool's boot time before any runner of it was seen online: a cold official runner's order of magnitude. */
+export const WARM_DEFAULT_BOOT_SECONDS = 10;
+
+/** Boot times kept per pool; the forecast uses their median, so one slow pull does not set it. */
+export const WARM_BOOT_SAMPLES = 20;
+
+/**
+ * Arrivals kept per pool for the recent rate (the newest ones; a forecast window holding more
+ * sees this many, a rate far above what any pool's runners could keep warm for anyway).
+ */
+export const WARM_ARRIVALS_KEPT = 5000;
+
+/** Earlier weeks whose same hour of the week the forecast averages; hourly counts are kept this long. */
+export const WARM_HISTORY_WEEKS = 4;
+
+/**
+ * The forecast looks this far ahead for the hour of the week, so a pool warms up just before the
+ * hour whose earlier weeks were busy rather than after its first jobs waited.
+ */
+export const WARM_LOOKAHEAD_MS = 5 * MINUTE_MS;

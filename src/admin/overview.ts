@@ -2,7 +2,8 @@ import type { Pool } from "../config/pools.js";
 import type { Slots } from "../slots/slots.js";
 import { crashLoopOf, poolVersion } from "../pools/crash-loop.js";
 import type { PoolCatalog } from "../pools/catalog.js";
-import type { PoolOverrides } from "../pools/overrides.js";
+import { effectivePool, type PoolOverrides } from "../pools/overrides.js";
+import { readWarmTarget } from "../pools/warm-signals.js";
 import type { Queues } from "../queue/queues.js";
 import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
@@ -20,7 +21,7 @@ export interface OverviewDeps {
   runners: RunnerStore;
   slots: Slots;
   queues: Queues;
-  ledger: Pick<DemandLedger, "waitingCount">;
+  ledger: Pick<DemandLedger, "waitingCount" | "arrivals">;
   feed: { recent(count: number): Promise<FeedEntry[]> };
   /** Workers' heartbeats, the health of engines other processes work on. */
   heartbeats: { ages(): Promise<{ engine: string; ageMs: number }[]> };
@@ -64,10 +65,11 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
     const now = deps.now();
     return Promise.all(
       selected.map(async (pool) => {
-        const [holders, parked, waiting] = await Promise.all([
+        const [holders, parked, waiting, warm] = await Promise.all([
           deps.slots.holders(pool.name, now),
           deps.slots.parkedCount("pool", pool.name),
           deps.ledger.waitingCount(pool.name),
+          readWarmTarget(deps, effectivePool(pool, overrides[pool.name]), records, now),
         ]);
         const counts = poolCounts(pool.name, {
           runners: records,
@@ -77,7 +79,7 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
         });
         const looping = crashLoopOf(crashLoops.get(pool.name), poolVersion(pool), now, deps.crashLoops.policy);
         const crashLoop = looping && { record: looping, logs: await deps.runners.logsOf(looping.lastRunner) };
-        return poolView(pool, overrides[pool.name], counts, images, now, crashLoop);
+        return poolView(pool, overrides[pool.name], counts, warm, images, now, crashLoop);
       }),
     );
   }

@@ -95,6 +95,37 @@ export const crashLoopSchema = z.object({
 });
 export type CrashLoopView = z.output<typeof crashLoopSchema>;
 
+/** Why a pool keeps the idle runners it does (src/pools/warm-target.ts). */
+export const warmReasonSchema = z.object({
+  /** floor: minIdle; schedule: a schedule entry matching this minute; forecast: an adaptive pool's demand, above its floor. */
+  kind: z.enum(["floor", "schedule", "forecast"]),
+  /** minIdle, or the matching schedule entry's. */
+  floor: z.int().min(0),
+  /** The schedule entry that set the floor, null when none matches. */
+  schedule: z.object({ cron: z.string(), timezone: z.string(), minIdle: z.int().min(0) }).nullable(),
+  /** An adaptive pool's forecast; null for a static pool. */
+  forecast: z
+    .object({
+      /** Arrivals a minute the forecast uses: the higher of the two below. */
+      perMinute: z.number().min(0),
+      /** Over the pool's forecastWindow. */
+      recentPerMinute: z.number().min(0),
+      /** In the same hour of the week of earlier weeks; null before a week of history. */
+      sameHourPerMinute: z.number().min(0).nullable(),
+      historyWeeks: z.int().min(0),
+      /** The median recent runner boot (container start to online); a default until one was measured. */
+      bootSeconds: z.number().min(0),
+      bootMeasured: z.boolean(),
+      /** Jobs expected during one boot. */
+      expected: z.number().min(0),
+      /** Idle runners that serve the arrivals of one boot 95% of the time. */
+      withMargin: z.int().min(0),
+    })
+    .nullable(),
+  /** What held the target below what the floor or forecast asked for: maxIdle, or the pool's free slots. */
+  cappedBy: z.object({ by: z.enum(["maxIdle", "freeSlots"]), limit: z.int().min(0) }).nullable(),
+});
+
 export const poolViewSchema = z.object({
   name: z.string(),
   labels: z.array(z.string()),
@@ -109,6 +140,9 @@ export const poolViewSchema = z.object({
   }),
   overrides: poolOverrideSchema,
   counts: poolCountsSchema,
+  /** Idle runners (starting ones included) the pool keeps now beyond those its waiting jobs claim. */
+  warmTarget: z.int().min(0),
+  warmReason: warmReasonSchema,
   /** crash-looping: its runners keep ending before taking a job, and runners are made only after a backoff. */
   health: z.enum(["ok", "crash-looping"]),
   /** The crash loop, while the pool is crash-looping (DELETE /admin/pools/{name}/crash-loop ends it). */

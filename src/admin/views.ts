@@ -3,6 +3,7 @@ import type { Pool } from "../config/pools.js";
 import { effectivePool, type PoolOverride } from "../pools/overrides.js";
 import type { ImageRecord } from "../images/policy.js";
 import type { CrashLoopRecord } from "../pools/crash-loop.js";
+import type { WarmTarget } from "../pools/warm-target.js";
 import { CRASH_LOOP_LOG_LINES } from "../tunables.js";
 import type { RunnerExitRecord, RunnerRecord } from "../state/runner-store.js";
 import type {
@@ -96,6 +97,8 @@ export function poolView(
   pool: Pool,
   override: PoolOverride | undefined,
   counts: PoolCounts,
+  /** The idle runners the pool keeps now and why (src/pools/warm-signals.ts). */
+  warm: WarmTarget,
   images: readonly ImageRecord[] = [],
   now = 0,
   /** The pool's crash loop while it lasts (crashLoopOf), with the last crashed runner's kept log lines. */
@@ -116,6 +119,8 @@ export function poolView(
     },
     overrides: override ?? {},
     counts,
+    warmTarget: warm.target,
+    warmReason: warm.reason,
     health: crashLoop ? "crash-looping" : "ok",
     crashLoop: crashLoop ? crashLoopView(crashLoop.record, crashLoop.logs) : null,
   };

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { parseImageReference } from "./image-reference.js";
+import { cronProblem, timeZoneProblem } from "./schedule.js";
 import { DEFAULT_RUNNER_LIMITS } from "../tunables.js";
 import { parseDuration, parseSize } from "./units.js";
 
@@ -34,6 +35,17 @@ const duration = z.string().transform((text, ctx) => {
   }
   return ms;
 });
+
+/** A floor that holds while the current minute matches `cron` in `timezone` (terraform-aws-github-runner's idle_config). */
+const scheduleEntry = z.strictObject({
+  /** Five fields (minute hour day-of-month month day-of-week), checked with the pool (warmProblems). */
+  cron: z.string().min(1),
+  /** An IANA time zone, checked with the pool (warmProblems). */
+  timezone: z.string().min(1).default("UTC"),
+  minIdle: z.int().min(0),
+});
+
+export type ScheduleEntry = z.output<typeof scheduleEntry>;
 
 const mount = z.strictObject({
   /** A named volume (created by Docker on first use) or, with allowHostPaths, an absolute host path. */
@@ -85,7 +97,15 @@ export const poolSchema = z
     command: z.array(z.string()).min(1).default(["/home/runner/run.sh"]),
     maxRunners: z.int().min(0).max(10_000),
     minIdle: z.int().min(0).default(0),
-    /** Where warm (minIdle) runners register: an organization, or owner/repo for repo runners. */
+    /** Floors by time of day or week; the highest entry matching the current minute wins over minIdle. */
+    schedule: z.array(scheduleEntry).max(100).default([]),
+    /** static: keep the floor (minIdle or schedule); adaptive: also as many as the recent demand needs over one runner boot. */
+    warm: z.enum(["static", "adaptive"]).default("static"),
+    /** The most idle runners an adaptive pool keeps; default: the floor (minIdle). */
+    maxIdle: z.int().min(0).optional(),
+    /** How far back an adaptive pool looks at arrivals for its recent rate. */
+    forecastWindow: duration.prefault("5m"),
+    /** Where warm (minIdle, schedule, adaptive) runners register: an organization, or owner/repo for repo runners. */
     warmScope: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9-]*(\/[A-Za-z0-9._-]+)?$/, "use an organization login or owner/repo")
@@ -122,16 +142,7 @@ export const poolSchema = z
     if (!pool.labels.some((l) => l.toLowerCase() === "self-hosted")) {
       ctx.addIssue({ code: "custom", path: ["labels"], message: 'must include "self-hosted"' });
     }
-    if (pool.minIdle > 0 && !pool.warmScope) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["warmScope"],
-        message: "required when minIdle > 0: the organization (or owner/repo) warm runners register with",
-      });
-    }
-    if (pool.minIdle > pool.maxRunners) {
-      ctx.addIssue({ code: "custom", path: ["minIdle"], message: `must not exceed maxRunners (${pool.maxRunners})` });
-    }
+    warmProblems(pool).forEach((problem) => ctx.addIssue({ code: "custom", ...problem }));
     if (sharesNetwork(pool.network) && !pool.allowHostNetwork) {
       ctx.addIssue({
         code: "custom",
@@ -210,6 +221,54 @@ export const poolsFileSchema = z
   });
 
 export type Pool = z.output<typeof poolSchema>;
+
+type WarmFields = Pick<Pool, "name" | "minIdle" | "schedule" | "warm" | "maxIdle" | "maxRunners" | "warmScope">;
+type FieldProblem = { path: (string | number)[]; message: string };
+
+/** What is wrong with a pool's schedule: cron expressions and time zones that do not parse, floors above maxRunners. */
+function scheduleProblems(pool: WarmFields): FieldProblem[] {
+  return pool.schedule.flatMap((entry, index) => {
+    const at = ["schedule", index];
+    const cron = cronProblem(entry.cron);
+    const zone = timeZoneProblem(entry.timezone);
+    return [
+      ...(cron ? [{ path: [...at, "cron"], message: `${cron} (pool "${pool.name}")` }] : []),
+      ...(zone ? [{ path: [...at, "timezone"], message: `${zone} (pool "${pool.name}")` }] : []),
+      ...(entry.minIdle > pool.maxRunners
+        ? [{ path: [...at, "minIdle"], message: `must not exceed maxRunners (${pool.maxRunners})` }]
+        : []),
+    ];
+  });
+}
+
+/** What is wrong with an adaptive pool's maxIdle: set on a static pool, or outside the floors and maxRunners. */
+function maxIdleProblems(pool: WarmFields): FieldProblem[] {
+  if (pool.maxIdle === undefined) return [];
+  const highest = Math.max(pool.minIdle, ...pool.schedule.map((entry) => entry.minIdle));
+  let message: string | undefined;
+  if (pool.warm !== "adaptive") message = "only an adaptive pool (warm: adaptive) uses it";
+  else if (pool.maxIdle > pool.maxRunners) message = `must not exceed maxRunners (${pool.maxRunners})`;
+  else if (pool.maxIdle < highest) message = `must be at least the highest floor, minIdle or schedule (${highest})`;
+  return message ? [{ path: ["maxIdle"], message }] : [];
+}
+
+/** What is wrong with a pool's warm runner fields: floors above maxRunners, warm runners with nowhere to register. */
+function warmProblems(pool: WarmFields): FieldProblem[] {
+  const problems = scheduleProblems(pool);
+  const above = `must not exceed maxRunners (${pool.maxRunners})`;
+  if (pool.minIdle > pool.maxRunners) problems.push({ path: ["minIdle"], message: above });
+  problems.push(...maxIdleProblems(pool));
+  const warms = pool.minIdle > 0 || pool.warm === "adaptive" || pool.schedule.some((entry) => entry.minIdle > 0);
+  if (warms && !pool.warmScope) {
+    problems.push({
+      path: ["warmScope"],
+      message:
+        "required when the pool keeps warm runners (minIdle > 0, a schedule or warm: adaptive): " +
+        "the organization (or owner/repo) they register with",
+    });
+  }
+  return problems;
+}
 
 /** What a worker warns about at start: opt-ins that weaken isolation, and limits left to defaults. */
 export function poolWarnings(pools: readonly Pool[]): { pool: string; message: string }[] {

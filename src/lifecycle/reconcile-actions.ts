@@ -17,7 +17,7 @@ async function carryOut(
   deps: ReconcilerDeps,
   action: ReconcileAction,
   pools: Pool[],
-  warmTargets: Map<string, RunnerTarget>,
+  warmScopes: Map<string, RunnerTarget>,
 ): Promise<void> {
   switch (action.kind) {
     case "clean-exited":
@@ -87,7 +87,7 @@ async function carryOut(
       return;
     case "warm": {
       const pool = pools.find((candidate) => candidate.name === action.pool);
-      const target = warmTargets.get(action.pool);
+      const target = warmScopes.get(action.pool);
       if (!pool || !target) return;
       const owner = target.scope.kind === "org" ? target.scope.org : target.scope.owner;
       const repo = target.scope.kind === "repo" ? target.scope.repo : "";
@@ -172,7 +172,7 @@ export async function carryOutAll(
   deps: ReconcilerDeps,
   plan: ReconcileAction[],
   pools: Pool[],
-  warmTargets: Map<string, RunnerTarget>,
+  warmScopes: Map<string, RunnerTarget>,
   lease: Lease,
 ) {
   const done: Record<string, number> = {};
@@ -181,7 +181,7 @@ export async function carryOutAll(
     // A pass whose lock was lost (a call outlived its renewals) stops: another pass may act now.
     lease.assertHeld();
     try {
-      await carryOut(deps, action, pools, warmTargets);
+      await carryOut(deps, action, pools, warmScopes);
       done[action.kind] = (done[action.kind] ?? 0) + 1;
       deps.metrics.reconcileActions.inc({ kind: action.kind, outcome: "ok" });
     } catch (error) {

@@ -29,6 +29,11 @@ export interface ReconcileSnapshot {
   waitingJobs: ReadonlyMap<string, readonly ProvisionRequest[]>;
   /** Provision-queue entries not yet turned into runners, per pool: runners on their way. */
   pendingDemand: ReadonlyMap<string, number>;
+  /**
+   * Idle runners each pool keeps beyond those its waiting jobs claim (src/pools/warm-target.ts:
+   * the floor, its schedule or the adaptive forecast); a pool missing here keeps its minIdle.
+   */
+  warmTargets: ReadonlyMap<string, number>;
   /** Runners holding a confirmed capacity slot, per pool, and of this engine. */
   slotHolders: { pools: ReadonlyMap<string, readonly string[]>; engine: readonly string[] };
 }
@@ -247,7 +252,7 @@ export function planReconcile(snap: ReconcileSnapshot): ReconcileAction[] {
   return actions;
 }
 
-/** Retire idle runners the pool does not need; ask for runners its waiting jobs and minIdle lack. */
+/** Retire idle runners the pool does not need; ask for runners its waiting jobs and warm target lack. */
 function planPoolSize(
   pool: Pool,
   snap: ReconcileSnapshot,
@@ -262,8 +267,9 @@ function planPoolSize(
   const stateOf = (record: RunnerRecord) => states.get(record.name) ?? record.state;
   const free = freeRunners(pool.name, members, stateOf);
   const idle = free.filter((record) => stateOf(record) === "idle");
-  // Runners are fungible: waiting jobs claim idle or starting runners first, then minIdle.
-  const needed = waiting.size + pool.minIdle;
+  const warmTarget = snap.warmTargets.get(pool.name) ?? pool.minIdle;
+  // Runners are fungible: waiting jobs claim idle or starting runners first, then the warm target.
+  const needed = waiting.size + warmTarget;
   let surplus = Math.min(idle.length, free.length - needed);
 
   const candidates = idle
@@ -304,9 +310,9 @@ function planPoolSize(
   );
   if (unserved > 0) actions.push({ kind: "provision", pool: pool.name, requests: waitingJobs.slice(0, unserved) });
 
-  if (pool.minIdle > 0 && pool.warmScope) {
+  if (warmTarget > 0 && pool.warmScope) {
     const spare = Math.max(0, free.length - waiting.size);
-    const count = Math.min(pool.minIdle - spare, room - unserved);
+    const count = Math.min(warmTarget - spare, room - unserved);
     if (count > 0) actions.push({ kind: "warm", pool: pool.name, count });
   }
   return actions;

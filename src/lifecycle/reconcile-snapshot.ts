@@ -3,10 +3,11 @@ import type { GitHubRunner } from "../github/runners-api.js";
 import { describeScope, targetKey, type RunnerTarget } from "../scope/runner-scope.js";
 import { reportSwallowed, swallowInto } from "../observability/internal-errors.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
+import { readWarmTargets } from "../pools/warm-signals.js";
 import { parseScope, scopesNeedingView, targetFromLabels, type ReconcileSnapshot } from "./reconcile-plan.js";
 import type { ReconcilerDeps } from "./reconciler.js";
 
-async function warmTarget(
+async function warmScope(
   deps: ReconcilerDeps,
   installations: Map<string, number>,
   pool: Pool,
@@ -32,7 +33,7 @@ export async function readSnapshot(
   deps: ReconcilerDeps,
   installations: Map<string, number>,
   pools: Pool[],
-): Promise<{ snap: ReconcileSnapshot; warmTargets: Map<string, RunnerTarget> }> {
+): Promise<{ snap: ReconcileSnapshot; warmScopes: Map<string, RunnerTarget> }> {
   const now = deps.now();
   // Slot holders first: a runner provisioned while this pass lists GitHub then shows up in the
   // records read next, so its confirmed slot is never mistaken for a leaked one.
@@ -44,16 +45,16 @@ export async function readSnapshot(
     deps.runners.list(),
     deps.ledger.targets(now),
   ]);
-  const warmTargets = new Map<string, RunnerTarget>();
+  const warmScopes = new Map<string, RunnerTarget>();
   for (const pool of pools) {
-    const target = await warmTarget(deps, installations, pool, known).catch(
+    const target = await warmScope(deps, installations, pool, known).catch(
       swallowInto(deps, {
         where: "reconciler.warm-target",
         message: "cannot resolve the installation for warm runners",
         fields: { pool: pool.name, warmScope: pool.warmScope },
       }),
     );
-    if (target) warmTargets.set(pool.name, target);
+    if (target) warmScopes.set(pool.name, target);
   }
   const targets = new Map<string, RunnerTarget>();
   for (const target of scopesNeedingView(
@@ -67,7 +68,7 @@ export async function readSnapshot(
   // Every scope served lately is also swept now and then for orphaned registrations, by
   // whichever engine's pass claims it first.
   const served = new Map<string, RunnerTarget>();
-  for (const target of [...known, ...records, ...warmTargets.values()]) {
+  for (const target of [...known, ...records, ...warmScopes.values()]) {
     served.set(targetKey(target), { installationId: target.installationId, scope: target.scope });
   }
   for (const [key, target] of served) {
@@ -100,6 +101,7 @@ export async function readSnapshot(
   );
   const waitingJobs = new Map<string, ProvisionRequest[]>();
   for (const pool of pools) waitingJobs.set(pool.name, await deps.ledger.waiting(pool.name, now));
+  const warmTargets = await readWarmTargets({ ledger: deps.ledger, runners: deps.runners }, pools, records, now);
   return {
     snap: {
       now,
@@ -112,8 +114,9 @@ export async function readSnapshot(
       registrations,
       waitingJobs,
       pendingDemand: new Map(),
+      warmTargets: new Map([...warmTargets].map(([pool, { target }]) => [pool, target])),
       slotHolders: { pools: poolHolders, engine: engineHolders },
     },
-    warmTargets,
+    warmScopes,
   };
 }

@@ -99,14 +99,14 @@ export function createReconciler(deps: ReconcilerDeps) {
           }),
         );
         const pools = await deps.pools.effective();
-        const { snap, warmTargets } = await readSnapshot(deps, installations, pools);
+        const { snap, warmScopes } = await readSnapshot(deps, installations, pools);
         const plan = await planWithPendingDemand(deps, snap);
         const retiring = new Set(plan.flatMap((action) => (action.kind === "retire" ? [action.pool] : [])));
         const { done: actions, failed: failures } = await carryOutAll(
           deps,
           plan.filter((action) => action.kind !== "retire"),
           pools,
-          warmTargets,
+          warmScopes,
           lease,
         );
         let failed = failures;

@@ -274,6 +274,23 @@ export function registerPoolLimitGauges(
   limit("runnerhub_pool_min_idle", "Effective minIdle of each pool", "minIdle");
 }
 
+/** Each pool's warm target (src/pools/warm-target.ts: floor, schedule or forecast), read at scrape. */
+export function registerWarmTargetGauge(
+  registry: Registry,
+  warmTargets: () => Promise<readonly { pool: string; target: number }[]>,
+): void {
+  new Gauge({
+    name: "runnerhub_pool_warm_target",
+    help: "Idle runners each pool keeps now beyond its waiting jobs: minIdle, a matching schedule entry, or the adaptive forecast",
+    labelNames: ["pool"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { pool, target } of await warmTargets()) this.set({ pool }, target);
+    },
+  });
+}
+
 /** 1 for each pool that is crash-looping (src/pools/crash-loop.ts), 0 for the others, read at scrape. */
 export function registerCrashLoopGauge(
   registry: Registry,

@@ -14,5 +14,12 @@ export async function observeRunnerOnline(
 ): Promise<void> {
   if (record.startedAt === undefined || record.state === "starting") return;
   if (!(await deps.runners.claimOnline(record.name))) return;
-  deps.metrics.runnerOnlineSeconds.observe({ pool: record.pool }, secondsBetween(record.startedAt, deps.now()));
+  const seconds = secondsBetween(record.startedAt, deps.now());
+  deps.metrics.runnerOnlineSeconds.observe({ pool: record.pool }, seconds);
+  // The adaptive warm target plans over one boot (src/pools/warm-target.ts). Only a runner that
+  // took the job it was made for was timed at the moment it came online: one that idled first
+  // (a warm runner, or one whose job went elsewhere) is seen online only by a later look.
+  if (record.state === "busy" && record.busyJobId === record.githubJobId && record.githubJobId > 0) {
+    await deps.runners.recordBoot(record.pool, seconds);
+  }
 }

@@ -14,12 +14,14 @@ import {
   registerCrashLoopGauge,
   registerQueueGauge,
   registerRunnerGauge,
+  registerWarmTargetGauge,
   type Metrics,
 } from "../observability/metrics.js";
 import { swallowInto } from "../observability/internal-errors.js";
 import { CRASH_LOOP_POLICY, crashLoopOf, poolVersion } from "../pools/crash-loop.js";
 import { poolCatalog, type PoolCatalog } from "../pools/catalog.js";
 import { PoolOverrides } from "../pools/overrides.js";
+import { readWarmTargets } from "../pools/warm-signals.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
 import { CrashLoopStore } from "../pools/crash-loop-store.js";
@@ -99,6 +101,11 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
   const pools = poolCatalog(() => config.pools, overrides);
   registerPoolLimitGauges(metrics.registry, () => pools.effective());
   registerQueueGauge(metrics.registry, () => queues.provision.getJobCounts());
+  const ledger = new DemandLedger(store);
+  registerWarmTargetGauge(metrics.registry, async () => {
+    const targets = await readWarmTargets({ ledger, runners }, await pools.effective(), await runners.list(), now());
+    return [...targets].map(([pool, { target }]) => ({ pool, target }));
+  });
   const crashLoops = new CrashLoopStore(store, CRASH_LOOP_POLICY);
   registerCrashLoopGauge(metrics.registry, async () => {
     const records = await crashLoops.getMany(config.pools.map((pool) => pool.name));
@@ -135,7 +142,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     metrics,
     redis,
     runners,
-    ledger: new DemandLedger(store),
+    ledger,
     queues,
     overrides,
     store,

@@ -1,8 +1,25 @@
 import { targetKey, type JobStatus, type RunnerTarget } from "../scope/runner-scope.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
-import { FEED_MAX_LENGTH, GITHUB_JOB_MAX_QUEUE_MS, SETTLED_JOB_MEMORY_SECONDS } from "../tunables.js";
+import {
+  FEED_MAX_LENGTH,
+  GITHUB_JOB_MAX_QUEUE_MS,
+  SETTLED_JOB_MEMORY_SECONDS,
+  WARM_ARRIVALS_KEPT,
+  WARM_HISTORY_WEEKS,
+} from "../tunables.js";
 import type { FeedEvent } from "./event-feed.js";
 import type { StoreContext } from "./store-context.js";
+
+const HOUR_MS = 3600_000;
+const WEEK_HOURS = 7 * 24;
+
+/** A pool's arrivals as an adaptive pool's forecast reads them (src/pools/warm-target.ts). */
+export interface ArrivalHistory {
+  /** Arrivals in the window asked for, up to now. */
+  recent: number;
+  /** Mean arrivals in the same hour of the week in earlier weeks; undefined before a week of history. */
+  sameHour: { perHour: number; weeks: number } | undefined;
+}
 
 /** What recording a queued job did: "added", "waiting" (already: a redelivery), "settled" (a late queued; ignored). */
 export type QueuedOutcome = "added" | "waiting" | "settled";
@@ -36,7 +53,46 @@ export class DemandLedger {
       feedEntry ? JSON.stringify(feedEntry) : "",
       FEED_MAX_LENGTH,
     );
+    if (outcome === 1) await this.arrived(request.pool, request.githubJobId, request.queuedAt);
     return outcome === 1 ? "added" : outcome === 0 ? "waiting" : "settled";
+  }
+
+  /** Counts a new job in its pool's arrival history: the recent arrivals, and its hour for the weeks to come. */
+  private async arrived(pool: string, githubJobId: number, at: number): Promise<void> {
+    const keys = this.store.keys;
+    const hour = Math.floor(at / HOUR_MS);
+    await this.store.redis
+      .multi()
+      .zadd(keys.arrivals(pool), at, String(githubJobId))
+      .zremrangebyrank(keys.arrivals(pool), 0, -(WARM_ARRIVALS_KEPT + 1))
+      .incr(keys.arrivalsInHour(pool, hour))
+      .expire(keys.arrivalsInHour(pool, hour), (WARM_HISTORY_WEEKS + 1) * WEEK_HOURS * 3600)
+      .set(keys.arrivalsSince(pool), String(hour), "NX")
+      .exec();
+  }
+
+  /**
+   * The pool's arrivals in the last `windowMs`, and in the hour of the week `ahead` of now in
+   * earlier weeks (those since its first arrival; an hour without a count had none).
+   */
+  async arrivals(pool: string, now: number, windowMs: number, aheadMs = 0): Promise<ArrivalHistory> {
+    const keys = this.store.keys;
+    const hour = Math.floor((now + aheadMs) / HOUR_MS);
+    const earlier = Array.from({ length: WARM_HISTORY_WEEKS }, (_, week) => hour - (week + 1) * WEEK_HOURS);
+    const [recent, since, counts] = await Promise.all([
+      this.store.redis.zcount(keys.arrivals(pool), now - windowMs, "+inf"),
+      this.store.redis.get(keys.arrivalsSince(pool)),
+      this.store.redis.mget(...earlier.map((at) => keys.arrivalsInHour(pool, at))),
+    ]);
+    const firstHour = since === null ? Infinity : Number(since);
+    const known = counts
+      .filter((_, index) => (earlier[index] ?? -Infinity) >= firstHour)
+      .map((count) => Number(count ?? 0));
+    const sameHour =
+      known.length === 0
+        ? undefined
+        : { perHour: known.reduce((a, b) => a + b, 0) / known.length, weeks: known.length };
+    return { recent, sameHour };
   }
 
   /**

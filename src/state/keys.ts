@@ -69,6 +69,29 @@ export class RedisKeys {
     return `${this.prefix}:queued-demand:${pool}`;
   }
 
+  /**
+   * Sorted set, no TTL, the newest WARM_ARRIVALS_KEPT only: ids of the pool's GitHub jobs that
+   * arrived (queued), scored by queuedAt (ms): the recent arrival rate of an adaptive pool.
+   */
+  arrivals(pool: string): string {
+    return `${this.prefix}:arrivals:${pool}`;
+  }
+
+  /** String counter, TTL of WARM_HISTORY_WEEKS + 1 weeks: the pool's arrivals in one hour (hours since the epoch, UTC). */
+  arrivalsInHour(pool: string, hour: number): string {
+    return `${this.prefix}:arrivals-hour:${pool}:${hour}`;
+  }
+
+  /** String, no TTL: the hour (since the epoch) of the pool's first arrival; earlier weeks count as history from then on. */
+  arrivalsSince(pool: string): string {
+    return `${this.prefix}:arrivals-since:${pool}`;
+  }
+
+  /** List, newest first, WARM_BOOT_SAMPLES long: the pool's recent runner boot times (container start to online), seconds. */
+  bootSeconds(pool: string): string {
+    return `${this.prefix}:boot-seconds:${pool}`;
+  }
+
   /** String "1", 24 h TTL: the GitHub job was taken or finished; a late `queued` for it is ignored. */
   settledJob(githubJobId: number): string {
     return `${this.prefix}:settled:${githubJobId}`;

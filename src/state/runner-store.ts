@@ -1,5 +1,5 @@
 import type { RunnerScope } from "../scope/runner-scope.js";
-import { CLEANUP_CLAIM_MS, EXIT_HISTORY_SECONDS } from "../tunables.js";
+import { CLEANUP_CLAIM_MS, EXIT_HISTORY_SECONDS, WARM_BOOT_SAMPLES } from "../tunables.js";
 import type { StoreContext } from "./store-context.js";
 
 export type RunnerState = "starting" | "idle" | "busy";
@@ -194,6 +194,29 @@ export class RunnerStore {
     return (
       (await this.store.redis.set(this.store.keys.onlineClaim(name), "1", "EX", EXIT_HISTORY_SECONDS, "NX")) === "OK"
     );
+  }
+
+  /** Keeps a runner's boot time (container start to online) among its pool's recent ones. */
+  async recordBoot(pool: string, seconds: number): Promise<void> {
+    const key = this.store.keys.bootSeconds(pool);
+    await this.store.redis
+      .multi()
+      .lpush(key, String(seconds))
+      .ltrim(key, 0, WARM_BOOT_SAMPLES - 1)
+      .exec();
+  }
+
+  /** The median of the pool's recent boot times, seconds; undefined before a runner of it was seen online. */
+  async bootSeconds(pool: string): Promise<number | undefined> {
+    const samples = (await this.store.redis.lrange(this.store.keys.bootSeconds(pool), 0, -1))
+      .map(Number)
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
+    if (samples.length === 0) return undefined;
+    const middle = Math.floor(samples.length / 2);
+    return samples.length % 2 === 1
+      ? (samples[middle] ?? 0)
+      : ((samples[middle - 1] ?? 0) + (samples[middle] ?? 0)) / 2;
   }
 
   async exitOf(name: string): Promise<RunnerExitRecord | undefined> {

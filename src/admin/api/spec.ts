@@ -88,7 +88,8 @@ export const ROUTE_DOCS = {
   "GET /admin/pools": {
     method: "GET",
     template: "/admin/pools",
-    summary: "Pools with their effective limits (run-time overrides applied) and runner counts",
+    summary:
+      "Pools with their effective limits (run-time overrides applied), runner counts, and the idle runners each keeps warm now and why",
     responses: { 200: { description: "The pools, in the order of the pools file", schema: "PoolList" } },
   },
   "PATCH /admin/pools/{name}": {

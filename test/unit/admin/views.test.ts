@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { poolOverrideSchema } from "../../../src/pools/overrides.js";
+import type { WarmTarget } from "../../../src/pools/warm-target.js";
 import { poolViewSchema, runnerDetailSchema, runnerViewSchema } from "../../../src/admin/schemas.js";
 import { engineCapacity } from "../../../src/admin/format.js";
 import {
@@ -81,9 +82,13 @@ describe("poolView", () => {
     maxLifetime: "6h",
   });
   const counts = { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: 0, parked: 0 };
+  const warm: WarmTarget = {
+    target: 1,
+    reason: { kind: "floor", floor: 1, schedule: null, forecast: null, cappedBy: null },
+  };
 
   it("shows the file's limits in milliseconds when nothing is overridden", () => {
-    const view = poolView(linux, undefined, counts);
+    const view = poolView(linux, undefined, counts, warm);
     expect(view.limits).toEqual({ maxRunners: 5, minIdle: 1, idleTimeoutMs: 600_000, maxLifetimeMs: 21_600_000 });
     expect(view.overrides).toEqual({});
     expect(poolViewSchema.parse(view)).toEqual(view);
@@ -105,6 +110,7 @@ describe("poolView", () => {
       linux,
       undefined,
       counts,
+      warm,
       [
         { ...base, engine: "a", lastPulledAt: now - 1000 },
         { ...base, engine: "b", pulling: { since: now - 10, until: now + 60_000 } },
@@ -141,7 +147,7 @@ describe("poolView", () => {
   });
 
   it("shows a crash loop with the last lines of the runner that crashed last", () => {
-    expect(poolView(linux, undefined, counts)).toMatchObject({ health: "ok", crashLoop: null });
+    expect(poolView(linux, undefined, counts, warm)).toMatchObject({ health: "ok", crashLoop: null });
     const record = {
       poolVersion: "v",
       crashes: 3,
@@ -153,7 +159,7 @@ describe("poolView", () => {
       lastReason: "crashed",
     };
     const logs = `${Array.from({ length: 30 }, (_, line) => `line ${line + 1}`).join("\n")}\n`;
-    const view = poolView(linux, undefined, counts, [], 0, { record, logs });
+    const view = poolView(linux, undefined, counts, warm, [], 0, { record, logs });
     expect(view.health).toBe("crash-looping");
     expect(view.crashLoop).toMatchObject({
       crashes: 3,
@@ -166,11 +172,11 @@ describe("poolView", () => {
     // The last CRASH_LOOP_LOG_LINES lines.
     expect(view.crashLoop?.lastLines.split("\n")).toEqual(Array.from({ length: 20 }, (_, line) => `line ${line + 11}`));
     expect(poolViewSchema.parse(view)).toEqual(view);
-    expect(poolView(linux, undefined, counts, [], 0, { record, logs: undefined }).crashLoop?.lastLines).toBe("");
+    expect(poolView(linux, undefined, counts, warm, [], 0, { record, logs: undefined }).crashLoop?.lastLines).toBe("");
   });
 
   it("applies overrides and shows them", () => {
-    const view = poolView(linux, { maxRunners: 2, idleTimeout: "90s" }, counts);
+    const view = poolView(linux, { maxRunners: 2, idleTimeout: "90s" }, counts, warm);
     expect(view.limits).toEqual({ maxRunners: 2, minIdle: 1, idleTimeoutMs: 90_000, maxLifetimeMs: 21_600_000 });
     expect(view.overrides).toEqual({ maxRunners: 2, idleTimeout: "90s" });
   });

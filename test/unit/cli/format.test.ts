@@ -22,6 +22,8 @@ function poolView(fields: Partial<PoolView> & { name: string }): PoolView {
     limits: { maxRunners: 5, minIdle: 0, idleTimeoutMs: 600_000, maxLifetimeMs: 21_600_000 },
     overrides: {},
     counts: { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: 0, parked: 0 },
+    warmTarget: 0,
+    warmReason: { kind: "floor", floor: 0, schedule: null, forecast: null, cappedBy: null },
     health: "ok",
     crashLoop: null,
     ...fields,

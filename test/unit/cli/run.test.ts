@@ -54,6 +54,8 @@ describe("runCli", () => {
       limits: { maxRunners: 3, minIdle: 0, idleTimeoutMs: 1, maxLifetimeMs: 1 },
       overrides: { maxRunners: 3 },
       counts: { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: 0, parked: 0 },
+      warmTarget: 0,
+      warmReason: { kind: "floor", floor: 0, schedule: null, forecast: null, cappedBy: null },
       health: "ok",
       crashLoop: null,
     };

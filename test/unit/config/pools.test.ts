@@ -127,3 +127,61 @@ describe("exposesDockerSocket", () => {
     expect(exposesDockerSocket("/var/lib/cache")).toBe(false);
   });
 });
+
+describe("warm runner fields", () => {
+  const warm = { warmScope: "acme", maxRunners: 10 };
+
+  it("parses a schedule, defaulting its time zone to UTC, and an adaptive pool", () => {
+    const pool = parse({
+      ...warm,
+      schedule: [
+        { cron: "* 8-18 * * 1-5", timezone: "Europe/Berlin", minIdle: 4 },
+        { cron: "0 * * * *", minIdle: 1 },
+      ],
+      warm: "adaptive",
+      maxIdle: 6,
+      forecastWindow: "2m",
+    });
+    expect(pool.schedule).toEqual([
+      { cron: "* 8-18 * * 1-5", timezone: "Europe/Berlin", minIdle: 4 },
+      { cron: "0 * * * *", timezone: "UTC", minIdle: 1 },
+    ]);
+    expect(pool).toMatchObject({ warm: "adaptive", maxIdle: 6, forecastWindow: 120_000 });
+  });
+
+  it("defaults to a static pool with no schedule and a 5 minute forecast window", () => {
+    expect(parse({})).toMatchObject({ schedule: [], warm: "static", forecastWindow: 300_000 });
+    expect(parse({}).maxIdle).toBeUndefined();
+  });
+
+  it("refuses a bad cron expression or time zone, naming the pool and the field", () => {
+    for (const cron of ["* 25 * * *", "* * *", "*/5 * * * * *", "soon"]) {
+      const [problem] = problems({ ...warm, schedule: [{ cron, minIdle: 1 }] });
+      expect(problem).toMatch(/^0\.schedule\.0\.cron: /);
+      expect(problem).toContain(`"${cron}"`);
+      expect(problem).toContain('pool "p"');
+    }
+    const [problem] = problems({ ...warm, schedule: [{ cron: "* * * * *", timezone: "Mars/Olympus", minIdle: 1 }] });
+    expect(problem).toMatch(/^0\.schedule\.0\.timezone: "Mars\/Olympus" is not a time zone/);
+    expect(problem).toContain('pool "p"');
+  });
+
+  it("needs warmScope for a schedule with a floor or an adaptive pool", () => {
+    expect(problems({ schedule: [{ cron: "* * * * *", minIdle: 1 }] })[0]).toMatch(/^0\.warmScope: required/);
+    expect(problems({ warm: "adaptive", maxRunners: 2 })[0]).toMatch(/^0\.warmScope: required/);
+    expect(parse({ schedule: [{ cron: "* * * * *", minIdle: 0 }] }).warmScope).toBeUndefined();
+  });
+
+  it("keeps floors and maxIdle within maxRunners, and maxIdle to adaptive pools at or above every floor", () => {
+    expect(problems({ ...warm, schedule: [{ cron: "* * * * *", minIdle: 11 }] })).toEqual([
+      "0.schedule.0.minIdle: must not exceed maxRunners (10)",
+    ]);
+    expect(problems({ ...warm, maxIdle: 3 })).toEqual(["0.maxIdle: only an adaptive pool (warm: adaptive) uses it"]);
+    expect(problems({ ...warm, warm: "adaptive", maxIdle: 11 })).toEqual([
+      "0.maxIdle: must not exceed maxRunners (10)",
+    ]);
+    expect(
+      problems({ ...warm, warm: "adaptive", minIdle: 1, maxIdle: 2, schedule: [{ cron: "* * * * *", minIdle: 3 }] }),
+    ).toEqual(["0.maxIdle: must be at least the highest floor, minIdle or schedule (3)"]);
+  });
+});

@@ -92,6 +92,7 @@ function snapshot(fields: Partial<ReconcileSnapshot> = {}): ReconcileSnapshot {
     registrations: listed(),
     waitingJobs: waiting(),
     pendingDemand: new Map(),
+    warmTargets: new Map(),
     slotHolders: { pools: new Map(), engine: [] },
     ...fields,
   };
@@ -335,6 +336,59 @@ describe("planReconcile", () => {
         (a) => a.kind === "warm",
       ),
     ).toEqual([]);
+  });
+
+  it("keeps the warm target of the snapshot rather than minIdle: more warm runners, or none", () => {
+    const warm = pool({
+      name: "linux",
+      labels: ["self-hosted", "linux"],
+      minIdle: 1,
+      maxRunners: 6,
+      warmScope: "acme",
+    });
+    const name = "linux-00000020";
+    const snap = snapshot({
+      pools: [warm],
+      containers: [container(name)],
+      records: [record(name, { githubJobId: 0 })],
+      registrations: listed(registration(name)),
+      waitingJobs: waiting(),
+      warmTargets: new Map([["linux", 4]]),
+    });
+    expect(planReconcile(snap)).toEqual([{ kind: "warm", pool: "linux", count: 3 }]);
+    expect(planReconcile({ ...snap, warmTargets: new Map([["linux", 0]]) })).toEqual([]);
+  });
+
+  it("retires idle runners beyond the warm target after the idle timeout, never a busy one", () => {
+    const warm = pool({
+      name: "linux",
+      labels: ["self-hosted", "linux"],
+      minIdle: 0,
+      maxRunners: 6,
+      warmScope: "acme",
+    });
+    const old = NOW - 11 * MIN;
+    const names = ["linux-00000021", "linux-00000022", "linux-00000023", "linux-00000024"];
+    const snap = snapshot({
+      pools: [warm],
+      containers: names.map((name) => container(name, { createdAt: old })),
+      records: [
+        record(names[0]!, { createdAt: old, githubJobId: 0 }),
+        record(names[1]!, { createdAt: old, githubJobId: 0 }),
+        record(names[2]!, { createdAt: NOW - MIN, githubJobId: 0 }),
+        record(names[3]!, { createdAt: old, state: "busy" }),
+      ],
+      registrations: listed(...names.map((name, i) => registration(name, { busy: i === 3 }))),
+      waitingJobs: waiting(),
+      warmTargets: new Map([["linux", 2]]),
+    });
+    // Three idle, target two: the oldest idle one past the timeout goes.
+    expect(kinds(snap)).toEqual([`retire:${names[0]}`]);
+    // Target zero: both past the timeout go; the young idle one waits for its timeout, the busy one stays.
+    expect(kinds({ ...snap, warmTargets: new Map([["linux", 0]]) })).toEqual([
+      `retire:${names[0]}`,
+      `retire:${names[1]}`,
+    ]);
   });
 
   it("provisions again for the oldest waiting jobs no runner is coming for", () => {
