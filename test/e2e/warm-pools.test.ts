@@ -101,6 +101,9 @@ describe("scheduled floors", () => {
       warmReason: { kind: "floor", floor: 0, schedule: null },
     });
     expect(stack.sim.runners().filter((runner) => runner.name.startsWith("night-"))).toEqual([]);
+    const metrics = await (await fetch(`${stack.app.url}/metrics`)).text();
+    expect(metrics).toContain('runnerhub_pool_warm_target{pool="office"} 2');
+    expect(metrics).toContain('runnerhub_pool_warm_target{pool="night"} 0');
   });
 });
 
