@@ -1,5 +1,4 @@
 import { CronExpressionParser } from "cron-parser";
-import type { ScheduleEntry } from "./pools.js";
 
 /** Why `cron` is not a five-field cron expression (minute hour day-of-month month day-of-week), or undefined. */
 export function cronProblem(cron: string): string | undefined {
@@ -25,7 +24,7 @@ export function timeZoneProblem(zone: string): string | undefined {
 }
 
 /** Whether the minute of `at` (ms) matches the entry's cron expression in its time zone. */
-export function scheduleMatches(entry: Pick<ScheduleEntry, "cron" | "timezone">, at: number): boolean {
+export function scheduleMatches(entry: { cron: string; timezone: string }, at: number): boolean {
   // A five-field expression matches second 0 only, so the minute is what is asked about.
   const minute = new Date(Math.floor(at / 60_000) * 60_000);
   return CronExpressionParser.parse(entry.cron, { tz: entry.timezone }).includesDate(minute);
