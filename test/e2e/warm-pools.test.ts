@@ -1,6 +1,7 @@
 import { setTimeout } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LABELS } from "../../src/docker/labels.js";
+import { WARM_BOOT_SAMPLES } from "../../src/tunables.js";
 import { waitFor } from "../sim/github-simulator.js";
 import { startStack, stubPool, type Stack } from "./support/stack.js";
 
@@ -111,6 +112,13 @@ describe("an adaptive pool", () => {
   it("keeps idle runners under a steady arrival rate and shrinks to none within idleTimeout after it stops", async () => {
     expect(await pool("adaptive")).toMatchObject({ warmTarget: 0, warmReason: { kind: "floor", floor: 0 } });
     expect(await runningContainers("adaptive")).toBe(0);
+    // The stub runner is online in tens of milliseconds, which needs no warm runner at these
+    // rates; the pool's learned boot time is that of a real runner (4 s) instead. Runners that
+    // take their own job add their (short) boots, so this holds for about ten jobs.
+    await stack.redis.lpush(
+      stack.keys.bootSeconds("adaptive"),
+      ...Array.from({ length: WARM_BOOT_SAMPLES }, () => "4"),
+    );
 
     // About one job a second, each running a second, until the pool keeps idle runners of its own.
     let warm: PoolBody | undefined;
@@ -131,6 +139,7 @@ describe("an adaptive pool", () => {
       else if (Date.now() - since > 45_000)
         throw new Error(`no warm runners after ${jobs} jobs: ${JSON.stringify(view)}`);
     }
+    expect(warm.warmReason.forecast).toMatchObject({ bootSeconds: 4, bootMeasured: true });
     expect(warm.warmReason.forecast?.perMinute).toBeGreaterThan(0);
     const stopped = Date.now();
 
