@@ -11,6 +11,9 @@ import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../lifecycle/oom
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 import type { PoolCatalog } from "../pools/catalog.js";
+import { endIdleTime } from "../lifecycle/idle-time.js";
+import { replaceTakenWarmRunner } from "./warm-replacement.js";
+import type { Slots } from "../slots/slots.js";
 
 export interface WorkflowJobHandlerDeps {
   pools: PoolCatalog;
@@ -18,6 +21,8 @@ export interface WorkflowJobHandlerDeps {
   runnerOpsQueue: (engine: string) => Queue<StopRunnerRequest>;
   runners: RunnerStore;
   ledger: DemandLedger;
+  /** The pools' slot holders: the room a replacement for a taken warm runner may use. */
+  slots: Pick<Slots, "holders">;
   /** Jobs re-run after an OOM kill, routed to the bigger pool runnerhub chose for them. */
   oomReruns: OomRerunStore;
   /** A runner taking a job ends its pool's crash loop. */
@@ -211,6 +216,16 @@ async function onInProgress(deps: WorkflowJobHandlerDeps, deliveryId: string, ev
   metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
   if (!record) return;
   await observeRunnerOnline(record, deps);
+  // Once per runner (a redelivered webhook, or a busy state the reconciler saw first, changes nothing).
+  if (await endIdleTime(record, deps.now(), deps)) {
+    const replacements = await replaceTakenWarmRunner(deps, record);
+    if (replacements > 0) {
+      deps.log.info(
+        { ...jobFields(deliveryId, job, record.pool), replacements },
+        "warm runner taken; replacement asked for",
+      );
+    }
+  }
   if (await deps.crashLoops.clear(record.pool)) {
     deps.log.info(jobFields(deliveryId, job, record.pool), "a runner of the pool took a job; its crash loop is over");
   }

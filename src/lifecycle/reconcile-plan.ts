@@ -5,6 +5,7 @@ import type { GitHubRunner } from "../github/runners-api.js";
 import { targetKey, type RunnerScope, type RunnerTarget } from "../scope/runner-scope.js";
 import { parseRunnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
+import { warmShortfall, warmTarget } from "../pools/warm.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { isOnEngine, type RunnerRecord, type RunnerState } from "../state/runner-store.js";
 
@@ -262,8 +263,9 @@ function planPoolSize(
   const stateOf = (record: RunnerRecord) => states.get(record.name) ?? record.state;
   const free = freeRunners(pool.name, members, stateOf);
   const idle = free.filter((record) => stateOf(record) === "idle");
-  // Runners are fungible: waiting jobs claim idle or starting runners first, then minIdle.
-  const needed = waiting.size + pool.minIdle;
+  // Runners are fungible: waiting jobs claim idle or starting runners first, then the warm target.
+  const target = warmTarget(pool);
+  const needed = waiting.size + target;
   let surplus = Math.min(idle.length, free.length - needed);
 
   const candidates = idle
@@ -304,10 +306,7 @@ function planPoolSize(
   );
   if (unserved > 0) actions.push({ kind: "provision", pool: pool.name, requests: waitingJobs.slice(0, unserved) });
 
-  if (pool.minIdle > 0 && pool.warmScope) {
-    const spare = Math.max(0, free.length - waiting.size);
-    const count = Math.min(pool.minIdle - spare, room - unserved);
-    if (count > 0) actions.push({ kind: "warm", pool: pool.name, count });
-  }
+  const count = warmShortfall({ target, free: free.length, waiting: waiting.size, room, unserved });
+  if (count > 0) actions.push({ kind: "warm", pool: pool.name, count });
   return actions;
 }

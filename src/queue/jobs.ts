@@ -35,6 +35,11 @@ export function provisionJobId(githubJobId: number): string {
   return `job-${githubJobId}`;
 }
 
+/** The pool's warm slot `slot` (from 1): fixed, so whoever asks for a slot already on its way asks for nothing. */
+export function warmJobId(pool: string, slot: number): string {
+  return `warm-${pool}-${slot}`;
+}
+
 export const MAINTENANCE_QUEUE = "maintenance";
 export const OOM_RERUN_QUEUE = "oom-rerun";
 

@@ -59,6 +59,14 @@ export class RedisKeys {
     return `${this.prefix}:online:${name}`;
   }
 
+  /**
+   * String "1", 24 h TTL: taken (SET NX) by whoever first ends the runner's time without a job
+   * (taking a job, or ending without one), which counts that time once.
+   */
+  idleEndClaim(name: string): string {
+    return `${this.prefix}:idle-end:${name}`;
+  }
+
   /** Sorted set, no TTL: ids of the pool's GitHub jobs still waiting for a runner, scored by queuedAt (ms). */
   queuedJobs(pool: string): string {
     return `${this.prefix}:queued:${pool}`;

@@ -34,6 +34,7 @@ beforeEach(async () => {
     runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
     runners: ctx.runners,
     ledger: ctx.ledger,
+    slots: ctx.slots,
     oomReruns: ctx.oomReruns.store,
     crashLoops: ctx.crashLoops,
     stopGraceMs: STOP_GRACE_MS,
