@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisKeys } from "../../../src/state/keys.js";
+import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { readWorkflowJob } from "../../../src/intake/demand.js";
 import {
   createWorkflowJobHandlers,
@@ -8,7 +9,8 @@ import {
   type WorkflowJobHandlers,
 } from "../../../src/intake/workflow-job-handlers.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
-import { provisionJobId } from "../../../src/queue/jobs.js";
+import { requestWarmRunners } from "../../../src/pools/warm.js";
+import { provisionJobId, warmJobId } from "../../../src/queue/jobs.js";
 import { type WorkflowJobExample, workflowJobExamples } from "../../sim/github-simulator.js";
 import { type ServiceContext, runnerRecord, serviceContext, testPool } from "../support/context.js";
 
@@ -16,6 +18,8 @@ const NOW = Date.parse("2026-01-01T12:00:00Z");
 const STOP_GRACE_MS = 45_000;
 const POOL = testPool({ name: "k8s", labels: ["self-hosted", "k8s"], oomRetryPool: "k8s-big" });
 const BIG = testPool({ name: "k8s-big", labels: ["self-hosted", "k8s", "big"] });
+/** Keeps one warm runner, registered with the organization acme (runnerRecord's scope). */
+const WARM = testPool({ name: "warm", labels: ["self-hosted", "warm"], minIdle: 1, warmScope: "acme", maxRunners: 3 });
 const RUNNER = "rh-k8s-abc123";
 
 let ctx: ServiceContext;
@@ -29,7 +33,7 @@ beforeAll(async () => {
 beforeEach(async () => {
   metrics = createMetrics();
   handlers = createWorkflowJobHandlers({
-    pools: ctx.poolsOf(() => [POOL, BIG]),
+    pools: ctx.poolsOf(() => [POOL, BIG, WARM]),
     provisionQueue: ctx.queues.provision,
     runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
     runners: ctx.runners,
@@ -236,6 +240,83 @@ describe("workflow_job.in_progress", () => {
     expect(await ctx.runners.get("someone-elses-runner")).toBeUndefined();
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(0);
     expect(await count(metrics.webhooks, { action: "in_progress", outcome: "not-ours" })).toBe(1);
+  });
+});
+
+describe("a warm runner taking a job", () => {
+  const warmJob = { id: 4201, labels: ["self-hosted", "warm"], runner_name: null };
+  const WARM_RUNNER = "rh-warm-w1";
+  const warmRunner = (name: string, fields: Partial<RunnerRecord> = {}) =>
+    runnerRecord(name, {
+      pool: WARM.name,
+      githubJobId: 0,
+      state: "idle",
+      installationId: INSTALLATION,
+      startedAt: NOW - 30_000,
+      ...fields,
+    });
+  const warmEntries = async () =>
+    (await ctx.queues.provision.getJobs(["waiting", "delayed", "active"])).filter((entry) =>
+      entry.id?.startsWith(`warm-${WARM.name}-`),
+    );
+  const idleSeconds = async (pool: string) =>
+    (await metrics.idleRunnerSeconds.get()).values.find((value) => value.labels.pool === pool)?.value ?? 0;
+
+  it("asks at once for the warm runner the pool now lacks, once, as the reconciler would", async () => {
+    await ctx.runners.put(warmRunner(WARM_RUNNER));
+    await receive(event("queued", warmJob));
+    const started = event("in_progress", { ...warmJob, runner_name: WARM_RUNNER });
+    await receive(started);
+
+    const [entry, ...more] = await warmEntries();
+    expect(more).toEqual([]);
+    expect(entry).toMatchObject({
+      id: warmJobId(WARM.name, 1),
+      data: {
+        githubJobId: 0,
+        pool: WARM.name,
+        labels: WARM.labels,
+        owner: "acme",
+        repo: "",
+        installationId: INSTALLATION,
+        scope: { kind: "org", org: "acme" },
+        queuedAt: NOW,
+      },
+    });
+    // A redelivered webhook, and the reconciler's own warm entry for the same shortfall, add nothing.
+    await receive(started);
+    await requestWarmRunners(
+      ctx.queues.provision,
+      WARM,
+      { installationId: INSTALLATION, scope: { kind: "org", org: "acme" } },
+      1,
+      NOW,
+    );
+    expect(await warmEntries()).toHaveLength(1);
+  });
+
+  it("asks for nothing while a spare runner remains, for a runner made for a job, or in a pool without warm runners", async () => {
+    await ctx.runners.put(warmRunner(WARM_RUNNER));
+    await ctx.runners.put(warmRunner("rh-warm-spare"));
+    await receive(event("in_progress", { ...warmJob, runner_name: WARM_RUNNER }));
+    expect(await warmEntries()).toEqual([]);
+
+    await ctx.runners.put(warmRunner("rh-warm-for-job", { githubJobId: 4202 }));
+    await receive(event("in_progress", { ...warmJob, id: 4202, runner_name: "rh-warm-for-job" }));
+    expect(await warmEntries()).toEqual([]);
+
+    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, githubJobId: 0, installationId: INSTALLATION }));
+    await receive(event("in_progress", { ...matching, runner_name: RUNNER }));
+    expect(await ctx.queues.provision.getJobs(["waiting", "delayed", "active"])).toEqual([]);
+  });
+
+  it("counts the runner's time from its container start to the job, once", async () => {
+    await ctx.runners.put(warmRunner(WARM_RUNNER));
+    const started = event("in_progress", { ...warmJob, runner_name: WARM_RUNNER });
+    await receive(started);
+    await receive(started);
+
+    expect(await idleSeconds(WARM.name)).toBe(30);
   });
 });
 
