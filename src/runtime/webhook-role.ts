@@ -12,6 +12,7 @@ export function startWebhookRole(shared: Shared): Served {
     runnerOpsQueue: (engine) => queues.runnerOps(engine),
     runners: shared.runners,
     ledger: shared.ledger,
+    history: shared.history.store,
     oomReruns: shared.oomReruns.store,
     crashLoops: shared.crashLoops,
     stopGraceMs: config.stopGraceMs,

@@ -2,7 +2,8 @@ import type { FeedEntry, FeedEventKind } from "../../state/event-feed.js";
 import { BULL_BOARD_PATH } from "../api/spec.js";
 import { html, type Html } from "../../http/html.js";
 import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView } from "../schemas.js";
-import { engineCapacity, formatAge, formatBytes } from "../format.js";
+import { engineCapacity, formatAge, formatBytes, warmTargets } from "../format.js";
+import { historyCharts } from "./charts.js";
 
 /**
  * The dashboard's HTML, rendered from an overview without I/O. The server renders whole pages
@@ -17,7 +18,7 @@ export const EVENTS_PATH = "/admin/events";
 export const SCRIPT_PATH = "/admin/assets/dashboard.js";
 export const STYLE_PATH = "/admin/assets/dashboard.css";
 
-export const SECTION_IDS = ["pools", "engines", "queue", "runners", "events"] as const;
+export const SECTION_IDS = ["pools", "engines", "queue", "history", "runners", "events"] as const;
 export type SectionId = (typeof SECTION_IDS)[number];
 
 const KIND_LABELS: Record<FeedEventKind, string> = {
@@ -93,7 +94,13 @@ function crashLoopNote(pool: PoolView): Html | "" {
   </div>`;
 }
 
-function poolsTable(pools: readonly PoolView[]): Html {
+/** Idle runners against the warm target ("–" while the target is not known). */
+function warmCell(idle: number, target: number | undefined): Html {
+  const state = target === undefined ? "unknown" : idle < target ? "below" : "met";
+  return html`<td class="num" data-warm="${state}">${idle} / ${target ?? "–"}</td>`;
+}
+
+function poolsTable(pools: readonly PoolView[], targets: ReadonlyMap<string, number>): Html {
   if (pools.length === 0) return html`<p>No pools are configured.</p>`;
   const rows = pools.map((pool) => {
     const { limits, counts } = pool;
@@ -112,6 +119,7 @@ function poolsTable(pools: readonly PoolView[]): Html {
         </meter>
         ${counts.slotsHeld}/${limits.maxRunners}
       </td>
+      ${warmCell(counts.idle, targets.get(pool.name))}
     </tr>`;
   });
   const limitsTable = table(
@@ -127,6 +135,7 @@ function poolsTable(pools: readonly PoolView[]): Html {
       { num: "Waiting" },
       { num: "Parked" },
       { num: "Slots used" },
+      { num: "Idle / warm target" },
     ],
     rows,
   );
@@ -213,9 +222,10 @@ export function eventList(events: readonly FeedEntry[], linkRunner = true): Html
 
 export function renderSections(overview: Overview): Record<SectionId, Html> {
   return {
-    pools: poolsTable(overview.pools),
+    pools: poolsTable(overview.pools, warmTargets(overview.history)),
     engines: enginesTable(overview.engines, overview.at),
     queue: queueTable(overview.queue),
+    history: historyCharts(overview.history),
     runners: runnersTable(overview.runners, overview.at),
     events: eventList(overview.events),
   };
@@ -259,6 +269,7 @@ export function renderDashboard(overview: Overview): Html {
     pools: "Pools",
     engines: "Engines",
     queue: "Queue",
+    history: "Last hour per pool (UTC)",
     runners: "Runners",
     events: "Recent events (UTC)",
   };
@@ -272,7 +283,7 @@ export function renderDashboard(overview: Overview): Html {
     html`<h1>Dashboard</h1>
       <p id="live-status" role="status">Snapshot taken ${clock(overview.at)} UTC. Reload the page for fresh figures.</p>
       <div class="grid">${section("pools")} ${section("queue")} ${section("engines")}</div>
-      ${section("runners")} ${section("events")}`,
+      ${section("history")} ${section("runners")} ${section("events")}`,
     { script: true, signedIn: true },
   );
 }

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { historyCharts, niceCeiling, pickupChart, runnersChart } from "../../../../src/admin/dashboard/charts.js";
+import { renderDashboard, renderSections } from "../../../../src/admin/dashboard/pages.js";
+import { AT, knownHistory, knownOverview } from "../../support/overview.js";
+
+const [linux, gpu] = knownHistory();
+if (!linux || !gpu) throw new Error("the known history has two pools");
+
+/** Markup with its layout whitespace taken out (as in pages.test.ts). */
+const flat = (markup: { text: string }) => markup.text.replace(/\s+/g, " ").replace(/>\s+</g, "><");
+
+/** The value of one attribute of every element matching `selector` (tag and class), in order. */
+function attributes(markup: string, tag: string, cls: string, attribute: string): string[] {
+  const elements = [...markup.matchAll(new RegExp(`<${tag}\\b[^>]*class="${cls}"[^>]*>`, "g"))];
+  return elements.map((match) => new RegExp(`\\b${attribute}="([^"]*)"`).exec(match[0])?.[1] ?? "");
+}
+
+describe("niceCeiling", () => {
+  it("rounds up to 1, 2 or 5 times a power of ten, never below the floor", () => {
+    expect(niceCeiling(4.2)).toBe(5);
+    expect(niceCeiling(5)).toBe(5);
+    expect(niceCeiling(11)).toBe(20);
+    expect(niceCeiling(0.3)).toBe(1);
+    expect(niceCeiling(0)).toBe(1);
+  });
+});
+
+describe("pickupChart", () => {
+  const markup = flat(pickupChart(linux));
+
+  it("draws p50 and p95 as lines with a dot per minute, on a time axis of the last hour", () => {
+    expect(markup).toContain('data-chart="pickup" data-pool="linux" data-points="2"');
+    expect(attributes(markup, "circle", "dot p50", "cy")).toHaveLength(2);
+    expect(attributes(markup, "circle", "dot p95", "cy")).toHaveLength(2);
+    // Plot 44..628 wide, 12..176 high; the axis tops at 5 s (p95 4.2 s), the window ends at AT.
+    expect(attributes(markup, "polyline", "line p95", "points")).toEqual(["608.5,38.2 618.3,77.6"]);
+    expect(attributes(markup, "polyline", "line p50", "points")).toEqual(["608.5,159.6 618.3,135"]);
+    expect(markup).toContain(">5s</text>");
+    expect(markup).toContain(">02:15</text>");
+  });
+
+  it("says in words what it shows, for a screen reader, and in a tooltip per point", () => {
+    expect(markup).toContain('role="img" aria-labelledby="pickup-linux-title pickup-linux-desc"');
+    expect(markup).toContain(
+      "8 jobs picked up in the last hour; latest minute with jobs (03:03 UTC): p50 1.25 s, p95 3.00 s.",
+    );
+    expect(markup).toContain("<title>03:02 UTC: p95 4.20 s over 6 jobs</title>");
+  });
+
+  it("says so when no job was picked up", () => {
+    expect(pickupChart(gpu).text).toContain("No job of pool gpu was picked up in the last hour.");
+  });
+});
+
+describe("runnersChart", () => {
+  const markup = flat(runnersChart(linux));
+
+  it("stacks busy, idle and starting, each sample held until the next, the last until now", () => {
+    expect(markup).toContain('data-chart="runners" data-pool="linux" data-points="4"');
+    // The axis tops at 5 (three runners, two waiting); busy is 0 then 1 from the third sample on.
+    const [busy] = attributes(markup, "path", "band busy", "d");
+    expect(busy).toBe(
+      "M608.5 176 H613.4 L613.4 176 H618.3 L618.3 143.2 H623.1 L623.1 143.2 H628 L628 176 H623.1 L623.1 176 H618.3 L618.3 176 H613.4 L613.4 176 H608.5 Z",
+    );
+    expect(attributes(markup, "path", "band idle", "d")).toHaveLength(1);
+    expect(attributes(markup, "path", "band starting", "d")).toHaveLength(1);
+  });
+
+  it("draws the jobs waiting and the warm target over the runners", () => {
+    expect(attributes(markup, "path", "line waiting", "d")).toEqual([
+      "M608.5 176 H613.4 L613.4 176 H618.3 L618.3 110.4 H623.1 L623.1 110.4 H628",
+    ]);
+    expect(attributes(markup, "path", "line target", "d")).toEqual([
+      "M608.5 143.2 H613.4 L613.4 143.2 H618.3 L618.3 143.2 H623.1 L623.1 143.2 H628",
+    ]);
+    expect(markup.indexOf('class="line target"')).toBeGreaterThan(markup.indexOf('class="band starting"'));
+    expect(markup).toContain("At 03:03 UTC: 1 busy, 1 idle, 1 starting, 2 jobs waiting, warm target 1.");
+  });
+
+  it("says so before the first sample", () => {
+    expect(runnersChart(gpu).text).toContain("No sample of pool gpu yet");
+  });
+});
+
+describe("the charts on the dashboard", () => {
+  it("are a live section: one row of two charts per pool, escaped", () => {
+    const sections = renderSections(knownOverview());
+    expect(sections.history.text).toBe(historyCharts(knownHistory()).text);
+    expect(sections.history.text).toContain('<div class="pool-charts" data-pool="linux">');
+    const odd = historyCharts([{ ...gpu, pool: "<b>" }]).text;
+    expect(odd).toContain("&lt;b&gt;");
+    expect(odd).not.toContain("<b>");
+    expect(renderDashboard(knownOverview()).text).toContain('<div data-live="history"');
+  });
+
+  it("carry no inline style or script (the page's CSP refuses them)", () => {
+    const page = renderDashboard(knownOverview()).text;
+    expect(page).not.toMatch(/style=|<script>|<style|\son[a-z]+="/);
+  });
+
+  it("and the pool table shows idle runners against the warm target, marked when below it", () => {
+    const pools = flat(renderSections({ ...knownOverview(), at: AT }).pools);
+    expect(pools).toContain('<td class="num" data-warm="met">1 / 1</td>');
+    expect(pools).toContain('<td class="num" data-warm="met">0 / 0</td>');
+    const below = renderSections({
+      ...knownOverview(),
+      history: knownHistory().map((pool) => ({ ...pool, target: 3 })),
+    }).pools;
+    expect(flat(below)).toContain('<td class="num" data-warm="below">1 / 3</td>');
+    const unknown = renderSections({ ...knownOverview(), history: [] }).pools;
+    expect(flat(unknown)).toContain('<td class="num" data-warm="unknown">1 / –</td>');
+  });
+});
