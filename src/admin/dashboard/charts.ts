@@ -218,13 +218,13 @@ export function runnersChart(history: PoolHistoryView): Html {
   </figure>`;
 }
 
-/** Both charts of every pool, a pool a row. */
+/** Both charts of every pool, a pool a row (below the pools table, in its live section). */
 export function historyCharts(histories: readonly PoolHistoryView[]): Html {
-  if (histories.length === 0) return html`<p>No pools are configured.</p>`;
+  if (histories.length === 0) return html``;
   return html`${histories.map(
     (history) =>
       html`<div class="pool-charts" data-pool="${history.pool}">
-        <h3>${history.pool}</h3>
+        <h3>Pool ${history.pool}: the last hour (UTC)</h3>
         <div class="charts">${pickupChart(history)}${runnersChart(history)}</div>
       </div>`,
   )}`;

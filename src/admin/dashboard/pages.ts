@@ -18,7 +18,7 @@ export const EVENTS_PATH = "/admin/events";
 export const SCRIPT_PATH = "/admin/assets/dashboard.js";
 export const STYLE_PATH = "/admin/assets/dashboard.css";
 
-export const SECTION_IDS = ["pools", "engines", "queue", "history", "runners", "events"] as const;
+export const SECTION_IDS = ["pools", "engines", "queue", "runners", "events"] as const;
 export type SectionId = (typeof SECTION_IDS)[number];
 
 const KIND_LABELS: Record<FeedEventKind, string> = {
@@ -222,10 +222,9 @@ export function eventList(events: readonly FeedEntry[], linkRunner = true): Html
 
 export function renderSections(overview: Overview): Record<SectionId, Html> {
   return {
-    pools: poolsTable(overview.pools, warmTargets(overview.history)),
+    pools: html`${poolsTable(overview.pools, warmTargets(overview.history))}${historyCharts(overview.history)}`,
     engines: enginesTable(overview.engines, overview.at),
     queue: queueTable(overview.queue),
-    history: historyCharts(overview.history),
     runners: runnersTable(overview.runners, overview.at),
     events: eventList(overview.events),
   };
@@ -269,7 +268,6 @@ export function renderDashboard(overview: Overview): Html {
     pools: "Pools",
     engines: "Engines",
     queue: "Queue",
-    history: "Last hour per pool (UTC)",
     runners: "Runners",
     events: "Recent events (UTC)",
   };
@@ -283,7 +281,7 @@ export function renderDashboard(overview: Overview): Html {
     html`<h1>Dashboard</h1>
       <p id="live-status" role="status">Snapshot taken ${clock(overview.at)} UTC. Reload the page for fresh figures.</p>
       <div class="grid">${section("pools")} ${section("queue")} ${section("engines")}</div>
-      ${section("history")} ${section("runners")} ${section("events")}`,
+      ${section("runners")} ${section("events")}`,
     { script: true, signedIn: true },
   );
 }

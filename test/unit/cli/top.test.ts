@@ -49,6 +49,22 @@ describe("renderTop", () => {
     );
   });
 
+  it("shows each pool's idle runners beside its warm target, and - while the target is not known", () => {
+    const targets = (overview: ReturnType<typeof knownOverview>) =>
+      renderTop(overview, { url: URL_ })
+        .split("\n")
+        .filter((line) => /^(POOL|linux|gpu) /.test(line))
+        .map((line) => line.split(/\s+/).slice(4, 6));
+    expect(targets(knownOverview())).toEqual([
+      ["IDLE", "TARGET"],
+      ["1", "1"],
+      ["0", "0"],
+    ]);
+    const raised = { ...knownOverview(), history: knownOverview().history.map((pool) => ({ ...pool, target: 3 })) };
+    expect(targets(raised)[1]).toEqual(["1", "3"]);
+    expect(targets({ ...knownOverview(), history: [] })[1]).toEqual(["1", "-"]);
+  });
+
   it("says when there is nothing, and shows a warning under the title", () => {
     const empty = { ...knownOverview(), pools: [], engines: [], runners: [], events: [] };
     const text = renderTop(empty, { url: URL_, warning: "cannot reach runnerhub" });
