@@ -10,7 +10,11 @@ import type { PoolHistoryView } from "../schemas.js";
 const WIDTH = 640;
 const HEIGHT = 200;
 const MARGIN = { left: 44, right: 12, top: 12, bottom: 24 };
-const X_TICK_MS = 15 * 60_000;
+const MINUTE_MS = 60_000;
+/** A pool with a shorter history (a fresh start) is drawn over at least this span, not squeezed into the hour's right edge. */
+const MIN_SPAN_MS = 5 * MINUTE_MS;
+/** Time-axis steps, the first that gives at most six labels is used. */
+const TICK_STEPS_MS = [1, 2, 5, 10, 15, 30].map((minutes) => minutes * MINUTE_MS);
 
 type Sample = PoolHistoryView["samples"][number];
 
@@ -46,11 +50,26 @@ function hhmm(at: number): string {
   return new Date(at).toISOString().slice(11, 16);
 }
 
-/** Grid lines and labels: the value axis at 0, half and top; the time axis every quarter hour (UTC). */
+/**
+ * The time the charts of a pool span: its window, from the first thing it holds (at least
+ * MIN_SPAN_MS back), so both charts of a pool share one time axis.
+ */
+export function timeSpan(history: PoolHistoryView): { from: number; to: number } {
+  const first = Math.min(
+    history.to - MIN_SPAN_MS,
+    ...history.samples.map((sample) => sample.at),
+    ...history.pickups.map((point) => point.at),
+  );
+  return { from: Math.max(history.from, first), to: history.to };
+}
+
+/** Grid lines and labels: the value axis at 0, half and top; the time axis in whole minutes (UTC). */
 function axes(frame: Frame, unit: string): Html {
   const values = [0, frame.max / 2, frame.max];
+  const span = frame.to - frame.from;
+  const step = TICK_STEPS_MS.find((ms) => span / ms <= 6) ?? 60 * MINUTE_MS;
   const times: number[] = [];
-  for (let at = Math.ceil(frame.from / X_TICK_MS) * X_TICK_MS; at <= frame.to; at += X_TICK_MS) times.push(at);
+  for (let at = Math.ceil(frame.from / step) * step; at <= frame.to; at += step) times.push(at);
   return html`<g class="axis">
     ${values.map(
       (value) =>
@@ -120,8 +139,7 @@ export function pickupChart(history: PoolHistoryView): Html {
     return html`<p class="chart-empty">No job of pool ${history.pool} was picked up in the last hour.</p>`;
   }
   const frame: Frame = {
-    from: history.from,
-    to: history.to,
+    ...timeSpan(history),
     max: niceCeiling(Math.max(...history.pickups.map((point) => point.p95))),
   };
   const series = (key: "p50" | "p95") => {
@@ -165,7 +183,7 @@ export function runnersChart(history: PoolHistoryView): Html {
   const highest = Math.max(
     ...samples.map((sample) => Math.max(sample.busy + sample.idle + sample.starting, sample.waiting, sample.target)),
   );
-  const frame: Frame = { from: history.from, to: history.to, max: niceCeiling(highest) };
+  const frame: Frame = { ...timeSpan(history), max: niceCeiling(highest) };
   const band = (cls: string, lower: (s: Sample) => number, height: (s: Sample) => number) =>
     html`<path
       class="band ${cls}"

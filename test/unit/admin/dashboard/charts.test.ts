@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { historyCharts, niceCeiling, pickupChart, runnersChart } from "../../../../src/admin/dashboard/charts.js";
+import {
+  historyCharts,
+  niceCeiling,
+  pickupChart,
+  runnersChart,
+  timeSpan,
+} from "../../../../src/admin/dashboard/charts.js";
 import { renderDashboard, renderSections } from "../../../../src/admin/dashboard/pages.js";
 import { AT, knownHistory, knownOverview } from "../../support/overview.js";
 
@@ -25,18 +31,36 @@ describe("niceCeiling", () => {
   });
 });
 
+describe("timeSpan", () => {
+  it("spans the pool's window from its first point, at least five minutes back, at most the hour", () => {
+    expect(timeSpan(linux)).toEqual({ from: AT - 5 * 60_000, to: AT });
+    expect(timeSpan({ ...gpu, samples: [] })).toEqual({ from: AT - 5 * 60_000, to: AT });
+    const old = { ...linux, pickups: [{ at: AT - 50 * 60_000, p50: 1, p95: 1, jobs: 1 }] };
+    expect(timeSpan(old)).toEqual({ from: AT - 50 * 60_000, to: AT });
+    const older = { ...linux, samples: [{ ...linux.samples[0]!, at: AT - 2 * 3_600_000 }] };
+    expect(timeSpan(older)).toEqual({ from: linux.from, to: AT });
+  });
+});
+
 describe("pickupChart", () => {
   const markup = flat(pickupChart(linux));
 
-  it("draws p50 and p95 as lines with a dot per minute, on a time axis of the last hour", () => {
+  it("draws p50 and p95 as lines with a dot per minute, on a time axis in minutes", () => {
     expect(markup).toContain('data-chart="pickup" data-pool="linux" data-points="2"');
     expect(attributes(markup, "circle", "dot p50", "cy")).toHaveLength(2);
     expect(attributes(markup, "circle", "dot p95", "cy")).toHaveLength(2);
-    // Plot 44..628 wide, 12..176 high; the axis tops at 5 s (p95 4.2 s), the window ends at AT.
-    expect(attributes(markup, "polyline", "line p95", "points")).toEqual(["608.5,38.2 618.3,77.6"]);
-    expect(attributes(markup, "polyline", "line p50", "points")).toEqual(["608.5,159.6 618.3,135"]);
+    // Plot 44..628 wide, 12..176 high; the axis tops at 5 s (p95 4.2 s); two minutes of history
+    // are drawn over the last five, labelled each minute.
+    expect(attributes(markup, "polyline", "line p95", "points")).toEqual(["394.4,38.2 511.2,77.6"]);
+    expect(attributes(markup, "polyline", "line p50", "points")).toEqual(["394.4,159.6 511.2,135"]);
     expect(markup).toContain(">5s</text>");
-    expect(markup).toContain(">02:15</text>");
+    expect([...markup.matchAll(/>(\d\d:\d\d)<\/text>/g)].map((match) => match[1])).toEqual([
+      "03:00",
+      "03:01",
+      "03:02",
+      "03:03",
+      "03:04",
+    ]);
   });
 
   it("says in words what it shows, for a screen reader, and in a tooltip per point", () => {
@@ -60,7 +84,7 @@ describe("runnersChart", () => {
     // The axis tops at 5 (three runners, two waiting); busy is 0 then 1 from the third sample on.
     const [busy] = attributes(markup, "path", "band busy", "d");
     expect(busy).toBe(
-      "M608.5 176 H613.4 L613.4 176 H618.3 L618.3 143.2 H623.1 L623.1 143.2 H628 L628 176 H623.1 L623.1 176 H618.3 L618.3 176 H613.4 L613.4 176 H608.5 Z",
+      "M394.4 176 H452.8 L452.8 176 H511.2 L511.2 143.2 H569.6 L569.6 143.2 H628 L628 176 H569.6 L569.6 176 H511.2 L511.2 176 H452.8 L452.8 176 H394.4 Z",
     );
     expect(attributes(markup, "path", "band idle", "d")).toHaveLength(1);
     expect(attributes(markup, "path", "band starting", "d")).toHaveLength(1);
@@ -68,10 +92,10 @@ describe("runnersChart", () => {
 
   it("draws the jobs waiting and the warm target over the runners", () => {
     expect(attributes(markup, "path", "line waiting", "d")).toEqual([
-      "M608.5 176 H613.4 L613.4 176 H618.3 L618.3 110.4 H623.1 L623.1 110.4 H628",
+      "M394.4 176 H452.8 L452.8 176 H511.2 L511.2 110.4 H569.6 L569.6 110.4 H628",
     ]);
     expect(attributes(markup, "path", "line target", "d")).toEqual([
-      "M608.5 143.2 H613.4 L613.4 143.2 H618.3 L618.3 143.2 H623.1 L623.1 143.2 H628",
+      "M394.4 143.2 H452.8 L452.8 143.2 H511.2 L511.2 143.2 H569.6 L569.6 143.2 H628",
     ]);
     expect(markup.indexOf('class="line target"')).toBeGreaterThan(markup.indexOf('class="band starting"'));
     expect(markup).toContain("At 03:03 UTC: 1 busy, 1 idle, 1 starting, 2 jobs waiting, warm target 1.");
