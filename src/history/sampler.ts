@@ -5,8 +5,11 @@ import type { RunnerStore } from "../state/runner-store.js";
 import { pickupPoints, poolSample, sampleTime, type PoolHistory } from "./pool-history.js";
 import type { PoolHistoryStore } from "./pool-history-store.js";
 
-/** How many idle runners a pool aims to keep now, given the pool as it applies (overrides included). */
-export type WarmTargetOf = (pool: Pool) => number;
+/**
+ * How many idle runners a pool aims to keep now, given the pool as it applies (overrides
+ * included); it may read what it needs (demand history, boot times) from Redis.
+ */
+export type WarmTargetOf = (pool: Pool) => Promise<number>;
 
 export interface PoolHistoryDeps {
   pools: Pick<PoolCatalog, "effective">;
@@ -34,8 +37,8 @@ async function sampleAll(deps: PoolHistoryDeps): Promise<string[]> {
   const at = sampleTime(deps.now(), deps.sampleEveryMs);
   const kept = await Promise.all(
     pools.map(async (pool) => {
-      const waiting = await deps.ledger.waitingCount(pool.name);
-      const sample = poolSample(pool.name, at, runners, waiting, deps.warmTarget(pool));
+      const [waiting, target] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.warmTarget(pool)]);
+      const sample = poolSample(pool.name, at, runners, waiting, target);
       return (await deps.store.recordSample(pool.name, sample)) ? [pool.name] : [];
     }),
   );
@@ -48,15 +51,16 @@ async function readAll(deps: PoolHistoryDeps): Promise<PoolHistory[]> {
   const from = to - deps.windowMs;
   return Promise.all(
     pools.map(async (pool) => {
-      const [samples, pickups] = await Promise.all([
+      const [samples, pickups, target] = await Promise.all([
         deps.store.samples(pool.name, from),
         deps.store.pickups(pool.name, from),
+        deps.warmTarget(pool),
       ]);
       return {
         pool: pool.name,
         from,
         to,
-        target: deps.warmTarget(pool),
+        target,
         samples,
         pickups: pickupPoints(pickups, from, deps.pickupBucketMs),
       };

@@ -92,7 +92,7 @@ function poolHistory(store: StoreContext, shared: Pick<Shared, "pools" | "runner
     runners: shared.runners,
     ledger: shared.ledger,
     store: history,
-    warmTarget: (pool) => pool.minIdle,
+    warmTarget: (pool) => Promise.resolve(pool.minIdle),
     sampleEveryMs: HISTORY_SAMPLE_MS,
     windowMs: HISTORY_WINDOW_MS,
     pickupBucketMs: HISTORY_PICKUP_BUCKET_MS,

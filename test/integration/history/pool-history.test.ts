@@ -32,7 +32,7 @@ function processHistory(clock: { now: number }, fields: Partial<PoolHistoryDeps>
     runners: ctx.runners,
     ledger: ctx.ledger,
     store,
-    warmTarget: (pool) => pool.minIdle,
+    warmTarget: (pool) => Promise.resolve(pool.minIdle),
     sampleEveryMs: 15_000,
     windowMs: HOUR,
     pickupBucketMs: MINUTE,
@@ -73,7 +73,7 @@ describe("the pool history in Redis", () => {
     await ctx.ledger.queued(provisionRequest(2));
     const clock = { now: T0 + 3_000 };
     const a = processHistory(clock);
-    const b = processHistory(clock, { warmTarget: () => 99 });
+    const b = processHistory(clock, { warmTarget: () => Promise.resolve(99) });
 
     expect(await a.service.sample()).toEqual(["linux", "gpu"]);
     clock.now = T0 + 14_000;
