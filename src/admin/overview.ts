@@ -6,7 +6,7 @@ import type { PoolOverrides } from "../pools/overrides.js";
 import type { Queues } from "../queue/queues.js";
 import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
-import type { PoolHistoryService } from "../history/sampler.js";
+import type { PoolHistoryService } from "../history/pool-history-service.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import type { ImageRecord } from "../images/policy.js";
 import type { RunnerStore } from "../state/runner-store.js";

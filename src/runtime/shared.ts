@@ -33,7 +33,7 @@ import { Slots } from "../slots/slots.js";
 import { storeContext, type StoreContext } from "../state/store-context.js";
 import { RunnerStore } from "../state/runner-store.js";
 import { PoolHistoryStore } from "../history/pool-history-store.js";
-import { createPoolHistory, type PoolHistoryService } from "../history/sampler.js";
+import { createPoolHistory, type PoolHistoryService } from "../history/pool-history-service.js";
 import {
   GITHUB_BUDGET_MAX_WAIT_MS,
   HISTORY_PICKUP_BUCKET_MS,

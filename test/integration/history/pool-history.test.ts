@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PoolHistoryStore } from "../../../src/history/pool-history-store.js";
-import { createPoolHistory, type PoolHistoryDeps } from "../../../src/history/sampler.js";
+import { createPoolHistory, type PoolHistoryDeps } from "../../../src/history/pool-history-service.js";
 import { provisionRequest, runnerRecord, serviceContext, testPool, type ServiceContext } from "../support/context.js";
 
 let ctx: ServiceContext;
