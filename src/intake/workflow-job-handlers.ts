@@ -6,6 +6,7 @@ import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from ".
 import { routePool } from "../pools/match.js";
 import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
+import type { PoolHistoryStore } from "../history/pool-history-store.js";
 import type { EventFeed } from "../state/event-feed.js";
 import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../lifecycle/oom-rerun-store.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
@@ -23,6 +24,8 @@ export interface WorkflowJobHandlerDeps {
   ledger: DemandLedger;
   /** The pools' slot holders: the room a replacement for a taken warm runner may use. */
   slots: Pick<Slots, "holders">;
+  /** Each pickup is kept for the dashboard's percentiles. */
+  history: Pick<PoolHistoryStore, "recordPickup">;
   /** Jobs re-run after an OOM kill, routed to the bigger pool runnerhub chose for them. */
   oomReruns: OomRerunStore;
   /** A runner taking a job ends its pool's crash loop. */
@@ -201,7 +204,10 @@ async function onInProgress(deps: WorkflowJobHandlerDeps, deliveryId: string, ev
   if (settled?.demand) {
     metrics.jobsStarted.inc({ pool: settled.pool });
     const since = settled.demand.enqueuedAt ?? settled.demand.queuedAt;
-    metrics.jobStartSeconds.observe({ pool: settled.pool }, secondsBetween(since, deps.now()));
+    const at = deps.now();
+    const seconds = secondsBetween(since, at);
+    metrics.jobStartSeconds.observe({ pool: settled.pool }, seconds);
+    await deps.history.recordPickup(settled.pool, job.id, at, seconds);
   }
   const ours = await runnerOf(deps, deliveryId, event, "in_progress");
   if (!ours) return;

@@ -41,6 +41,8 @@ export function warmJobId(pool: string, slot: number): string {
 }
 
 export const MAINTENANCE_QUEUE = "maintenance";
+/** The periodic sample of every pool for the dashboard's charts (its own queue: a worker runs every job of its queue). */
+export const POOL_HISTORY_QUEUE = "pool-history";
 export const OOM_RERUN_QUEUE = "oom-rerun";
 
 /** Re-run, on a bigger pool, a job whose runner was OOM-killed. */

@@ -20,6 +20,7 @@ import { swallowInto } from "../observability/internal-errors.js";
 import { CRASH_LOOP_POLICY, crashLoopOf, poolVersion } from "../pools/crash-loop.js";
 import { poolCatalog, type PoolCatalog } from "../pools/catalog.js";
 import { PoolOverrides } from "../pools/overrides.js";
+import { warmTarget } from "../pools/warm.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
 import { CrashLoopStore } from "../pools/crash-loop-store.js";
@@ -32,7 +33,15 @@ import { connectRedis, type RedisHandle } from "../state/redis.js";
 import { Slots } from "../slots/slots.js";
 import { storeContext, type StoreContext } from "../state/store-context.js";
 import { RunnerStore } from "../state/runner-store.js";
-import { GITHUB_BUDGET_MAX_WAIT_MS, RECOVERY_MAX_AGE_MS } from "../tunables.js";
+import { PoolHistoryStore } from "../history/pool-history-store.js";
+import { createPoolHistory, type PoolHistoryService } from "../history/pool-history-service.js";
+import {
+  GITHUB_BUDGET_MAX_WAIT_MS,
+  HISTORY_PICKUP_BUCKET_MS,
+  HISTORY_SAMPLE_MS,
+  HISTORY_WINDOW_MS,
+  RECOVERY_MAX_AGE_MS,
+} from "../tunables.js";
 import type { TeardownStack } from "./teardown.js";
 
 /** What a role serves over HTTP: request handlers (tried in order) and readiness checks. */
@@ -69,6 +78,25 @@ export interface Shared {
   oomReruns: OomRerunDeps;
   /** Pools whose runners end before taking a job, and their provisioning backoff. */
   crashLoops: CrashLoopStore;
+  /** Each pool's last hour for the dashboard: pickups kept by intake, samples taken on the schedule. */
+  history: { store: PoolHistoryStore; service: PoolHistoryService };
+}
+
+/** Each pool's history; the warm target is warmTarget's (pools/warm.ts), as the reconciler and intake use it. */
+function poolHistory(store: StoreContext, shared: Pick<Shared, "pools" | "runners" | "ledger" | "now">) {
+  const history = new PoolHistoryStore(store, HISTORY_WINDOW_MS);
+  const service = createPoolHistory({
+    pools: shared.pools,
+    runners: shared.runners,
+    ledger: shared.ledger,
+    store: history,
+    warmTarget: (pool) => Promise.resolve(warmTarget(pool)),
+    sampleEveryMs: HISTORY_SAMPLE_MS,
+    windowMs: HISTORY_WINDOW_MS,
+    pickupBucketMs: HISTORY_PICKUP_BUCKET_MS,
+    now: shared.now,
+  });
+  return { store: history, service };
 }
 
 export async function startShared(config: Config, log: Logger, stack: TeardownStack): Promise<Shared> {
@@ -128,6 +156,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       sleep: (ms) => sleep(ms),
     }),
   });
+  const ledger = new DemandLedger(store);
   return {
     config,
     log,
@@ -135,7 +164,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     metrics,
     redis,
     runners,
-    ledger: new DemandLedger(store),
+    ledger,
     queues,
     overrides,
     store,
@@ -156,5 +185,6 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     pools,
     oomReruns: { store: new OomRerunStore(store), queue: queues.oomRerun, log, now },
     crashLoops,
+    history: poolHistory(store, { pools, runners, ledger, now }),
   };
 }

@@ -13,6 +13,7 @@ export function startWebhookRole(shared: Shared): Served {
     runners: shared.runners,
     ledger: shared.ledger,
     slots: shared.slots,
+    history: shared.history.store,
     oomReruns: shared.oomReruns.store,
     crashLoops: shared.crashLoops,
     stopGraceMs: config.stopGraceMs,

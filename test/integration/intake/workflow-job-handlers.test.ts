@@ -1,3 +1,4 @@
+import { PoolHistoryStore } from "../../../src/history/pool-history-store.js";
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisKeys } from "../../../src/state/keys.js";
@@ -39,6 +40,7 @@ beforeEach(async () => {
     runners: ctx.runners,
     ledger: ctx.ledger,
     slots: ctx.slots,
+    history: new PoolHistoryStore(ctx.store),
     oomReruns: ctx.oomReruns.store,
     crashLoops: ctx.crashLoops,
     stopGraceMs: STOP_GRACE_MS,
@@ -226,6 +228,20 @@ describe("workflow_job.in_progress", () => {
       { kind: "took-job", pool: POOL.name, runnerName: RUNNER, jobId: matching.id, repository },
       { kind: "queued", pool: POOL.name, jobId: matching.id, repository },
     ]);
+  });
+
+  it("keeps the job's pickup for the dashboard's percentiles, once however often in_progress comes", async () => {
+    await receive(event("queued", matching));
+    const started = event("in_progress", { ...matching, runner_name: "someone-elses-runner" });
+    await receive(started);
+    await receive(started);
+
+    const pickups = await new PoolHistoryStore(ctx.store).pickups(POOL.name, 0);
+    expect(pickups).toHaveLength(1);
+    expect(pickups[0]?.at).toBe(NOW);
+    const { values } = await metrics.jobStartSeconds.get();
+    const sum = values.find((value) => value.metricName === "runnerhub_job_start_seconds_sum");
+    expect(pickups[0]?.seconds).toBe(sum?.value);
   });
 
   it("settles demand but touches no record when another runner took the job", async () => {
