@@ -97,7 +97,9 @@ describe("a warm runner taken by a job", () => {
       process.stdout.write(
         `warm replacement: created ${Math.round(createdMs)} ms, started ${Math.round(startedMs)} ms after the in_progress webhook\n`,
       );
-      expect(startedMs).toBeLessThan(1_000);
+      // The replacement is runnerhub's part: it asks Docker for the container within a second of the
+      // webhook. How long Docker then takes to start it depends on the machine, not on runnerhub.
+      expect(createdMs).toBeLessThan(1_000);
 
       // The taken runner was up (booting, then idle) for at least its boot before the job came.
       const idle = sample(await scrape(), 'runnerhub_pool_idle_runner_seconds_total{pool="linux"}') ?? 0;
