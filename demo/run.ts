@@ -2,8 +2,8 @@
  * `npm run demo`: runnerhub end to end on this machine, without a GitHub App. It starts a
  * throwaway Redis, the GitHub simulator of the tests and the built app, uses the local Docker
  * engine (or a private dockerd when the local one does not answer or already runs runnerhub
- * containers), feeds a stream of jobs of two pools (some crash, some get OOM-killed) and prints
- * where to watch. Ctrl-C, SIGTERM or the end of --duration stops everything it started, in order.
+ * containers), feeds a stream of jobs of two pools (some crash, some get OOM-killed; runners
+ * boot for a few seconds, as real ones do) and prints where to watch. Ctrl-C, SIGTERM or the end of --duration stops everything it started, in order.
  *
  * Options: --duration 90s (or RUNNERHUB_DEMO_DURATION; default: until stopped), --port 3000.
  * Needs what the tests need: root (for a private dockerd), redis-server, busybox-static.
@@ -28,6 +28,8 @@ const DEFAULT_PORT = 3000;
 const LOCAL_SOCKET = "unix:///var/run/docker.sock";
 const STATUS_EVERY_MS = 5_000;
 const LOST_RUNNER_CHECK_MS = 1_000;
+/** A real runner takes seconds from container start to listening for jobs; the stub plays that. */
+const BOOT_SECONDS = "4";
 /** Stub runners reach the simulator on 127.0.0.1: host network, as in the tests (never a bridge). */
 const POOLS = [
   {
@@ -38,6 +40,7 @@ const POOLS = [
     network: "host",
     allowHostNetwork: true,
     resources: { memory: "64m", pids: 128 },
+    env: { STUB_BOOT_SECONDS: BOOT_SECONDS },
   },
   {
     name: "demo-big",
@@ -47,6 +50,7 @@ const POOLS = [
     network: "host",
     allowHostNetwork: true,
     resources: { memory: "128m", pids: 128 },
+    env: { STUB_BOOT_SECONDS: BOOT_SECONDS },
   },
 ];
 const POOL_NAMES = POOLS.map((pool) => pool.name);
@@ -138,17 +142,10 @@ async function start(stack: Stack): Promise<{ app: AppProcess; sim: GitHubSimula
   say(`redis-server: ${redis.url} (pid ${redis.pid})`);
 
   const { host, docker } = await chooseEngine(stack);
-  const image = await docker
-    .getImage(STUB_IMAGE_TAG)
-    .inspect()
-    .then(
-      () => true,
-      () => false,
-    );
-  if (!image) {
-    say(`building the stub runner image ${STUB_IMAGE_TAG}`);
-    await buildStubImage(docker, STUB_IMAGE_TAG);
-  }
+  // Built every time (Docker's layer cache makes a repeat quick): an image left by an older
+  // checkout would ignore what the stub has learnt since, such as STUB_BOOT_SECONDS.
+  say(`building the stub runner image ${STUB_IMAGE_TAG}`);
+  await buildStubImage(docker, STUB_IMAGE_TAG);
   say(`Docker engine: ${host}`);
 
   const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });

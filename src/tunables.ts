@@ -354,6 +354,21 @@ export const LIVE_REFRESH_MS = 2 * SECOND_MS;
 /** A comment line on an idle event stream this often keeps proxies from closing it (they often cut at 30-60 s). */
 export const LIVE_KEEPALIVE_MS = 15 * SECOND_MS;
 
+/** The dashboard's charts show each pool's last hour. */
+export const HISTORY_WINDOW_MS = HOUR_MS;
+
+/**
+ * A pool's runners, demand and warm target are sampled this often: 240 points an hour, fine enough
+ * to see a warm runner taken and refilled, and a few hundred bytes per pool per minute in Redis.
+ */
+export const HISTORY_SAMPLE_MS = 15 * SECOND_MS;
+
+/** Pickup percentiles are taken over this much time per point: enough jobs for a p95 to mean something. */
+export const HISTORY_PICKUP_BUCKET_MS = MINUTE_MS;
+
+/** Pickups kept per pool within the window, at most (a busy pool's hour); the oldest go first. */
+export const HISTORY_MAX_PICKUPS = 20_000;
+
 /** The dashboard's ping of this process' engine: a hung engine shows as unreachable, not as a hung page. */
 export const DASHBOARD_PING_TIMEOUT_MS = 2 * SECOND_MS;
 

@@ -1,4 +1,4 @@
-import type { EngineView } from "./schemas.js";
+import type { EngineView, PoolHistoryView } from "./schemas.js";
 
 /** Plain-text pieces of the admin views that the dashboard and the CLI both show. */
 
@@ -28,4 +28,9 @@ export function formatAge(ms: number): string {
 export function engineCapacity(engine: EngineView): string {
   if (engine.capacity === null) return "unknown";
   return engine.capacity === "unlimited" ? "no limit" : String(engine.capacity);
+}
+
+/** Each pool's warm target now, by pool name (a pool missing from the history has none known). */
+export function warmTargets(history: readonly Pick<PoolHistoryView, "pool" | "target">[]): Map<string, number> {
+  return new Map(history.map((pool) => [pool.pool, pool.target]));
 }

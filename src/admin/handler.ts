@@ -39,6 +39,8 @@ export interface AdminDeps {
   /** RUNNERHUB_ENGINE_CAPACITY of that engine, shown on the dashboard. */
   engineCapacity?: number | undefined;
   heartbeats: OverviewDeps["heartbeats"];
+  /** Each pool's last hour (charts) and its warm target. */
+  history: OverviewDeps["history"];
   heartbeatTimeoutMs: number;
   feed: BrowserDeps["feed"];
   /** Image states per engine, for the pools' image status. */
@@ -88,6 +90,7 @@ function overviewReader(deps: AdminDeps): OverviewReader {
     heartbeatTimeoutMs: deps.heartbeatTimeoutMs,
     imageStore: deps.imageStore,
     crashLoops: deps.crashLoops,
+    history: deps.history,
     now: deps.now,
     localEngine: engine && {
       name: engine.name,

@@ -7,6 +7,7 @@ import { readWarmTarget } from "../pools/warm-signals.js";
 import type { Queues } from "../queue/queues.js";
 import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
+import type { PoolHistoryService } from "../history/pool-history-service.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import type { ImageRecord } from "../images/policy.js";
 import type { RunnerStore } from "../state/runner-store.js";
@@ -32,6 +33,8 @@ export interface OverviewDeps {
   crashLoops: Pick<CrashLoopStore, "getMany" | "policy">;
   /** The engine this process works on (worker role), pinged for its health (bounded by DASHBOARD_PING_TIMEOUT_MS). */
   localEngine: { name: string; capacity: number | undefined; ping(): Promise<unknown> } | undefined;
+  /** Each pool's last hour, for the dashboard's charts and the warm target. */
+  history: Pick<PoolHistoryService, "read">;
   now: () => number;
 }
 
@@ -99,12 +102,13 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
       return poolViews(selected, await deps.runners.list());
     },
     async overview() {
-      const [records, counts, events, local, ages] = await Promise.all([
+      const [records, counts, events, local, ages, history] = await Promise.all([
         deps.runners.list(),
         queueCounts(provision),
         deps.feed.recent(OVERVIEW_EVENTS),
         localEngine(),
         deps.heartbeats.ages(),
+        deps.history.read(),
       ]);
       return {
         at: deps.now(),
@@ -113,6 +117,7 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
         runners: selectRunners(records, undefined),
         queue: { queue: provision.name, counts },
         events,
+        history,
       };
     },
   };

@@ -258,6 +258,22 @@ export const engineViewSchema = z.object({
 });
 export type EngineView = z.output<typeof engineViewSchema>;
 
+const seconds = z.number().min(0);
+
+/** One pool's last hour: samples of its runners, demand and warm target, and its pickup percentiles. */
+export const poolHistorySchema = z.object({
+  pool: z.string(),
+  /** The window (ms). */
+  from: z.int(),
+  to: z.int(),
+  /** Idle runners the pool aims to keep now. */
+  target: count,
+  samples: z.array(z.object({ at: z.int(), starting: count, idle: count, busy: count, waiting: count, target: count })),
+  /** Seconds from the queued webhook to in_progress, per minute with jobs taken: median, 95th percentile. */
+  pickups: z.array(z.object({ at: z.int(), p50: seconds, p95: seconds, jobs: count })),
+});
+export type PoolHistoryView = z.output<typeof poolHistorySchema>;
+
 /** Everything the dashboard and `runnerhub top` show, read at one moment. */
 export const overviewSchema = z.object({
   at: z.int(),
@@ -267,5 +283,7 @@ export const overviewSchema = z.object({
   queue: queueCountsSchema,
   /** The newest timeline entries, newest first. */
   events: z.array(feedEntrySchema),
+  /** Each pool's last hour, for the charts. */
+  history: z.array(poolHistorySchema),
 });
 export type Overview = z.output<typeof overviewSchema>;

@@ -1,4 +1,4 @@
-import { engineCapacity, formatAge } from "../admin/format.js";
+import { engineCapacity, formatAge, warmTargets } from "../admin/format.js";
 import type { Overview } from "../admin/schemas.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import { formatTable } from "./format.js";
@@ -40,14 +40,16 @@ export function bar(used: number, max: number, width = 10): string {
 
 function poolsTable(overview: Overview): string {
   if (overview.pools.length === 0) return "no pools\n";
+  const targets = warmTargets(overview.history);
   return formatTable(
-    ["POOL", "MAX", "MIN-IDLE", "STARTING", "IDLE", "BUSY", "WAITING", "PARKED", "SLOTS"],
+    ["POOL", "MAX", "MIN-IDLE", "STARTING", "IDLE", "TARGET", "BUSY", "WAITING", "PARKED", "SLOTS"],
     overview.pools.map((pool) => [
       pool.name,
       String(pool.limits.maxRunners),
       String(pool.limits.minIdle),
       String(pool.counts.starting),
       String(pool.counts.idle),
+      String(targets.get(pool.name) ?? "-"),
       String(pool.counts.busy),
       String(pool.counts.waiting),
       String(pool.counts.parked),

@@ -1,16 +1,21 @@
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
+import type { Pool } from "../config/pools.js";
 import { observeRunnerOnline } from "../provisioning/runner-online.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import { provisionJobId, type ProvisionRequest, type StopRunnerRequest } from "../queue/jobs.js";
 import { routePool } from "../pools/match.js";
 import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
+import type { PoolHistoryStore } from "../history/pool-history-store.js";
 import type { EventFeed } from "../state/event-feed.js";
 import type { OomRerunClaim, OomRerunStore, RerunJobRef } from "../lifecycle/oom-rerun-store.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 import type { PoolCatalog } from "../pools/catalog.js";
+import { endIdleTime } from "../lifecycle/idle-time.js";
+import { replaceTakenWarmRunner } from "./warm-replacement.js";
+import type { Slots } from "../slots/slots.js";
 
 export interface WorkflowJobHandlerDeps {
   pools: PoolCatalog;
@@ -18,6 +23,12 @@ export interface WorkflowJobHandlerDeps {
   runnerOpsQueue: (engine: string) => Queue<StopRunnerRequest>;
   runners: RunnerStore;
   ledger: DemandLedger;
+  /** The pools' slot holders: the room a replacement for a taken warm runner may use. */
+  slots: Pick<Slots, "holders">;
+  /** The idle runners a pool keeps now, which a replacement for a taken warm runner aims at. */
+  warmTargetOf: (pool: Pool) => Promise<number>;
+  /** Each pickup is kept for the dashboard's percentiles. */
+  history: Pick<PoolHistoryStore, "recordPickup">;
   /** Jobs re-run after an OOM kill, routed to the bigger pool runnerhub chose for them. */
   oomReruns: OomRerunStore;
   /** A runner taking a job ends its pool's crash loop. */
@@ -196,7 +207,10 @@ async function onInProgress(deps: WorkflowJobHandlerDeps, deliveryId: string, ev
   if (settled?.demand) {
     metrics.jobsStarted.inc({ pool: settled.pool });
     const since = settled.demand.enqueuedAt ?? settled.demand.queuedAt;
-    metrics.jobStartSeconds.observe({ pool: settled.pool }, secondsBetween(since, deps.now()));
+    const at = deps.now();
+    const seconds = secondsBetween(since, at);
+    metrics.jobStartSeconds.observe({ pool: settled.pool }, seconds);
+    await deps.history.recordPickup(settled.pool, job.id, at, seconds);
   }
   const ours = await runnerOf(deps, deliveryId, event, "in_progress");
   if (!ours) return;
@@ -211,6 +225,16 @@ async function onInProgress(deps: WorkflowJobHandlerDeps, deliveryId: string, ev
   metrics.webhooks.inc({ action: "in_progress", outcome: record ? "ours" : "not-ours" });
   if (!record) return;
   await observeRunnerOnline(record, deps);
+  // Once per runner (a redelivered webhook, or a busy state the reconciler saw first, changes nothing).
+  if (await endIdleTime(record, deps.now(), deps)) {
+    const replacements = await replaceTakenWarmRunner(deps, record);
+    if (replacements > 0) {
+      deps.log.info(
+        { ...jobFields(deliveryId, job, record.pool), replacements },
+        "warm runner taken; replacement asked for",
+      );
+    }
+  }
   if (await deps.crashLoops.clear(record.pool)) {
     deps.log.info(jobFields(deliveryId, job, record.pool), "a runner of the pool took a job; its crash loop is over");
   }

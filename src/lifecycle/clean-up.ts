@@ -11,6 +11,7 @@ import { exitEventKind, type EventFeed } from "../state/event-feed.js";
 import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
 import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";
 import { exitReason, type ExitReason } from "../docker/exit-reason.js";
+import { endIdleTime } from "./idle-time.js";
 import { oomRerunDecision, requestOomRerun, type OomRerunDeps } from "./oom-rerun.js";
 import { maskSecrets, secretValuesOf, tailOf } from "./runner-logs.js";
 import type { PoolCatalog } from "../pools/catalog.js";
@@ -80,6 +81,16 @@ function observeUsage(deps: CleanUpDeps, record: RunnerRecord | undefined, usage
   if (!record || record.busyJobId === undefined || !usage) return;
   deps.metrics.runnerPeakMemory.observe({ pool: record.pool }, usage.peakMemoryBytes);
   deps.metrics.runnerCpuSeconds.observe({ pool: record.pool }, usage.cpuSeconds);
+}
+
+/**
+ * A runner that ends without having taken a job was up without one until now. One that exited 0
+ * on its own did take one (its in_progress webhook is late): that time is not known, so not counted.
+ */
+async function endIdleAtExit(deps: CleanUpDeps, record: RunnerRecord | undefined, observed: ExitReason) {
+  if (!record || record.busyJobId !== undefined) return;
+  if (observed === "completed" && record.retiring === undefined) return;
+  await endIdleTime(record, deps.now(), deps);
 }
 
 /** Re-runs, on the pool's oomRetryPool, the job an OOM kill ended (once per job). */
@@ -201,6 +212,7 @@ export async function cleanUpRunner(
     logs,
   );
   observeUsage(deps, record, usage);
+  await endIdleAtExit(deps, record, observed);
   const pool = labels[LABELS.pool] ?? "unknown";
   await deps.slots.release(pool, runnerName, record?.engine ?? engine.name);
   deps.metrics.runnerExits.inc({ pool, reason });

@@ -2,6 +2,7 @@ import type { Pool } from "../config/pools.js";
 import { LABELS } from "../docker/labels.js";
 import type { RunnerTarget } from "../scope/runner-scope.js";
 import { runnerLogFields } from "../pools/runner-names.js";
+import { requestWarmRunners } from "../pools/warm.js";
 import { observeRunnerOnline } from "../provisioning/runner-online.js";
 import { reprovisionJobId } from "../queue/jobs.js";
 import type { Lease } from "../state/lock.js";
@@ -89,27 +90,7 @@ async function carryOut(
       const pool = pools.find((candidate) => candidate.name === action.pool);
       const target = warmScopes.get(action.pool);
       if (!pool || !target) return;
-      const owner = target.scope.kind === "org" ? target.scope.org : target.scope.owner;
-      const repo = target.scope.kind === "repo" ? target.scope.repo : "";
-      for (let slot = 1; slot <= action.count; slot++) {
-        // Fixed ids per slot make concurrent passes (several engines) ask for each warm runner once.
-        await deps.provisionQueue.add(
-          "provision",
-          {
-            githubJobId: 0,
-            runId: 0,
-            owner,
-            repo,
-            installationId: target.installationId,
-            scope: target.scope,
-            labels: pool.labels,
-            pool: pool.name,
-            queuedAt: deps.now(),
-            enqueuedAt: deps.now(),
-          },
-          { jobId: `warm-${pool.name}-${slot}`, removeOnComplete: true, removeOnFail: true },
-        );
-      }
+      await requestWarmRunners(deps.provisionQueue, pool, target, action.count, deps.now());
       deps.log.info({ pool: pool.name, count: action.count }, "warm runners requested");
       return;
     }

@@ -5,6 +5,7 @@ import type { GitHubRunner } from "../github/runners-api.js";
 import { targetKey, type RunnerScope, type RunnerTarget } from "../scope/runner-scope.js";
 import { parseRunnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
+import { warmShortfall, warmTarget } from "../pools/warm.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { isOnEngine, type RunnerRecord, type RunnerState } from "../state/runner-store.js";
 
@@ -31,7 +32,7 @@ export interface ReconcileSnapshot {
   pendingDemand: ReadonlyMap<string, number>;
   /**
    * Idle runners each pool keeps beyond those its waiting jobs claim (src/pools/warm-target.ts:
-   * the floor, its schedule or the adaptive forecast); a pool missing here keeps its minIdle.
+   * the floor, its schedule or the adaptive forecast); a pool missing here keeps warmTarget's (pools/warm.ts).
    */
   warmTargets: ReadonlyMap<string, number>;
   /** Runners holding a confirmed capacity slot, per pool, and of this engine. */
@@ -267,9 +268,9 @@ function planPoolSize(
   const stateOf = (record: RunnerRecord) => states.get(record.name) ?? record.state;
   const free = freeRunners(pool.name, members, stateOf);
   const idle = free.filter((record) => stateOf(record) === "idle");
-  const warmTarget = snap.warmTargets.get(pool.name) ?? pool.minIdle;
   // Runners are fungible: waiting jobs claim idle or starting runners first, then the warm target.
-  const needed = waiting.size + warmTarget;
+  const target = pool.warmScope ? (snap.warmTargets.get(pool.name) ?? warmTarget(pool)) : 0;
+  const needed = waiting.size + target;
   let surplus = Math.min(idle.length, free.length - needed);
 
   const candidates = idle
@@ -310,10 +311,7 @@ function planPoolSize(
   );
   if (unserved > 0) actions.push({ kind: "provision", pool: pool.name, requests: waitingJobs.slice(0, unserved) });
 
-  if (warmTarget > 0 && pool.warmScope) {
-    const spare = Math.max(0, free.length - waiting.size);
-    const count = Math.min(warmTarget - spare, room - unserved);
-    if (count > 0) actions.push({ kind: "warm", pool: pool.name, count });
-  }
+  const count = warmShortfall({ target, free: free.length, waiting: waiting.size, room, unserved });
+  if (count > 0) actions.push({ kind: "warm", pool: pool.name, count });
   return actions;
 }

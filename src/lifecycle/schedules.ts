@@ -2,7 +2,7 @@ import { Queue, Worker, type ConnectionOptions } from "bullmq";
 import type { Logger } from "pino";
 import { swallowInto } from "../observability/internal-errors.js";
 import type { Metrics } from "../observability/metrics.js";
-import { imagesQueueName, MAINTENANCE_QUEUE, reconcileQueueName } from "../queue/jobs.js";
+import { imagesQueueName, MAINTENANCE_QUEUE, POOL_HISTORY_QUEUE, reconcileQueueName } from "../queue/jobs.js";
 import type { Reconciler } from "./reconciler.js";
 import { PERIODIC_RUNS_KEPT } from "../tunables.js";
 
@@ -30,6 +30,8 @@ export async function startSchedules(options: {
   metrics: Pick<Metrics, "internalErrors">;
   now: () => number;
   recovery: { everyMs: number; run: () => Promise<unknown> };
+  /** Samples each pool for the dashboard's charts. */
+  history: { everyMs: number; run: () => Promise<unknown> };
   reconcile?: { engine: string; everyMs: number; reconciler: Reconciler };
   teardown: Teardown;
   /** Pre-pulls pool images at start (without holding start-up), then refreshes and cleans up. */
@@ -42,6 +44,7 @@ export async function startSchedules(options: {
       everyMs: options.recovery.everyMs,
       run: options.recovery.run,
     },
+    { queue: POOL_HISTORY_QUEUE, name: "sample-pools", everyMs: options.history.everyMs, run: options.history.run },
   ];
   if (options.reconcile) {
     const { reconciler, engine, everyMs } = options.reconcile;

@@ -120,6 +120,13 @@ function runnerMetrics(registry: Registry) {
       "Jobs re-run on a bigger pool after their runner was OOM-killed, by pool and retry pool",
       ["pool", "retry_pool"],
     ),
+    idleRunnerSeconds: counter(
+      registry,
+      "runnerhub_pool_idle_runner_seconds_total",
+      "Seconds runners of the pool were up without a job, from container start (boot included) until they took " +
+        "a job or ended without one; counted then (the in_progress webhook, or the container's end)",
+      ["pool"],
+    ),
     provisionSeconds: histogram(
       registry,
       "runnerhub_provision_seconds",

@@ -35,7 +35,14 @@ export function provisionJobId(githubJobId: number): string {
   return `job-${githubJobId}`;
 }
 
+/** The pool's warm slot `slot` (from 1): fixed, so whoever asks for a slot already on its way asks for nothing. */
+export function warmJobId(pool: string, slot: number): string {
+  return `warm-${pool}-${slot}`;
+}
+
 export const MAINTENANCE_QUEUE = "maintenance";
+/** The periodic sample of every pool for the dashboard's charts (its own queue: a worker runs every job of its queue). */
+export const POOL_HISTORY_QUEUE = "pool-history";
 export const OOM_RERUN_QUEUE = "oom-rerun";
 
 /** Re-run, on a bigger pool, a job whose runner was OOM-killed. */

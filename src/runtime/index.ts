@@ -66,6 +66,7 @@ async function serve(
     engineCapacity: config.docker.capacity,
     heartbeats: new Heartbeats(shared.store),
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    history: shared.history.service,
     metrics: shared.metrics,
     log,
     now: shared.now,

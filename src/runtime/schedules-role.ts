@@ -1,5 +1,5 @@
 import { startSchedules } from "../lifecycle/schedules.js";
-import { RECOVERY_PASS_MS } from "../tunables.js";
+import { HISTORY_SAMPLE_MS, RECOVERY_PASS_MS } from "../tunables.js";
 import type { Shared } from "./shared.js";
 import type { TeardownStack } from "./teardown.js";
 import type { WorkerRole } from "./worker-role.js";
@@ -23,6 +23,7 @@ export async function startSchedulesRole(
     metrics: shared.metrics,
     now,
     recovery: { everyMs: Math.min(RECOVERY_PASS_MS, config.recoveryIntervalMs), run: () => recovery.run() },
+    history: { everyMs: HISTORY_SAMPLE_MS, run: () => shared.history.service.sample() },
     reconcile: worker?.reconcile,
     images: worker?.images,
     teardown: stack,

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Probot } from "probot";
 import type { Logger } from "pino";
 import type { Config } from "../config/load.js";
+import type { Pool } from "../config/pools.js";
 import { createGitHubBudget } from "../github/budget.js";
 import { createRunnerhubOctokit } from "../github/octokit.js";
 import { createRunnersApi, type RunnersApi } from "../github/runners-api.js";
@@ -21,7 +22,7 @@ import { swallowInto } from "../observability/internal-errors.js";
 import { CRASH_LOOP_POLICY, crashLoopOf, poolVersion } from "../pools/crash-loop.js";
 import { poolCatalog, type PoolCatalog } from "../pools/catalog.js";
 import { PoolOverrides } from "../pools/overrides.js";
-import { readWarmTargets } from "../pools/warm-signals.js";
+import { readWarmTarget, readWarmTargets } from "../pools/warm-signals.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
 import { CrashLoopStore } from "../pools/crash-loop-store.js";
@@ -34,7 +35,15 @@ import { connectRedis, type RedisHandle } from "../state/redis.js";
 import { Slots } from "../slots/slots.js";
 import { storeContext, type StoreContext } from "../state/store-context.js";
 import { RunnerStore } from "../state/runner-store.js";
-import { GITHUB_BUDGET_MAX_WAIT_MS, RECOVERY_MAX_AGE_MS } from "../tunables.js";
+import { PoolHistoryStore } from "../history/pool-history-store.js";
+import { createPoolHistory, type PoolHistoryService } from "../history/pool-history-service.js";
+import {
+  GITHUB_BUDGET_MAX_WAIT_MS,
+  HISTORY_PICKUP_BUCKET_MS,
+  HISTORY_SAMPLE_MS,
+  HISTORY_WINDOW_MS,
+  RECOVERY_MAX_AGE_MS,
+} from "../tunables.js";
 import type { TeardownStack } from "./teardown.js";
 
 /** What a role serves over HTTP: request handlers (tried in order) and readiness checks. */
@@ -54,6 +63,11 @@ export interface Shared {
   store: StoreContext;
   runners: RunnerStore;
   ledger: DemandLedger;
+  /**
+   * The idle runners a pool keeps now (pools/warm-target.ts: floor, schedule or adaptive
+   * forecast), read from Redis: what intake's replacement of a taken warm runner and the history aim at.
+   */
+  warmTargetOf: (pool: Pool) => Promise<number>;
   queues: Queues;
   overrides: PoolOverrides;
   /** The pool and engine ceilings as every role sees them; a worker binds them to its engine. */
@@ -71,6 +85,28 @@ export interface Shared {
   oomReruns: OomRerunDeps;
   /** Pools whose runners end before taking a job, and their provisioning backoff. */
   crashLoops: CrashLoopStore;
+  /** Each pool's last hour for the dashboard: pickups kept by intake, samples taken on the schedule. */
+  history: { store: PoolHistoryStore; service: PoolHistoryService };
+}
+
+/** Each pool's history; the warm target is warmTargetOf's, as the reconciler and intake use it. */
+function poolHistory(
+  store: StoreContext,
+  shared: Pick<Shared, "pools" | "runners" | "ledger" | "warmTargetOf" | "now">,
+) {
+  const history = new PoolHistoryStore(store, HISTORY_WINDOW_MS);
+  const service = createPoolHistory({
+    pools: shared.pools,
+    runners: shared.runners,
+    ledger: shared.ledger,
+    store: history,
+    warmTarget: shared.warmTargetOf,
+    sampleEveryMs: HISTORY_SAMPLE_MS,
+    windowMs: HISTORY_WINDOW_MS,
+    pickupBucketMs: HISTORY_PICKUP_BUCKET_MS,
+    now: shared.now,
+  });
+  return { store: history, service };
 }
 
 export async function startShared(config: Config, log: Logger, stack: TeardownStack): Promise<Shared> {
@@ -101,11 +137,6 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
   const pools = poolCatalog(() => config.pools, overrides);
   registerPoolLimitGauges(metrics.registry, () => pools.effective());
   registerQueueGauge(metrics.registry, () => queues.provision.getJobCounts());
-  const ledger = new DemandLedger(store);
-  registerWarmTargetGauge(metrics.registry, async () => {
-    const targets = await readWarmTargets({ ledger, runners }, await pools.effective(), await runners.list(), now());
-    return [...targets].map(([pool, { target }]) => ({ pool, target }));
-  });
   const crashLoops = new CrashLoopStore(store, CRASH_LOOP_POLICY);
   registerCrashLoopGauge(metrics.registry, async () => {
     const records = await crashLoops.getMany(config.pools.map((pool) => pool.name));
@@ -135,6 +166,13 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       sleep: (ms) => sleep(ms),
     }),
   });
+  const ledger = new DemandLedger(store);
+  registerWarmTargetGauge(metrics.registry, async () => {
+    const targets = await readWarmTargets({ ledger, runners }, await pools.effective(), await runners.list(), now());
+    return [...targets].map(([pool, { target }]) => ({ pool, target }));
+  });
+  const warmTargetOf = async (pool: Pool) =>
+    (await readWarmTarget({ ledger, runners }, pool, await runners.list(), now())).target;
   return {
     config,
     log,
@@ -143,6 +181,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     redis,
     runners,
     ledger,
+    warmTargetOf,
     queues,
     overrides,
     store,
@@ -163,5 +202,6 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     pools,
     oomReruns: { store: new OomRerunStore(store), queue: queues.oomRerun, log, now },
     crashLoops,
+    history: poolHistory(store, { pools, runners, ledger, warmTargetOf, now }),
   };
 }

@@ -59,6 +59,14 @@ export class RedisKeys {
     return `${this.prefix}:online:${name}`;
   }
 
+  /**
+   * String "1", 24 h TTL: taken (SET NX) by whoever first ends the runner's time without a job
+   * (taking a job, or ending without one), which counts that time once.
+   */
+  idleEndClaim(name: string): string {
+    return `${this.prefix}:idle-end:${name}`;
+  }
+
   /** Sorted set, no TTL: ids of the pool's GitHub jobs still waiting for a runner, scored by queuedAt (ms). */
   queuedJobs(pool: string): string {
     return `${this.prefix}:queued:${pool}`;
@@ -255,6 +263,24 @@ export class RedisKeys {
    */
   pullLock(engine: string, image: string, credentials: string): string {
     return `${this.prefix}:lock:pull:${engine}|${image}|${credentials}`;
+  }
+
+  /**
+   * Sorted set, TTL of the history window after the last write: the pool's pickups (queued webhook
+   * to in_progress), member `jobId:seconds`, scored by when the job was taken (ms); older than the
+   * window trimmed on write. The dashboard's pickup percentiles are computed from these.
+   */
+  pickups(pool: string): string {
+    return `${this.prefix}:history:pickups:${pool}`;
+  }
+
+  /**
+   * Hash, TTL of the history window after the last write: sample time (ms, a multiple of the
+   * sample interval) -> the pool's runners by state, waiting demand and warm target as JSON,
+   * written HSETNX so one sample per interval is kept whichever process takes it.
+   */
+  poolSamples(pool: string): string {
+    return `${this.prefix}:history:samples:${pool}`;
   }
 
   /** Hash written by BullMQ: one entry of a queue (data, finishedOn, …), kept as the queue's options say. */

@@ -219,6 +219,13 @@ export class RunnerStore {
       : ((samples[middle - 1] ?? 0) + (samples[middle] ?? 0)) / 2;
   }
 
+  /** True for the one caller that first ends this runner's time without a job (taking one, or ending without one). */
+  async claimIdleEnd(name: string): Promise<boolean> {
+    return (
+      (await this.store.redis.set(this.store.keys.idleEndClaim(name), "1", "EX", EXIT_HISTORY_SECONDS, "NX")) === "OK"
+    );
+  }
+
   async exitOf(name: string): Promise<RunnerExitRecord | undefined> {
     const text = await this.store.redis.get(this.store.keys.runnerExit(name));
     return text ? (JSON.parse(text) as RunnerExitRecord) : undefined;

@@ -158,6 +158,60 @@ describe("the dashboard in a browser", () => {
     await page.close();
   });
 
+  it("draws each pool's last hour: pickup time, and runners by state with demand and the warm target", async () => {
+    const page = await context.newPage();
+    const refused: string[] = [];
+    page.on("console", (message) => {
+      if (message.text().includes("Content Security Policy")) refused.push(message.text());
+    });
+    await page.goto(`${stack.app.url}/admin`);
+    await page.locator("#live-status", { hasText: "Live" }).waitFor({ timeout: LIVE_TIMEOUT_MS });
+    await Promise.all(
+      [1, 2, 3].map(() =>
+        stack.sim.queueJob({
+          owner: "acme",
+          repo: "web",
+          labels: ["self-hosted", "linux"],
+          behavior: { kind: "run", seconds: 20 },
+        }),
+      ),
+    );
+
+    // Every pickup shows at once (the page updates live); a sample every 15 s catches the runners busy.
+    const pickup = page.locator('#pools figure[data-chart="pickup"][data-pool="linux"]');
+    await pickup
+      .locator("desc", { hasText: /^[3-9] jobs picked up in the last hour/ })
+      .waitFor({ state: "attached", timeout: LIVE_TIMEOUT_MS });
+    expect(await pickup.locator("circle.dot.p50").count()).toBeGreaterThan(0);
+    expect(await pickup.locator("circle.dot.p95").count()).toBeGreaterThan(0);
+    const runners = page.locator('#pools figure[data-chart="runners"][data-pool="linux"]');
+    await runners
+      .locator("desc", { hasText: /: [1-3] busy, .*warm target 0\.$/ })
+      .waitFor({ state: "attached", timeout: LIVE_TIMEOUT_MS });
+    expect(Number(await runners.getAttribute("data-points"))).toBeGreaterThan(1);
+    for (const part of ["path.band.busy", "path.line.waiting", "path.line.target"]) {
+      await expect(runners.locator(part).count(), part).resolves.toBe(1);
+    }
+    await shot(page, "6-charts");
+    // The charts are drawn, not just present: the busy band covers an area.
+    const band = runners.locator("path.band.busy");
+    const height = await page.evaluate(
+      `document.querySelector('#pools figure[data-chart="runners"][data-pool="linux"] path.band.busy').getBBox().height`,
+    );
+    expect(height, (await band.getAttribute("d")) ?? "").toBeGreaterThan(0);
+    await expect(
+      page.locator('#pools figure[data-chart="runners"][data-pool="gpu"]').getAttribute("data-points"),
+    ).resolves.not.toBeNull();
+    await expect(page.locator('#pools [data-pool="gpu"] .chart-empty').textContent()).resolves.toContain(
+      "No job of pool gpu was picked up",
+    );
+    await expect(page.locator('#pools tr[data-pool="linux"] td[data-warm]').textContent()).resolves.toMatch(
+      /^\d+ \/ 0$/,
+    );
+    expect(refused).toEqual([]);
+    await page.close();
+  });
+
   it("links Bull Board, which opens with the session cookie and works under its CSP", async () => {
     const page = await context.newPage();
     const refused: string[] = [];
@@ -173,7 +227,7 @@ describe("the dashboard in a browser", () => {
     // nothing of the board's own is refused.
     expect(refused.some((text) => text.includes("https://fonts.googleapis.com/"))).toBe(true);
     expect(refused.filter((text) => !text.includes("https://fonts.googleapis.com/"))).toEqual([]);
-    await shot(page, "6-bull-board");
+    await shot(page, "7-bull-board");
     await page.close();
   });
 
@@ -215,6 +269,7 @@ describe("waiting for demand", () => {
     });
     const top = await cli(["top", "--once"]);
     expect(top.code, top.stderr).toBe(0);
-    expect(top.stdout).toMatch(/^linux\s+3\s+0\s+0\s+0\s+0\s+0\s+0\s+0\/3 \[\.{10}\]$/m);
+    // MAX, then MIN-IDLE, STARTING, IDLE, TARGET, BUSY, WAITING, PARKED and SLOTS.
+    expect(top.stdout).toMatch(/^linux\s+3\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+0\/3 \[\.{10}\]$/m);
   });
 });

@@ -78,6 +78,8 @@ export interface SimDelivery {
   id: number;
   guid: string;
   deliveredAt: string;
+  /** When it was sent, in ms since the epoch (deliveredAt has GitHub's whole seconds): for timing tests. */
+  sentAt: number;
   redelivery: boolean;
   /** seconds, like the deliveries API */
   duration: number;
@@ -813,6 +815,7 @@ export class GitHubSimulator {
       id: this.nextDeliveryId++,
       guid,
       deliveredAt: isoNow(),
+      sentAt: Date.now() - outcome.durationMs,
       redelivery,
       duration: Math.round(outcome.durationMs) / 1000,
       status: outcome.status,

@@ -41,6 +41,27 @@ meter { width: 4rem; vertical-align: middle; }
 .login button { background: #1f883d; color: #ffffff; border: 0; border-radius: 6px; cursor: pointer; }
 .crash-loop { border-left: 4px solid #a40e26; padding: .2rem .6rem; margin: .6rem 0; }
 .crash-loop pre { max-height: 16rem; overflow: auto; font-size: .8rem; }
+.pool-charts h3 { font-size: 1rem; margin: .8rem 0 .2rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(22rem, 1fr)); gap: 0 2rem; }
+.chart { margin: 0; }
+.chart svg { width: 100%; height: auto; display: block; }
+.chart figcaption { color: var(--muted); font-size: .85rem; }
+.chart-empty { color: var(--muted); font-size: .9rem; }
+.axis line { stroke: var(--line); stroke-width: 1; }
+.axis text { fill: var(--muted); font-size: 11px; font-variant-numeric: tabular-nums; }
+.chart .line { fill: none; stroke-width: 2; }
+.chart .line.p50, .key.p50 { stroke: #0969da; background: #0969da; }
+.chart .line.p95, .key.p95 { stroke: #bf3989; background: #bf3989; }
+.chart .dot.p50 { fill: #0969da; }
+.chart .dot.p95 { fill: #bf3989; }
+.chart .band.busy, .key.busy { fill: #d4a72c; background: #d4a72c; }
+.chart .band.idle, .key.idle { fill: #4ac26b; background: #4ac26b; }
+.chart .band.starting, .key.starting { fill: #54aeff; background: #54aeff; }
+.chart .line.waiting, .key.waiting { stroke: #a40e26; background: #a40e26; }
+.chart .line.target, .key.target { stroke: #24292f; stroke-dasharray: 6 4; background: #24292f; }
+.legend { display: inline-flex; flex-wrap: wrap; gap: .2rem .9rem; list-style: none; margin: 0 0 0 .5rem; padding: 0; }
+.legend .key { display: inline-block; width: .8rem; height: .8rem; margin-right: .3rem; vertical-align: -.1rem; border-radius: 2px; }
+td[data-warm="below"] { color: #a40e26; font-weight: 600; }
 .error { color: #a40e26; background: #ffebe9; padding: .4rem .6rem; border-radius: 6px; margin: 0; }
 `;
 

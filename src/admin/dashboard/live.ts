@@ -22,13 +22,15 @@ export interface LiveHub {
 
 /**
  * Two overviews differ when anything but the moment they were read differs; heartbeat ages grow
- * by themselves (the page counts them), so only an engine's health going stale is a change.
+ * by themselves (the page counts them), so only an engine's health going stale is a change, and
+ * the charts' window moves with the clock, so only a new sample or pickup is.
  */
 export function overviewKey(overview: Overview): string {
   return JSON.stringify({
     ...overview,
     at: 0,
     engines: overview.engines.map((engine) => ({ ...engine, lastBeatMs: null })),
+    history: overview.history.map((pool) => ({ ...pool, from: 0, to: 0 })),
   });
 }
 

@@ -2,7 +2,8 @@ import type { FeedEntry, FeedEventKind } from "../../state/event-feed.js";
 import { BULL_BOARD_PATH } from "../api/spec.js";
 import { html, type Html } from "../../http/html.js";
 import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView } from "../schemas.js";
-import { engineCapacity, formatAge, formatBytes } from "../format.js";
+import { engineCapacity, formatAge, formatBytes, warmTargets } from "../format.js";
+import { historyCharts } from "./charts.js";
 
 /**
  * The dashboard's HTML, rendered from an overview without I/O. The server renders whole pages
@@ -93,7 +94,13 @@ function crashLoopNote(pool: PoolView): Html | "" {
   </div>`;
 }
 
-function poolsTable(pools: readonly PoolView[]): Html {
+/** Idle runners against the warm target ("–" while the target is not known). */
+function warmCell(idle: number, target: number | undefined): Html {
+  const state = target === undefined ? "unknown" : idle < target ? "below" : "met";
+  return html`<td class="num" data-warm="${state}">${idle} / ${target ?? "–"}</td>`;
+}
+
+function poolsTable(pools: readonly PoolView[], targets: ReadonlyMap<string, number>): Html {
   if (pools.length === 0) return html`<p>No pools are configured.</p>`;
   const rows = pools.map((pool) => {
     const { limits, counts } = pool;
@@ -112,6 +119,7 @@ function poolsTable(pools: readonly PoolView[]): Html {
         </meter>
         ${counts.slotsHeld}/${limits.maxRunners}
       </td>
+      ${warmCell(counts.idle, targets.get(pool.name))}
     </tr>`;
   });
   const limitsTable = table(
@@ -127,6 +135,7 @@ function poolsTable(pools: readonly PoolView[]): Html {
       { num: "Waiting" },
       { num: "Parked" },
       { num: "Slots used" },
+      { num: "Idle / warm target" },
     ],
     rows,
   );
@@ -213,7 +222,7 @@ export function eventList(events: readonly FeedEntry[], linkRunner = true): Html
 
 export function renderSections(overview: Overview): Record<SectionId, Html> {
   return {
-    pools: poolsTable(overview.pools),
+    pools: html`${poolsTable(overview.pools, warmTargets(overview.history))}${historyCharts(overview.history)}`,
     engines: enginesTable(overview.engines, overview.at),
     queue: queueTable(overview.queue),
     runners: runnersTable(overview.runners, overview.at),

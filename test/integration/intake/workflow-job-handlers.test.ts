@@ -1,6 +1,9 @@
+import { PoolHistoryStore } from "../../../src/history/pool-history-store.js";
+import { warmTarget } from "../../../src/pools/warm.js";
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisKeys } from "../../../src/state/keys.js";
+import type { RunnerRecord } from "../../../src/state/runner-store.js";
 import { readWorkflowJob } from "../../../src/intake/demand.js";
 import {
   createWorkflowJobHandlers,
@@ -8,7 +11,8 @@ import {
   type WorkflowJobHandlers,
 } from "../../../src/intake/workflow-job-handlers.js";
 import { createMetrics, type Metrics } from "../../../src/observability/metrics.js";
-import { provisionJobId } from "../../../src/queue/jobs.js";
+import { requestWarmRunners } from "../../../src/pools/warm.js";
+import { provisionJobId, warmJobId } from "../../../src/queue/jobs.js";
 import { type WorkflowJobExample, workflowJobExamples } from "../../sim/github-simulator.js";
 import { type ServiceContext, runnerRecord, serviceContext, testPool } from "../support/context.js";
 
@@ -16,6 +20,8 @@ const NOW = Date.parse("2026-01-01T12:00:00Z");
 const STOP_GRACE_MS = 45_000;
 const POOL = testPool({ name: "k8s", labels: ["self-hosted", "k8s"], oomRetryPool: "k8s-big" });
 const BIG = testPool({ name: "k8s-big", labels: ["self-hosted", "k8s", "big"] });
+/** Keeps one warm runner, registered with the organization acme (runnerRecord's scope). */
+const WARM = testPool({ name: "warm", labels: ["self-hosted", "warm"], minIdle: 1, warmScope: "acme", maxRunners: 3 });
 const RUNNER = "rh-k8s-abc123";
 
 let ctx: ServiceContext;
@@ -29,11 +35,14 @@ beforeAll(async () => {
 beforeEach(async () => {
   metrics = createMetrics();
   handlers = createWorkflowJobHandlers({
-    pools: ctx.poolsOf(() => [POOL, BIG]),
+    pools: ctx.poolsOf(() => [POOL, BIG, WARM]),
     provisionQueue: ctx.queues.provision,
     runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
     runners: ctx.runners,
     ledger: ctx.ledger,
+    slots: ctx.slots,
+    warmTargetOf: (pool) => Promise.resolve(warmTarget(pool)),
+    history: new PoolHistoryStore(ctx.store),
     oomReruns: ctx.oomReruns.store,
     crashLoops: ctx.crashLoops,
     stopGraceMs: STOP_GRACE_MS,
@@ -223,6 +232,20 @@ describe("workflow_job.in_progress", () => {
     ]);
   });
 
+  it("keeps the job's pickup for the dashboard's percentiles, once however often in_progress comes", async () => {
+    await receive(event("queued", matching));
+    const started = event("in_progress", { ...matching, runner_name: "someone-elses-runner" });
+    await receive(started);
+    await receive(started);
+
+    const pickups = await new PoolHistoryStore(ctx.store).pickups(POOL.name, 0);
+    expect(pickups).toHaveLength(1);
+    expect(pickups[0]?.at).toBe(NOW);
+    const { values } = await metrics.jobStartSeconds.get();
+    const sum = values.find((value) => value.metricName === "runnerhub_job_start_seconds_sum");
+    expect(pickups[0]?.seconds).toBe(sum?.value);
+  });
+
   it("settles demand but touches no record when another runner took the job", async () => {
     await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, state: "idle", installationId: INSTALLATION }));
     await receive(event("queued", matching));
@@ -235,6 +258,83 @@ describe("workflow_job.in_progress", () => {
     expect(await ctx.runners.get("someone-elses-runner")).toBeUndefined();
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(0);
     expect(await count(metrics.webhooks, { action: "in_progress", outcome: "not-ours" })).toBe(1);
+  });
+});
+
+describe("a warm runner taking a job", () => {
+  const warmJob = { id: 4201, labels: ["self-hosted", "warm"], runner_name: null };
+  const WARM_RUNNER = "rh-warm-w1";
+  const warmRunner = (name: string, fields: Partial<RunnerRecord> = {}) =>
+    runnerRecord(name, {
+      pool: WARM.name,
+      githubJobId: 0,
+      state: "idle",
+      installationId: INSTALLATION,
+      startedAt: NOW - 30_000,
+      ...fields,
+    });
+  const warmEntries = async () =>
+    (await ctx.queues.provision.getJobs(["waiting", "delayed", "active"])).filter((entry) =>
+      entry.id?.startsWith(`warm-${WARM.name}-`),
+    );
+  const idleSeconds = async (pool: string) =>
+    (await metrics.idleRunnerSeconds.get()).values.find((value) => value.labels.pool === pool)?.value ?? 0;
+
+  it("asks at once for the warm runner the pool now lacks, once, as the reconciler would", async () => {
+    await ctx.runners.put(warmRunner(WARM_RUNNER));
+    await receive(event("queued", warmJob));
+    const started = event("in_progress", { ...warmJob, runner_name: WARM_RUNNER });
+    await receive(started);
+
+    const [entry, ...more] = await warmEntries();
+    expect(more).toEqual([]);
+    expect(entry).toMatchObject({
+      id: warmJobId(WARM.name, 1),
+      data: {
+        githubJobId: 0,
+        pool: WARM.name,
+        labels: WARM.labels,
+        owner: "acme",
+        repo: "",
+        installationId: INSTALLATION,
+        scope: { kind: "org", org: "acme" },
+        queuedAt: NOW,
+      },
+    });
+    // A redelivered webhook, and the reconciler's own warm entry for the same shortfall, add nothing.
+    await receive(started);
+    await requestWarmRunners(
+      ctx.queues.provision,
+      WARM,
+      { installationId: INSTALLATION, scope: { kind: "org", org: "acme" } },
+      1,
+      NOW,
+    );
+    expect(await warmEntries()).toHaveLength(1);
+  });
+
+  it("asks for nothing while a spare runner remains, for a runner made for a job, or in a pool without warm runners", async () => {
+    await ctx.runners.put(warmRunner(WARM_RUNNER));
+    await ctx.runners.put(warmRunner("rh-warm-spare"));
+    await receive(event("in_progress", { ...warmJob, runner_name: WARM_RUNNER }));
+    expect(await warmEntries()).toEqual([]);
+
+    await ctx.runners.put(warmRunner("rh-warm-for-job", { githubJobId: 4202 }));
+    await receive(event("in_progress", { ...warmJob, id: 4202, runner_name: "rh-warm-for-job" }));
+    expect(await warmEntries()).toEqual([]);
+
+    await ctx.runners.put(runnerRecord(RUNNER, { pool: POOL.name, githubJobId: 0, installationId: INSTALLATION }));
+    await receive(event("in_progress", { ...matching, runner_name: RUNNER }));
+    expect(await ctx.queues.provision.getJobs(["waiting", "delayed", "active"])).toEqual([]);
+  });
+
+  it("counts the runner's time from its container start to the job, once", async () => {
+    await ctx.runners.put(warmRunner(WARM_RUNNER));
+    const started = event("in_progress", { ...warmJob, runner_name: WARM_RUNNER });
+    await receive(started);
+    await receive(started);
+
+    expect(await idleSeconds(WARM.name)).toBe(30);
   });
 });
 

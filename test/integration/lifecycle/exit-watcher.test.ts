@@ -207,6 +207,29 @@ describe("runner exit watcher (real Docker events)", () => {
     expect(await ctx.slots.confirmedHolders("pool", "linux")).not.toContain(runner.name);
   });
 
+  it("counts a runner's time without a job when it ends without one, and none for one that ran a job", async () => {
+    await startWatcher().ready;
+    const idleSeconds = async () =>
+      (await ctx.metrics.idleRunnerSeconds.get()).values.find((value) => value.labels.pool === "linux")?.value ?? 0;
+    const before = await idleSeconds();
+
+    // Exits 0 by itself: it ran a job whose in_progress has not come, so how long it waited is unknown.
+    const done = await startRunner(["sleep", "1"]);
+    await ctx.runners.update(done.name, { startedAt: Date.now() - 60_000 });
+    await waitFor(() => ctx.runners.exitOf(done.name), { timeoutMs: 15_000, what: "the finished runner's exit" });
+    expect(await idleSeconds()).toBe(before);
+
+    // Retired idle after 20 s up without a job.
+    const idle = await startRunner(["sleep", "300"], "idle");
+    await ctx.runners.update(idle.name, { startedAt: Date.now() - 20_000, retiring: "idle-timeout" });
+    githubDelete(idle.runnerId);
+    await ctx.docker.getContainer(idle.containerId).kill();
+    await waitFor(() => ctx.runners.exitOf(idle.name), { timeoutMs: 15_000, what: "the retired runner's exit" });
+    const counted = (await idleSeconds()) - before;
+    expect(counted).toBeGreaterThanOrEqual(20);
+    expect(counted).toBeLessThan(40);
+  });
+
   it("records an OOM kill", async () => {
     await startWatcher().ready;
     // 64 MiB limit from the test pool; the shell grows a string until the kernel kills it.

@@ -234,6 +234,7 @@ export function adminDeps(
     feed: ctx.feed,
     heartbeats: new Heartbeats(ctx.store),
     heartbeatTimeoutMs: 30_000,
+    history: { read: () => Promise.resolve([]) },
     imageStore: ctx.imageStore,
     crashLoops: ctx.crashLoops,
     metrics: ctx.metrics,

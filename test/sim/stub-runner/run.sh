@@ -1,8 +1,8 @@
 #!/bin/sh
 # Plays a GitHub Actions runner against test/sim/github-simulator.ts. The JIT config the app passes
 # in ACTIONS_RUNNER_INPUT_JITCONFIG is, for the simulator, base64 of "<simulator url> <runner id>".
-# Exit codes: 0 job done or registration gone, 2 bad config, 3 simulator unreachable, or the
-# code a "crash" job or an "exit" at start asks for.
+# Exit codes: 0 job done or registration gone, 2 bad config (or STUB_BOOT_SECONDS), 3 simulator
+# unreachable, or the code a "crash" job or an "exit" at start asks for.
 
 log() {
   echo "stub-runner: $*" >&2
@@ -39,6 +39,20 @@ pause() {
   sleep "$1" &
   wait $!
 }
+
+# The official runner takes seconds from container start to listening for jobs; STUB_BOOT_SECONDS
+# (the pool's env, whole or decimal seconds, default 0) plays that: no poll, so not online, before.
+boot=${STUB_BOOT_SECONDS:-0}
+case "$boot" in
+  *[!0-9.]* | *.*.* | .* | *.)
+    log "STUB_BOOT_SECONDS must be seconds such as 4 or 0.5, got '$boot'"
+    exit 2
+    ;;
+esac
+if [ "$boot" != 0 ]; then
+  log "booting for $boot s"
+  pause "$boot"
+fi
 
 # Prints the simulator's answer; on an HTTP error busybox wget prints its error line instead
 # (stderr is folded in on purpose: "404" in it means the registration is gone).

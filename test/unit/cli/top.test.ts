@@ -9,7 +9,7 @@ const URL_ = "http://127.0.0.1:3000";
 describe("renderTop", () => {
   it("says which pool is crash-looping, until when, and what its last runner printed last", () => {
     const lines = renderTop(crashLoopingOverview(), { url: URL_ }).split("\n");
-    const at = lines.indexOf("gpu    1    0         0         0     0     0        0       0/1 [..........]");
+    const at = lines.indexOf("gpu    1    0         0         0     0       0     0        0       0/1 [..........]");
     expect(lines.slice(at + 1, at + 5)).toEqual([
       "! pool gpu crash-looping: 4 runners in a row ended before a job; next runner not before 03:05:00 UTC; last gpu-dddd0005 (crashed, exit code 1)",
       "    config <bad>",
@@ -24,9 +24,9 @@ describe("renderTop", () => {
         "runnerhub top  http://127.0.0.1:3000  03:04:05 UTC  (q or Ctrl-C quits)",
         "queue provision: waiting 2  delayed 1  active 1  completed 40  failed 3",
         "",
-        "POOL   MAX  MIN-IDLE  STARTING  IDLE  BUSY  WAITING  PARKED  SLOTS",
-        "linux  4    1         1         1     1     2        1       3/4 [########..]",
-        "gpu    1    0         0         0     0     0        0       0/1 [..........]",
+        "POOL   MAX  MIN-IDLE  STARTING  IDLE  TARGET  BUSY  WAITING  PARKED  SLOTS",
+        "linux  4    1         1         1     1       1     2        1       3/4 [########..]",
+        "gpu    1    0         0         0     0       0     0        0       0/1 [..........]",
         "",
         "ENGINE  HEALTH   STARTING  IDLE  BUSY  CAPACITY  LAST BEAT",
         "host-a  ok       1         1     0     8         2s ago",
@@ -47,6 +47,22 @@ describe("renderTop", () => {
         "",
       ].join("\n"),
     );
+  });
+
+  it("shows each pool's idle runners beside its warm target, and - while the target is not known", () => {
+    const targets = (overview: ReturnType<typeof knownOverview>) =>
+      renderTop(overview, { url: URL_ })
+        .split("\n")
+        .filter((line) => /^(POOL|linux|gpu) /.test(line))
+        .map((line) => line.split(/\s+/).slice(4, 6));
+    expect(targets(knownOverview())).toEqual([
+      ["IDLE", "TARGET"],
+      ["1", "1"],
+      ["0", "0"],
+    ]);
+    const raised = { ...knownOverview(), history: knownOverview().history.map((pool) => ({ ...pool, target: 3 })) };
+    expect(targets(raised)[1]).toEqual(["1", "3"]);
+    expect(targets({ ...knownOverview(), history: [] })[1]).toEqual(["1", "-"]);
   });
 
   it("says when there is nothing, and shows a warning under the title", () => {

@@ -88,4 +88,23 @@ describe("docs/grafana/runnerhub.json", () => {
       expect(text).toContain(`runnerhub_${phase}_seconds`);
     }
   });
+
+  it("shows pickup time per pool (p50 and p95), idle runners against the warm target, and the idle cost per job", () => {
+    const all = (panels: Panel[]): Panel[] => panels.flatMap((panel) => [panel, ...all(panel.panels ?? [])]);
+    const exprs = (title: string) =>
+      all(dashboard.panels)
+        .filter((panel) => panel.title.startsWith(title))
+        .flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
+    const pickup = exprs("Pickup time per pool");
+    for (const q of ["0.5", "0.95"]) {
+      expect(pickup).toContainEqual(
+        expect.stringContaining(`histogram_quantile(${q}, sum by (pool, le) (rate(runnerhub_job_start_seconds_bucket`),
+      );
+    }
+    expect(exprs("Pickup time distribution").join()).toContain("runnerhub_job_start_seconds_bucket");
+    const warm = exprs("Warm target vs idle").join("\n");
+    expect(warm).toContain("runnerhub_pool_min_idle");
+    expect(warm).toContain('state="idle"');
+    expect(exprs("Idle runner-seconds per job").join()).toContain("runnerhub_jobs_started_total");
+  });
 });

@@ -1,4 +1,4 @@
-import type { Overview, RunnerView } from "../../../src/admin/schemas.js";
+import type { Overview, PoolHistoryView, RunnerView } from "../../../src/admin/schemas.js";
 
 /** 2026-01-02 03:04:05 UTC: a fixed moment for known renderings. */
 export const AT = Date.UTC(2026, 0, 2, 3, 4, 5);
@@ -109,7 +109,44 @@ export function knownOverview(): Overview {
       },
       { id: "2-0", kind: "queued", at: AT - 6_000, pool: "linux", jobId: 102, repository: "acme/app" },
     ],
+    history: knownHistory(),
   };
+}
+
+/**
+ * The last hour of both pools: linux sampled for its last two minutes (a runner starting, then
+ * idle, then taken while two jobs wait) with two minutes of pickups; gpu never sampled.
+ */
+export function knownHistory(): PoolHistoryView[] {
+  const from = AT - 3_600_000;
+  const sample = (ago: number, fields: Partial<PoolHistoryView["samples"][number]>) => ({
+    at: AT - ago,
+    starting: 0,
+    idle: 0,
+    busy: 0,
+    waiting: 0,
+    target: 1,
+    ...fields,
+  });
+  return [
+    {
+      pool: "linux",
+      from,
+      to: AT,
+      target: 1,
+      samples: [
+        sample(120_000, { starting: 1 }),
+        sample(90_000, { idle: 1 }),
+        sample(60_000, { busy: 1, starting: 1, waiting: 2 }),
+        sample(30_000, { busy: 1, idle: 1, starting: 1, waiting: 2 }),
+      ],
+      pickups: [
+        { at: AT - 120_000, p50: 0.5, p95: 4.2, jobs: 6 },
+        { at: AT - 60_000, p50: 1.25, p95: 3, jobs: 2 },
+      ],
+    },
+    { pool: "gpu", from, to: AT, target: 0, samples: [], pickups: [] },
+  ];
 }
 
 /** The known state with pool gpu crash-looping: its last runner died at start, printing lines with markup in them. */

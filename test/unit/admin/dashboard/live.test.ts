@@ -26,6 +26,7 @@ function overview(at: number, runners: number): Overview {
     })),
     queue: { queue: "provision", counts: { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0 } },
     events: [],
+    history: [],
   };
 }
 
