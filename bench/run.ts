@@ -26,6 +26,7 @@ import { DockerEngine } from "../test/support/docker-engine.js";
 import { RedisServer } from "../test/support/redis-server.js";
 import { ContainerEvents, type ContainerEvent } from "./lib/container-events.js";
 import { procStatusMiB, sampleRss, sampleRssFor, startBareNode } from "./lib/memory.js";
+import { Cleanup, log, reason, withDeadline } from "./lib/harness.js";
 import { formatTable, median, percentile, row, type Row } from "./lib/stats.js";
 import { cpuMs, fireAll, fireSteady, queuedWebhooks, startBareHmacServer } from "./lib/webhook-load.js";
 
@@ -88,45 +89,6 @@ const CAPPED_BURST = 30;
  */
 function wallNow(): number {
   return Date.now();
-}
-
-function log(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
-}
-
-function reason(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
-
-function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
-
-/** Everything the run started, stopped in reverse order exactly once, whatever happened. */
-class Cleanup {
-  private readonly steps: { what: string; stop: () => Promise<void> | void }[] = [];
-  private running: Promise<void> | undefined;
-
-  add(what: string, stop: () => Promise<void> | void): void {
-    this.steps.push({ what, stop });
-  }
-
-  run(): Promise<void> {
-    this.running ??= (async () => {
-      for (const step of this.steps.splice(0).reverse()) {
-        try {
-          await withDeadline(Promise.resolve(step.stop()), 60_000, `stopping ${step.what}`);
-        } catch (error) {
-          log(`could not stop ${step.what}: ${reason(error)}`);
-        }
-      }
-    })();
-    return this.running;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -105,6 +105,8 @@ describe("docs/grafana/runnerhub.json", () => {
     const warm = exprs("Warm target vs idle").join("\n");
     expect(warm).toContain("runnerhub_pool_min_idle");
     expect(warm).toContain('state="idle"');
-    expect(exprs("Idle runner-seconds per job").join()).toContain("runnerhub_jobs_started_total");
+    const idleCost = exprs("Idle runner-seconds per job").join();
+    expect(idleCost).toContain("runnerhub_pool_idle_runner_seconds_total");
+    expect(idleCost).toContain("runnerhub_jobs_started_total");
   });
 });
