@@ -4,9 +4,11 @@ import { warmJobId, type ProvisionRequest } from "../queue/jobs.js";
 import type { RunnerTarget } from "../scope/runner-scope.js";
 
 /**
- * How many idle runners the pool keeps ready: its minIdle, when it names the warmScope they
- * register with. The one place that decides it, so the reconciler's refill and the replacement
- * of a taken warm runner aim at the same number.
+ * The idle runners a pool keeps by its minIdle alone, when it names the warmScope they register
+ * with: what the pure reconcile plan falls back to for a pool its snapshot has no target for.
+ * The target itself (floor, schedule or adaptive forecast) is decideWarmTarget's
+ * (warm-target.ts), read once per pass by the reconciler and by Shared.warmTargetOf for intake's
+ * replacement of a taken warm runner and the history, so they all aim at the same number.
  */
 export function warmTarget(pool: Pick<Pool, "minIdle" | "warmScope">): number {
   return pool.warmScope ? pool.minIdle : 0;
