@@ -461,3 +461,11 @@ export const WARM_HISTORY_WEEKS = 4;
  * hour whose earlier weeks were busy rather than after its first jobs waited.
  */
 export const WARM_LOOKAHEAD_MS = 5 * MINUTE_MS;
+
+/**
+ * The short window of an adaptive pool's recent rate: besides its forecastWindow, the arrivals of
+ * the last minute count, so a pool that wakes from a lull is warm after its first jobs instead of
+ * after a forecastWindow of them (a ramp of 0.4 jobs a second is 24 jobs in this minute, but the
+ * same jobs spread over a 5-minute window read as 0.08 a second).
+ */
+export const WARM_SHORT_WINDOW_MS = MINUTE_MS;

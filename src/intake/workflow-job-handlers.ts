@@ -14,7 +14,7 @@ import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
 import { demandFor, type WorkflowJobEvent } from "./demand.js";
 import type { PoolCatalog } from "../pools/catalog.js";
 import { endIdleTime } from "../lifecycle/idle-time.js";
-import { replaceTakenWarmRunner } from "./warm-replacement.js";
+import { replaceTakenWarmRunner, warmUpOnArrival } from "./warm-replacement.js";
 import type { Slots } from "../slots/slots.js";
 
 export interface WorkflowJobHandlerDeps {
@@ -191,6 +191,8 @@ async function onQueued(deps: WorkflowJobHandlerDeps, deliveryId: string, event:
   if (fresh) {
     metrics.jobsQueued.inc({ pool });
     metrics.webhookDelaySeconds.observe({ pool }, secondsBetween(request.queuedAt, request.enqueuedAt ?? deps.now()));
+    const warmed = await warmUpOnArrival(deps, request);
+    if (warmed > 0) deps.log.info({ ...fields, pool, warmed }, "adaptive pool: warm runners asked for on arrival");
   }
   // Debug: a line per webhook is too dear at a burst's rate (docs/benchmarks.md); the worker
   // logs each runner it starts at info.

@@ -1,7 +1,7 @@
 import type { Pool } from "../config/pools.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { RunnerRecord, RunnerStore } from "../state/runner-store.js";
-import { WARM_DEFAULT_BOOT_SECONDS, WARM_LOOKAHEAD_MS } from "../tunables.js";
+import { WARM_DEFAULT_BOOT_SECONDS, WARM_LOOKAHEAD_MS, WARM_SHORT_WINDOW_MS } from "../tunables.js";
 import { decideWarmTarget, type WarmInputs, type WarmTarget } from "./warm-target.js";
 
 export interface WarmSignalsDeps {
@@ -19,13 +19,17 @@ async function warmInputs(
   const adaptive = pool.warm === "adaptive";
   const [waiting, arrivals, bootSeconds] = await Promise.all([
     deps.ledger.waitingCount(pool.name),
-    adaptive ? deps.ledger.arrivals(pool.name, now, pool.forecastWindow, WARM_LOOKAHEAD_MS) : undefined,
+    adaptive
+      ? deps.ledger.arrivals(pool.name, now, pool.forecastWindow, WARM_SHORT_WINDOW_MS, WARM_LOOKAHEAD_MS)
+      : undefined,
     adaptive ? deps.runners.bootSeconds(pool.name) : undefined,
   ]);
   const busy = records.filter((record) => record.pool === pool.name && record.state === "busy").length;
   return {
     now,
     recentArrivals: arrivals?.recent ?? 0,
+    lateArrivals: arrivals?.lately ?? 0,
+    shortWindowMs: WARM_SHORT_WINDOW_MS,
     sameHour: arrivals?.sameHour,
     bootSeconds,
     defaultBootSeconds: WARM_DEFAULT_BOOT_SECONDS,

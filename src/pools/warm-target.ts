@@ -7,6 +7,9 @@ export interface WarmInputs {
   now: number;
   /** The pool's jobs that arrived in its last forecastWindow. */
   recentArrivals: number;
+  /** ... and in the last shortWindowMs (a minute), so a pool waking from a lull reacts at once. */
+  lateArrivals: number;
+  shortWindowMs: number;
   /** Mean arrivals per hour in the same hour of the week of earlier weeks; undefined before a week of history. */
   sameHour: { perHour: number; weeks: number } | undefined;
   /** The pool's recent runner boot (container start to online), seconds; undefined before one was measured. */
@@ -82,7 +85,11 @@ export function poissonQuantile(mean: number, quantile: number): number {
 }
 
 export function warmForecast(pool: Pick<Pool, "forecastWindow">, inputs: WarmInputs): WarmForecast {
-  const recentPerMinute = (inputs.recentArrivals / pool.forecastWindow) * 60_000;
+  const recentPerMinute =
+    Math.max(
+      inputs.recentArrivals / pool.forecastWindow,
+      inputs.lateArrivals / Math.min(inputs.shortWindowMs, pool.forecastWindow),
+    ) * 60_000;
   const sameHourPerMinute = inputs.sameHour ? inputs.sameHour.perHour / 60 : null;
   const perMinute = Math.max(recentPerMinute, sameHourPerMinute ?? 0);
   const bootSeconds = inputs.bootSeconds ?? inputs.defaultBootSeconds;

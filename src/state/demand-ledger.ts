@@ -17,6 +17,8 @@ const WEEK_HOURS = 7 * 24;
 export interface ArrivalHistory {
   /** Arrivals in the window asked for, up to now. */
   recent: number;
+  /** Arrivals in the short window asked for (WARM_SHORT_WINDOW_MS), up to now. */
+  lately: number;
   /** Mean arrivals in the same hour of the week in earlier weeks; undefined before a week of history. */
   sameHour: { perHour: number; weeks: number } | undefined;
 }
@@ -75,12 +77,13 @@ export class DemandLedger {
    * The pool's arrivals in the last `windowMs`, and in the hour of the week `ahead` of now in
    * earlier weeks (those since its first arrival; an hour without a count had none).
    */
-  async arrivals(pool: string, now: number, windowMs: number, aheadMs = 0): Promise<ArrivalHistory> {
+  async arrivals(pool: string, now: number, windowMs: number, shortMs: number, aheadMs = 0): Promise<ArrivalHistory> {
     const keys = this.store.keys;
     const hour = Math.floor((now + aheadMs) / HOUR_MS);
     const earlier = Array.from({ length: WARM_HISTORY_WEEKS }, (_, week) => hour - (week + 1) * WEEK_HOURS);
-    const [recent, since, counts] = await Promise.all([
+    const [recent, lately, since, counts] = await Promise.all([
       this.store.redis.zcount(keys.arrivals(pool), now - windowMs, "+inf"),
+      this.store.redis.zcount(keys.arrivals(pool), now - shortMs, "+inf"),
       this.store.redis.get(keys.arrivalsSince(pool)),
       this.store.redis.mget(...earlier.map((at) => keys.arrivalsInHour(pool, at))),
     ]);
@@ -92,7 +95,7 @@ export class DemandLedger {
       known.length === 0
         ? undefined
         : { perHour: known.reduce((a, b) => a + b, 0) / known.length, weeks: known.length };
-    return { recent, sameHour };
+    return { recent, lately, sameHour };
   }
 
   /**

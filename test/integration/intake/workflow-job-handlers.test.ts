@@ -22,6 +22,15 @@ const POOL = testPool({ name: "k8s", labels: ["self-hosted", "k8s"], oomRetryPoo
 const BIG = testPool({ name: "k8s-big", labels: ["self-hosted", "k8s", "big"] });
 /** Keeps one warm runner, registered with the organization acme (runnerRecord's scope). */
 const WARM = testPool({ name: "warm", labels: ["self-hosted", "warm"], minIdle: 1, warmScope: "acme", maxRunners: 3 });
+/** Keeps what its forecast says (two, in these tests), registered with the examples' owner. */
+const ADAPTIVE = testPool({
+  name: "adaptive",
+  labels: ["self-hosted", "adaptive"],
+  warm: "adaptive",
+  maxIdle: 4,
+  warmScope: "Octocoders",
+  maxRunners: 5,
+});
 const RUNNER = "rh-k8s-abc123";
 
 let ctx: ServiceContext;
@@ -35,13 +44,13 @@ beforeAll(async () => {
 beforeEach(async () => {
   metrics = createMetrics();
   handlers = createWorkflowJobHandlers({
-    pools: ctx.poolsOf(() => [POOL, BIG, WARM]),
+    pools: ctx.poolsOf(() => [POOL, BIG, WARM, ADAPTIVE]),
     provisionQueue: ctx.queues.provision,
     runnerOpsQueue: (engine) => ctx.queues.runnerOps(engine),
     runners: ctx.runners,
     ledger: ctx.ledger,
     slots: ctx.slots,
-    warmTargetOf: (pool) => Promise.resolve(warmTarget(pool)),
+    warmTargetOf: (pool) => Promise.resolve(pool.warm === "adaptive" ? 2 : warmTarget(pool)),
     history: new PoolHistoryStore(ctx.store),
     oomReruns: ctx.oomReruns.store,
     crashLoops: ctx.crashLoops,
@@ -387,5 +396,30 @@ describe("workflow_job.completed", () => {
       ["completed", matching.id, undefined],
       ["queued", matching.id, undefined],
     ]);
+  });
+});
+
+describe("a job arriving at an adaptive pool", () => {
+  const entriesOf = async (pool: string) =>
+    (await ctx.queues.provision.getJobs(["waiting", "delayed", "active"])).filter((entry) =>
+      entry.id?.startsWith(`warm-${pool}-`),
+    );
+
+  it("asks at once for the warm runners its forecast now wants, with its warmScope; a static pool waits for the reconciler", async () => {
+    await receive(event("queued", { id: 4301, labels: ["self-hosted", "adaptive"], runner_name: null }));
+    const entries = await entriesOf(ADAPTIVE.name);
+    expect(entries.map((entry) => entry.id).sort()).toEqual([warmJobId(ADAPTIVE.name, 1), warmJobId(ADAPTIVE.name, 2)]);
+    expect(entries[0]?.data).toMatchObject({
+      githubJobId: 0,
+      pool: ADAPTIVE.name,
+      installationId: INSTALLATION,
+      scope: { kind: "org", org: "Octocoders" },
+    });
+    // A redelivery adds nothing: the entries are the reconciler's own, one per warm slot.
+    await receive(event("queued", { id: 4301, labels: ["self-hosted", "adaptive"], runner_name: null }));
+    expect(await entriesOf(ADAPTIVE.name)).toHaveLength(2);
+
+    await receive(event("queued", { id: 4302, labels: ["self-hosted", "warm"], runner_name: null }));
+    expect(await entriesOf(WARM.name)).toEqual([]);
   });
 });

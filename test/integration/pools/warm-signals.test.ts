@@ -29,9 +29,13 @@ describe("the demand ledger's arrival history", () => {
     await ctx.ledger.queued(provisionRequest(2, { queuedAt: NOW - 30_000 }));
     await ctx.ledger.queued(provisionRequest(3, { queuedAt: NOW - 10_000 }));
     await ctx.ledger.queued(provisionRequest(3, { queuedAt: NOW - 10_000 }));
-    expect(await ctx.ledger.arrivals("linux", NOW, 60_000)).toEqual({ recent: 2, sameHour: undefined });
-    expect((await ctx.ledger.arrivals("linux", NOW, 120_000)).recent).toBe(3);
-    expect((await ctx.ledger.arrivals("other", NOW, 120_000)).recent).toBe(0);
+    expect(await ctx.ledger.arrivals("linux", NOW, 60_000, 20_000)).toEqual({
+      recent: 2,
+      lately: 1,
+      sameHour: undefined,
+    });
+    expect((await ctx.ledger.arrivals("linux", NOW, 120_000, 60_000)).recent).toBe(3);
+    expect((await ctx.ledger.arrivals("other", NOW, 120_000, 60_000)).recent).toBe(0);
   });
 
   it("averages the same hour of the earlier weeks since the pool's first arrival", async () => {
@@ -40,9 +44,13 @@ describe("the demand ledger's arrival history", () => {
     await ctx.ledger.queued(provisionRequest(4, { queuedAt: NOW - WEEK + 60_000 }));
     // Another hour of last week does not count.
     await ctx.ledger.queued(provisionRequest(5, { queuedAt: NOW - WEEK + 2 * HOUR }));
-    expect(await ctx.ledger.arrivals("linux", NOW, 60_000)).toEqual({ recent: 0, sameHour: { perHour: 2, weeks: 2 } });
+    expect(await ctx.ledger.arrivals("linux", NOW, 60_000, 60_000)).toEqual({
+      recent: 0,
+      lately: 0,
+      sameHour: { perHour: 2, weeks: 2 },
+    });
     // Looking ahead into the next hour: last week's job at 12:xx is two hours ahead, not one.
-    expect((await ctx.ledger.arrivals("linux", NOW, 60_000, HOUR)).sameHour).toEqual({ perHour: 0, weeks: 2 });
+    expect((await ctx.ledger.arrivals("linux", NOW, 60_000, 60_000, HOUR)).sameHour).toEqual({ perHour: 0, weeks: 2 });
   });
 });
 

@@ -18,6 +18,8 @@ function inputs(fields: Partial<WarmInputs> = {}): WarmInputs {
   return {
     now: MONDAY_MORNING,
     recentArrivals: 0,
+    lateArrivals: 0,
+    shortWindowMs: MINUTE,
     sameHour: undefined,
     bootSeconds: 4,
     defaultBootSeconds: 10,
@@ -185,5 +187,23 @@ describe("decideWarmTarget", () => {
       target: 0,
       reason: { kind: "floor", cappedBy: { by: "freeSlots", limit: 0 } },
     });
+  });
+});
+
+describe("the adaptive forecast's short window", () => {
+  it("reads a pool waking from a lull at the last minute's rate, not spread over its forecastWindow", () => {
+    // 24 jobs in the last minute and none before: 0.4 a second, not 0.08 over five minutes.
+    const woken = decideWarmTarget(
+      pool({ warm: "adaptive", maxIdle: 10 }),
+      inputs({ recentArrivals: 24, lateArrivals: 24 }),
+    );
+    expect(woken.reason.forecast?.recentPerMinute).toBe(24);
+    expect(woken.target).toBe(poissonQuantile(1.6, 0.95));
+    // The same jobs spread over the whole window read at the long window's rate.
+    const spread = decideWarmTarget(
+      pool({ warm: "adaptive", maxIdle: 10 }),
+      inputs({ recentArrivals: 24, lateArrivals: 5 }),
+    );
+    expect(spread.reason.forecast?.recentPerMinute).toBeCloseTo(5);
   });
 });
