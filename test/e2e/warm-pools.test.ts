@@ -18,6 +18,8 @@ const FORECAST_WINDOW_MS = 10_000;
 const BOOT_SECONDS = 4;
 /** One job every two seconds over a 4 s boot: 2 expected per boot, 5 warm runners with the margin. */
 const ARRIVAL_EVERY_MS = 2_000;
+/** Jobs measured once the pool is warm. */
+const STEADY_JOBS = 9;
 /** The UTC hour twelve hours from now: a schedule for it cannot match while the test runs. */
 const otherHour = (new Date().getUTCHours() + 12) % 24;
 
@@ -137,6 +139,37 @@ describe("an adaptive pool", () => {
         throw new Error(`no warm runners after ${jobs} jobs: ${JSON.stringify(view)}`);
     }
     expect(warm.warmReason.forecast?.perMinute).toBeGreaterThan(0);
+
+    // Warm now: jobs arriving at the same rate are picked up by runners already online, not after a boot.
+    const steady: number[] = [];
+    for (let i = 0; i < STEADY_JOBS; i++) {
+      const job = await stack.sim.queueJob({
+        owner: "acme",
+        repo: "app",
+        labels: ["self-hosted", "adaptive"],
+        behavior: { kind: "run", seconds: 1 },
+      });
+      steady.push(job.id);
+      await setTimeout(ARRIVAL_EVERY_MS);
+    }
+    const pickups = await waitFor(
+      () => {
+        const sent = (action: string, id: number) =>
+          stack.sim
+            .deliveries()
+            .find(
+              (d) =>
+                d.action === action && (JSON.parse(d.body) as { workflow_job: { id: number } }).workflow_job.id === id,
+            )?.sentAt;
+        const times = steady.map((id) => (sent("in_progress", id) ?? NaN) - (sent("queued", id) ?? NaN));
+        return times.every(Number.isFinite) && times.sort((a, b) => a - b);
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: "the steady jobs to be picked up" },
+    );
+    const p50 = pickups[Math.floor(pickups.length / 2)] ?? NaN;
+    console.log(`adaptive pool: steady pickups ${pickups.map((ms) => Math.round(ms)).join(", ")} ms`);
+    // A cold pickup waits for a boot (4 s); a warm one for a poll.
+    expect(p50).toBeLessThanOrEqual(1_500);
     const stopped = Date.now();
 
     await waitFor(
