@@ -96,7 +96,11 @@ const SETTINGS: Setting[] = [
     name: `scheduled (${STATIC_FLOOR} while the cron matches)`,
     pool: { minIdle: 0, schedule: [{ cron: "* * * * *", timezone: "UTC", minIdle: STATIC_FLOOR }] },
   },
-  { name: `adaptive (maxIdle ${MAX_IDLE})`, pool: { minIdle: 0, warm: "adaptive", maxIdle: MAX_IDLE } },
+  {
+    // forecastWindow no longer than idleTimeout, as docs/configuration.md advises.
+    name: `adaptive (maxIdle ${MAX_IDLE}, forecastWindow ${IDLE_TIMEOUT})`,
+    pool: { minIdle: 0, warm: "adaptive", maxIdle: MAX_IDLE, forecastWindow: IDLE_TIMEOUT },
+  },
 ];
 
 interface WarmRow {
