@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LABELS } from "../../src/docker/labels.js";
 import { waitFor } from "../sim/github-simulator.js";
 import { queueLinuxJobs, startStack, stubPool, type Stack } from "./support/stack.js";
+import { followDockerEvents } from "./support/running-count.js";
 
 /** Long enough that the only reconcile passes are the ones at start: a replacement is the webhook's doing. */
 const RECONCILE_INTERVAL = "10m";
@@ -31,23 +32,14 @@ interface ContainerEvent {
 /** Runner containers created and started from now on, with Docker's own times, in order. */
 async function followContainers(docker: Dockerode) {
   const events: ContainerEvent[] = [];
-  const stream = (await docker.getEvents({
-    filters: { type: ["container"], event: ["create", "start"], label: [`${LABELS.managed}=true`] },
-  })) as NodeJS.ReadableStream & { destroy(): void };
-  let buffered = "";
-  stream.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString("utf8");
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines.filter(Boolean)) {
-      const event = JSON.parse(line) as {
-        Action: ContainerEvent["action"];
-        timeNano: number;
-        Actor: { Attributes: Record<string, string> };
-      };
-      events.push({ action: event.Action, name: event.Actor.Attributes["name"] ?? "", at: event.timeNano / 1e6 });
-    }
-  });
+  const filters = { event: ["create", "start"], label: [`${LABELS.managed}=true`] };
+  const stream = await followDockerEvents(docker, filters, (event) =>
+    events.push({
+      action: event.Action as ContainerEvent["action"],
+      name: event.Actor.Attributes["name"] ?? "",
+      at: event.timeNano / 1e6,
+    }),
+  );
   return { events, stop: () => stream.destroy() };
 }
 

@@ -11,31 +11,39 @@ export async function watchRunning(engines: Dockerode | Dockerode[], pool: strin
   return { state, stop: () => streams.forEach((stream) => stream.destroy()) };
 }
 
-async function followStartsAndDies(
+/** A Docker event as the engine streams it (the fields these tests read). */
+export interface DockerEvent {
+  Action: string;
+  timeNano: number;
+  Actor: { Attributes: Record<string, string> };
+}
+
+/** Follows Docker's container events matching `filters`, one parsed event at a time; returns the stream. */
+export async function followDockerEvents(
   docker: Dockerode,
-  pool: string,
-  state: { running: number; max: number; starts: number },
+  filters: { event: string[]; label: string[] },
+  onEvent: (event: DockerEvent) => void,
 ) {
-  const stream = (await docker.getEvents({
-    filters: {
-      type: ["container"],
-      event: ["start", "die"],
-      label: [`${LABELS.managed}=true`, `${LABELS.pool}=${pool}`],
-    },
-  })) as NodeJS.ReadableStream & { destroy(): void };
+  const stream = (await docker.getEvents({ filters: { type: ["container"], ...filters } })) as NodeJS.ReadableStream & {
+    destroy(): void;
+  };
   let buffered = "";
   stream.on("data", (chunk: Buffer) => {
     buffered += chunk.toString("utf8");
     const lines = buffered.split("\n");
     buffered = lines.pop() ?? "";
-    for (const line of lines.filter(Boolean)) {
-      const event = JSON.parse(line) as { Action: string };
-      if (event.Action === "start") {
-        state.running++;
-        state.starts++;
-      } else state.running--;
-      state.max = Math.max(state.max, state.running);
-    }
+    for (const line of lines.filter(Boolean)) onEvent(JSON.parse(line) as DockerEvent);
   });
   return stream;
+}
+
+function followStartsAndDies(docker: Dockerode, pool: string, state: { running: number; max: number; starts: number }) {
+  const filters = { event: ["start", "die"], label: [`${LABELS.managed}=true`, `${LABELS.pool}=${pool}`] };
+  return followDockerEvents(docker, filters, (event) => {
+    if (event.Action === "start") {
+      state.running++;
+      state.starts++;
+    } else state.running--;
+    state.max = Math.max(state.max, state.running);
+  });
 }
