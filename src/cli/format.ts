@@ -38,6 +38,22 @@ export function formatPools(pools: readonly PoolView[]): string {
   return anyOverride ? `${table}${OVERRIDDEN} set at run time (runnerhub pools set), not from the pools file\n` : table;
 }
 
+/** `runnerhub pools show`: the pool's row, then a fair-share pool's repositories. */
+export function formatPoolDetail(pool: PoolView): string {
+  const row = formatPools([pool]);
+  const share = pool.fairShare;
+  if (!share) return row;
+  const heading = `\nper repository (at most ${share.maxRunnersPerRepository} runners each, waiting jobs started round-robin):\n`;
+  if (share.repositories.length === 0) return `${row}${heading}no repository holds a runner or waits\n`;
+  const rows = share.repositories.map((entry) => [
+    entry.repository,
+    String(entry.running),
+    String(entry.waiting),
+    String(entry.parked),
+  ]);
+  return `${row}${heading}${formatTable(["REPOSITORY", "RUNNING", "WAITING", "PARKED"], rows)}`;
+}
+
 export function formatRunners(runners: readonly RunnerView[], now: number): string {
   if (runners.length === 0) return "no runners\n";
   const rows = runners.map((runner) => [
