@@ -7,8 +7,6 @@ export const USAGE = `usage: runnerhub <command> [options]
 
 commands:
   pools ls                                 pools: limits and runner counts
-  pools show NAME                          one pool; with perRepository, each repository's
-                                           running runners, waiting jobs and parked demand
   pools set NAME [--max N] [--min-idle N]  change a pool's limits at run time
            [--idle-timeout D] [--max-lifetime D]
   runners ls [--pool P]                    live runners
@@ -41,7 +39,6 @@ export interface PoolChange {
 export type Command =
   | { kind: "help" }
   | { kind: "pools-ls" }
-  | { kind: "pools-show"; name: string }
   | { kind: "pools-set"; name: string; change: PoolChange }
   | { kind: "runners-ls"; pool: string | undefined }
   | { kind: "runners-show"; name: string }
@@ -86,7 +83,6 @@ const GLOBAL_OPTIONS: readonly OptionName[] = ["url", "token", "json", "help"];
 /** Which options each command takes, besides the global ones. */
 const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   "pools ls": [],
-  "pools show": [],
   "pools set": ["max", "min-idle", "idle-timeout", "max-lifetime"],
   "runners ls": ["pool"],
   "runners show": [],
@@ -154,9 +150,6 @@ function commandOf(words: readonly string[], values: Values): Command {
     case "pools ls":
       positionalCount(args, 0, 0, "");
       return { kind: "pools-ls" };
-    case "pools show":
-      positionalCount(args, 1, 1, "pool NAME");
-      return { kind: "pools-show", name: args[0] ?? "" };
     case "pools set": {
       positionalCount(args, 1, 1, "pool NAME");
       const change: PoolChange = {};

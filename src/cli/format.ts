@@ -35,23 +35,25 @@ export function formatPools(pools: readonly PoolView[]): string {
   ]);
   const table = formatTable(["NAME", "MAX", "MIN-IDLE", "STARTING", "IDLE", "BUSY", "WAITING", "LABELS"], rows);
   const anyOverride = pools.some((pool) => Object.keys(pool.overrides).length > 0);
-  return anyOverride ? `${table}${OVERRIDDEN} set at run time (runnerhub pools set), not from the pools file\n` : table;
+  const shares = pools.map(formatFairShare).join("");
+  return anyOverride
+    ? `${table}${OVERRIDDEN} set at run time (runnerhub pools set), not from the pools file\n${shares}`
+    : `${table}${shares}`;
 }
 
-/** `runnerhub pools show`: the pool's row, then a fair-share pool's repositories. */
-export function formatPoolDetail(pool: PoolView): string {
-  const row = formatPools([pool]);
+/** A fair-share pool's repositories under the pools table; nothing for other pools. */
+function formatFairShare(pool: PoolView): string {
   const share = pool.fairShare;
-  if (!share) return row;
-  const heading = `\nper repository (at most ${share.maxRunnersPerRepository} runners each, waiting jobs started round-robin):\n`;
-  if (share.repositories.length === 0) return `${row}${heading}no repository holds a runner or waits\n`;
+  if (!share) return "";
+  const heading = `\n${pool.name} per repository (at most ${share.maxRunnersPerRepository} runners each; waiting jobs start round-robin):\n`;
+  if (share.repositories.length === 0) return `${heading}no repository holds a runner or waits\n`;
   const rows = share.repositories.map((entry) => [
     entry.repository,
     String(entry.running),
     String(entry.waiting),
     String(entry.parked),
   ]);
-  return `${row}${heading}${formatTable(["REPOSITORY", "RUNNING", "WAITING", "PARKED"], rows)}`;
+  return `${heading}${formatTable(["REPOSITORY", "RUNNING", "WAITING", "PARKED"], rows)}`;
 }
 
 export function formatRunners(runners: readonly RunnerView[], now: number): string {

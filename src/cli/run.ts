@@ -16,7 +16,6 @@ import {
   formatDrain,
   formatError,
   formatJobs,
-  formatPoolDetail,
   formatPools,
   formatQueueCounts,
   formatRunnerDetail,
@@ -77,8 +76,6 @@ function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" | "top
   switch (command.kind) {
     case "pools-ls":
       return plan({ method: "GET", path: "/admin/pools" }, poolsResponseSchema, (body) => formatPools(body.pools));
-    case "pools-show":
-      return plan({ method: "GET", path: `/admin/pools/${segment(command.name)}` }, poolViewSchema, formatPoolDetail);
     case "pools-set":
       return plan(
         { method: "PATCH", path: `/admin/pools/${segment(command.name)}`, body: command.change },

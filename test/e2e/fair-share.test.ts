@@ -84,8 +84,8 @@ describe("fair share inside a pool", () => {
     // Every runner was registered at its job's repository and took a job of it.
     for (const job of jobs([...first, ...second])) expect(job.runnerName).toMatch(new RegExp(`^${POOL}-`));
 
-    const shown = await runCli(["pools", "show", POOL], { RUNNERHUB_URL: stack.app.url, ADMIN_TOKEN: TOKEN });
+    const shown = await runCli(["pools", "ls"], { RUNNERHUB_URL: stack.app.url, ADMIN_TOKEN: TOKEN });
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toContain("per repository (at most 3 runners each");
+    expect(shown.stdout).toContain(`${POOL} per repository (at most 3 runners each`);
   });
 });
