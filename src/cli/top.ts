@@ -26,6 +26,7 @@ const KIND_TEXT: Record<FeedEntry["kind"], string> = {
   crashed: "CRASHED",
   "oom-killed": "OOM-KILLED",
   removed: "removed",
+  overflowed: "overflowed",
 };
 
 function clock(at: number): string {

@@ -19,6 +19,7 @@ export const FEED_EVENT_KINDS = [
   "crashed",
   "oom-killed",
   "removed",
+  "overflowed",
 ] as const;
 export type FeedEventKind = (typeof FEED_EVENT_KINDS)[number];
 

@@ -29,6 +29,7 @@ const KIND_LABELS: Record<FeedEventKind, string> = {
   crashed: "crashed",
   "oom-killed": "OOM-killed",
   removed: "removed",
+  overflowed: "overflowed",
 };
 
 export function runnerPath(name: string): string {
