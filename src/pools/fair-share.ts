@@ -1,4 +1,6 @@
+import type { Pool } from "../config/pools.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
+import type { RunnerScope } from "../scope/runner-scope.js";
 import type { RunnerRecord } from "../state/runner-store.js";
 import { unservedJobs } from "./supply.js";
 
@@ -10,6 +12,17 @@ import { unservedJobs } from "./supply.js";
  */
 export function repositoryOf(item: { owner: string; repo: string }): string {
   return `${item.owner}/${item.repo}`.toLowerCase();
+}
+
+/**
+ * Where a runner for this demand registers: a fair-share pool's at the job's repository, whatever
+ * scope the demand arrived with (an organization's job that overflowed from another pool, say).
+ */
+export function runnerScope(
+  pool: Pick<Pool, "perRepository">,
+  request: Pick<ProvisionRequest, "owner" | "repo" | "scope">,
+): RunnerScope {
+  return pool.perRepository ? { kind: "repo", owner: request.owner, repo: request.repo } : request.scope;
 }
 
 /** The repository a runner record was made for (lower case); undefined for a warm runner's record. */

@@ -11,7 +11,7 @@ import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import type { PoolCatalog } from "../pools/catalog.js";
 import { runnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
-import { repositoryDemand, repositoryOf } from "../pools/fair-share.js";
+import { repositoryDemand, repositoryOf, runnerScope } from "../pools/fair-share.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
@@ -287,7 +287,7 @@ function newRecord(
     engine: deps.engine.name,
     engineId: deps.engineId,
     installationId: request.installationId,
-    scope: request.scope,
+    scope: runnerScope(pool, request),
     githubJobId: request.githubJobId,
     runnerId: undefined,
     containerId: undefined,
@@ -311,7 +311,7 @@ async function registerAndStart(
   deps: ProvisionDeps,
   runnerLog: Logger,
 ): Promise<{ runnerId: number | undefined; containerId: string }> {
-  const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
+  const target: RunnerTarget = { installationId: request.installationId, scope: runnerScope(pool, request) };
   let runnerId: number | undefined;
   let containerId: string | undefined;
   try {
@@ -340,7 +340,7 @@ async function registerAndStart(
         runnerId,
         githubJobId: request.githubJobId,
         owner: request.owner,
-        repo: request.scope.kind === "repo" ? request.scope.repo : undefined,
+        repo: target.scope.kind === "repo" ? target.scope.repo : undefined,
         installationId: request.installationId,
         registrationEnv: registration.env,
       }),

@@ -3,6 +3,7 @@ import {
   repositoryDemand,
   repositoryOf,
   repositoryShares,
+  runnerScope,
   unservedByRepository,
 } from "../../../src/pools/fair-share.js";
 import type { ProvisionRequest } from "../../../src/queue/jobs.js";
@@ -27,6 +28,16 @@ const free = (repository: string) => runnerRecord(`r-${repository}-${Math.random
 describe("fair share decisions", () => {
   it("names repositories in lower case, as GitHub compares them", () => {
     expect(repositoryOf({ owner: "Acme", repo: "App" })).toBe("acme/app");
+  });
+
+  it("registers a fair-share pool's runner at the job's repository, whatever scope the demand came with", () => {
+    const orgJob = { ...job(1, "app", 1), scope: { kind: "org" as const, org: "Acme" } };
+    expect(runnerScope({ perRepository: { maxRunners: 2 } }, orgJob)).toEqual({
+      kind: "repo",
+      owner: "Acme",
+      repo: "app",
+    });
+    expect(runnerScope({ perRepository: undefined }, orgJob)).toEqual({ kind: "org", org: "Acme" });
   });
 
   it("weighs a repository's waiting jobs against its own free runners only", () => {
