@@ -110,7 +110,7 @@ function poolHistory(
 }
 
 export async function startShared(config: Config, log: Logger, stack: TeardownStack): Promise<Shared> {
-  const redis = config.redisUrl ? await connectRedis(config.redisUrl) : await startEmbeddedRedis(config.dataDir, log);
+  const redis = config.redis ? await connectRedis(config.redis) : await startEmbeddedRedis(config.dataDir, log);
   // An embedded redis-server must never outlive the process that started it.
   stack.defer("redis", () => redis.close());
   log.info({ redis: redis.describe, roles: [...config.roles], pools: config.pools.map((p) => p.name) }, "starting");
