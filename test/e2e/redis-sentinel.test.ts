@@ -13,6 +13,8 @@ import { queueLinuxJobs, startStack, stubPool, type Stack } from "./support/stac
  */
 const MAX_RUNNERS = 4;
 const JOBS = 30;
+/** Runners made for a job another runner took first (lost in a failover, or a reconcile race), retired unused. */
+const MAX_SPARE = 2;
 const FAST = {
   RUNNERHUB_HEARTBEAT_INTERVAL: "1s",
   RUNNERHUB_HEARTBEAT_TIMEOUT: "5s",
@@ -110,9 +112,18 @@ describe("Redis primary killed during a burst, Sentinel promotes the replica", (
       }).catch(async (error: unknown) => {
         throw new Error(`${(error as Error).message}: ${JSON.stringify(await leftOver())}`);
       });
-      // One registration and one container per job: none made twice across the failover.
-      expect(stack.sim.registrationHistory()).toHaveLength(JOBS);
-      expect(watch.state.starts).toBe(JOBS);
+      // No job ran twice (30 distinct runners above). A runner the reconciler made again for a job
+      // another runner took meanwhile (docs/operations.md#redis-with-sentinel) takes no job and is
+      // retired: allowed, but few, and gone from GitHub and Docker like the rest.
+      const registered = stack.sim.registrationHistory().map((registration) => registration.name);
+      const spare = registered.filter((name) => !runnerNames.includes(name));
+      const warnings = stack.app.logs().filter((line) => /"level":(40|50|60)/.test(line));
+      expect(
+        spare.length,
+        `spare runners ${spare.join(", ")}; warnings:\n${warnings.slice(-30).join("\n")}`,
+      ).toBeLessThanOrEqual(MAX_SPARE);
+      expect(registered).toHaveLength(JOBS + spare.length);
+      expect(watch.state.starts).toBeLessThanOrEqual(JOBS + spare.length);
       expect(watch.state.max).toBeLessThanOrEqual(MAX_RUNNERS);
       expect(stack.sim.runners()).toEqual([]);
     } finally {
