@@ -79,6 +79,9 @@ export class SentinelGroup {
     private readonly dir: string,
   ) {}
 
+  /** Replicas added after the start. */
+  private readonly extra: RedisServer[] = [];
+
   static async start(name: string, timings: SentinelTimings): Promise<SentinelGroup> {
     const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-sentinel-"));
     const started: RedisServer[] = [];
@@ -150,14 +153,51 @@ export class SentinelGroup {
     });
   }
 
+  /**
+   * Starts one more replica of the current primary and waits until every Sentinel counts it as a
+   * healthy replica (a candidate for the next failover).
+   */
+  async addReplica(): Promise<RedisServer> {
+    const replica = await RedisServer.start({ launch: replicaOf(await this.currentPrimaryPort(), this.dir) });
+    this.extra.push(replica);
+    await waitFor(
+      async () => {
+        const views = await Promise.all(
+          this.sentinels.map((sentinel) =>
+            ask(sentinel.port, async (client) => {
+              const replicas = (await client.call("SENTINEL", "REPLICAS", this.name)) as string[][];
+              return replicas.some((fields) => {
+                const field = (name: string) => fields[fields.indexOf(name) + 1];
+                return field("port") === String(replica.port) && field("flags") === "slave";
+              });
+            }),
+          ),
+        );
+        return views.every(Boolean);
+      },
+      { timeoutMs: READY_DEADLINE_MS, what: `every Sentinel to count the replica on port ${replica.port}` },
+    );
+    return replica;
+  }
+
+  /** A planned failover (`SENTINEL FAILOVER`): the primary is demoted while it still runs. */
+  async failover(): Promise<void> {
+    const before = await this.currentPrimaryPort();
+    await ask(this.sentinels[0]?.port ?? 0, (client) => client.call("SENTINEL", "FAILOVER", this.name));
+    await waitFor(async () => (await this.currentPrimaryPort()) !== before, {
+      timeoutMs: READY_DEADLINE_MS,
+      what: "the Sentinels to promote a replica",
+    });
+  }
+
   /** Every server and Sentinel's last lines, for a failure message. */
   logs(): string {
-    const all = [this.primary, this.replica, ...this.sentinels];
+    const all = [this.primary, this.replica, ...this.extra, ...this.sentinels];
     return all.map((server) => `--- port ${server.port}:\n${server.logs().join("\n")}`).join("\n");
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.sentinels, this.replica, this.primary].map((server) => server.stop()));
+    await Promise.all([...this.sentinels, ...this.extra, this.replica, this.primary].map((server) => server.stop()));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
