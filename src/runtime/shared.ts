@@ -31,7 +31,7 @@ import { RedisEventFeed } from "../state/event-feed.js";
 import { ImageStore } from "../images/image-store.js";
 import { OomRerunStore } from "../lifecycle/oom-rerun-store.js";
 import { startEmbeddedRedis } from "../state/embedded-redis.js";
-import { connectRedis, type RedisHandle } from "../state/redis.js";
+import { connectRedis, serverAddress, type RedisHandle } from "../state/redis.js";
 import { Slots } from "../slots/slots.js";
 import { storeContext, type StoreContext } from "../state/store-context.js";
 import { RunnerStore } from "../state/runner-store.js";
@@ -127,6 +127,10 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
         fields: { redis: redis.describe },
       },
     ),
+  );
+  // Each reconnect names the server, so a failover shows which primary every process follows now.
+  redis.client.on("ready", () =>
+    log.info({ redis: redis.describe, server: serverAddress(redis.client) }, "Redis connected again"),
   );
   const store = storeContext(redis.client, config.redisPrefix);
   const runners = new RunnerStore(store);

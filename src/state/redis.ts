@@ -85,6 +85,12 @@ export function redisOptions(target: RedisTarget, started: () => boolean): Redis
   };
 }
 
+/** The server a client's socket is connected to now (host:port), for logs; undefined on a unix socket or between connections. */
+export function serverAddress(client: Redis): string | undefined {
+  const socket = client.stream as { remoteAddress?: string; remotePort?: number } | undefined;
+  return socket?.remoteAddress === undefined ? undefined : `${socket.remoteAddress}:${socket.remotePort}`;
+}
+
 export async function connectRedis(target: RedisTarget): Promise<RedisHandle> {
   let started = false;
   const options = redisOptions(target, () => started);

@@ -88,6 +88,12 @@ describe("Redis primary killed during a burst, Sentinel promotes the replica", (
         throw new Error(`${(error as Error).message}\n${group.logs()}`);
       });
       await waitFor(async () => (await redisReadiness()) === "ok", { timeoutMs: 30_000, what: "/readyz ready again" });
+      // The log names the promoted replica as the server the app follows now.
+      const followed = `"server":"127.0.0.1:${group.replica.port}","msg":"Redis connected again"`;
+      await waitFor(() => stack.app.logs().some((line) => line.includes(followed)), {
+        timeoutMs: 10_000,
+        what: "the app's log naming the new primary",
+      });
 
       const done = () => jobs.filter((job) => stack.sim.getJob(job.id)?.status === "completed").length;
       await waitFor(() => done() === JOBS, { timeoutMs: 120_000, what: "every job of the burst completed" }).catch(
