@@ -10,6 +10,7 @@ import { swallowInto } from "../observability/internal-errors.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import type { PoolCatalog } from "../pools/catalog.js";
 import { runnerName } from "../pools/runner-names.js";
+import { ofSize, sizedPool } from "../pools/sizes.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
@@ -106,8 +107,14 @@ async function demandOpen(
   deps: ProvisionDeps,
   log: Logger,
   entry: string | undefined,
+  size: string | undefined,
 ): Promise<{ waiting: number; free: number } | undefined> {
-  const [waiting, records] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.runners.listFree(pool.name)]);
+  const [waiting, records] = await Promise.all([
+    size === undefined
+      ? deps.ledger.waitingCount(pool.name)
+      : deps.ledger.waiting(pool.name, deps.now()).then((jobs) => ofSize(jobs, size).length),
+    deps.runners.listFree(pool.name).then((free) => (size === undefined ? free : ofSize(free, size))),
+  ]);
   // An unfinished runner of this very entry (left on another engine by a killed worker) is no
   // runner coming for this demand: that entry is being run again right here.
   const unfinished = (record: RunnerRecord) => record.provisionEntry === entry && record.containerId === undefined;
@@ -286,6 +293,7 @@ function newRecord(
     completedAt: undefined,
     repository: `${request.owner}/${request.repo}`,
     provisionEntry: entry,
+    ...(request.size === undefined ? {} : { size: request.size }),
   };
 }
 
@@ -364,7 +372,9 @@ export async function provisionRunner(
     deliveryId: request.deliveryId,
     scope: describeScope(request.scope),
   });
-  const pool = deps.pools.find(request.pool);
+  const declared = deps.pools.find(request.pool);
+  // A sized runner registers with its size's label and gets the size's resources.
+  const pool = declared && sizedPool(declared, request.size, request.labels);
   if (!pool) {
     log.warn("pool no longer configured; demand dropped");
     return { kind: "skipped", reason: "pool-removed" };
@@ -377,7 +387,7 @@ export async function provisionRunner(
   // (Docker) and the demand check (Redis) read different things, so they run side by side.
   const [image, open] = await Promise.all([
     deps.images.ensure(pool),
-    request.githubJobId > 0 ? demandOpen(pool, deps, log, entry) : { waiting: 0, free: 0 },
+    request.githubJobId > 0 ? demandOpen(pool, deps, log, entry, request.size) : { waiting: 0, free: 0 },
   ]);
   if (image.kind === "unavailable") {
     log.warn(

@@ -150,6 +150,19 @@ export class RedisKeys {
     return `${this.prefix}:crash-loop:${pool}`;
   }
 
+  /**
+   * Hash, no TTL: GitHub job id -> a recent job no pool serves (UnmatchedJob as JSON), at most
+   * UNMATCHED_JOBS_KEPT of them, indexed by unmatchedJobsByTime; removed once the job is taken or ends.
+   */
+  get unmatchedJobs(): string {
+    return `${this.prefix}:unmatched-jobs`;
+  }
+
+  /** Sorted set, no TTL: the job ids of unmatchedJobs, scored by when each arrived (ms). */
+  get unmatchedJobsByTime(): string {
+    return `${this.prefix}:unmatched-jobs-by-time`;
+  }
+
   /** Hash, no TTL: pool name -> its run-time PoolOverride as JSON (read by the slot script too). */
   get poolOverrides(): string {
     return `${this.prefix}:pool-overrides`;
