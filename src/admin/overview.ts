@@ -13,6 +13,7 @@ import type { ImageRecord } from "../images/policy.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import type { RunnerRecord } from "../state/runner-store.js";
 import { OVERVIEW_EVENTS } from "../tunables.js";
+import type { UnmatchedJobStore } from "../pools/unmatched-store.js";
 import { JOB_STATES, type JobListState, type Overview, type PoolView } from "./schemas.js";
 import { engineViews, poolCounts, poolView, selectRunners, type LocalEngineState } from "./views.js";
 
@@ -35,6 +36,8 @@ export interface OverviewDeps {
   localEngine: { name: string; capacity: number | undefined; ping(): Promise<unknown> } | undefined;
   /** Each pool's last hour, for the dashboard's charts and the warm target. */
   history: Pick<PoolHistoryService, "read">;
+  /** Recent queued jobs no pool serves. */
+  unmatched: Pick<UnmatchedJobStore, "recent">;
   now: () => number;
 }
 
@@ -102,13 +105,14 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
       return poolViews(selected, await deps.runners.list());
     },
     async overview() {
-      const [records, counts, events, local, ages, history] = await Promise.all([
+      const [records, counts, events, local, ages, history, unmatched] = await Promise.all([
         deps.runners.list(),
         queueCounts(provision),
         deps.feed.recent(OVERVIEW_EVENTS),
         localEngine(),
         deps.heartbeats.ages(),
         deps.history.read(),
+        deps.unmatched.recent(),
       ]);
       return {
         at: deps.now(),
@@ -118,6 +122,7 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
         queue: { queue: provision.name, counts },
         events,
         history,
+        unmatched,
       };
     },
   };
