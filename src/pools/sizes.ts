@@ -55,10 +55,38 @@ export function ofSize<T extends { size?: string }>(items: readonly T[], size: s
   return items.filter((item) => item.size?.toLowerCase() === key);
 }
 
-/** The largest runner a pool can ask for: its own resources and each of its sizes'. */
-export function largestResources(pool: Pool): { memory: number; cpus: number | undefined; size: string | undefined }[] {
-  return [undefined, ...pool.sizes.map((size) => size.label)].map((size) => {
-    const resources = runnerResources(pool, size);
-    return { memory: resources.memory, cpus: resources.cpus, size };
-  });
+/**
+ * The pools' runners (a pool's own resources, or one of its sizes) that fit on none of these
+ * engines: more memory than any engine's host has, or more CPUs. Such a runner could never start.
+ */
+export function oversizedRunners(
+  pools: readonly Pool[],
+  engines: readonly { engine: string; memory: number; cpus: number }[],
+): { pool: string; size: string | undefined; message: string }[] {
+  if (engines.length === 0) return [];
+  const memory = Math.max(...engines.map((engine) => engine.memory));
+  const cpus = Math.max(...engines.map((engine) => engine.cpus));
+  const known = engines
+    .map((engine) => `${engine.engine} (${formatGiB(engine.memory)}, ${engine.cpus} CPUs)`)
+    .join(", ");
+  return pools.flatMap((pool) =>
+    [undefined, ...pool.sizes.map((size) => size.label)].flatMap((size) => {
+      const wanted = runnerResources(pool, size);
+      if (wanted.memory <= memory && (wanted.cpus ?? 0) <= cpus) return [];
+      const what = size === undefined ? `pool "${pool.name}"` : `size "${size}" of pool "${pool.name}"`;
+      return [
+        {
+          pool: pool.name,
+          size,
+          message:
+            `${what} asks for ${formatGiB(wanted.memory)}${wanted.cpus === undefined ? "" : ` and ${wanted.cpus} CPUs`}, ` +
+            `more than any engine has: ${known}; lower its resources or add a bigger engine`,
+        },
+      ];
+    }),
+  );
+}
+
+function formatGiB(bytes: number): string {
+  return `${Math.round((bytes / 1024 ** 3) * 100) / 100}g`;
 }

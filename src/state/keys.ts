@@ -243,6 +243,11 @@ export class RedisKeys {
     return `${this.prefix}:heartbeats`;
   }
 
+  /** Hash, no TTL: engine name -> JSON EngineTotals (docker info's MemTotal and NCPU), written by its worker at start. */
+  get engineTotals(): string {
+    return `${this.prefix}:engine-totals`;
+  }
+
   /** String, 2 min TTL: the token of the one process cleaning up after this lost engine. */
   engineLossLock(engine: string): string {
     return `${this.prefix}:lock:engine-loss:${engine}`;

@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LABELS } from "../../src/docker/labels.js";
 import { waitFor } from "../sim/github-simulator.js";
@@ -115,4 +119,17 @@ describe("job sizes, unmatched jobs and runner groups, through the running app",
     expect(stack.sim.getJob(job.id)).toMatchObject({ runnerGroupName: "team-a" });
     expect(stack.sim.getJob(job.id)?.runnerName).toMatch(/team/);
   }, 90_000);
+
+  it("refuses to start a worker when a size fits on no engine, naming the pool and the size", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-e2e-sizes-"));
+    const poolsFile = path.join(dir, "pools.yml");
+    const huge = { label: "size-huge", resources: { memory: "1024t" } };
+    writeFileSync(poolsFile, stringify([stubPool({ name: "linux", sizes: [huge] })]));
+    await expect(
+      stack.addProcess({ RUNNERHUB_ROLES: "worker", RUNNERHUB_CONFIG: poolsFile, RUNNERHUB_ENGINE_NAME: "e2e-second" }),
+      // The process's last log line (JSON, so its quotes are escaped) gives the reason.
+    ).rejects.toThrow(
+      /size \\?"size-huge\\?" of pool \\?"linux\\?" asks for 1048576g, more than any engine has: e2e-second/,
+    );
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fitOf, matchPool, nearestPool, routePool } from "../../../src/pools/match.js";
-import { ofSize, runnerResources, sizedPool } from "../../../src/pools/sizes.js";
+import { ofSize, oversizedRunners, runnerResources, sizedPool } from "../../../src/pools/sizes.js";
 import { pool } from "../support/pools.js";
 
 const GB = 1024 ** 3;
@@ -102,5 +102,27 @@ describe("nearestPool", () => {
     expect(nearestPool(["self-hosted", "gpu", "cuda"], [linux, gpu])).toEqual({ pool: "gpu", missing: ["cuda"] });
     expect(nearestPool(["self-hosted", "linx"], [linux, gpu])).toEqual({ pool: "linux", missing: ["linx"] });
     expect(nearestPool(["self-hosted"], [])).toBeUndefined();
+  });
+});
+
+describe("oversizedRunners", () => {
+  const engines = [
+    { engine: "small", memory: 4 * GB, cpus: 2 },
+    { engine: "big", memory: 12 * GB, cpus: 8 },
+  ];
+
+  it("names each pool or size that fits on no engine, with what the engines have", () => {
+    const problems = oversizedRunners([linux, gpu], engines);
+    expect(problems.map((problem) => `${problem.pool}/${problem.size ?? ""}`)).toEqual(["linux/size-huge"]);
+    expect(problems[0]?.message).toMatch(
+      /^size "size-huge" of pool "linux" asks for 16g and 1 CPUs, more than any engine has: small \(4g, 2 CPUs\), big \(12g, 8 CPUs\)/,
+    );
+  });
+
+  it("weighs CPUs too, and says nothing before any engine is known", () => {
+    expect(oversizedRunners([linux], [{ engine: "one", memory: 64 * GB, cpus: 2 }]).map((p) => p.size)).toEqual([
+      "size-large",
+    ]);
+    expect(oversizedRunners([linux], [])).toEqual([]);
   });
 });
