@@ -119,7 +119,8 @@ async function settle(
     if (match.reason !== "not-self-hosted") await deps.unmatched.forget(job.id);
     return undefined;
   }
-  return { pool: match.pool.name, demand: await deps.ledger.settled(match.pool.name, job.id) };
+  // Where it waits: its pool, or the pool it overflowed to.
+  return deps.ledger.settledWhere(match.pool.name, job.id);
 }
 
 /**
