@@ -57,6 +57,8 @@ export async function startStack(
     redisUrl?: string;
     /** The organization's runner groups the simulator knows (default: Default, id 1). */
     runnerGroups?: RunnerGroup[];
+    /** Redis reached otherwise than by URL (Sentinel): the app's variables and the test's own client. */
+    redis?: { env: Record<string, string>; client: () => Redis };
   } = {},
 ): Promise<Stack> {
   const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET, runnerGroups: options.runnerGroups });
@@ -67,7 +69,7 @@ export async function startStack(
   const port = await freePort();
   const docker = options.engine?.client ?? dockerClient(inject("dockerHost"));
   const redisUrl = options.redisUrl ?? inject("redisUrl");
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const redis = options.redis?.client() ?? new Redis(redisUrl, { maxRetriesPerRequest: null });
   const baseEnv: Record<string, string> = {
     APP_ID: "1",
     PRIVATE_KEY: testPrivateKey,
@@ -83,6 +85,7 @@ export async function startStack(
     RUNNERHUB_CONFIG: poolsFile,
     RUNNERHUB_STOP_GRACE: "5s",
     ...options.engine?.env,
+    ...options.redis?.env,
     ...options.env,
   };
   const extra: AppProcess[] = [];
