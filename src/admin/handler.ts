@@ -47,6 +47,8 @@ export interface AdminDeps {
   imageStore: ImageStore;
   /** Pools whose runners keep ending before a job: shown, and reset by an operator. */
   crashLoops: CrashLoopStore;
+  /** Recent queued jobs no pool serves. */
+  unmatched: OverviewDeps["unmatched"];
   /** Counts errors the admin goes on without (runnerhub_internal_errors_total). */
   metrics: Pick<Metrics, "internalErrors">;
   log: Logger;
@@ -91,6 +93,7 @@ function overviewReader(deps: AdminDeps): OverviewReader {
     imageStore: deps.imageStore,
     crashLoops: deps.crashLoops,
     history: deps.history,
+    unmatched: deps.unmatched,
     now: deps.now,
     localEngine: engine && {
       name: engine.name,
@@ -124,6 +127,7 @@ function apiRoutes(deps: AdminDeps, overview: OverviewReader, log: Logger): Rout
       log,
     }),
     ...queueRoutes({ provision, log }),
+    "GET /admin/jobs/unmatched": async () => ({ status: 200, body: { jobs: await deps.unmatched.recent() } }),
     "GET /admin/overview": async () => ({ status: 200, body: await overview.overview() }),
     "GET /admin/openapi.json": async () => ({ status: 200, body: openapi }),
   };

@@ -10,6 +10,7 @@ import {
   queueCountsSchema,
   runnerDetailSchema,
   runnersResponseSchema,
+  unmatchedJobsResponseSchema,
 } from "../admin/schemas.js";
 import { parseInvocation, USAGE, type Command, type Invocation } from "./args.js";
 import {
@@ -20,6 +21,7 @@ import {
   formatQueueCounts,
   formatRunnerDetail,
   formatRunners,
+  formatUnmatched,
 } from "./format.js";
 import { ANSI, redraw, renderTop } from "./top.js";
 
@@ -113,6 +115,10 @@ function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" | "top
       if (command.perPage !== undefined) query.set("perPage", String(command.perPage));
       return plan({ method: "GET", path: `/admin/queue/jobs?${query.toString()}` }, jobsPageSchema, formatJobs);
     }
+    case "jobs-unmatched":
+      return plan({ method: "GET", path: "/admin/jobs/unmatched" }, unmatchedJobsResponseSchema, (body) =>
+        formatUnmatched(body.jobs),
+      );
     case "queue-retry":
       return plan(
         { method: "POST", path: `/admin/queue/jobs/${segment(command.id)}/retry` },
