@@ -22,6 +22,8 @@ export interface ProvisionRequest {
   deliveryId?: string;
   /** When the entry was first parked on a full pool or engine. */
   parkedAt?: number;
+  /** How often a worker left the entry to an engine placement prefers (absent: never). */
+  handoffs?: number;
 }
 
 export interface StopRunnerRequest {

@@ -12,6 +12,8 @@ const SCRIPTS = {
   runnerhubMergeRunner: { file: "merge-runner.lua", numberOfKeys: 2 },
   runnerhubRecordUsage: { file: "record-usage.lua", numberOfKeys: 1 },
   runnerhubTakeSlot: { file: "take-slot.lua", numberOfKeys: 3 },
+  // Two keys per candidate engine: their count goes first in each call.
+  runnerhubAdmitRunner: { file: "admit-runner.lua", numberOfKeys: undefined },
   runnerhubClaimRedelivery: { file: "claim-redelivery.lua", numberOfKeys: 1 },
   runnerhubReleaseRedelivery: { file: "release-redelivery.lua", numberOfKeys: 1 },
   runnerhubReleaseLock: { file: "release-lock.lua", numberOfKeys: 1 },
@@ -30,6 +32,9 @@ const SCRIPTS = {
 
 /** What take-slot.lua answers: the slot is taken (or would be), or which ceiling refused it. */
 export type Reservation = "ok" | "pool-full" | "engine-full";
+
+/** What admit-runner.lua answers: admitted here, better placed on another engine, or no room anywhere. */
+export type Admission = "ok" | "elsewhere" | "engine-full";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -51,6 +56,11 @@ declare module "ioredis" {
       leaseMs: number,
       mode: "reserve" | "check" | "confirm",
     ): Result<Reservation, Context>;
+    /** The number of keys first (two per candidate engine), then keys and arguments as admit-runner.lua states. */
+    runnerhubAdmitRunner(
+      numberOfKeys: number,
+      ...keysAndArgs: (string | number)[]
+    ): Result<[Admission, string], Context>;
     runnerhubClaimRedelivery(count: string, expected: string, ttlMs: string): Result<0 | 1, Context>;
     runnerhubReleaseRedelivery(count: string, expected: string): Result<0 | 1, Context>;
     runnerhubReleaseLock(lock: string, token: string): Result<0 | 1, Context>;
