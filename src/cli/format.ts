@@ -1,5 +1,5 @@
-import type { ErrorBody, JobView, PoolView, RunnerDetail, RunnerView } from "../admin/schemas.js";
-import { formatAge, formatBytes } from "../admin/format.js";
+import type { EngineView, ErrorBody, JobView, PoolView, RunnerDetail, RunnerView } from "../admin/schemas.js";
+import { engineCapacity, formatAge, formatBytes } from "../admin/format.js";
 
 /** Everything the CLI prints is built here, without I/O, so it is unit-tested. */
 
@@ -36,6 +36,24 @@ export function formatPools(pools: readonly PoolView[]): string {
   const table = formatTable(["NAME", "MAX", "MIN-IDLE", "STARTING", "IDLE", "BUSY", "WAITING", "LABELS"], rows);
   const anyOverride = pools.some((pool) => Object.keys(pool.overrides).length > 0);
   return anyOverride ? `${table}${OVERRIDDEN} set at run time (runnerhub pools set), not from the pools file\n` : table;
+}
+
+/** `runnerhub engines ls`: health, runners, labels, drain state, reserved and free memory and CPUs. */
+export function formatEngines(engines: readonly EngineView[]): string {
+  if (engines.length === 0) return "no engines\n";
+  const rows = engines.map((engine) => [
+    engine.name,
+    engine.draining ? `${engine.health}, draining` : engine.health,
+    `${engine.starting}/${engine.idle}/${engine.busy}`,
+    engineCapacity(engine),
+    engine.memory ? `${formatBytes(engine.memory.reserved)}/${formatBytes(engine.memory.total)}` : "-",
+    engine.cpus ? `${engine.cpus.reserved}/${engine.cpus.total}` : "-",
+    engine.labels.join(",") || "-",
+  ]);
+  return formatTable(
+    ["NAME", "HEALTH", "STARTING/IDLE/BUSY", "CAPACITY", "MEMORY RESERVED", "CPUS RESERVED", "LABELS"],
+    rows,
+  );
 }
 
 export function formatRunners(runners: readonly RunnerView[], now: number): string {

@@ -1,6 +1,8 @@
 import type { z } from "zod";
 import {
   drainResponseSchema,
+  engineViewSchema,
+  enginesResponseSchema,
   errorSchema,
   jobsPageSchema,
   jobViewSchema,
@@ -14,6 +16,7 @@ import {
 import { parseInvocation, USAGE, type Command, type Invocation } from "./args.js";
 import {
   formatDrain,
+  formatEngines,
   formatError,
   formatJobs,
   formatPools,
@@ -113,6 +116,17 @@ function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" | "top
       if (command.perPage !== undefined) query.set("perPage", String(command.perPage));
       return plan({ method: "GET", path: `/admin/queue/jobs?${query.toString()}` }, jobsPageSchema, formatJobs);
     }
+    case "engines-ls":
+      return plan({ method: "GET", path: "/admin/engines" }, enginesResponseSchema, (body) =>
+        formatEngines(body.engines),
+      );
+    case "engines-drain":
+      return plan(
+        { method: command.drain ? "POST" : "DELETE", path: `/admin/engines/${segment(command.name)}/drain` },
+        engineViewSchema,
+        (engine) =>
+          `${formatEngines([engine])}${engine.draining ? "drained: no new runner starts there; busy ones finish\n" : "takes runners again\n"}`,
+      );
     case "queue-retry":
       return plan(
         { method: "POST", path: `/admin/queue/jobs/${segment(command.id)}/retry` },

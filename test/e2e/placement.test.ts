@@ -6,6 +6,7 @@ import { waitFor, type GitHubSimulator, type SimJob } from "../sim/github-simula
 import { buildStubImage } from "../sim/stub-image.js";
 import type { AppProcess } from "../support/app-process.js";
 import { DockerEngine, dockerClient } from "../support/docker-engine.js";
+import { runCli } from "./support/cli.js";
 import { followDockerEvents } from "./support/running-count.js";
 import { startStack, stubPool, type Stack } from "./support/stack.js";
 
@@ -17,6 +18,7 @@ import { startStack, stubPool, type Stack } from "./support/stack.js";
  */
 const ENGINES = ["engine-a", "engine-b", "engine-c"] as const;
 type EngineName = (typeof ENGINES)[number];
+const ADMIN_TOKEN = "e2e-admin-token-placement";
 const FAST = {
   RUNNERHUB_HEARTBEAT_INTERVAL: "1s",
   RUNNERHUB_HEARTBEAT_TIMEOUT: "5s",
@@ -60,7 +62,7 @@ beforeAll(async () => {
       pool("pl-tpu", { engines: { labels: ["tpu"] } }),
       pool("pl-big", { resources: { memory: "512m", pids: 128 } }),
     ],
-    env: { ...FAST, RUNNERHUB_ROLES: "webhook" },
+    env: { ...FAST, RUNNERHUB_ROLES: "webhook", ADMIN_TOKEN },
   });
   webhook2 = await stack.addProcess({ RUNNERHUB_ROLES: "webhook" });
   const hosts: string[] = [inject("dockerHost")];
@@ -170,14 +172,17 @@ describe("placement across three engines", () => {
     await allRunning(jobs, "4 gpu runners started");
     expect(startedPer(jobs)).toEqual({ "engine-a": 0, "engine-b": 0, "engine-c": 4 });
     const [tpu] = await queue(stack.sim, "pl-tpu", 1, { kind: "hang" });
-    const unplaceable = await waitFor(
+    const noEngine = await waitFor(
       async () => {
-        const entry = await stack.redis.hget(stack.keys.unplaceablePools, "pl-tpu");
-        return entry ? (JSON.parse(entry) as { refused: { engine: string; reason: string }[] }) : false;
+        const response = await fetch(`${webhook2.url}/admin/pools`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        const body = (await response.json()) as { pools: { name: string; placement: { noEngine: unknown } }[] };
+        return body.pools.find((p) => p.name === "pl-tpu")?.placement.noEngine ?? false;
       },
-      { timeoutMs: 20_000, what: "pl-tpu shown as placeable on no engine" },
+      { timeoutMs: 20_000, what: "pl-tpu shown in the admin API as demand no engine may take" },
     );
-    expect(unplaceable.refused).toEqual(ENGINES.map((engine) => ({ engine, reason: "labels" })));
+    expect(noEngine).toMatchObject({ refused: ENGINES.map((engine) => ({ engine, reason: "labels" })) });
     expect(stack.sim.getJob(tpu!.id)?.status).toBe("queued");
     await cancelAll([...jobs, tpu!]);
   }, 120_000);
@@ -211,5 +216,36 @@ describe("placement across three engines", () => {
     expect(startedPer(jobs)).toEqual({ "engine-a": 2, "engine-b": 3, "engine-c": 2 });
     for (const engine of ENGINES) expect(seen.get(engine)?.peak).toBeLessThanOrEqual(2);
     await cancelAll(jobs);
+  }, 150_000);
+
+  it("starts nothing on a drained engine, lets its busy runner finish, and uses it again once undrained", async () => {
+    const cli = (args: string[]) => runCli(args, { RUNNERHUB_URL: stack.app.url, ADMIN_TOKEN });
+    const busy = await queue(stack.sim, "pl-spread", 3, { kind: "run", seconds: 10 });
+    await allRunning(busy, "one busy runner on each engine");
+    expect(startedPer(busy)).toEqual({ "engine-a": 1, "engine-b": 1, "engine-c": 1 });
+    const onB = busy.find((job) => engineOf(stack.sim.getJob(job.id)?.runnerName) === "engine-b")!;
+
+    const drained = await cli(["engines", "drain", "engine-b"]);
+    expect(drained.stderr).toBe("");
+    expect(drained.code).toBe(0);
+    expect(drained.stdout).toMatch(/engine-b\s+ok, draining/);
+    const later = await queue(stack.sim, "pl-spread", 6, { kind: "hang" });
+    await allRunning(later, "six runners started beside the drained engine");
+    expect(startedPer(later)).toEqual({ "engine-a": 3, "engine-b": 0, "engine-c": 3 });
+    // Its busy runner was left to finish its job.
+    await waitFor(() => stack.sim.getJob(onB.id)?.conclusion === "success", {
+      timeoutMs: 30_000,
+      what: "the drained engine's busy job finished",
+    });
+
+    const listed = await cli(["engines", "ls"]);
+    expect(listed.stdout).toMatch(/engine-c\s+ok\s+.*gpu/);
+    const undrained = await cli(["engines", "undrain", "engine-b"]);
+    expect(undrained.code).toBe(0);
+    expect(undrained.stdout).toContain("takes runners again");
+    const [next] = await queue(stack.sim, "pl-spread", 1, { kind: "hang" });
+    await allRunning([next!], "a runner on the undrained engine");
+    expect(engineOf(stack.sim.getJob(next!.id)?.runnerName)).toBe("engine-b");
+    await cancelAll([...busy, ...later, next!]);
   }, 150_000);
 });
