@@ -1,4 +1,5 @@
 import { poolPlacementView } from "./placement-views.js";
+import { RUNNER_OUTDATED_FIX } from "../docker/exit-reason.js";
 import type { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import { effectivePool, type PoolOverride } from "../pools/overrides.js";
@@ -91,6 +92,7 @@ export function crashLoopView(record: CrashLoopRecord, logs: string | undefined)
     lastExitCode: record.lastExitCode,
     lastReason: record.lastReason,
     lastLines: logs === undefined ? "" : lastLines(logs, CRASH_LOOP_LOG_LINES),
+    ...(record.lastReason === "runner-outdated" ? { fix: RUNNER_OUTDATED_FIX } : {}),
   };
 }
 
@@ -125,6 +127,7 @@ export function poolView(
     health: crashLoop ? "crash-looping" : "ok",
     crashLoop: crashLoop ? crashLoopView(crashLoop.record, crashLoop.logs) : null,
     placement: poolPlacementView(pool, undefined, 0),
+    ...(pool.overflow === undefined ? {} : { overflow: pool.overflow }),
   };
 }
 

@@ -12,6 +12,7 @@ import {
 } from "../tunables.js";
 import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { provisionRunner, type ProvisionDeps } from "./provision.js";
+import { overflowDemand } from "./overflow-demand.js";
 
 export interface ProvisionWorkerDeps extends ProvisionDeps {
   /** Pools whose runners keep ending before a job: their demand waits out the backoff. */
@@ -60,12 +61,18 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     await job.moveToDelayed(deps.now() + (slow ? ENGINE_FULL_RETRY_MS : PLACEMENT_HANDOFF_MS), token);
     throw new DelayedError();
   }
-  if (outcome.kind === "waiting" && outcome.reason === "no-engine" && job.id !== undefined) {
+  if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
+  if (outcome.reason === "no-engine") {
     // Not parked: no release here can help; an engine that comes or is undrained takes it on the next look.
     await job.moveToDelayed(deps.now() + NO_ENGINE_RETRY_MS, token);
     throw new DelayedError();
   }
-  if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
+  const moved = await overflowDemand(job.data, outcome.reason, deps);
+  if (moved) {
+    // Tried at once in the other pool (it had room); a job overflows once, so this ends.
+    await job.updateData({ ...moved, parkedAt: job.data.parkedAt ?? deps.now() });
+    return provisionOrPark(job, token, deps);
+  }
   const poolFull = outcome.reason === "pool-full";
   if (job.data.parkedAt === undefined) await job.updateData({ ...job.data, parkedAt: deps.now() });
   // Delayed first, parked second: a release only ever pops a parked entry that is already

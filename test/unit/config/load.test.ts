@@ -131,6 +131,37 @@ describe("loadPools", () => {
     ]);
   });
 
+  it("takes an overflow that names another pool", () => {
+    const pools = loadPools(
+      writePools(`
+- { name: small, labels: [self-hosted, linux], image: x, maxRunners: 1, overflow: big }
+- { name: big, labels: [self-hosted, linux, big], image: x, maxRunners: 1, overflow: huge }
+- { name: huge, labels: [self-hosted, linux, big, huge], image: x, maxRunners: 1 }
+`),
+    );
+    expect(pools.map((pool) => pool.overflow)).toEqual(["big", "huge", undefined]);
+  });
+
+  it("refuses an overflow naming the pool itself, no pool, or going round in a loop", () => {
+    const problems = problemsOf(() =>
+      loadPools(
+        writePools(`
+- { name: a, labels: [self-hosted], image: x, maxRunners: 1, overflow: a }
+- { name: b, labels: [self-hosted], image: x, maxRunners: 1, overflow: huge }
+- { name: c, labels: [self-hosted], image: x, maxRunners: 1, overflow: d }
+- { name: d, labels: [self-hosted], image: x, maxRunners: 1, overflow: e }
+- { name: e, labels: [self-hosted], image: x, maxRunners: 1, overflow: c }
+- { name: f, labels: [self-hosted], image: x, maxRunners: 1, overflow: c }
+`),
+      ),
+    );
+    expect(problems).toEqual([
+      'pools[0].overflow: pool "a" cannot overflow to itself; name another pool',
+      'pools[1].overflow: pool "b" overflows to "huge", which no pool is called; pools: a, b, c, d, e, f',
+      "pools[2].overflow: overflow goes round in a loop (c → d → e → c); end the chain at a pool without overflow",
+    ]);
+  });
+
   it("explains a missing file and broken YAML", () => {
     expect(problemsOf(() => loadPools("/nonexistent/pools.yml"))[0]).toMatch(/RUNNERHUB_CONFIG: file not found/);
     expect(problemsOf(() => loadPools(writePools("- name: [unclosed")))[0]).toMatch(/not valid YAML/);
@@ -210,7 +241,7 @@ describe("loadConfig", () => {
     expect([...config.roles].sort()).toEqual(["webhook", "worker"]);
     expect(config.docker.connection).toEqual({ kind: "unix", socketPath: "/var/run/docker.sock" });
     expect(config.docker.callTimeoutMs).toBe(30_000);
-    expect(config.redisUrl).toBeUndefined();
+    expect(config.redis).toBeUndefined();
     expect(config.logFormat).toBe("json");
     expect(loadConfig({ ...base(), LOG_FORMAT: "pretty" }, tmpdir())).toMatchObject({ logFormat: "pretty" });
   });
@@ -231,6 +262,19 @@ describe("loadConfig", () => {
     });
     expect(problemsOf(() => loadConfig({ ...base(), RUNNERHUB_GITHUB_TIMEOUT: "soon" }, tmpdir()))).toEqual([
       expect.stringMatching(/^RUNNERHUB_GITHUB_TIMEOUT: "soon" is not a duration/),
+    ]);
+  });
+
+  it("takes Redis through Sentinel, from REDIS_SENTINELS or a redis+sentinel:// REDIS_URL", () => {
+    const sentinels = { REDIS_SENTINELS: "127.0.0.1:26379,127.0.0.1:26380", REDIS_SENTINEL_NAME: "main" };
+    expect(loadConfig({ ...base(), ...sentinels }, tmpdir())).toMatchObject({
+      redis: { kind: "sentinel", name: "main", sentinels: [{ port: 26379 }, { port: 26380 }] },
+    });
+    expect(loadConfig({ ...base(), REDIS_URL: "redis+sentinel://127.0.0.1:26379/main" }, tmpdir())).toMatchObject({
+      redis: { kind: "sentinel", name: "main" },
+    });
+    expect(problemsOf(() => loadConfig({ ...base(), REDIS_SENTINELS: "127.0.0.1" }, tmpdir()))).toEqual([
+      expect.stringMatching(/^REDIS_SENTINEL_NAME: required with REDIS_SENTINELS/),
     ]);
   });
 
