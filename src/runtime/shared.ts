@@ -189,7 +189,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     queues,
     overrides,
     store,
-    slots: new Slots(store, queues.provision, log),
+    slots: new Slots(store, queues.provision, log, (name) => pools.find(name)?.perRepository?.maxRunners),
     probot,
     github: createRunnersApi((installationId) => probot.auth(installationId), now),
     feed: new RedisEventFeed(store, log, now, metrics),

@@ -96,6 +96,17 @@ export const ROUTE_DOCS = {
       "Pools with their effective limits (run-time overrides applied), runner counts, the idle runners each keeps warm now and why, the pool each overflows to, and a crash loop with its fix when the cause is known (runner-outdated)",
     responses: { 200: { description: "The pools, in the order of the pools file", schema: "PoolList" } },
   },
+  "GET /admin/pools/{name}": {
+    method: "GET",
+    template: "/admin/pools/{name}",
+    summary:
+      "One pool as GET /admin/pools shows it; a pool with perRepository adds `fairShare`: each repository's running runners, waiting jobs and parked demand",
+    parameters: [pathParam("name", "Pool name")],
+    responses: {
+      200: { description: "The pool", schema: "Pool" },
+      404: notFound("pool"),
+    },
+  },
   "PATCH /admin/pools/{name}": {
     method: "PATCH",
     template: "/admin/pools/{name}",
