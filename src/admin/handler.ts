@@ -14,6 +14,8 @@ import type { Slots } from "../slots/slots.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { DASHBOARD_PING_TIMEOUT_MS } from "../tunables.js";
 import { poolRoutes } from "./api/pools.js";
+import { engineRoutes } from "./api/engines.js";
+import type { EngineDirectory } from "../state/engine-directory.js";
 import { queueRoutes } from "./api/queue.js";
 import { errorReply, send, type Routes } from "./api/reply.js";
 import { matchRoute, type Method } from "./api/routing.js";
@@ -39,6 +41,8 @@ export interface AdminDeps {
   /** RUNNERHUB_ENGINE_CAPACITY of that engine, shown on the dashboard. */
   engineCapacity?: number | undefined;
   heartbeats: OverviewDeps["heartbeats"];
+  /** Engines' placement profiles and drain state (drained and undrained here). */
+  engines: EngineDirectory;
   /** Each pool's last hour (charts) and its warm target. */
   history: OverviewDeps["history"];
   heartbeatTimeoutMs: number;
@@ -94,6 +98,7 @@ function overviewReader(deps: AdminDeps): OverviewReader {
     crashLoops: deps.crashLoops,
     history: deps.history,
     unmatched: deps.unmatched,
+    engines: deps.engines,
     now: deps.now,
     localEngine: engine && {
       name: engine.name,
@@ -128,6 +133,7 @@ function apiRoutes(deps: AdminDeps, overview: OverviewReader, log: Logger): Rout
     }),
     ...queueRoutes({ provision, log }),
     "GET /admin/jobs/unmatched": async () => ({ status: 200, body: { jobs: await deps.unmatched.recent() } }),
+    ...engineRoutes({ engines: deps.engines, overview, log, now: deps.now }),
     "GET /admin/overview": async () => ({ status: 200, body: await overview.overview() }),
     "GET /admin/openapi.json": async () => ({ status: 200, body: openapi }),
   };

@@ -14,6 +14,10 @@ commands:
                                            OOM kill, peak memory, CPU time, last log lines
   runners logs NAME [-f]                   its output (-f, --follow: until the container ends)
   runners rm NAME [--force]                drain a runner (--force: even a busy one, failing its job)
+  engines ls                               engines: health, runners, labels, drain state,
+                                           memory and CPUs reserved of total
+  engines drain NAME                       start no new runner on the engine (busy ones finish)
+  engines undrain NAME                     let the engine take runners again
   queue ls [STATE] [--page N] [--per-page N]
                                            provision-queue counts, or the entries in STATE
                                            (${JOB_STATES.join(", ")})
@@ -48,6 +52,8 @@ export type Command =
   | { kind: "queue-ls"; state: JobListState | undefined; page: number | undefined; perPage: number | undefined }
   | { kind: "queue-retry"; id: string }
   | { kind: "jobs-unmatched" }
+  | { kind: "engines-ls" }
+  | { kind: "engines-drain"; name: string; drain: boolean }
   | { kind: "top"; once: boolean; intervalMs: number };
 
 export interface Invocation {
@@ -93,6 +99,9 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   "queue ls": ["page", "per-page"],
   "queue retry": [],
   "jobs unmatched": [],
+  "engines ls": [],
+  "engines drain": [],
+  "engines undrain": [],
   top: ["once", "interval"],
 };
 
@@ -195,6 +204,13 @@ function commandOf(words: readonly string[], values: Values): Command {
     case "jobs unmatched":
       positionalCount(args, 0, 0, "");
       return { kind: "jobs-unmatched" };
+    case "engines ls":
+      positionalCount(args, 0, 0, "");
+      return { kind: "engines-ls" };
+    case "engines drain":
+    case "engines undrain":
+      positionalCount(args, 1, 1, "engine NAME");
+      return { kind: "engines-drain", name: args[0] ?? "", drain: action === "drain" };
     case "top":
       positionalCount(args, 0, 0, "");
       return {

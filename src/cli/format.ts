@@ -1,5 +1,13 @@
-import type { ErrorBody, JobView, PoolView, RunnerDetail, RunnerView, UnmatchedJobView } from "../admin/schemas.js";
-import { formatAge, formatBytes } from "../admin/format.js";
+import type {
+  EngineView,
+  ErrorBody,
+  JobView,
+  PoolView,
+  RunnerDetail,
+  RunnerView,
+  UnmatchedJobView,
+} from "../admin/schemas.js";
+import { engineCapacity, formatAge, formatBytes } from "../admin/format.js";
 
 /** Everything the CLI prints is built here, without I/O, so it is unit-tested. */
 
@@ -47,6 +55,24 @@ function poolNotes(pools: readonly PoolView[]): string {
       ...(pool.crashLoop?.fix ? [`${pool.name}: ${pool.crashLoop.lastReason}; fix: ${pool.crashLoop.fix}\n`] : []),
     ])
     .join("");
+}
+
+/** `runnerhub engines ls`: health, runners, labels, drain state, reserved and free memory and CPUs. */
+export function formatEngines(engines: readonly EngineView[]): string {
+  if (engines.length === 0) return "no engines\n";
+  const rows = engines.map((engine) => [
+    engine.name,
+    engine.draining ? `${engine.health}, draining` : engine.health,
+    `${engine.starting}/${engine.idle}/${engine.busy}`,
+    engineCapacity(engine),
+    engine.memory ? `${formatBytes(engine.memory.reserved)}/${formatBytes(engine.memory.total)}` : "-",
+    engine.cpus ? `${engine.cpus.reserved}/${engine.cpus.total}` : "-",
+    engine.labels.join(",") || "-",
+  ]);
+  return formatTable(
+    ["NAME", "HEALTH", "STARTING/IDLE/BUSY", "CAPACITY", "MEMORY RESERVED", "CPUS RESERVED", "LABELS"],
+    rows,
+  );
 }
 
 /** A fair-share pool's repositories under the pools table; nothing for other pools. */

@@ -1,6 +1,8 @@
 import type { z } from "zod";
 import {
   drainResponseSchema,
+  engineViewSchema,
+  enginesResponseSchema,
   errorSchema,
   jobsPageSchema,
   jobViewSchema,
@@ -15,6 +17,7 @@ import {
 import { parseInvocation, USAGE, type Command, type Invocation } from "./args.js";
 import {
   formatDrain,
+  formatEngines,
   formatError,
   formatJobs,
   formatPools,
@@ -118,6 +121,17 @@ function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" | "top
     case "jobs-unmatched":
       return plan({ method: "GET", path: "/admin/jobs/unmatched" }, unmatchedJobsResponseSchema, (body) =>
         formatUnmatched(body.jobs),
+      );
+    case "engines-ls":
+      return plan({ method: "GET", path: "/admin/engines" }, enginesResponseSchema, (body) =>
+        formatEngines(body.engines),
+      );
+    case "engines-drain":
+      return plan(
+        { method: command.drain ? "POST" : "DELETE", path: `/admin/engines/${segment(command.name)}/drain` },
+        engineViewSchema,
+        (engine) =>
+          `${formatEngines([engine])}${engine.draining ? "drained: no new runner starts there; busy ones finish\n" : "takes runners again\n"}`,
       );
     case "queue-retry":
       return plan(

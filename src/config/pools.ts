@@ -156,6 +156,12 @@ export const poolSchema = z
     overflow: z.string().min(1).optional(),
     dockerInDocker: z.boolean().default(false),
     gpus: z.boolean().default(false),
+    /** Which engines may run this pool's runners: those whose RUNNERHUB_ENGINE_LABELS include every label here. */
+    engines: z
+      .strictObject({ labels: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, . _ -")).max(32) })
+      .default({ labels: [] }),
+    /** spread: the engine with the most room for this pool's runner; pack: the one with the least that still fits. */
+    placement: z.enum(["spread", "pack"]).default("spread"),
   })
   .superRefine((pool, ctx) => {
     if (!pool.labels.some((l) => l.toLowerCase() === "self-hosted")) {

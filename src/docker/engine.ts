@@ -60,12 +60,6 @@ export interface LogFollow {
   close(): void;
 }
 
-/** An engine host's memory (bytes) and CPUs, as docker info reports them. */
-export interface EngineTotals {
-  memory: number;
-  cpus: number;
-}
-
 /** The Docker calls runnerhub makes against one engine. */
 export interface ContainerEngine {
   readonly name: string;
@@ -76,8 +70,8 @@ export interface ContainerEngine {
    * key file, which two daemons on one host share) and the data root (which they do not).
    */
   identity(): Promise<string>;
-  /** What the engine's host has in all (docker info: MemTotal bytes, NCPU), for the pools' sizes check at start. */
-  totals(): Promise<EngineTotals>;
+  /** The engine's memory (bytes) and CPUs, as `docker info` reports them. */
+  hardware(): Promise<{ memoryBytes: number; cpus: number }>;
   /** Creates and starts a container; a container that fails to start is removed again. */
   startContainer(spec: Docker.ContainerCreateOptions): Promise<string>;
   listManaged(): Promise<ManagedContainer[]>;
@@ -413,9 +407,9 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
       return `${info.ID}@${info.DockerRootDir}`;
     },
 
-    async totals() {
+    async hardware() {
       const info = await bounded("/info", (abortSignal) => abortable(docker).info({ abortSignal }));
-      return { memory: info.MemTotal, cpus: info.NCPU };
+      return { memoryBytes: info.MemTotal, cpus: info.NCPU };
     },
 
     startContainer: (spec) => startManagedContainer(calls, spec),

@@ -21,6 +21,8 @@ import type { EngineSlots } from "../slots/slots.js";
 import { observeRunnerOnline } from "./runner-online.js";
 import { BelowRateLimitFloor } from "../github/octokit.js";
 import { JOB_STATUS_CACHE_MS } from "../tunables.js";
+import { admitHere, placementCandidatesFor, type NotPlacedHere, type PlacementDeps } from "./placement-step.js";
+import type { EngineState } from "../placement/placement.js";
 
 export interface ProvisionDeps {
   github: RunnersApi;
@@ -53,12 +55,15 @@ export interface ProvisionDeps {
   entryLockMs?: number;
   /** A test-only fault point (RUNNERHUB_TEST_FAULT); does nothing in production. */
   fault?: (step: ProvisionStep) => void;
+  /** Placement across engines and resource admission; absent (unit tests of one engine): every runner starts here. */
+  placement?: PlacementDeps;
 }
 
 export type ProvisionOutcome =
   | { kind: "started"; runnerName: string; containerId: string }
   | { kind: "skipped"; reason: "pool-removed" | "demand-met" }
-  | { kind: "waiting"; reason: "repo-full" | "pool-full" | "engine-full" }
+  | { kind: "waiting"; reason: "repo-full" | "pool-full" | "engine-full" | "no-engine" }
+  | Extract<NotPlacedHere, { kind: "elsewhere" }>
   | { kind: "image-unavailable"; retryAt: number };
 
 const STILL_WAITING = new Set(["queued", "waiting", "pending", "requested"]);
@@ -254,6 +259,7 @@ async function takeSlot(
   pool: Pool,
   name: string,
   open: { waiting: number; free: number },
+  candidates: readonly EngineState[] | undefined,
   deps: ProvisionDeps,
   log: Logger,
 ): Promise<ProvisionOutcome | undefined> {
@@ -261,6 +267,14 @@ async function takeSlot(
   if (reservation !== "ok") {
     log.info({ reason: reservation }, "no capacity; demand waits for a slot");
     return { kind: "waiting", reason: reservation };
+  }
+  if (deps.placement && candidates) {
+    const notHere = await admitHere(name, pool, deps.engine.name, candidates, request.handoffs ?? 0, deps.placement);
+    if (notHere) {
+      await deps.slots.release(pool.name, name);
+      log.debug({ outcome: notHere }, "runner not admitted on this engine");
+      return notHere;
+    }
   }
   if (request.githubJobId > 0) {
     // The slot is held from here: whatever the check says or throws, an unused one goes back.
@@ -394,6 +408,12 @@ export async function provisionRunner(
   const resumed = entry === undefined || !rerun ? undefined : await resumeEntry(entry, pool, deps, log);
   if (resumed) return resumed;
 
+  const placed = deps.placement && (await placementCandidatesFor(pool, deps.engine.name, deps.placement, deps.now()));
+  if (placed && placed.kind !== "candidates") {
+    log.debug({ outcome: placed }, "runner not placed on this engine");
+    return placed;
+  }
+
   // No GitHub registration is spent before the runner's image is on the engine. The image check
   // (Docker) and the demand check (Redis) read different things, so they run side by side.
   const [image, open] = await Promise.all([
@@ -411,7 +431,7 @@ export async function provisionRunner(
   if (!open) return { kind: "skipped", reason: "demand-met" };
 
   const name = runnerName(pool.name, deps.randomSuffix());
-  const waiting = await takeSlot(request, pool, name, open, deps, log);
+  const waiting = await takeSlot(request, pool, name, open, placed?.engines, deps, log);
   if (waiting) return waiting;
   // The record exists before GitHub knows the runner, so the reconciler never mistakes a
   // registration in the making for an orphan.

@@ -24,6 +24,8 @@ export interface ProvisionRequest {
   deliveryId?: string;
   /** When the entry was first parked on a full pool or engine. */
   parkedAt?: number;
+  /** How often a worker left the entry to an engine placement prefers (absent: never). */
+  handoffs?: number;
   /** The pool this job was declared for, when it overflowed from there to `pool` (once at most). */
   overflowedFrom?: string;
 }

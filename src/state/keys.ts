@@ -288,9 +288,27 @@ export class RedisKeys {
     return `${this.prefix}:heartbeats`;
   }
 
-  /** Hash, no TTL: engine name -> JSON EngineTotals (docker info's MemTotal and NCPU), written by its worker at start. */
-  get engineTotals(): string {
-    return `${this.prefix}:engine-totals`;
+  /**
+   * Hash, no TTL: runner name -> "memoryBytes milliCpus" it reserves on this engine. Only runners
+   * holding a live slot of the engine count (admit-runner.lua), so a stale entry costs nothing.
+   */
+  engineReserved(engine: string): string {
+    return `${this.prefix}:engine-reserved:${engine}`;
+  }
+
+  /** Hash, no TTL: engine name -> JSON EngineProfile (labels, memory, CPUs, capacity) its worker publishes. */
+  get engineProfiles(): string {
+    return `${this.prefix}:engine-profiles`;
+  }
+
+  /** Hash, no TTL: engine name -> when it was drained (ms); a drained engine starts no runner. */
+  get drainingEngines(): string {
+    return `${this.prefix}:engines-draining`;
+  }
+
+  /** Hash, no TTL: pool name -> JSON {since, reasons} while no live engine may take its demand. */
+  get unplaceablePools(): string {
+    return `${this.prefix}:pools-unplaceable`;
   }
 
   /** String, 2 min TTL: the token of the one process cleaning up after this lost engine. */

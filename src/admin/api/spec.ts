@@ -11,6 +11,8 @@ import type { Method } from "./routing.js";
 import {
   DEFAULT_PER_PAGE,
   drainResponseSchema,
+  engineViewSchema,
+  enginesResponseSchema,
   errorSchema,
   JOB_STATES,
   jobsPageSchema,
@@ -42,6 +44,8 @@ const SCHEMAS = {
   RunnerList: runnersResponseSchema,
   Runner: runnerDetailSchema,
   Drain: drainResponseSchema,
+  EngineList: enginesResponseSchema,
+  Engine: engineViewSchema,
   QueueCounts: queueCountsSchema,
   JobPage: jobsPageSchema,
   Job: jobViewSchema,
@@ -127,6 +131,34 @@ export const ROUTE_DOCS = {
     responses: {
       200: { description: "The pool as GET /admin/pools shows it", schema: "Pool" },
       404: notFound("pool"),
+    },
+  },
+  "GET /admin/engines": {
+    method: "GET",
+    template: "/admin/engines",
+    summary:
+      "Docker engines: runners per state, health, labels (RUNNERHUB_ENGINE_LABELS), whether drained, and the memory and CPUs runners reserve and leave free",
+    responses: { 200: { description: "The engines, by name", schema: "EngineList" } },
+  },
+  "POST /admin/engines/{name}/drain": {
+    method: "POST",
+    template: "/admin/engines/{name}/drain",
+    summary:
+      "Drain an engine for maintenance: no new runner starts there (its demand goes to other engines); busy runners finish their jobs. Idempotent.",
+    parameters: [pathParam("name", "Engine name (RUNNERHUB_ENGINE_NAME of its worker)")],
+    responses: {
+      200: { description: "The engine as GET /admin/engines shows it", schema: "Engine" },
+      404: notFound("engine (no worker of that name has started)"),
+    },
+  },
+  "DELETE /admin/engines/{name}/drain": {
+    method: "DELETE",
+    template: "/admin/engines/{name}/drain",
+    summary: "Undrain an engine: it takes runners again. Idempotent.",
+    parameters: [pathParam("name", "Engine name")],
+    responses: {
+      200: { description: "The engine as GET /admin/engines shows it", schema: "Engine" },
+      404: notFound("engine (no worker of that name has started)"),
     },
   },
   "GET /admin/runners": {

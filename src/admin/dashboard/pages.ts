@@ -167,7 +167,25 @@ function poolsTable(pools: readonly PoolView[], targets: ReadonlyMap<string, num
     ],
     rows,
   );
-  return html`${limitsTable}${pools.map(crashLoopNote)}${pools.map(fairShareTable)}`;
+  return html`${limitsTable}${pools.map(crashLoopNote)}${pools.map(noEngineNote)}${pools.map(fairShareTable)}`;
+}
+
+/** What an engine's runners reserve of a resource, and what is left ("–" when its worker published none). */
+function resourceCell(resource: EngineView["memory"], show: (value: number) => string): Html {
+  if (!resource) return html`<td class="num">–</td>`;
+  return html`<td class="num" data-free="${resource.free}">${show(resource.reserved)} / ${show(resource.free)}</td>`;
+}
+
+/** A pool whose waiting jobs no live engine may take, with each engine's reason. */
+function noEngineNote(pool: PoolView): Html | "" {
+  const noEngine = pool.placement?.noEngine;
+  if (!noEngine) return "";
+  const reasons = noEngine.refused.map(({ engine, reason }) => `${engine}: ${reason}`).join("; ");
+  return html`<p class="no-engine" data-no-engine="${pool.name}">
+    ${badge("no-engine", "no engine")} Pool <strong>${pool.name}</strong> has waiting jobs that no live engine may take
+    (${reasons || "no engine has reported"}); they start once an engine with the labels
+    ${pool.placement?.engineLabels.join(", ") || "(none)"} and room comes, or one is undrained.
+  </p>`;
 }
 
 function enginesTable(engines: readonly EngineView[], now: number): Html {
@@ -176,15 +194,28 @@ function enginesTable(engines: readonly EngineView[], now: number): Html {
     (engine) =>
       html`<tr data-engine="${engine.name}">
         <th scope="row">${engine.name}</th>
-        <td>${badge(engine.health)}</td>
+        <td>${badge(engine.health)}${engine.draining ? html` ${badge("draining")}` : ""}</td>
         ${num(engine.starting)}${num(engine.idle)}${num(engine.busy)}
         <td class="num">${engineCapacity(engine)}</td>
+        ${resourceCell(engine.memory, formatBytes)}${resourceCell(engine.cpus, String)}
+        <td>${engine.labels.join(", ") || "–"}</td>
         <td>${engine.lastBeatMs === null ? "–" : html`${age(now - engine.lastBeatMs, now)} ago`}</td>
       </tr>`,
   );
   return table(
     "Docker engines: every worker's heartbeat, and the engine of the process serving this page (pinged)",
-    ["Engine", "Health", { num: "Starting" }, { num: "Idle" }, { num: "Busy" }, { num: "Capacity" }, "Last heartbeat"],
+    [
+      "Engine",
+      "Health",
+      { num: "Starting" },
+      { num: "Idle" },
+      { num: "Busy" },
+      { num: "Capacity" },
+      { num: "Memory reserved / free" },
+      { num: "CPUs reserved / free" },
+      "Labels",
+      "Last heartbeat",
+    ],
     rows,
   );
 }
