@@ -19,7 +19,7 @@ const SCRIPTS = {
   runnerhubRetireRunner: { file: "retire-runner.lua", numberOfKeys: 7 },
   runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 5 },
   runnerhubSettleDemand: { file: "settle-demand.lua", numberOfKeys: 3 },
-  runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 3 },
+  runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 2 },
   runnerhubPauseGitHubBudget: { file: "pause-github-budget.lua", numberOfKeys: 2 },
   runnerhubEngineBeat: { file: "engine-beat.lua", numberOfKeys: 1 },
   runnerhubReadHeartbeats: { file: "read-heartbeats.lua", numberOfKeys: 1 },
@@ -86,9 +86,8 @@ declare module "ioredis" {
       ...logText: string[]
     ): Result<string | null, Context>;
     runnerhubTakeGitHubBudget(
-      bucket: string,
-      pause: string,
       installationBucket: string,
+      pause: string,
       burstPoints: number,
       pointsPerMs: number,
       cost: number,
