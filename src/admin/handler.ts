@@ -14,6 +14,7 @@ import type { Slots } from "../slots/slots.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { DASHBOARD_PING_TIMEOUT_MS } from "../tunables.js";
 import { poolRoutes } from "./api/pools.js";
+import { installationRoutes, type InstallationApiDeps } from "./api/installations.js";
 import { queueRoutes } from "./api/queue.js";
 import { errorReply, send, type Routes } from "./api/reply.js";
 import { matchRoute, type Method } from "./api/routing.js";
@@ -32,8 +33,10 @@ export interface AdminDeps {
   runners: RunnerStore;
   slots: Slots;
   queues: Queues;
-  ledger: OverviewDeps["ledger"];
+  ledger: OverviewDeps["ledger"] & InstallationApiDeps["ledger"];
   github: RunnersApi;
+  /** Each installation's GitHub budget (GET /admin/installations), and its size. */
+  githubBudget: Pick<InstallationApiDeps, "budget" | "burstPoints">;
   /** The engine this process is bound to (worker role): live logs of its runners are read there. */
   engine?: ContainerEngine | undefined;
   /** RUNNERHUB_ENGINE_CAPACITY of that engine, shown on the dashboard. */
@@ -124,6 +127,7 @@ function apiRoutes(deps: AdminDeps, overview: OverviewReader, log: Logger): Rout
       log,
     }),
     ...queueRoutes({ provision, log }),
+    ...installationRoutes({ ...deps.githubBudget, ledger: deps.ledger, runners: deps.runners, now: deps.now }),
     "GET /admin/overview": async () => ({ status: 200, body: await overview.overview() }),
     "GET /admin/openapi.json": async () => ({ status: 200, body: openapi }),
   };

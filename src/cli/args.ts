@@ -18,6 +18,7 @@ commands:
                                            provision-queue counts, or the entries in STATE
                                            (${JOB_STATES.join(", ")})
   queue retry ID                           retry a failed entry
+  installations ls                         each installation's GitHub budget, pause and runners
   top [--once] [--interval S]              the live picture (pools, engines, runners, queue,
                                            events), redrawn every S seconds (default 2);
                                            q or Ctrl-C quits; --once prints one frame
@@ -46,6 +47,7 @@ export type Command =
   | { kind: "runners-rm"; name: string; force: boolean }
   | { kind: "queue-ls"; state: JobListState | undefined; page: number | undefined; perPage: number | undefined }
   | { kind: "queue-retry"; id: string }
+  | { kind: "installations-ls" }
   | { kind: "top"; once: boolean; intervalMs: number };
 
 export interface Invocation {
@@ -90,6 +92,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   "runners rm": ["force"],
   "queue ls": ["page", "per-page"],
   "queue retry": [],
+  "installations ls": [],
   top: ["once", "interval"],
 };
 
@@ -189,6 +192,9 @@ function commandOf(words: readonly string[], values: Values): Command {
         throw new UsageError("--page and --per-page need a STATE");
       return { kind: "queue-ls", state: state as JobListState | undefined, page, perPage };
     }
+    case "installations ls":
+      positionalCount(args, 0, 0, "");
+      return { kind: "installations-ls" };
     case "top":
       positionalCount(args, 0, 0, "");
       return {

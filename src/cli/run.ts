@@ -11,10 +11,12 @@ import {
   runnerDetailSchema,
   runnersResponseSchema,
 } from "../admin/schemas.js";
+import { installationsResponseSchema } from "../admin/api/installations.js";
 import { parseInvocation, USAGE, type Command, type Invocation } from "./args.js";
 import {
   formatDrain,
   formatError,
+  formatInstallations,
   formatJobs,
   formatPools,
   formatQueueCounts,
@@ -113,6 +115,10 @@ function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" | "top
       if (command.perPage !== undefined) query.set("perPage", String(command.perPage));
       return plan({ method: "GET", path: `/admin/queue/jobs?${query.toString()}` }, jobsPageSchema, formatJobs);
     }
+    case "installations-ls":
+      return plan({ method: "GET", path: "/admin/installations" }, installationsResponseSchema, (body) =>
+        formatInstallations(body.installations),
+      );
     case "queue-retry":
       return plan(
         { method: "POST", path: `/admin/queue/jobs/${segment(command.id)}/retry` },

@@ -1,6 +1,9 @@
 import type { StoreContext } from "../state/store-context.js";
 import { GITHUB_SERVER_ERROR_BACKOFF_MS, GITHUB_SERVER_ERROR_TRIES } from "../tunables.js";
 
+/** The budget of the calls made with the app's own JWT (not an installation token): GitHub limits them apart. */
+export const APP_BUDGET = "app";
+
 /** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
 export const WRITE_POINTS = 5;
 

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
 import type { Counter, Gauge } from "prom-client";
-import { backoffAfter, classifyCall, serverErrorBackoff, type GitHubBudget } from "./budget.js";
+import { APP_BUDGET, backoffAfter, classifyCall, serverErrorBackoff, type GitHubBudget } from "./budget.js";
 import { RATE_LIMITED_TRIES } from "../tunables.js";
 
 export interface GitHubMetrics {
@@ -55,7 +55,7 @@ export class GitHubRequestTimeout extends Error {
 /** The installation a client acts for, as a label: "app" for the app's own JWT. */
 function installationOf(options: { auth?: unknown }): string {
   const auth = options.auth as { installationId?: number | string } | undefined;
-  return auth?.installationId === undefined ? "app" : String(auth.installationId);
+  return auth?.installationId === undefined ? APP_BUDGET : String(auth.installationId);
 }
 
 /** x-ratelimit-remaining and the ms until x-ratelimit-reset, when a response carries both. */

@@ -48,6 +48,7 @@ describe("parseInvocation", () => {
       perPage: 10,
     });
     expect(command(parse("queue retry job-7"))).toEqual({ kind: "queue-retry", id: "job-7" });
+    expect(command(parse("installations ls"))).toEqual({ kind: "installations-ls" });
     expect(command(parse("--help"))).toEqual({ kind: "help" });
     expect(command(parse("pools ls -h"))).toEqual({ kind: "help" });
   });
