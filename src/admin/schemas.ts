@@ -92,6 +92,13 @@ export const crashLoopSchema = z.object({
   lastReason: z.string(),
   /** Its last log lines (secrets masked); empty when none were kept. */
   lastLines: z.string(),
+  /** What to do about it, when the reason says (runner-outdated: GitHub refuses the image's runner version). */
+  fix: z
+    .string()
+    .optional()
+    .describe(
+      "What to do about the crash loop, when its last reason says: for runner-outdated (GitHub refuses the runner version in the pool's image), use a newer image and pull: always",
+    ),
 });
 export type CrashLoopView = z.output<typeof crashLoopSchema>;
 
@@ -147,6 +154,13 @@ export const poolViewSchema = z.object({
   health: z.enum(["ok", "crash-looping"]),
   /** The crash loop, while the pool is crash-looping (DELETE /admin/pools/{name}/crash-loop ends it). */
   crashLoop: crashLoopSchema.nullable(),
+  /** The pool this pool's jobs start in when it cannot start them now (pools file `overflow`); absent when none. */
+  overflow: z
+    .string()
+    .optional()
+    .describe(
+      "The pool a job of this pool starts in when this pool (or its engine) is full and that pool carries every label of the job; a job moves once at most",
+    ),
 });
 export type PoolView = z.output<typeof poolViewSchema>;
 

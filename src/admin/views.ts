@@ -1,3 +1,4 @@
+import { RUNNER_OUTDATED_FIX } from "../docker/exit-reason.js";
 import type { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import { effectivePool, type PoolOverride } from "../pools/overrides.js";
@@ -90,6 +91,7 @@ export function crashLoopView(record: CrashLoopRecord, logs: string | undefined)
     lastExitCode: record.lastExitCode,
     lastReason: record.lastReason,
     lastLines: logs === undefined ? "" : lastLines(logs, CRASH_LOOP_LOG_LINES),
+    ...(record.lastReason === "runner-outdated" ? { fix: RUNNER_OUTDATED_FIX } : {}),
   };
 }
 
@@ -123,6 +125,7 @@ export function poolView(
     warmReason: warm.reason,
     health: crashLoop ? "crash-looping" : "ok",
     crashLoop: crashLoop ? crashLoopView(crashLoop.record, crashLoop.logs) : null,
+    ...(pool.overflow === undefined ? {} : { overflow: pool.overflow }),
   };
 }
 

@@ -36,7 +36,18 @@ export function formatPools(pools: readonly PoolView[]): string {
   ]);
   const table = formatTable(["NAME", "MAX", "MIN-IDLE", "STARTING", "IDLE", "BUSY", "WAITING", "LABELS"], rows);
   const anyOverride = pools.some((pool) => Object.keys(pool.overrides).length > 0);
-  return anyOverride ? `${table}${OVERRIDDEN} set at run time (runnerhub pools set), not from the pools file\n` : table;
+  const note = anyOverride ? `${OVERRIDDEN} set at run time (runnerhub pools set), not from the pools file\n` : "";
+  return `${table}${note}${poolNotes(pools)}`;
+}
+
+/** Lines under the pools table: where each pool's jobs overflow to, and the fix for a crash loop whose cause is known. */
+function poolNotes(pools: readonly PoolView[]): string {
+  return pools
+    .flatMap((pool) => [
+      ...(pool.overflow ? [`${pool.name}: jobs it cannot start now overflow to ${pool.overflow}\n`] : []),
+      ...(pool.crashLoop?.fix ? [`${pool.name}: ${pool.crashLoop.lastReason}; fix: ${pool.crashLoop.fix}\n`] : []),
+    ])
+    .join("");
 }
 
 export function formatRunners(runners: readonly RunnerView[], now: number): string {

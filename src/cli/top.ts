@@ -26,6 +26,7 @@ const KIND_TEXT: Record<FeedEntry["kind"], string> = {
   crashed: "CRASHED",
   "oom-killed": "OOM-KILLED",
   removed: "removed",
+  overflowed: "overflowed",
 };
 
 function clock(at: number): string {
@@ -70,6 +71,7 @@ function crashLoopLines(overview: Overview): string[] {
     const tail = loop.lastLines === "" ? [] : loop.lastLines.split("\n").slice(-TOP_CRASH_LINES);
     return [
       `! pool ${pool.name} crash-looping: ${loop.crashes} runners in a row ended before a job; next runner not before ${loop.backoffUntil.slice(11, 19)} UTC; last ${loop.lastRunner} (${exit})`,
+      ...(loop.fix ? [`  fix: ${loop.fix}`] : []),
       ...tail.map((line) => `    ${line}`),
     ];
   });

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { parseImageReference } from "./image-reference.js";
+import { overflowProblems } from "./overflow.js";
 import { cronProblem, timeZoneProblem } from "./schedule.js";
 import { DEFAULT_RUNNER_LIMITS } from "../tunables.js";
 import { parseDuration, parseSize } from "./units.js";
@@ -135,6 +136,11 @@ export const poolSchema = z
      * labels must carry every label of the job (a runner takes only jobs whose labels it all has).
      */
     oomRetryPool: z.string().min(1).optional(),
+    /**
+     * Another pool that starts this pool's job when this pool cannot start it now (pool or engine
+     * full) and carries every label of the job; a job overflows once at most (src/pools/overflow.ts).
+     */
+    overflow: z.string().min(1).optional(),
     dockerInDocker: z.boolean().default(false),
     gpus: z.boolean().default(false),
   })
@@ -218,6 +224,9 @@ export const poolsFileSchema = z
         });
       }
     });
+    overflowProblems(pools).forEach(({ index, message }) =>
+      ctx.addIssue({ code: "custom", path: [index, "overflow"], message }),
+    );
   });
 
 export type Pool = z.output<typeof poolSchema>;

@@ -111,7 +111,8 @@ async function settle(
   const job = event.workflow_job;
   const match = routePool(job.labels, deps.pools.declared(), (await oomRerunOf(deps, event))?.toPool);
   if (match.kind !== "matched") return undefined;
-  return { pool: match.pool.name, demand: await deps.ledger.settled(match.pool.name, job.id) };
+  // Where it waits: its pool, or the pool it overflowed to.
+  return deps.ledger.settledWhere(match.pool.name, job.id);
 }
 
 /**

@@ -10,7 +10,7 @@ import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { exitEventKind, type EventFeed } from "../state/event-feed.js";
 import type { RunnerRecord, RunnerStore, RunnerUsage } from "../state/runner-store.js";
 import { KEPT_LOG_BYTES, KEPT_LOG_LINES } from "../tunables.js";
-import { exitReason, type ExitReason } from "../docker/exit-reason.js";
+import { classifyExit, exitReason, RUNNER_OUTDATED_FIX, type ExitReason } from "../docker/exit-reason.js";
 import { endIdleTime } from "./idle-time.js";
 import { oomRerunDecision, requestOomRerun, type OomRerunDeps } from "./oom-rerun.js";
 import { maskSecrets, secretValuesOf, tailOf } from "./runner-logs.js";
@@ -135,6 +135,8 @@ async function countCrash(
         backoffs: loop.backoffs,
         backoffUntil: new Date(loop.backoffUntil).toISOString(),
         exitCode: exit?.exitCode,
+        reason: observed,
+        ...(observed === "runner-outdated" ? { fix: RUNNER_OUTDATED_FIX } : {}),
       },
       "pool is crash-looping: its runners end before taking a job; no runner is made for it until the backoff ends",
     );
@@ -163,10 +165,12 @@ export async function cleanUpRunner(
   // Several processes may watch one engine; one of them cleans up after each container.
   if (!(await deps.runners.claimCleanup(containerId))) return;
   const exit = status.kind === "ended" ? status.exit : undefined;
-  const observed = exitReason(exit);
   const record = runnerName ? await deps.runners.get(runnerName) : undefined;
   // Already handled: events can repeat after a stream resumes from the last second seen.
   if (!exit && !record) return;
+  // The last lines tell a runner GitHub refused for its version from one that finished or crashed.
+  const logs = exit ? await lastLines(deps, containerId, exitReason(exit), log) : undefined;
+  const observed = classifyExit(exitReason(exit), logs);
   // An ephemeral runner exits 0 only after its job, and GitHub removes its registration then, even
   // when the in_progress webhook has not arrived yet (a burst's webhooks queue up, and deleting
   // there would spend a GitHub call on a registration already gone). A runner runnerhub was taking
@@ -188,7 +192,6 @@ export async function cleanUpRunner(
     );
     if (deleted === "deleted") log.info({ runnerId: record.runnerId }, "runner registration deleted");
   }
-  const logs = exit ? await lastLines(deps, containerId, observed, log) : undefined;
   const usage = finalUsage(record?.usage, exit);
   const rerun = await oomRerun(deps, record, observed);
   await engine.remove(containerId);

@@ -108,6 +108,12 @@ function runnerMetrics(registry: Registry) {
       "Runner containers the kernel killed for exceeding the pool's memory limit",
       ["pool"],
     ),
+    overflows: counter(
+      registry,
+      "runnerhub_overflows_total",
+      "Jobs moved to a pool's overflow pool because their pool could not start them, by pool moved from and to",
+      ["from", "to"],
+    ),
     crashLoopBackoffs: counter(
       registry,
       "runnerhub_crash_loop_backoffs_total",

@@ -60,7 +60,14 @@ export interface RunnerCrash {
 }
 
 /** The exits that count: the container died on its own (not stopped by runnerhub) before its runner took a job. */
-const CRASH_REASONS: ReadonlySet<ExitReason> = new Set(["crashed", "oom-killed", "never-started"]);
+const CRASH_REASONS: ReadonlySet<ExitReason> = new Set(["crashed", "oom-killed", "never-started", "runner-outdated"]);
+
+/**
+ * Exits that back the pool off at once: GitHub refuses the runner's version, so every runner made
+ * from the same image will be refused too, and waiting for CRASH_LOOP_THRESHOLD of them only
+ * spends registrations.
+ */
+const CERTAIN_REASONS: ReadonlySet<ExitReason> = new Set(["runner-outdated"]);
 
 /**
  * Whether a runner's end counts towards its pool's crash loop. An exit 0 does not: an ephemeral
@@ -102,7 +109,7 @@ export function afterCrash(
   let backoffs = base?.backoffs ?? 0;
   let backoffUntil = base?.backoffUntil ?? 0;
   const backingOff = backoffUntil > crash.at;
-  const backoffBegun = !backingOff && crashes >= policy.threshold;
+  const backoffBegun = !backingOff && (crashes >= policy.threshold || CERTAIN_REASONS.has(crash.reason));
   if (backoffBegun) {
     backoffs += 1;
     backoffUntil = crash.at + backoffMs(backoffs, policy);

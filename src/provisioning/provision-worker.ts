@@ -6,6 +6,7 @@ import type { WorkerOptions } from "../queue/queues.js";
 import { ENGINE_FULL_RETRY_MS, PARK_FALLBACK_MS } from "../tunables.js";
 import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { provisionRunner, type ProvisionDeps } from "./provision.js";
+import { overflowDemand } from "./overflow-demand.js";
 
 export interface ProvisionWorkerDeps extends ProvisionDeps {
   /** Pools whose runners keep ending before a job: their demand waits out the backoff. */
@@ -46,6 +47,12 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     throw new DelayedError();
   }
   if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
+  const moved = await overflowDemand(job.data, outcome.reason, deps);
+  if (moved) {
+    // Tried at once in the other pool (it had room); a job overflows once, so this ends.
+    await job.updateData({ ...moved, parkedAt: job.data.parkedAt ?? deps.now() });
+    return provisionOrPark(job, token, deps);
+  }
   const poolFull = outcome.reason === "pool-full";
   if (job.data.parkedAt === undefined) await job.updateData({ ...job.data, parkedAt: deps.now() });
   // Delayed first, parked second: a release only ever pops a parked entry that is already

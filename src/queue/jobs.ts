@@ -22,6 +22,8 @@ export interface ProvisionRequest {
   deliveryId?: string;
   /** When the entry was first parked on a full pool or engine. */
   parkedAt?: number;
+  /** The pool this job was declared for, when it overflowed from there to `pool` (once at most). */
+  overflowedFrom?: string;
 }
 
 export interface StopRunnerRequest {

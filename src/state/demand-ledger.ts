@@ -47,6 +47,7 @@ export class DemandLedger {
       this.store.keys.targets,
       this.store.keys.settledJob(request.githubJobId),
       this.store.keys.events,
+      this.store.keys.overflowedJob(request.githubJobId),
       request.queuedAt,
       String(request.githubJobId),
       JSON.stringify(request),
@@ -103,14 +104,51 @@ export class DemandLedger {
    * waited. The job is remembered as settled for a day, so a late `queued` cannot bring it back.
    */
   async settled(pool: string, githubJobId: number): Promise<ProvisionRequest | undefined> {
-    const text = await this.store.redis.runnerhubSettleDemand(
-      this.store.keys.queuedJobs(pool),
-      this.store.keys.queuedDemand(pool),
-      this.store.keys.settledJob(githubJobId),
-      String(githubJobId),
+    return (await this.settledWhere(pool, githubJobId)).demand;
+  }
+
+  /**
+   * As settled, and where: the job's pool, or the pool it overflowed to when it waited there. The
+   * overflow mark is read in the same script, so a job that never overflowed costs no extra call.
+   */
+  async settledWhere(
+    pool: string,
+    githubJobId: number,
+  ): Promise<{ pool: string; demand: ProvisionRequest | undefined }> {
+    const settle = (where: string) =>
+      this.store.redis.runnerhubSettleDemand(
+        this.store.keys.queuedJobs(where),
+        this.store.keys.queuedDemand(where),
+        this.store.keys.settledJob(githubJobId),
+        this.store.keys.overflowedJob(githubJobId),
+        String(githubJobId),
+        SETTLED_JOB_MEMORY_SECONDS,
+      );
+    const [text, overflowedTo] = await settle(pool);
+    if (text) return { pool, demand: JSON.parse(text) as ProvisionRequest };
+    if (!overflowedTo || overflowedTo === pool) return { pool, demand: undefined };
+    const [moved] = await settle(overflowedTo);
+    return { pool: overflowedTo, demand: moved ? (JSON.parse(moved) as ProvisionRequest) : undefined };
+  }
+
+  /**
+   * Moves a waiting job to the pool it overflows to (`moved` is its demand there, naming that
+   * pool): false when it no longer waits in its pool (settled, or moved by another process).
+   */
+  async overflow(request: ProvisionRequest, moved: ProvisionRequest): Promise<boolean> {
+    const keys = this.store.keys;
+    const done = await this.store.redis.runnerhubOverflowDemand(
+      keys.queuedJobs(request.pool),
+      keys.queuedDemand(request.pool),
+      keys.queuedJobs(moved.pool),
+      keys.queuedDemand(moved.pool),
+      keys.overflowedJob(request.githubJobId),
+      String(request.githubJobId),
+      JSON.stringify(moved),
+      moved.pool,
       SETTLED_JOB_MEMORY_SECONDS,
     );
-    return text ? (JSON.parse(text) as ProvisionRequest) : undefined;
+    return done === 1;
   }
 
   /** Jobs still waiting in the pool, oldest first, dropping those too old to be real. */

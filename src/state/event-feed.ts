@@ -19,6 +19,7 @@ export const FEED_EVENT_KINDS = [
   "crashed",
   "oom-killed",
   "removed",
+  "overflowed",
 ] as const;
 export type FeedEventKind = (typeof FEED_EVENT_KINDS)[number];
 
@@ -47,7 +48,7 @@ export interface EventFeed {
 
 /** The timeline entry for a runner that ended, by its exit reason. */
 export function exitEventKind(reason: string): FeedEventKind {
-  if (reason === "crashed") return "crashed";
+  if (reason === "crashed" || reason === "runner-outdated") return "crashed";
   if (reason === "oom-killed") return "oom-killed";
   return "removed";
 }

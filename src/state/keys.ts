@@ -105,6 +105,14 @@ export class RedisKeys {
     return `${this.prefix}:settled:${githubJobId}`;
   }
 
+  /**
+   * String, 24 h TTL: the pool a waiting job overflowed to (overflow-demand.lua); its demand is
+   * settled there, and a late `queued` does not record it in its first pool again.
+   */
+  overflowedJob(githubJobId: number): string {
+    return `${this.prefix}:overflowed:${githubJobId}`;
+  }
+
   /** String, 5 min TTL: the job's status as GitHub last answered it (bounds status checks per job). */
   jobStatus(githubJobId: number): string {
     return `${this.prefix}:job-status:${githubJobId}`;

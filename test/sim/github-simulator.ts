@@ -417,6 +417,8 @@ export class GitHubSimulator {
   private heldTotal = 0;
   /** While set, a runner's first poll tells it to exit with this code before taking any job. */
   private startCrashCode: number | undefined;
+  /** While set, a runner's first poll refuses it as GitHub refuses an outdated runner version. */
+  private refusedVersion: string | undefined;
   /** x-ratelimit-* headers on every API answer, when set */
   private rateLimit: { remaining: number; resetAt: number } | undefined;
   /** GitHub's secondary limit per installation token, when set (limitPointsPerMinute) */
@@ -565,6 +567,15 @@ export class GitHubSimulator {
    */
   crashRunnersAtStart(exitCode: number | undefined): void {
     this.startCrashCode = exitCode;
+  }
+
+  /**
+   * GitHub refuses runners of this version from now on (more than 30 days behind the newest
+   * release): each runner's first poll is refused, and the stub prints what the real runner prints
+   * and exits 0, as the real run.sh does (test/sim/stub-runner/run.sh). Undefined accepts runners again.
+   */
+  refuseRunnerVersion(version: string | undefined): void {
+    this.refusedVersion = version;
   }
 
   /** Faults not yet used up. */
@@ -1419,6 +1430,8 @@ export class GitHubSimulator {
     reg.lastPollAt = Date.now();
     if (reg.jobId === null && this.startCrashCode !== undefined)
       return { status: 200, text: `exit ${this.startCrashCode}\n` };
+    if (reg.jobId === null && this.refusedVersion !== undefined)
+      return { status: 200, text: `deprecated ${this.refusedVersion}\n` };
     if (reg.jobId === null) {
       const job = [...this.jobsById.values()]
         .filter((j) => j.status === "queued" && this.canTake(reg, j))

@@ -91,3 +91,23 @@ describe("the stub runner's boot time", () => {
     expect(firstPoll(id)).toBeUndefined();
   });
 });
+
+describe("the stub runner refused for its version", () => {
+  it("prints the real runner's refusal and exits 0, as actions/runner's run-helper.sh does", async () => {
+    sim.refuseRunnerVersion("2.328.0");
+    await startStub("outdated", {});
+    const container = containers[0];
+    if (!container) throw new Error("no container");
+    const ended = await sim.waitFor(
+      async () => {
+        const state = (await container.inspect()).State;
+        return !state.Running && state;
+      },
+      { timeoutMs: 10_000, what: "the stub to exit" },
+    );
+    expect(ended.ExitCode).toBe(0);
+    const logs = (await container.logs({ stdout: true, stderr: true })).toString("utf8");
+    expect(logs).toContain("An error occured: Runner version v2.328.0 is deprecated and cannot receive messages.");
+    expect(logs).toContain("Runner listener exit with terminated error, stop the service, no retry needed.");
+  });
+});

@@ -91,7 +91,7 @@ export const ROUTE_DOCS = {
     method: "GET",
     template: "/admin/pools",
     summary:
-      "Pools with their effective limits (run-time overrides applied), runner counts, and the idle runners each keeps warm now and why",
+      "Pools with their effective limits (run-time overrides applied), runner counts, the idle runners each keeps warm now and why, the pool each overflows to, and a crash loop with its fix when the cause is known (runner-outdated)",
     responses: { 200: { description: "The pools, in the order of the pools file", schema: "PoolList" } },
   },
   "PATCH /admin/pools/{name}": {

@@ -26,7 +26,7 @@ thead th { background: var(--head); font-weight: 600; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 meter { width: 4rem; vertical-align: middle; }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: 1rem; font-size: .85rem; font-weight: 600; background: #eaeef2; color: #24292f; }
-.badge-starting, .badge-runner-created, .badge-queued { background: #ddf4ff; color: #0a3069; }
+.badge-starting, .badge-runner-created, .badge-queued, .badge-overflowed { background: #ddf4ff; color: #0a3069; }
 .badge-idle, .badge-ok, .badge-completed { background: #dafbe1; color: #116329; }
 .badge-busy, .badge-took-job { background: #fff8c5; color: #6c4400; }
 .badge-crashed, .badge-oom-killed, .badge-unreachable, .badge-crash-looping { background: #ffebe9; color: #a40e26; }

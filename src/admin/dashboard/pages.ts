@@ -29,6 +29,7 @@ const KIND_LABELS: Record<FeedEventKind, string> = {
   crashed: "crashed",
   "oom-killed": "OOM-killed",
   removed: "removed",
+  overflowed: "overflowed",
 };
 
 export function runnerPath(name: string): string {
@@ -90,6 +91,7 @@ function crashLoopNote(pool: PoolView): Html | "" {
       <time datetime="${loop.backoffUntil}">${loop.backoffUntil.slice(11, 19)}</time> UTC (backoff ${loop.backoffs}).
       Last: <a href="${runnerPath(loop.lastRunner)}">${loop.lastRunner}</a> (${exit}).
     </p>
+    ${loop.fix ? html`<p class="fix" data-fix="${pool.name}"><strong>Fix:</strong> ${loop.fix}</p>` : ""}
     <pre tabindex="0">${loop.lastLines || "(no log lines kept)"}</pre>
   </div>`;
 }
@@ -100,12 +102,17 @@ function warmCell(idle: number, target: number | undefined): Html {
   return html`<td class="num" data-warm="${state}">${idle} / ${target ?? "–"}</td>`;
 }
 
+/** Where the pool's jobs go when it cannot start them now (pools file `overflow`). */
+function overflowNote(pool: PoolView): Html | "" {
+  return pool.overflow ? html` <small data-overflow="${pool.overflow}">overflows to ${pool.overflow}</small>` : "";
+}
+
 function poolsTable(pools: readonly PoolView[], targets: ReadonlyMap<string, number>): Html {
   if (pools.length === 0) return html`<p>No pools are configured.</p>`;
   const rows = pools.map((pool) => {
     const { limits, counts } = pool;
     return html`<tr data-pool="${pool.name}" data-health="${pool.health}">
-      <th scope="row">${pool.name}${pool.health === "ok" ? "" : html` ${badge(pool.health)}`}</th>
+      <th scope="row">${pool.name}${pool.health === "ok" ? "" : html` ${badge(pool.health)}`}${overflowNote(pool)}</th>
       <td>${pool.labels.join(", ")}</td>
       ${num(limits.maxRunners)}${num(limits.minIdle)}${num(counts.starting)}${num(counts.idle)}${num(counts.busy)}${num(counts.waiting)}${num(counts.parked)}
       <td class="num">

@@ -17,8 +17,9 @@ const SCRIPTS = {
   runnerhubReleaseLock: { file: "release-lock.lua", numberOfKeys: 1 },
   runnerhubPutRunner: { file: "put-runner.lua", numberOfKeys: 3 },
   runnerhubRetireRunner: { file: "retire-runner.lua", numberOfKeys: 7 },
-  runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 5 },
-  runnerhubSettleDemand: { file: "settle-demand.lua", numberOfKeys: 3 },
+  runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 6 },
+  runnerhubSettleDemand: { file: "settle-demand.lua", numberOfKeys: 4 },
+  runnerhubOverflowDemand: { file: "overflow-demand.lua", numberOfKeys: 5 },
   runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 2 },
   runnerhubPauseGitHubBudget: { file: "pause-github-budget.lua", numberOfKeys: 2 },
   runnerhubEngineBeat: { file: "engine-beat.lua", numberOfKeys: 1 },
@@ -107,6 +108,7 @@ declare module "ioredis" {
       targets: string,
       settledJob: string,
       feed: string,
+      overflowMark: string,
       queuedAt: number,
       githubJobId: string,
       request: string,
@@ -119,9 +121,21 @@ declare module "ioredis" {
       queuedJobs: string,
       queuedDemand: string,
       settledJob: string,
+      overflowMark: string,
       githubJobId: string,
       keepSeconds: number,
-    ): Result<string | null, Context>;
+    ): Result<[string | null, string | null], Context>;
+    runnerhubOverflowDemand(
+      fromJobs: string,
+      fromDemand: string,
+      toJobs: string,
+      toDemand: string,
+      overflowMark: string,
+      githubJobId: string,
+      request: string,
+      toPool: string,
+      keepSeconds: number,
+    ): Result<0 | 1, Context>;
   }
 }
 

@@ -11,6 +11,8 @@
     KEYS[3] the targets (hash: targetKey -> {installationId, scope, seenAt} as JSON)
     KEYS[4] the job's settled mark (string, written by settle-demand.lua)
     KEYS[5] the event feed (stream, capped like RedisEventFeed.record caps it)
+    KEYS[6] the job's overflow mark (string, written by overflow-demand.lua): the job waits in
+            the pool it overflowed to, so it is not recorded in this one again
 
     ARGV[1] queuedAt (ms)
     ARGV[2] GitHub job id
@@ -22,10 +24,11 @@
     ARGV[7] the feed's approximate maximum length
 
   Output:
-    1 when the job was not waiting yet, 0 when it was (a redelivered webhook), -1 when the job is
-    settled (nothing written)
+    1 when the job was not waiting yet, 0 when it was (a redelivered webhook; also when it waits in
+    the pool it overflowed to, and then nothing is written), -1 when the job is settled (nothing written)
 ]]
 if redis.call("EXISTS", KEYS[4]) == 1 then return -1 end
+if redis.call("EXISTS", KEYS[6]) == 1 then return 0 end
 local added = redis.call("ZADD", KEYS[1], ARGV[1], ARGV[2])
 redis.call("HSET", KEYS[2], ARGV[2], ARGV[3])
 redis.call("HSET", KEYS[3], ARGV[4], ARGV[5])

@@ -104,7 +104,7 @@ async function receive(payload: WorkflowJobExample, id = randomUUID()): Promise<
 }
 
 async function count(
-  counter: Metrics["webhooks"] | Metrics["jobsIgnored"] | Metrics["jobsQueued"],
+  counter: Metrics["webhooks"] | Metrics["jobsIgnored"] | Metrics["jobsQueued"] | Metrics["jobsStarted"],
   labels: Record<string, string>,
 ) {
   const { values } = await counter.get();
@@ -156,6 +156,29 @@ describe("workflow_job.queued", () => {
     expect(await ctx.ledger.waitingCount(POOL.name)).toBe(0);
     expect(await count(metrics.webhooks, { action: "queued", outcome: "settled" })).toBe(2);
     expect(await ctx.redis.ttl(new RedisKeys(ctx.prefix).settledJob(matching.id))).toBeGreaterThan(23 * 3600);
+  });
+
+  it("keeps a job that overflowed in the pool it moved to: a redelivered queued adds nothing, in_progress settles it there", async () => {
+    const queued = event("queued", matching);
+    await receive(queued);
+    // The example's job is years old: read the ledger as of its day, not NOW (older demand is dropped).
+    const then = Date.parse(queued.workflow_job.created_at);
+    const [waiting] = await ctx.ledger.waiting(POOL.name, then);
+    if (!waiting) throw new Error("the job is not waiting");
+    expect(await ctx.ledger.overflow(waiting, { ...waiting, pool: BIG.name, overflowedFrom: POOL.name })).toBe(true);
+    // Moved once: a second move (another process) finds nothing to move.
+    expect(await ctx.ledger.overflow(waiting, { ...waiting, pool: BIG.name, overflowedFrom: POOL.name })).toBe(false);
+
+    await receive(queued);
+    expect(await ctx.ledger.waitingCount(POOL.name)).toBe(0);
+    expect((await ctx.ledger.waiting(BIG.name, then)).map((r) => [r.githubJobId, r.overflowedFrom])).toEqual([
+      [matching.id, POOL.name],
+    ]);
+    expect(await ctx.queues.provision.count()).toBe(1);
+
+    await receive(event("in_progress", { ...matching, runner_name: "someone-elses-runner" }));
+    expect(await ctx.ledger.waitingCount(BIG.name)).toBe(0);
+    expect(await count(metrics.jobsStarted, { pool: BIG.name })).toBe(1);
   });
 
   it("adds nothing for a job no pool serves and counts it as ignored", async () => {

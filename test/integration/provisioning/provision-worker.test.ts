@@ -312,6 +312,78 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
   });
 });
 
+describe("overflow: a job its pool cannot start moves to the pool's overflow pool", () => {
+  const full = testPool({ name: "linux", command: ["sleep", "300"], maxRunners: 0, overflow: "spill" });
+  const spill = (maxRunners: number) =>
+    testPool({ name: "spill", labels: ["self-hosted", "linux", "spill"], command: ["sleep", "300"], maxRunners });
+
+  /** Runs one job through a worker; resolves with its entry once it started or was parked. */
+  async function runJob(pools: ReturnType<typeof testPool>[], demand: ProvisionRequest, metrics: Metrics) {
+    const events = new QueueEvents(ctx.queues.provision.name, {
+      connection: ctx.redis.duplicate(),
+      prefix: ctx.prefix,
+    });
+    await events.waitUntilReady();
+    const worker = startProvisionWorker(deps({ pools: ctx.poolsOf(() => pools), metrics }), {
+      connection: ctx.redis,
+      prefix: ctx.prefix,
+      concurrency: 1,
+      log: ctx.log,
+    });
+    try {
+      const job = await ctx.queues.provision.add("provision", demand, { jobId: provisionJobId(demand.githubJobId) });
+      const parked = () => ctx.redis.zcard(new RedisKeys(ctx.prefix).parked("pool", "linux"));
+      const done = job.waitUntilFinished(events, 20_000).then((outcome: unknown) => ({ outcome }));
+      const waiting = vi.waitFor(async () => expect(await parked()).toBe(1), { timeout: 20_000 }).then(() => ({}));
+      const result = (await Promise.race([done, waiting])) as { outcome?: unknown };
+      return { result, entry: await ctx.queues.provision.getJob(provisionJobId(demand.githubJobId)) };
+    } finally {
+      await worker.close();
+      await events.close();
+    }
+  }
+
+  async function overflows(metrics: Metrics): Promise<number> {
+    return (await metrics.overflows.get()).values.find((v) => v.labels.from === "linux")?.value ?? 0;
+  }
+
+  afterEach(async () => {
+    await ctx.queues.provision.obliterate({ force: true });
+  });
+
+  it("starts it in the overflow pool when that pool has room, counted there, the ledger entry moved", async () => {
+    const { scope } = githubForJit(801);
+    const metrics = createMetrics();
+    const { result, entry } = await runJob([full, spill(1)], await queued(8001), metrics);
+    expect(result.outcome).toMatchObject({ kind: "started" });
+    expect(entry?.data).toMatchObject({ pool: "spill", overflowedFrom: "linux" });
+    expect(await ctx.engineSlots.hasRoom({ name: "spill", maxRunners: 1 })).toBe(false);
+    expect(await ctx.ledger.waitingCount("linux")).toBe(0);
+    expect(await ctx.ledger.waitingCount("spill")).toBe(1);
+    expect(await overflows(metrics)).toBe(1);
+    expect((await ctx.feed.recent(10)).map((event) => [event.kind, event.pool, event.reason])).toContainEqual([
+      "overflowed",
+      "spill",
+      "from linux (pool-full)",
+    ]);
+    scope.done();
+  });
+
+  it("leaves it parked in its own pool when the overflow pool is full too, or when it overflowed once already", async () => {
+    const metrics = createMetrics();
+    const first = await runJob([full, spill(0)], await queued(8002), metrics);
+    expect(first.result.outcome).toBeUndefined();
+    expect(first.entry?.data.pool).toBe("linux");
+    await ctx.flushPrefix();
+
+    const again = await runJob([full, spill(1)], await queued(8003, { overflowedFrom: "other" }), metrics);
+    expect(again.result.outcome).toBeUndefined();
+    expect(again.entry?.data.pool).toBe("linux");
+    expect(await ctx.ledger.waitingCount("linux")).toBe(1);
+    expect(await overflows(metrics)).toBe(0);
+  });
+});
+
 describe("what one provision tells operators", () => {
   async function histogramCount(metrics: Metrics, name: string): Promise<number> {
     const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);

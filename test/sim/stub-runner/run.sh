@@ -1,7 +1,7 @@
 #!/bin/sh
 # Plays a GitHub Actions runner against test/sim/github-simulator.ts. The JIT config the app passes
 # in ACTIONS_RUNNER_INPUT_JITCONFIG is, for the simulator, base64 of "<simulator url> <runner id>".
-# Exit codes: 0 job done or registration gone, 2 bad config (or STUB_BOOT_SECONDS), 3 simulator
+# Exit codes: 0 job done, registration gone or runner version refused, 2 bad config (or STUB_BOOT_SECONDS), 3 simulator
 # unreachable, or the code a "crash" job or an "exit" at start asks for.
 
 log() {
@@ -76,6 +76,17 @@ while :; do
       log "runner $id cannot start: simulated start-up failure"
       log "exiting with code ${answer#exit }"
       exit "${answer#exit }"
+      ;;
+    "deprecated "*)
+      # GitHub refuses the runner's version. The real runner's words (actions/runner:
+      # src/Sdk/WebApi/WebApi/BrokerHttpClient.cs throws "Runner version v{runnerVersion} is
+      # deprecated and cannot receive messages.", the listener prints it after "An error occured: ",
+      # as in actions/runner issue #4305), then src/Misc/layoutroot/run-helper.sh.template's line
+      # for the listener's terminated error, and its exit 0.
+      echo "Current runner version: '${answer#deprecated }'"
+      echo "An error occured: Runner version v${answer#deprecated } is deprecated and cannot receive messages."
+      echo "Runner listener exit with terminated error, stop the service, no retry needed."
+      exit 0
       ;;
     *404*)
       log "registration $id is gone"

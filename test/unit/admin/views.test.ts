@@ -4,6 +4,7 @@ import type { WarmTarget } from "../../../src/pools/warm-target.js";
 import { poolViewSchema, runnerDetailSchema, runnerViewSchema } from "../../../src/admin/schemas.js";
 import { engineCapacity } from "../../../src/admin/format.js";
 import {
+  crashLoopView,
   engineViews,
   fieldProblems,
   jobView,
@@ -347,5 +348,23 @@ describe("engines", () => {
     expect(engineViews([], { name: "c", capacity: 4, reachable: true }, { ages: [], timeoutMs: 1 })).toEqual([
       { name: "c", starting: 0, idle: 0, busy: 0, capacity: 4, health: "ok", lastBeatMs: null },
     ]);
+  });
+});
+
+describe("crashLoopView", () => {
+  const record = {
+    poolVersion: "v",
+    crashes: 1,
+    backoffs: 1,
+    backoffUntil: 31_000,
+    lastCrashAt: 1000,
+    lastRunner: "linux-1",
+    lastExitCode: 0,
+    lastReason: "runner-outdated",
+  };
+
+  it("gives the fix for a runner GitHub refused for its version, and none for a crash of unknown cause", () => {
+    expect(crashLoopView(record, undefined).fix).toMatch(/newer image.*pull: always/);
+    expect(crashLoopView({ ...record, lastReason: "crashed" }, undefined)).not.toHaveProperty("fix");
   });
 });

@@ -67,6 +67,26 @@ describe("formatPools", () => {
     );
   });
 
+  it("notes where a pool overflows to and the fix for an outdated runner", () => {
+    const crashLoop = {
+      crashes: 1,
+      backoffs: 1,
+      backoffUntil: "2026-01-01T00:00:30.000Z",
+      lastCrashAt: "2026-01-01T00:00:00.000Z",
+      lastRunner: "linux-1",
+      lastExitCode: 0,
+      lastReason: "runner-outdated",
+      lastLines: "",
+      fix: "use a newer image; pull: always",
+    };
+    const text = formatPools([poolView({ name: "linux", overflow: "big", health: "crash-looping", crashLoop })]);
+    expect(text.split("\n").slice(2)).toEqual([
+      "linux: jobs it cannot start now overflow to big",
+      "linux: runner-outdated; fix: use a newer image; pull: always",
+      "",
+    ]);
+  });
+
   it("says so when there is nothing", () => {
     expect(formatPools([])).toBe("no pools\n");
   });

@@ -131,6 +131,37 @@ describe("loadPools", () => {
     ]);
   });
 
+  it("takes an overflow that names another pool", () => {
+    const pools = loadPools(
+      writePools(`
+- { name: small, labels: [self-hosted, linux], image: x, maxRunners: 1, overflow: big }
+- { name: big, labels: [self-hosted, linux, big], image: x, maxRunners: 1, overflow: huge }
+- { name: huge, labels: [self-hosted, linux, big, huge], image: x, maxRunners: 1 }
+`),
+    );
+    expect(pools.map((pool) => pool.overflow)).toEqual(["big", "huge", undefined]);
+  });
+
+  it("refuses an overflow naming the pool itself, no pool, or going round in a loop", () => {
+    const problems = problemsOf(() =>
+      loadPools(
+        writePools(`
+- { name: a, labels: [self-hosted], image: x, maxRunners: 1, overflow: a }
+- { name: b, labels: [self-hosted], image: x, maxRunners: 1, overflow: huge }
+- { name: c, labels: [self-hosted], image: x, maxRunners: 1, overflow: d }
+- { name: d, labels: [self-hosted], image: x, maxRunners: 1, overflow: e }
+- { name: e, labels: [self-hosted], image: x, maxRunners: 1, overflow: c }
+- { name: f, labels: [self-hosted], image: x, maxRunners: 1, overflow: c }
+`),
+      ),
+    );
+    expect(problems).toEqual([
+      'pools[0].overflow: pool "a" cannot overflow to itself; name another pool',
+      'pools[1].overflow: pool "b" overflows to "huge", which no pool is called; pools: a, b, c, d, e, f',
+      "pools[2].overflow: overflow goes round in a loop (c → d → e → c); end the chain at a pool without overflow",
+    ]);
+  });
+
   it("explains a missing file and broken YAML", () => {
     expect(problemsOf(() => loadPools("/nonexistent/pools.yml"))[0]).toMatch(/RUNNERHUB_CONFIG: file not found/);
     expect(problemsOf(() => loadPools(writePools("- name: [unclosed")))[0]).toMatch(/not valid YAML/);

@@ -55,6 +55,14 @@ describe("crash loops", () => {
     expect(crashLoopOf(crashes([1000, 2000]).record, V, 2001, POLICY)).toBeUndefined();
   });
 
+  it("backs off at the first runner GitHub refuses for its version: the next from the same image is refused too", () => {
+    const outdated = { runnerName: "r-1", exitCode: 0, reason: "runner-outdated" as const, at: 1000 };
+    const { record, backoffBegun } = afterCrash(undefined, outdated, V, POLICY);
+    expect(backoffBegun).toBe(true);
+    expect(record).toMatchObject({ crashes: 1, backoffs: 1, backoffUntil: 31_000, lastReason: "runner-outdated" });
+    expect(crashedBeforeJob(runner(), "runner-outdated")).toBe(true);
+  });
+
   it("doubles each backoff after a crash past the last one, up to the ceiling", () => {
     let { record } = crashes([0, 0, 0]);
     const lengths: number[] = [];
