@@ -60,6 +60,13 @@ const POOL = {
   resources: { memory: "64m", pids: 128 },
 };
 
+/**
+ * The installations phase's second pool: each installation's jobs on a pool of their own, so the
+ * one-installation baseline (its jobs split over both pools the same way) differs only in the
+ * installation, not in how demand is counted per pool.
+ */
+const POOL_B = { ...POOL, name: "linux-b", labels: ["self-hosted", "linux-b"] };
+
 interface Engine {
   name: string;
   dockerd: DockerEngine;
@@ -141,16 +148,16 @@ async function dockerAlone(engines: readonly Engine[], perEngine: number): Promi
 }
 
 /**
- * Queues the jobs (owner, installation) at once and waits for every runner container to start
- * on any engine, every job to complete, every container to be removed and every webhook to be
- * delivered: the Redis commands, GitHub calls and CPU counted are a whole job's.
+ * Queues the jobs (owner, installation) at once and waits for every job to be taken by a runner
+ * (in_progress), to complete, for as many runner containers to be removed and for every webhook
+ * to be delivered: the Redis commands, GitHub calls and CPU counted are a whole job's.
  */
 async function measureBurst(
   sim: GitHubSimulator,
   redis: Redis,
   engines: readonly Engine[],
   apps: readonly AppProcess[],
-  batches: readonly { owner: string; installationId: number; count: number }[],
+  batches: readonly { owner: string; installationId: number; count: number; labels?: string[] }[],
 ): Promise<BurstResult> {
   const jobsTotal = batches.reduce((sum, batch) => sum + batch.count, 0);
   const seenBefore = engines.map((engine) => engine.events.seen.length);
@@ -167,7 +174,7 @@ async function measureBurst(
             owner: batch.owner,
             repo: "app",
             installationId: batch.installationId,
-            labels: ["self-hosted", "linux"],
+            labels: batch.labels ?? ["self-hosted", "linux"],
             behavior: { kind: "run", seconds: JOB_SECONDS },
           }),
         ),
@@ -176,12 +183,16 @@ async function measureBurst(
   ).map((job) => job.id);
   const newEvents = (action: string) =>
     engines.flatMap((engine, e) => engine.events.seen.slice(seenBefore[e]).filter((event) => event.action === action));
-  const starts = await waitFor(() => (newEvents("start").length >= jobsTotal ? newEvents("start") : undefined), {
-    timeoutMs: PHASE_DEADLINE_MS,
-    intervalMs: 50,
-    what: `all ${jobsTotal} runner containers to start`,
-  });
-  const allStartedMs = Math.max(...starts.map((event) => event.atMs)) - t0;
+  // A job counts once a runner took it (in_progress at the simulator): a runner left idle by an
+  // earlier phase may take one without a container starting for it.
+  const startedAt = await waitFor(
+    () => {
+      const times = jobs.map((id) => sim.getJob(id)?.startedAt ?? null);
+      return times.every((at) => at !== null) ? times.map((at) => Date.parse(at ?? "")) : undefined;
+    },
+    { timeoutMs: PHASE_DEADLINE_MS, intervalMs: 50, what: `all ${jobsTotal} jobs to be taken by a runner` },
+  );
+  const allStartedMs = Math.max(...startedAt) - t0;
   await waitFor(() => jobs.every((id) => sim.getJob(id)?.status === "completed"), {
     timeoutMs: PHASE_DEADLINE_MS,
     intervalMs: 100,
@@ -283,7 +294,7 @@ async function runBench(cleanup: Cleanup): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "runnerhub-bench-scale-"));
   cleanup.add("the pools file", () => rm(dir, { recursive: true, force: true }));
   const poolsFile = path.join(dir, "pools.yml");
-  await writeFile(poolsFile, stringify([POOL]));
+  await writeFile(poolsFile, stringify([POOL, POOL_B]));
   const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });
   cleanup.add("the GitHub simulator", () => sim.stop());
   const baseEnv = (prefix: string): Record<string, string> => ({
@@ -323,13 +334,15 @@ async function runBench(cleanup: Cleanup): Promise<void> {
 
   log(`a scaled-down GitHub budget: ${INSTALLATION_BURST} jobs of one installation, then of two`);
   const scaledApps = await startApps({ ...baseEnv("scalei"), ...SCALED_BUDGET }, engines, sim, cleanup);
+  const half = INSTALLATION_BURST / 2;
   const oneInstallation = await measureBurst(sim, redis, engines, scaledApps, [
-    { owner: "acme", installationId: 1, count: INSTALLATION_BURST },
+    { owner: "acme", installationId: 1, count: half },
+    { owner: "acme", installationId: 1, count: half, labels: POOL_B.labels },
   ]);
   await waitForFullBudgets(redis, "scalei", 100, 300);
   const twoInstallations = await measureBurst(sim, redis, engines, scaledApps, [
-    { owner: "acme", installationId: 1, count: INSTALLATION_BURST / 2 },
-    { owner: "globex", installationId: 2, count: INSTALLATION_BURST / 2 },
+    { owner: "acme", installationId: 1, count: half },
+    { owner: "globex", installationId: 2, count: half, labels: POOL_B.labels },
   ]);
   await Promise.all(scaledApps.map((app) => app.stop()));
 
