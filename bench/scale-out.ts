@@ -58,6 +58,8 @@ const POOL = {
   network: "host",
   allowHostNetwork: true,
   resources: { memory: "64m", pids: 128 },
+  // A runner started for a job another runner took retires soon, so no phase inherits idle runners.
+  idleTimeout: "5s",
 };
 
 /**
@@ -222,6 +224,11 @@ async function measureBurst(
   };
 }
 
+async function managedContainers(engine: Engine): Promise<number> {
+  const listed = await engine.docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`] } });
+  return listed.length;
+}
+
 /** Waits until no GitHub budget of the prefix is below its burst (a missing key is a full bucket). */
 async function waitForFullBudgets(redis: Redis, prefix: string, burst: number, perMinute: number): Promise<void> {
   await waitFor(
@@ -340,6 +347,11 @@ async function runBench(cleanup: Cleanup): Promise<void> {
     { owner: "acme", installationId: 1, count: half, labels: POOL_B.labels },
   ]);
   await waitForFullBudgets(redis, "scalei", 100, 300);
+  // An idle acme runner left over would count as on its way for a globex job of the same pool.
+  await waitFor(
+    async () => (await Promise.all(engines.map((engine) => managedContainers(engine)))).every((count) => count === 0),
+    { timeoutMs: PHASE_DEADLINE_MS, intervalMs: 500, what: "the first phase's idle runners to retire" },
+  );
   const twoInstallations = await measureBurst(sim, redis, engines, scaledApps, [
     { owner: "acme", installationId: 1, count: half },
     { owner: "globex", installationId: 2, count: half, labels: POOL_B.labels },
