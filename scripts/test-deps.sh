@@ -7,11 +7,12 @@ set -euo pipefail
 
 # package:command it provides (checked instead where dpkg-query is absent, i.e. not Debian).
 #   redis-server    the throwaway Redis of test/support/global-setup.ts
+#   redis-sentinel  the Sentinels of the failover tests (test/support/redis-sentinel.ts)
 #   docker.io       the private dockerd of the same setup
 #   busybox-static  the static busybox copied into the stub runner image (test/sim/stub-image.ts)
 #   chromium        the headless browser of the dashboard test (test/e2e/dashboard.test.ts)
 #   docker-registry the loopback registry image pulls are tested against (test/support/registry.ts)
-packages=(redis-server:redis-server docker.io:dockerd busybox-static:busybox chromium:chromium docker-registry:docker-registry)
+packages=(redis-server:redis-server redis-sentinel:redis-sentinel docker.io:dockerd busybox-static:busybox chromium:chromium docker-registry:docker-registry)
 
 # installed PACKAGE COMMAND
 installed() {

@@ -13,7 +13,8 @@ import type { ImageRecord } from "../images/policy.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import type { RunnerRecord } from "../state/runner-store.js";
 import { OVERVIEW_EVENTS } from "../tunables.js";
-import { JOB_STATES, type JobListState, type Overview, type PoolView } from "./schemas.js";
+import { JOB_STATES, type FairShareView, type JobListState, type Overview, type PoolView } from "./schemas.js";
+import { repositoryShares } from "../pools/fair-share.js";
 import { engineViews, poolCounts, poolView, selectRunners, type LocalEngineState } from "./views.js";
 
 export interface OverviewDeps {
@@ -22,7 +23,7 @@ export interface OverviewDeps {
   runners: RunnerStore;
   slots: Slots;
   queues: Queues;
-  ledger: Pick<DemandLedger, "waitingCount" | "arrivals">;
+  ledger: Pick<DemandLedger, "waitingCount" | "arrivals" | "waiting">;
   feed: { recent(count: number): Promise<FeedEntry[]> };
   /** Workers' heartbeats, the health of engines other processes work on. */
   heartbeats: { ages(): Promise<{ engine: string; ageMs: number }[]> };
@@ -82,9 +83,18 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
         });
         const looping = crashLoopOf(crashLoops.get(pool.name), poolVersion(pool), now, deps.crashLoops.policy);
         const crashLoop = looping && { record: looping, logs: await deps.runners.logsOf(looping.lastRunner) };
-        return poolView(pool, overrides[pool.name], counts, warm, images, now, crashLoop);
+        const view = poolView(pool, overrides[pool.name], counts, warm, images, now, crashLoop);
+        return pool.perRepository ? { ...view, fairShare: await fairShareOf(pool, pool.perRepository) } : view;
       }),
     );
+  }
+
+  async function fairShareOf(pool: Pool, perRepository: { maxRunners: number }): Promise<FairShareView> {
+    const [slots, waiting] = await Promise.all([
+      deps.slots.repositories(pool.name),
+      deps.ledger.waiting(pool.name, deps.now()),
+    ]);
+    return { maxRunnersPerRepository: perRepository.maxRunners, repositories: repositoryShares(slots, waiting) };
   }
 
   async function localEngine(): Promise<LocalEngineState | undefined> {

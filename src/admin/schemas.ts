@@ -133,6 +133,28 @@ export const warmReasonSchema = z.object({
   cappedBy: z.object({ by: z.enum(["maxIdle", "freeSlots"]), limit: z.int().min(0) }).nullable(),
 });
 
+/** A fair-share pool (perRepository): its per-repository ceiling and each repository's share now. */
+export const fairShareSchema = z
+  .object({
+    /** The pool's perRepository.maxRunners: no repository holds more runners at once. */
+    maxRunnersPerRepository: z.int().min(1),
+    /** Every repository holding a slot of the pool or with a job waiting, by name. */
+    repositories: z.array(
+      z.object({
+        /** owner/repo, lower case. */
+        repository: z.string(),
+        /** Runners holding a slot for the repository: being made or running (registered at the repository). */
+        running: z.int().min(0),
+        /** Its jobs GitHub reported queued that no runner took yet. */
+        waiting: z.int().min(0),
+        /** Provision entries parked until the repository's turn (round-robin) and a free slot. */
+        parked: z.int().min(0),
+      }),
+    ),
+  })
+  .meta({ description: "Present only for a pool with perRepository (fair share inside the pool)" });
+export type FairShareView = z.output<typeof fairShareSchema>;
+
 export const poolViewSchema = z.object({
   name: z.string(),
   labels: z.array(z.string()),
@@ -161,6 +183,7 @@ export const poolViewSchema = z.object({
     .describe(
       "The pool a job of this pool starts in when this pool (or its engine) is full and that pool carries every label of the job; a job moves once at most",
     ),
+  fairShare: fairShareSchema.optional(),
 });
 export type PoolView = z.output<typeof poolViewSchema>;
 

@@ -37,7 +37,7 @@ export function formatPools(pools: readonly PoolView[]): string {
   const table = formatTable(["NAME", "MAX", "MIN-IDLE", "STARTING", "IDLE", "BUSY", "WAITING", "LABELS"], rows);
   const anyOverride = pools.some((pool) => Object.keys(pool.overrides).length > 0);
   const note = anyOverride ? `${OVERRIDDEN} set at run time (runnerhub pools set), not from the pools file\n` : "";
-  return `${table}${note}${poolNotes(pools)}`;
+  return `${table}${note}${poolNotes(pools)}${pools.map(formatFairShare).join("")}`;
 }
 
 /** Lines under the pools table: where each pool's jobs overflow to, and the fix for a crash loop whose cause is known. */
@@ -48,6 +48,21 @@ function poolNotes(pools: readonly PoolView[]): string {
       ...(pool.crashLoop?.fix ? [`${pool.name}: ${pool.crashLoop.lastReason}; fix: ${pool.crashLoop.fix}\n`] : []),
     ])
     .join("");
+}
+
+/** A fair-share pool's repositories under the pools table; nothing for other pools. */
+function formatFairShare(pool: PoolView): string {
+  const share = pool.fairShare;
+  if (!share) return "";
+  const heading = `\n${pool.name} per repository (at most ${share.maxRunnersPerRepository} runners each; waiting jobs start round-robin):\n`;
+  if (share.repositories.length === 0) return `${heading}no repository holds a runner or waits\n`;
+  const rows = share.repositories.map((entry) => [
+    entry.repository,
+    String(entry.running),
+    String(entry.waiting),
+    String(entry.parked),
+  ]);
+  return `${heading}${formatTable(["REPOSITORY", "RUNNING", "WAITING", "PARKED"], rows)}`;
 }
 
 export function formatRunners(runners: readonly RunnerView[], now: number): string {

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ENV_DEFAULTS as D } from "./defaults.js";
 import { parseDockerHost, type DockerConnection } from "./docker-host.js";
 import { poolsFileSchema, type Pool } from "./pools.js";
+import { parseRedisTarget, type RedisTarget } from "../state/redis-target.js";
 import { WRITE_POINTS, type GitHubBudgetSettings } from "../github/budget.js";
 import { normalizeAuthKey } from "./image-reference.js";
 import type { LogFormat } from "../observability/logger.js";
@@ -36,8 +37,8 @@ export interface Config {
   http: { host: string; port: number };
   logLevel: LogLevel;
   logFormat: LogFormat;
-  /** Undefined: start an embedded redis-server under dataDir. */
-  redisUrl: string | undefined;
+  /** One Redis by URL, or a Sentinel-monitored primary; undefined: start an embedded redis-server under dataDir. */
+  redis: RedisTarget | undefined;
   docker: DockerTarget;
   poolsFile: string;
   pools: Pool[];
@@ -162,9 +163,13 @@ const envSchema = z.object({
     blankToUndefined,
     z
       .string()
-      .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
+      .regex(/^(rediss?|redis\+sentinel):\/\//, "must start with redis://, rediss:// or redis+sentinel://")
       .optional(),
   ),
+  REDIS_SENTINELS: optionalString,
+  REDIS_SENTINEL_NAME: optionalString,
+  REDIS_PASSWORD: optionalString,
+  REDIS_SENTINEL_PASSWORD: optionalString,
   RUNNERHUB_DOCKER_TIMEOUT: envDuration(D.RUNNERHUB_DOCKER_TIMEOUT),
   RUNNERHUB_SHUTDOWN_TIMEOUT: envDuration(D.RUNNERHUB_SHUTDOWN_TIMEOUT),
   RUNNERHUB_ENGINE_NAME: optionalString,
@@ -447,6 +452,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
   }
   const docker = parseDockerHost(env);
   if (!docker.ok) throw new ConfigError("the environment", docker.problems);
+  const redis = parseRedisTarget(vars);
+  if (!redis.ok) throw new ConfigError("the environment", redis.problems);
   const testFault = parseTestFault(env.RUNNERHUB_TEST_FAULT, env.NODE_ENV);
   if ("problem" in testFault) throw new ConfigError("the environment", [testFault.problem]);
   // Three beats may be late (a busy Redis, a GC pause) before a live engine is given up for lost.
@@ -469,7 +476,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     http,
     logLevel: vars.LOG_LEVEL,
     logFormat: vars.LOG_FORMAT,
-    redisUrl: vars.REDIS_URL,
+    redis: redis.target,
     docker: {
       name: vars.RUNNERHUB_ENGINE_NAME,
       capacity: vars.RUNNERHUB_ENGINE_CAPACITY,

@@ -2,6 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 import { parseImageReference } from "./image-reference.js";
 import { overflowProblems } from "./overflow.js";
+import { perRepositoryProblems, perRepositorySchema } from "./per-repository.js";
 import { cronProblem, timeZoneProblem } from "./schedule.js";
 import { DEFAULT_RUNNER_LIMITS } from "../tunables.js";
 import { parseDuration, parseSize } from "./units.js";
@@ -97,6 +98,8 @@ export const poolSchema = z
     registryAuth: z.string().min(1).optional(),
     command: z.array(z.string()).min(1).default(["/home/runner/run.sh"]),
     maxRunners: z.int().min(0).max(10_000),
+    /** Fair share: each runner registers at its job's repository, and no repository holds more than this many. */
+    perRepository: perRepositorySchema.optional(),
     minIdle: z.int().min(0).default(0),
     /** Floors by time of day or week; the highest entry matching the current minute wins over minIdle. */
     schedule: z.array(scheduleEntry).max(100).default([]),
@@ -149,6 +152,7 @@ export const poolSchema = z
       ctx.addIssue({ code: "custom", path: ["labels"], message: 'must include "self-hosted"' });
     }
     warmProblems(pool).forEach((problem) => ctx.addIssue({ code: "custom", ...problem }));
+    perRepositoryProblems(pool).forEach((problem) => ctx.addIssue({ code: "custom", ...problem }));
     if (sharesNetwork(pool.network) && !pool.allowHostNetwork) {
       ctx.addIssue({
         code: "custom",

@@ -45,9 +45,11 @@ export function readWorkflowJob(payload: unknown): WorkflowJobRead {
 }
 
 export function scopeOf(event: WorkflowJobEvent): RunnerScope {
-  return event.organization
-    ? { kind: "org", org: event.organization.login }
-    : { kind: "repo", owner: event.repository.owner.login, repo: event.repository.name };
+  return event.organization ? { kind: "org", org: event.organization.login } : repositoryScope(event);
+}
+
+function repositoryScope(event: WorkflowJobEvent): RunnerScope {
+  return { kind: "repo", owner: event.repository.owner.login, repo: event.repository.name };
 }
 
 export type Demand =
@@ -68,7 +70,8 @@ export function demandFor(event: WorkflowJobEvent, pools: readonly Pool[], now: 
       owner: event.repository.owner.login,
       repo: event.repository.name,
       installationId: event.installation.id,
-      scope: scopeOf(event),
+      // A fair-share pool's runner registers at the job's repository: GitHub gives it no other repository's job.
+      scope: match.pool.perRepository ? repositoryScope(event) : scopeOf(event),
       labels: event.workflow_job.labels,
       pool: match.pool.name,
       queuedAt: Number.isFinite(queuedAt) ? Math.min(queuedAt, now) : now,

@@ -5,6 +5,7 @@ import type { GitHubRunner } from "../github/runners-api.js";
 import { targetKey, type RunnerScope, type RunnerTarget } from "../scope/runner-scope.js";
 import { parseRunnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
+import { unservedByRepository } from "../pools/fair-share.js";
 import { warmShortfall, warmTarget } from "../pools/warm.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { isOnEngine, type RunnerRecord, type RunnerState } from "../state/runner-store.js";
@@ -305,11 +306,16 @@ function planPoolSize(
   // Demand lost on the way (a runner that died before taking a job, provisioning that gave up)
   // would leave a job waiting for ever; the oldest waiting jobs get a runner again.
   const room = Math.max(0, pool.maxRunners - members.length);
+  const pending = snap.pendingDemand.get(pool.name) ?? 0;
+  // A fair-share pool's runners serve their own repository only: its jobs are weighed per repository.
+  const unservedRequests = pool.perRepository ? unservedByRepository(waitingJobs, free) : waitingJobs;
   const unserved = Math.min(
-    unservedJobs(waitingJobs.length, free.length + (snap.pendingDemand.get(pool.name) ?? 0)),
+    pool.perRepository
+      ? unservedJobs(unservedRequests.length, pending)
+      : unservedJobs(waitingJobs.length, free.length + pending),
     room,
   );
-  if (unserved > 0) actions.push({ kind: "provision", pool: pool.name, requests: waitingJobs.slice(0, unserved) });
+  if (unserved > 0) actions.push({ kind: "provision", pool: pool.name, requests: unservedRequests.slice(0, unserved) });
 
   const count = warmShortfall({ target, free: free.length, waiting: waiting.size, room, unserved });
   if (count > 0) actions.push({ kind: "warm", pool: pool.name, count });

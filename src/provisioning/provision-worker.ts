@@ -6,6 +6,7 @@ import type { WorkerOptions } from "../queue/queues.js";
 import { ENGINE_FULL_RETRY_MS, PARK_FALLBACK_MS } from "../tunables.js";
 import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { provisionRunner, type ProvisionDeps } from "./provision.js";
+import { repositoryOf } from "../pools/fair-share.js";
 import { overflowDemand } from "./overflow-demand.js";
 
 export interface ProvisionWorkerDeps extends ProvisionDeps {
@@ -47,27 +48,33 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     throw new DelayedError();
   }
   if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
-  const moved = await overflowDemand(job.data, outcome.reason, deps);
+  // A repository at its ceiling stays in its pool (the share is the pool's rule) and waits on
+  // the pool: its turn comes when one of its slots frees.
+  const moved = outcome.reason === "repo-full" ? undefined : await overflowDemand(job.data, outcome.reason, deps);
   if (moved) {
     // Tried at once in the other pool (it had room); a job overflows once, so this ends.
     await job.updateData({ ...moved, parkedAt: job.data.parkedAt ?? deps.now() });
     return provisionOrPark(job, token, deps);
   }
-  const poolFull = outcome.reason === "pool-full";
+  const poolFull = outcome.reason !== "engine-full";
   if (job.data.parkedAt === undefined) await job.updateData({ ...job.data, parkedAt: deps.now() });
   // Delayed first, parked second: a release only ever pops a parked entry that is already
   // delayed, so it can always promote it. (Parked first, a release between the two steps popped
   // an entry it could not promote, and the wake-up was lost until the safety net.) A release
   // before the entry is parked finds nothing to wake; the re-check below catches it.
   await job.moveToDelayed(deps.now() + (poolFull ? PARK_FALLBACK_MS : ENGINE_FULL_RETRY_MS), token);
+  const declared = deps.pools.find(pool);
+  // A fair-share pool's demand waits on its repository's turn (round-robin between repositories).
+  const repository = poolFull && declared?.perRepository ? repositoryOf(job.data) : undefined;
   await deps.slots.park(
     poolFull ? "pool" : "engine",
     poolFull ? pool : deps.slots.engine.name,
     job.id,
     job.data.queuedAt,
+    repository,
   );
-  const maxRunners = deps.pools.find(pool)?.maxRunners ?? 0;
-  if (await deps.slots.hasRoom({ name: pool, maxRunners })) await deps.slots.wake(pool);
+  const slotPool = { name: pool, maxRunners: declared?.maxRunners ?? 0, perRepository: declared?.perRepository };
+  if (await deps.slots.hasRoom(slotPool, repositoryOf(job.data))) await deps.slots.wake(pool);
   throw new DelayedError();
 }
 

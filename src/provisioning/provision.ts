@@ -11,6 +11,7 @@ import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import type { PoolCatalog } from "../pools/catalog.js";
 import { runnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
+import { repositoryDemand, repositoryOf, runnerScope } from "../pools/fair-share.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
@@ -56,7 +57,7 @@ export interface ProvisionDeps {
 export type ProvisionOutcome =
   | { kind: "started"; runnerName: string; containerId: string }
   | { kind: "skipped"; reason: "pool-removed" | "demand-met" }
-  | { kind: "waiting"; reason: "pool-full" | "engine-full" }
+  | { kind: "waiting"; reason: "repo-full" | "pool-full" | "engine-full" }
   | { kind: "image-unavailable"; retryAt: number };
 
 const STILL_WAITING = new Set(["queued", "waiting", "pending", "requested"]);
@@ -102,19 +103,28 @@ async function registrationEnv(
  * call): jobs were taken or cancelled, and runners are on their way or idle.
  */
 async function demandOpen(
+  request: ProvisionRequest,
   pool: Pool,
   deps: ProvisionDeps,
   log: Logger,
   entry: string | undefined,
 ): Promise<{ waiting: number; free: number } | undefined> {
-  const [waiting, records] = await Promise.all([deps.ledger.waitingCount(pool.name), deps.runners.listFree(pool.name)]);
+  const [waitingJobs, records] = await Promise.all([
+    pool.perRepository ? deps.ledger.waiting(pool.name, deps.now()) : deps.ledger.waitingCount(pool.name),
+    deps.runners.listFree(pool.name),
+  ]);
   // An unfinished runner of this very entry (left on another engine by a killed worker) is no
   // runner coming for this demand: that entry is being run again right here.
   const unfinished = (record: RunnerRecord) => record.provisionEntry === entry && record.containerId === undefined;
-  const free = freeRunners(
+  const freeRecords = freeRunners(
     pool.name,
     records.filter((record) => entry === undefined || !unfinished(record)),
-  ).length;
+  );
+  // A fair-share pool's runners serve only their own repository's jobs.
+  const { waiting, free } =
+    typeof waitingJobs === "number"
+      ? { waiting: waitingJobs, free: freeRecords.length }
+      : repositoryDemand(repositoryOf(request), waitingJobs, freeRecords);
   if (unservedJobs(waiting, free) > 0) return { waiting, free };
   log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");
   return undefined;
@@ -209,7 +219,8 @@ async function resumeEntry(
   for (const record of leftovers) {
     const container = containers.find((candidate) => candidate.name === record.name);
     // Only a running container keeps its slot; anything less is withdrawn, slot and all.
-    const kept = container?.state === "running" && (await deps.slots.confirm(pool, record.name)) === "ok";
+    const kept =
+      container?.state === "running" && (await deps.slots.confirm(pool, record.name, record.repository)) === "ok";
     if (container && kept) {
       if (record.containerId === undefined) {
         await deps.runners.update(record.name, { containerId: container.id, startedAt: deps.now() });
@@ -239,7 +250,7 @@ async function takeSlot(
   deps: ProvisionDeps,
   log: Logger,
 ): Promise<ProvisionOutcome | undefined> {
-  const reservation = await deps.slots.reserve(pool, name);
+  const reservation = await deps.slots.reserve(pool, name, repositoryOf(request));
   if (reservation !== "ok") {
     log.info({ reason: reservation }, "no capacity; demand waits for a slot");
     return { kind: "waiting", reason: reservation };
@@ -276,7 +287,7 @@ function newRecord(
     engine: deps.engine.name,
     engineId: deps.engineId,
     installationId: request.installationId,
-    scope: request.scope,
+    scope: runnerScope(pool, request),
     githubJobId: request.githubJobId,
     runnerId: undefined,
     containerId: undefined,
@@ -300,7 +311,7 @@ async function registerAndStart(
   deps: ProvisionDeps,
   runnerLog: Logger,
 ): Promise<{ runnerId: number | undefined; containerId: string }> {
-  const target: RunnerTarget = { installationId: request.installationId, scope: request.scope };
+  const target: RunnerTarget = { installationId: request.installationId, scope: runnerScope(pool, request) };
   let runnerId: number | undefined;
   let containerId: string | undefined;
   try {
@@ -316,7 +327,7 @@ async function registerAndStart(
     if (!deps.ownsEngine()) {
       throw new Error(`another engine took the name "${deps.engine.name}"; this worker starts no runner`);
     }
-    const confirmed = await deps.slots.confirm(pool, name);
+    const confirmed = await deps.slots.confirm(pool, name, repositoryOf(request));
     if (confirmed !== "ok") {
       throw new Error(`the reservation of ${name} expired while it was being made and the ${confirmed} slot is taken`);
     }
@@ -329,7 +340,7 @@ async function registerAndStart(
         runnerId,
         githubJobId: request.githubJobId,
         owner: request.owner,
-        repo: request.scope.kind === "repo" ? request.scope.repo : undefined,
+        repo: target.scope.kind === "repo" ? target.scope.repo : undefined,
         installationId: request.installationId,
         registrationEnv: registration.env,
       }),
@@ -377,7 +388,7 @@ export async function provisionRunner(
   // (Docker) and the demand check (Redis) read different things, so they run side by side.
   const [image, open] = await Promise.all([
     deps.images.ensure(pool),
-    request.githubJobId > 0 ? demandOpen(pool, deps, log, entry) : { waiting: 0, free: 0 },
+    request.githubJobId > 0 ? demandOpen(request, pool, deps, log, entry) : { waiting: 0, free: 0 },
   ]);
   if (image.kind === "unavailable") {
     log.warn(

@@ -31,7 +31,7 @@ import { RedisEventFeed } from "../state/event-feed.js";
 import { ImageStore } from "../images/image-store.js";
 import { OomRerunStore } from "../lifecycle/oom-rerun-store.js";
 import { startEmbeddedRedis } from "../state/embedded-redis.js";
-import { connectRedis, type RedisHandle } from "../state/redis.js";
+import { connectRedis, serverAddress, type RedisHandle } from "../state/redis.js";
 import { Slots } from "../slots/slots.js";
 import { storeContext, type StoreContext } from "../state/store-context.js";
 import { RunnerStore } from "../state/runner-store.js";
@@ -112,7 +112,7 @@ function poolHistory(
 }
 
 export async function startShared(config: Config, log: Logger, stack: TeardownStack): Promise<Shared> {
-  const redis = config.redisUrl ? await connectRedis(config.redisUrl) : await startEmbeddedRedis(config.dataDir, log);
+  const redis = config.redis ? await connectRedis(config.redis) : await startEmbeddedRedis(config.dataDir, log);
   // An embedded redis-server must never outlive the process that started it.
   stack.defer("redis", () => redis.close());
   log.info({ redis: redis.describe, roles: [...config.roles], pools: config.pools.map((p) => p.name) }, "starting");
@@ -129,6 +129,10 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
         fields: { redis: redis.describe },
       },
     ),
+  );
+  // Each reconnect names the server, so a failover shows which primary every process follows now.
+  redis.client.on("ready", () =>
+    log.info({ redis: redis.describe, server: serverAddress(redis.client) }, "Redis connected again"),
   );
   const store = storeContext(redis.client, config.redisPrefix);
   const runners = new RunnerStore(store);
@@ -188,7 +192,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     queues,
     overrides,
     store,
-    slots: new Slots(store, queues.provision, log),
+    slots: new Slots(store, queues.provision, log, (name) => pools.find(name)?.perRepository?.maxRunners),
     probot,
     githubBudget,
     github: createRunnersApi((installationId) => probot.auth(installationId), now),

@@ -1,4 +1,5 @@
 import type { Queue } from "bullmq";
+import type { ChainableCommander } from "ioredis";
 import type { Logger } from "pino";
 import type { Pool } from "../config/pools.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
@@ -11,8 +12,20 @@ export type { Reservation };
 /** Which ceiling a slot counts against. */
 export type SlotKind = "pool" | "engine";
 
-/** What a pool's ceiling is made of: its name and the pool file's maxRunners (a run-time override in Redis beats it). */
-export type SlotPool = Pick<Pool, "name" | "maxRunners">;
+/**
+ * What a pool's ceilings are made of: its name, the pool file's maxRunners (a run-time override in
+ * Redis beats it) and, for a fair-share pool, the most runners one repository may hold.
+ */
+export type SlotPool = Pick<Pool, "name" | "maxRunners"> & Partial<Pick<Pool, "perRepository">>;
+
+/** A fair-share pool's slots and parked demand of one repository (`owner/repo`, lower case). */
+export interface RepositorySlots {
+  repository: string;
+  /** Slots held: runners being made or running. */
+  slots: number;
+  /** Provision entries parked until the repository may take a slot. */
+  parked: number;
+}
 
 /** A Docker engine's ceiling: its name and the most runner containers it may hold, undefined for no limit. */
 export interface SlotEngine {
@@ -26,10 +39,15 @@ export interface SlotEngine {
  * admin API counts and wakes); a worker takes slots through `forEngine`, bound to its engine.
  */
 export class Slots {
+  /**
+   * `perRepository`: a pool's perRepository.maxRunners (undefined when it has none), which the
+   * wake needs to pass over repositories at their ceiling.
+   */
   constructor(
     protected readonly store: StoreContext,
     private readonly queue: Queue<ProvisionRequest>,
     private readonly log: Logger,
+    private readonly perRepository: (pool: string) => number | undefined = () => undefined,
   ) {}
 
   /**
@@ -37,25 +55,36 @@ export class Slots {
    * to a crashed worker and is taken back.
    */
   forEngine(engine: SlotEngine, leaseMs = RESERVATION_LEASE_MS): EngineSlots {
-    return new EngineSlots(this.store, this.queue, this.log, engine, leaseMs);
+    return new EngineSlots(this.store, this.queue, this.log, engine, leaseMs, this.perRepository);
   }
 
   /** Frees a runner's pool and engine slots and wakes the oldest demand waiting for one. */
   async release(pool: string, runner: string, engine: string): Promise<void> {
-    await this.store.redis
+    const repository = await this.store.redis.hget(this.store.keys.slotRepos(pool), runner);
+    const freeing = this.store.redis
       .multi()
       .zrem(this.store.keys.slots("pool", pool), runner)
-      .zrem(this.store.keys.slots("engine", engine), runner)
-      .exec();
+      .zrem(this.store.keys.slots("engine", engine), runner);
+    if (repository !== null) this.freeRepositorySlot(freeing, pool, repository, runner);
+    await freeing.exec();
     await this.wake(pool, engine);
   }
 
   /** Frees one slot of one pool or engine, for repairs where the other side is unknown; wakes nobody. */
   async releaseFrom(kind: SlotKind, name: string, runner: string): Promise<void> {
-    await this.store.redis.zrem(this.store.keys.slots(kind, name), runner);
+    const repository = kind === "pool" ? await this.store.redis.hget(this.store.keys.slotRepos(name), runner) : null;
+    const freeing = this.store.redis.multi().zrem(this.store.keys.slots(kind, name), runner);
+    if (repository !== null) this.freeRepositorySlot(freeing, name, repository, runner);
+    await freeing.exec();
   }
 
-  /** Wakes the oldest demand parked on this pool, else on this engine. */
+  private freeRepositorySlot(freeing: ChainableCommander, pool: string, repository: string, runner: string): void {
+    freeing
+      .zrem(`${this.store.keys.repoSlotsPrefix(pool)}${repository}`, runner)
+      .hdel(this.store.keys.slotRepos(pool), runner);
+  }
+
+  /** Wakes the next demand parked on this pool (round-robin by repository in a fair-share pool), else on this engine. */
   async wake(pool: string | undefined, engine: string): Promise<boolean> {
     return (pool !== undefined && (await this.wakeOne("pool", pool))) || (await this.wakeOne("engine", engine));
   }
@@ -80,27 +109,81 @@ export class Slots {
     return this.store.redis.zrange(this.store.keys.slots(kind, name), "0", "-1");
   }
 
-  /** Remembers a queue entry that waits for a slot, oldest demand first. */
-  async park(kind: SlotKind, name: string, queueJobId: string, queuedAt: number): Promise<void> {
+  /**
+   * Remembers a queue entry that waits for a slot, oldest demand first; with `repository`, on that
+   * repository's turn in the pool's round-robin (a fair-share pool).
+   */
+  async park(kind: SlotKind, name: string, queueJobId: string, queuedAt: number, repository?: string): Promise<void> {
+    if (kind === "pool" && repository !== undefined) {
+      const keys = this.store.keys;
+      await this.store.redis.runnerhubParkByRepository(
+        keys.parkedRepos(name),
+        keys.parkedRepoPrefix(name),
+        repository.toLowerCase(),
+        queueJobId,
+        queuedAt,
+      );
+      return;
+    }
     await this.store.redis.zadd(this.store.keys.parked(kind, name), queuedAt, queueJobId);
   }
 
   async parkedCount(kind: SlotKind, name: string): Promise<number> {
-    return this.store.redis.zcard(this.store.keys.parked(kind, name));
+    const own = await this.store.redis.zcard(this.store.keys.parked(kind, name));
+    if (kind === "engine") return own;
+    const byRepository = await this.repositories(name);
+    return byRepository.reduce((sum, repository) => sum + repository.parked, own);
+  }
+
+  /** A fair-share pool's slots and parked demand per repository, by repository name. */
+  async repositories(pool: string): Promise<RepositorySlots[]> {
+    const keys = this.store.keys;
+    const [holders, rotation] = await Promise.all([
+      this.store.redis.hvals(keys.slotRepos(pool)),
+      this.store.redis.lrange(keys.parkedRepos(pool), 0, -1),
+    ]);
+    const names = [...new Set([...holders, ...rotation])].sort();
+    const parked = await Promise.all(
+      names.map((repository) => this.store.redis.zcard(`${keys.parkedRepoPrefix(pool)}${repository}`)),
+    );
+    return names.map((repository, index) => ({
+      repository,
+      slots: holders.filter((holder) => holder === repository).length,
+      parked: parked[index] ?? 0,
+    }));
   }
 
   private async wakeOne(kind: SlotKind, name: string): Promise<boolean> {
     for (let tries = 0; tries < MAX_WAKE_TRIES; tries++) {
-      const [id] = await this.store.redis.zpopmin(this.store.keys.parked(kind, name));
-      if (!id) return false;
-      const job = await this.queue.getJob(id);
+      const next = await this.nextParked(kind, name);
+      if (!next) return false;
+      const job = await this.queue.getJob(next.id);
       if (job && (await job.isDelayed())) {
         await job.promote();
-        this.log.debug({ queueJobId: id, [kind]: name }, "parked demand woken");
+        this.log.debug({ queueJobId: next.id, [kind]: name, repository: next.repository }, "parked demand woken");
         return true;
       }
     }
     return false;
+  }
+
+  /** Takes the next parked entry off its set: round-robin by repository for a pool, oldest first for an engine. */
+  private async nextParked(kind: SlotKind, name: string): Promise<{ id: string; repository?: string } | undefined> {
+    const keys = this.store.keys;
+    if (kind === "engine") {
+      const [id] = await this.store.redis.zpopmin(keys.parked(kind, name));
+      return id ? { id } : undefined;
+    }
+    const next = await this.store.redis.runnerhubWakeFair(
+      keys.parked(kind, name),
+      keys.parkedRepos(name),
+      keys.parkedRepoPrefix(name),
+      keys.repoSlotsPrefix(name),
+      this.perRepository(name) ?? -1,
+    );
+    if (!next) return undefined;
+    const [id, repository] = next;
+    return repository === "" ? { id } : { id, repository };
   }
 }
 
@@ -112,26 +195,30 @@ export class EngineSlots extends Slots {
     log: Logger,
     readonly engine: SlotEngine,
     private readonly leaseMs: number,
+    perRepository?: (pool: string) => number | undefined,
   ) {
-    super(store, queue, log);
+    super(store, queue, log, perRepository);
   }
 
-  /** Takes a slot under a lease, until the runner's container is confirmed. */
-  async reserve(pool: SlotPool, runner: string): Promise<Reservation> {
-    return this.take(pool, runner, this.leaseMs, "reserve");
+  /**
+   * Takes a slot under a lease, until the runner's container is confirmed. `repository`
+   * (`owner/repo`): the job's, counted against a fair-share pool's perRepository ceiling.
+   */
+  async reserve(pool: SlotPool, runner: string, repository?: string): Promise<Reservation> {
+    return this.take(pool, runner, this.leaseMs, "reserve", repository);
   }
 
   /** Whether a reservation would succeed now, without taking it. */
-  async hasRoom(pool: SlotPool): Promise<boolean> {
-    return (await this.take(pool, "", 0, "check")) === "ok";
+  async hasRoom(pool: SlotPool, repository?: string): Promise<boolean> {
+    return (await this.take(pool, "", 0, "check", repository)) === "ok";
   }
 
   /**
    * The container is about to run: the slot is held until release. Not "ok" when the lease ran
    * out meanwhile and the slot went to someone else; the caller must then undo the runner.
    */
-  async confirm(pool: SlotPool, runner: string): Promise<Reservation> {
-    return this.take(pool, runner, 0, "confirm");
+  async confirm(pool: SlotPool, runner: string, repository?: string): Promise<Reservation> {
+    return this.take(pool, runner, 0, "confirm", repository);
   }
 
   /** Frees a runner's slots, on this engine unless its record names another (a lost one). */
@@ -148,17 +235,24 @@ export class EngineSlots extends Slots {
     runner: string,
     leaseMs: number,
     mode: "reserve" | "check" | "confirm",
+    repository: string | undefined,
   ): Promise<Reservation> {
+    // Only a fair-share pool counts repositories; elsewhere a slot belongs to the pool alone.
+    const fair = pool.perRepository !== undefined && repository !== undefined;
     return this.store.redis.runnerhubTakeSlot(
       this.store.keys.slots("pool", pool.name),
       this.store.keys.slots("engine", this.engine.name),
       this.store.keys.poolOverrides,
+      this.store.keys.slotRepos(pool.name),
+      this.store.keys.repoSlotsPrefix(pool.name),
       pool.name,
       pool.maxRunners,
       this.engine.capacity ?? -1,
       runner,
       leaseMs,
       mode,
+      fair ? repository.toLowerCase() : "",
+      fair ? (pool.perRepository?.maxRunners ?? -1) : -1,
     );
   }
 }

@@ -145,6 +145,43 @@ export class RedisKeys {
     return `${this.prefix}:slots:${kind}:`;
   }
 
+  /**
+   * The part of a pool's per-repository slot sets before the repository (`owner/repo`, lower case):
+   * sorted sets like slots(kind, name), one per repository of a pool with perRepository, kept by
+   * take-slot.lua (which appends the repository it reads).
+   */
+  repoSlotsPrefix(pool: string): string {
+    return `${this.repoSlotsRoot}${pool}:`;
+  }
+
+  /** The part of repoSlotsPrefix(pool) before the pool (retiring a runner appends its record's pool, ":" and the repository). */
+  get repoSlotsRoot(): string {
+    return `${this.prefix}:slots:repo:`;
+  }
+
+  /** Hash, no TTL: runner name -> repository of each slot of a pool with perRepository, so freeing a slot finds its repository's set. */
+  slotRepos(pool: string): string {
+    return `${this.slotReposPrefix}${pool}`;
+  }
+
+  /** The part of slotRepos(pool) before the pool (retiring a runner appends its record's pool). */
+  get slotReposPrefix(): string {
+    return `${this.prefix}:slot-repos:`;
+  }
+
+  /**
+   * The part of a pool's per-repository parked sets before the repository: sorted sets like
+   * parked("pool", name), one per repository of a pool with perRepository (the scripts append it).
+   */
+  parkedRepoPrefix(pool: string): string {
+    return `${this.prefix}:parked:repo:${pool}:`;
+  }
+
+  /** List, no TTL: the repositories with demand parked on a pool with perRepository, in the order the wake serves them (round-robin). */
+  parkedRepos(pool: string): string {
+    return `${this.prefix}:parked-repos:${pool}`;
+  }
+
   /** Sorted set, no TTL: BullMQ ids of provision entries parked until a slot of this pool or engine frees, scored by queuedAt. */
   parked(kind: "pool" | "engine", name: string): string {
     return `${this.prefix}:parked:${kind}:${name}`;

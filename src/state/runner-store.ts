@@ -168,6 +168,8 @@ export class RunnerStore {
       this.store.keys.runnerLogs(name),
       this.store.keys.slotsPrefix("pool"),
       this.store.keys.slotsPrefix("engine"),
+      this.store.keys.slotReposPrefix,
+      this.store.keys.repoSlotsRoot,
       name,
       JSON.stringify(exit),
       EXIT_HISTORY_SECONDS,

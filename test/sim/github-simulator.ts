@@ -53,6 +53,8 @@ export interface SimJob {
   headBranch: string;
   createdAt: string;
   startedAt: string | null;
+  /** 1 for the first job a runner took here, 2 for the next…: start order finer than started_at's seconds. */
+  startIndex: number | null;
   completedAt: string | null;
 }
 
@@ -406,6 +408,7 @@ export class GitHubSimulator {
   private nextRunnerId = 1;
   private nextJobId = 1000;
   private nextRunId = 50_000;
+  private nextStartIndex = 1;
   private nextDeliveryId = 90_000_001;
   private nextLabelId = 1;
   private nextAccountId = 7_000_000;
@@ -695,6 +698,7 @@ export class GitHubSimulator {
       headBranch: "main",
       createdAt: isoNow(),
       startedAt: null,
+      startIndex: null,
       completedAt: null,
     };
     this.jobsById.set(job.id, job);
@@ -1439,6 +1443,7 @@ export class GitHubSimulator {
       if (!job) return { status: 200, text: "wait\n" };
       job.status = "in_progress";
       job.startedAt = isoNow();
+      job.startIndex = this.nextStartIndex++;
       job.runnerId = reg.id;
       job.runnerName = reg.name;
       job.runnerGroupId = reg.runnerGroupId;

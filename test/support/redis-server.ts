@@ -9,6 +9,17 @@ const STOP_GRACE_MS = 5_000;
 const OUTPUT_TAIL_LINES = 30;
 const PORT_ATTEMPTS = 3;
 
+/** What to run: redis-server (the default) or redis-sentinel, with arguments for a given port. */
+export interface RedisLaunch {
+  command: "redis-server" | "redis-sentinel";
+  args(port: number): string[];
+}
+
+const PLAIN: RedisLaunch = {
+  command: "redis-server",
+  args: (port) => ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+};
+
 class RedisStartError extends Error {
   constructor(
     message: string,
@@ -61,6 +72,7 @@ export class RedisServer {
     readonly pid: number,
     child: ChildProcess,
     private readonly output: string[],
+    private readonly launch: RedisLaunch,
   ) {
     this.exited = new Promise((resolve) => {
       const settle = (code: number | null): void => {
@@ -78,12 +90,15 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** ownProcessGroup: a terminal's Ctrl-C reaches only the caller, which stops the server last. */
-  static async start(options: { ownProcessGroup?: boolean } = {}): Promise<RedisServer> {
+  /**
+   * ownProcessGroup: a terminal's Ctrl-C reaches only the caller, which stops the server last.
+   * launch: another command line than a plain throwaway redis-server (a replica, a Sentinel).
+   */
+  static async start(options: { ownProcessGroup?: boolean; launch?: RedisLaunch } = {}): Promise<RedisServer> {
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       try {
-        return await RedisServer.startOn(port, options.ownProcessGroup ?? false);
+        return await RedisServer.startOn(port, options.ownProcessGroup ?? false, options.launch ?? PLAIN);
       } catch (err) {
         // Another process may grab the port between freePort() and redis binding it.
         if (err instanceof RedisStartError && err.portTaken && attempt < PORT_ATTEMPTS) continue;
@@ -92,9 +107,9 @@ export class RedisServer {
     }
   }
 
-  private static async startOn(port: number, ownProcessGroup: boolean): Promise<RedisServer> {
-    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-    const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"], detached: ownProcessGroup });
+  private static async startOn(port: number, ownProcessGroup: boolean, launch: RedisLaunch): Promise<RedisServer> {
+    const { command } = launch;
+    const child = spawn(command, launch.args(port), { stdio: ["ignore", "pipe", "pipe"], detached: ownProcessGroup });
     const output: string[] = [];
     const keep = (chunk: Buffer): void => {
       output.push(
@@ -112,23 +127,23 @@ export class RedisServer {
       child.once("error", (err: NodeJS.ErrnoException) => {
         reject(
           err.code === "ENOENT"
-            ? new Error("redis-server is not installed or not on PATH: apt-get install redis-server")
-            : new Error(`could not start redis-server: ${err.message}`),
+            ? new Error(`${command} is not installed or not on PATH: apt-get install ${command}`)
+            : new Error(`could not start ${command}: ${err.message}`),
         );
       });
       child.once("spawn", () => {
-        if (child.pid === undefined) reject(new Error("redis-server started without a pid"));
+        if (child.pid === undefined) reject(new Error(`${command} started without a pid`));
         else resolve(child.pid);
       });
     });
 
-    const server = new RedisServer(port, pid, child, output);
+    const server = new RedisServer(port, pid, child, output, launch);
     const deadline = Date.now() + READY_DEADLINE_MS;
     while (Date.now() < deadline) {
       if (server.exitCode !== undefined) {
         const log = output.join("\n");
         throw new RedisStartError(
-          `redis-server on port ${port} exited (code ${String(server.exitCode)}) before answering PING:\n${log}`,
+          `${command} on port ${port} exited (code ${String(server.exitCode)}) before answering PING:\n${log}`,
           /Address already in use/i.test(log),
         );
       }
@@ -137,7 +152,7 @@ export class RedisServer {
     }
     await server.stop();
     throw new RedisStartError(
-      `redis-server on port ${port} did not answer PING within ${READY_DEADLINE_MS} ms:\n${output.join("\n")}`,
+      `${command} on port ${port} did not answer PING within ${READY_DEADLINE_MS} ms:\n${output.join("\n")}`,
       false,
     );
   }
@@ -145,7 +160,23 @@ export class RedisServer {
   /** Stops this server and starts a new one on the same port with no data (it persists nothing). */
   async restartEmpty(): Promise<RedisServer> {
     await this.stop();
-    return RedisServer.startOn(this.port, false);
+    return RedisServer.startOn(this.port, false, this.launch);
+  }
+
+  /** The last lines it wrote, for a failure message. */
+  logs(): string[] {
+    return [...this.output];
+  }
+
+  /** SIGKILL by pid, as a crashed host would go: no shutdown, no last write to its replicas. */
+  async kill(): Promise<void> {
+    if (this.exitCode !== undefined) return;
+    try {
+      process.kill(this.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await this.exited;
   }
 
   /** SIGTERM by pid, SIGKILL if it has not exited after a grace period. */

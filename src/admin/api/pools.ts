@@ -103,12 +103,21 @@ async function resetCrashLoop(deps: PoolApiDeps, { params }: RouteContext): Prom
 /** The pools with their run-time limits, and resetting a pool's crash loop. */
 export function poolRoutes(
   deps: PoolApiDeps,
-): Routes<"GET /admin/pools" | "PATCH /admin/pools/{name}" | "DELETE /admin/pools/{name}/crash-loop"> {
+): Routes<
+  "GET /admin/pools" | "GET /admin/pools/{name}" | "PATCH /admin/pools/{name}" | "DELETE /admin/pools/{name}/crash-loop"
+> {
   return {
     "GET /admin/pools": async () => ({
       status: 200,
       body: { pools: await deps.overview.pools(deps.pools.declared()) },
     }),
+    "GET /admin/pools/{name}": async ({ params }) => {
+      const name = params.name ?? "";
+      const pool = deps.pools.find(name);
+      if (!pool) return noPool(deps.pools.declared(), name);
+      const [view] = await deps.overview.pools([pool]);
+      return { status: 200, body: view };
+    },
     "PATCH /admin/pools/{name}": (ctx) => changeLimits(deps, ctx),
     "DELETE /admin/pools/{name}/crash-loop": (ctx) => resetCrashLoop(deps, ctx),
   };

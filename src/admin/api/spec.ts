@@ -32,7 +32,7 @@ import { installationsResponseSchema } from "./installations.js";
 
 export const BULL_BOARD_PATH = "/admin/queues";
 /** The admin API's own version: it changes when a route or shape changes, not with each release. */
-export const API_VERSION = "1.1.0";
+export const API_VERSION = "1.2.0";
 
 const SCHEMAS = {
   Error: errorSchema,
@@ -93,6 +93,17 @@ export const ROUTE_DOCS = {
     summary:
       "Pools with their effective limits (run-time overrides applied), runner counts, the idle runners each keeps warm now and why, the pool each overflows to, and a crash loop with its fix when the cause is known (runner-outdated)",
     responses: { 200: { description: "The pools, in the order of the pools file", schema: "PoolList" } },
+  },
+  "GET /admin/pools/{name}": {
+    method: "GET",
+    template: "/admin/pools/{name}",
+    summary:
+      "One pool as GET /admin/pools shows it; a pool with perRepository adds `fairShare`: each repository's running runners, waiting jobs and parked demand",
+    parameters: [pathParam("name", "Pool name")],
+    responses: {
+      200: { description: "The pool", schema: "Pool" },
+      404: notFound("pool"),
+    },
   },
   "PATCH /admin/pools/{name}": {
     method: "PATCH",

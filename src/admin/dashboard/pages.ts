@@ -96,6 +96,27 @@ function crashLoopNote(pool: PoolView): Html | "" {
   </div>`;
 }
 
+/** A fair-share pool's repositories: what each holds and waits for, against the per-repository ceiling. */
+function fairShareTable(pool: PoolView): Html | "" {
+  const share = pool.fairShare;
+  if (!share) return "";
+  const rows = share.repositories.map(
+    (entry) =>
+      html`<tr data-repository="${entry.repository}">
+        <th scope="row">${entry.repository}</th>
+        ${num(entry.running)}${num(entry.waiting)}${num(entry.parked)}
+      </tr>`,
+  );
+  return html`<div data-fair-share="${pool.name}">
+    ${table(
+      html`Pool <strong>${pool.name}</strong> per repository: at most ${share.maxRunnersPerRepository} runners each;
+        waiting jobs start round-robin by repository`,
+      ["Repository", { num: "Running" }, { num: "Waiting" }, { num: "Parked" }],
+      rows,
+    )}
+  </div>`;
+}
+
 /** Idle runners against the warm target ("–" while the target is not known). */
 function warmCell(idle: number, target: number | undefined): Html {
   const state = target === undefined ? "unknown" : idle < target ? "below" : "met";
@@ -146,7 +167,7 @@ function poolsTable(pools: readonly PoolView[], targets: ReadonlyMap<string, num
     ],
     rows,
   );
-  return html`${limitsTable}${pools.map(crashLoopNote)}`;
+  return html`${limitsTable}${pools.map(crashLoopNote)}${pools.map(fairShareTable)}`;
 }
 
 function enginesTable(engines: readonly EngineView[], now: number): Html {

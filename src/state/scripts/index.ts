@@ -11,12 +11,14 @@ import type { Redis, Result } from "ioredis";
 const SCRIPTS = {
   runnerhubMergeRunner: { file: "merge-runner.lua", numberOfKeys: 2 },
   runnerhubRecordUsage: { file: "record-usage.lua", numberOfKeys: 1 },
-  runnerhubTakeSlot: { file: "take-slot.lua", numberOfKeys: 3 },
+  runnerhubTakeSlot: { file: "take-slot.lua", numberOfKeys: 5 },
+  runnerhubParkByRepository: { file: "park-by-repository.lua", numberOfKeys: 2 },
+  runnerhubWakeFair: { file: "wake-fair.lua", numberOfKeys: 4 },
   runnerhubClaimRedelivery: { file: "claim-redelivery.lua", numberOfKeys: 1 },
   runnerhubReleaseRedelivery: { file: "release-redelivery.lua", numberOfKeys: 1 },
   runnerhubReleaseLock: { file: "release-lock.lua", numberOfKeys: 1 },
   runnerhubPutRunner: { file: "put-runner.lua", numberOfKeys: 3 },
-  runnerhubRetireRunner: { file: "retire-runner.lua", numberOfKeys: 7 },
+  runnerhubRetireRunner: { file: "retire-runner.lua", numberOfKeys: 9 },
   runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 6 },
   runnerhubSettleDemand: { file: "settle-demand.lua", numberOfKeys: 4 },
   runnerhubOverflowDemand: { file: "overflow-demand.lua", numberOfKeys: 5 },
@@ -30,7 +32,7 @@ const SCRIPTS = {
 } as const;
 
 /** What take-slot.lua answers: the slot is taken (or would be), or which ceiling refused it. */
-export type Reservation = "ok" | "pool-full" | "engine-full";
+export type Reservation = "ok" | "repo-full" | "pool-full" | "engine-full";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -45,13 +47,31 @@ declare module "ioredis" {
       poolSlots: string,
       engineSlots: string,
       overrides: string,
+      slotRepos: string,
+      repoSlotsPrefix: string,
       pool: string,
       fileMaxRunners: number,
       engineCapacity: number,
       runner: string,
       leaseMs: number,
       mode: "reserve" | "check" | "confirm",
+      repository: string,
+      repoMaxRunners: number,
     ): Result<Reservation, Context>;
+    runnerhubParkByRepository(
+      rotation: string,
+      parkedPrefix: string,
+      repository: string,
+      entry: string,
+      queuedAt: number,
+    ): Result<0 | 1, Context>;
+    runnerhubWakeFair(
+      parked: string,
+      rotation: string,
+      parkedPrefix: string,
+      repoSlotsPrefix: string,
+      repoMaxRunners: number,
+    ): Result<[string, string] | null, Context>;
     runnerhubClaimRedelivery(count: string, expected: string, ttlMs: string): Result<0 | 1, Context>;
     runnerhubReleaseRedelivery(count: string, expected: string): Result<0 | 1, Context>;
     runnerhubReleaseLock(lock: string, token: string): Result<0 | 1, Context>;
@@ -81,6 +101,8 @@ declare module "ioredis" {
       logs: string,
       poolSlotsPrefix: string,
       engineSlotsPrefix: string,
+      slotReposPrefix: string,
+      repoSlotsRoot: string,
       name: string,
       exitFields: string,
       keepSeconds: number,

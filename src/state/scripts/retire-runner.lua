@@ -14,6 +14,8 @@
     KEYS[5] the runner's last log lines (string)
     KEYS[6] the prefix of the per-pool slots (sorted sets; the record's pool is appended)
     KEYS[7] the prefix of the per-engine slots (sorted sets; the record's engine is appended)
+    KEYS[8] the prefix of the per-pool slot repositories (hashes; the record's pool is appended)
+    KEYS[9] the prefix of the per-repository slots (sorted sets; pool, ":" and repository are appended)
 
     ARGV[1] the runner's name
     ARGV[2] the exit fields as JSON (exitedAt, exitCode, oomKilled, reason), merged over the record
@@ -30,6 +32,11 @@ local record = cjson.decode(text)
 redis.call("SREM", KEYS[4] .. record.pool, ARGV[1])
 redis.call("ZREM", KEYS[6] .. record.pool, ARGV[1])
 if type(record.engine) == "string" then redis.call("ZREM", KEYS[7] .. record.engine, ARGV[1]) end
+local repo = redis.call("HGET", KEYS[8] .. record.pool, ARGV[1])
+if repo then
+  redis.call("ZREM", KEYS[9] .. record.pool .. ":" .. repo, ARGV[1])
+  redis.call("HDEL", KEYS[8] .. record.pool, ARGV[1])
+end
 for key, value in pairs(cjson.decode(ARGV[2])) do record[key] = value end
 local history = cjson.encode(record)
 redis.call("DEL", KEYS[1])

@@ -55,6 +55,8 @@ export async function startStack(
     engine?: { env: Record<string, string>; client: Dockerode };
     /** Another Redis than the shared one (a test that restarts it). */
     redisUrl?: string;
+    /** Redis reached otherwise than by URL (Sentinel): the app's variables and the test's own client. */
+    redis?: { env: Record<string, string>; client: () => Redis };
   } = {},
 ): Promise<Stack> {
   const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });
@@ -65,7 +67,7 @@ export async function startStack(
   const port = await freePort();
   const docker = options.engine?.client ?? dockerClient(inject("dockerHost"));
   const redisUrl = options.redisUrl ?? inject("redisUrl");
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const redis = options.redis?.client() ?? new Redis(redisUrl, { maxRetriesPerRequest: null });
   const baseEnv: Record<string, string> = {
     APP_ID: "1",
     PRIVATE_KEY: testPrivateKey,
@@ -81,6 +83,7 @@ export async function startStack(
     RUNNERHUB_CONFIG: poolsFile,
     RUNNERHUB_STOP_GRACE: "5s",
     ...options.engine?.env,
+    ...options.redis?.env,
     ...options.env,
   };
   const extra: AppProcess[] = [];

@@ -67,6 +67,25 @@ describe("formatPools", () => {
     );
   });
 
+  it("lists a fair-share pool's repositories under the table", () => {
+    const fairShare = {
+      maxRunnersPerRepository: 3,
+      repositories: [
+        { repository: "acme/a", running: 3, waiting: 9, parked: 8 },
+        { repository: "acme/b", running: 1, waiting: 1, parked: 0 },
+      ],
+    };
+    const text = formatPools([poolView({ name: "shared", fairShare }), poolView({ name: "linux" })]);
+    expect(text.split("\n").slice(3)).toEqual([
+      "",
+      "shared per repository (at most 3 runners each; waiting jobs start round-robin):",
+      "REPOSITORY  RUNNING  WAITING  PARKED",
+      "acme/a      3        9        8",
+      "acme/b      1        1        0",
+      "",
+    ]);
+  });
+
   it("notes where a pool overflows to and the fix for an outdated runner", () => {
     const crashLoop = {
       crashes: 1,

@@ -241,7 +241,7 @@ describe("loadConfig", () => {
     expect([...config.roles].sort()).toEqual(["webhook", "worker"]);
     expect(config.docker.connection).toEqual({ kind: "unix", socketPath: "/var/run/docker.sock" });
     expect(config.docker.callTimeoutMs).toBe(30_000);
-    expect(config.redisUrl).toBeUndefined();
+    expect(config.redis).toBeUndefined();
     expect(config.logFormat).toBe("json");
     expect(loadConfig({ ...base(), LOG_FORMAT: "pretty" }, tmpdir())).toMatchObject({ logFormat: "pretty" });
   });
@@ -262,6 +262,19 @@ describe("loadConfig", () => {
     });
     expect(problemsOf(() => loadConfig({ ...base(), RUNNERHUB_GITHUB_TIMEOUT: "soon" }, tmpdir()))).toEqual([
       expect.stringMatching(/^RUNNERHUB_GITHUB_TIMEOUT: "soon" is not a duration/),
+    ]);
+  });
+
+  it("takes Redis through Sentinel, from REDIS_SENTINELS or a redis+sentinel:// REDIS_URL", () => {
+    const sentinels = { REDIS_SENTINELS: "127.0.0.1:26379,127.0.0.1:26380", REDIS_SENTINEL_NAME: "main" };
+    expect(loadConfig({ ...base(), ...sentinels }, tmpdir())).toMatchObject({
+      redis: { kind: "sentinel", name: "main", sentinels: [{ port: 26379 }, { port: 26380 }] },
+    });
+    expect(loadConfig({ ...base(), REDIS_URL: "redis+sentinel://127.0.0.1:26379/main" }, tmpdir())).toMatchObject({
+      redis: { kind: "sentinel", name: "main" },
+    });
+    expect(problemsOf(() => loadConfig({ ...base(), REDIS_SENTINELS: "127.0.0.1" }, tmpdir()))).toEqual([
+      expect.stringMatching(/^REDIS_SENTINEL_NAME: required with REDIS_SENTINELS/),
     ]);
   });
 

@@ -185,3 +185,30 @@ describe("warm runner fields", () => {
     ).toEqual(["0.maxIdle: must be at least the highest floor, minIdle or schedule (3)"]);
   });
 });
+
+describe("perRepository (fair share)", () => {
+  it("accepts a per-repository ceiling up to the pool's", () => {
+    expect(parse({ maxRunners: 4, perRepository: { maxRunners: 3 } }).perRepository).toEqual({ maxRunners: 3 });
+    expect(parse({}).perRepository).toBeUndefined();
+  });
+
+  it("refuses a ceiling above maxRunners, and unknown fields", () => {
+    expect(problems({ maxRunners: 2, perRepository: { maxRunners: 3 } })).toEqual([
+      "0.perRepository.maxRunners: must not exceed the pool's maxRunners (2)",
+    ]);
+    expect(problems({ maxRunners: 2, perRepository: { max: 1 } }).join("\n")).toContain("perRepository");
+  });
+
+  it("refuses warm runners in a fair-share pool, naming the pool, the field and the fix", () => {
+    for (const fields of [
+      { minIdle: 1, warmScope: "acme" },
+      { warm: "adaptive", warmScope: "acme" },
+      { schedule: [{ cron: "* * * * *", minIdle: 1 }], warmScope: "acme" },
+    ]) {
+      const [problem] = problems({ maxRunners: 4, perRepository: { maxRunners: 2 }, ...fields });
+      expect(problem).toMatch(/^0\.(minIdle|warm|schedule): /);
+      expect(problem).toContain('pool "p" has perRepository');
+      expect(problem).toContain("keep warm runners in another pool");
+    }
+  });
+});

@@ -47,6 +47,12 @@ describe("demandFor", () => {
     });
   });
 
+  it("asks a fair-share pool for a runner registered at the job's repository, even in an organization", () => {
+    const fair = [pool({ name: "shared", labels: ["self-hosted", "linux"], perRepository: { maxRunners: 2 } })];
+    const demand = demandFor(event(), fair, NOW);
+    expect(demand.kind === "provision" && demand.request.scope).toEqual({ kind: "repo", owner: "acme", repo: "app" });
+  });
+
   it("asks for a repo runner for a user's repository", () => {
     const demand = demandFor(event({ organization: undefined }), pools, NOW);
     expect(demand.kind === "provision" && demand.request.scope).toEqual({ kind: "repo", owner: "acme", repo: "app" });

@@ -404,6 +404,31 @@ describe("planReconcile", () => {
     expect(provision).toEqual([{ kind: "provision", pool: "linux", requests: waiting(11, 12).get("linux") }]);
   });
 
+  it("in a fair-share pool, provisions again for the repository whose jobs no runner of its own is coming for", () => {
+    const name = "linux-0000002f";
+    const fair = pool({ name: "linux", labels: ["self-hosted", "linux"], perRepository: { maxRunners: 2 } });
+    const [ofA, ofB] = waiting(21, 22).get("linux") ?? [];
+    if (!ofA || !ofB) throw new Error("two waiting jobs");
+    // A starting runner of acme/app-a: counted across the pool it would hide acme/app-b's job.
+    const snap = snapshot({
+      pools: [fair],
+      containers: [container(name, { state: "running" })],
+      records: [record(name, { state: "starting", repository: "acme/app-a" })],
+      registrations: listed(registration(name, { online: false })),
+      waitingJobs: new Map([
+        [
+          "linux",
+          [
+            { ...ofA, repo: "app-a" },
+            { ...ofB, repo: "app-b" },
+          ],
+        ],
+      ]),
+    });
+    const provision = planReconcile(snap).filter((action) => action.kind === "provision");
+    expect(provision).toEqual([{ kind: "provision", pool: "linux", requests: [{ ...ofB, repo: "app-b" }] }]);
+  });
+
   it("releases capacity slots held by runners nobody knows", () => {
     const snap = snapshot({ slotHolders: { pools: new Map([["linux", ["linux-ghost"]]]), engine: ["linux-ghost"] } });
     expect(planReconcile(snap)).toEqual([

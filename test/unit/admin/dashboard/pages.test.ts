@@ -43,6 +43,27 @@ describe("the dashboard's sections", () => {
     expect(pools).not.toContain('data-crash-loop="linux"');
   });
 
+  it("show a fair-share pool's repositories with their running, waiting and parked, and nothing for other pools", () => {
+    const overview = knownOverview();
+    const [first, ...rest] = overview.pools;
+    if (!first) throw new Error("the known overview has a pool");
+    const fairShare = {
+      maxRunnersPerRepository: 3,
+      repositories: [
+        { repository: "acme/a", running: 3, waiting: 9, parked: 9 },
+        { repository: "acme/<b>", running: 1, waiting: 1, parked: 1 },
+      ],
+    };
+    const pools = flat(renderSections({ ...overview, pools: [{ ...first, fairShare }, ...rest] }).pools);
+    expect(pools).toContain(`<div data-fair-share="${first.name}">`);
+    expect(pools).toContain("at most 3 runners each");
+    expect(pools).toContain(
+      '<tr data-repository="acme/a"><th scope="row">acme/a</th><td class="num">3</td><td class="num">9</td><td class="num">9</td></tr>',
+    );
+    expect(pools).toContain("acme/&lt;b&gt;");
+    expect(flat(sections.pools)).not.toContain("data-fair-share");
+  });
+
   it("show engines with their health and capacity", () => {
     expect(flat(sections.engines)).toContain(
       '<tr data-engine="host-a"><th scope="row">host-a</th><td><span class="badge badge-ok">ok</span></td>',
