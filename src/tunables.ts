@@ -81,6 +81,15 @@ export const USAGE_SAMPLE_INTERVAL_MS = 5 * SECOND_MS;
  */
 export const DEFAULT_RUNNER_LIMITS = { memoryBytes: 4 * 1024 ** 3, pids: 4096 } as const;
 
+// --- Unmatched jobs ------------------------------------------------------------------------------
+
+/**
+ * Recent jobs no pool serves kept for the admin API and dashboard: enough to show every distinct
+ * typo or missing size of a busy day, few enough to read in one call; the counter
+ * (runnerhub_jobs_unmatched_total) keeps the totals.
+ */
+export const UNMATCHED_JOBS_KEPT = 100;
+
 // --- Crash loops ---------------------------------------------------------------------------------
 
 /**

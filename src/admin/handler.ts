@@ -50,6 +50,8 @@ export interface AdminDeps {
   imageStore: ImageStore;
   /** Pools whose runners keep ending before a job: shown, and reset by an operator. */
   crashLoops: CrashLoopStore;
+  /** Recent queued jobs no pool serves. */
+  unmatched: OverviewDeps["unmatched"];
   /** Counts errors the admin goes on without (runnerhub_internal_errors_total). */
   metrics: Pick<Metrics, "internalErrors">;
   log: Logger;
@@ -94,6 +96,7 @@ function overviewReader(deps: AdminDeps): OverviewReader {
     imageStore: deps.imageStore,
     crashLoops: deps.crashLoops,
     history: deps.history,
+    unmatched: deps.unmatched,
     now: deps.now,
     localEngine: engine && {
       name: engine.name,
@@ -128,6 +131,7 @@ function apiRoutes(deps: AdminDeps, overview: OverviewReader, log: Logger): Rout
     }),
     ...queueRoutes({ provision, log }),
     ...installationRoutes({ ...deps.githubBudget, ledger: deps.ledger, runners: deps.runners, now: deps.now }),
+    "GET /admin/jobs/unmatched": async () => ({ status: 200, body: { jobs: await deps.unmatched.recent() } }),
     "GET /admin/overview": async () => ({ status: 200, body: await overview.overview() }),
     "GET /admin/openapi.json": async () => ({ status: 200, body: openapi }),
   };

@@ -15,6 +15,7 @@ import type { RunnerRecord } from "../state/runner-store.js";
 import { OVERVIEW_EVENTS } from "../tunables.js";
 import { JOB_STATES, type FairShareView, type JobListState, type Overview, type PoolView } from "./schemas.js";
 import { repositoryShares } from "../pools/fair-share.js";
+import type { UnmatchedJobStore } from "../pools/unmatched-store.js";
 import { engineViews, poolCounts, poolView, selectRunners, type LocalEngineState } from "./views.js";
 
 export interface OverviewDeps {
@@ -36,6 +37,8 @@ export interface OverviewDeps {
   localEngine: { name: string; capacity: number | undefined; ping(): Promise<unknown> } | undefined;
   /** Each pool's last hour, for the dashboard's charts and the warm target. */
   history: Pick<PoolHistoryService, "read">;
+  /** Recent queued jobs no pool serves. */
+  unmatched: Pick<UnmatchedJobStore, "recent">;
   now: () => number;
 }
 
@@ -112,13 +115,14 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
       return poolViews(selected, await deps.runners.list());
     },
     async overview() {
-      const [records, counts, events, local, ages, history] = await Promise.all([
+      const [records, counts, events, local, ages, history, unmatched] = await Promise.all([
         deps.runners.list(),
         queueCounts(provision),
         deps.feed.recent(OVERVIEW_EVENTS),
         localEngine(),
         deps.heartbeats.ages(),
         deps.history.read(),
+        deps.unmatched.recent(),
       ]);
       return {
         at: deps.now(),
@@ -128,6 +132,7 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
         queue: { queue: provision.name, counts },
         events,
         history,
+        unmatched,
       };
     },
   };

@@ -311,6 +311,25 @@ export const poolHistorySchema = z.object({
 });
 export type PoolHistoryView = z.output<typeof poolHistorySchema>;
 
+/** A queued self-hosted job no pool serves, until a runner takes it or it ends. */
+export const unmatchedJobSchema = z.object({
+  jobId: z.int(),
+  repository: z.string(),
+  /** The job's runs-on labels as GitHub sent them (none for runs-on: {group: …}). */
+  labels: z.array(z.string()),
+  /** no-matching-pool: no pool carries every label (a size or label nobody offers); no-labels: no labels and no groupDefault pool. */
+  reason: z.enum(["no-matching-pool", "no-labels"]),
+  /** The pool missing the fewest of the job's labels (then the first declared); absent for a label-less job. */
+  nearestPool: z.string().optional(),
+  /** The job's labels the nearest pool lacks. */
+  missing: z.array(z.string()),
+  /** When its queued webhook arrived (ms since epoch). */
+  at: z.int(),
+});
+export type UnmatchedJobView = z.output<typeof unmatchedJobSchema>;
+
+export const unmatchedJobsResponseSchema = z.object({ jobs: z.array(unmatchedJobSchema) });
+
 /** Everything the dashboard and `runnerhub top` show, read at one moment. */
 export const overviewSchema = z.object({
   at: z.int(),
@@ -322,5 +341,7 @@ export const overviewSchema = z.object({
   events: z.array(feedEntrySchema),
   /** Each pool's last hour, for the charts. */
   history: z.array(poolHistorySchema),
+  /** Recent queued jobs no pool serves, newest first (absent from servers before it existed). */
+  unmatched: z.array(unmatchedJobSchema).optional(),
 });
 export type Overview = z.output<typeof overviewSchema>;

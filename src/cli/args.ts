@@ -19,6 +19,7 @@ commands:
                                            (${JOB_STATES.join(", ")})
   queue retry ID                           retry a failed entry
   installations ls                         each installation's GitHub budget, pause and runners
+  jobs unmatched                           queued jobs no pool serves: labels, reason, nearest pool
   top [--once] [--interval S]              the live picture (pools, engines, runners, queue,
                                            events), redrawn every S seconds (default 2);
                                            q or Ctrl-C quits; --once prints one frame
@@ -48,6 +49,7 @@ export type Command =
   | { kind: "queue-ls"; state: JobListState | undefined; page: number | undefined; perPage: number | undefined }
   | { kind: "queue-retry"; id: string }
   | { kind: "installations-ls" }
+  | { kind: "jobs-unmatched" }
   | { kind: "top"; once: boolean; intervalMs: number };
 
 export interface Invocation {
@@ -93,6 +95,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   "queue ls": ["page", "per-page"],
   "queue retry": [],
   "installations ls": [],
+  "jobs unmatched": [],
   top: ["once", "interval"],
 };
 
@@ -195,6 +198,9 @@ function commandOf(words: readonly string[], values: Values): Command {
     case "installations ls":
       positionalCount(args, 0, 0, "");
       return { kind: "installations-ls" };
+    case "jobs unmatched":
+      positionalCount(args, 0, 0, "");
+      return { kind: "jobs-unmatched" };
     case "top":
       positionalCount(args, 0, 0, "");
       return {

@@ -1,4 +1,4 @@
-import type { ErrorBody, JobView, PoolView, RunnerDetail, RunnerView } from "../admin/schemas.js";
+import type { ErrorBody, JobView, PoolView, RunnerDetail, RunnerView, UnmatchedJobView } from "../admin/schemas.js";
 import { formatAge, formatBytes } from "../admin/format.js";
 import type { InstallationView } from "../admin/api/installations.js";
 
@@ -112,6 +112,23 @@ export function formatRunnerDetail(runner: RunnerDetail, now: number): string {
   if (runner.logs === null) return exit ? head : `${head}(live: runnerhub runners logs ${runner.name})\n`;
   const logs = runner.logs === "" ? "(no output)\n" : runner.logs.endsWith("\n") ? runner.logs : `${runner.logs}\n`;
   return `${head}--- last log lines ---\n${logs}`;
+}
+
+/** Queued jobs no pool serves, newest first. */
+export function formatUnmatched(jobs: readonly UnmatchedJobView[]): string {
+  if (jobs.length === 0) return "no unmatched jobs\n";
+  return formatTable(
+    ["JOB", "REPOSITORY", "LABELS", "REASON", "NEAREST POOL", "LACKS", "QUEUED"],
+    jobs.map((job) => [
+      String(job.jobId),
+      job.repository,
+      job.labels.join(",") || "-",
+      job.reason,
+      job.nearestPool ?? "-",
+      job.missing.join(",") || "-",
+      new Date(job.at).toISOString(),
+    ]),
+  );
 }
 
 export function formatQueueCounts(queue: string, counts: Readonly<Record<string, number>>): string {

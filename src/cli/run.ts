@@ -10,6 +10,7 @@ import {
   queueCountsSchema,
   runnerDetailSchema,
   runnersResponseSchema,
+  unmatchedJobsResponseSchema,
 } from "../admin/schemas.js";
 import { installationsResponseSchema } from "../admin/api/installations.js";
 import { parseInvocation, USAGE, type Command, type Invocation } from "./args.js";
@@ -22,6 +23,7 @@ import {
   formatQueueCounts,
   formatRunnerDetail,
   formatRunners,
+  formatUnmatched,
 } from "./format.js";
 import { ANSI, redraw, renderTop } from "./top.js";
 
@@ -118,6 +120,10 @@ function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" | "top
     case "installations-ls":
       return plan({ method: "GET", path: "/admin/installations" }, installationsResponseSchema, (body) =>
         formatInstallations(body.installations),
+      );
+    case "jobs-unmatched":
+      return plan({ method: "GET", path: "/admin/jobs/unmatched" }, unmatchedJobsResponseSchema, (body) =>
+        formatUnmatched(body.jobs),
       );
     case "queue-retry":
       return plan(

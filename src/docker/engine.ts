@@ -60,6 +60,12 @@ export interface LogFollow {
   close(): void;
 }
 
+/** An engine host's memory (bytes) and CPUs, as docker info reports them. */
+export interface EngineTotals {
+  memory: number;
+  cpus: number;
+}
+
 /** The Docker calls runnerhub makes against one engine. */
 export interface ContainerEngine {
   readonly name: string;
@@ -70,6 +76,8 @@ export interface ContainerEngine {
    * key file, which two daemons on one host share) and the data root (which they do not).
    */
   identity(): Promise<string>;
+  /** What the engine's host has in all (docker info: MemTotal bytes, NCPU), for the pools' sizes check at start. */
+  totals(): Promise<EngineTotals>;
   /** Creates and starts a container; a container that fails to start is removed again. */
   startContainer(spec: Docker.ContainerCreateOptions): Promise<string>;
   listManaged(): Promise<ManagedContainer[]>;
@@ -175,7 +183,9 @@ export function connectDocker(connection: DockerConnection, ssh: SshClientOption
 /** ping and info take an abort signal at run time; @types/dockerode declares only their callback form. */
 interface AbortableCalls {
   ping(options: { abortSignal: AbortSignal }): Promise<unknown>;
-  info(options: { abortSignal: AbortSignal }): Promise<{ Name: string; ID: string; DockerRootDir: string }>;
+  info(options: {
+    abortSignal: AbortSignal;
+  }): Promise<{ Name: string; ID: string; DockerRootDir: string; MemTotal: number; NCPU: number }>;
 }
 const abortable = (docker: Docker) => docker as unknown as AbortableCalls;
 
@@ -401,6 +411,11 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
     async identity() {
       const info = await bounded("/info", (abortSignal) => abortable(docker).info({ abortSignal }));
       return `${info.ID}@${info.DockerRootDir}`;
+    },
+
+    async totals() {
+      const info = await bounded("/info", (abortSignal) => abortable(docker).info({ abortSignal }));
+      return { memory: info.MemTotal, cpus: info.NCPU };
     },
 
     startContainer: (spec) => startManagedContainer(calls, spec),

@@ -10,6 +10,7 @@ import { swallowInto } from "../observability/internal-errors.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import type { PoolCatalog } from "../pools/catalog.js";
 import { runnerName } from "../pools/runner-names.js";
+import { ofSize, sizedPool } from "../pools/sizes.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import { repositoryDemand, repositoryOf, runnerScope } from "../pools/fair-share.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
@@ -109,9 +110,13 @@ async function demandOpen(
   log: Logger,
   entry: string | undefined,
 ): Promise<{ waiting: number; free: number } | undefined> {
+  const { size } = request;
+  // Sized demand is weighed against runners of its size, a fair-share pool's per repository: both need the jobs, not a count.
   const [waitingJobs, records] = await Promise.all([
-    pool.perRepository ? deps.ledger.waiting(pool.name, deps.now()) : deps.ledger.waitingCount(pool.name),
-    deps.runners.listFree(pool.name),
+    pool.perRepository || size !== undefined
+      ? deps.ledger.waiting(pool.name, deps.now()).then((jobs) => (size === undefined ? jobs : ofSize(jobs, size)))
+      : deps.ledger.waitingCount(pool.name),
+    deps.runners.listFree(pool.name).then((free) => (size === undefined ? free : ofSize(free, size))),
   ]);
   // An unfinished runner of this very entry (left on another engine by a killed worker) is no
   // runner coming for this demand: that entry is being run again right here.
@@ -124,7 +129,9 @@ async function demandOpen(
   const { waiting, free } =
     typeof waitingJobs === "number"
       ? { waiting: waitingJobs, free: freeRecords.length }
-      : repositoryDemand(repositoryOf(request), waitingJobs, freeRecords);
+      : pool.perRepository
+        ? repositoryDemand(repositoryOf(request), waitingJobs, freeRecords)
+        : { waiting: waitingJobs.length, free: freeRecords.length };
   if (unservedJobs(waiting, free) > 0) return { waiting, free };
   log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");
   return undefined;
@@ -297,6 +304,7 @@ function newRecord(
     completedAt: undefined,
     repository: `${request.owner}/${request.repo}`,
     provisionEntry: entry,
+    ...(request.size === undefined ? {} : { size: request.size }),
   };
 }
 
@@ -375,7 +383,9 @@ export async function provisionRunner(
     deliveryId: request.deliveryId,
     scope: describeScope(request.scope),
   });
-  const pool = deps.pools.find(request.pool);
+  const declared = deps.pools.find(request.pool);
+  // A sized runner registers with its size's label and gets the size's resources.
+  const pool = declared && sizedPool(declared, request.size, request.labels);
   if (!pool) {
     log.warn("pool no longer configured; demand dropped");
     return { kind: "skipped", reason: "pool-removed" };

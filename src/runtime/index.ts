@@ -68,6 +68,7 @@ async function serve(
     heartbeats: new Heartbeats(shared.store),
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     history: shared.history.service,
+    unmatched: shared.unmatched,
     metrics: shared.metrics,
     log,
     now: shared.now,

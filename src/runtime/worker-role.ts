@@ -25,6 +25,8 @@ import type { ProvisionRequest } from "../queue/jobs.js";
 import type { EngineSlots } from "../slots/slots.js";
 import { NotReadyError } from "../http/health.js";
 import { Heartbeats } from "../state/heartbeats.js";
+import { EngineTotalsStore } from "../state/engine-totals.js";
+import { checkRunnerSizes } from "../provisioning/size-check.js";
 import {
   PROVISION_CONCURRENCY,
   RECONCILE_FRESH_RUNNER_MS,
@@ -56,6 +58,7 @@ export async function startWorkerRole(
   const { config, log, now, metrics, runners, github, feed, pools, crashLoops } = shared;
   const engine = countEngineErrors(await connectEngine(config.docker), metrics.dockerErrors);
   for (const warning of poolWarnings(config.pools)) log.warn({ pool: warning.pool }, warning.message);
+  await checkRunnerSizes({ engine, totals: new EngineTotalsStore(shared.store), pools: config.pools });
   const heartbeats = new Heartbeats(shared.store);
   const engineId = await engine.identity();
   const beat = { heartbeats, engine: engine.name, engineId, timeoutMs: config.heartbeatTimeoutMs };

@@ -195,6 +195,19 @@ export class RedisKeys {
     return `${this.prefix}:crash-loop:${pool}`;
   }
 
+  /**
+   * Hash, no TTL: GitHub job id -> a recent job no pool serves (UnmatchedJob as JSON), at most
+   * UNMATCHED_JOBS_KEPT of them, indexed by unmatchedJobsByTime; removed once the job is taken or ends.
+   */
+  get unmatchedJobs(): string {
+    return `${this.prefix}:unmatched-jobs`;
+  }
+
+  /** Sorted set, no TTL: the job ids of unmatchedJobs, scored by when each arrived (ms). */
+  get unmatchedJobsByTime(): string {
+    return `${this.prefix}:unmatched-jobs-by-time`;
+  }
+
   /** Hash, no TTL: pool name -> its run-time PoolOverride as JSON (read by the slot script too). */
   get poolOverrides(): string {
     return `${this.prefix}:pool-overrides`;
@@ -266,6 +279,11 @@ export class RedisKeys {
    */
   get heartbeats(): string {
     return `${this.prefix}:heartbeats`;
+  }
+
+  /** Hash, no TTL: engine name -> JSON EngineTotals (docker info's MemTotal and NCPU), written by its worker at start. */
+  get engineTotals(): string {
+    return `${this.prefix}:engine-totals`;
   }
 
   /** String, 2 min TTL: the token of the one process cleaning up after this lost engine. */

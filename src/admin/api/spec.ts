@@ -17,6 +17,7 @@ import {
   jobViewSchema,
   MAX_PER_PAGE,
   overviewSchema,
+  unmatchedJobsResponseSchema,
   poolsResponseSchema,
   poolViewSchema,
   queueCountsSchema,
@@ -47,6 +48,7 @@ const SCHEMAS = {
   Job: jobViewSchema,
   Overview: overviewSchema,
   InstallationList: installationsResponseSchema,
+  UnmatchedJobs: unmatchedJobsResponseSchema,
 } satisfies Record<string, z.ZodType>;
 
 type SchemaName = keyof typeof SCHEMAS;
@@ -257,11 +259,18 @@ export const ROUTE_DOCS = {
       409: { description: "A worker is running the entry", schema: "Error" },
     },
   },
+  "GET /admin/jobs/unmatched": {
+    method: "GET",
+    template: "/admin/jobs/unmatched",
+    summary:
+      "Recent queued self-hosted jobs no pool serves (the last 100, newest first), each with its labels, the reason (a label or size no pool offers; no labels and no groupDefault pool) and the nearest pool with the labels it lacks; a job leaves the list once a runner takes it or it ends",
+    responses: { 200: { description: "The unmatched jobs", schema: "UnmatchedJobs" } },
+  },
   "GET /admin/overview": {
     method: "GET",
     template: "/admin/overview",
     summary:
-      "Everything the dashboard and `runnerhub top` show, read at one moment: pools, engines, runners, queue counts and the newest timeline entries",
+      "Everything the dashboard and `runnerhub top` show, read at one moment: pools, engines, runners, queue counts, the newest timeline entries and the unmatched jobs",
     responses: { 200: { description: "The overview", schema: "Overview" } },
   },
   "GET /admin/installations": {

@@ -1,7 +1,7 @@
 import type { FeedEntry, FeedEventKind } from "../../state/event-feed.js";
 import { BULL_BOARD_PATH } from "../api/spec.js";
 import { html, type Html } from "../../http/html.js";
-import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView } from "../schemas.js";
+import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView, UnmatchedJobView } from "../schemas.js";
 import { engineCapacity, formatAge, formatBytes, warmTargets } from "../format.js";
 import { historyCharts } from "./charts.js";
 
@@ -202,6 +202,34 @@ function queueTable(queue: Overview["queue"]): Html {
   );
 }
 
+const UNMATCHED_REASONS: Record<UnmatchedJobView["reason"], string> = {
+  "no-matching-pool": "no pool carries every label",
+  "no-labels": "no labels (runs-on: group?) and no groupDefault pool",
+};
+
+/** Queued jobs no pool serves: their labels, why, and the pool they come closest to. */
+function unmatchedTable(jobs: readonly UnmatchedJobView[] | undefined): Html | "" {
+  if (!jobs || jobs.length === 0) return "";
+  const rows = jobs.map(
+    (job) =>
+      html`<tr data-unmatched-job="${job.jobId}" data-reason="${job.reason}">
+        <th scope="row" class="num">${job.jobId}</th>
+        <td>${job.repository}</td>
+        <td>${job.labels.length > 0 ? job.labels.join(", ") : "–"}</td>
+        <td>${UNMATCHED_REASONS[job.reason]}</td>
+        <td data-nearest-pool="${job.nearestPool ?? ""}">
+          ${job.nearestPool ? html`${job.nearestPool} <small>lacks ${job.missing.join(", ")}</small>` : "–"}
+        </td>
+        <td>${clock(job.at)}</td>
+      </tr>`,
+  );
+  return table(
+    "Unmatched jobs: queued, and no pool serves them",
+    [{ num: "Job" }, "Repository", "Labels", "Reason", "Nearest pool", "Queued (UTC)"],
+    rows,
+  );
+}
+
 function runnerState(runner: RunnerView): Html {
   return runner.retiring
     ? html`${badge(runner.state)} <small>retiring: ${runner.retiring}</small>`
@@ -252,7 +280,7 @@ export function renderSections(overview: Overview): Record<SectionId, Html> {
   return {
     pools: html`${poolsTable(overview.pools, warmTargets(overview.history))}${historyCharts(overview.history)}`,
     engines: enginesTable(overview.engines, overview.at),
-    queue: queueTable(overview.queue),
+    queue: html`${queueTable(overview.queue)}${unmatchedTable(overview.unmatched)}`,
     runners: runnersTable(overview.runners, overview.at),
     events: eventList(overview.events),
   };

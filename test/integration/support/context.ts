@@ -238,6 +238,7 @@ export function adminDeps(
     history: { read: () => Promise.resolve([]) },
     imageStore: ctx.imageStore,
     crashLoops: ctx.crashLoops,
+    unmatched: { recent: () => Promise.resolve([]) },
     metrics: ctx.metrics,
     log: ctx.log,
     now: () => Date.now(),
