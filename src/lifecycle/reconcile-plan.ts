@@ -5,7 +5,7 @@ import type { GitHubRunner } from "../github/runners-api.js";
 import { targetKey, type RunnerScope, type RunnerTarget } from "../scope/runner-scope.js";
 import { parseRunnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
-import { unservedByRepository } from "../pools/fair-share.js";
+import { matchDemand, recordReach } from "../pools/coverage.js";
 import { warmShortfall, warmTarget } from "../pools/warm.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { isOnEngine, type RunnerRecord, type RunnerState } from "../state/runner-store.js";
@@ -269,10 +269,11 @@ function planPoolSize(
   const stateOf = (record: RunnerRecord) => states.get(record.name) ?? record.state;
   const free = freeRunners(pool.name, members, stateOf);
   const idle = free.filter((record) => stateOf(record) === "idle");
-  // Runners are fungible: waiting jobs claim idle or starting runners first, then the warm target.
+  // Waiting jobs claim the idle or starting runners whose scope and size cover them, then the warm
+  // target: a free runner of another organization is no runner for a job, and is surplus.
   const target = pool.warmScope ? (snap.warmTargets.get(pool.name) ?? warmTarget(pool)) : 0;
-  const needed = waiting.size + target;
-  let surplus = Math.min(idle.length, free.length - needed);
+  const { unserved: unservedRequests, claimed } = matchDemand(waitingJobs, free, (record) => recordReach(pool, record));
+  let surplus = Math.min(idle.length, free.length - claimed.size - target);
 
   const candidates = idle
     // Only runners of this engine whose registration this pass could see are judged.
@@ -307,14 +308,7 @@ function planPoolSize(
   // would leave a job waiting for ever; the oldest waiting jobs get a runner again.
   const room = Math.max(0, pool.maxRunners - members.length);
   const pending = snap.pendingDemand.get(pool.name) ?? 0;
-  // A fair-share pool's runners serve their own repository only: its jobs are weighed per repository.
-  const unservedRequests = pool.perRepository ? unservedByRepository(waitingJobs, free) : waitingJobs;
-  const unserved = Math.min(
-    pool.perRepository
-      ? unservedJobs(unservedRequests.length, pending)
-      : unservedJobs(waitingJobs.length, free.length + pending),
-    room,
-  );
+  const unserved = Math.min(unservedJobs(unservedRequests.length, pending), room);
   if (unserved > 0) actions.push({ kind: "provision", pool: pool.name, requests: unservedRequests.slice(0, unserved) });
 
   const count = warmShortfall({ target, free: free.length, waiting: waiting.size, room, unserved });

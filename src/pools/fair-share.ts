@@ -2,7 +2,7 @@ import type { Pool } from "../config/pools.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { RunnerScope } from "../scope/runner-scope.js";
 import type { RunnerRecord } from "../state/runner-store.js";
-import { unservedJobs } from "./supply.js";
+import { covers, matchDemand, recordReach } from "./coverage.js";
 
 /**
  * A fair-share pool (perRepository) registers each runner at its job's repository, so a runner
@@ -30,15 +30,19 @@ export function recordRepository(record: Pick<RunnerRecord, "repository">): stri
   return record.repository?.toLowerCase();
 }
 
-/** A repository's waiting jobs and the free runners it has, out of the pool's. */
+const FAIR_SHARE = { perRepository: { maxRunners: 1 } } as const;
+
+/** A repository's unsized waiting jobs and the free runners that can take them, out of the pool's. */
 export function repositoryDemand(
   repository: string,
   waiting: readonly ProvisionRequest[],
-  free: readonly Pick<RunnerRecord, "repository">[],
+  free: readonly Pick<RunnerRecord, "repository" | "scope" | "size">[],
 ): { waiting: number; free: number } {
+  const [owner = "", repo = ""] = repository.split("/");
+  const job = { owner, repo, queuedAt: 0 };
   return {
     waiting: waiting.filter((request) => repositoryOf(request) === repository).length,
-    free: free.filter((record) => recordRepository(record) === repository).length,
+    free: free.filter((record) => covers(recordReach(FAIR_SHARE, record), job)).length,
   };
 }
 
@@ -49,20 +53,9 @@ export function repositoryDemand(
  */
 export function unservedByRepository(
   waiting: readonly ProvisionRequest[],
-  free: readonly Pick<RunnerRecord, "repository">[],
+  free: readonly Pick<RunnerRecord, "repository" | "scope" | "size">[],
 ): ProvisionRequest[] {
-  const byRepository = new Map<string, ProvisionRequest[]>();
-  for (const request of waiting) {
-    const repository = repositoryOf(request);
-    byRepository.set(repository, [...(byRepository.get(repository) ?? []), request]);
-  }
-  return [...byRepository]
-    .flatMap(([repository, requests]) => {
-      const sorted = [...requests].sort((a, b) => a.queuedAt - b.queuedAt);
-      const count = unservedJobs(sorted.length, repositoryDemand(repository, [], free).free);
-      return sorted.slice(0, count);
-    })
-    .sort((a, b) => a.queuedAt - b.queuedAt);
+  return matchDemand(waiting, free, (record) => recordReach(FAIR_SHARE, record)).unserved;
 }
 
 /** One repository of a fair-share pool as the admin API shows it. */

@@ -10,9 +10,10 @@ import { swallowInto } from "../observability/internal-errors.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import type { PoolCatalog } from "../pools/catalog.js";
 import { runnerName } from "../pools/runner-names.js";
-import { ofSize, sizedPool } from "../pools/sizes.js";
+import { sizedPool } from "../pools/sizes.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
-import { repositoryDemand, repositoryOf, runnerScope } from "../pools/fair-share.js";
+import { repositoryOf, runnerScope } from "../pools/fair-share.js";
+import { covers, matchDemand, recordReach } from "../pools/coverage.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import type { DemandLedger } from "../state/demand-ledger.js";
 import type { EventFeed } from "../state/event-feed.js";
@@ -115,13 +116,9 @@ async function demandOpen(
   log: Logger,
   entry: string | undefined,
 ): Promise<{ waiting: number; free: number } | undefined> {
-  const { size } = request;
-  // Sized demand is weighed against runners of its size, a fair-share pool's per repository: both need the jobs, not a count.
   const [waitingJobs, records] = await Promise.all([
-    pool.perRepository || size !== undefined
-      ? deps.ledger.waiting(pool.name, deps.now()).then((jobs) => (size === undefined ? jobs : ofSize(jobs, size)))
-      : deps.ledger.waitingCount(pool.name),
-    deps.runners.listFree(pool.name).then((free) => (size === undefined ? free : ofSize(free, size))),
+    deps.ledger.waiting(pool.name, deps.now()),
+    deps.runners.listFree(pool.name),
   ]);
   // An unfinished runner of this very entry (left on another engine by a killed worker) is no
   // runner coming for this demand: that entry is being run again right here.
@@ -130,13 +127,12 @@ async function demandOpen(
     pool.name,
     records.filter((record) => entry === undefined || !unfinished(record)),
   );
-  // A fair-share pool's runners serve only their own repository's jobs.
-  const { waiting, free } =
-    typeof waitingJobs === "number"
-      ? { waiting: waitingJobs, free: freeRecords.length }
-      : pool.perRepository
-        ? repositoryDemand(repositoryOf(request), waitingJobs, freeRecords)
-        : { waiting: waitingJobs.length, free: freeRecords.length };
+  // A free runner is coming only for jobs its registration scope and size cover (another
+  // organization's idle runner never takes this job); the new runner would take the jobs its own covers.
+  const { unserved } = matchDemand(waitingJobs, freeRecords, (record) => recordReach(pool, record));
+  const reach = { scope: runnerScope(pool, request), size: request.size };
+  const waiting = waitingJobs.filter((job) => covers(reach, job)).length;
+  const free = waiting - unserved.filter((job) => covers(reach, job)).length;
   if (unservedJobs(waiting, free) > 0) return { waiting, free };
   log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");
   return undefined;

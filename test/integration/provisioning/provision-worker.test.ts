@@ -72,15 +72,19 @@ function deps(fields: Partial<ProvisionWorkerDeps> = {}): ProvisionWorkerDeps {
 }
 
 /** GitHub for one JIT config: token, runner groups, the config (answered with `headers`). */
-function githubForJit(runnerId: number, headers: Record<string, string> = {}) {
+function githubForJit(
+  runnerId: number,
+  headers: Record<string, string> = {},
+  at: { installationId: number; org: string } = { installationId: 7, org: "acme" },
+) {
   const jitBodies: unknown[] = [];
   const scope = nock(GITHUB_API)
-    .post("/app/installations/7/access_tokens")
+    .post(`/app/installations/${at.installationId}/access_tokens`)
     .reply(201, { token: "ghs_installation_token", expires_at: new Date(Date.now() + 3600_000).toISOString() })
-    .get("/orgs/acme/actions/runner-groups")
+    .get(`/orgs/${at.org}/actions/runner-groups`)
     .query(true)
     .reply(200, { total_count: 1, runner_groups: [{ id: 3, name: "Default", default: true }] })
-    .post("/orgs/acme/actions/runners/generate-jitconfig", (body) => {
+    .post(`/orgs/${at.org}/actions/runners/generate-jitconfig`, (body) => {
       jitBodies.push(body);
       return true;
     })
@@ -210,6 +214,40 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
     );
     expect(await provisionRunner(demand, deps())).toEqual({ kind: "skipped", reason: "demand-met" });
     expect(unexpected.pendingMocks()).toHaveLength(2);
+  });
+
+  it("starts a runner at once for another installation's job while the first installation's runner idles in the shared pool", async () => {
+    // acme's idle runner can never take globex's job: GitHub gives a job only to runners its scope covers.
+    await ctx.runners.put(
+      runnerRecord("linux-0000a1de", { engine: ctx.engine.name, state: "idle", githubJobId: 5100, runnerId: 41438 }),
+    );
+    const { scope } = githubForJit(503, {}, { installationId: 8, org: "globex" });
+    const events = new QueueEvents(ctx.queues.provision.name, {
+      connection: ctx.redis.duplicate(),
+      prefix: ctx.prefix,
+    });
+    await events.waitUntilReady();
+    const worker = startProvisionWorker(deps(), {
+      connection: ctx.redis,
+      prefix: ctx.prefix,
+      concurrency: 1,
+      log: ctx.log,
+    });
+    try {
+      const demand = await queued(5101, { owner: "globex", installationId: 8, scope: { kind: "org", org: "globex" } });
+      const job = await ctx.queues.provision.add("provision", demand, { jobId: provisionJobId(5101) });
+      // Well under any reconcile interval: the webhook's own demand makes the runner.
+      const outcome = await job.waitUntilFinished(events, 15_000);
+      expect(outcome).toMatchObject({ kind: "started" });
+      scope.done();
+      expect(await ctx.runners.get(outcome.runnerName)).toMatchObject({
+        installationId: 8,
+        scope: { kind: "org", org: "globex" },
+      });
+    } finally {
+      await worker.close();
+      await events.close();
+    }
   });
 
   it("reads none of the pool's busy runners, however many there are, on a first run and a re-run", async () => {

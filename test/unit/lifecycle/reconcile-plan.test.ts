@@ -429,6 +429,26 @@ describe("planReconcile", () => {
     expect(provision).toEqual([{ kind: "provision", pool: "linux", requests: [{ ...ofB, repo: "app-b" }] }]);
   });
 
+  it("provisions again for another organization's job while an idle runner of the first organization waits, and retires that runner", () => {
+    // An idle runner registered at acme whose job went elsewhere; globex's job waits. acme's runner can never take it.
+    const name = "linux-0000002e";
+    const [ofAcme] = waiting(31).get("linux") ?? [];
+    if (!ofAcme) throw new Error("one waiting job");
+    const ofGlobex = { ...ofAcme, owner: "globex", installationId: 8, scope: { kind: "org" as const, org: "globex" } };
+    const snap = snapshot({
+      containers: [container(name)],
+      records: [record(name, { githubJobId: 99 })],
+      registrations: listed(registration(name)),
+      waitingJobs: new Map([["linux", [ofGlobex]]]),
+    });
+    expect(planReconcile(snap).map((action) => action.kind)).toEqual(["retire", "provision"]);
+    expect(planReconcile(snap).find((action) => action.kind === "provision")).toEqual({
+      kind: "provision",
+      pool: "linux",
+      requests: [ofGlobex],
+    });
+  });
+
   it("releases capacity slots held by runners nobody knows", () => {
     const snap = snapshot({ slotHolders: { pools: new Map([["linux", ["linux-ghost"]]]), engine: ["linux-ghost"] } });
     expect(planReconcile(snap)).toEqual([
