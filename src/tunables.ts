@@ -321,6 +321,14 @@ export const INTAKE_TIMEOUT_MS = 3 * SECOND_MS;
 export const GITHUB_BUDGET_MAX_WAIT_MS = 5 * MINUTE_MS;
 
 /**
+ * A runner call (registration, runner groups, withdrawal) waits at most this long for its
+ * installation's budget: provisioning holds a worker place meanwhile, so an installation whose
+ * budget is spent gives the place back (its entry is delayed until the refill) instead of keeping
+ * other installations' entries behind it. Long enough for a bucket refilling at a normal pace.
+ */
+export const GITHUB_BUDGET_RUNNER_WAIT_MS = 2 * SECOND_MS;
+
+/**
  * An organization's runner-group ids are read again after this: a group renamed, deleted or
  * recreated at GitHub is picked up within minutes, while a burst of JIT configs still costs one
  * lookup. A JIT config refused for its group (404/422) drops the cached id at once.

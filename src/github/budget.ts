@@ -67,12 +67,30 @@ export interface GitHubBudget {
   figures(installation: string): Promise<InstallationBudgetFigures>;
 }
 
+/** A call refused because its installation's budget stays spent beyond the call's bound. */
+export class GitHubBudgetSpent extends Error {
+  constructor(
+    readonly installation: string,
+    /** When asking again may find the points: the budget's own estimate. */
+    readonly retryInMs: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "GitHubBudgetSpent";
+  }
+}
+
 export interface BudgetDeps {
   store: StoreContext;
   settings: GitHubBudgetSettings;
   sleep: (ms: number) => Promise<void>;
   /** A call that cannot get its points within this time fails (every GitHub call has a bound). */
   maxWaitMs: number;
+  /**
+   * The bound for runner calls instead (registrations, runner groups, withdrawals): their callers
+   * hold a provisioning place, which they give back and come again (GitHubBudgetSpent's retryInMs).
+   */
+  runnerMaxWaitMs?: number;
   /** Below this many requests left in GitHub's hourly limit, only runner calls are made; 0: no floor. */
   rateLimitFloor?: number;
 }
@@ -96,13 +114,16 @@ export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
       );
     },
     async take(installation, call) {
+      const maxWaitMs = call.priority === "runner" ? (deps.runnerMaxWaitMs ?? deps.maxWaitMs) : deps.maxWaitMs;
       let waited = 0;
       for (;;) {
         const waitMs = await budget.tryTake(installation, call);
         if (waitMs === 0) return;
-        if (waited + waitMs > deps.maxWaitMs) {
-          throw new Error(
-            `GitHub call budget: no ${call.points} points within ${deps.maxWaitMs} ms ` +
+        if (waited + waitMs > maxWaitMs) {
+          throw new GitHubBudgetSpent(
+            installation,
+            waitMs,
+            `GitHub call budget: no ${call.points} points within ${maxWaitMs} ms ` +
               `(${settings.pointsPerMinute} points a minute for installation ${installation}, shared by every process); raise RUNNERHUB_GITHUB_POINTS_PER_MINUTE if GitHub allows more`,
           );
         }

@@ -14,6 +14,7 @@ import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { provisionRunner, type ProvisionDeps } from "./provision.js";
 import { repositoryOf } from "../pools/fair-share.js";
 import { overflowDemand } from "./overflow-demand.js";
+import { GitHubBudgetSpent } from "../github/budget.js";
 
 export interface ProvisionWorkerDeps extends ProvisionDeps {
   /** Pools whose runners keep ending before a job: their demand waits out the backoff. */
@@ -47,7 +48,20 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     deps.metrics.queueWaitSeconds.observe({ pool }, secondsBetween(enqueuedAt, deps.now()));
   }
   // BullMQ counts every take-up, this one included.
-  const outcome = await provisionRunner(job.data, deps, job.id, job.attemptsStarted > 1);
+  const outcome = await provisionRunner(job.data, deps, job.id, job.attemptsStarted > 1).catch((error: unknown) => {
+    if (!(error instanceof GitHubBudgetSpent) || job.id === undefined) throw error;
+    return { kind: "budget-spent" as const, retryAt: deps.now() + Math.max(error.retryInMs, 1) };
+  });
+  if (outcome.kind === "budget-spent") {
+    // Not a failed attempt and no registration spent: the place goes to other installations'
+    // entries while this installation's budget refills (the slot went back before the throw).
+    deps.log.info(
+      { pool, jobId: job.data.githubJobId, queueJobId: job.id, until: new Date(outcome.retryAt).toISOString() },
+      "installation's GitHub budget spent; demand waits for the refill",
+    );
+    await job.moveToDelayed(outcome.retryAt, token);
+    throw new DelayedError();
+  }
   if (outcome.kind === "image-unavailable" && job.id !== undefined) {
     // Not a failed attempt: the demand stays queued until the image's backoff runs out.
     await job.moveToDelayed(Math.max(outcome.retryAt, deps.now() + 1), token);

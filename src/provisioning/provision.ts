@@ -21,6 +21,7 @@ import { isOnEngine, type RunnerRecord, type RunnerStore } from "../state/runner
 import type { EngineSlots } from "../slots/slots.js";
 import { observeRunnerOnline } from "./runner-online.js";
 import { BelowRateLimitFloor } from "../github/octokit.js";
+import { GitHubBudgetSpent } from "../github/budget.js";
 import { JOB_STATUS_CACHE_MS } from "../tunables.js";
 import { admitHere, placementCandidatesFor, type NotPlacedHere, type PlacementDeps } from "./placement-step.js";
 import type { EngineState } from "../placement/placement.js";
@@ -367,8 +368,16 @@ async function registerAndStart(
     deps.fault?.("container-started");
     return { runnerId, containerId };
   } catch (error) {
-    deps.metrics.provisionFailures.inc({ pool: pool.name });
-    runnerLog.error({ err: error, runnerId }, "runner failed to start; registration withdrawn, slot freed");
+    if (error instanceof GitHubBudgetSpent) {
+      // Not a failure: the entry comes again once the installation's budget refills.
+      runnerLog.info(
+        { installation: error.installation, retryInMs: error.retryInMs },
+        "GitHub budget spent; slot freed",
+      );
+    } else {
+      deps.metrics.provisionFailures.inc({ pool: pool.name });
+      runnerLog.error({ err: error, runnerId }, "runner failed to start; registration withdrawn, slot freed");
+    }
     const record = { name, pool: pool.name, runnerId, target, githubJobId: request.githubJobId };
     await withdraw(record, containerId, "start-failed", deps, runnerLog);
     throw error;

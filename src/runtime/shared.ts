@@ -40,6 +40,7 @@ import { PoolHistoryStore } from "../history/pool-history-store.js";
 import { createPoolHistory, type PoolHistoryService } from "../history/pool-history-service.js";
 import {
   GITHUB_BUDGET_MAX_WAIT_MS,
+  GITHUB_BUDGET_RUNNER_WAIT_MS,
   HISTORY_PICKUP_BUCKET_MS,
   HISTORY_SAMPLE_MS,
   HISTORY_WINDOW_MS,
@@ -159,6 +160,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     settings: config.githubBudget,
     sleep: (ms) => sleep(ms),
     maxWaitMs: GITHUB_BUDGET_MAX_WAIT_MS,
+    runnerMaxWaitMs: GITHUB_BUDGET_RUNNER_WAIT_MS,
     rateLimitFloor: config.githubRateLimitFloor,
   });
   const probot = new Probot({

@@ -3,7 +3,12 @@ import { Redis } from "ioredis";
 import nock from "nock";
 import { Probot } from "probot";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createGitHubBudget, type GitHubBudget, type GitHubBudgetSettings } from "../../../src/github/budget.js";
+import {
+  createGitHubBudget,
+  GitHubBudgetSpent,
+  type GitHubBudget,
+  type GitHubBudgetSettings,
+} from "../../../src/github/budget.js";
 import { BelowRateLimitFloor, createRunnerhubOctokit, GitHubRequestTimeout } from "../../../src/github/octokit.js";
 import { createRunnersApi } from "../../../src/github/runners-api.js";
 import { RUNNER_GROUP_CACHE_MS } from "../../../src/tunables.js";
@@ -173,6 +178,23 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
     });
     await budget.take("7", JIT);
     await expect(budget.take("7", JIT)).rejects.toThrow(/RUNNERHUB_GITHUB_POINTS_PER_MINUTE/);
+  });
+
+  it("refuses a runner call beyond its short bound at once, typed with when to ask again; other calls keep the long bound", async () => {
+    const budget = createGitHubBudget({
+      store: ctx.store,
+      settings: { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 },
+      sleep: () => Promise.resolve(),
+      maxWaitMs: 60_000,
+      runnerMaxWaitMs: 2_000,
+    });
+    await budget.pause("7", 30_000);
+    const refused = await budget.take("7", JIT).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(GitHubBudgetSpent);
+    expect(refused).toMatchObject({ installation: "7" });
+    expect((refused as GitHubBudgetSpent).retryInMs).toBeGreaterThan(25_000);
+    // A list may wait out the pause (the injected sleep lets no time pass, so it is refused only after its minute).
+    await expect(budget.take("7", { priority: "other", points: 1 })).rejects.toThrow(/within 60000 ms/);
   });
 });
 

@@ -9,6 +9,8 @@ import { provisionRunner } from "../../../src/provisioning/provision.js";
 import type { EngineSlots } from "../../../src/slots/slots.js";
 import { startProvisionWorker, type ProvisionWorkerDeps } from "../../../src/provisioning/provision-worker.js";
 import { RedisKeys } from "../../../src/state/keys.js";
+import { storeContext } from "../../../src/state/store-context.js";
+import { createGitHubBudget } from "../../../src/github/budget.js";
 import { PARK_FALLBACK_MS } from "../../../src/tunables.js";
 import { provisionJobId, type ProvisionRequest } from "../../../src/queue/jobs.js";
 import {
@@ -245,6 +247,56 @@ describe("provisioner worker (BullMQ on Redis, dockerode on Docker, GitHub on no
         scope: { kind: "org", org: "globex" },
       });
     } finally {
+      await worker.close();
+      await events.close();
+    }
+  });
+
+  it("gives a spent installation's places back: another installation's entry starts while the first's wait for its budget", async () => {
+    // Installation 7 (acme) told to wait a minute: its runner calls may not go out until then.
+    const budget = createGitHubBudget({
+      store: storeContext(ctx.redis, ctx.prefix),
+      settings: { burstPoints: 300, pointsPerMinute: 600, reservePoints: 100 },
+      sleep: () => Promise.resolve(),
+      maxWaitMs: 60_000,
+    });
+    await budget.pause("7", 60_000);
+    const acmeTokens = nock(GITHUB_API)
+      .persist()
+      .post("/app/installations/7/access_tokens")
+      .reply(201, { token: "ghs_acme", expires_at: new Date(Date.now() + 3600_000).toISOString() });
+    const acmeRegistrations = nock(GITHUB_API).post("/orgs/acme/actions/runners/generate-jitconfig").reply(500);
+    const { scope } = githubForJit(504, {}, { installationId: 8, org: "globex" });
+    const events = new QueueEvents(ctx.queues.provision.name, {
+      connection: ctx.redis.duplicate(),
+      prefix: ctx.prefix,
+    });
+    await events.waitUntilReady();
+    // One place, three of acme's entries ahead of globex's.
+    const worker = startProvisionWorker(deps(), {
+      connection: ctx.redis,
+      prefix: ctx.prefix,
+      concurrency: 1,
+      log: ctx.log,
+    });
+    try {
+      for (const id of [5201, 5202, 5203]) {
+        await ctx.queues.provision.add("provision", await queued(id), { jobId: provisionJobId(id) });
+      }
+      const globex = await queued(5204, { owner: "globex", installationId: 8, scope: { kind: "org", org: "globex" } });
+      const job = await ctx.queues.provision.add("provision", globex, { jobId: provisionJobId(5204) });
+      // Without giving places back, each of acme's entries would hold the one place for its minute.
+      const outcome = await job.waitUntilFinished(events, 20_000);
+      expect(outcome).toMatchObject({ kind: "started" });
+      scope.done();
+      // acme's demand is all still there, delayed until the refill, holding no slot and no registration.
+      const delayed = await ctx.queues.provision.getDelayed();
+      expect(delayed.map((entry) => entry.data.githubJobId).sort()).toEqual([5201, 5202, 5203]);
+      expect(await ctx.slots.holders("linux", Date.now())).toEqual([outcome.runnerName]);
+      expect(acmeRegistrations.pendingMocks()).toHaveLength(1);
+      expect((await ctx.runners.list()).map((record) => record.githubJobId)).toEqual([5204]);
+    } finally {
+      acmeTokens.persist(false);
       await worker.close();
       await events.close();
     }

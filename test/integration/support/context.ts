@@ -1,4 +1,5 @@
 import { EngineDirectory } from "../../../src/state/engine-directory.js";
+import { GITHUB_BUDGET_RUNNER_WAIT_MS } from "../../../src/tunables.js";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { Probot } from "probot";
@@ -120,6 +121,7 @@ export async function serviceContext(): Promise<ServiceContext> {
       settings: { burstPoints: 300, pointsPerMinute: 600, reservePoints: 100, ...settings },
       sleep: (ms) => sleep(ms),
       maxWaitMs: 60_000,
+      runnerMaxWaitMs: GITHUB_BUDGET_RUNNER_WAIT_MS,
     });
   const metrics = createMetrics();
   const imageEngine = createImageEngine("test-engine", docker, TEST_DOCKER_TIMEOUT_MS);
