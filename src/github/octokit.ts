@@ -1,7 +1,14 @@
 import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
 import type { Counter, Gauge } from "prom-client";
-import { APP_BUDGET, backoffAfter, classifyCall, serverErrorBackoff, type GitHubBudget } from "./budget.js";
+import {
+  APP_BUDGET,
+  backoffAfter,
+  classifyCall,
+  GitHubBudgetSpent,
+  serverErrorBackoff,
+  type GitHubBudget,
+} from "./budget.js";
 import { RATE_LIMITED_TRIES } from "../tunables.js";
 
 export interface GitHubMetrics {
@@ -205,7 +212,12 @@ export function createRunnerhubOctokit(deps: {
       }
       for (let attempt = 1; ; attempt++) {
         const asked = now();
-        await budget.take(installation, call);
+        await budget.take(installation, call).catch((error: unknown) => {
+          // Refused rather than slept through: its caller waits that long outside (a delayed entry).
+          if (error instanceof GitHubBudgetSpent)
+            metrics.githubBudgetWait.inc({ installation }, error.retryInMs / 1000);
+          throw error;
+        });
         const waitedMs = now() - asked;
         if (waitedMs > 0) metrics.githubBudgetWait.inc({ installation }, waitedMs / 1000);
         try {

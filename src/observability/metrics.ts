@@ -206,7 +206,7 @@ function dependencyMetrics(registry: Registry) {
     githubBudgetWait: counter(
       registry,
       "runnerhub_github_budget_wait_seconds_total",
-      "Time this process's GitHub calls waited on their installation's budget (app: the app's JWT), pauses included",
+      "Time this process's GitHub calls waited on their installation's budget (app: the app's JWT), pauses included; a runner call refused for a spent budget adds the wait its entry is delayed by",
       ["installation"],
     ),
     githubPauses: counter(
