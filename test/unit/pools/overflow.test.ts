@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { overflowTarget } from "../../../src/pools/overflow.js";
+import { overflowingInto, overflowTarget } from "../../../src/pools/overflow.js";
 import { pool } from "../support/pools.js";
 
 const small = pool({ name: "small", labels: ["self-hosted", "linux"], overflow: "big" });
@@ -36,5 +36,13 @@ describe("overflowTarget", () => {
   it("keeps a job whose overflow pool is gone from the pools", () => {
     const decision = overflowTarget(small, { githubJobId: 7, labels: ["self-hosted"] }, [small]);
     expect(decision).toEqual({ kind: "stay", reason: "pool-missing" });
+  });
+});
+
+describe("overflowingInto", () => {
+  it("names the pools whose overflow is the pool, the ones a slot freed there may wake", () => {
+    expect(overflowingInto("big", pools)).toEqual(["small"]);
+    expect(overflowingInto("small", pools)).toEqual(["gpu"]);
+    expect(overflowingInto("gpu", pools)).toEqual([]);
   });
 });
