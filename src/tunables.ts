@@ -56,6 +56,25 @@ export const PARK_FALLBACK_MS = 30 * SECOND_MS;
  */
 export const ENGINE_FULL_RETRY_MS = 2 * SECOND_MS;
 
+/**
+ * A worker that leaves a provision entry to a better-placed engine puts it back this soon: the
+ * shared queue gives it to whichever worker asks first, so it may take a few hand-offs to reach
+ * the engine placement chose; short, so a hand-off costs next to nothing in start-up time.
+ */
+export const PLACEMENT_HANDOFF_MS = 20;
+
+/**
+ * After this many hand-offs an entry is started on any engine it fits: about a second of
+ * hand-offs, which the preferred engine's worker misses only when it is slow, paused or gone.
+ */
+export const MAX_PLACEMENT_HANDOFFS = 50;
+
+/**
+ * Demand no live engine may take (labels nobody has, every engine drained) looks again this
+ * often; an engine that comes or is undrained takes it within this time.
+ */
+export const NO_ENGINE_RETRY_MS = 5 * SECOND_MS;
+
 /** Upper bound of parked entries tried per freed slot (entries may have woken by themselves). */
 export const MAX_WAKE_TRIES = 20;
 
@@ -80,6 +99,15 @@ export const USAGE_SAMPLE_INTERVAL_MS = 5 * SECOND_MS;
  * with its test runners. Pools should set their own; a pool relying on these is warned about.
  */
 export const DEFAULT_RUNNER_LIMITS = { memoryBytes: 4 * 1024 ** 3, pids: 4096 } as const;
+
+// --- Unmatched jobs ------------------------------------------------------------------------------
+
+/**
+ * Recent jobs no pool serves kept for the admin API and dashboard: enough to show every distinct
+ * typo or missing size of a busy day, few enough to read in one call; the counter
+ * (runnerhub_jobs_unmatched_total) keeps the totals.
+ */
+export const UNMATCHED_JOBS_KEPT = 100;
 
 // --- Crash loops ---------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ export function formatAge(ms: number): string {
 }
 
 /** Only the process working on an engine knows its capacity (RUNNERHUB_ENGINE_CAPACITY). */
-export function engineCapacity(engine: EngineView): string {
+export function engineCapacity(engine: Pick<EngineView, "capacity">): string {
   if (engine.capacity === null) return "unknown";
   return engine.capacity === "unlimited" ? "no limit" : String(engine.capacity);
 }

@@ -14,6 +14,8 @@ import type { Slots } from "../slots/slots.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import { DASHBOARD_PING_TIMEOUT_MS } from "../tunables.js";
 import { poolRoutes } from "./api/pools.js";
+import { engineRoutes } from "./api/engines.js";
+import type { EngineDirectory } from "../state/engine-directory.js";
 import { queueRoutes } from "./api/queue.js";
 import { errorReply, send, type Routes } from "./api/reply.js";
 import { matchRoute, type Method } from "./api/routing.js";
@@ -39,6 +41,8 @@ export interface AdminDeps {
   /** RUNNERHUB_ENGINE_CAPACITY of that engine, shown on the dashboard. */
   engineCapacity?: number | undefined;
   heartbeats: OverviewDeps["heartbeats"];
+  /** Engines' placement profiles and drain state (drained and undrained here). */
+  engines: EngineDirectory;
   /** Each pool's last hour (charts) and its warm target. */
   history: OverviewDeps["history"];
   heartbeatTimeoutMs: number;
@@ -47,6 +51,8 @@ export interface AdminDeps {
   imageStore: ImageStore;
   /** Pools whose runners keep ending before a job: shown, and reset by an operator. */
   crashLoops: CrashLoopStore;
+  /** Recent queued jobs no pool serves. */
+  unmatched: OverviewDeps["unmatched"];
   /** Counts errors the admin goes on without (runnerhub_internal_errors_total). */
   metrics: Pick<Metrics, "internalErrors">;
   log: Logger;
@@ -91,6 +97,8 @@ function overviewReader(deps: AdminDeps): OverviewReader {
     imageStore: deps.imageStore,
     crashLoops: deps.crashLoops,
     history: deps.history,
+    unmatched: deps.unmatched,
+    engines: deps.engines,
     now: deps.now,
     localEngine: engine && {
       name: engine.name,
@@ -124,6 +132,8 @@ function apiRoutes(deps: AdminDeps, overview: OverviewReader, log: Logger): Rout
       log,
     }),
     ...queueRoutes({ provision, log }),
+    "GET /admin/jobs/unmatched": async () => ({ status: 200, body: { jobs: await deps.unmatched.recent() } }),
+    ...engineRoutes({ engines: deps.engines, overview, log, now: deps.now }),
     "GET /admin/overview": async () => ({ status: 200, body: await overview.overview() }),
     "GET /admin/openapi.json": async () => ({ status: 200, body: openapi }),
   };

@@ -13,9 +13,19 @@ import type { ImageRecord } from "../images/policy.js";
 import type { RunnerStore } from "../state/runner-store.js";
 import type { RunnerRecord } from "../state/runner-store.js";
 import { OVERVIEW_EVENTS } from "../tunables.js";
-import { JOB_STATES, type FairShareView, type JobListState, type Overview, type PoolView } from "./schemas.js";
+import {
+  JOB_STATES,
+  type EngineView,
+  type FairShareView,
+  type JobListState,
+  type Overview,
+  type PoolView,
+} from "./schemas.js";
 import { repositoryShares } from "../pools/fair-share.js";
+import type { UnmatchedJobStore } from "../pools/unmatched-store.js";
 import { engineViews, poolCounts, poolView, selectRunners, type LocalEngineState } from "./views.js";
+import type { EngineDirectory } from "../state/engine-directory.js";
+import { poolPlacementView, withPlacement } from "./placement-views.js";
 
 export interface OverviewDeps {
   pools: PoolCatalog;
@@ -36,6 +46,10 @@ export interface OverviewDeps {
   localEngine: { name: string; capacity: number | undefined; ping(): Promise<unknown> } | undefined;
   /** Each pool's last hour, for the dashboard's charts and the warm target. */
   history: Pick<PoolHistoryService, "read">;
+  /** Recent queued jobs no pool serves. */
+  unmatched: Pick<UnmatchedJobStore, "recent">;
+  /** Engines' labels, resources and drain state; pools no engine may serve. */
+  engines: Pick<EngineDirectory, "profiles" | "drained" | "usage" | "unplaceable">;
   now: () => number;
 }
 
@@ -43,7 +57,11 @@ export interface OverviewReader {
   /** The selected pools with their effective limits and live counts. */
   pools(selected: readonly Pool[]): Promise<PoolView[]>;
   overview(): Promise<Overview>;
+  /** The engines as the overview shows them. */
+  engines(): Promise<EngineView[]>;
 }
+
+type EngineAges = { engine: string; ageMs: number }[];
 
 /** BullMQ's getJobs yields undefined for an entry removed between listing and loading. */
 export function present<T>(jobs: readonly (T | undefined)[]): T[] {
@@ -61,10 +79,11 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
   const provision = deps.queues.provision;
 
   async function poolViews(selected: readonly Pool[], records: readonly RunnerRecord[]): Promise<PoolView[]> {
-    const [overrides, images, crashLoops] = await Promise.all([
+    const [overrides, images, crashLoops, unplaceable] = await Promise.all([
       deps.overrides.all(),
       deps.imageStore.list(),
       deps.crashLoops.getMany(selected.map((pool) => pool.name)),
+      deps.engines.unplaceable(),
     ]);
     const now = deps.now();
     return Promise.all(
@@ -83,7 +102,10 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
         });
         const looping = crashLoopOf(crashLoops.get(pool.name), poolVersion(pool), now, deps.crashLoops.policy);
         const crashLoop = looping && { record: looping, logs: await deps.runners.logsOf(looping.lastRunner) };
-        const view = poolView(pool, overrides[pool.name], counts, warm, images, now, crashLoop);
+        const view = {
+          ...poolView(pool, overrides[pool.name], counts, warm, images, now, crashLoop),
+          placement: poolPlacementView(pool, unplaceable[pool.name], waiting),
+        };
         return pool.perRepository ? { ...view, fairShare: await fairShareOf(pool, pool.perRepository) } : view;
       }),
     );
@@ -107,27 +129,43 @@ export function createOverviewReader(deps: OverviewDeps): OverviewReader {
     return { name: local.name, capacity: local.capacity, reachable };
   }
 
+  /** Every engine the overview shows, with placement's view of it. */
+  async function engines(records: readonly RunnerRecord[], local: LocalEngineState | undefined, ages: EngineAges) {
+    const views = engineViews(records, local, { ages, timeoutMs: deps.heartbeatTimeoutMs });
+    const [profiles, drained] = await Promise.all([deps.engines.profiles(), deps.engines.drained()]);
+    const usage = Object.fromEntries(
+      await Promise.all(views.map(async (view) => [view.name, await deps.engines.usage(view.name)] as const)),
+    );
+    return withPlacement(views, { profiles, drained, usage });
+  }
+
   return {
+    async engines() {
+      const [records, local, ages] = await Promise.all([deps.runners.list(), localEngine(), deps.heartbeats.ages()]);
+      return engines(records, local, ages);
+    },
     async pools(selected) {
       return poolViews(selected, await deps.runners.list());
     },
     async overview() {
-      const [records, counts, events, local, ages, history] = await Promise.all([
+      const [records, counts, events, local, ages, history, unmatched] = await Promise.all([
         deps.runners.list(),
         queueCounts(provision),
         deps.feed.recent(OVERVIEW_EVENTS),
         localEngine(),
         deps.heartbeats.ages(),
         deps.history.read(),
+        deps.unmatched.recent(),
       ]);
       return {
         at: deps.now(),
         pools: await poolViews(deps.pools.declared(), records),
-        engines: engineViews(records, local, { ages, timeoutMs: deps.heartbeatTimeoutMs }),
+        engines: await engines(records, local, ages),
         runners: selectRunners(records, undefined),
         queue: { queue: provision.name, counts },
         events,
         history,
+        unmatched,
       };
     },
   };

@@ -133,6 +133,24 @@ export const warmReasonSchema = z.object({
   cappedBy: z.object({ by: z.enum(["maxIdle", "freeSlots"]), limit: z.int().min(0) }).nullable(),
 });
 
+/** Where the pool's runners may run, and whether its waiting demand has any engine that may take it. */
+export const poolPlacementSchema = z.object({
+  /** spread: the engine with the most room; pack: the one with the least room that still fits. */
+  rule: z.enum(["spread", "pack"]),
+  /** Labels an engine must carry (RUNNERHUB_ENGINE_LABELS) to run the pool's runners. */
+  engineLabels: z.array(z.string()),
+  /**
+   * Set while the pool has waiting jobs and no live engine may take them (none alive, all drained,
+   * none with the labels, none big enough): since when, and why each known engine refuses.
+   */
+  noEngine: z
+    .object({
+      since: z.int(),
+      refused: z.array(z.object({ engine: z.string(), reason: z.enum(["silent", "draining", "labels", "too-small"]) })),
+    })
+    .nullable(),
+});
+
 /** A fair-share pool (perRepository): its per-repository ceiling and each repository's share now. */
 export const fairShareSchema = z
   .object({
@@ -176,6 +194,8 @@ export const poolViewSchema = z.object({
   health: z.enum(["ok", "crash-looping"]),
   /** The crash loop, while the pool is crash-looping (DELETE /admin/pools/{name}/crash-loop ends it). */
   crashLoop: crashLoopSchema.nullable(),
+  /** Absent from servers older than API 1.2.0. */
+  placement: poolPlacementSchema.optional(),
   /** The pool this pool's jobs start in when it cannot start them now (pools file `overflow`); absent when none. */
   overflow: z
     .string()
@@ -277,6 +297,8 @@ export const queueCountsSchema = z.object({
   counts: z.object({ waiting: count, delayed: count, active: count, completed: count, failed: count }),
 });
 
+const engineResourceSchema = z.object({ total: z.number().min(0), reserved: z.number().min(0), free: z.number() });
+
 export const engineViewSchema = z.object({
   name: z.string(),
   starting: count,
@@ -292,8 +314,18 @@ export const engineViewSchema = z.object({
   health: z.enum(["ok", "unreachable", "silent", "unknown"]),
   /** ms since its worker's last heartbeat; null without one. */
   lastBeatMs: z.int().min(0).nullable(),
+  /** RUNNERHUB_ENGINE_LABELS of its worker. */
+  labels: z.array(z.string()),
+  /** Drained (`runnerhub engines drain`): it starts no runner; its busy ones finish. */
+  draining: z.boolean(),
+  /** Memory (bytes) runners may reserve there, what its runners reserve, and what is left; null: its worker published none. */
+  memory: engineResourceSchema.nullable(),
+  /** CPUs likewise (runners of pools without resources.cpus reserve none). */
+  cpus: engineResourceSchema.nullable(),
 });
 export type EngineView = z.output<typeof engineViewSchema>;
+
+export const enginesResponseSchema = z.object({ engines: z.array(engineViewSchema) });
 
 const seconds = z.number().min(0);
 
@@ -311,6 +343,25 @@ export const poolHistorySchema = z.object({
 });
 export type PoolHistoryView = z.output<typeof poolHistorySchema>;
 
+/** A queued self-hosted job no pool serves, until a runner takes it or it ends. */
+export const unmatchedJobSchema = z.object({
+  jobId: z.int(),
+  repository: z.string(),
+  /** The job's runs-on labels as GitHub sent them (none for runs-on: {group: …}). */
+  labels: z.array(z.string()),
+  /** no-matching-pool: no pool carries every label (a size or label nobody offers); no-labels: no labels and no groupDefault pool. */
+  reason: z.enum(["no-matching-pool", "no-labels"]),
+  /** The pool missing the fewest of the job's labels (then the first declared); absent for a label-less job. */
+  nearestPool: z.string().optional(),
+  /** The job's labels the nearest pool lacks. */
+  missing: z.array(z.string()),
+  /** When its queued webhook arrived (ms since epoch). */
+  at: z.int(),
+});
+export type UnmatchedJobView = z.output<typeof unmatchedJobSchema>;
+
+export const unmatchedJobsResponseSchema = z.object({ jobs: z.array(unmatchedJobSchema) });
+
 /** Everything the dashboard and `runnerhub top` show, read at one moment. */
 export const overviewSchema = z.object({
   at: z.int(),
@@ -322,5 +373,7 @@ export const overviewSchema = z.object({
   events: z.array(feedEntrySchema),
   /** Each pool's last hour, for the charts. */
   history: z.array(poolHistorySchema),
+  /** Recent queued jobs no pool serves, newest first (absent from servers before it existed). */
+  unmatched: z.array(unmatchedJobSchema).optional(),
 });
 export type Overview = z.output<typeof overviewSchema>;

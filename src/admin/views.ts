@@ -1,3 +1,4 @@
+import { poolPlacementView } from "./placement-views.js";
 import { RUNNER_OUTDATED_FIX } from "../docker/exit-reason.js";
 import type { z } from "zod";
 import type { Pool } from "../config/pools.js";
@@ -125,6 +126,7 @@ export function poolView(
     warmReason: warm.reason,
     health: crashLoop ? "crash-looping" : "ok",
     crashLoop: crashLoop ? crashLoopView(crashLoop.record, crashLoop.logs) : null,
+    placement: poolPlacementView(pool, undefined, 0),
     ...(pool.overflow === undefined ? {} : { overflow: pool.overflow }),
   };
 }
@@ -195,13 +197,16 @@ export interface EngineBeats {
  * Engines by name: every engine with a heartbeat or a live runner, and this process' own. Health
  * comes from the heartbeat; this process' own ping overrides it for its own engine.
  */
+/** An engine's runners and health; placement-views.ts adds what placement knows of it. */
+export type EngineHealthView = Omit<EngineView, "labels" | "draining" | "memory" | "cpus">;
+
 export function engineViews(
   records: readonly Pick<RunnerRecord, "engine" | "state">[],
   local: LocalEngineState | undefined,
   beats: EngineBeats,
-): EngineView[] {
-  const views = new Map<string, EngineView>();
-  const viewOf = (name: string): EngineView => {
+): EngineHealthView[] {
+  const views = new Map<string, EngineHealthView>();
+  const viewOf = (name: string): EngineHealthView => {
     let view = views.get(name);
     if (!view) {
       view = { name, starting: 0, idle: 0, busy: 0, capacity: null, health: "unknown", lastBeatMs: null };

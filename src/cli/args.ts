@@ -14,10 +14,15 @@ commands:
                                            OOM kill, peak memory, CPU time, last log lines
   runners logs NAME [-f]                   its output (-f, --follow: until the container ends)
   runners rm NAME [--force]                drain a runner (--force: even a busy one, failing its job)
+  engines ls                               engines: health, runners, labels, drain state,
+                                           memory and CPUs reserved of total
+  engines drain NAME                       start no new runner on the engine (busy ones finish)
+  engines undrain NAME                     let the engine take runners again
   queue ls [STATE] [--page N] [--per-page N]
                                            provision-queue counts, or the entries in STATE
                                            (${JOB_STATES.join(", ")})
   queue retry ID                           retry a failed entry
+  jobs unmatched                           queued jobs no pool serves: labels, reason, nearest pool
   top [--once] [--interval S]              the live picture (pools, engines, runners, queue,
                                            events), redrawn every S seconds (default 2);
                                            q or Ctrl-C quits; --once prints one frame
@@ -46,6 +51,9 @@ export type Command =
   | { kind: "runners-rm"; name: string; force: boolean }
   | { kind: "queue-ls"; state: JobListState | undefined; page: number | undefined; perPage: number | undefined }
   | { kind: "queue-retry"; id: string }
+  | { kind: "jobs-unmatched" }
+  | { kind: "engines-ls" }
+  | { kind: "engines-drain"; name: string; drain: boolean }
   | { kind: "top"; once: boolean; intervalMs: number };
 
 export interface Invocation {
@@ -90,6 +98,10 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   "runners rm": ["force"],
   "queue ls": ["page", "per-page"],
   "queue retry": [],
+  "jobs unmatched": [],
+  "engines ls": [],
+  "engines drain": [],
+  "engines undrain": [],
   top: ["once", "interval"],
 };
 
@@ -189,6 +201,16 @@ function commandOf(words: readonly string[], values: Values): Command {
         throw new UsageError("--page and --per-page need a STATE");
       return { kind: "queue-ls", state: state as JobListState | undefined, page, perPage };
     }
+    case "jobs unmatched":
+      positionalCount(args, 0, 0, "");
+      return { kind: "jobs-unmatched" };
+    case "engines ls":
+      positionalCount(args, 0, 0, "");
+      return { kind: "engines-ls" };
+    case "engines drain":
+    case "engines undrain":
+      positionalCount(args, 1, 1, "engine NAME");
+      return { kind: "engines-drain", name: args[0] ?? "", drain: action === "drain" };
     case "top":
       positionalCount(args, 0, 0, "");
       return {

@@ -1,5 +1,13 @@
-import type { ErrorBody, JobView, PoolView, RunnerDetail, RunnerView } from "../admin/schemas.js";
-import { formatAge, formatBytes } from "../admin/format.js";
+import type {
+  EngineView,
+  ErrorBody,
+  JobView,
+  PoolView,
+  RunnerDetail,
+  RunnerView,
+  UnmatchedJobView,
+} from "../admin/schemas.js";
+import { engineCapacity, formatAge, formatBytes } from "../admin/format.js";
 
 /** Everything the CLI prints is built here, without I/O, so it is unit-tested. */
 
@@ -47,6 +55,24 @@ function poolNotes(pools: readonly PoolView[]): string {
       ...(pool.crashLoop?.fix ? [`${pool.name}: ${pool.crashLoop.lastReason}; fix: ${pool.crashLoop.fix}\n`] : []),
     ])
     .join("");
+}
+
+/** `runnerhub engines ls`: health, runners, labels, drain state, reserved and free memory and CPUs. */
+export function formatEngines(engines: readonly EngineView[]): string {
+  if (engines.length === 0) return "no engines\n";
+  const rows = engines.map((engine) => [
+    engine.name,
+    engine.draining ? `${engine.health}, draining` : engine.health,
+    `${engine.starting}/${engine.idle}/${engine.busy}`,
+    engineCapacity(engine),
+    engine.memory ? `${formatBytes(engine.memory.reserved)}/${formatBytes(engine.memory.total)}` : "-",
+    engine.cpus ? `${engine.cpus.reserved}/${engine.cpus.total}` : "-",
+    engine.labels.join(",") || "-",
+  ]);
+  return formatTable(
+    ["NAME", "HEALTH", "STARTING/IDLE/BUSY", "CAPACITY", "MEMORY RESERVED", "CPUS RESERVED", "LABELS"],
+    rows,
+  );
 }
 
 /** A fair-share pool's repositories under the pools table; nothing for other pools. */
@@ -111,6 +137,23 @@ export function formatRunnerDetail(runner: RunnerDetail, now: number): string {
   if (runner.logs === null) return exit ? head : `${head}(live: runnerhub runners logs ${runner.name})\n`;
   const logs = runner.logs === "" ? "(no output)\n" : runner.logs.endsWith("\n") ? runner.logs : `${runner.logs}\n`;
   return `${head}--- last log lines ---\n${logs}`;
+}
+
+/** Queued jobs no pool serves, newest first. */
+export function formatUnmatched(jobs: readonly UnmatchedJobView[]): string {
+  if (jobs.length === 0) return "no unmatched jobs\n";
+  return formatTable(
+    ["JOB", "REPOSITORY", "LABELS", "REASON", "NEAREST POOL", "LACKS", "QUEUED"],
+    jobs.map((job) => [
+      String(job.jobId),
+      job.repository,
+      job.labels.join(",") || "-",
+      job.reason,
+      job.nearestPool ?? "-",
+      job.missing.join(",") || "-",
+      new Date(job.at).toISOString(),
+    ]),
+  );
 }
 
 export function formatQueueCounts(queue: string, counts: Readonly<Record<string, number>>): string {

@@ -1,6 +1,8 @@
 import type { z } from "zod";
 import {
   drainResponseSchema,
+  engineViewSchema,
+  enginesResponseSchema,
   errorSchema,
   jobsPageSchema,
   jobViewSchema,
@@ -10,16 +12,19 @@ import {
   queueCountsSchema,
   runnerDetailSchema,
   runnersResponseSchema,
+  unmatchedJobsResponseSchema,
 } from "../admin/schemas.js";
 import { parseInvocation, USAGE, type Command, type Invocation } from "./args.js";
 import {
   formatDrain,
+  formatEngines,
   formatError,
   formatJobs,
   formatPools,
   formatQueueCounts,
   formatRunnerDetail,
   formatRunners,
+  formatUnmatched,
 } from "./format.js";
 import { ANSI, redraw, renderTop } from "./top.js";
 
@@ -113,6 +118,21 @@ function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" | "top
       if (command.perPage !== undefined) query.set("perPage", String(command.perPage));
       return plan({ method: "GET", path: `/admin/queue/jobs?${query.toString()}` }, jobsPageSchema, formatJobs);
     }
+    case "jobs-unmatched":
+      return plan({ method: "GET", path: "/admin/jobs/unmatched" }, unmatchedJobsResponseSchema, (body) =>
+        formatUnmatched(body.jobs),
+      );
+    case "engines-ls":
+      return plan({ method: "GET", path: "/admin/engines" }, enginesResponseSchema, (body) =>
+        formatEngines(body.engines),
+      );
+    case "engines-drain":
+      return plan(
+        { method: command.drain ? "POST" : "DELETE", path: `/admin/engines/${segment(command.name)}/drain` },
+        engineViewSchema,
+        (engine) =>
+          `${formatEngines([engine])}${engine.draining ? "drained: no new runner starts there; busy ones finish\n" : "takes runners again\n"}`,
+      );
     case "queue-retry":
       return plan(
         { method: "POST", path: `/admin/queue/jobs/${segment(command.id)}/retry` },

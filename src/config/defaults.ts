@@ -15,6 +15,8 @@ export const ENV_DEFAULTS = {
   RUNNERHUB_REDIS_PREFIX: "runnerhub",
   /** Every role in one process: the simplest deployment. */
   RUNNERHUB_ROLES: "all",
+  /** No labels: the engine takes only pools that require none. */
+  RUNNERHUB_ENGINE_LABELS: "",
   RUNNERHUB_DOCKER_TIMEOUT: "30s",
   RUNNERHUB_SHUTDOWN_TIMEOUT: "25s",
   RUNNERHUB_STOP_GRACE: "30s",

@@ -26,6 +26,11 @@ export interface DockerTarget {
   name: string | undefined;
   /** Most runner containers this engine may hold at once; undefined for no limit. */
   capacity?: number;
+  /** Labels pools may require of the engine (`engines.labels`). */
+  labels: string[];
+  /** Memory (bytes) and CPUs runners may reserve here; undefined: what `docker info` reports. */
+  memoryBytes?: number;
+  cpus?: number;
   connection: DockerConnection;
   /** Longest wait for one request/response Docker call before it fails (streams are exempt). */
   callTimeoutMs: number;
@@ -174,6 +179,30 @@ const envSchema = z.object({
   RUNNERHUB_SHUTDOWN_TIMEOUT: envDuration(D.RUNNERHUB_SHUTDOWN_TIMEOUT),
   RUNNERHUB_ENGINE_NAME: optionalString,
   RUNNERHUB_ENGINE_CAPACITY: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).optional()),
+  RUNNERHUB_ENGINE_LABELS: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/, "a comma-separated list of labels (letters, digits, . _ -)")
+      .default(D.RUNNERHUB_ENGINE_LABELS)
+      .transform((text) => (text === "" ? [] : text.split(","))),
+  ),
+  RUNNERHUB_ENGINE_MEMORY: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined) return undefined;
+        const bytes = parseSize(text);
+        if (bytes === undefined || bytes < 1024 ** 2) {
+          ctx.addIssue({ code: "custom", message: `"${text}" is not a size of at least 1m; use e.g. 16g` });
+          return z.NEVER;
+        }
+        return bytes;
+      }),
+  ),
+  RUNNERHUB_ENGINE_CPUS: z.preprocess(blankToUndefined, z.coerce.number().positive().max(4096).optional()),
   RUNNERHUB_CONFIG: z.preprocess(blankToUndefined, z.string().default(D.RUNNERHUB_CONFIG)),
   ADMIN_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
   RUNNERHUB_SETUP_TOKEN: z.preprocess(blankToUndefined, z.string().min(16, "use at least 16 characters").optional()),
@@ -480,6 +509,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config | SetupConfig 
     docker: {
       name: vars.RUNNERHUB_ENGINE_NAME,
       capacity: vars.RUNNERHUB_ENGINE_CAPACITY,
+      labels: vars.RUNNERHUB_ENGINE_LABELS,
+      memoryBytes: vars.RUNNERHUB_ENGINE_MEMORY,
+      cpus: vars.RUNNERHUB_ENGINE_CPUS,
       connection: docker.connection,
       callTimeoutMs: vars.RUNNERHUB_DOCKER_TIMEOUT,
     },

@@ -6,6 +6,7 @@ import { perRepositoryProblems, perRepositorySchema } from "./per-repository.js"
 import { cronProblem, timeZoneProblem } from "./schedule.js";
 import { DEFAULT_RUNNER_LIMITS } from "../tunables.js";
 import { parseDuration, parseSize } from "./units.js";
+import { fileSizeProblems, sizeProblems } from "./pool-sizes.js";
 
 /** Network modes that share a namespace the job should not see: the host's, or another container's. */
 export function sharesNetwork(network: string): boolean {
@@ -77,6 +78,15 @@ const label = z
   .max(256)
   .regex(/^[^,\s]+$/, "labels cannot contain commas or spaces");
 
+const resources = z.strictObject({
+  memory: size.optional(),
+  cpus: z.number().positive().max(1024).optional(),
+  pids: z.int().min(16).optional(),
+});
+
+/** A job size: a job whose runs-on carries `label` gets a runner with these resources (the rest: the pool's). */
+const jobSize = z.strictObject({ label, resources });
+
 export const poolSchema = z
   .strictObject({
     name: z
@@ -116,13 +126,11 @@ export const poolSchema = z
       .optional(),
     runnerGroup: z.string().min(1).default("Default"),
     registration: z.enum(["jit", "token"]).default("jit"),
-    resources: z
-      .strictObject({
-        memory: size.optional(),
-        cpus: z.number().positive().max(1024).optional(),
-        pids: z.int().min(16).optional(),
-      })
-      .default({}),
+    resources: resources.default({}),
+    /** Job sizes offered by the pool; their labels count as the pool's labels when jobs are matched. */
+    sizes: z.array(jobSize).max(20).default([]),
+    /** Label-less jobs (runs-on: {group: …}) are served by this pool, in its runnerGroup. */
+    groupDefault: z.boolean().default(false),
     network: z.string().min(1).default("bridge"),
     /** Opt-in for network host / container:…, which give jobs the host's or another container's ports. */
     allowHostNetwork: z.boolean().default(false),
@@ -139,6 +147,8 @@ export const poolSchema = z
      * labels must carry every label of the job (a runner takes only jobs whose labels it all has).
      */
     oomRetryPool: z.string().min(1).optional(),
+    /** The size (of oomRetryPool, else of this pool) that re-runs, once, a job this pool's memory limit OOM-killed. */
+    oomRetrySize: z.string().min(1).optional(),
     /**
      * Another pool that starts this pool's job when this pool cannot start it now (pool or engine
      * full) and carries every label of the job; a job overflows once at most (src/pools/overflow.ts).
@@ -146,6 +156,12 @@ export const poolSchema = z
     overflow: z.string().min(1).optional(),
     dockerInDocker: z.boolean().default(false),
     gpus: z.boolean().default(false),
+    /** Which engines may run this pool's runners: those whose RUNNERHUB_ENGINE_LABELS include every label here. */
+    engines: z
+      .strictObject({ labels: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, . _ -")).max(32) })
+      .default({ labels: [] }),
+    /** spread: the engine with the most room for this pool's runner; pack: the one with the least that still fits. */
+    placement: z.enum(["spread", "pack"]).default("spread"),
   })
   .superRefine((pool, ctx) => {
     if (!pool.labels.some((l) => l.toLowerCase() === "self-hosted")) {
@@ -153,6 +169,7 @@ export const poolSchema = z
     }
     warmProblems(pool).forEach((problem) => ctx.addIssue({ code: "custom", ...problem }));
     perRepositoryProblems(pool).forEach((problem) => ctx.addIssue({ code: "custom", ...problem }));
+    sizeProblems(pool).forEach((problem) => ctx.addIssue({ code: "custom", ...problem }));
     if (sharesNetwork(pool.network) && !pool.allowHostNetwork) {
       ctx.addIssue({
         code: "custom",
@@ -215,6 +232,7 @@ export const poolsFileSchema = z
       }
       seen.add(pool.name);
     });
+    fileSizeProblems(pools).forEach((problem) => ctx.addIssue({ code: "custom", ...problem }));
     pools.forEach((pool, index) => {
       if (pool.oomRetryPool === undefined) return;
       const path = [index, "oomRetryPool"];

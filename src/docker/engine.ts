@@ -70,6 +70,8 @@ export interface ContainerEngine {
    * key file, which two daemons on one host share) and the data root (which they do not).
    */
   identity(): Promise<string>;
+  /** The engine's memory (bytes) and CPUs, as `docker info` reports them. */
+  hardware(): Promise<{ memoryBytes: number; cpus: number }>;
   /** Creates and starts a container; a container that fails to start is removed again. */
   startContainer(spec: Docker.ContainerCreateOptions): Promise<string>;
   listManaged(): Promise<ManagedContainer[]>;
@@ -175,7 +177,9 @@ export function connectDocker(connection: DockerConnection, ssh: SshClientOption
 /** ping and info take an abort signal at run time; @types/dockerode declares only their callback form. */
 interface AbortableCalls {
   ping(options: { abortSignal: AbortSignal }): Promise<unknown>;
-  info(options: { abortSignal: AbortSignal }): Promise<{ Name: string; ID: string; DockerRootDir: string }>;
+  info(options: {
+    abortSignal: AbortSignal;
+  }): Promise<{ Name: string; ID: string; DockerRootDir: string; MemTotal: number; NCPU: number }>;
 }
 const abortable = (docker: Docker) => docker as unknown as AbortableCalls;
 
@@ -401,6 +405,11 @@ export function createContainerEngine(name: string, docker: Docker, options: Eng
     async identity() {
       const info = await bounded("/info", (abortSignal) => abortable(docker).info({ abortSignal }));
       return `${info.ID}@${info.DockerRootDir}`;
+    },
+
+    async hardware() {
+      const info = await bounded("/info", (abortSignal) => abortable(docker).info({ abortSignal }));
+      return { memoryBytes: info.MemTotal, cpus: info.NCPU };
     },
 
     startContainer: (spec) => startManagedContainer(calls, spec),

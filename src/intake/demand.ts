@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Pool } from "../config/pools.js";
 import type { RunnerScope } from "../scope/runner-scope.js";
-import { routePool } from "../pools/match.js";
+import { routePool, type UnmatchedReason } from "../pools/match.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 
 const githubId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -53,13 +53,21 @@ function repositoryScope(event: WorkflowJobEvent): RunnerScope {
 }
 
 export type Demand =
-  | { kind: "provision"; request: ProvisionRequest }
-  | { kind: "ignore"; reason: "no-installation" | "not-self-hosted" | "no-matching-pool" };
+  { kind: "provision"; request: ProvisionRequest } | { kind: "ignore"; reason: "no-installation" | UnmatchedReason };
 
-/** What a queued workflow_job, arriving at `now`, asks of runnerhub; `routedPool`: the pool runnerhub chose for it (an OOM re-run). */
-export function demandFor(event: WorkflowJobEvent, pools: readonly Pool[], now: number, routedPool?: string): Demand {
+/**
+ * What a queued workflow_job, arriving at `now`, asks of runnerhub; `routedPool` and `routedSize`:
+ * where runnerhub chose to send it (an OOM re-run goes to a bigger pool or size).
+ */
+export function demandFor(
+  event: WorkflowJobEvent,
+  pools: readonly Pool[],
+  now: number,
+  routedPool?: string,
+  routedSize?: string,
+): Demand {
   if (!event.installation) return { kind: "ignore", reason: "no-installation" };
-  const match = routePool(event.workflow_job.labels, pools, routedPool);
+  const match = routePool(event.workflow_job.labels, pools, routedPool, routedSize);
   if (match.kind === "ignored") return { kind: "ignore", reason: match.reason };
   const queuedAt = Date.parse(event.workflow_job.created_at);
   return {
@@ -74,6 +82,7 @@ export function demandFor(event: WorkflowJobEvent, pools: readonly Pool[], now: 
       scope: match.pool.perRepository ? repositoryScope(event) : scopeOf(event),
       labels: event.workflow_job.labels,
       pool: match.pool.name,
+      ...(match.size === undefined ? {} : { size: match.size }),
       queuedAt: Number.isFinite(queuedAt) ? Math.min(queuedAt, now) : now,
       enqueuedAt: now,
     },

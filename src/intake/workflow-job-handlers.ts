@@ -16,6 +16,8 @@ import type { PoolCatalog } from "../pools/catalog.js";
 import { endIdleTime } from "../lifecycle/idle-time.js";
 import { replaceTakenWarmRunner, warmUpOnArrival } from "./warm-replacement.js";
 import type { Slots } from "../slots/slots.js";
+import type { UnmatchedJobStore } from "../pools/unmatched-store.js";
+import { recordUnmatched } from "./unmatched.js";
 
 export interface WorkflowJobHandlerDeps {
   pools: PoolCatalog;
@@ -33,6 +35,8 @@ export interface WorkflowJobHandlerDeps {
   oomReruns: OomRerunStore;
   /** A runner taking a job ends its pool's crash loop. */
   crashLoops: Pick<CrashLoopStore, "clear">;
+  /** Queued self-hosted jobs no pool serves, shown until they are taken or end. */
+  unmatched: Pick<UnmatchedJobStore, "record" | "forget">;
   stopGraceMs: number;
   feed: EventFeed;
   metrics: Metrics;
@@ -105,12 +109,16 @@ async function oomRerunOf(
  * (undefined: no pool serves it) and the demand it stood for if it was still waiting.
  */
 async function settle(
-  deps: Pick<WorkflowJobHandlerDeps, "oomReruns" | "pools" | "ledger">,
+  deps: Pick<WorkflowJobHandlerDeps, "oomReruns" | "pools" | "ledger" | "unmatched">,
   event: WorkflowJobEvent,
 ): Promise<{ pool: string; demand: ProvisionRequest | undefined } | undefined> {
   const job = event.workflow_job;
   const match = routePool(job.labels, deps.pools.declared(), (await oomRerunOf(deps, event))?.toPool);
-  if (match.kind !== "matched") return undefined;
+  if (match.kind !== "matched") {
+    // A job for GitHub-hosted runners was never kept; any other no longer waits.
+    if (match.reason !== "not-self-hosted") await deps.unmatched.forget(job.id);
+    return undefined;
+  }
   // Where it waits: its pool, or the pool it overflowed to.
   return deps.ledger.settledWhere(match.pool.name, job.id);
 }
@@ -152,12 +160,13 @@ async function onQueued(deps: WorkflowJobHandlerDeps, deliveryId: string, event:
   // No child logger per webhook, for the reason given at jobFields.
   const fields = { deliveryId, jobId: event.workflow_job.id };
   const rerun = await oomRerunOf(deps, event);
-  const demand = demandFor(event, deps.pools.declared(), deps.now(), rerun?.toPool);
+  const demand = demandFor(event, deps.pools.declared(), deps.now(), rerun?.toPool, rerun?.toSize);
   if (demand.kind === "ignore") {
     metrics.jobsIgnored.inc({ reason: demand.reason });
     metrics.webhooks.inc({ action: "queued", outcome: "ignored" });
+    const nearest = await recordUnmatched(deps, event, demand.reason);
     deps.log.info(
-      { ...fields, reason: demand.reason, labels: event.workflow_job.labels },
+      { ...fields, reason: demand.reason, labels: event.workflow_job.labels, ...nearest },
       "job ignored: no pool serves it",
     );
     return;

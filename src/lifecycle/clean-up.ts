@@ -93,7 +93,7 @@ async function endIdleAtExit(deps: CleanUpDeps, record: RunnerRecord | undefined
   await endIdleTime(record, deps.now(), deps);
 }
 
-/** Re-runs, on the pool's oomRetryPool, the job an OOM kill ended (once per job). */
+/** Re-runs, on the pool's oomRetryPool or oomRetrySize, the job an OOM kill ended (once per job). */
 async function oomRerun(
   deps: CleanUpDeps,
   record: RunnerRecord | undefined,
@@ -107,7 +107,7 @@ async function oomRerun(
     );
   }
   if (decision?.kind !== "rerun" || !record) return undefined;
-  return requestOomRerun(record, decision.pool.name, deps.oomReruns);
+  return requestOomRerun(record, decision.pool.name, deps.oomReruns, decision.size);
 }
 
 /** Counts a runner that ended before taking a job towards its pool's crash loop (undefined: it does not count). */

@@ -6,6 +6,8 @@ export interface OomRerunClaim {
   jobId: number;
   fromPool: string;
   toPool: string;
+  /** The size of toPool the re-run gets (the pool's oomRetrySize); absent: the pool's own resources. */
+  toSize?: string;
   runnerName: string;
   at: number;
   /** The job id of the re-run, once its queued webhook arrived. */

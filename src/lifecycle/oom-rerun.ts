@@ -8,16 +8,18 @@ import { rerunRetryDelayMs } from "../tunables.js";
 import type { OomRerunClaim, OomRerunStore } from "./oom-rerun-store.js";
 import type { BusyJob, RunnerRecord } from "../state/runner-store.js";
 import { httpStatusOf } from "../http/error-status.js";
-import { carriesLabels } from "../pools/match.js";
+import { carriesLabels, fitOf } from "../pools/match.js";
+import { sizeOf } from "../pools/sizes.js";
 import type { ExitReason } from "../docker/exit-reason.js";
 
-export type OomRerunDecision = { kind: "rerun"; pool: Pool } | { kind: "skip"; reason: string };
+export type OomRerunDecision = { kind: "rerun"; pool: Pool; size?: string } | { kind: "skip"; reason: string };
 
 /**
- * Whether the job a runner was OOM-killed in is re-run on the pool's oomRetryPool: only a job the
- * runner was busy on and GitHub had not seen complete, and only on a pool whose runners carry every
- * label of the job (GitHub gives a job only to a runner that has all its labels). Undefined when
- * the runner was not OOM-killed.
+ * Whether the job a runner was OOM-killed in is re-run on the pool's oomRetryPool (or, with
+ * oomRetrySize, on that size of oomRetryPool or of the pool itself): only a job the runner was busy
+ * on and GitHub had not seen complete, and only where the runners carry every label of the job
+ * (GitHub gives a job only to a runner that has all its labels). Undefined when the runner was not
+ * OOM-killed.
  */
 export function oomRerunDecision(
   record: RunnerRecord | undefined,
@@ -30,16 +32,29 @@ export function oomRerunDecision(
   }
   if (record.completedAt !== undefined) return { kind: "skip", reason: "its job had already completed" };
   const pool = pools.find((candidate) => candidate.name === record.pool);
-  if (!pool?.oomRetryPool) return { kind: "skip", reason: `pool ${record.pool} names no oomRetryPool` };
-  const target = pools.find((candidate) => candidate.name === pool.oomRetryPool);
-  if (!target) return { kind: "skip", reason: `oomRetryPool ${pool.oomRetryPool} is not configured` };
-  if (!carriesLabels(target, record.busyJob.labels)) {
+  const targetName = pool?.oomRetryPool ?? (pool?.oomRetrySize === undefined ? undefined : pool.name);
+  if (!pool || targetName === undefined) {
+    return { kind: "skip", reason: `pool ${record.pool} names no oomRetryPool` };
+  }
+  const target = pools.find((candidate) => candidate.name === targetName);
+  if (!target) return { kind: "skip", reason: `oomRetryPool ${targetName} is not configured` };
+  const size = sizeOf(target, pool.oomRetrySize)?.label;
+  if (pool.oomRetrySize !== undefined && size === undefined) {
+    return { kind: "skip", reason: `pool ${target.name} offers no size ${pool.oomRetrySize}` };
+  }
+  // With a size, the re-run's runner also carries the job's own size label, if the target offers it (sizedPool).
+  const { labels } = record.busyJob;
+  const carried =
+    size === undefined
+      ? fitOf(target, labels).missing.length === 0
+      : carriesLabels(target, labels, ...target.sizes.map((offered) => offered.label));
+  if (!carried) {
     return {
       kind: "skip",
       reason: `pool ${target.name} lacks some of the job's labels ${record.busyJob.labels.join(", ")}`,
     };
   }
-  return { kind: "rerun", pool: target };
+  return size === undefined ? { kind: "rerun", pool: target } : { kind: "rerun", pool: target, size };
 }
 
 export interface OomRerunDeps {
@@ -63,12 +78,13 @@ export async function requestOomRerun(
   record: RunnerRecord,
   toPool: string,
   deps: OomRerunDeps,
+  toSize?: string,
 ): Promise<{ pool: string; at: number } | undefined> {
   const job = record.busyJob;
   const jobId = record.busyJobId;
   if (!job || jobId === undefined) return undefined;
   const at = deps.now();
-  const fields = { runnerName: record.name, jobId, runId: job.runId, job: job.name, pool: record.pool, toPool };
+  const fields = { runnerName: record.name, jobId, runId: job.runId, job: job.name, pool: record.pool, toPool, toSize };
   const ref = { owner: job.owner, repo: job.repo, runId: job.runId, name: job.name };
   const reRunBefore = () =>
     deps.log.warn(fields, "runner OOM-killed again in a job re-run once already; not re-run again");
@@ -78,8 +94,15 @@ export async function requestOomRerun(
     reRunBefore();
     return undefined;
   }
-  await deps.queue.add("rerun", rerunRequest(record, job, jobId, toPool), { jobId: oomRerunJobId(jobId) });
-  const claim = { jobId, fromPool: record.pool, toPool, runnerName: record.name, at };
+  await deps.queue.add("rerun", rerunRequest(record, job, jobId, toPool, toSize), { jobId: oomRerunJobId(jobId) });
+  const claim = {
+    jobId,
+    fromPool: record.pool,
+    toPool,
+    ...(toSize === undefined ? {} : { toSize }),
+    runnerName: record.name,
+    at,
+  };
   if (!(await deps.store.claim(ref, claim)) && (await deps.store.claimOf(ref))?.jobId !== jobId) {
     // Claimed for another job id in between: the entry just added finds that claim and does nothing.
     reRunBefore();
@@ -89,7 +112,13 @@ export async function requestOomRerun(
   return { pool: toPool, at: earlier?.at ?? at };
 }
 
-function rerunRequest(record: RunnerRecord, job: BusyJob, jobId: number, toPool: string): OomRerunRequest {
+function rerunRequest(
+  record: RunnerRecord,
+  job: BusyJob,
+  jobId: number,
+  toPool: string,
+  toSize: string | undefined,
+): OomRerunRequest {
   return {
     installationId: record.installationId,
     owner: job.owner,
@@ -99,6 +128,7 @@ function rerunRequest(record: RunnerRecord, job: BusyJob, jobId: number, toPool:
     jobName: job.name,
     fromPool: record.pool,
     toPool,
+    ...(toSize === undefined ? {} : { toSize }),
     runnerName: record.name,
   };
 }
@@ -113,6 +143,7 @@ async function ownClaim(request: OomRerunRequest, deps: RerunWorkerDeps): Promis
     jobId: request.jobId,
     fromPool: request.fromPool,
     toPool: request.toPool,
+    ...(request.toSize === undefined ? {} : { toSize: request.toSize }),
     runnerName: request.runnerName,
     at: deps.now(),
   };

@@ -63,6 +63,12 @@ function jobMetrics(registry: Registry) {
       "outcome",
     ]),
     jobsIgnored: counter(registry, "runnerhub_jobs_ignored_total", "Queued jobs no pool serves, by reason", ["reason"]),
+    jobsUnmatched: counter(
+      registry,
+      "runnerhub_jobs_unmatched_total",
+      "Queued self-hosted jobs no pool serves (a label or size no pool offers, no labels and no groupDefault pool), by reason",
+      ["reason"],
+    ),
     jobsQueued: counter(
       registry,
       "runnerhub_jobs_queued_total",

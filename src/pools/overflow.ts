@@ -1,5 +1,5 @@
 import type { Pool } from "../config/pools.js";
-import { carriesLabels } from "./match.js";
+import { fitOf } from "./match.js";
 
 /** Where demand a pool cannot start now goes next, or why it stays (src/provisioning/overflow-demand.ts acts on it). */
 export type OverflowDecision =
@@ -22,7 +22,10 @@ export function overflowTarget(
   if (job.overflowedFrom !== undefined) return { kind: "stay", reason: "already-overflowed" };
   const to = pools.find((candidate) => candidate.name === pool.overflow);
   if (!to || to.name === pool.name) return { kind: "stay", reason: "pool-missing" };
-  if (!carriesLabels(to, job.labels)) return { kind: "stay", reason: "labels-differ" };
+  // Size labels count as the pool's (a sized job keeps its size there); a label-less job
+  // (runs-on: {group}) is for its pool's runner group, whose runners alone may take it.
+  if (fitOf(to, job.labels).missing.length > 0) return { kind: "stay", reason: "labels-differ" };
+  if (job.labels.length === 0 && to.runnerGroup !== pool.runnerGroup) return { kind: "stay", reason: "labels-differ" };
   return { kind: "overflow", to };
 }
 

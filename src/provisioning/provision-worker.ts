@@ -4,7 +4,13 @@ import { backoffEnd, poolVersion } from "../pools/crash-loop.js";
 import type { Pool } from "../config/pools.js";
 import { PROVISION_QUEUE, type ProvisionRequest } from "../queue/jobs.js";
 import type { WorkerOptions } from "../queue/queues.js";
-import { ENGINE_FULL_RETRY_MS, PARK_FALLBACK_MS } from "../tunables.js";
+import {
+  ENGINE_FULL_RETRY_MS,
+  MAX_PLACEMENT_HANDOFFS,
+  NO_ENGINE_RETRY_MS,
+  PARK_FALLBACK_MS,
+  PLACEMENT_HANDOFF_MS,
+} from "../tunables.js";
 import type { CrashLoopStore } from "../pools/crash-loop-store.js";
 import { provisionRunner, type ProvisionDeps } from "./provision.js";
 import { repositoryOf } from "../pools/fair-share.js";
@@ -37,7 +43,7 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     throw new DelayedError();
   }
   // Taken up for the first time: neither parked nor retried before.
-  if (job.data.parkedAt === undefined && job.attemptsMade === 0) {
+  if (job.data.parkedAt === undefined && job.data.handoffs === undefined && job.attemptsMade === 0) {
     const enqueuedAt = job.data.enqueuedAt ?? job.timestamp;
     deps.metrics.queueWaitSeconds.observe({ pool }, secondsBetween(enqueuedAt, deps.now()));
   }
@@ -48,7 +54,21 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
     await job.moveToDelayed(Math.max(outcome.retryAt, deps.now() + 1), token);
     throw new DelayedError();
   }
+  if (outcome.kind === "elsewhere" && job.id !== undefined) {
+    // Back on the queue at once for the engine placement prefers; an engine that may not take the
+    // pool at all slows down once the hand-offs run out (its preferred engines are all full).
+    const handoffs = (job.data.handoffs ?? 0) + 1;
+    await job.updateData({ ...job.data, handoffs });
+    const slow = !outcome.eligibleHere && handoffs >= MAX_PLACEMENT_HANDOFFS;
+    await job.moveToDelayed(deps.now() + (slow ? ENGINE_FULL_RETRY_MS : PLACEMENT_HANDOFF_MS), token);
+    throw new DelayedError();
+  }
   if (outcome.kind !== "waiting" || job.id === undefined) return outcome;
+  if (outcome.reason === "no-engine") {
+    // Not parked: no release here can help; an engine that comes or is undrained takes it on the next look.
+    await job.moveToDelayed(deps.now() + NO_ENGINE_RETRY_MS, token);
+    throw new DelayedError();
+  }
   // A repository at its ceiling stays in its pool (the share is the pool's rule) and waits on
   // the pool: its turn comes when one of its slots frees.
   const moved = outcome.reason === "repo-full" ? undefined : await overflowDemand(job.data, outcome.reason, deps);

@@ -10,6 +10,7 @@ import { swallowInto } from "../observability/internal-errors.js";
 import { secondsBetween, type Metrics } from "../observability/metrics.js";
 import type { PoolCatalog } from "../pools/catalog.js";
 import { runnerName } from "../pools/runner-names.js";
+import { ofSize, sizedPool } from "../pools/sizes.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import { repositoryDemand, repositoryOf, runnerScope } from "../pools/fair-share.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
@@ -20,6 +21,8 @@ import type { EngineSlots } from "../slots/slots.js";
 import { observeRunnerOnline } from "./runner-online.js";
 import { BelowRateLimitFloor } from "../github/octokit.js";
 import { JOB_STATUS_CACHE_MS } from "../tunables.js";
+import { admitHere, placementCandidatesFor, type NotPlacedHere, type PlacementDeps } from "./placement-step.js";
+import type { EngineState } from "../placement/placement.js";
 
 export interface ProvisionDeps {
   github: RunnersApi;
@@ -52,12 +55,15 @@ export interface ProvisionDeps {
   entryLockMs?: number;
   /** A test-only fault point (RUNNERHUB_TEST_FAULT); does nothing in production. */
   fault?: (step: ProvisionStep) => void;
+  /** Placement across engines and resource admission; absent (unit tests of one engine): every runner starts here. */
+  placement?: PlacementDeps;
 }
 
 export type ProvisionOutcome =
   | { kind: "started"; runnerName: string; containerId: string }
   | { kind: "skipped"; reason: "pool-removed" | "demand-met" }
-  | { kind: "waiting"; reason: "repo-full" | "pool-full" | "engine-full" }
+  | { kind: "waiting"; reason: "repo-full" | "pool-full" | "engine-full" | "no-engine" }
+  | Extract<NotPlacedHere, { kind: "elsewhere" }>
   | { kind: "image-unavailable"; retryAt: number };
 
 const STILL_WAITING = new Set(["queued", "waiting", "pending", "requested"]);
@@ -109,9 +115,13 @@ async function demandOpen(
   log: Logger,
   entry: string | undefined,
 ): Promise<{ waiting: number; free: number } | undefined> {
+  const { size } = request;
+  // Sized demand is weighed against runners of its size, a fair-share pool's per repository: both need the jobs, not a count.
   const [waitingJobs, records] = await Promise.all([
-    pool.perRepository ? deps.ledger.waiting(pool.name, deps.now()) : deps.ledger.waitingCount(pool.name),
-    deps.runners.listFree(pool.name),
+    pool.perRepository || size !== undefined
+      ? deps.ledger.waiting(pool.name, deps.now()).then((jobs) => (size === undefined ? jobs : ofSize(jobs, size)))
+      : deps.ledger.waitingCount(pool.name),
+    deps.runners.listFree(pool.name).then((free) => (size === undefined ? free : ofSize(free, size))),
   ]);
   // An unfinished runner of this very entry (left on another engine by a killed worker) is no
   // runner coming for this demand: that entry is being run again right here.
@@ -124,7 +134,9 @@ async function demandOpen(
   const { waiting, free } =
     typeof waitingJobs === "number"
       ? { waiting: waitingJobs, free: freeRecords.length }
-      : repositoryDemand(repositoryOf(request), waitingJobs, freeRecords);
+      : pool.perRepository
+        ? repositoryDemand(repositoryOf(request), waitingJobs, freeRecords)
+        : { waiting: waitingJobs.length, free: freeRecords.length };
   if (unservedJobs(waiting, free) > 0) return { waiting, free };
   log.info({ waiting, free }, "every waiting job of the pool has a runner coming; none made");
   return undefined;
@@ -247,6 +259,7 @@ async function takeSlot(
   pool: Pool,
   name: string,
   open: { waiting: number; free: number },
+  candidates: readonly EngineState[] | undefined,
   deps: ProvisionDeps,
   log: Logger,
 ): Promise<ProvisionOutcome | undefined> {
@@ -254,6 +267,14 @@ async function takeSlot(
   if (reservation !== "ok") {
     log.info({ reason: reservation }, "no capacity; demand waits for a slot");
     return { kind: "waiting", reason: reservation };
+  }
+  if (deps.placement && candidates) {
+    const notHere = await admitHere(name, pool, deps.engine.name, candidates, request.handoffs ?? 0, deps.placement);
+    if (notHere) {
+      await deps.slots.release(pool.name, name);
+      log.debug({ outcome: notHere }, "runner not admitted on this engine");
+      return notHere;
+    }
   }
   if (request.githubJobId > 0) {
     // The slot is held from here: whatever the check says or throws, an unused one goes back.
@@ -297,6 +318,7 @@ function newRecord(
     completedAt: undefined,
     repository: `${request.owner}/${request.repo}`,
     provisionEntry: entry,
+    ...(request.size === undefined ? {} : { size: request.size }),
   };
 }
 
@@ -375,7 +397,9 @@ export async function provisionRunner(
     deliveryId: request.deliveryId,
     scope: describeScope(request.scope),
   });
-  const pool = deps.pools.find(request.pool);
+  const declared = deps.pools.find(request.pool);
+  // A sized runner registers with its size's label and gets the size's resources.
+  const pool = declared && sizedPool(declared, request.size, request.labels);
   if (!pool) {
     log.warn("pool no longer configured; demand dropped");
     return { kind: "skipped", reason: "pool-removed" };
@@ -383,6 +407,12 @@ export async function provisionRunner(
 
   const resumed = entry === undefined || !rerun ? undefined : await resumeEntry(entry, pool, deps, log);
   if (resumed) return resumed;
+
+  const placed = deps.placement && (await placementCandidatesFor(pool, deps.engine.name, deps.placement, deps.now()));
+  if (placed && placed.kind !== "candidates") {
+    log.debug({ outcome: placed }, "runner not placed on this engine");
+    return placed;
+  }
 
   // No GitHub registration is spent before the runner's image is on the engine. The image check
   // (Docker) and the demand check (Redis) read different things, so they run side by side.
@@ -401,7 +431,7 @@ export async function provisionRunner(
   if (!open) return { kind: "skipped", reason: "demand-met" };
 
   const name = runnerName(pool.name, deps.randomSuffix());
-  const waiting = await takeSlot(request, pool, name, open, deps, log);
+  const waiting = await takeSlot(request, pool, name, open, placed?.engines, deps, log);
   if (waiting) return waiting;
   // The record exists before GitHub knows the runner, so the reconciler never mistakes a
   // registration in the making for an orphan.

@@ -14,6 +14,8 @@ export interface ProvisionRequest {
   scope: RunnerScope;
   labels: string[];
   pool: string;
+  /** The job size (a size label of the pool) the runner is made for; absent: the pool's own resources. */
+  size?: string;
   /** When GitHub queued the job (ms since epoch). */
   queuedAt: number;
   /** When this entry was put on the queue (ms since epoch); absent in entries of older versions. */
@@ -22,6 +24,8 @@ export interface ProvisionRequest {
   deliveryId?: string;
   /** When the entry was first parked on a full pool or engine. */
   parkedAt?: number;
+  /** How often a worker left the entry to an engine placement prefers (absent: never). */
+  handoffs?: number;
   /** The pool this job was declared for, when it overflowed from there to `pool` (once at most). */
   overflowedFrom?: string;
 }
@@ -58,6 +62,8 @@ export interface OomRerunRequest {
   /** The pool whose runner was OOM-killed, and the pool the re-run goes to. */
   fromPool: string;
   toPool: string;
+  /** The size of toPool the re-run gets; absent: the pool's own resources. */
+  toSize?: string;
   runnerName: string;
 }
 

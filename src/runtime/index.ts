@@ -1,3 +1,4 @@
+import { EngineDirectory } from "../state/engine-directory.js";
 import type { Logger } from "pino";
 import { createAdminHandler } from "../admin/handler.js";
 import type { Config } from "../config/load.js";
@@ -65,8 +66,10 @@ async function serve(
     engine,
     engineCapacity: config.docker.capacity,
     heartbeats: new Heartbeats(shared.store),
+    engines: new EngineDirectory(shared.store),
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     history: shared.history.service,
+    unmatched: shared.unmatched,
     metrics: shared.metrics,
     log,
     now: shared.now,

@@ -27,6 +27,7 @@ import { overflowingInto } from "../pools/overflow.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
 import { CrashLoopStore } from "../pools/crash-loop-store.js";
+import { UnmatchedJobStore } from "../pools/unmatched-store.js";
 import { DemandLedger } from "../state/demand-ledger.js";
 import { RedisEventFeed } from "../state/event-feed.js";
 import { ImageStore } from "../images/image-store.js";
@@ -88,6 +89,8 @@ export interface Shared {
   crashLoops: CrashLoopStore;
   /** Each pool's last hour for the dashboard: pickups kept by intake, samples taken on the schedule. */
   history: { store: PoolHistoryStore; service: PoolHistoryService };
+  /** Queued jobs no pool serves: kept by intake, shown by the admin API. */
+  unmatched: UnmatchedJobStore;
 }
 
 /** Each pool's history; the warm target is warmTargetOf's, as the reconciler and intake use it. */
@@ -214,5 +217,6 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     oomReruns: { store: new OomRerunStore(store), queue: queues.oomRerun, log, now },
     crashLoops,
     history: poolHistory(store, { pools, runners, ledger, warmTargetOf, now }),
+    unmatched: new UnmatchedJobStore(store),
   };
 }

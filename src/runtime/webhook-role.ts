@@ -17,6 +17,7 @@ export function startWebhookRole(shared: Shared): Served {
     history: shared.history.store,
     oomReruns: shared.oomReruns.store,
     crashLoops: shared.crashLoops,
+    unmatched: shared.unmatched,
     stopGraceMs: config.stopGraceMs,
     feed: shared.feed,
     metrics: shared.metrics,

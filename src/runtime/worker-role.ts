@@ -25,6 +25,10 @@ import type { ProvisionRequest } from "../queue/jobs.js";
 import type { EngineSlots } from "../slots/slots.js";
 import { NotReadyError } from "../http/health.js";
 import { Heartbeats } from "../state/heartbeats.js";
+import { checkRunnerSizes } from "../provisioning/size-check.js";
+import { EngineDirectory } from "../state/engine-directory.js";
+import { EngineAdmission } from "../slots/admission.js";
+import type { PlacementDeps } from "../provisioning/placement-step.js";
 import {
   PROVISION_CONCURRENCY,
   RECONCILE_FRESH_RUNNER_MS,
@@ -64,6 +68,16 @@ export async function startWorkerRole(
   let taken: EngineNameTakenError | undefined;
   const ownsEngine = () => taken === undefined;
   const slots = shared.slots.forEngine({ name: engine.name, capacity: config.docker.capacity });
+  const directory = new EngineDirectory(shared.store);
+  const publishProfile = () => publishEngineProfile(shared, engine, directory);
+  await publishProfile();
+  await checkRunnerSizes({ directory, pools: config.pools });
+  const placement: PlacementDeps = {
+    directory,
+    heartbeats,
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    admission: new EngineAdmission(shared.store),
+  };
   const watcher = watchRunnerExits({
     engine,
     runners,
@@ -83,7 +97,7 @@ export async function startWorkerRole(
   const sampler = sampleRunnerUsage({ engine, runners, intervalMs: USAGE_SAMPLE_INTERVAL_MS, metrics, log });
   stack.defer("usage sampler", () => sampler.stop());
   const images = startImages(shared, engine);
-  const provisioner = startWorkers(shared, { engine, engineId, ownsEngine, slots }, images.puller, stack);
+  const provisioner = startWorkers(shared, { engine, engineId, ownsEngine, slots, placement }, images.puller, stack);
   const reconciler = createReconciler({
     engine,
     engineId,
@@ -127,7 +141,7 @@ export async function startWorkerRole(
         () => false,
       ),
     // Whatever this engine had in Redis is gone (or was given up): repair it now, not one pass later.
-    onForgotten: () => reconciler.runOnce().then(() => undefined),
+    onForgotten: () => Promise.all([publishProfile(), reconciler.runOnce()]).then(() => undefined),
     // Jobs taken while the engine is down would hang on it; other engines' workers serve them.
     // Back up, it first reconciles what it finds (registrations others deleted, busy runners).
     onAnswering: async (answering) => {
@@ -153,6 +167,18 @@ export async function startWorkerRole(
     reconcile: { engine: engine.name, everyMs: config.reconcileIntervalMs, reconciler },
     images: { engine: engine.name, everyMs: config.imageRefreshIntervalMs, run: images.runOnce },
   };
+}
+
+/** What placement needs to know of this engine: its labels, what runners may reserve, its capacity. */
+async function publishEngineProfile(shared: Shared, engine: ContainerEngine, directory: EngineDirectory) {
+  const { docker } = shared.config;
+  const hardware = await engine.hardware();
+  await directory.publish(engine.name, {
+    labels: docker.labels,
+    memoryBytes: docker.memoryBytes ?? hardware.memoryBytes,
+    cpus: docker.cpus ?? hardware.cpus,
+    capacity: docker.capacity,
+  });
 }
 
 /** Image handling on this engine: the puller provisioning waits on, and the periodic image pass. */
@@ -189,7 +215,13 @@ function killAfter(step: ProvisionStep, log: Logger): (reached: ProvisionStep) =
 /** The BullMQ workers of this engine: one starts runners (returned, to pause), the other stops them. */
 function startWorkers(
   shared: Shared,
-  bound: { engine: ContainerEngine; engineId: string; ownsEngine: () => boolean; slots: EngineSlots },
+  bound: {
+    engine: ContainerEngine;
+    engineId: string;
+    ownsEngine: () => boolean;
+    slots: EngineSlots;
+    placement: PlacementDeps;
+  },
   images: ImagePuller,
   stack: TeardownStack,
 ): Worker<ProvisionRequest> {

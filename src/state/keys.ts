@@ -195,6 +195,19 @@ export class RedisKeys {
     return `${this.prefix}:crash-loop:${pool}`;
   }
 
+  /**
+   * Hash, no TTL: GitHub job id -> a recent job no pool serves (UnmatchedJob as JSON), at most
+   * UNMATCHED_JOBS_KEPT of them, indexed by unmatchedJobsByTime; removed once the job is taken or ends.
+   */
+  get unmatchedJobs(): string {
+    return `${this.prefix}:unmatched-jobs`;
+  }
+
+  /** Sorted set, no TTL: the job ids of unmatchedJobs, scored by when each arrived (ms). */
+  get unmatchedJobsByTime(): string {
+    return `${this.prefix}:unmatched-jobs-by-time`;
+  }
+
   /** Hash, no TTL: pool name -> its run-time PoolOverride as JSON (read by the slot script too). */
   get poolOverrides(): string {
     return `${this.prefix}:pool-overrides`;
@@ -273,6 +286,29 @@ export class RedisKeys {
    */
   get heartbeats(): string {
     return `${this.prefix}:heartbeats`;
+  }
+
+  /**
+   * Hash, no TTL: runner name -> "memoryBytes milliCpus" it reserves on this engine. Only runners
+   * holding a live slot of the engine count (admit-runner.lua), so a stale entry costs nothing.
+   */
+  engineReserved(engine: string): string {
+    return `${this.prefix}:engine-reserved:${engine}`;
+  }
+
+  /** Hash, no TTL: engine name -> JSON EngineProfile (labels, memory, CPUs, capacity) its worker publishes. */
+  get engineProfiles(): string {
+    return `${this.prefix}:engine-profiles`;
+  }
+
+  /** Hash, no TTL: engine name -> when it was drained (ms); a drained engine starts no runner. */
+  get drainingEngines(): string {
+    return `${this.prefix}:engines-draining`;
+  }
+
+  /** Hash, no TTL: pool name -> JSON {since, reasons} while no live engine may take its demand. */
+  get unplaceablePools(): string {
+    return `${this.prefix}:pools-unplaceable`;
   }
 
   /** String, 2 min TTL: the token of the one process cleaning up after this lost engine. */

@@ -39,6 +39,8 @@ export interface RunnerRecord {
    * killed mid-way) recognises its leftovers and adopts or undoes them.
    */
   provisionEntry?: string;
+  /** The job size (a size label of its pool) the runner was made for; absent: the pool's own resources. */
+  size?: string;
   /** The most the container used, from Docker stats readings while it ran (and at its end). */
   usage?: RunnerUsage;
 }

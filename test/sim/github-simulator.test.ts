@@ -465,6 +465,22 @@ describe("GitHubSimulator webhooks and jobs", () => {
     expect(sim.getJob(otherRepoJob.id)?.runnerId).toBe(acmeRunner.id);
   });
 
+  it("gives a runs-on group job only to runners of that group, naming no group or labels while it is queued", async () => {
+    const other = await sim.queueJob({ owner: "acme", repo: "app", labels: [], group: "gpu-team" });
+    const mine = await sim.queueJob({ owner: "acme", repo: "app", labels: [], group: "Default" });
+    const runner = await jitRunner("/orgs/acme", "g", ["self-hosted"]);
+    expect((await runnerCall(runner.id, "poll")).text).toBe("run 1");
+    expect(sim.getJob(mine.id)).toMatchObject({ runnerId: runner.id, runnerGroupName: "Default" });
+    expect(sim.getJob(other.id)?.status).toBe("queued");
+    const [queued] = sim.deliveries().map((delivery) => JSON.parse(delivery.body) as { workflow_job: unknown });
+    expect(queued?.workflow_job).toMatchObject({
+      id: other.id,
+      labels: [],
+      runner_group_id: null,
+      runner_group_name: null,
+    });
+  });
+
   it("cancels a queued job with a completed webhook without runner", async () => {
     const job = await sim.queueJob({ owner: "acme", repo: "app", labels: ["x"] });
     await sim.cancelJob(job.id);

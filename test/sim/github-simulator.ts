@@ -40,6 +40,12 @@ export interface SimJob {
   installationId: number;
   repositoryId: number;
   labels: string[];
+  /**
+   * The runner group `runs-on: {group: NAME}` asks for. GitHub's webhooks and jobs API do not show
+   * it: `labels` holds only the labels runs-on names (none for a bare group) and runner_group_* stay
+   * null until a runner takes the job; only runners of that group may take it.
+   */
+  group: string | null;
   behavior: JobBehavior;
   status: JobStatus;
   conclusion: JobConclusion;
@@ -134,6 +140,8 @@ export interface QueueJobOptions {
   /** default true: `owner` is an organization */
   org?: boolean;
   labels: string[];
+  /** `runs-on: {group: NAME, labels: […]}`: only runners of that group may take the job; the payloads do not name it. */
+  group?: string;
   /** default 1 */
   installationId?: number;
   /** default `{ kind: "run", seconds: 1 }` */
@@ -489,6 +497,7 @@ export class GitHubSimulator {
       repo: opts.repo,
       org: opts.org ?? true,
       labels: [...opts.labels],
+      group: opts.group ?? null,
       installationId: opts.installationId ?? 1,
       behavior: opts.behavior ?? { kind: "run", seconds: 1 },
       runId: this.nextRunId++,
@@ -649,6 +658,7 @@ export class GitHubSimulator {
     repo: string;
     org: boolean;
     labels: string[];
+    group: string | null;
     installationId: number;
     behavior: JobBehavior;
     runId: number;
@@ -664,6 +674,7 @@ export class GitHubSimulator {
       installationId: init.installationId,
       repositoryId: this.idFor(this.repositoryIds, `${init.owner}/${init.repo}`, () => this.nextRepositoryId++),
       labels: init.labels,
+      group: init.group,
       behavior: init.behavior,
       status: "queued",
       conclusion: null,
@@ -969,6 +980,7 @@ export class GitHubSimulator {
         : job.owner.toLowerCase() === reg.scope.owner.toLowerCase() &&
           job.repo.toLowerCase() === reg.scope.repo.toLowerCase();
     if (!scopeFits) return false;
+    if (job.group !== null && this.groupName(reg.runnerGroupId).toLowerCase() !== job.group.toLowerCase()) return false;
     const runnerLabels = new Set(reg.labels.map((l) => l.toLowerCase()));
     return job.labels.every((l) => runnerLabels.has(l.toLowerCase()));
   }

@@ -11,12 +11,15 @@ import type { Method } from "./routing.js";
 import {
   DEFAULT_PER_PAGE,
   drainResponseSchema,
+  engineViewSchema,
+  enginesResponseSchema,
   errorSchema,
   JOB_STATES,
   jobsPageSchema,
   jobViewSchema,
   MAX_PER_PAGE,
   overviewSchema,
+  unmatchedJobsResponseSchema,
   poolsResponseSchema,
   poolViewSchema,
   queueCountsSchema,
@@ -41,10 +44,13 @@ const SCHEMAS = {
   RunnerList: runnersResponseSchema,
   Runner: runnerDetailSchema,
   Drain: drainResponseSchema,
+  EngineList: enginesResponseSchema,
+  Engine: engineViewSchema,
   QueueCounts: queueCountsSchema,
   JobPage: jobsPageSchema,
   Job: jobViewSchema,
   Overview: overviewSchema,
+  UnmatchedJobs: unmatchedJobsResponseSchema,
 } satisfies Record<string, z.ZodType>;
 
 type SchemaName = keyof typeof SCHEMAS;
@@ -125,6 +131,34 @@ export const ROUTE_DOCS = {
     responses: {
       200: { description: "The pool as GET /admin/pools shows it", schema: "Pool" },
       404: notFound("pool"),
+    },
+  },
+  "GET /admin/engines": {
+    method: "GET",
+    template: "/admin/engines",
+    summary:
+      "Docker engines: runners per state, health, labels (RUNNERHUB_ENGINE_LABELS), whether drained, and the memory and CPUs runners reserve and leave free",
+    responses: { 200: { description: "The engines, by name", schema: "EngineList" } },
+  },
+  "POST /admin/engines/{name}/drain": {
+    method: "POST",
+    template: "/admin/engines/{name}/drain",
+    summary:
+      "Drain an engine for maintenance: no new runner starts there (its demand goes to other engines); busy runners finish their jobs. Idempotent.",
+    parameters: [pathParam("name", "Engine name (RUNNERHUB_ENGINE_NAME of its worker)")],
+    responses: {
+      200: { description: "The engine as GET /admin/engines shows it", schema: "Engine" },
+      404: notFound("engine (no worker of that name has started)"),
+    },
+  },
+  "DELETE /admin/engines/{name}/drain": {
+    method: "DELETE",
+    template: "/admin/engines/{name}/drain",
+    summary: "Undrain an engine: it takes runners again. Idempotent.",
+    parameters: [pathParam("name", "Engine name")],
+    responses: {
+      200: { description: "The engine as GET /admin/engines shows it", schema: "Engine" },
+      404: notFound("engine (no worker of that name has started)"),
     },
   },
   "GET /admin/runners": {
@@ -255,11 +289,18 @@ export const ROUTE_DOCS = {
       409: { description: "A worker is running the entry", schema: "Error" },
     },
   },
+  "GET /admin/jobs/unmatched": {
+    method: "GET",
+    template: "/admin/jobs/unmatched",
+    summary:
+      "Recent queued self-hosted jobs no pool serves (the last 100, newest first), each with its labels, the reason (a label or size no pool offers; no labels and no groupDefault pool) and the nearest pool with the labels it lacks; a job leaves the list once a runner takes it or it ends",
+    responses: { 200: { description: "The unmatched jobs", schema: "UnmatchedJobs" } },
+  },
   "GET /admin/overview": {
     method: "GET",
     template: "/admin/overview",
     summary:
-      "Everything the dashboard and `runnerhub top` show, read at one moment: pools, engines, runners, queue counts and the newest timeline entries",
+      "Everything the dashboard and `runnerhub top` show, read at one moment: pools, engines, runners, queue counts, the newest timeline entries and the unmatched jobs",
     responses: { 200: { description: "The overview", schema: "Overview" } },
   },
   "GET /admin/openapi.json": {

@@ -28,8 +28,8 @@ meter { width: 4rem; vertical-align: middle; }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: 1rem; font-size: .85rem; font-weight: 600; background: #eaeef2; color: #24292f; }
 .badge-starting, .badge-runner-created, .badge-queued, .badge-overflowed { background: #ddf4ff; color: #0a3069; }
 .badge-idle, .badge-ok, .badge-completed { background: #dafbe1; color: #116329; }
-.badge-busy, .badge-took-job { background: #fff8c5; color: #6c4400; }
-.badge-crashed, .badge-oom-killed, .badge-unreachable, .badge-crash-looping { background: #ffebe9; color: #a40e26; }
+.badge-busy, .badge-took-job, .badge-draining { background: #fff8c5; color: #6c4400; }
+.badge-crashed, .badge-oom-killed, .badge-unreachable, .badge-crash-looping, .badge-no-engine { background: #ffebe9; color: #a40e26; }
 .events { list-style: none; padding: 0; margin: 0; }
 .events li { padding: .2rem 0; border-bottom: 1px solid var(--line); }
 .events time, #live-status { color: var(--muted); font-variant-numeric: tabular-nums; }

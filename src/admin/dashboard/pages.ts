@@ -1,7 +1,7 @@
 import type { FeedEntry, FeedEventKind } from "../../state/event-feed.js";
 import { BULL_BOARD_PATH } from "../api/spec.js";
 import { html, type Html } from "../../http/html.js";
-import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView } from "../schemas.js";
+import type { EngineView, Overview, PoolView, RunnerDetail, RunnerView, UnmatchedJobView } from "../schemas.js";
 import { engineCapacity, formatAge, formatBytes, warmTargets } from "../format.js";
 import { historyCharts } from "./charts.js";
 
@@ -167,7 +167,25 @@ function poolsTable(pools: readonly PoolView[], targets: ReadonlyMap<string, num
     ],
     rows,
   );
-  return html`${limitsTable}${pools.map(crashLoopNote)}${pools.map(fairShareTable)}`;
+  return html`${limitsTable}${pools.map(crashLoopNote)}${pools.map(noEngineNote)}${pools.map(fairShareTable)}`;
+}
+
+/** What an engine's runners reserve of a resource, and what is left ("–" when its worker published none). */
+function resourceCell(resource: EngineView["memory"], show: (value: number) => string): Html {
+  if (!resource) return html`<td class="num">–</td>`;
+  return html`<td class="num" data-free="${resource.free}">${show(resource.reserved)} / ${show(resource.free)}</td>`;
+}
+
+/** A pool whose waiting jobs no live engine may take, with each engine's reason. */
+function noEngineNote(pool: PoolView): Html | "" {
+  const noEngine = pool.placement?.noEngine;
+  if (!noEngine) return "";
+  const reasons = noEngine.refused.map(({ engine, reason }) => `${engine}: ${reason}`).join("; ");
+  return html`<p class="no-engine" data-no-engine="${pool.name}">
+    ${badge("no-engine", "no engine")} Pool <strong>${pool.name}</strong> has waiting jobs that no live engine may take
+    (${reasons || "no engine has reported"}); they start once an engine with the labels
+    ${pool.placement?.engineLabels.join(", ") || "(none)"} and room comes, or one is undrained.
+  </p>`;
 }
 
 function enginesTable(engines: readonly EngineView[], now: number): Html {
@@ -176,15 +194,28 @@ function enginesTable(engines: readonly EngineView[], now: number): Html {
     (engine) =>
       html`<tr data-engine="${engine.name}">
         <th scope="row">${engine.name}</th>
-        <td>${badge(engine.health)}</td>
+        <td>${badge(engine.health)}${engine.draining ? html` ${badge("draining")}` : ""}</td>
         ${num(engine.starting)}${num(engine.idle)}${num(engine.busy)}
         <td class="num">${engineCapacity(engine)}</td>
+        ${resourceCell(engine.memory, formatBytes)}${resourceCell(engine.cpus, String)}
+        <td>${engine.labels.join(", ") || "–"}</td>
         <td>${engine.lastBeatMs === null ? "–" : html`${age(now - engine.lastBeatMs, now)} ago`}</td>
       </tr>`,
   );
   return table(
     "Docker engines: every worker's heartbeat, and the engine of the process serving this page (pinged)",
-    ["Engine", "Health", { num: "Starting" }, { num: "Idle" }, { num: "Busy" }, { num: "Capacity" }, "Last heartbeat"],
+    [
+      "Engine",
+      "Health",
+      { num: "Starting" },
+      { num: "Idle" },
+      { num: "Busy" },
+      { num: "Capacity" },
+      { num: "Memory reserved / free" },
+      { num: "CPUs reserved / free" },
+      "Labels",
+      "Last heartbeat",
+    ],
     rows,
   );
 }
@@ -199,6 +230,34 @@ function queueTable(queue: Overview["queue"]): Html {
         ${states.map(([state, count]) => html`<td class="num" data-queue-state="${state}">${count}</td>`)}
       </tr>`,
     ],
+  );
+}
+
+const UNMATCHED_REASONS: Record<UnmatchedJobView["reason"], string> = {
+  "no-matching-pool": "no pool carries every label",
+  "no-labels": "no labels (runs-on: group?) and no groupDefault pool",
+};
+
+/** Queued jobs no pool serves: their labels, why, and the pool they come closest to. */
+function unmatchedTable(jobs: readonly UnmatchedJobView[] | undefined): Html | "" {
+  if (!jobs || jobs.length === 0) return "";
+  const rows = jobs.map(
+    (job) =>
+      html`<tr data-unmatched-job="${job.jobId}" data-reason="${job.reason}">
+        <th scope="row" class="num">${job.jobId}</th>
+        <td>${job.repository}</td>
+        <td>${job.labels.length > 0 ? job.labels.join(", ") : "–"}</td>
+        <td>${UNMATCHED_REASONS[job.reason]}</td>
+        <td data-nearest-pool="${job.nearestPool ?? ""}">
+          ${job.nearestPool ? html`${job.nearestPool} <small>lacks ${job.missing.join(", ")}</small>` : "–"}
+        </td>
+        <td>${clock(job.at)}</td>
+      </tr>`,
+  );
+  return table(
+    "Unmatched jobs: queued, and no pool serves them",
+    [{ num: "Job" }, "Repository", "Labels", "Reason", "Nearest pool", "Queued (UTC)"],
+    rows,
   );
 }
 
@@ -252,7 +311,7 @@ export function renderSections(overview: Overview): Record<SectionId, Html> {
   return {
     pools: html`${poolsTable(overview.pools, warmTargets(overview.history))}${historyCharts(overview.history)}`,
     engines: enginesTable(overview.engines, overview.at),
-    queue: queueTable(overview.queue),
+    queue: html`${queueTable(overview.queue)}${unmatchedTable(overview.unmatched)}`,
     runners: runnersTable(overview.runners, overview.at),
     events: eventList(overview.events),
   };

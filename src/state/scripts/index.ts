@@ -12,6 +12,8 @@ const SCRIPTS = {
   runnerhubMergeRunner: { file: "merge-runner.lua", numberOfKeys: 2 },
   runnerhubRecordUsage: { file: "record-usage.lua", numberOfKeys: 1 },
   runnerhubTakeSlot: { file: "take-slot.lua", numberOfKeys: 5 },
+  // Two keys per candidate engine: their count goes first in each call.
+  runnerhubAdmitRunner: { file: "admit-runner.lua", numberOfKeys: undefined },
   runnerhubParkByRepository: { file: "park-by-repository.lua", numberOfKeys: 2 },
   runnerhubWakeFair: { file: "wake-fair.lua", numberOfKeys: 4 },
   runnerhubClaimRedelivery: { file: "claim-redelivery.lua", numberOfKeys: 1 },
@@ -33,6 +35,9 @@ const SCRIPTS = {
 
 /** What take-slot.lua answers: the slot is taken (or would be), or which ceiling refused it. */
 export type Reservation = "ok" | "repo-full" | "pool-full" | "engine-full";
+
+/** What admit-runner.lua answers: admitted here, better placed on another engine, or no room anywhere. */
+export type Admission = "ok" | "elsewhere" | "engine-full";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -58,6 +63,11 @@ declare module "ioredis" {
       repository: string,
       repoMaxRunners: number,
     ): Result<Reservation, Context>;
+    /** The number of keys first (two per candidate engine), then keys and arguments as admit-runner.lua states. */
+    runnerhubAdmitRunner(
+      numberOfKeys: number,
+      ...keysAndArgs: (string | number)[]
+    ): Result<[Admission, string], Context>;
     runnerhubParkByRepository(
       rotation: string,
       parkedPrefix: string,

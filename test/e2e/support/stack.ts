@@ -8,7 +8,7 @@ import { inject } from "vitest";
 import { stringify } from "yaml";
 import { LABELS } from "../../../src/docker/labels.js";
 import { RedisKeys } from "../../../src/state/keys.js";
-import { GitHubSimulator, type SimJob } from "../../sim/github-simulator.js";
+import { GitHubSimulator, type RunnerGroup, type SimJob } from "../../sim/github-simulator.js";
 import { freePort, startApp, type AppProcess } from "../../support/app-process.js";
 import { dockerClient } from "../../support/docker-engine.js";
 import { removeManagedContainers, testPrivateKey } from "../../integration/support/context.js";
@@ -55,11 +55,13 @@ export async function startStack(
     engine?: { env: Record<string, string>; client: Dockerode };
     /** Another Redis than the shared one (a test that restarts it). */
     redisUrl?: string;
+    /** The organization's runner groups the simulator knows (default: Default, id 1). */
+    runnerGroups?: RunnerGroup[];
     /** Redis reached otherwise than by URL (Sentinel): the app's variables and the test's own client. */
     redis?: { env: Record<string, string>; client: () => Redis };
   } = {},
 ): Promise<Stack> {
-  const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });
+  const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET, runnerGroups: options.runnerGroups });
   const dir = mkdtempSync(path.join(tmpdir(), "runnerhub-e2e-"));
   const poolsFile = path.join(dir, "pools.yml");
   writeFileSync(poolsFile, stringify(options.pools ?? [stubPool()]));

@@ -807,9 +807,20 @@ describe("the dashboard", () => {
       ["linux-live1", "busy", "acme/<b>app</b>"],
     ]);
     // This process works on ctx.engine (pinged); ENGINE is only known from a runner's record until it beats.
+    // Neither engine's worker published a placement profile (labels, memory, CPUs).
+    const unplaced = { labels: [], draining: false, memory: null, cpus: null };
     expect(overview.engines).toEqual([
-      { name: ENGINE, starting: 0, idle: 0, busy: 1, capacity: null, health: "unknown", lastBeatMs: null },
-      { name: ctx.engine.name, starting: 0, idle: 0, busy: 0, capacity: "unlimited", health: "ok", lastBeatMs: null },
+      { name: ENGINE, starting: 0, idle: 0, busy: 1, capacity: null, health: "unknown", lastBeatMs: null, ...unplaced },
+      {
+        name: ctx.engine.name,
+        starting: 0,
+        idle: 0,
+        busy: 0,
+        capacity: "unlimited",
+        health: "ok",
+        lastBeatMs: null,
+        ...unplaced,
+      },
     ]);
     await new Heartbeats(ctx.store).beat(ENGINE, "engine-id", 30_000);
     const beaten = expectShape(await call("GET", "/admin/overview"), 200, overviewSchema);

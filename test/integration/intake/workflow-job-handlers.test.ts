@@ -1,3 +1,4 @@
+import { UnmatchedJobStore } from "../../../src/pools/unmatched-store.js";
 import { PoolHistoryStore } from "../../../src/history/pool-history-store.js";
 import { warmTarget } from "../../../src/pools/warm.js";
 import { randomUUID } from "node:crypto";
@@ -54,6 +55,7 @@ beforeEach(async () => {
     history: new PoolHistoryStore(ctx.store),
     oomReruns: ctx.oomReruns.store,
     crashLoops: ctx.crashLoops,
+    unmatched: new UnmatchedJobStore(ctx.store),
     stopGraceMs: STOP_GRACE_MS,
     feed: ctx.feed,
     metrics,

@@ -1,3 +1,4 @@
+import { EngineDirectory } from "../../../src/state/engine-directory.js";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { Probot } from "probot";
@@ -233,10 +234,12 @@ export function adminDeps(
     engine: ctx.engine,
     feed: ctx.feed,
     heartbeats: new Heartbeats(ctx.store),
+    engines: new EngineDirectory(ctx.store),
     heartbeatTimeoutMs: 30_000,
     history: { read: () => Promise.resolve([]) },
     imageStore: ctx.imageStore,
     crashLoops: ctx.crashLoops,
+    unmatched: { recent: () => Promise.resolve([]) },
     metrics: ctx.metrics,
     log: ctx.log,
     now: () => Date.now(),

@@ -48,6 +48,9 @@ describe("parseInvocation", () => {
       perPage: 10,
     });
     expect(command(parse("queue retry job-7"))).toEqual({ kind: "queue-retry", id: "job-7" });
+    expect(command(parse("engines ls"))).toEqual({ kind: "engines-ls" });
+    expect(command(parse("engines drain host-b"))).toEqual({ kind: "engines-drain", name: "host-b", drain: true });
+    expect(command(parse("engines undrain host-b"))).toEqual({ kind: "engines-drain", name: "host-b", drain: false });
     expect(command(parse("--help"))).toEqual({ kind: "help" });
     expect(command(parse("pools ls -h"))).toEqual({ kind: "help" });
   });

@@ -212,3 +212,39 @@ describe("perRepository (fair share)", () => {
     }
   });
 });
+
+describe("job sizes and groupDefault", () => {
+  it("reads sizes with Docker-style memory", () => {
+    const parsed = parse({ sizes: [{ label: "size-large", resources: { memory: "8g", cpus: 4 } }] });
+    expect(parsed.sizes).toEqual([{ label: "size-large", resources: { memory: 8 * 1024 ** 3, cpus: 4 } }]);
+    expect(parsed.groupDefault).toBe(false);
+  });
+
+  it("refuses a size label that is one of the pool's labels, or declared twice", () => {
+    expect(problems({ sizes: [{ label: "Self-Hosted", resources: {} }] })[0]).toMatch(
+      /^0\.sizes\.0\.label: .*one of pool "p"'s labels/,
+    );
+    const twice = { label: "size-large", resources: {} };
+    expect(problems({ sizes: [twice, twice] })[0]).toMatch(/^0\.sizes\.1\.label: .*declared twice/);
+  });
+
+  it("refuses an oomRetrySize the re-run's pool does not offer, naming the sizes it has", () => {
+    const sizes = [{ label: "size-large", resources: { memory: "8g" } }];
+    expect(problems({ sizes, oomRetrySize: "size-huge" })[0]).toMatch(
+      /^0\.oomRetrySize: pool "p" offers no size "size-huge"; its sizes: size-large/,
+    );
+    expect(parse({ sizes, oomRetrySize: "size-large" }).oomRetrySize).toBe("size-large");
+  });
+
+  it("refuses a second groupDefault pool, saying why", () => {
+    const result = poolsFileSchema.safeParse([
+      { ...base, groupDefault: true },
+      { ...base, name: "q", groupDefault: true },
+    ]);
+    expect(result.success).toBe(false);
+    const [issue] = result.error?.issues ?? [];
+    expect(`${issue?.path.join(".")}: ${issue?.message}`).toMatch(
+      /^1\.groupDefault: pool "p" is already groupDefault; .*runner group/,
+    );
+  });
+});

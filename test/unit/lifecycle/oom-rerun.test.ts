@@ -69,3 +69,31 @@ describe("rerunRetryDelayMs", () => {
     expect(total / 3_600_000).toBeLessThan(6.5);
   });
 });
+
+describe("oomRerunDecision with oomRetrySize", () => {
+  const sized = [
+    pool({
+      name: "linux",
+      labels: ["self-hosted", "linux"],
+      oomRetrySize: "size-large",
+      sizes: [
+        { label: "size-medium", resources: { memory: "4g" } },
+        { label: "size-large", resources: { memory: "8g" } },
+      ],
+    }),
+  ];
+
+  it("re-runs the job on the named size of the same pool, a sized job included", () => {
+    expect(oomRerunDecision(busy({ pool: "linux" }), "oom-killed", sized)).toEqual({
+      kind: "rerun",
+      pool: sized[0],
+      size: "size-large",
+    });
+    const medium = { runId: 5, name: "build", owner: "acme", repo: "app", labels: ["self-hosted", "size-medium"] };
+    expect(oomRerunDecision(busy({ pool: "linux", busyJob: medium }), "oom-killed", sized)).toEqual({
+      kind: "rerun",
+      pool: sized[0],
+      size: "size-large",
+    });
+  });
+});

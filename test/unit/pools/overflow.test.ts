@@ -39,6 +39,22 @@ describe("overflowTarget", () => {
   });
 });
 
+describe("overflowTarget with sizes and runner groups", () => {
+  const sized = { sizes: [{ label: "size-large", resources: { memory: "8g" } }] };
+  const from = pool({ name: "from", labels: ["self-hosted", "linux"], overflow: "to", ...sized, groupDefault: true });
+  const job = (labels: string[]) => ({ githubJobId: 1, labels });
+
+  it("moves a sized job to a pool offering the same size", () => {
+    const to = pool({ name: "to", labels: ["self-hosted", "linux"], ...sized });
+    expect(overflowTarget(from, job(["self-hosted", "size-large"]), [from, to])).toEqual({ kind: "overflow", to });
+  });
+
+  it("keeps a label-less job in its pool's runner group", () => {
+    const to = pool({ name: "to", labels: ["self-hosted", "linux"], runnerGroup: "other" });
+    expect(overflowTarget(from, job([]), [from, to])).toEqual({ kind: "stay", reason: "labels-differ" });
+  });
+});
+
 describe("overflowingInto", () => {
   it("names the pools whose overflow is the pool, the ones a slot freed there may wake", () => {
     expect(overflowingInto("big", pools)).toEqual(["small"]);

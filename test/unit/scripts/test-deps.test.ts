@@ -81,10 +81,12 @@ describe("scripts/test-deps.sh", () => {
   });
 
   it("without apt-get or dpkg-query, checks the commands the packages provide and stops", () => {
-    const result = run({ commands: ["redis-server", "dockerd", "chromium", "docker-registry"] });
+    const result = run({ commands: ["redis-server", "redis-sentinel", "dockerd", "chromium", "docker-registry"] });
     expect(result).toMatchObject({ status: 1, stdout: "" });
     expect(result.stderr).toContain("the tests need busybox-static;");
-    expect(run({ commands: ["redis-server", "dockerd", "busybox", "chromium", "docker-registry"] })).toMatchObject({
+    expect(
+      run({ commands: ["redis-server", "redis-sentinel", "dockerd", "busybox", "chromium", "docker-registry"] }),
+    ).toMatchObject({
       status: 0,
       stderr: "",
     });

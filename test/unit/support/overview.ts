@@ -22,6 +22,9 @@ export function runner(fields: Partial<RunnerView> & { name: string }): RunnerVi
   };
 }
 
+/** An engine whose worker published no placement profile. */
+const unplaced = { labels: [], draining: false, memory: null, cpus: null };
+
 /** A known state: two pools, two engines, three runners and a short timeline (newest first). */
 export function knownOverview(): Overview {
   const counts = { starting: 0, idle: 0, busy: 0, waiting: 0, slotsHeld: 0, parked: 0 };
@@ -41,6 +44,7 @@ export function knownOverview(): Overview {
         warmReason: { kind: "floor", floor: 1, schedule: null, forecast: null, cappedBy: null },
         health: "ok",
         crashLoop: null,
+        placement: { rule: "spread", engineLabels: [], noEngine: null },
       },
       {
         name: "gpu",
@@ -55,12 +59,31 @@ export function knownOverview(): Overview {
         warmReason: { kind: "floor", floor: 0, schedule: null, forecast: null, cappedBy: null },
         health: "ok",
         crashLoop: null,
+        placement: { rule: "spread", engineLabels: [], noEngine: null },
       },
     ],
     engines: [
-      { name: "host-a", starting: 1, idle: 1, busy: 0, capacity: 8, health: "ok", lastBeatMs: 2_000 },
-      { name: "host-b", starting: 0, idle: 0, busy: 1, capacity: null, health: "silent", lastBeatMs: 125_000 },
-      { name: "host-c", starting: 0, idle: 0, busy: 0, capacity: null, health: "unknown", lastBeatMs: null },
+      { name: "host-a", starting: 1, idle: 1, busy: 0, capacity: 8, health: "ok", lastBeatMs: 2_000, ...unplaced },
+      {
+        name: "host-b",
+        starting: 0,
+        idle: 0,
+        busy: 1,
+        capacity: null,
+        health: "silent",
+        lastBeatMs: 125_000,
+        ...unplaced,
+      },
+      {
+        name: "host-c",
+        starting: 0,
+        idle: 0,
+        busy: 0,
+        capacity: null,
+        health: "unknown",
+        lastBeatMs: null,
+        ...unplaced,
+      },
     ],
     runners: [
       runner({ name: "linux-aaaa0001", state: "starting", createdAt: AT - 5_000, runnerId: null, containerId: null }),

@@ -73,6 +73,37 @@ describe("the dashboard's sections", () => {
     expect(flat(sections.engines)).toContain(`data-since="${AT - 125_000}">2m</time> ago`);
   });
 
+  it("show engines' labels, drain state, reserved and free resources, and pools no engine may take", () => {
+    const overview = knownOverview();
+    const [hostA] = overview.engines;
+    const [, gpu] = overview.pools;
+    overview.engines[0] = {
+      ...hostA!,
+      labels: ["gpu", "ssd"],
+      draining: true,
+      memory: { total: 8 * 1024 ** 3, reserved: 2 * 1024 ** 3, free: 6 * 1024 ** 3 },
+      cpus: { total: 4, reserved: 1.5, free: 2.5 },
+    };
+    overview.pools[1] = {
+      ...gpu!,
+      placement: {
+        rule: "spread",
+        engineLabels: ["gpu"],
+        noEngine: { since: AT, refused: [{ engine: "host-b", reason: "labels" }] },
+      },
+    };
+    const rendered = renderSections(overview);
+    const engines = flat(rendered.engines);
+    expect(engines).toContain(
+      '<span class="badge badge-ok">ok</span><span class="badge badge-draining">draining</span>',
+    );
+    expect(engines).toContain(`<td class="num" data-free="${6 * 1024 ** 3}">2.0 GiB / 6.0 GiB</td>`);
+    expect(engines).toContain('<td class="num" data-free="2.5">1.5 / 2.5</td><td>gpu, ssd</td>');
+    expect(flat(rendered.pools)).toContain('<p class="no-engine" data-no-engine="gpu">');
+    expect(flat(rendered.pools)).toContain("(host-b: labels)");
+    expect(flat(sections.pools)).not.toContain("no-engine");
+  });
+
   it("show runners with their state, age, job and repository, linked to their page, escaped", () => {
     const runners = flat(sections.runners);
     expect(runners).toContain(
