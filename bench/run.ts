@@ -540,11 +540,14 @@ function commandsDelta(
   return { total: counted.reduce((sum, [, calls]) => sum + calls, 0), top: counted.slice(0, 8) };
 }
 
-/** Waits until the shared GitHub budget has refilled to its burst (the app's defaults: 300 points, 10 a second). */
+/**
+ * Waits until the GitHub budget of the simulator's installation 1 (every bench job's) has refilled
+ * to its burst (the app's defaults: 300 points, 10 a second).
+ */
 async function waitForFullBudget(client: Redis, prefix: string): Promise<void> {
   await waitFor(
     async () => {
-      const [points, at] = await client.hmget(`${prefix}:github-budget`, "points", "at");
+      const [points, at] = await client.hmget(`${prefix}:github-budget:1`, "points", "at");
       if (points === null || at === null) return true;
       const [seconds, micros] = await client.time();
       const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);

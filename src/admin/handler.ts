@@ -16,6 +16,7 @@ import { DASHBOARD_PING_TIMEOUT_MS } from "../tunables.js";
 import { poolRoutes } from "./api/pools.js";
 import { engineRoutes } from "./api/engines.js";
 import type { EngineDirectory } from "../state/engine-directory.js";
+import { installationRoutes, type InstallationApiDeps } from "./api/installations.js";
 import { queueRoutes } from "./api/queue.js";
 import { errorReply, send, type Routes } from "./api/reply.js";
 import { matchRoute, type Method } from "./api/routing.js";
@@ -34,8 +35,10 @@ export interface AdminDeps {
   runners: RunnerStore;
   slots: Slots;
   queues: Queues;
-  ledger: OverviewDeps["ledger"];
+  ledger: OverviewDeps["ledger"] & InstallationApiDeps["ledger"];
   github: RunnersApi;
+  /** Each installation's GitHub budget (GET /admin/installations), and its size. */
+  githubBudget: Pick<InstallationApiDeps, "budget" | "burstPoints">;
   /** The engine this process is bound to (worker role): live logs of its runners are read there. */
   engine?: ContainerEngine | undefined;
   /** RUNNERHUB_ENGINE_CAPACITY of that engine, shown on the dashboard. */
@@ -132,6 +135,7 @@ function apiRoutes(deps: AdminDeps, overview: OverviewReader, log: Logger): Rout
       log,
     }),
     ...queueRoutes({ provision, log }),
+    ...installationRoutes({ ...deps.githubBudget, ledger: deps.ledger, runners: deps.runners, now: deps.now }),
     "GET /admin/jobs/unmatched": async () => ({ status: 200, body: { jobs: await deps.unmatched.recent() } }),
     ...engineRoutes({ engines: deps.engines, overview, log, now: deps.now }),
     "GET /admin/overview": async () => ({ status: 200, body: await overview.overview() }),

@@ -22,6 +22,7 @@ commands:
                                            provision-queue counts, or the entries in STATE
                                            (${JOB_STATES.join(", ")})
   queue retry ID                           retry a failed entry
+  installations ls                         each installation's GitHub budget, pause and runners
   jobs unmatched                           queued jobs no pool serves: labels, reason, nearest pool
   top [--once] [--interval S]              the live picture (pools, engines, runners, queue,
                                            events), redrawn every S seconds (default 2);
@@ -51,6 +52,7 @@ export type Command =
   | { kind: "runners-rm"; name: string; force: boolean }
   | { kind: "queue-ls"; state: JobListState | undefined; page: number | undefined; perPage: number | undefined }
   | { kind: "queue-retry"; id: string }
+  | { kind: "installations-ls" }
   | { kind: "jobs-unmatched" }
   | { kind: "engines-ls" }
   | { kind: "engines-drain"; name: string; drain: boolean }
@@ -98,6 +100,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   "runners rm": ["force"],
   "queue ls": ["page", "per-page"],
   "queue retry": [],
+  "installations ls": [],
   "jobs unmatched": [],
   "engines ls": [],
   "engines drain": [],
@@ -201,6 +204,9 @@ function commandOf(words: readonly string[], values: Values): Command {
         throw new UsageError("--page and --per-page need a STATE");
       return { kind: "queue-ls", state: state as JobListState | undefined, page, perPage };
     }
+    case "installations ls":
+      positionalCount(args, 0, 0, "");
+      return { kind: "installations-ls" };
     case "jobs unmatched":
       positionalCount(args, 0, 0, "");
       return { kind: "jobs-unmatched" };

@@ -8,6 +8,7 @@ import type {
   UnmatchedJobView,
 } from "../admin/schemas.js";
 import { engineCapacity, formatAge, formatBytes } from "../admin/format.js";
+import type { InstallationView } from "../admin/api/installations.js";
 
 /** Everything the CLI prints is built here, without I/O, so it is unit-tested. */
 
@@ -163,6 +164,23 @@ export function formatQueueCounts(queue: string, counts: Readonly<Record<string,
       ["STATE", "ENTRIES"],
       Object.entries(counts).map(([state, count]) => [state, String(count)]),
     )
+  );
+}
+
+/** Each installation's budget (points left of the burst), pause, floor and runners. */
+export function formatInstallations(installations: readonly InstallationView[]): string {
+  return formatTable(
+    ["INSTALLATION", "SCOPES", "POINTS", "PAUSED", "BELOW FLOOR", "STARTING", "IDLE", "BUSY"],
+    installations.map((view) => [
+      view.installation,
+      view.scopes.join(",") || "-",
+      `${Math.max(0, view.budget.points)}/${view.budget.burstPoints}`,
+      view.budget.pausedForMs > 0 ? `${Math.ceil(view.budget.pausedForMs / 1000)}s` : "-",
+      view.budget.belowFloor === null ? "-" : String(view.budget.belowFloor),
+      String(view.runners.starting),
+      String(view.runners.idle),
+      String(view.runners.busy),
+    ]),
   );
 }
 

@@ -14,11 +14,13 @@ import {
   runnersResponseSchema,
   unmatchedJobsResponseSchema,
 } from "../admin/schemas.js";
+import { installationsResponseSchema } from "../admin/api/installations.js";
 import { parseInvocation, USAGE, type Command, type Invocation } from "./args.js";
 import {
   formatDrain,
   formatEngines,
   formatError,
+  formatInstallations,
   formatJobs,
   formatPools,
   formatQueueCounts,
@@ -118,6 +120,10 @@ function planOf(command: Exclude<Command, { kind: "help" | "runners-logs" | "top
       if (command.perPage !== undefined) query.set("perPage", String(command.perPage));
       return plan({ method: "GET", path: `/admin/queue/jobs?${query.toString()}` }, jobsPageSchema, formatJobs);
     }
+    case "installations-ls":
+      return plan({ method: "GET", path: "/admin/installations" }, installationsResponseSchema, (body) =>
+        formatInstallations(body.installations),
+      );
     case "jobs-unmatched":
       return plan({ method: "GET", path: "/admin/jobs/unmatched" }, unmatchedJobsResponseSchema, (body) =>
         formatUnmatched(body.jobs),

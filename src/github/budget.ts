@@ -1,6 +1,9 @@
 import type { StoreContext } from "../state/store-context.js";
 import { GITHUB_SERVER_ERROR_BACKOFF_MS, GITHUB_SERVER_ERROR_TRIES } from "../tunables.js";
 
+/** The budget of the calls made with the app's own JWT (not an installation token): GitHub limits them apart. */
+export const APP_BUDGET = "app";
+
 /** GitHub's secondary-limit cost of a write (POST, PATCH, PUT, DELETE); a read costs 1. */
 export const WRITE_POINTS = 5;
 
@@ -27,10 +30,21 @@ export interface GitHubCall {
   points: number;
 }
 
+/** One installation's GitHub figures as every process sees them (GitHubBudget.figures). */
+export interface InstallationBudgetFigures {
+  /** Points left in its bucket now (negative while a pause lasts: what it must refill first). */
+  points: number;
+  /** Ms its pause still lasts (0: not paused). */
+  pausedForMs: number;
+  /** Requests left in GitHub's hourly limit when below the floor; undefined when above or unknown. */
+  belowFloor: number | undefined;
+}
+
 /**
- * One budget of GitHub calls for every process, kept in Redis: a token bucket in GitHub's
- * secondary-limit points, and per installation ("app" for the app's JWT) a pause every process
- * honours once GitHub has said no to that installation.
+ * The GitHub call budget of every process, kept in Redis per installation ("app" for the app's
+ * JWT), as GitHub keeps its limits per installation token: a token bucket in GitHub's
+ * secondary-limit points, a pause every process honours once GitHub has said no, and the hourly
+ * requests left when below the floor. One installation's spent budget never holds another's calls.
  */
 export interface GitHubBudget {
   /** Spends the call's points now (0) or says how many ms to wait before asking again. */
@@ -49,6 +63,8 @@ export interface GitHubBudget {
   belowFloor(installation: string): Promise<number | undefined>;
   /** What a response said about the hourly limit: remembered by every process until the reset when below the floor. */
   observeRateLimit(installation: string, remaining: number, untilResetMs: number): Promise<void>;
+  /** The installation's bucket, pause and floor now, for the admin API. */
+  figures(installation: string): Promise<InstallationBudgetFigures>;
 }
 
 export interface BudgetDeps {
@@ -71,9 +87,8 @@ export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
     async tryTake(installation, call) {
       const floor = call.priority === "runner" ? 0 : settings.reservePoints;
       return redis.runnerhubTakeGitHubBudget(
-        keys.githubBudget,
-        keys.githubPause(installation),
         keys.githubInstallationBudget(installation),
+        keys.githubPause(installation),
         settings.burstPoints,
         perMs,
         call.points,
@@ -88,7 +103,7 @@ export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
         if (waited + waitMs > deps.maxWaitMs) {
           throw new Error(
             `GitHub call budget: no ${call.points} points within ${deps.maxWaitMs} ms ` +
-              `(${settings.pointsPerMinute} points a minute shared by every process); raise RUNNERHUB_GITHUB_POINTS_PER_MINUTE if GitHub allows more`,
+              `(${settings.pointsPerMinute} points a minute for installation ${installation}, shared by every process); raise RUNNERHUB_GITHUB_POINTS_PER_MINUTE if GitHub allows more`,
           );
         }
         await deps.sleep(waitMs);
@@ -119,8 +134,43 @@ export function createGitHubBudget(deps: BudgetDeps): GitHubBudget {
         Math.max(1000, Math.ceil(untilResetMs)),
       );
     },
+    async figures(installation) {
+      const [time, bucket, pausedUntil, belowFloor] = await Promise.all([
+        redis.time(),
+        redis.hmget(keys.githubInstallationBudget(installation), "points", "at"),
+        redis.get(keys.githubPause(installation)),
+        budget.belowFloor(installation),
+      ]);
+      return bucketFigures({
+        nowMs: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
+        points: bucket[0] ?? null,
+        at: bucket[1] ?? null,
+        pausedUntil,
+        belowFloor,
+        burstPoints: settings.burstPoints,
+        perMs,
+      });
+    },
   };
   return budget;
+}
+
+/** take-github-budget.lua's refill, read without spending: what a bucket holds at nowMs. */
+export function bucketFigures(input: {
+  nowMs: number;
+  points: string | null;
+  at: string | null;
+  pausedUntil: string | null;
+  belowFloor: number | undefined;
+  burstPoints: number;
+  perMs: number;
+}): InstallationBudgetFigures {
+  const { nowMs, burstPoints, perMs } = input;
+  const left = input.points === null ? burstPoints : Number(input.points);
+  const at = input.at === null ? nowMs : Number(input.at);
+  const points = Math.min(burstPoints, left + (nowMs - at) * perMs);
+  const pausedForMs = Math.max(0, Number(input.pausedUntil ?? 0) - nowMs);
+  return { points: Math.floor(points), pausedForMs, belowFloor: input.belowFloor };
 }
 
 /**

@@ -1,12 +1,14 @@
 import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
 import type { Counter, Gauge } from "prom-client";
-import { backoffAfter, classifyCall, serverErrorBackoff, type GitHubBudget } from "./budget.js";
+import { APP_BUDGET, backoffAfter, classifyCall, serverErrorBackoff, type GitHubBudget } from "./budget.js";
 import { RATE_LIMITED_TRIES } from "../tunables.js";
 
 export interface GitHubMetrics {
   githubRequests: Counter<"installation" | "route" | "status">;
   githubRateLimitRemaining: Gauge<"installation" | "resource">;
+  githubBudgetWait: Counter<"installation">;
+  githubPauses: Counter<"installation">;
 }
 
 type Headers = Record<string, string | number | undefined>;
@@ -53,7 +55,7 @@ export class GitHubRequestTimeout extends Error {
 /** The installation a client acts for, as a label: "app" for the app's own JWT. */
 function installationOf(options: { auth?: unknown }): string {
   const auth = options.auth as { installationId?: number | string } | undefined;
-  return auth?.installationId === undefined ? "app" : String(auth.installationId);
+  return auth?.installationId === undefined ? APP_BUDGET : String(auth.installationId);
 }
 
 /** x-ratelimit-remaining and the ms until x-ratelimit-reset, when a response carries both. */
@@ -166,9 +168,9 @@ function githubMetricsPlugin(metrics: GitHubMetrics): OctokitPlugin {
 }
 
 /**
- * Probot's Octokit with one GitHub budget shared by every process (src/github/budget.ts) instead
- * of Octokit's fixed gap between writes: each request spends its points from the shared bucket
- * first, and a rate-limit answer pauses that installation's calls in every process for GitHub's
+ * Probot's Octokit with one GitHub budget per installation shared by every process
+ * (src/github/budget.ts) instead of Octokit's fixed gap between writes: each request spends its
+ * points from its installation's bucket first (the wait counted per installation), and a rate-limit answer pauses that installation's calls in every process for GitHub's
  * retry-after (or until the limit resets) before the request is tried again; a server error is tried again after a short
  * wait (GITHUB_SERVER_ERROR_TRIES). Every attempt has a deadline (timeoutMs, RUNNERHUB_GITHUB_TIMEOUT)
  * and is counted (GitHubMetrics), a timed-out one with status "timeout".
@@ -182,7 +184,7 @@ export function createRunnerhubOctokit(deps: {
   now: () => number;
   sleep: (ms: number) => Promise<void>;
 }): typeof ProbotOctokit {
-  const { budget, log, now } = deps;
+  const { budget, log, now, metrics } = deps;
   const budgeted: OctokitPlugin = (octokit, clientOptions) => {
     const installation = installationOf(clientOptions);
     const observe = async (headers: Headers | undefined) => {
@@ -202,7 +204,10 @@ export function createRunnerhubOctokit(deps: {
         }
       }
       for (let attempt = 1; ; attempt++) {
+        const asked = now();
         await budget.take(installation, call);
+        const waitedMs = now() - asked;
+        if (waitedMs > 0) metrics.githubBudgetWait.inc({ installation }, waitedMs / 1000);
         try {
           const response = await request(options);
           await observe(response.headers as Headers);
@@ -238,6 +243,7 @@ export function createRunnerhubOctokit(deps: {
             { method: options.method, url: options.url, backoffMs, attempt },
             "GitHub rate limit: every process pauses this installation's GitHub calls",
           );
+          metrics.githubPauses.inc({ installation });
           await budget.pause(installation, backoffMs);
         }
       }

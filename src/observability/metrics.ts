@@ -203,6 +203,18 @@ function dependencyMetrics(registry: Registry) {
       "Requests left in GitHub's rate-limit window, from the last response's x-ratelimit-remaining",
       ["installation", "resource"],
     ),
+    githubBudgetWait: counter(
+      registry,
+      "runnerhub_github_budget_wait_seconds_total",
+      "Time this process's GitHub calls waited on their installation's budget (app: the app's JWT), pauses included",
+      ["installation"],
+    ),
+    githubPauses: counter(
+      registry,
+      "runnerhub_github_pauses_total",
+      "Rate-limit answers from GitHub that paused an installation's calls in every process",
+      ["installation"],
+    ),
     dockerErrors: counter(
       registry,
       "runnerhub_docker_errors_total",

@@ -60,6 +60,7 @@ async function serve(
     queues: shared.queues,
     ledger: shared.ledger,
     github: shared.github,
+    githubBudget: { budget: shared.githubBudget, burstPoints: config.githubBudget.burstPoints },
     feed: shared.feed,
     imageStore: shared.imageStore,
     crashLoops: shared.crashLoops,

@@ -3,7 +3,7 @@ import { Probot } from "probot";
 import type { Logger } from "pino";
 import type { Config } from "../config/load.js";
 import type { Pool } from "../config/pools.js";
-import { createGitHubBudget } from "../github/budget.js";
+import { createGitHubBudget, type GitHubBudget } from "../github/budget.js";
 import { createRunnerhubOctokit } from "../github/octokit.js";
 import { createRunnersApi, type RunnersApi } from "../github/runners-api.js";
 import { createDeliveryRecovery, githubDeliveriesApi, type DeliveryRecovery } from "../intake/delivery-recovery.js";
@@ -75,6 +75,8 @@ export interface Shared {
   /** The pool and engine ceilings as every role sees them; a worker binds them to its engine. */
   slots: Slots;
   probot: Probot;
+  /** Each installation's GitHub call budget, pause and floor, kept in Redis for every process. */
+  githubBudget: GitHubBudget;
   github: RunnersApi;
   /** The dashboard's timeline, written by intake, provisioning and clean-up. */
   feed: RedisEventFeed;
@@ -153,6 +155,13 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       looping: crashLoopOf(records.get(pool.name), poolVersion(pool), now(), crashLoops.policy) !== undefined,
     }));
   });
+  const githubBudget = createGitHubBudget({
+    store,
+    settings: config.githubBudget,
+    sleep: (ms) => sleep(ms),
+    maxWaitMs: GITHUB_BUDGET_MAX_WAIT_MS,
+    rateLimitFloor: config.githubRateLimitFloor,
+  });
   const probot = new Probot({
     appId: config.github.appId,
     privateKey: config.github.privateKey,
@@ -160,13 +169,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     baseUrl: config.github.baseUrl,
     log: log.child({ name: "probot" }),
     Octokit: createRunnerhubOctokit({
-      budget: createGitHubBudget({
-        store,
-        settings: config.githubBudget,
-        sleep: (ms) => sleep(ms),
-        maxWaitMs: GITHUB_BUDGET_MAX_WAIT_MS,
-        rateLimitFloor: config.githubRateLimitFloor,
-      }),
+      budget: githubBudget,
       log: log.child({ name: "github" }),
       metrics,
       timeoutMs: config.githubTimeoutMs,
@@ -201,6 +204,7 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
       (name) => overflowingInto(name, pools.declared()),
     ),
     probot,
+    githubBudget,
     github: createRunnersApi((installationId) => probot.auth(installationId), now),
     feed: new RedisEventFeed(store, log, now, metrics),
     recovery: createDeliveryRecovery({

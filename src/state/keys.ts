@@ -257,16 +257,9 @@ export class RedisKeys {
   }
 
   /**
-   * Hash {points, at}, expires once it would be full again: the GitHub call budget every process
-   * and installation shares, in GitHub's secondary-limit points left at `at` (ms on Redis' clock).
-   */
-  get githubBudget(): string {
-    return `${this.prefix}:github-budget`;
-  }
-
-  /**
-   * Hash {points, at} like githubBudget, for one installation ("app": the app's JWT) after GitHub
-   * paused it: starts empty when the pause ends, expires once it would be full again.
+   * Hash {points, at}, expires once it would be full again: one installation's GitHub call budget
+   * ("app": the app's JWT), shared by every process, in GitHub's secondary-limit points left at
+   * `at` (ms on Redis' clock; in the future while a pause lasts).
    */
   githubInstallationBudget(installation: string): string {
     return `${this.prefix}:github-budget:${installation}`;

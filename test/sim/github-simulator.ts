@@ -17,6 +17,7 @@ import {
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import type { WebhookDefinition } from "@octokit/webhooks-examples";
+import { SecondaryLimit } from "./secondary-limit.js";
 
 export type JobBehavior =
   | { kind: "run"; seconds: number }
@@ -431,6 +432,8 @@ export class GitHubSimulator {
   private refusedVersion: string | undefined;
   /** x-ratelimit-* headers on every API answer, when set */
   private rateLimit: { remaining: number; resetAt: number } | undefined;
+  /** GitHub's secondary limit per installation token, when set (limitPointsPerMinute) */
+  private secondaryLimit: SecondaryLimit | undefined;
   /** deliveries go out one at a time, in the order the events happened */
   private deliveryChain: Promise<unknown> = Promise.resolve();
   private stopped = false;
@@ -590,6 +593,25 @@ export class GitHubSimulator {
   /** Faults not yet used up. */
   pendingFaults(): ApiFault[] {
     return this.faults.filter((fault) => fault.times > 0).map((fault) => ({ ...fault }));
+  }
+
+  /**
+   * Enforces GitHub's secondary limit per installation token from now on: over a sliding minute,
+   * at most this many points (GET 1, other methods 5) per installation ("app": the app's JWT);
+   * more is answered 403 "secondary rate limit" with retry-after. Undefined lifts it.
+   */
+  limitPointsPerMinute(pointsPerMinute: number | undefined): void {
+    this.secondaryLimit = pointsPerMinute === undefined ? undefined : new SecondaryLimit(pointsPerMinute);
+  }
+
+  /** Requests the secondary limit refused, per installation ("app": the app's JWT). */
+  secondaryLimitRefusals(): Record<string, number> {
+    return this.secondaryLimit?.refusals() ?? {};
+  }
+
+  /** The API requests one installation made that the secondary limit let through, oldest first. */
+  installationRequests(installation: string): { at: number; method: string; path: string }[] {
+    return this.secondaryLimit?.requests(installation) ?? [];
   }
 
   /** Every API answer carries x-ratelimit-remaining/-reset (undefined: none). */
@@ -1062,6 +1084,18 @@ export class GitHubSimulator {
       const match = r.pattern.exec(apiPath);
       if (!match) continue;
       const installationId = this.authenticate(r.auth, req.headers);
+      if (r.auth !== "none") {
+        const retryAfter = this.secondaryLimit?.spend(String(installationId ?? "app"), method, apiPath);
+        if (retryAfter !== undefined) {
+          return {
+            status: 403,
+            headers: { "retry-after": String(retryAfter) },
+            json: {
+              message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            },
+          };
+        }
+      }
       const raw = await readBody(req);
       let body: unknown;
       if (raw.trim() !== "") {

@@ -26,6 +26,7 @@ import {
   runnerDetailSchema,
   runnersResponseSchema,
 } from "../schemas.js";
+import { installationsResponseSchema } from "./installations.js";
 
 /**
  * Every admin route, described once: the handler binds an implementation to each key (the
@@ -50,6 +51,7 @@ const SCHEMAS = {
   JobPage: jobsPageSchema,
   Job: jobViewSchema,
   Overview: overviewSchema,
+  InstallationList: installationsResponseSchema,
   UnmatchedJobs: unmatchedJobsResponseSchema,
 } satisfies Record<string, z.ZodType>;
 
@@ -302,6 +304,13 @@ export const ROUTE_DOCS = {
     summary:
       "Everything the dashboard and `runnerhub top` show, read at one moment: pools, engines, runners, queue counts, the newest timeline entries and the unmatched jobs",
     responses: { 200: { description: "The overview", schema: "Overview" } },
+  },
+  "GET /admin/installations": {
+    method: "GET",
+    template: "/admin/installations",
+    summary:
+      "Each GitHub installation runnerhub serves (and the app's own JWT as `app`): its GitHub call budget in secondary-limit points, its pause after a rate-limit answer, its hourly requests left when below RUNNERHUB_GITHUB_RATE_FLOOR, and its live runners. GitHub keeps its limits per installation token, so each installation has its own budget and one's spent budget never slows another's",
+    responses: { 200: { description: "One entry per installation, `app` last", schema: "InstallationList" } },
   },
   "GET /admin/openapi.json": {
     method: "GET",

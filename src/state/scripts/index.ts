@@ -24,7 +24,7 @@ const SCRIPTS = {
   runnerhubRecordQueued: { file: "record-queued.lua", numberOfKeys: 6 },
   runnerhubSettleDemand: { file: "settle-demand.lua", numberOfKeys: 4 },
   runnerhubOverflowDemand: { file: "overflow-demand.lua", numberOfKeys: 5 },
-  runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 3 },
+  runnerhubTakeGitHubBudget: { file: "take-github-budget.lua", numberOfKeys: 2 },
   runnerhubPauseGitHubBudget: { file: "pause-github-budget.lua", numberOfKeys: 2 },
   runnerhubEngineBeat: { file: "engine-beat.lua", numberOfKeys: 1 },
   runnerhubReadHeartbeats: { file: "read-heartbeats.lua", numberOfKeys: 1 },
@@ -119,9 +119,8 @@ declare module "ioredis" {
       ...logText: string[]
     ): Result<string | null, Context>;
     runnerhubTakeGitHubBudget(
-      bucket: string,
-      pause: string,
       installationBucket: string,
+      pause: string,
       burstPoints: number,
       pointsPerMs: number,
       cost: number,

@@ -1,11 +1,11 @@
 --[[
   Pauses one installation's GitHub calls in every process (GitHubBudget) after GitHub answered
   that installation with a rate limit; other installations go on. A pause only ever grows, and
-  the installation's own bucket is empty when it ends, so its calls do not all fire at once
-  afterwards (take-github-budget.lua spends from it until it is full again and expires).
+  the installation's bucket is empty when it ends, so its calls do not all fire at once
+  afterwards (take-github-budget.lua refills it from then on).
 
   Input:
-    KEYS[1] the installation's own bucket (hash: points, at; see take-github-budget.lua)
+    KEYS[1] the installation's bucket (hash: points, at; see take-github-budget.lua)
     KEYS[2] the installation's pause (string: ms on Redis' clock at which it ends)
 
     ARGV[1] the pause, in ms from now

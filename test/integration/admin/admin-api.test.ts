@@ -4,6 +4,7 @@ import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { BULL_BOARD_PATH, ROUTE_DOCS } from "../../../src/admin/api/spec.js";
+import { installationsResponseSchema } from "../../../src/admin/api/installations.js";
 import { ADMIN_DISABLED_MESSAGE, createAdminHandler, type AdminHandler } from "../../../src/admin/handler.js";
 import { compileTemplate } from "../../../src/admin/api/routing.js";
 import {
@@ -380,6 +381,21 @@ describe("pools", () => {
     expect(await deferred.getState()).toBe("waiting");
     await deferred.remove();
     expectError(await call("DELETE", "/admin/pools/nope/crash-loop"), 404);
+  });
+});
+
+describe("installations", () => {
+  it("shows each installation's own GitHub budget and pause, and its live runners", async () => {
+    await putRunner({ installationId: 8, scope: { kind: "org", org: "globex" }, state: "busy" });
+    await ctx.newBudget().pause("8", 60_000);
+    const { installations } = expectShape(await call("GET", "/admin/installations"), 200, installationsResponseSchema);
+    const of = (name: string) => installations.find((view) => view.installation === name);
+    expect(of("8")?.budget.pausedForMs).toBeGreaterThan(50_000);
+    expect(of("8")?.budget.points).toBeLessThanOrEqual(0);
+    expect(of("8")?.runners.busy).toBe(1);
+    // Installation 7 and the app's JWT go on with their whole buckets.
+    expect(of("7")?.budget).toEqual({ points: 300, burstPoints: 300, pausedForMs: 0, belowFloor: null });
+    expect(installations.at(-1)).toMatchObject({ installation: "app", budget: { points: 300, pausedForMs: 0 } });
   });
 });
 

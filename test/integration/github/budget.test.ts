@@ -132,6 +132,38 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
     expect(await here.tryTake("8", JIT)).toBe(0);
   });
 
+  it("keeps one bucket per installation: one installation's spent budget leaves another's whole", async () => {
+    const settings = { burstPoints: 50, pointsPerMinute: FROZEN, reservePoints: 0 };
+    const here = budgetOn(ctx.redis, settings);
+    const elsewhere = budgetOn(other, settings);
+    for (let i = 0; i < 10; i++) expect(await here.tryTake("7", JIT)).toBe(0);
+    expect(await elsewhere.tryTake("7", JIT)).toBeGreaterThan(0);
+    // Installation 8 and the app's JWT get their whole burst, from either process.
+    for (let i = 0; i < 10; i++) expect(await elsewhere.tryTake("8", JIT)).toBe(0);
+    for (let i = 0; i < 50; i++) expect(await here.tryTake("app", READ)).toBe(0);
+    expect(await here.tryTake("8", READ)).toBeGreaterThan(0);
+    expect(await here.figures("7")).toEqual({ points: 0, pausedForMs: 0, belowFloor: undefined });
+    expect(await here.figures("9")).toEqual({ points: 50, pausedForMs: 0, belowFloor: undefined });
+  });
+
+  it("reports a paused installation's pause and its floor in its figures", async () => {
+    const budget = createGitHubBudget({
+      store: ctx.store,
+      settings: { burstPoints: 300, pointsPerMinute: 600, reservePoints: 0 },
+      sleep: (ms) => sleep(ms),
+      maxWaitMs: 30_000,
+      rateLimitFloor: 50,
+    });
+    await budget.pause("7", 5_000);
+    await budget.observeRateLimit("7", 12, 600_000);
+    const figures = await budget.figures("7");
+    expect(figures.pausedForMs).toBeGreaterThan(4_000);
+    expect(figures.pausedForMs).toBeLessThanOrEqual(5_000);
+    expect(figures.points).toBeLessThanOrEqual(0);
+    expect(figures.belowFloor).toBe(12);
+    expect(await budget.figures("8")).toEqual({ points: 300, pausedForMs: 0, belowFloor: undefined });
+  });
+
   it("fails a call that cannot get its points within its bound, naming the setting", async () => {
     const budget = createGitHubBudget({
       store: ctx.store,
@@ -283,6 +315,10 @@ describe("runnerhub's Octokit on the shared budget (GitHub on nock)", () => {
         `runnerhub_github_requests_total{installation="7",route="POST /orgs/{org}/actions/runners/generate-jitconfig",status="${status}"} 1`,
       );
     }
+    // The pause is counted for its installation, and the second attempt's wait for it too.
+    expect(counted).toContain('runnerhub_github_pauses_total{installation="7"} 1');
+    const waited = /runnerhub_github_budget_wait_seconds_total\{installation="7"\} ([\d.e-]+)/.exec(counted);
+    expect(Number(waited?.[1])).toBeGreaterThan(0.9);
   });
 
   it("holds only the installation GitHub rate-limited: another installation's JIT config goes through meanwhile", async () => {

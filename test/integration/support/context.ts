@@ -231,6 +231,7 @@ export function adminDeps(
     queues: ctx.queues,
     ledger: ctx.ledger,
     github: ctx.newGitHub(),
+    githubBudget: { budget: ctx.newBudget(), burstPoints: 300 },
     engine: ctx.engine,
     feed: ctx.feed,
     heartbeats: new Heartbeats(ctx.store),

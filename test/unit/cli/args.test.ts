@@ -51,6 +51,7 @@ describe("parseInvocation", () => {
     expect(command(parse("engines ls"))).toEqual({ kind: "engines-ls" });
     expect(command(parse("engines drain host-b"))).toEqual({ kind: "engines-drain", name: "host-b", drain: true });
     expect(command(parse("engines undrain host-b"))).toEqual({ kind: "engines-drain", name: "host-b", drain: false });
+    expect(command(parse("installations ls"))).toEqual({ kind: "installations-ls" });
     expect(command(parse("--help"))).toEqual({ kind: "help" });
     expect(command(parse("pools ls -h"))).toEqual({ kind: "help" });
   });

@@ -4,6 +4,7 @@ import {
   formatRunnerDetail,
   formatDrain,
   formatError,
+  formatInstallations,
   formatJobs,
   formatPools,
   formatQueueCounts,
@@ -252,5 +253,38 @@ describe("formatRunnerDetail", () => {
     const silent = formatRunnerDetail({ ...exited, busyJobId: null, logs: "", rerun: null }, NOW);
     expect(silent).toContain("job:          11 (made for it; took none)\n");
     expect(silent.endsWith("--- last log lines ---\n(no output)\n")).toBe(true);
+  });
+});
+
+describe("formatInstallations", () => {
+  it("shows each installation's points left of its burst, its pause, its floor and its runners", () => {
+    const text = formatInstallations([
+      {
+        installation: "7",
+        scopes: ["acme", "acme/app"],
+        runners: { starting: 1, idle: 2, busy: 3 },
+        budget: { points: -40, burstPoints: 300, pausedForMs: 2_500, belowFloor: 12 },
+      },
+      {
+        installation: "app",
+        scopes: [],
+        runners: { starting: 0, idle: 0, busy: 0 },
+        budget: { points: 295.5, burstPoints: 300, pausedForMs: 0, belowFloor: null },
+      },
+    ]);
+    const [header, seven, app] = text.trimEnd().split("\n");
+    expect(header?.split(/\s+/)).toEqual([
+      "INSTALLATION",
+      "SCOPES",
+      "POINTS",
+      "PAUSED",
+      "BELOW",
+      "FLOOR",
+      "STARTING",
+      "IDLE",
+      "BUSY",
+    ]);
+    expect(seven?.split(/\s+/)).toEqual(["7", "acme,acme/app", "0/300", "3s", "12", "1", "2", "3"]);
+    expect(app?.split(/\s+/)).toEqual(["app", "-", "295.5/300", "-", "-", "0", "0", "0"]);
   });
 });
