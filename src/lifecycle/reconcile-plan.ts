@@ -5,7 +5,7 @@ import type { GitHubRunner } from "../github/runners-api.js";
 import { targetKey, type RunnerScope, type RunnerTarget } from "../scope/runner-scope.js";
 import { parseRunnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
-import { unservedByRepository } from "../pools/fair-share.js";
+import { recordRepository, surplusByRepository, unservedByRepository } from "../pools/fair-share.js";
 import { warmShortfall, warmTarget } from "../pools/warm.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { isOnEngine, type RunnerRecord, type RunnerState } from "../state/runner-store.js";
@@ -273,6 +273,10 @@ function planPoolSize(
   const target = pool.warmScope ? (snap.warmTargets.get(pool.name) ?? warmTarget(pool)) : 0;
   const needed = waiting.size + target;
   let surplus = Math.min(idle.length, free.length - needed);
+  // A full fair-share pool also judges each repository on its own: an idle runner of one
+  // repository is surplus when another repository waits for the slot it holds.
+  const full = pool.perRepository !== undefined && members.length >= pool.maxRunners;
+  const repositorySurplus = full ? surplusByRepository(waitingJobs, free, idle) : new Map<string, number>();
 
   const candidates = idle
     // Only runners of this engine whose registration this pass could see are judged.
@@ -288,7 +292,9 @@ function planPoolSize(
     // Runners whose job went elsewhere (cancelled, or taken by another runner) go first, oldest first.
     .sort((a, b) => Number(b.orphaned) - Number(a.orphaned) || a.record.createdAt - b.record.createdAt);
   for (const { record, orphaned } of candidates) {
-    if (surplus <= 0) break;
+    const repository = recordRepository(record) ?? "";
+    const share = repositorySurplus.get(repository) ?? 0;
+    if (surplus <= 0 && share <= 0) continue;
     const idleLong = snap.now - record.createdAt > pool.idleTimeout;
     if (!orphaned && !idleLong) continue;
     actions.push({
@@ -301,6 +307,7 @@ function planPoolSize(
       reason: orphaned ? "surplus" : "idle-timeout",
     });
     surplus--;
+    repositorySurplus.set(repository, share - 1);
   }
 
   // Demand lost on the way (a runner that died before taking a job, provisioning that gave up)
