@@ -6,7 +6,6 @@
  * (dist/main.js) against them the way test/e2e/support/stack.ts does, and stops all of it at the
  * end, failure or not. Every wait is on an event or a poll with a deadline.
  */
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -26,7 +25,7 @@ import { DockerEngine } from "../test/support/docker-engine.js";
 import { RedisServer } from "../test/support/redis-server.js";
 import { ContainerEvents, type ContainerEvent } from "./lib/container-events.js";
 import { procStatusMiB, sampleRss, sampleRssFor, startBareNode } from "./lib/memory.js";
-import { Cleanup, log, reason, withDeadline } from "./lib/harness.js";
+import { benchAppEnv, Cleanup, log, reason, withDeadline } from "./lib/harness.js";
 import { formatTable, median, percentile, row, type Row } from "./lib/stats.js";
 import { cpuMs, fireAll, fireSteady, queuedWebhooks, startBareHmacServer } from "./lib/webhook-load.js";
 
@@ -680,21 +679,15 @@ async function runBench(cleanup: Cleanup): Promise<void> {
   cleanup.add("the docker events stream", () => events.close());
   log("starting runnerhub (dist/main.js)");
   const appEnv: Record<string, string> = {
-    APP_ID: "1",
-    PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 })
-      .privateKey.export({ type: "pkcs1", format: "pem" })
-      .toString(),
-    WEBHOOK_SECRET,
-    GHE_HOST: sim.host,
-    GHE_PROTOCOL: "http",
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "info",
-    REDIS_URL: redis.url,
-    RUNNERHUB_REDIS_PREFIX: "bench",
+    ...benchAppEnv({
+      githubHost: sim.host,
+      webhookSecret: WEBHOOK_SECRET,
+      redisUrl: redis.url,
+      prefix: "bench",
+      poolsFile,
+    }),
     DOCKER_HOST: engine.dockerHost,
     RUNNERHUB_ENGINE_NAME: "bench",
-    RUNNERHUB_CONFIG: poolsFile,
-    RUNNERHUB_STOP_GRACE: "5s",
     // A reconcile pass reads every runner record once per interval, a fixed cost per pass: at the
     // default 30 s one would land at random in the windows that count Redis work per provision.
     RUNNERHUB_RECONCILE_INTERVAL: "10m",

@@ -8,7 +8,6 @@
  * It starts its own throwaway Redis, three Docker engines and the GitHub simulator, runs the built
  * app (dist/main.js), and stops all of it at the end. Every wait is on an event or a poll with a deadline.
  */
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -24,7 +23,7 @@ import { freePort, startApp, type AppProcess } from "../test/support/app-process
 import { DockerEngine } from "../test/support/docker-engine.js";
 import { RedisServer } from "../test/support/redis-server.js";
 import { ContainerEvents } from "./lib/container-events.js";
-import { Cleanup, log, reason, withDeadline } from "./lib/harness.js";
+import { benchAppEnv, Cleanup, log, reason, withDeadline } from "./lib/harness.js";
 import { procStatusMiB } from "./lib/memory.js";
 import { formatTable, row, type Row } from "./lib/stats.js";
 import { cpuMs } from "./lib/webhook-load.js";
@@ -304,21 +303,8 @@ async function runBench(cleanup: Cleanup): Promise<void> {
   await writeFile(poolsFile, stringify([POOL, POOL_B]));
   const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });
   cleanup.add("the GitHub simulator", () => sim.stop());
-  const baseEnv = (prefix: string): Record<string, string> => ({
-    APP_ID: "1",
-    PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 })
-      .privateKey.export({ type: "pkcs1", format: "pem" })
-      .toString(),
-    WEBHOOK_SECRET,
-    GHE_HOST: sim.host,
-    GHE_PROTOCOL: "http",
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "info",
-    REDIS_URL: redisServer.url,
-    RUNNERHUB_REDIS_PREFIX: prefix,
-    RUNNERHUB_CONFIG: poolsFile,
-    RUNNERHUB_STOP_GRACE: "5s",
-  });
+  const baseEnv = (prefix: string): Record<string, string> =>
+    benchAppEnv({ githubHost: sim.host, webhookSecret: WEBHOOK_SECRET, redisUrl: redisServer.url, prefix, poolsFile });
 
   log("Docker alone: one engine, then three at once");
   const aloneOne = await dockerAlone([engineA], BURST);

@@ -8,7 +8,6 @@
  * Each setting gets a fresh runnerhub process on its own Redis prefix, against the same throwaway
  * Redis, Docker engine and GitHub simulator. Every wait is on an event or a poll with a deadline.
  */
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -21,7 +20,7 @@ import { freePort, startApp } from "../test/support/app-process.js";
 import { DockerEngine } from "../test/support/docker-engine.js";
 import { RedisServer } from "../test/support/redis-server.js";
 import { ContainerEvents, type ContainerEvent } from "./lib/container-events.js";
-import { Cleanup, log, reason, withDeadline } from "./lib/harness.js";
+import { appPrivateKey, benchAppEnv, Cleanup, log, reason, withDeadline } from "./lib/harness.js";
 import { median, percentile } from "./lib/stats.js";
 
 const BOOT_SECONDS = 4;
@@ -183,19 +182,18 @@ async function replay(services: Services, setting: Setting, index: number): Prom
   const events = await ContainerEvents.follow(docker, `${LABELS.managed}=true`);
   const app = await startApp({
     env: {
-      APP_ID: "1",
-      PRIVATE_KEY: services.privateKey,
-      WEBHOOK_SECRET,
-      GHE_HOST: sim.host,
-      GHE_PROTOCOL: "http",
-      HOST: "127.0.0.1",
+      ...benchAppEnv({
+        githubHost: sim.host,
+        webhookSecret: WEBHOOK_SECRET,
+        redisUrl: services.redisUrl,
+        prefix: `warm${index}`,
+        poolsFile,
+        privateKey: services.privateKey,
+      }),
       PORT: String(await freePort()),
       LOG_LEVEL: "warn",
-      REDIS_URL: services.redisUrl,
-      RUNNERHUB_REDIS_PREFIX: `warm${index}`,
       DOCKER_HOST: services.dockerHost,
       RUNNERHUB_ENGINE_NAME: "bench",
-      RUNNERHUB_CONFIG: poolsFile,
       RUNNERHUB_STOP_GRACE: "2s",
     },
   });
@@ -271,9 +269,7 @@ async function runWarmPools(cleanup: Cleanup): Promise<void> {
   cleanup.add("the pools files", () => rm(dir, { recursive: true, force: true }));
   const sim = await GitHubSimulator.start({ webhookSecret: WEBHOOK_SECRET });
   cleanup.add("the GitHub simulator", () => sim.stop());
-  const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
-    .privateKey.export({ type: "pkcs1", format: "pem" })
-    .toString();
+  const privateKey = appPrivateKey();
   const services: Services = { docker, redisUrl: redis.url, dockerHost: engine.dockerHost, sim, dir, privateKey };
   const trace = arrivalTrace();
   log(`warm pools: ${trace.length} jobs over ${RAMP_S + STEADY_S} s (seed ${SEED}), runners booting ${BOOT_SECONDS} s`);

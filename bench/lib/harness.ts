@@ -1,4 +1,6 @@
-/** What every benchmark entry shares: its log, deadlines and the clean-up of what it started. */
+/** What every benchmark entry shares: its log, deadlines, runnerhub's environment and the clean-up of what it started. */
+
+import { generateKeyPairSync } from "node:crypto";
 
 export function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
@@ -37,4 +39,35 @@ export class Cleanup {
     })();
     return this.running;
   }
+}
+
+/** A fresh App private key (the simulator takes any key; each bench makes its own). */
+export function appPrivateKey(): string {
+  return generateKeyPairSync("rsa", { modulusLength: 2048 })
+    .privateKey.export({ type: "pkcs1", format: "pem" })
+    .toString();
+}
+
+/** What every bench hands runnerhub: the simulator as GitHub, one Redis under a prefix, one pools file, loopback only. */
+export function benchAppEnv(options: {
+  githubHost: string;
+  webhookSecret: string;
+  redisUrl: string;
+  prefix: string;
+  poolsFile: string;
+  privateKey?: string;
+}): Record<string, string> {
+  return {
+    APP_ID: "1",
+    PRIVATE_KEY: options.privateKey ?? appPrivateKey(),
+    WEBHOOK_SECRET: options.webhookSecret,
+    GHE_HOST: options.githubHost,
+    GHE_PROTOCOL: "http",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "info",
+    REDIS_URL: options.redisUrl,
+    RUNNERHUB_REDIS_PREFIX: options.prefix,
+    RUNNERHUB_CONFIG: options.poolsFile,
+    RUNNERHUB_STOP_GRACE: "5s",
+  };
 }

@@ -25,7 +25,9 @@ commands:
   installations ls                         each installation's GitHub budget, pause and runners
   jobs unmatched                           queued jobs no pool serves: labels, reason, nearest pool
   top [--once] [--interval S]              the live picture (pools, engines, runners, queue,
-                                           events), redrawn every S seconds (default 2);
+                                           events; unmatched jobs, drained engines, pools no
+                                           engine may take, installations GitHub paused),
+                                           redrawn every S seconds (default 2);
                                            q or Ctrl-C quits; --once prints one frame
 
 options:

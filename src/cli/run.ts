@@ -14,7 +14,7 @@ import {
   runnersResponseSchema,
   unmatchedJobsResponseSchema,
 } from "../admin/schemas.js";
-import { installationsResponseSchema } from "../admin/api/installations.js";
+import { installationsResponseSchema, type InstallationView } from "../admin/api/installations.js";
 import { parseInvocation, USAGE, type Command, type Invocation } from "./args.js";
 import {
   formatDrain,
@@ -260,6 +260,14 @@ async function readOverview(invocation: Invocation, io: CliIo): Promise<Overview
   return { ok: true, overview: body.data };
 }
 
+/** The installations' GitHub budgets for top's notes; undefined when the server has none to give (an older one). */
+async function readInstallations(invocation: Invocation, io: CliIo): Promise<InstallationView[] | undefined> {
+  const outcome = await callApi(invocation, { method: "GET", path: "/admin/installations" }, io);
+  if (!outcome.ok || outcome.status >= 400) return undefined;
+  const body = installationsResponseSchema.safeParse(outcome.body);
+  return body.success ? body.data.installations : undefined;
+}
+
 async function runTop(invocation: Invocation, command: Extract<Command, { kind: "top" }>, io: CliIo): Promise<number> {
   const url = invocation.url;
   const terminal = command.once ? undefined : io.openTerminal?.();
@@ -269,23 +277,31 @@ async function runTop(invocation: Invocation, command: Extract<Command, { kind: 
       io.stderr(formatError({ error: result.message }));
       return EXIT_FAILED;
     }
-    io.stdout(invocation.json ? `${JSON.stringify(result.overview, null, 2)}\n` : renderTop(result.overview, { url }));
+    if (invocation.json) {
+      io.stdout(`${JSON.stringify(result.overview, null, 2)}\n`);
+      return EXIT_OK;
+    }
+    io.stdout(renderTop(result.overview, { url, installations: await readInstallations(invocation, io) }));
     return EXIT_OK;
   }
   if (terminal.interactive) io.stdout(ANSI.enter);
   let failure: string | undefined;
   try {
     let last: z.output<typeof overviewSchema> | undefined;
+    let installations: InstallationView[] | undefined;
     for (;;) {
       const result = await readOverview(invocation, io);
       if (!result.ok && result.fatal) {
         failure = result.message;
         return EXIT_FAILED;
       }
-      if (result.ok) last = result.overview;
+      if (result.ok) {
+        last = result.overview;
+        installations = await readInstallations(invocation, io);
+      }
       const warning = result.ok ? undefined : `${result.message}; showing the last picture, retrying`;
       const frame = last
-        ? renderTop(last, { url, columns: terminal.columns(), rows: terminal.rows(), warning })
+        ? renderTop(last, { url, columns: terminal.columns(), rows: terminal.rows(), warning, installations })
         : `runnerhub top  ${url}\n! ${warning ?? ""}\n`;
       io.stdout(terminal.interactive ? redraw(frame) : `${frame}\n`);
       if (await terminal.waitForQuit(command.intervalMs)) return EXIT_OK;

@@ -1,7 +1,9 @@
 import { engineCapacity, formatAge, warmTargets } from "../admin/format.js";
+import type { InstallationView } from "../admin/api/installations.js";
 import type { Overview } from "../admin/schemas.js";
 import type { FeedEntry } from "../state/event-feed.js";
 import { formatTable } from "./format.js";
+import { engineLines, installationLines, placementLines, unmatchedLines } from "./top-notes.js";
 
 /** `runnerhub top`: one frame of the live picture, from an overview, without I/O. */
 
@@ -13,6 +15,8 @@ export interface FrameOptions {
   rows?: number | undefined;
   /** A problem to show above the (last good) picture, such as a lost connection. */
   warning?: string | undefined;
+  /** GET /admin/installations, when the server answered it (older servers lack it). */
+  installations?: readonly InstallationView[] | undefined;
 }
 
 /** Timeline entries a frame shows at most (fewer when the terminal is short). */
@@ -134,11 +138,15 @@ export function renderTop(overview: Overview, options: FrameOptions): string {
     `runnerhub top  ${options.url}  ${clock(overview.at)} UTC  (q or Ctrl-C quits)`,
     ...(options.warning ? [`! ${options.warning}`] : []),
     `queue ${overview.queue.queue}: ${counts}`,
+    ...installationLines(options.installations ?? []),
+    ...unmatchedLines(overview),
     "",
     ...poolsTable(overview).trimEnd().split("\n"),
     ...crashLoopLines(overview),
+    ...placementLines(overview),
     "",
     ...enginesTable(overview).trimEnd().split("\n"),
+    ...engineLines(overview),
     "",
     ...runnersTable(overview).trimEnd().split("\n"),
     "",

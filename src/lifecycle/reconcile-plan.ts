@@ -6,6 +6,7 @@ import { targetKey, type RunnerScope, type RunnerTarget } from "../scope/runner-
 import { parseRunnerName } from "../pools/runner-names.js";
 import { freeRunners, unservedJobs } from "../pools/supply.js";
 import { matchDemand, recordReach } from "../pools/coverage.js";
+import { recordRepository, surplusByRepository } from "../pools/fair-share.js";
 import { warmShortfall, warmTarget } from "../pools/warm.js";
 import type { ProvisionRequest } from "../queue/jobs.js";
 import { isOnEngine, type RunnerRecord, type RunnerState } from "../state/runner-store.js";
@@ -273,7 +274,14 @@ function planPoolSize(
   // target: a free runner of another organization is no runner for a job, and is surplus.
   const target = pool.warmScope ? (snap.warmTargets.get(pool.name) ?? warmTarget(pool)) : 0;
   const { unserved: unservedRequests, claimed } = matchDemand(waitingJobs, free, (record) => recordReach(pool, record));
-  let surplus = Math.min(idle.length, free.length - claimed.size - target);
+  // A fair-share pool keeps an idle runner while it has room (its per-repository surplus is judged
+  // below, once full); in any other pool a runner no waiting job can claim is surplus.
+  const claiming = pool.perRepository ? waiting.size : claimed.size;
+  let surplus = Math.min(idle.length, free.length - claiming - target);
+  // A full fair-share pool also judges each repository on its own: an idle runner of one
+  // repository is surplus when another repository waits for the slot it holds.
+  const full = pool.perRepository !== undefined && members.length >= pool.maxRunners;
+  const repositorySurplus = full ? surplusByRepository(waitingJobs, free, idle) : new Map<string, number>();
 
   const candidates = idle
     // Only runners of this engine whose registration this pass could see are judged.
@@ -289,7 +297,9 @@ function planPoolSize(
     // Runners whose job went elsewhere (cancelled, or taken by another runner) go first, oldest first.
     .sort((a, b) => Number(b.orphaned) - Number(a.orphaned) || a.record.createdAt - b.record.createdAt);
   for (const { record, orphaned } of candidates) {
-    if (surplus <= 0) break;
+    const repository = recordRepository(record) ?? "";
+    const share = repositorySurplus.get(repository) ?? 0;
+    if (surplus <= 0 && share <= 0) continue;
     const idleLong = snap.now - record.createdAt > pool.idleTimeout;
     if (!orphaned && !idleLong) continue;
     actions.push({
@@ -302,6 +312,7 @@ function planPoolSize(
       reason: orphaned ? "surplus" : "idle-timeout",
     });
     surplus--;
+    repositorySurplus.set(repository, share - 1);
   }
 
   // Demand lost on the way (a runner that died before taking a job, provisioning that gave up)

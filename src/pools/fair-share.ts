@@ -84,3 +84,27 @@ export function repositoryShares(
     };
   });
 }
+
+/**
+ * How many idle runners each repository of a full fair-share pool may give up for another
+ * repository whose jobs no runner of its own serves: its idle runners beyond its own waiting jobs.
+ * Weighed across the pool, such a runner would count as serving the other repository's job (it
+ * cannot: it is registered at its own repository) and hold the slot that job needs until its idle
+ * timeout. Empty when no repository is short of runners.
+ */
+export function surplusByRepository(
+  waiting: readonly ProvisionRequest[],
+  free: readonly Pick<RunnerRecord, "repository" | "scope" | "size">[],
+  idle: readonly Pick<RunnerRecord, "repository" | "scope" | "size">[],
+): Map<string, number> {
+  const short = new Set(unservedByRepository(waiting, free).map(repositoryOf));
+  const surplus = new Map<string, number>();
+  for (const repository of new Set(idle.flatMap((record) => recordRepository(record) ?? []))) {
+    if (![...short].some((other) => other !== repository)) continue;
+    const own = repositoryDemand(repository, waiting, free);
+    const idleOwn = idle.filter((record) => recordRepository(record) === repository).length;
+    const count = Math.min(idleOwn, own.free - own.waiting);
+    if (count > 0) surplus.set(repository, count);
+  }
+  return surplus;
+}

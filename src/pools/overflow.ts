@@ -28,3 +28,10 @@ export function overflowTarget(
   if (job.labels.length === 0 && to.runnerGroup !== pool.runnerGroup) return { kind: "stay", reason: "labels-differ" };
   return { kind: "overflow", to };
 }
+
+/** The pools whose `overflow` is `pool`: their parked demand may start in a slot freed there. */
+export function overflowingInto(pool: string, pools: readonly Pick<Pool, "name" | "overflow">[]): string[] {
+  return pools
+    .filter((candidate) => candidate.overflow === pool && candidate.name !== pool)
+    .map((candidate) => candidate.name);
+}

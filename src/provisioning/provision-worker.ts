@@ -1,6 +1,7 @@
 import { DelayedError, Worker, type Job } from "bullmq";
 import { secondsBetween } from "../observability/metrics.js";
 import { backoffEnd, poolVersion } from "../pools/crash-loop.js";
+import type { Pool } from "../config/pools.js";
 import { PROVISION_QUEUE, type ProvisionRequest } from "../queue/jobs.js";
 import type { WorkerOptions } from "../queue/queues.js";
 import {
@@ -109,6 +110,9 @@ async function provisionOrPark(job: Job<ProvisionRequest>, token: string | undef
   );
   const slotPool = { name: pool, maxRunners: declared?.maxRunners ?? 0, perRepository: declared?.perRepository };
   if (await deps.slots.hasRoom(slotPool, repositoryOf(job.data))) await deps.slots.wake(pool);
+  else if (outcome.reason !== "repo-full" && job.data.overflowedFrom === undefined) {
+    await wakeIfOverflowHasRoom(declared, deps);
+  }
   throw new DelayedError();
 }
 
@@ -136,4 +140,13 @@ export function startProvisionWorker(deps: ProvisionWorkerDeps, options: WorkerO
     ),
   );
   return worker;
+}
+
+/**
+ * A slot of the overflow pool freed after overflowDemand found it full and before this entry was
+ * parked woke nobody here; its wake is repeated now that the entry is parked.
+ */
+async function wakeIfOverflowHasRoom(pool: Pool | undefined, deps: ProvisionWorkerDeps): Promise<void> {
+  const to = pool?.overflow === undefined ? undefined : deps.pools.find(pool.overflow);
+  if (to && (await deps.slots.hasRoom(to))) await deps.slots.wake(to.name);
 }

@@ -23,6 +23,7 @@ import { CRASH_LOOP_POLICY, crashLoopOf, poolVersion } from "../pools/crash-loop
 import { poolCatalog, type PoolCatalog } from "../pools/catalog.js";
 import { PoolOverrides } from "../pools/overrides.js";
 import { readWarmTarget, readWarmTargets } from "../pools/warm-signals.js";
+import { overflowingInto } from "../pools/overflow.js";
 import { createQueues, type Queues } from "../queue/queues.js";
 import type { OomRerunDeps } from "../lifecycle/oom-rerun.js";
 import { CrashLoopStore } from "../pools/crash-loop-store.js";
@@ -197,7 +198,13 @@ export async function startShared(config: Config, log: Logger, stack: TeardownSt
     queues,
     overrides,
     store,
-    slots: new Slots(store, queues.provision, log, (name) => pools.find(name)?.perRepository?.maxRunners),
+    slots: new Slots(
+      store,
+      queues.provision,
+      log,
+      (name) => pools.find(name)?.perRepository?.maxRunners,
+      (name) => overflowingInto(name, pools.declared()),
+    ),
     probot,
     githubBudget,
     github: createRunnersApi((installationId) => probot.auth(installationId), now),

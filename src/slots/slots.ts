@@ -41,13 +41,15 @@ export interface SlotEngine {
 export class Slots {
   /**
    * `perRepository`: a pool's perRepository.maxRunners (undefined when it has none), which the
-   * wake needs to pass over repositories at their ceiling.
+   * wake needs to pass over repositories at their ceiling. `overflowing`: the pools whose
+   * `overflow` names a pool, whose parked demand a slot freed there may start.
    */
   constructor(
     protected readonly store: StoreContext,
     private readonly queue: Queue<ProvisionRequest>,
     private readonly log: Logger,
     private readonly perRepository: (pool: string) => number | undefined = () => undefined,
+    private readonly overflowing: (pool: string) => readonly string[] = () => [],
   ) {}
 
   /**
@@ -55,7 +57,7 @@ export class Slots {
    * to a crashed worker and is taken back.
    */
   forEngine(engine: SlotEngine, leaseMs = RESERVATION_LEASE_MS): EngineSlots {
-    return new EngineSlots(this.store, this.queue, this.log, engine, leaseMs, this.perRepository);
+    return new EngineSlots(this.store, this.queue, this.log, engine, leaseMs, this.perRepository, this.overflowing);
   }
 
   /** Frees a runner's pool and engine slots and wakes the oldest demand waiting for one. */
@@ -84,9 +86,43 @@ export class Slots {
       .hdel(this.store.keys.slotRepos(pool), runner);
   }
 
-  /** Wakes the next demand parked on this pool (round-robin by repository in a fair-share pool), else on this engine. */
+  /**
+   * Wakes the next demand parked on this pool (round-robin by repository in a fair-share pool),
+   * else on a pool that overflows into it, else on this engine.
+   */
   async wake(pool: string | undefined, engine: string): Promise<boolean> {
-    return (pool !== undefined && (await this.wakeOne("pool", pool))) || (await this.wakeOne("engine", engine));
+    if (pool !== undefined && ((await this.wakeOne("pool", pool)) || (await this.wakeOverflowing(pool)))) return true;
+    return this.wakeOne("engine", engine);
+  }
+
+  /**
+   * Wakes demand parked on a full pool whose overflow is this pool: taken up again, it finds its
+   * pool still full and overflows into the slot freed here. The pool whose oldest parked demand
+   * is oldest goes first; each pool gives its entry as its own wake does (one script per pop, so
+   * two processes never take the same entry, and a fair-share pool keeps its repositories' turns).
+   */
+  private async wakeOverflowing(pool: string): Promise<boolean> {
+    const sources = this.overflowing(pool);
+    if (sources.length === 0) return false;
+    const oldest = await Promise.all(sources.map(async (source) => ({ source, at: await this.oldestParked(source) })));
+    const waiting = oldest.filter((entry) => entry.at !== undefined).sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
+    for (const { source } of waiting) {
+      if (await this.wakeOne("pool", source)) return true;
+    }
+    return false;
+  }
+
+  /** When the oldest demand parked on a pool (its own set or any repository's) was queued; undefined for none. */
+  private async oldestParked(pool: string): Promise<number | undefined> {
+    const keys = this.store.keys;
+    const repositories = await this.store.redis.lrange(keys.parkedRepos(pool), 0, -1);
+    const sets = [
+      keys.parked("pool", pool),
+      ...repositories.map((repository) => `${keys.parkedRepoPrefix(pool)}${repository}`),
+    ];
+    const heads = await Promise.all(sets.map((set) => this.store.redis.zrange(set, "0", "0", "WITHSCORES")));
+    const scores = heads.flatMap(([, score]) => (score === undefined ? [] : [Number(score)]));
+    return scores.length === 0 ? undefined : Math.min(...scores);
   }
 
   /** Wakes the oldest demand parked on this pool only (its limit was raised). */
@@ -196,8 +232,9 @@ export class EngineSlots extends Slots {
     readonly engine: SlotEngine,
     private readonly leaseMs: number,
     perRepository?: (pool: string) => number | undefined,
+    overflowing?: (pool: string) => readonly string[],
   ) {
-    super(store, queue, log, perRepository);
+    super(store, queue, log, perRepository, overflowing);
   }
 
   /**

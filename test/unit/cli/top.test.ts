@@ -147,10 +147,10 @@ describe("runnerhub top", () => {
     return { code, out, stderr: err.join(""), urls };
   }
 
-  it("--once prints one plain frame of GET /admin/overview", async () => {
-    const result = await run(["top", "--once"], [json(200, knownOverview())]);
+  it("--once prints one plain frame of GET /admin/overview (with GET /admin/installations' notes)", async () => {
+    const result = await run(["top", "--once"], [json(200, knownOverview()), json(200, { installations: [] })]);
     expect(result.code).toBe(EXIT_OK);
-    expect(result.urls).toEqual([`${URL_}/admin/overview`]);
+    expect(result.urls).toEqual([`${URL_}/admin/overview`, `${URL_}/admin/installations`]);
     expect(result.out.join("")).toBe(renderTop(knownOverview(), { url: URL_ }));
   });
 
@@ -182,7 +182,13 @@ describe("runnerhub top", () => {
     const terminal = fakeTerminal(3);
     const result = await run(
       ["top", "--interval", "5"],
-      [json(200, knownOverview()), json(503, { error: "not ready" }), json(200, knownOverview())],
+      [
+        json(200, knownOverview()),
+        json(200, { installations: [] }),
+        json(503, { error: "not ready" }),
+        json(200, knownOverview()),
+        json(200, { installations: [] }),
+      ],
       terminal,
     );
     expect(result.code).toBe(EXIT_OK);

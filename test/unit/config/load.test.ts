@@ -395,6 +395,25 @@ describe("runnerhub.example.yml", () => {
     const file = fileURLToPath(new URL("../../../runnerhub.example.yml", import.meta.url));
     expect(loadPools(file).map((pool) => pool.name)).toEqual(["linux", "big-memory"]);
   });
+
+  it("shows the pool fields of job sizes, label-less jobs, OOM sizes, fair share, overflow and placement", () => {
+    const file = fileURLToPath(new URL("../../../runnerhub.example.yml", import.meta.url));
+    const [linux, big] = loadPools(file);
+    expect(linux).toMatchObject({
+      sizes: [{ label: "size-large" }],
+      groupDefault: true,
+      oomRetryPool: "big-memory",
+      oomRetrySize: "size-xl",
+      overflow: "big-memory",
+      placement: "spread",
+    });
+    expect(big).toMatchObject({
+      sizes: [{ label: "size-xl" }],
+      perRepository: { maxRunners: 2 },
+      engines: { labels: ["highmem"] },
+      placement: "pack",
+    });
+  });
 });
 
 describe("loadDotEnv", () => {

@@ -43,6 +43,24 @@ describe("docs/configuration.md", () => {
     expect(names.filter((name) => !documented(reference, name))).toEqual([]);
   });
 
+  it("has .env.example list the Sentinel and engine placement variables, each under its comment", () => {
+    const lines = read(".env.example").split("\n");
+    const names = [
+      "REDIS_SENTINELS",
+      "REDIS_SENTINEL_NAME",
+      "REDIS_PASSWORD",
+      "REDIS_SENTINEL_PASSWORD",
+      "RUNNERHUB_ENGINE_LABELS",
+      "RUNNERHUB_ENGINE_MEMORY",
+      "RUNNERHUB_ENGINE_CPUS",
+    ];
+    const uncommented = names.filter((name) => {
+      const at = lines.findIndex((line) => line.startsWith(`${name}=`));
+      return at < 1 || !lines[at - 1]?.startsWith("# ");
+    });
+    expect(uncommented).toEqual([]);
+  });
+
   it("documents every field of a pool", () => {
     const fields = Object.keys(poolSchema.in.shape);
     expect(fields).toContain("maxRunners");

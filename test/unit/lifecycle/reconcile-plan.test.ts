@@ -449,6 +449,42 @@ describe("planReconcile", () => {
     });
   });
 
+  it("in a full fair-share pool, retires an idle runner of one repository that another repository waits for", () => {
+    const [idleA, busyA, newA] = ["linux-00000031", "linux-00000032", "linux-00000033"];
+    const fair = pool({
+      name: "linux",
+      labels: ["self-hosted", "linux"],
+      maxRunners: 2,
+      perRepository: { maxRunners: 2 },
+    });
+    const [job] = waiting(41).get("linux") ?? [];
+    if (!job) throw new Error("one waiting job");
+    const ofA = { repository: "acme/app-a" };
+    const view = (fields: Partial<ReconcileSnapshot>) =>
+      snapshot({
+        pools: [fair],
+        containers: [container(idleA), container(busyA)],
+        records: [record(idleA, ofA), record(busyA, { ...ofA, state: "busy", githubJobId: 2 })],
+        registrations: listed(registration(idleA), registration(busyA, { busy: true })),
+        waitingJobs: new Map([["linux", [{ ...job, repo: "app-b" }]]]),
+        ...fields,
+      });
+    // Across the pool, the idle acme/app-a runner would count as serving acme/app-b's job, and keep its slot.
+    expect(kinds(view({}))).toEqual([`retire:${idleA}`]);
+    expect(planReconcile(view({})).find((action) => action.kind === "retire")).toMatchObject({ reason: "surplus" });
+    // Not while acme/app-a has a waiting job of its own, nor while the pool has room for acme/app-b's runner.
+    const own = { ...job, githubJobId: 1, repo: "app-a" };
+    expect(kinds(view({ waitingJobs: new Map([["linux", [own, { ...job, repo: "app-b" }]]]) }))).toEqual([]);
+    expect(kinds(view({ pools: [{ ...fair, maxRunners: 3 }] }))).toEqual(["provision:"]);
+    // Nor a runner whose registration this pass did not see (a fresh one), nor a busy one.
+    const fresh = view({
+      containers: [container(newA), container(busyA)],
+      records: [record(newA, ofA), record(busyA, { ...ofA, state: "busy", githubJobId: 2 })],
+      registrations: new Map(),
+    });
+    expect(kinds(fresh)).toEqual([]);
+  });
+
   it("releases capacity slots held by runners nobody knows", () => {
     const snap = snapshot({ slotHolders: { pools: new Map([["linux", ["linux-ghost"]]]), engine: ["linux-ghost"] } });
     expect(planReconcile(snap)).toEqual([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { overflowTarget } from "../../../src/pools/overflow.js";
+import { overflowingInto, overflowTarget } from "../../../src/pools/overflow.js";
 import { pool } from "../support/pools.js";
 
 const small = pool({ name: "small", labels: ["self-hosted", "linux"], overflow: "big" });
@@ -52,5 +52,13 @@ describe("overflowTarget with sizes and runner groups", () => {
   it("keeps a label-less job in its pool's runner group", () => {
     const to = pool({ name: "to", labels: ["self-hosted", "linux"], runnerGroup: "other" });
     expect(overflowTarget(from, job([]), [from, to])).toEqual({ kind: "stay", reason: "labels-differ" });
+  });
+});
+
+describe("overflowingInto", () => {
+  it("names the pools whose overflow is the pool, the ones a slot freed there may wake", () => {
+    expect(overflowingInto("big", pools)).toEqual(["small"]);
+    expect(overflowingInto("small", pools)).toEqual(["gpu"]);
+    expect(overflowingInto("gpu", pools)).toEqual([]);
   });
 });
