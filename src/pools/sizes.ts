@@ -47,15 +47,6 @@ export function sizedPool(pool: Pool, size: string | undefined, jobLabels: reado
 }
 
 /**
- * The jobs (or runners) of one size: a runner of another size, or of none, lacks the size's label,
- * so GitHub never gives it a job of this size.
- */
-export function ofSize<T extends { size?: string }>(items: readonly T[], size: string): T[] {
-  const key = size.toLowerCase();
-  return items.filter((item) => item.size?.toLowerCase() === key);
-}
-
-/**
  * The pools' runners (a pool's own resources, or one of its sizes) that fit on none of these
  * engines: more memory than any engine's host has, or more CPUs. Such a runner could never start.
  */

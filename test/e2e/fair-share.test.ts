@@ -37,7 +37,9 @@ const startIndex = (job: SimJob) => job.startIndex ?? Infinity;
 describe("fair share inside a pool", () => {
   it("starts a second repository's jobs before the first repository's fifth, with repository-level runners", async () => {
     // 12 jobs of one repository of an organization, then 2 of another: org-level runners would
-    // take app-a's oldest jobs first, whichever repository they were made for.
+    // take app-a's oldest jobs first, whichever repository they were made for. app-a's jobs run
+    // long enough that its first three are still busy when app-b's webhooks arrive, however slowly
+    // the 14 deliveries go on a loaded machine (the share is about a pool at its ceiling).
     const first: SimJob[] = [];
     for (let i = 0; i < 12; i++) {
       first.push(
@@ -45,7 +47,7 @@ describe("fair share inside a pool", () => {
           owner: "acme",
           repo: "app-a",
           labels: LABELS,
-          behavior: { kind: "run", seconds: 3 },
+          behavior: { kind: "run", seconds: 8 },
         }),
       );
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fitOf, matchPool, nearestPool, routePool } from "../../../src/pools/match.js";
-import { ofSize, oversizedRunners, runnerResources, sizedPool } from "../../../src/pools/sizes.js";
+import { oversizedRunners, runnerResources, sizedPool } from "../../../src/pools/sizes.js";
 import { pool } from "../support/pools.js";
 
 const GB = 1024 ** 3;
@@ -49,10 +49,6 @@ describe("sizedPool", () => {
       "size-large",
       "size-huge",
     ]);
-  });
-
-  it("counts only jobs or runners of one size", () => {
-    expect(ofSize([{ size: "Size-Large" }, {}, { size: "size-huge" }], "size-large")).toEqual([{ size: "Size-Large" }]);
   });
 });
 
