@@ -122,13 +122,14 @@ describe("GitHub budget (one token bucket in Redis for every process)", () => {
   });
 
   it("pauses the installation GitHub refused, not the others, and lets it resume from an empty bucket", async () => {
-    // 60 points a second, so the paused installation's own bucket refills within the test.
-    const settings = { burstPoints: 300, pointsPerMinute: 3_600, reservePoints: 0 };
+    // 5 points a second: the paused installation's bucket refills one write within the test, and a
+    // second write cannot refill in the moment between the two calls below, however loaded the machine.
+    const settings = { burstPoints: 300, pointsPerMinute: 300, reservePoints: 0 };
     const here = budgetOn(ctx.redis, settings);
     const elsewhere = budgetOn(other, settings);
     await here.pause("7", 300);
     expect(await elsewhere.tryTake("7", JIT)).toBeGreaterThan(0);
-    // Installation 8 and the app's own calls spend from the shared bucket as if nothing happened.
+    // Installation 8 and the app's own calls spend from their own buckets as if nothing happened.
     for (let i = 0; i < 10; i++) expect(await elsewhere.tryTake("8", JIT)).toBe(0);
     expect(await elsewhere.tryTake("app", READ)).toBe(0);
     // Once the pause is over, 7 starts from nothing and gets a write only as its bucket refills.
