@@ -23,6 +23,11 @@ const FAST = {
   RUNNERHUB_HEARTBEAT_INTERVAL: "1s",
   RUNNERHUB_HEARTBEAT_TIMEOUT: "5s",
   RUNNERHUB_RECONCILE_INTERVAL: "5s",
+  // A GitHub budget no phase can spend (the phases make and delete over 100 registrations in a
+  // few minutes): entries put back to wait for a refill would reach the engines out of order, and
+  // this file is about where runners go, not about the budget (test/e2e/installations.test.ts is).
+  RUNNERHUB_GITHUB_BURST: "100000",
+  RUNNERHUB_GITHUB_POINTS_PER_MINUTE: "1000000",
 };
 
 let stack: Stack;
