@@ -61,7 +61,7 @@ function parseNodes(text: string, variable: string): RedisNode[] | string {
     const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d+))?$/.exec(part);
     const port = Number(match?.[3] ?? SENTINEL_PORT);
     if (!match || !Number.isInteger(port) || port < 1 || port > 65535) {
-      return `${variable}: "${part}" is not a Sentinel address; use host:port entries separated by commas, e.g. 10.0.0.1:26379,10.0.0.2:26379`;
+      return `${variable}: "${part}" is not a Sentinel address; use host:port entries separated by commas, e.g. sentinel-a:26379,sentinel-b:26379`;
     }
     nodes.push({ host: match[1] ?? match[2] ?? "", port });
   }

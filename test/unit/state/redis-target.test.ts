@@ -22,7 +22,7 @@ describe("parseRedisTarget", () => {
   it("reads REDIS_SENTINELS with REDIS_SENTINEL_NAME and both passwords, 26379 when no port is given", () => {
     expect(
       parseRedisTarget({
-        REDIS_SENTINELS: "10.0.0.1:26380, s2 ,[::1]:26381",
+        REDIS_SENTINELS: "127.0.0.1:26380, s2 ,[::1]:26381",
         REDIS_SENTINEL_NAME: "main",
         REDIS_PASSWORD: "data-pw",
         REDIS_SENTINEL_PASSWORD: "sentinel-pw",
@@ -32,7 +32,7 @@ describe("parseRedisTarget", () => {
       target: {
         kind: "sentinel",
         sentinels: [
-          { host: "10.0.0.1", port: 26380 },
+          { host: "127.0.0.1", port: 26380 },
           { host: "s2", port: 26379 },
           { host: "::1", port: 26381 },
         ],
