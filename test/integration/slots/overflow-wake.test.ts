@@ -1,12 +1,15 @@
-import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { overflowingInto } from "../../../src/pools/overflow.js";
 import { PROVISION_QUEUE } from "../../../src/queue/jobs.js";
-import { createQueues, type Queues } from "../../../src/queue/queues.js";
 import { Slots } from "../../../src/slots/slots.js";
 import { storeContext } from "../../../src/state/store-context.js";
-import { provisionRequest, serviceContext, type ServiceContext } from "../support/context.js";
+import {
+  provisionRequest,
+  secondProcess,
+  serviceContext,
+  type SecondProcess,
+  type ServiceContext,
+} from "../support/context.js";
 
 // small and tiny overflow into big; shared (fair share) overflows into wide.
 const POOLS = [
@@ -21,16 +24,20 @@ const overflowing = (pool: string) => overflowingInto(pool, POOLS);
 
 let ctx: ServiceContext;
 /** A second process: its own Redis connection, queue and slots, over the same keys. */
-let other: { redis: Redis; queues: Queues; slots: Slots };
+let other: SecondProcess & { slots: Slots };
 
 beforeAll(async () => {
   ctx = await serviceContext();
-  const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
-  const queues = createQueues(redis, ctx.prefix);
+  const second = secondProcess(ctx.prefix);
   other = {
-    redis,
-    queues,
-    slots: new Slots(storeContext(redis, ctx.prefix), queues.provision, ctx.log, perRepository, overflowing),
+    ...second,
+    slots: new Slots(
+      storeContext(second.redis, ctx.prefix),
+      second.queues.provision,
+      ctx.log,
+      perRepository,
+      overflowing,
+    ),
   };
 });
 
@@ -39,8 +46,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await other.queues.close();
-  await other.redis.quit();
+  await other.close();
   await ctx.close();
 });
 

@@ -204,6 +204,26 @@ export async function removeManagedContainers(docker: Dockerode): Promise<void> 
 }
 
 /** Demand for one runner of the test pool, as the intake would enqueue it. */
+/** A second process over the same Redis keys: its own connection and queues, closed by `close`. */
+export interface SecondProcess {
+  redis: Redis;
+  queues: Queues;
+  close(): Promise<void>;
+}
+
+export function secondProcess(prefix: string): SecondProcess {
+  const redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
+  const queues = createQueues(redis, prefix);
+  return {
+    redis,
+    queues,
+    async close() {
+      await queues.close();
+      await redis.quit();
+    },
+  };
+}
+
 export function provisionRequest(githubJobId: number, fields: Partial<ProvisionRequest> = {}): ProvisionRequest {
   return {
     githubJobId,
